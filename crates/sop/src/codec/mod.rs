@@ -1,0 +1,3 @@
+//! Byte encodings: keys, values, nodes and log records.
+
+pub mod key;

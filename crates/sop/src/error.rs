@@ -1,0 +1,73 @@
+//! Typed errors.
+
+use std::path::PathBuf;
+
+/// A decoding failure of bytes that came from disk or from a caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+impl CodecError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        CodecError(msg.into())
+    }
+}
+
+/// Everything that can go wrong in SOP.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("I/O error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("corrupt data in {path}: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Codec(#[from] CodecError),
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    #[error("database at {path} has format version {found}; this build reads version {supported}")]
+    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    #[error("no database at {0} (open with create enabled to make one)")]
+    NotFound(PathBuf),
+    #[error("store {0:?} does not exist")]
+    StoreNotFound(String),
+    #[error("store {0:?} already exists")]
+    StoreExists(String),
+    #[error("store {name:?} does not match: {detail}")]
+    StoreMismatch { name: String, detail: String },
+    #[error("write operation in a {0:?} transaction; begin the transaction ForWriting")]
+    ReadOnly(crate::TxMode),
+    #[error("the transaction has already ended")]
+    TxEnded,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("commit did not finish within the maximum commit time of {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("transaction exceeds its memory budget of {budget} bytes (staged {staged} bytes)")]
+    TooLarge { budget: usize, staged: usize },
+    /// The commit record may or may not be durable: an error happened after the
+    /// commit point. The caller must not blindly retry; look up the outcome with
+    /// `Database::commit_outcome(attempt)`.
+    #[error("commit outcome unknown for attempt {attempt}: {source}")]
+    CommitOutcomeUnknown { attempt: String, source: Box<Error> },
+    #[error("the database is poisoned after a failed fsync; reopen it")]
+    Poisoned,
+    #[error("snapshot too old: {0}")]
+    SnapshotTooOld(String),
+    #[error("coordinator error: {0}")]
+    Coordinator(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+        Error::Corrupt { path: path.into(), detail: detail.into() }
+    }
+    /// True for errors a caller may resolve by retrying the whole transaction.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict(_) | Error::Timeout(_))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,63 @@
+//! The storage seam. Every byte the engine reads or writes, every fsync and every
+//! directory operation goes through [`Vfs`], so tests can cut the power or fail an
+//! operation at any step (see `sim`), while production uses [`OsVfs`].
+
+mod os;
+pub mod sim;
+
+pub use os::OsVfs;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An open file. Reads are positional (`read_at`) so one handle can be shared by
+/// many readers; writes append.
+pub trait VFile: Send + Sync {
+    /// Fill `buf` from offset `off`; a short file is an `UnexpectedEof` error.
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;
+    /// Append `data` at the end of the file.
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// Make the file's content durable (fdatasync).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+}
+
+/// An exclusive advisory lock on a file, held until dropped.
+pub trait VLock: Send + Sync {}
+
+/// The file system as the engine sees it. Paths are absolute (or relative to the
+/// process's working directory for the OS implementation).
+pub trait Vfs: Send + Sync + 'static {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Create a new file, failing with `AlreadyExists` if the name is taken.
+    fn create_new(&self, path: &Path) -> io::Result<Arc<dyn VFile>>;
+    /// Open an existing file for reading (`NotFound` if absent).
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn VFile>>;
+    /// Atomically give the file at `from` a second name `to`; fails with
+    /// `AlreadyExists` if `to` exists. This is the engine's commit point.
+    fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Atomically rename `from` to `to`, replacing `to` if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Remove an empty directory.
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
+    /// Names (not paths) of the entries of a directory, in no particular order.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Make the directory's entries (creations, links, renames, removals) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// Try to take an exclusive lock on `path` (created if missing) without
+    /// blocking. `Ok(None)` means another holder has it.
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>>;
+
+    /// Read a whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let f = self.open(path)?;
+        let len = f.len()? as usize;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, 0)?;
+        Ok(buf)
+    }
+}

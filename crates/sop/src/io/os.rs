@@ -1,0 +1,91 @@
+//! The real file system.
+
+use super::{VFile, VLock, Vfs};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// [`Vfs`] over the operating system's files (POSIX).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsVfs;
+
+struct OsFile {
+    file: File,
+    len: parking_lot::Mutex<u64>,
+}
+
+impl VFile for OsFile {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, off)
+    }
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        let mut len = self.len.lock();
+        self.file.write_all_at(data, *len)?;
+        *len += data.len() as u64;
+        Ok(())
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(*self.len.lock())
+    }
+}
+
+struct OsLock {
+    _file: File,
+}
+impl VLock for OsLock {}
+
+impl Vfs for OsVfs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+    fn create_new(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        Ok(Arc::new(OsFile { file, len: parking_lot::Mutex::new(0) }))
+    }
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Arc::new(OsFile { file, len: parking_lot::Mutex::new(len) }))
+    }
+    fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(path)? {
+            let e = e?;
+            if let Ok(name) = e.file_name().into_string() {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(OsLock { _file: file }))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Simulated file system for fault injection (to be written).
