@@ -72,7 +72,7 @@ pub struct Transaction {
 impl Transaction {
     pub(crate) fn new(db: Arc<DbInner>, mode: TxMode, snap: Arc<DbState>, max_commit_time: Duration) -> Self {
         let id = uuid::Uuid::now_v7().as_u128();
-        let item_base = uuid::Uuid::now_v7().as_u128() | 1;
+        let item_base = next_item_base();
         Transaction {
             db,
             mode,
@@ -216,6 +216,18 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.abandon();
     }
+}
+
+/// Item ids: time-ordered (UUIDv7-like) and increasing within a process, so equal
+/// keys in a duplicate store keep their insertion order. Each transaction takes a
+/// base and counts up by 2 from it; bases are 2^40 apart.
+fn next_item_base() -> u128 {
+    static LAST: parking_lot::Mutex<u128> = parking_lot::Mutex::new(0);
+    let now = uuid::Uuid::now_v7().as_u128();
+    let mut last = LAST.lock();
+    let base = now.max(*last + (1 << 40)) | 1;
+    *last = base;
+    base
 }
 
 /// Errors that follow from what the transaction read (recorded for replay).
