@@ -60,6 +60,11 @@ pub(crate) struct DbInner {
     _proc_lock: Box<dyn VLock>,
     tmp_counter: AtomicU64,
     poisoned: AtomicBool,
+    /// Snapshot sequences of this process's open transactions (seq -> how many).
+    snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
+    /// Garbage released by commit `seq`: big-value blobs, and whole blob folders of
+    /// dropped stores. Deleted once no open transaction reads a snapshot before `seq`.
+    trash: Mutex<Vec<(u64, PathBuf)>>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -117,6 +122,8 @@ impl Database {
             _proc_lock: proc_lock,
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            snapshots: Mutex::new(Default::default()),
+            trash: Mutex::new(Vec::new()),
             opts,
         };
         let db = Database { inner: Arc::new(inner) };
@@ -308,6 +315,12 @@ impl DbInner {
         if let Some(n) = self.cache.get((h.seq, h.off)) {
             return Ok(n);
         }
+        let node = self.read_node_uncached(h)?;
+        self.cache.insert((h.seq, h.off), node.clone());
+        Ok(node)
+    }
+
+    pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
         let f = self.segment(h.seq)?;
         let mut buf = vec![0u8; h.len as usize];
         f.read_exact_at(&mut buf, h.off).map_err(|e| Error::io(self.log.path(h.seq), e))?;
@@ -319,9 +332,7 @@ impl DbInner {
         }
         let node = Node::decode(&buf, h.seq)
             .map_err(|e| Error::corrupt(self.log.path(h.seq), format!("node at offset {}: {e}", h.off)))?;
-        let node = Arc::new(node);
-        self.cache.insert((h.seq, h.off), node.clone());
-        Ok(node)
+        Ok(Arc::new(node))
     }
 
     pub fn blob_path(&self, store: u64, blob: u128) -> PathBuf {
@@ -366,9 +377,78 @@ impl DbInner {
         }
     }
 
+    pub fn register_snapshot(&self, seq: u64) {
+        *self.snapshots.lock().entry(seq).or_insert(0) += 1;
+    }
+
+    pub fn release_snapshot(&self, seq: u64) {
+        let mut s = self.snapshots.lock();
+        if let Some(n) = s.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&seq);
+            }
+        }
+        drop(s);
+        self.collect_trash();
+    }
+
+    /// Queue what commit `seq` released, then collect what no snapshot needs.
+    pub fn trash_after_commit(&self, seq: u64, rec: &Record) {
+        let mut t = self.trash.lock();
+        for (sid, blob) in &rec.released_files {
+            t.push((seq, self.blob_path(*sid, *blob)));
+        }
+        for sid in &rec.dropped {
+            t.push((seq, self.path.join("blobs").join(format!("{sid:016x}"))));
+        }
+        drop(t);
+        self.collect_trash();
+    }
+
+    /// Delete trash released by commits newer than every open snapshot.
+    pub fn collect_trash(&self) {
+        let oldest = self.snapshots.lock().keys().next().copied();
+        let mut t = self.trash.lock();
+        let (ready, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(seq, _)| oldest.is_none_or(|o| o >= *seq));
+        *t = keep;
+        drop(t);
+        for (_, path) in ready {
+            self.remove_path(&path);
+        }
+    }
+
+    /// Best effort: a file, or a folder of files (a dropped store's blobs).
+    fn remove_path(&self, path: &Path) {
+        match self.vfs.list_dir(path) {
+            Ok(names) => {
+                for n in names {
+                    let _ = self.vfs.remove_file(&path.join(n));
+                }
+                let _ = self.vfs.remove_dir(path);
+            }
+            Err(_) => {
+                let _ = self.vfs.remove_file(path);
+            }
+        }
+    }
+
     pub fn tmp_path(&self) -> PathBuf {
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
         self.path.join("tmp").join(format!("{:032x}-{n:08x}.tmp", self.proc_id))
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        // No transaction is open (each holds an Arc to us): everything can go.
+        for (_, path) in std::mem::take(&mut *self.trash.lock()) {
+            self.remove_path(&path);
+        }
+        // A clean close leaves nothing for recovery: our temp files are gone
+        // with our transactions; remove our liveness lock file.
+        let lock = self.path.join("procs").join(format!("{:032x}.lock", self.proc_id));
+        let _ = self.vfs.remove_file(&lock);
     }
 }
 

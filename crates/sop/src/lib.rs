@@ -14,6 +14,7 @@
 
 pub mod btree;
 pub mod cache;
+mod check;
 pub mod codec;
 pub mod coord;
 pub mod db;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod txn;
 
 pub use btree::node::ItemId;
+pub use check::{CheckReport, StoreCheck};
 pub use codec::key::Key;
 pub use codec::value::Value;
 pub use db::Database;

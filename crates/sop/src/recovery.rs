@@ -107,7 +107,7 @@ impl Database {
                 continue;
             }
             let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-            let mut v = View { db, snap: Some(st), st: &mut stx, track: false };
+            let mut v = View { db, snap: Some(st), st: &mut stx, track: false, uncached: false };
             for id in tree::reachable(&mut v, st.info.root)? {
                 if let Node::Leaf(l) = &*v.get(id)? {
                     for i in 0..l.len() {

@@ -50,8 +50,10 @@ pub struct Record {
     pub deltas: Vec<StoreDelta>,
     /// Transactions declared dead by recovery: any later commit by them is refused.
     pub aborts: Vec<ItemId>,
-    /// Big-value files (by store and item id) this commit makes live.
+    /// Big-value blobs (store, blob id) this commit makes live.
     pub adopted_files: Vec<(u64, ItemId)>,
+    /// Big-value blobs this commit stops referencing (deleted once no snapshot needs them).
+    pub released_files: Vec<(u64, ItemId)>,
 }
 
 impl Record {
@@ -89,6 +91,11 @@ impl Record {
         }
         put_varint(&mut h, self.adopted_files.len() as u64);
         for (s, id) in &self.adopted_files {
+            put_u64(&mut h, *s);
+            put_u128(&mut h, *id);
+        }
+        put_varint(&mut h, self.released_files.len() as u64);
+        for (s, id) in &self.released_files {
             put_u64(&mut h, *s);
             put_u128(&mut h, *id);
         }
@@ -172,6 +179,9 @@ impl Record {
         for _ in 0..r.count(24)? {
             rec.adopted_files.push((r.u64()?, r.u128()?));
         }
+        for _ in 0..r.count(24)? {
+            rec.released_files.push((r.u64()?, r.u128()?));
+        }
         if !r.is_empty() {
             return Err(CodecError::new("trailing bytes in commit record header"));
         }
@@ -204,6 +214,7 @@ mod tests {
             deltas: vec![StoreDelta { store: 9, count_delta: -2, puts: vec![(1, Placement { off: 24, len: 5, checksum: 6 })], deletes: vec![3] }],
             aborts: vec![11],
             adopted_files: vec![(9, 12)],
+            released_files: vec![(9, 13)],
         };
         let h = rec.encode_header();
         let mut file = Record::prefix().to_vec();

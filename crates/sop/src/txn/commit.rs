@@ -89,6 +89,17 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                     return Err(Error::CommitOutcomeUnknown { attempt: format!("{:032x}", rec.txn), source: Box::new(e) });
                 }
                 cache_written_nodes(tx, db, seq, &rec);
+                let mut guard = tx.st.borrow_mut();
+                let st = &mut *guard;
+                for (sid, s) in st.stores.iter_mut() {
+                    for b in s.big.drain(..) {
+                        if !rec.adopted_files.contains(&(*sid, b)) {
+                            st.old_big.push((*sid, b));
+                        }
+                    }
+                }
+                drop(guard);
+                db.trash_after_commit(seq, &rec);
                 return Ok(());
             }
             Ok(Linked::Stale(head)) => {
@@ -263,8 +274,27 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
                     SlotState::Clean => {}
                 }
             }
-            for b in &s.big {
-                rec.adopted_files.push((sid, *b));
+            // Adopt only the blobs the final tree references; the others this
+            // transaction superseded itself and are deleted after the commit.
+            if !s.big.is_empty() {
+                let mut live = std::collections::HashSet::new();
+                for slot in s.nodes.values().filter(|n| n.state == SlotState::Dirty) {
+                    if let Node::Leaf(l) = &*slot.node {
+                        for i in 0..l.len() {
+                            if let ValueRef::File { blob, .. } = l.item(i).value {
+                                live.insert(blob);
+                            }
+                        }
+                    }
+                }
+                for b in &s.big {
+                    if live.contains(b) {
+                        rec.adopted_files.push((sid, *b));
+                    }
+                }
+            }
+            for b in &s.released {
+                rec.released_files.push((sid, *b));
             }
             rec.deltas.push(delta);
         }

@@ -59,6 +59,8 @@ pub(crate) struct TxState {
     pub next_item: u128,
     /// Big-value blobs written by earlier attempts (replays): deleted unless adopted.
     pub old_big: Vec<(u64, u128)>,
+    /// The snapshot registered with the database at begin (released at the end).
+    pub first_snap: u64,
 }
 
 /// A transaction. Not `Sync`: use it from one thread. Dropping it uncommitted rolls it back.
@@ -73,6 +75,8 @@ impl Transaction {
     pub(crate) fn new(db: Arc<DbInner>, mode: TxMode, snap: Arc<DbState>, max_commit_time: Duration) -> Self {
         let id = uuid::Uuid::now_v7().as_u128();
         let item_base = next_item_base();
+        let snap_seq = snap.seq;
+        db.register_snapshot(snap_seq);
         Transaction {
             db,
             mode,
@@ -95,6 +99,7 @@ impl Transaction {
                 item_base,
                 next_item: item_base,
                 old_big: vec![],
+                first_snap: snap_seq,
             }),
         }
     }
@@ -215,6 +220,8 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         self.abandon();
+        let seq = self.st.get_mut().first_snap;
+        self.db.release_snapshot(seq);
     }
 }
 
@@ -274,7 +281,7 @@ impl TxState {
         let st = self.stores.get_mut(&sid).expect("store loaded");
         let o = &st.info.options;
         let t = Tree { root: st.info.root, max: o.slot_length, balance: o.leaf_load_balancing };
-        (View { db, snap, st, track }, t)
+        (View { db, snap, st, track, uncached: false }, t)
     }
 
     fn new_item_id(&mut self) -> ItemId {
@@ -321,6 +328,7 @@ impl TxState {
                     Ok(OpOut::Bool(true))
                 } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
                     let staged = stage_value(db, v.st, sid, value)?;
+                    release_value(&mut v, &pos)?;
                     set_value(&mut v, &pos, &staged)?;
                     Ok(OpOut::Bool(*mode == PutMode::Update))
                 } else {
@@ -332,6 +340,7 @@ impl TxState {
                 let (mut v, t) = self.view(db, sid, true);
                 let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
                 if tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..] {
+                    release_value(&mut v, &pos)?;
                     tree::remove_at(&mut v, &t, &pos)?;
                     v.st.count_delta -= 1;
                     Ok(OpOut::Bool(true))
@@ -367,6 +376,7 @@ impl TxState {
                 let pos = self.current_pos(db, *c)?;
                 let sid = self.handle_store(self.cursors[*c as usize].h)?;
                 let (mut v, t) = self.view(db, sid, true);
+                release_value(&mut v, &pos)?;
                 tree::remove_at(&mut v, &t, &pos)?;
                 v.st.count_delta -= 1;
                 Ok(OpOut::Bool(true))
@@ -376,6 +386,7 @@ impl TxState {
                 let sid = self.handle_store(self.cursors[*c as usize].h)?;
                 let (mut v, _) = self.view(db, sid, true);
                 let staged = stage_value(db, v.st, sid, value)?;
+                release_value(&mut v, &pos)?;
                 set_value(&mut v, &pos, &staged)?;
                 Ok(OpOut::Bool(true))
             }
@@ -554,6 +565,19 @@ fn item_out(v: &mut View<'_>, pos: &Pos) -> Result<ItemOut> {
     Ok(ItemOut { key: Bytes::copy_from_slice(it.key), id: it.id, value: OwnedValue::from_ref(&it.value) })
 }
 
+/// Note that the item at `pos` is losing its value: a committed big-value blob
+/// becomes garbage once this transaction commits.
+fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    if let ValueRef::File { blob, .. } = l.item(pos.idx).value {
+        if !v.st.big.contains(&blob) {
+            v.st.released.push(blob);
+        }
+    }
+    Ok(())
+}
+
 fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
     use crate::btree::tree::NodeStore;
     let Node::Leaf(l) = v.get_mut(pos.leaf)? else { unreachable!() };
@@ -595,6 +619,3 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
     }
 }
 
-// Silence "unused" for ValueRef in builds where only some paths use it.
-#[allow(dead_code)]
-fn _uses(_: ValueRef<'_>) {}

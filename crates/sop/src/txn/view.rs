@@ -38,8 +38,10 @@ pub(crate) struct StoreTx {
     pub nodes: FxHashMap<NodeId, Slot>,
     /// Separate values staged by this transaction, referenced as `ValueRef::Pending(i)`.
     pub pending: Vec<Bytes>,
-    /// Big-value files this transaction wrote.
+    /// Big-value blobs this transaction wrote.
     pub big: Vec<u128>,
+    /// Committed big-value blobs this transaction stopped referencing.
+    pub released: Vec<u128>,
     pub dirty: bool,
     /// Bumped on every structural change, so cursors know to re-seek.
     pub modcount: u64,
@@ -56,6 +58,7 @@ impl StoreTx {
             nodes: FxHashMap::default(),
             pending: Vec::new(),
             big: Vec::new(),
+            released: Vec::new(),
             dirty: false,
             modcount: 0,
         }
@@ -71,6 +74,8 @@ pub(crate) struct View<'a> {
     pub st: &'a mut StoreTx,
     /// Remember loaded nodes (ForWriting / ForReading); NoCheck reads straight through.
     pub track: bool,
+    /// Read nodes from disk even if cached (integrity checks).
+    pub uncached: bool,
 }
 
 impl View<'_> {
@@ -81,7 +86,8 @@ impl View<'_> {
                 format!("store {:?}: node {id:#x} is referenced but not in the registry", self.st.info.name),
             )
         })?;
-        Ok((self.db.read_node(h)?, h.seq))
+        let n = if self.uncached { self.db.read_node_uncached(h)? } else { self.db.read_node(h)? };
+        Ok((n, h.seq))
     }
 }
 
