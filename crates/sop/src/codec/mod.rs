@@ -1,3 +1,4 @@
 //! Byte encodings: keys, values, nodes and log records.
 
+pub mod json_key;
 pub mod key;
