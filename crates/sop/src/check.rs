@@ -101,13 +101,14 @@ impl Database {
             report.stores.push(StoreCheck { name: info.name.clone(), items, nodes: reach.len(), depth });
         }
         // Blob files nobody references, except those of live processes (in flight).
-        let live = self.live_process_prefixes()?;
+        let live = crate::recovery::liveness(db)?.live;
+        let trash: HashSet<_> = db.trash_paths().into_iter().collect();
         let blobs = db.path.join("blobs");
         for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
             let dir = blobs.join(&sdir);
             for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let in_flight = name.len() >= 16 && live.contains(&name[..16]);
-                if !in_flight && !referenced_blobs.contains(&(sdir.clone(), name.clone())) {
+                if !in_flight && !trash.contains(&dir.join(&name)) && !trash.contains(&dir) && !referenced_blobs.contains(&(sdir.clone(), name.clone())) {
                     report.problems.push(format!("orphan blob {}", dir.join(&name).display()));
                 }
             }
@@ -119,23 +120,5 @@ impl Database {
             }
         }
         Ok(report)
-    }
-
-    /// First 16 hex digits of the ids of processes that hold their liveness lock.
-    fn live_process_prefixes(&self) -> Result<HashSet<String>> {
-        let db = &*self.inner;
-        let procs = db.path.join("procs");
-        let mut out = HashSet::new();
-        out.insert(format!("{:016x}", (db.proc_id >> 64) as u64));
-        for name in db.vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
-            let path = procs.join(&name);
-            if name.len() >= 16 && !name.starts_with(&out.iter().next().unwrap()[..]) {
-                // A lock we cannot take belongs to a live process.
-                if db.vfs.try_lock(&path).map_err(|e| Error::io(&path, e))?.is_none() {
-                    out.insert(name[..16].to_string());
-                }
-            }
-        }
-        Ok(out)
     }
 }

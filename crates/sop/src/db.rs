@@ -97,15 +97,19 @@ impl Database {
         };
         for d in ["log", "tmp", "procs", "blobs"] {
             let p = path.join(d);
-            vfs.create_dir_all(&p).map_err(io_err(&p))?;
+            if !vfs.exists(&p).map_err(io_err(&p))? {
+                vfs.create_dir_all(&p).map_err(io_err(&p))?;
+                vfs.sync_dir(&path).map_err(io_err(&path))?;
+            }
         }
-        vfs.sync_dir(&path).map_err(io_err(&path))?;
         let proc_id = uuid::Uuid::new_v4().as_u128();
         let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
         let proc_lock = vfs
             .try_lock(&lock_path)
             .map_err(io_err(&lock_path))?
             .ok_or_else(|| Error::io(&lock_path, io::Error::other("fresh process lock is held")))?;
+        let procs = path.join("procs");
+        vfs.sync_dir(&procs).map_err(io_err(&procs))?;
         let inner = DbInner {
             log: LogDir::new(&path),
             cache: NodeCache::new(opts.node_cache_bytes),
@@ -188,7 +192,7 @@ fn load_or_create_config(vfs: &dyn Vfs, path: &Path, opts: &DbOptions) -> Result
         if !opts.create {
             return Err(Error::NotFound(path.to_path_buf()));
         }
-        vfs.create_dir_all(path).map_err(io_err(path))?;
+        create_dir_durable(vfs, path)?;
         let cfg = DbConfig {
             format: "sop".into(),
             version: FORMAT_VERSION,
@@ -205,6 +209,27 @@ fn load_or_create_config(vfs: &dyn Vfs, path: &Path, opts: &DbOptions) -> Result
         return Err(Error::UnsupportedVersion { path: cfg_path, found: cfg.version, supported: FORMAT_VERSION });
     }
     Ok(cfg)
+}
+
+/// Create `path` and any missing ancestors, syncing the parent of each one
+/// created so the new folders survive a power cut.
+pub(crate) fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = Some(path);
+    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+        if vfs.exists(d).map_err(io_err(d))? {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        p = d.parent();
+    }
+    vfs.create_dir_all(path).map_err(io_err(path))?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            vfs.sync_dir(parent).map_err(io_err(parent))?;
+        }
+    }
+    Ok(())
 }
 
 /// Write `sop.json` atomically; `replace` allows overwriting an existing one.
@@ -413,23 +438,28 @@ impl DbInner {
         let (ready, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(seq, _)| oldest.is_none_or(|o| o >= *seq));
         *t = keep;
         drop(t);
-        for (_, path) in ready {
-            self.remove_path(&path);
-        }
+        let failed: Vec<_> = ready.into_iter().filter(|(_, path)| !self.remove_path(path)).collect();
+        // Retried at the next collection (or by recovery after this process ends).
+        self.trash.lock().extend(failed);
     }
 
-    /// Best effort: a file, or a folder of files (a dropped store's blobs).
-    fn remove_path(&self, path: &Path) {
+    /// Garbage waiting for deletion (not orphans).
+    pub fn trash_paths(&self) -> Vec<PathBuf> {
+        self.trash.lock().iter().map(|(_, p)| p.clone()).collect()
+    }
+
+    /// A file, or a folder of files (a dropped store's blobs). True when gone.
+    fn remove_path(&self, path: &Path) -> bool {
+        let gone = |r: io::Result<()>| r.is_ok() || r.is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
         match self.vfs.list_dir(path) {
             Ok(names) => {
+                let mut ok = true;
                 for n in names {
-                    let _ = self.vfs.remove_file(&path.join(n));
+                    ok &= gone(self.vfs.remove_file(&path.join(n)));
                 }
-                let _ = self.vfs.remove_dir(path);
+                ok && gone(self.vfs.remove_dir(path))
             }
-            Err(_) => {
-                let _ = self.vfs.remove_file(path);
-            }
+            Err(_) => gone(self.vfs.remove_file(path)),
         }
     }
 

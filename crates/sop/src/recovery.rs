@@ -30,71 +30,80 @@ pub struct RecoveryReport {
     pub removed_blobs: usize,
 }
 
+/// Processes found alive (holding their lock), and the lock files of dead ones
+/// (with their locks, taken by us, so they can be removed).
+pub(crate) struct Liveness {
+    pub live: HashSet<String>,
+    pub dead: Vec<(std::path::PathBuf, Box<dyn crate::io::VLock>)>,
+}
+
+/// The first 16 hex digits of a process id: temporary files and big-value blobs
+/// of that process start with them.
+pub(crate) fn prefix_of(proc_id: u128) -> String {
+    format!("{:016x}", (proc_id >> 64) as u64)
+}
+
+pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
+    let vfs = &*db.vfs;
+    let procs = db.path.join("procs");
+    let mut out = Liveness { live: HashSet::new(), dead: vec![] };
+    let me = format!("{:032x}.lock", db.proc_id);
+    out.live.insert(prefix_of(db.proc_id));
+    for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
+        if name == me || name.len() < 16 || !name.ends_with(".lock") {
+            continue;
+        }
+        let path = procs.join(&name);
+        match vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
+            None => {
+                out.live.insert(name[..16].to_string());
+            }
+            Some(guard) => out.dead.push((path, guard)),
+        }
+    }
+    Ok(out)
+}
+
 impl Database {
     /// Run recovery now.
     pub fn recover(&self) -> Result<RecoveryReport> {
         let db = &*self.inner;
         let vfs = &*db.vfs;
         let mut report = RecoveryReport { removed_records: db.log.remove_after_gap(vfs, 0)?, ..Default::default() };
-        let procs = db.path.join("procs");
-        let me = format!("{:032x}.lock", db.proc_id);
-        let mut dead = Vec::new();
-        for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
-            if name == me || !name.ends_with(".lock") {
-                continue;
-            }
-            let path = procs.join(&name);
-            if let Some(guard) = vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
-                dead.push((name.trim_end_matches(".lock").to_string(), path, guard));
-            }
-        }
-        report.dead_processes = dead.len();
-        if dead.is_empty() {
-            return Ok(report);
-        }
+        // List what may be garbage before deciding who is alive: a process that
+        // starts later cannot own anything listed here.
         let tmp = db.path.join("tmp");
-        for name in vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
-            if dead.iter().any(|(p, _, _)| name.starts_with(p.as_str())) {
-                remove_if_present(vfs, &tmp.join(&name))?;
-                report.removed_temp_files += 1;
+        let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let blobs = db.path.join("blobs");
+        let mut blob_names = Vec::new();
+        for sdir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
+            let dir = blobs.join(&sdir);
+            for name in vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                blob_names.push((sdir.clone(), name));
             }
         }
-        report.removed_blobs = self.remove_dead_blobs(&dead.iter().map(|(p, _, _)| p[..16].to_string()).collect())?;
-        for (_, path, guard) in dead {
-            remove_if_present(vfs, &path)?;
-            drop(guard);
+        let life = liveness(db)?;
+        report.dead_processes = life.dead.len();
+        let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
+        for name in tmp_names.iter().filter(|n| dead(n)) {
+            remove_if_present(vfs, &tmp.join(name))?;
+            report.removed_temp_files += 1;
         }
-        vfs.sync_dir(&procs).map_err(|e| Error::io(&procs, e))?;
-        Ok(report)
-    }
-
-    /// Delete big-value blobs named with a dead process's prefix that no live item references.
-    fn remove_dead_blobs(&self, prefixes: &HashSet<String>) -> Result<usize> {
-        let db = &*self.inner;
-        let vfs = &*db.vfs;
-        let blobs = db.path.join("blobs");
-        let mut candidates = Vec::new();
-        for store_dir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
-            let dir = blobs.join(&store_dir);
-            for name in vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                if name.len() >= 16 && prefixes.contains(&name[..16]) {
-                    let path = dir.join(&name);
-                    candidates.push((store_dir.clone(), name, path));
+        let candidates: Vec<_> = blob_names.into_iter().filter(|(_, n)| dead(n)).collect();
+        if !candidates.is_empty() {
+            let referenced = self.referenced_blobs()?;
+            for (sdir, name) in candidates {
+                if !referenced.contains(&(sdir.clone(), name.clone())) {
+                    remove_if_present(vfs, &blobs.join(&sdir).join(&name))?;
+                    report.removed_blobs += 1;
                 }
             }
         }
-        if candidates.is_empty() {
-            return Ok(0);
+        for (path, guard) in life.dead {
+            remove_if_present(vfs, &path)?;
+            drop(guard);
         }
-        let live = self.referenced_blobs()?;
-        let mut removed = 0;
-        for (store_dir, name, path) in candidates {
-            if !live.contains(&(store_dir, name)) {
-                remove_if_present(vfs, &path)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        Ok(report)
     }
 
     /// (store dir name, blob file name) of every big value referenced by the newest state.

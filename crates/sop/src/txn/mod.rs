@@ -610,7 +610,9 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
             let blob = (db.proc_id >> 64) << 64 | fastrand::u64(..) as u128;
             let path = db.blob_path(sid, blob);
             let dir = path.parent().unwrap().to_path_buf();
-            db.vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            if !db.vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
+                crate::db::create_dir_durable(&*db.vfs, &dir)?;
+            }
             let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
             st.big.push(blob);
             f.append(value).map_err(|e| Error::io(&path, e))?;
