@@ -134,6 +134,9 @@ impl Database {
         db.recover()?;
         db.inner.catch_up()?;
         *db.inner.durable.lock() = db.inner.state.read().seq;
+        if let Some(every) = db.inner.opts.recovery_interval {
+            spawn_recovery(Arc::downgrade(&db.inner), every);
+        }
         Ok(db)
     }
 
@@ -184,6 +187,32 @@ impl Database {
     pub fn cache_bytes(&self) -> u64 {
         self.inner.cache.weight()
     }
+}
+
+/// Run recovery every `every` while the database is open (the thread holds only a
+/// weak reference and ends when the database is dropped).
+fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
+    let _ = std::thread::Builder::new().name("sop-recovery".into()).spawn(move || {
+        let step = Duration::from_millis(100).min(every);
+        let mut waited = Duration::ZERO;
+        loop {
+            std::thread::sleep(step);
+            waited += step;
+            if waited < every {
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+            waited = Duration::ZERO;
+            let Some(inner) = weak.upgrade() else { return };
+            let db = Database { inner };
+            if let Err(e) = db.recover() {
+                tracing::warn!(error = %e, "periodic recovery failed");
+            }
+            db.inner.collect_trash();
+        }
+    });
 }
 
 fn load_or_create_config(vfs: &dyn Vfs, path: &Path, opts: &DbOptions) -> Result<DbConfig> {
