@@ -37,11 +37,22 @@ impl Transaction {
         let h = self.open_handle(name, &K::type_name(), None)?;
         Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
     }
-    /// Open the store, creating it with `opts` if it does not exist.
+    /// Open the store, creating it with `opts` if it does not exist. An existing
+    /// store created with other options is an error.
     pub fn open_or_create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
-        match self.open_store(name) {
+        match self.open_store::<K, V>(name) {
             Err(Error::StoreNotFound(_)) => self.create_store(name, opts),
-            r => r,
+            Ok(s) => {
+                let have = &s.info()?.options;
+                if *have != opts {
+                    return Err(Error::StoreMismatch {
+                        name: name.to_string(),
+                        detail: format!("created with options {have:?}, opened with {opts:?}"),
+                    });
+                }
+                Ok(s)
+            }
+            Err(e) => Err(e),
         }
     }
     /// Create a store whose keys and values are raw bytes; `key_type` names the

@@ -1,0 +1,109 @@
+//! Opening databases: options saved in the folder, bad options, versions, two
+//! handles (as two processes would) on one folder.
+
+use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
+use std::time::Duration;
+
+fn opts() -> DbOptions {
+    DbOptions { recovery_interval: None, ..Default::default() }
+}
+
+#[test]
+fn missing_folder_without_create_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nothing-here");
+    let e = Database::open(&p, DbOptions { create: false, ..opts() }).err().unwrap();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+    assert!(e.to_string().contains("nothing-here"));
+    assert!(!p.exists(), "a failed open creates nothing");
+}
+
+#[test]
+fn unknown_format_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Database::open(dir.path(), opts()).unwrap());
+    let cfg = dir.path().join("sop.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"version\": 1", "\"version\": 99");
+    std::fs::write(&cfg, text).unwrap();
+    let e = Database::open(dir.path(), opts()).err().unwrap();
+    assert!(matches!(e, Error::UnsupportedVersion { found: 99, supported: 1, .. }), "{e}");
+    std::fs::write(&cfg, "{ not json").unwrap();
+    assert!(matches!(Database::open(dir.path(), opts()), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn saved_coordination_wins_and_a_mismatch_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Database::open(dir.path(), opts()).unwrap());
+    let db = Database::open(dir.path(), DbOptions { coordination: None, ..opts() }).unwrap();
+    assert_eq!(db.config().coordination, Coordination::Standalone);
+    drop(db);
+    let e = Database::open(
+        dir.path(),
+        DbOptions { coordination: Some(Coordination::Redis { url: "redis://127.0.0.1:1".into() }), ..opts() },
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, Error::InvalidOption(_)), "{e}");
+}
+
+#[test]
+fn bad_store_options_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    for slot in [0usize, 3, 20_001] {
+        let e = tx.create_store::<u64, u64>("s", StoreOptions { slot_length: slot, ..Default::default() }).err().unwrap();
+        assert!(matches!(e, Error::InvalidOption(_)), "{e}");
+    }
+    tx.create_store::<u64, u64>("s", StoreOptions { slot_length: 10, ..Default::default() }).unwrap();
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let e = tx.open_or_create_store::<u64, u64>("s", StoreOptions::default()).err().unwrap();
+    assert!(matches!(e, Error::StoreMismatch { .. }), "{e}");
+    let e = tx.create_store::<u64, u64>("s", StoreOptions::default()).err().unwrap();
+    assert!(matches!(e, Error::StoreExists(_)), "{e}");
+    assert!(matches!(tx.open_store::<u64, u64>("t"), Err(Error::StoreNotFound(_))));
+    assert_eq!(tx.list_stores().unwrap(), vec!["s".to_string()]);
+}
+
+#[test]
+fn two_handles_on_one_folder_commit_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Database::open(dir.path(), opts()).unwrap();
+    let b = Database::open(dir.path(), opts()).unwrap();
+    let tx = a.begin(TxMode::ForWriting).unwrap();
+    tx.create_store::<u64, u64>("s", StoreOptions { slot_length: 1000, ..Default::default() }).unwrap();
+    tx.commit().unwrap();
+    let writers: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(w, db)| {
+            std::thread::spawn(move || {
+                for i in 0..100u64 {
+                    loop {
+                        let tx = db.begin_with(TxMode::ForWriting, Duration::from_secs(30)).unwrap();
+                        let s = tx.open_store::<u64, u64>("s").unwrap();
+                        s.add(&(w as u64 * 1000 + i), &i).unwrap();
+                        drop(s);
+                        match tx.commit() {
+                            Ok(()) => break,
+                            Err(e) if e.is_conflict() => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    for db in [&a, &b] {
+        let tx = db.begin(TxMode::ForReading).unwrap();
+        let s = tx.open_store::<u64, u64>("s").unwrap();
+        assert_eq!(s.count().unwrap(), 200);
+        assert_eq!(s.iter().unwrap().count(), 200);
+    }
+    assert!(a.check().unwrap().is_ok());
+}
