@@ -338,9 +338,10 @@ impl DbInner {
         if *d >= seq {
             return Ok(());
         }
-        let head = self.state.read().seq.max(seq);
+        // Syncing seq's folder makes every record linked before it durable (earlier
+        // folders were synced before the first link into a later one).
         self.log.sync(&*self.vfs, seq)?;
-        *d = head.max(*d);
+        *d = seq;
         Ok(())
     }
 

@@ -69,7 +69,9 @@ impl Database {
     pub fn recover(&self) -> Result<RecoveryReport> {
         let db = &*self.inner;
         let vfs = &*db.vfs;
-        let mut report = RecoveryReport { removed_records: db.log.remove_after_gap(vfs, 0)?, ..Default::default() };
+        // Records up to the head this process has read are gap-free (it read each one).
+        let known = db.state.read().seq;
+        let mut report = RecoveryReport { removed_records: db.log.remove_after_gap(vfs, known)?, ..Default::default() };
         // List what may be garbage before deciding who is alive: a process that
         // starts later cannot own anything listed here.
         let tmp = db.path.join("tmp");

@@ -98,6 +98,11 @@ impl LogDir {
 
     /// All record sequence numbers present, sorted.
     pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+        self.list_from(vfs, 0)
+    }
+
+    /// Record sequence numbers present in the subdirectories holding `from` and later.
+    pub fn list_from(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();
         let subs = match vfs.list_dir(&self.root) {
             Ok(s) => s,
@@ -105,6 +110,10 @@ impl LogDir {
             Err(e) => return Err(Error::io(&self.root, e)),
         };
         for sub in subs {
+            match u64::from_str_radix(&sub, 16) {
+                Ok(n) if n >= from >> SUBDIR_SHIFT => {}
+                _ => continue,
+            }
             let p = self.root.join(&sub);
             for name in vfs.list_dir(&p).map_err(|e| Error::io(&p, e))? {
                 if let Some(seq) = Self::parse_name(&name) {
@@ -119,7 +128,7 @@ impl LogDir {
     /// Delete every record after the first gap above `from` (records whose writers
     /// never returned Ok: see the module comment). Returns what was deleted.
     pub fn remove_after_gap(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
-        let all = self.list(vfs)?;
+        let all = self.list_from(vfs, from)?;
         let mut expect = from + 1;
         let mut removed = Vec::new();
         for seq in all.into_iter().filter(|s| *s > from) {
