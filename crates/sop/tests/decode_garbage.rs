@@ -149,8 +149,9 @@ fn arb_record() -> impl Strategy<Value = Record> {
         proptest::collection::vec(arb_delta(), 0..3),
         proptest::collection::vec(any::<u128>(), 0..3),
         proptest::collection::vec((any::<u64>(), any::<u128>()), 0..3),
+        proptest::collection::vec((any::<u64>(), any::<u128>()), 0..3),
     )
-        .prop_map(|(txn, base_seq, created, dropped, deltas, aborts, adopted_files)| Record {
+        .prop_map(|(txn, base_seq, created, dropped, deltas, aborts, adopted_files, released_files)| Record {
             txn,
             base_seq,
             created,
@@ -158,6 +159,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
             deltas,
             aborts,
             adopted_files,
+            released_files,
         })
 }
 
