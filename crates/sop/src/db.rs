@@ -132,8 +132,13 @@ impl Database {
         };
         let db = Database { inner: Arc::new(inner) };
         db.recover()?;
-        db.inner.catch_up()?;
-        *db.inner.durable.lock() = db.inner.state.read().seq;
+        let head = db.inner.catch_up()?.seq;
+        db.inner.check_no_gap(head)?;
+        // Records a crashed process linked may still sit only in the page cache.
+        if head > 0 {
+            db.inner.log.sync(&*db.inner.vfs, head)?;
+        }
+        *db.inner.durable.lock() = head;
         if let Some(every) = db.inner.opts.recovery_interval {
             spawn_recovery(Arc::downgrade(&db.inner), every);
         }
@@ -317,6 +322,21 @@ impl DbInner {
         Ok(st)
     }
 
+    /// Records beyond `head` with one missing in between mean a damaged log
+    /// (commits link only behind durable records, so a power cut leaves no gap).
+    fn check_no_gap(&self, head: u64) -> Result<()> {
+        let beyond: Vec<u64> = self.log.list_from(&*self.vfs, head)?.into_iter().filter(|s| *s > head + 1).collect();
+        if let Some(last) = beyond.last() {
+            if !self.log_has(head + 1)? {
+                return Err(Error::corrupt(
+                    self.log.path(head + 1),
+                    format!("log record {} is missing but records up to {last} exist", head + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn log_has(&self, seq: u64) -> Result<bool> {
         let p = self.log.path(seq);
         self.vfs.exists(&p).map_err(io_err(&p))
@@ -335,7 +355,7 @@ impl DbInner {
     /// Make record `seq` durable; concurrent committers share one directory sync.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
         let mut d = self.durable.lock();
-        if *d >= seq {
+        if *d >= seq || seq == 0 {
             return Ok(());
         }
         // Syncing seq's folder makes every record linked before it durable (earlier

@@ -107,3 +107,26 @@ fn two_handles_on_one_folder_commit_concurrently() {
     }
     assert!(a.check().unwrap().is_ok());
 }
+
+#[test]
+fn a_missing_log_record_is_reported_not_papered_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    for i in 0..5u64 {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_or_create_store::<u64, u64>("s", StoreOptions::default()).unwrap();
+        s.add(&i, &i).unwrap();
+        drop(s);
+        tx.commit().unwrap();
+    }
+    drop(db);
+    let victim = dir.path().join("log/00000000/0000000000000003.rec");
+    std::fs::remove_file(&victim).unwrap();
+    let e = Database::open(dir.path(), opts()).err().unwrap();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("0000000000000003.rec"), "{e}");
+    // Nothing was deleted by the failed open: the later records are still there.
+    for seq in [4, 5] {
+        assert!(dir.path().join(format!("log/00000000/{seq:016x}.rec")).exists());
+    }
+}

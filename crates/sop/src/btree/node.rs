@@ -133,8 +133,31 @@ pub fn cmp_item(akey: &[u8], aid: ItemId, bkey: &[u8], bid: ItemId) -> Ordering 
 /// at the key-length varint).
 #[derive(Clone, Copy, Debug)]
 struct SlotRef {
+    /// The key's first eight bytes, big-endian, zero-padded: most comparisons
+    /// during a search end here without touching the arena.
+    prefix: u64,
     key_off: u32,
     key_len: u32,
+}
+
+#[inline]
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
+impl Leaf {
+    /// Compare the key at slot `i` with `key` (whose prefix is `p`).
+    #[inline]
+    fn cmp_slot(&self, i: usize, key: &[u8], p: u64) -> Ordering {
+        let s = self.slots[i];
+        if s.prefix != p {
+            return s.prefix.cmp(&p);
+        }
+        cmp_bytes(&self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize], key)
+    }
 }
 
 fn varint_len(v: u64) -> usize {
@@ -158,7 +181,7 @@ impl Leaf {
     }
     /// Approximate bytes of memory held.
     pub fn mem_size(&self) -> usize {
-        self.arena.capacity() + self.slots.capacity() * 8 + 64
+        self.arena.capacity() + self.slots.capacity() * 16 + 64
     }
     /// Bytes the live items would take encoded.
     pub fn live_bytes(&self) -> usize {
@@ -186,10 +209,11 @@ impl Leaf {
     }
     /// First position whose (key, id) is >= (key, id).
     pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
+        let p = key_prefix(key);
         let (mut lo, mut hi) = (0usize, self.slots.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cmp_item(self.key(mid), self.id(mid), key, id) == Ordering::Less {
+            if self.cmp_slot(mid, key, p).then_with(|| self.id(mid).cmp(&id)) == Ordering::Less {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -199,10 +223,11 @@ impl Leaf {
     }
     /// First position whose key is >= `key` (any id).
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
+        let p = key_prefix(key);
         let (mut lo, mut hi) = (0usize, self.slots.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cmp_bytes(self.key(mid), key) == Ordering::Less {
+            if self.cmp_slot(mid, key, p) == Ordering::Less {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -212,10 +237,11 @@ impl Leaf {
     }
     /// First position whose key is > `key`.
     pub fn upper_bound_key(&self, key: &[u8]) -> usize {
+        let p = key_prefix(key);
         let (mut lo, mut hi) = (0usize, self.slots.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cmp_bytes(self.key(mid), key) != Ordering::Greater {
+            if self.cmp_slot(mid, key, p) != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -229,7 +255,7 @@ impl Leaf {
         self.arena.extend_from_slice(key);
         put_u128(&mut self.arena, id);
         encode_value(&mut self.arena, value);
-        SlotRef { key_off, key_len: key.len() as u32 }
+        SlotRef { prefix: key_prefix(key), key_off, key_len: key.len() as u32 }
     }
     fn record_len(&self, i: usize) -> usize {
         let mut r = Reader::new(&self.arena);

@@ -151,6 +151,9 @@ fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadli
             return Ok(Linked::Stale(head));
         }
         let seq = head.seq + 1;
+        // Never link a record behind one that may not be durable: then the durable
+        // records are always a prefix of the log, and a gap can only mean damage.
+        db.make_durable(head.seq)?;
         if db.log.link(&*db.vfs, tmp, seq)? {
             db.install(seq, rec);
             return Ok(Linked::At(seq));
