@@ -130,3 +130,67 @@ fn a_missing_log_record_is_reported_not_papered_over() {
         assert!(dir.path().join(format!("log/00000000/{seq:016x}.rec")).exists());
     }
 }
+
+fn dump(db: &Database) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let mut out = vec![];
+    for name in tx.list_stores().unwrap() {
+        let s = tx.open_raw_store(&name).unwrap();
+        for r in s.range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false).unwrap() {
+            let (k, v) = r.unwrap();
+            out.push((name.clone(), k.to_vec(), v.to_vec()));
+        }
+        out.push((name.clone(), b"#count".to_vec(), s.count().unwrap().to_le_bytes().to_vec()));
+    }
+    out
+}
+
+#[test]
+fn checkpoints_give_the_same_database_as_replaying_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = || DbOptions { checkpoint_every: 3, ..opts() };
+    let db = Database::open(dir.path(), o()).unwrap();
+    for i in 0..20u64 {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_or_create_store::<u64, u64>("s", StoreOptions { slot_length: 4, ..Default::default() }).unwrap();
+        for j in 0..10 {
+            s.upsert(&(i * 7 + j), &i).unwrap();
+        }
+        if i % 4 == 0 {
+            s.remove(&(i * 3)).unwrap();
+        }
+        drop(s);
+        if i == 10 {
+            tx.create_store::<String, String>("t", StoreOptions::default()).unwrap();
+        }
+        if i == 15 {
+            tx.drop_store("t").unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let want = dump(&db);
+    drop(db);
+    let ckpts = dir.path().join("checkpoints");
+    let names: Vec<_> = std::fs::read_dir(&ckpts).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(names.len(), 2, "the two newest checkpoints are kept: {names:?}");
+    let db = Database::open(dir.path(), o()).unwrap();
+    assert_eq!(dump(&db), want, "from a checkpoint");
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    // A damaged newest checkpoint is skipped.
+    let mut newest = names.clone();
+    newest.sort();
+    let p = newest.last().unwrap();
+    let mut bytes = std::fs::read(p).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(p, bytes).unwrap();
+    let db = Database::open(dir.path(), o()).unwrap();
+    assert_eq!(dump(&db), want, "from the older checkpoint");
+    drop(db);
+    for n in &names {
+        std::fs::remove_file(n).unwrap();
+    }
+    let db = Database::open(dir.path(), DbOptions { checkpoint_every: 0, ..opts() }).unwrap();
+    assert_eq!(dump(&db), want, "from the log alone");
+}

@@ -95,6 +95,7 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                 }
                 drop(guard);
                 db.trash_after_commit(seq, &rec);
+                db.maybe_checkpoint(seq);
                 return Ok(());
             }
             Attempt::Stale(head) => {
