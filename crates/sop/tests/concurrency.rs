@@ -632,3 +632,34 @@ fn readers_never_see_an_impossible_tree() {
         reads.lock().unwrap()
     );
 }
+
+/// Several handles (as several processes would) open one folder at the same time.
+/// Opening runs recovery, which judges a process dead when it can take the file
+/// lock of its `procs/<id>.lock`; a process that has just created its lock file
+/// but not yet locked it must not be judged dead (its open failed with "fresh
+/// process lock is held", or it ran without a lock file).
+#[test]
+fn concurrent_opens_of_one_folder_never_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    Database::open(dir.path(), opts()).unwrap();
+    let start = Barrier::new(4);
+    thread::scope(|sc| {
+        for _ in 0..4 {
+            sc.spawn(|| {
+                start.wait();
+                for i in 0..150 {
+                    let db = Database::open(dir.path(), opts())
+                        .unwrap_or_else(|e| panic!("open #{i} failed: {e}"));
+                    db.recover().unwrap();
+                }
+            });
+        }
+    });
+    // Every handle is closed: one more open finds them all dead and leaves only its own lock.
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("procs")).unwrap().count(),
+        1
+    );
+    drop(db);
+}
