@@ -845,3 +845,107 @@ fn merged_commits_keep_values_in_every_placement() {
         }
     }
 }
+
+/// A transaction too large to keep its op log cannot be merged: when something it
+/// used changed it must fail, never commit a stale result; when nothing it used
+/// changed it commits.
+#[test]
+fn oversized_transaction_fails_instead_of_merging() {
+    let dir = tempfile::tempdir().unwrap();
+    // The op log is dropped beyond a quarter of the budget: 16 KiB, ~200 adds.
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            txn_memory_budget: 64 << 10,
+            ..opts()
+        },
+    )
+    .unwrap();
+    setup(&db, "s", slots(8), (0..100).map(|k| (k, 0)));
+    setup(&db, "other", slots(8), [(1, 1)]);
+    for touch_read_key in [true, false] {
+        let t1 = w(&db);
+        let s1 = store(&t1);
+        let v = s1.get(&50).unwrap().unwrap();
+        for k in 0..400 {
+            assert!(s1.add(&(10_000 + k), &k).unwrap());
+        }
+        assert!(s1.update(&50, &(v + 1)).unwrap());
+        commit_one(&db, |t| {
+            let k = if touch_read_key { 50 } else { 51 };
+            let s = store(t);
+            let old = s.get(&k).unwrap().unwrap();
+            assert!(s.update(&k, &(old + 100)).unwrap());
+        });
+        assert_conflict(
+            t1.commit(),
+            "an unmergeable transaction whose nodes changed",
+        );
+        assert_eq!(get(&db, "s", 10_000), None);
+    }
+    assert_eq!(get(&db, "s", 50), Some(100));
+    // Nothing it used changed (a commit to another store): it commits.
+    let t1 = w(&db);
+    let s1 = store(&t1);
+    let v = s1.get(&50).unwrap().unwrap();
+    for k in 0..400 {
+        assert!(s1.add(&(10_000 + k), &k).unwrap());
+    }
+    assert!(s1.update(&50, &(v + 1)).unwrap());
+    commit_one(&db, |t| {
+        assert!(t
+            .open_store::<u64, u64>("other")
+            .unwrap()
+            .update(&1, &2)
+            .unwrap())
+    });
+    t1.commit()
+        .expect("nothing the large transaction used changed");
+    assert_eq!(get(&db, "s", 50), Some(101));
+    assert_eq!(all(&db, "s").len(), 500);
+}
+
+/// T1 walks a range with a cursor, removing and rewriting items through it; the
+/// replay of those cursor steps on a changed tree fails if the walk would differ,
+/// and otherwise applies the same removals and rewrites on top of the other commit.
+#[test]
+fn cursor_writes_replayed_over_a_changed_tree() {
+    for (insert, conflict) in [
+        (35, true),
+        (45, true),
+        (605, false),
+        (15, false),
+        (55, false),
+    ] {
+        let (_d, db) = new_db();
+        setup(&db, "s", slots(4), (0..100).map(|k| (k * 10, k)));
+        let t1 = w(&db);
+        let s1 = store(&t1);
+        let mut c = s1.cursor().unwrap();
+        assert!(c.seek_ge(&20).unwrap());
+        while c.key().unwrap().unwrap() < 50 {
+            let k = c.key().unwrap().unwrap();
+            if k == 30 {
+                c.update_current_value(&333).unwrap();
+            } else {
+                c.remove_current().unwrap();
+            }
+            assert!(c.next().unwrap());
+        }
+        commit_one(&db, |t| assert!(store(t).add(&insert, &7).unwrap()));
+        let r = t1.commit();
+        let mut want: Vec<(u64, u64)> = (0..100).map(|k| (k * 10, k)).collect();
+        want.push((insert, 7));
+        if conflict {
+            assert_conflict(r, "T2 inserted into the range T1's cursor walked");
+        } else {
+            r.unwrap_or_else(|e| panic!("insert of {insert} outside the walk: {e}"));
+            want.retain(|(k, _)| *k != 20 && *k != 40);
+            want.iter_mut()
+                .filter(|(k, _)| *k == 30)
+                .for_each(|kv| kv.1 = 333);
+        }
+        want.sort_unstable();
+        assert_eq!(all(&db, "s"), want, "insert {insert}");
+    }
+}
