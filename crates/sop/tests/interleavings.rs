@@ -1002,3 +1002,61 @@ fn snapshot_survives_recovery_of_a_dead_writers_big_values() {
         Some(vec![2u8; 1000])
     );
 }
+
+// ---- an error after the commit point ------------------------------------------
+
+/// An I/O error after the commit record is linked is reported as
+/// `CommitOutcomeUnknown`; whether or not the commit then survives, a reader must
+/// never find it half there (for big values: the item present, its file deleted).
+/// Each op of the commit fails in turn.
+#[test]
+fn error_after_the_commit_point_never_leaves_a_dangling_value() {
+    use sop::io::sim::{Fault, SimVfs};
+    use sop::ValuePlacement;
+    use std::sync::Arc;
+    let mut unknown = 0;
+    for n in 0..40 {
+        let vfs = SimVfs::new();
+        let o = DbOptions {
+            vfs: Some(Arc::new(vfs.clone())),
+            ..opts()
+        };
+        let db = Database::open("/db", o.clone()).unwrap();
+        let so = StoreOptions {
+            slot_length: 8,
+            values: ValuePlacement::Big,
+            ..Default::default()
+        };
+        commit_one(&db, |t| {
+            t.create_store::<u64, Vec<u8>>("s", so).unwrap();
+        });
+        let tx = w(&db);
+        tx.open_store::<u64, Vec<u8>>("s")
+            .unwrap()
+            .add(&1, &vec![7u8; 3000])
+            .unwrap();
+        vfs.reset_op_count();
+        vfs.set_fault(Fault::IoErrorAt(n));
+        let r = tx.commit();
+        vfs.set_fault(Fault::None);
+        let what = match &r {
+            Ok(()) => "commit returned Ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if matches!(r, Err(Error::CommitOutcomeUnknown { .. })) {
+            unknown += 1;
+        }
+        drop(db);
+        let db = Database::open("/db", o).unwrap();
+        let tx = db.begin(TxMode::NoCheck).unwrap();
+        match tx.open_store::<u64, Vec<u8>>("s").unwrap().get(&1) {
+            Ok(None) => assert!(
+                r.is_err(),
+                "op {n}: the commit returned Ok but its item is gone"
+            ),
+            Ok(Some(v)) => assert_eq!(v, vec![7u8; 3000]),
+            Err(err) => panic!("op {n} failed ({what}); reading the item then fails: {err}"),
+        }
+    }
+    assert!(unknown > 0, "no op after the commit point was exercised");
+}
