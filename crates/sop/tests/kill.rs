@@ -53,10 +53,19 @@ fn kill_child_entry() {
         assert!(items.add(&i, &i).unwrap(), "item {i} already exists");
         let meta = tx.open_store::<String, u64>("meta").unwrap();
         meta.upsert(&"last".to_string(), &i).unwrap();
+        // A value in a file of its own, written before the commit.
+        let bigs = tx.open_store::<u64, Vec<u8>>("bigs").unwrap();
+        assert!(bigs.add(&i, &big_value(i)).unwrap());
         tx.commit().unwrap();
         say(&mut out, format!("\nCOMMITTED {i}\n"));
         i += 1;
     }
+}
+
+fn big_value(i: u64) -> Vec<u8> {
+    let mut v = i.to_le_bytes().repeat(64);
+    v.push(i as u8);
+    v
 }
 
 enum Msg {
@@ -94,6 +103,11 @@ fn sigkill_mid_commit_loses_no_committed_transaction() {
         .unwrap();
         tx.create_store::<String, u64>("meta", StoreOptions::default())
             .unwrap();
+        let big = StoreOptions {
+            values: sop::ValuePlacement::Big,
+            ..Default::default()
+        };
+        tx.create_store::<u64, Vec<u8>>("bigs", big).unwrap();
         tx.commit().unwrap();
     }
     let exe = std::env::current_exe().unwrap();
@@ -251,6 +265,17 @@ fn sigkill_mid_commit_loses_no_committed_transaction() {
                 "round {round}: items beyond last"
             );
         }
+        let bigs = tx.open_store::<u64, Vec<u8>>("bigs").unwrap();
+        let got: Vec<(u64, Vec<u8>)> = bigs.iter().unwrap().map(|r| r.unwrap()).collect();
+        let want: Vec<(u64, Vec<u8>)> = want.iter().map(|(k, _)| (*k, big_value(*k))).collect();
+        assert!(
+            got == want,
+            "round {round}: big values are not exactly 0..=last"
+        );
+        let bigs_dir = dir
+            .path()
+            .join("blobs")
+            .join(format!("{:016x}", bigs.info().unwrap().id));
         tx.commit().unwrap();
 
         // Recovery leaves nothing of the dead process in tmp/ (we wrote nothing),
@@ -269,6 +294,16 @@ fn sigkill_mid_commit_loses_no_committed_transaction() {
             list(&dir.path().join("procs")).len(),
             1,
             "round {round}: procs/ after recover"
+        );
+        let files = if bigs_dir.exists() {
+            list(&bigs_dir).len()
+        } else {
+            0
+        };
+        assert_eq!(
+            files,
+            want.len(),
+            "round {round}: big-value files of uncommitted transactions left behind"
         );
         drop(db);
 
