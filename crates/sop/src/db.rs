@@ -102,12 +102,7 @@ impl Database {
                 vfs.sync_dir(&path).map_err(io_err(&path))?;
             }
         }
-        let proc_id = uuid::Uuid::new_v4().as_u128();
-        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
-        let proc_lock = vfs
-            .try_lock(&lock_path)
-            .map_err(io_err(&lock_path))?
-            .ok_or_else(|| Error::io(&lock_path, io::Error::other("fresh process lock is held")))?;
+        let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
         let procs = path.join("procs");
         vfs.sync_dir(&procs).map_err(io_err(&procs))?;
         let inner = DbInner {
@@ -219,6 +214,29 @@ fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
             db.inner.collect_trash();
         }
     });
+}
+
+/// Create and lock this process's `procs/<id>.lock`. Creating the file and locking
+/// it are two steps: in between, a concurrent recovery (another process opening
+/// the folder) can take the lock, judge this process dead and delete the file.
+/// Then the lock is held by the recovery (WouldBlock here) or on a deleted file;
+/// either way, try again with a fresh id.
+fn take_process_lock(vfs: &dyn Vfs, path: &Path) -> Result<(u128, Box<dyn VLock>)> {
+    let mut attempt = 0;
+    loop {
+        let proc_id = uuid::Uuid::new_v4().as_u128();
+        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
+        if let Some(lock) = vfs.try_lock(&lock_path).map_err(io_err(&lock_path))? {
+            // A recovery that took the lock first deletes the file before releasing it.
+            if vfs.exists(&lock_path).map_err(io_err(&lock_path))? {
+                return Ok((proc_id, lock));
+            }
+        }
+        attempt += 1;
+        if attempt == 100 {
+            return Err(Error::io(&lock_path, io::Error::other("fresh process lock is held")));
+        }
+    }
 }
 
 fn load_or_create_config(vfs: &dyn Vfs, path: &Path, opts: &DbOptions) -> Result<DbConfig> {

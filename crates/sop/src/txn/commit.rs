@@ -40,7 +40,10 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
     let mut st = tx.st.borrow_mut();
     st.ended = true;
     let mut blobs = std::mem::take(&mut st.old_big);
-    if res.is_err() {
+    // After an error past the commit point the record may be durable and refer
+    // to this attempt's big-value files: keep them (recovery collects them if the
+    // record is lost and this process dies).
+    if res.is_err() && !matches!(res, Err(Error::CommitOutcomeUnknown { .. })) {
         for (sid, s) in &st.stores {
             blobs.extend(s.big.iter().map(|b| (*sid, *b)));
         }
