@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Detail of the error for a big-value file that is not there.
+pub(crate) const MISSING_BLOB: &str = "value blob is missing";
+
 /// Version of the on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 pub const CONFIG_FILE: &str = "sop.json";
@@ -536,7 +539,7 @@ impl DbInner {
                 let path = self.blob_path(store, blob);
                 let buf = self.vfs.read_all(&path).map_err(|e| {
                     if e.kind() == io::ErrorKind::NotFound {
-                        Error::corrupt(&path, "value blob is missing")
+                        Error::corrupt(&path, MISSING_BLOB)
                     } else {
                         Error::io(&path, e)
                     }
@@ -548,6 +551,11 @@ impl DbInner {
             }
             ValueRef::Pending(_) => unreachable!("pending values are resolved by the transaction"),
         }
+    }
+
+    /// The oldest snapshot an open transaction of this process reads, if any.
+    pub fn oldest_snapshot(&self) -> Option<u64> {
+        self.snapshots.lock().keys().next().copied()
     }
 
     pub fn register_snapshot(&self, seq: u64) {

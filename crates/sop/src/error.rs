@@ -66,7 +66,7 @@ impl Error {
     }
     /// True for errors a caller may resolve by retrying the whole transaction.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Conflict(_) | Error::Timeout(_))
+        matches!(self, Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_))
     }
 }
 

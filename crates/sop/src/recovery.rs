@@ -90,7 +90,11 @@ impl Database {
             report.removed_temp_files += 1;
         }
         let candidates: Vec<_> = blob_names.into_iter().filter(|(_, n)| dead(n)).collect();
-        if !candidates.is_empty() {
+        // An open transaction of ours may read an older snapshot that still points
+        // at some of them: leave them for a later pass.
+        let head = db.catch_up()?.seq;
+        let busy = db.oldest_snapshot().is_some_and(|s| s < head);
+        if !candidates.is_empty() && !busy {
             let referenced = self.referenced_blobs()?;
             for (sdir, name) in candidates {
                 if !referenced.contains(&(sdir.clone(), name.clone())) {

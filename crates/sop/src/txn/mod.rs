@@ -160,7 +160,17 @@ impl Transaction {
         match v {
             OwnedValue::Inline(b) => Ok(b.clone()),
             OwnedValue::Pending(i) => Ok(s.pending[*i as usize].clone()),
-            other => self.db.read_value(sid, &other.as_ref(), s.info.options.cache_values),
+            other => {
+                let r = self.db.read_value(sid, &other.as_ref(), s.info.options.cache_values);
+                match r {
+                    // A blob released by a later commit was collected while this
+                    // snapshot still pointed at it: retry with a newer snapshot.
+                    Err(Error::Corrupt { detail, path }) if detail == crate::db::MISSING_BLOB && st.snap.seq < self.db.state.read().seq => {
+                        Err(Error::SnapshotTooOld(format!("{} was collected after this snapshot", path.display())))
+                    }
+                    r => r,
+                }
+            }
         }
     }
 
