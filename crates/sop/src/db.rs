@@ -4,7 +4,7 @@
 use crate::btree::node::{Node, ValueRef};
 use crate::cache::NodeCache;
 use crate::codec::wire::checksum;
-use crate::coord::{Coordinator, LocalCoordinator};
+use crate::coord::{Coordinator, LocalCoordinator, RedisCoordinator};
 use crate::error::{Error, Result};
 use crate::io::{OsVfs, VFile, VLock, Vfs};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
@@ -35,6 +35,9 @@ pub const CONFIG_FILE: &str = "sop.json";
 pub struct DbConfig {
     pub format: String,
     pub version: u32,
+    /// The database's identity (namespaces its keys in Redis).
+    #[serde(default)]
+    pub id: String,
     pub coordination: Coordination,
 }
 
@@ -65,6 +68,8 @@ pub(crate) struct DbInner {
     poisoned: AtomicBool,
     /// Snapshot sequences of this process's open transactions (seq -> how many).
     snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
+    /// Clustered mode: when a process's lease was first seen missing.
+    suspects: Mutex<HashMap<u128, std::time::Instant>>,
     /// Garbage released by commit `seq`: big-value blobs, and whole blob folders of
     /// dropped stores. Deleted once no open transaction reads a snapshot before `seq`.
     trash: Mutex<Vec<(u64, PathBuf)>>,
@@ -93,9 +98,10 @@ impl Database {
         let coord: Box<dyn Coordinator> = match &config.coordination {
             Coordination::Standalone => Box::new(LocalCoordinator::new()),
             Coordination::Redis { url } => {
-                return Err(Error::InvalidOption(format!(
-                    "the database is configured for Clustered mode (Redis at {url}); this build supports Standalone only"
-                )))
+                if config.id.is_empty() {
+                    return Err(Error::corrupt(path.join(CONFIG_FILE), "Clustered mode needs a database id in sop.json"));
+                }
+                Box::new(RedisCoordinator::connect(url, &config.id)?)
             }
         };
         for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
@@ -108,6 +114,7 @@ impl Database {
         let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
         let procs = path.join("procs");
         vfs.sync_dir(&procs).map_err(io_err(&procs))?;
+        coord.lease(proc_id, opts.lease_ttl)?;
         let inner = DbInner {
             log: LogDir::new(&path),
             cache: NodeCache::new(opts.node_cache_bytes),
@@ -125,6 +132,7 @@ impl Database {
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             snapshots: Mutex::new(Default::default()),
+            suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
             opts,
         };
@@ -141,6 +149,10 @@ impl Database {
         if let Some(every) = db.inner.opts.recovery_interval {
             spawn_recovery(Arc::downgrade(&db.inner), every);
         }
+        if db.inner.coord.clustered() {
+            spawn_heartbeat(Arc::downgrade(&db.inner), db.inner.opts.lease_ttl);
+            db.inner.coord.publish_head(head);
+        }
         Ok(db)
     }
 
@@ -154,7 +166,17 @@ impl Database {
         if self.inner.poisoned.load(Ordering::Relaxed) {
             return Err(Error::Poisoned);
         }
-        let snap = self.inner.catch_up()?;
+        let mut snap = self.inner.catch_up()?;
+        // Another process announced a newer commit that our view of the folder
+        // does not show yet (network file systems cache directory lookups).
+        if let Some(hint) = self.inner.coord.head_hint() {
+            let mut tries = 0;
+            while snap.seq < hint && tries < 50 {
+                std::thread::sleep(Duration::from_millis(2));
+                snap = self.inner.catch_up()?;
+                tries += 1;
+            }
+        }
         Ok(Transaction::new(self.inner.clone(), mode, snap, max_commit_time))
     }
 
@@ -180,6 +202,24 @@ impl Database {
             }
         }
         Ok(false)
+    }
+
+    /// Change how processes coordinate over the folder at `path` (Standalone or
+    /// Clustered). Do it while no process has the database open in the other mode.
+    pub fn set_coordination(path: impl AsRef<Path>, coordination: Coordination) -> Result<()> {
+        let path = path.as_ref();
+        let vfs = OsVfs;
+        let opts = DbOptions { create: false, ..Default::default() };
+        let mut cfg = load_or_create_config(&vfs, path, &opts)?;
+        if let Coordination::Redis { url } = &coordination {
+            // Check the server answers before saving an address nobody can use.
+            RedisCoordinator::connect(url, &cfg.id)?;
+        }
+        if cfg.id.is_empty() {
+            cfg.id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+        }
+        cfg.coordination = coordination;
+        write_config(&vfs, path, &cfg, true)
     }
 
     /// The configuration saved in the folder.
@@ -219,6 +259,27 @@ fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
     });
 }
 
+/// Renew this process's lease every third of its TTL while the database is open.
+fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
+    let _ = std::thread::Builder::new().name("sop-lease".into()).spawn(move || {
+        let every = (ttl / 3).max(Duration::from_millis(10));
+        let step = Duration::from_millis(20).min(every);
+        let mut waited = Duration::ZERO;
+        loop {
+            std::thread::sleep(step);
+            waited += step;
+            let Some(inner) = weak.upgrade() else { return };
+            if waited < every {
+                continue;
+            }
+            waited = Duration::ZERO;
+            if let Err(e) = inner.coord.lease(inner.proc_id, ttl) {
+                tracing::warn!(error = %e, "could not renew the process lease");
+            }
+        }
+    });
+}
+
 /// Create and lock this process's `procs/<id>.lock`. Creating the file and locking
 /// it are two steps: in between, a concurrent recovery (another process opening
 /// the folder) can take the lock, judge this process dead and delete the file.
@@ -252,6 +313,7 @@ fn load_or_create_config(vfs: &dyn Vfs, path: &Path, opts: &DbOptions) -> Result
         let cfg = DbConfig {
             format: "sop".into(),
             version: FORMAT_VERSION,
+            id: format!("{:032x}", uuid::Uuid::new_v4().as_u128()),
             coordination: opts.coordination.clone().unwrap_or_default(),
         };
         write_config(vfs, path, &cfg, false)?;
@@ -497,9 +559,24 @@ impl DbInner {
     }
 
     pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
-        let f = self.segment(h.seq)?;
-        let mut buf = vec![0u8; h.len as usize];
-        f.read_exact_at(&mut buf, h.off).map_err(|e| Error::io(self.log.path(h.seq), e))?;
+        let shared_key = format!("node:{:x}:{:x}", h.seq, h.off);
+        let from_shared = if self.coord.clustered() {
+            self.coord.cache_get(&shared_key).filter(|b| b.len() == h.len as usize && checksum(b) == h.checksum)
+        } else {
+            None
+        };
+        let buf = match from_shared {
+            Some(b) => b,
+            None => {
+                let f = self.segment(h.seq)?;
+                let mut buf = vec![0u8; h.len as usize];
+                f.read_exact_at(&mut buf, h.off).map_err(|e| Error::io(self.log.path(h.seq), e))?;
+                if self.coord.clustered() && checksum(&buf) == h.checksum {
+                    self.coord.cache_put(&shared_key, &buf);
+                }
+                buf
+            }
+        };
         if checksum(&buf) != h.checksum {
             return Err(Error::corrupt(
                 self.log.path(h.seq),
@@ -551,6 +628,43 @@ impl DbInner {
             }
             ValueRef::Pending(_) => unreachable!("pending values are resolved by the transaction"),
         }
+    }
+
+    /// Clustered mode: a process is presumed dead once its lease has been missing
+    /// for longer than the lease TTL, as seen by this process.
+    pub fn presumed_dead(&self, proc_id: u128) -> Result<bool> {
+        if self.coord.is_alive(proc_id)? {
+            self.suspects.lock().remove(&proc_id);
+            return Ok(false);
+        }
+        let now = std::time::Instant::now();
+        let first = *self.suspects.lock().entry(proc_id).or_insert(now);
+        Ok(now.duration_since(first) > self.opts.lease_ttl)
+    }
+
+    /// Link a record declaring processes dead (fencing). Idempotent.
+    pub fn append_aborts(&self, procs: &[u128]) -> Result<()> {
+        let rec = Record { txn: uuid::Uuid::now_v7().as_u128(), aborts: procs.to_vec(), ..Default::default() };
+        let w = RecordWriter::create(self)?;
+        let tmp = w.finish(&rec)?;
+        let res = (|| loop {
+            let _g = self.commit_lock.lock();
+            let head = self.catch_up()?;
+            if procs.iter().all(|p| head.aborted.contains(p)) {
+                return Ok(());
+            }
+            self.make_durable(head.seq)?;
+            let seq = head.seq + 1;
+            if self.log.link(&*self.vfs, &tmp, seq)? {
+                self.install(seq, &rec);
+                drop(_g);
+                self.make_durable(seq)?;
+                self.coord.publish_head(seq);
+                return Ok(());
+            }
+        })();
+        let _ = self.vfs.remove_file(&tmp);
+        res
     }
 
     /// The oldest snapshot an open transaction of this process reads, if any.
@@ -632,7 +746,8 @@ impl Drop for DbInner {
             self.remove_path(&path);
         }
         // A clean close leaves nothing for recovery: our temp files are gone
-        // with our transactions; remove our liveness lock file.
+        // with our transactions; remove our liveness lock file and lease.
+        self.coord.release_lease(self.proc_id);
         let lock = self.path.join("procs").join(format!("{:032x}.lock", self.proc_id));
         let _ = self.vfs.remove_file(&lock);
     }

@@ -49,8 +49,10 @@ pub enum Error {
     /// `Database::commit_outcome(attempt)`.
     #[error("commit outcome unknown for attempt {attempt}: {source}")]
     CommitOutcomeUnknown { attempt: String, source: Box<Error> },
-    #[error("the database is poisoned after a failed fsync; reopen it")]
+    #[error("the database is poisoned after a failed fsync or a lost lease; reopen it")]
     Poisoned,
+    #[error("this process's lease expired and other processes fenced it off; reopen the database")]
+    Fenced,
     #[error("snapshot too old: {0}")]
     SnapshotTooOld(String),
     #[error("coordinator error: {0}")]

@@ -92,6 +92,10 @@ pub struct DbOptions {
     pub max_commit_time: Duration,
     /// Run recovery every this often in a background thread (None: only on open).
     pub recovery_interval: Option<Duration>,
+    /// Clustered mode: how long a process's lease lives without renewal. A process
+    /// silent for longer is presumed dead; its commits are fenced off before
+    /// recovery removes what it left.
+    pub lease_ttl: Duration,
     /// Write a registry checkpoint every this many commits (0: never), so opening
     /// replays at most this many commit records.
     pub checkpoint_every: u64,
@@ -109,6 +113,7 @@ impl Default for DbOptions {
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
             checkpoint_every: 1000,
+            lease_ttl: Duration::from_secs(10),
             vfs: None,
         }
     }

@@ -43,6 +43,10 @@ pub(crate) fn prefix_of(proc_id: u128) -> String {
     format!("{:016x}", (proc_id >> 64) as u64)
 }
 
+/// Who is alive. A process holding its OS file lock is alive. Otherwise, in
+/// Standalone mode it is dead; in Clustered mode (where the lock may belong to
+/// another host) it is dead only once its Redis lease has been seen missing for
+/// longer than the lease TTL (a restarted Redis loses leases for a moment).
 pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
     let vfs = &*db.vfs;
     let procs = db.path.join("procs");
@@ -58,7 +62,16 @@ pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
             None => {
                 out.live.insert(name[..16].to_string());
             }
-            Some(guard) => out.dead.push((path, guard)),
+            Some(guard) => {
+                if db.coord.clustered() {
+                    let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) else { continue };
+                    if !db.presumed_dead(id)? {
+                        out.live.insert(name[..16].to_string());
+                        continue;
+                    }
+                }
+                out.dead.push((path, guard));
+            }
         }
     }
     Ok(out)
@@ -84,6 +97,17 @@ impl Database {
         }
         let life = liveness(db)?;
         report.dead_processes = life.dead.len();
+        if db.coord.clustered() && !life.dead.is_empty() {
+            // Fence the dead off first: after this record, nothing of theirs can
+            // commit, so what they left can be deleted safely.
+            let ids: Vec<u128> = life
+                .dead
+                .iter()
+                .filter_map(|(p, _)| p.file_name()?.to_str()?.trim_end_matches(".lock").parse::<String>().ok())
+                .filter_map(|h| u128::from_str_radix(&h, 16).ok())
+                .collect();
+            db.append_aborts(&ids)?;
+        }
         let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
         for name in tmp_names.iter().filter(|n| dead(n)) {
             remove_if_present(vfs, &tmp.join(name))?;

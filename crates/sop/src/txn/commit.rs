@@ -97,6 +97,7 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                     }
                 }
                 drop(guard);
+                db.coord.publish_head(seq);
                 db.trash_after_commit(seq, &rec);
                 db.maybe_checkpoint(seq);
                 return Ok(());
@@ -150,6 +151,12 @@ fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadli
         let head = db.catch_up()?;
         if head.aborted.contains(&rec.txn) {
             return Err(Error::Conflict("recovery declared this transaction dead".into()));
+        }
+        if head.aborted.contains(&db.proc_id) {
+            // Our lease lapsed and another process fenced us off and collected
+            // what we left: nothing of ours may commit any more.
+            db.poison();
+            return Err(Error::Fenced);
         }
         if !tx.st.borrow().validate(&head) {
             return Ok(Linked::Stale(head));
