@@ -114,7 +114,9 @@ fn two_handles_merge_and_see_each_others_commits() {
 
 #[test]
 fn emptying_redis_costs_only_speed() {
-    let url = support::redis_url();
+    // FLUSHALL: on a Redis of its own, not the one other tests share.
+    let own = support::OwnRedis::start();
+    let url = own.url();
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path(), clustered(&url)).unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
