@@ -142,7 +142,7 @@ impl<'t> RawStore<'t> {
     }
     fn get_owned(&self, key: Bytes) -> Result<Option<Bytes>> {
         match self.get_item(key)? {
-            Some(it) => Ok(Some(self.tx.value_bytes(self.h, &it.value)?)),
+            Some(it) => Ok(Some(self.tx.take_value(self.h, it.value)?)),
             None => Ok(None),
         }
     }

@@ -74,7 +74,7 @@ fn arb_internal() -> impl Strategy<Value = Node> {
         proptest::collection::vec(any::<u64>(), 12),
     )
         .prop_map(|(seps, children)| {
-            let seps: Vec<Sep> = seps.into_iter().map(|(k, id)| Sep { key: k.into(), id }).collect();
+            let seps: Vec<Sep> = seps.into_iter().map(|(k, id)| Sep::new(&k, id)).collect();
             let children = children[..seps.len() + 1].to_vec();
             Node::Internal(Internal { seps, children })
         })

@@ -351,8 +351,23 @@ impl Leaf {
 /// A separator: the smallest (key, id) of the subtree to its right.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sep {
+    /// The key's first eight bytes (see `key_prefix`): searches compare it first.
+    prefix: u64,
     pub key: Box<[u8]>,
     pub id: ItemId,
+}
+
+impl Sep {
+    pub fn new(key: &[u8], id: ItemId) -> Sep {
+        Sep { prefix: key_prefix(key), key: key.into(), id }
+    }
+    #[inline]
+    fn cmp_key(&self, key: &[u8], p: u64) -> Ordering {
+        if self.prefix != p {
+            return self.prefix.cmp(&p);
+        }
+        cmp_bytes(&self.key, key)
+    }
 }
 
 /// An internal node: `children.len() == seps.len() + 1`; child `i` holds items in
@@ -366,15 +381,18 @@ pub struct Internal {
 impl Internal {
     /// The child whose range contains (key, id).
     pub fn child_for(&self, key: &[u8], id: ItemId) -> usize {
-        self.seps.partition_point(|s| cmp_item(&s.key, s.id, key, id) != Ordering::Greater)
+        let p = key_prefix(key);
+        self.seps.partition_point(|s| s.cmp_key(key, p).then(s.id.cmp(&id)) != Ordering::Greater)
     }
     /// The leftmost child that may contain an item with key >= `key`.
     pub fn child_for_key_lower(&self, key: &[u8]) -> usize {
-        self.seps.partition_point(|s| cmp_bytes(&s.key, key) == Ordering::Less)
+        let p = key_prefix(key);
+        self.seps.partition_point(|s| s.cmp_key(key, p) == Ordering::Less)
     }
     /// The rightmost child that may contain an item with key <= `key`.
     pub fn child_for_key_upper(&self, key: &[u8]) -> usize {
-        self.seps.partition_point(|s| cmp_bytes(&s.key, key) != Ordering::Greater)
+        let p = key_prefix(key);
+        self.seps.partition_point(|s| s.cmp_key(key, p) != Ordering::Greater)
     }
     pub fn mem_size(&self) -> usize {
         self.seps.iter().map(|s| s.key.len() + 40).sum::<usize>() + self.children.len() * 8 + 64
@@ -458,9 +476,9 @@ impl Node {
                     if klen > MAX_KEY_LEN {
                         return Err(CodecError::new("separator key too long"));
                     }
-                    let key = r.take(klen)?.into();
+                    let key = r.take(klen)?;
                     let id = r.u128()?;
-                    let s = Sep { key, id };
+                    let s = Sep::new(key, id);
                     if let Some(p) = seps.last() {
                         if cmp_item(&p.key, p.id, &s.key, s.id) != Ordering::Less {
                             return Err(CodecError::new("separators out of order"));

@@ -227,7 +227,7 @@ fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>
             Node::Leaf(l) => {
                 let r = l.split_off(l.len() / 2);
                 let it = r.item(0);
-                (Sep { key: it.key.into(), id: it.id }, Node::Leaf(r))
+                (Sep::new(it.key, it.id), Node::Leaf(r))
             }
             Node::Internal(n) => {
                 let mid = n.children.len() / 2;
@@ -262,7 +262,7 @@ fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: Nod
             let mut me = leaf(&node).clone();
             left.take_front(&mut me, k);
             let it = me.item(0);
-            let sep = Sep { key: it.key.into(), id: it.id };
+            let sep = Sep::new(it.key, it.id);
             *ns.get_mut(lid)? = Node::Leaf(left);
             *ns.get_mut(id)? = Node::Leaf(me);
             let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
@@ -280,7 +280,7 @@ fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: Nod
             let mut me = leaf(&node).clone();
             right.take_back(&mut me, k);
             let it = right.item(0);
-            let sep = Sep { key: it.key.into(), id: it.id };
+            let sep = Sep::new(it.key, it.id);
             *ns.get_mut(rid)? = Node::Leaf(right);
             *ns.get_mut(id)? = Node::Leaf(me);
             let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
@@ -345,7 +345,7 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
                 }
                 if !merged {
                     let it = r.item(0);
-                    sep = Sep { key: it.key.into(), id: it.id };
+                    sep = Sep::new(it.key, it.id);
                 }
             }
             (Node::Internal(l), Node::Internal(r)) => {

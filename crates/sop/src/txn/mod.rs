@@ -152,8 +152,19 @@ impl Transaction {
         res
     }
 
+    /// Take the bytes of a value returned by an op (no copy for inline values).
+    pub(crate) fn take_value(&self, h: u32, v: OwnedValue) -> Result<Bytes> {
+        match v {
+            OwnedValue::Inline(b) => Ok(b),
+            other => self.value_bytes(h, &other),
+        }
+    }
+
     /// Fetch the bytes of a value returned by an op.
     pub(crate) fn value_bytes(&self, h: u32, v: &OwnedValue) -> Result<Bytes> {
+        if let OwnedValue::Inline(b) = v {
+            return Ok(b.clone());
+        }
         let st = self.st.borrow();
         let sid = st.handles[h as usize];
         let s = st.stores.get(&sid).ok_or(Error::TxEnded)?;
