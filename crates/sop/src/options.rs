@@ -92,6 +92,9 @@ pub struct DbOptions {
     pub max_commit_time: Duration,
     /// Run recovery every this often in a background thread (None: only on open).
     pub recovery_interval: Option<Duration>,
+    /// Run recovery when opening (default). Tools that inspect a folder as it is
+    /// (`sop check`, `sop recover`) turn it off.
+    pub recover_on_open: bool,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -105,6 +108,7 @@ impl Default for DbOptions {
             txn_memory_budget: 4 << 30,
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
+            recover_on_open: true,
             vfs: None,
         }
     }
@@ -118,6 +122,8 @@ impl std::fmt::Debug for DbOptions {
             .field("node_cache_bytes", &self.node_cache_bytes)
             .field("txn_memory_budget", &self.txn_memory_budget)
             .field("max_commit_time", &self.max_commit_time)
+            .field("recovery_interval", &self.recovery_interval)
+            .field("recover_on_open", &self.recover_on_open)
             .finish_non_exhaustive()
     }
 }
