@@ -50,11 +50,16 @@ pub fn parse_json(text: &str) -> Result<Value> {
     })
 }
 
+/// The start of `text`, quoted (for text that may not be JSON).
 fn excerpt(text: &str) -> String {
-    const MAX: usize = 60;
-    match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{:?}...", &text[..i]),
-        None => format!("{text:?}"),
+    format!("{:?}", shorten(text))
+}
+
+/// The start of `text` (at most 60 characters, then "...").
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
     }
 }
 
@@ -136,7 +141,7 @@ impl<'t> JsonStore<'t> {
         encode_json_key(key, self.spec()).map_err(|e| {
             Error::Codec(CodecError::new(format!(
                 "key {}: {e}",
-                excerpt(&key.to_string())
+                shorten(&key.to_string())
             )))
         })
     }
