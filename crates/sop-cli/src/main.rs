@@ -706,7 +706,7 @@ fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) -> Res
             r.map_err(|e| fail(line_no, total, batches, e.into()))?;
             n += 1;
             if let Some(b) = &bar {
-                if n % 1024 == 0 {
+                if n & 1023 == 0 {
                     b.set_position(bytes_read);
                     b.set_message(format!("{} items", total + n));
                 }

@@ -677,6 +677,40 @@ fn check_finds_an_orphan_blob_and_recover_removes_it() {
     assert!(!orphan.exists());
     assert!(ok(&db, &["check"]).contains("ok: no faults"));
     assert_eq!(ok(&db, &["export", "s"]), lines(20));
+
+    // What a crashed process leaves (its lock file is still there) is garbage for
+    // recovery, not a fault: an unreferenced blob and a temporary record file.
+    let crashed = 0x0bad_0bad_0bad_0bad_u64;
+    std::fs::write(
+        db.join("procs")
+            .join(format!("{crashed:016x}{:016x}.lock", 1)),
+        b"",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("{crashed:016x}{:016x}", 9)),
+        b"uncommitted",
+    )
+    .unwrap();
+    std::fs::write(
+        db.join("tmp")
+            .join(format!("{crashed:016x}{:016x}-00000000.tmp", 1)),
+        b"x",
+    )
+    .unwrap();
+    let out = ok(&db, &["check"]);
+    assert!(out.contains("ok: no faults"), "{out}");
+    assert_eq!(out.matches("note:").count(), 2, "{out}");
+    let r = ok_json(&db, &["recover"]);
+    assert_eq!(
+        r,
+        json!({"dead_processes": 1, "removed_temp_files": 1, "removed_blobs": 1, "head": 2})
+    );
+    let v = ok_json(&db, &["check"]);
+    assert_eq!(
+        (v["ok"].clone(), v["garbage"].clone()),
+        (json!(true), json!([]))
+    );
 }
 
 #[test]
@@ -768,10 +802,8 @@ fn sigkill_during_import_leaves_whole_batches() {
     assert_eq!(r["dead_processes"], 1);
     let got = ok(&db, &["export", "s"]);
     let n = got.lines().count();
-    assert!(
-        n % batch == 0 && n >= seen * batch && n < total,
-        "{n} items"
-    );
+    assert_eq!(n % batch, 0, "{n} items: whole batches only");
+    assert!(n >= seen * batch && n < total, "{n} items");
     assert!(
         got == input
             .lines()
