@@ -27,7 +27,7 @@ start_test_redis() {
   "$SOP_REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
     --protected-mode yes --maxmemory 512mb --maxmemory-policy allkeys-lru --logfile "$dir/redis.log" &
   SOP_TEST_REDIS_PID=$!
-  trap 'kill "$SOP_TEST_REDIS_PID" 2>/dev/null; rm -rf "'"$dir"'"' EXIT
+  trap 'kill "$SOP_TEST_REDIS_PID" 2>/dev/null; wait "$SOP_TEST_REDIS_PID" 2>/dev/null; rm -rf "'"$dir"'"' EXIT
   for _ in $(seq 1 100); do
     if redis-cli -p "$port" ping >/dev/null 2>&1; then
       SOP_TEST_REDIS_URL="redis://127.0.0.1:$port/"

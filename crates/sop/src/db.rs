@@ -10,7 +10,7 @@ use crate::io::{OsVfs, VFile, VLock, Vfs};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
 use crate::log::LogDir;
 use crate::options::{Coordination, DbOptions};
-use crate::registry::{checkpoint, DbState, Handle};
+use crate::registry::{checkpoint, DbState, Handle, StoreInfo};
 use crate::txn::Transaction;
 use crate::TxMode;
 use bytes::Bytes;
@@ -138,7 +138,9 @@ impl Database {
         };
         let db = Database { inner: Arc::new(inner) };
         db.inner.load_checkpoint()?;
-        db.recover()?;
+        if db.inner.opts.recover_on_open {
+            db.recover()?;
+        }
         let head = db.inner.catch_up()?.seq;
         db.inner.check_no_gap(head)?;
         // Records a crashed process linked may still sit only in the page cache.
@@ -231,6 +233,68 @@ impl Database {
     pub fn cache_bytes(&self) -> u64 {
         self.inner.cache.weight()
     }
+
+    /// Create the folder `path` (and its parents) and save a new database's
+    /// configuration in it, without opening it (`sop init`). Fails with
+    /// `Error::AlreadyExists` if the folder already holds a database.
+    pub fn create_config(path: impl AsRef<Path>, coordination: Coordination) -> Result<DbConfig> {
+        let path = path.as_ref();
+        let vfs = OsVfs;
+        let cfg_path = path.join(CONFIG_FILE);
+        if vfs.exists(&cfg_path).map_err(io_err(&cfg_path))? {
+            return Err(Error::AlreadyExists(path.to_path_buf()));
+        }
+        create_dir_durable(&vfs, path)?;
+        let cfg = DbConfig {
+            format: "sop".into(),
+            version: FORMAT_VERSION,
+            id: format!("{:032x}", uuid::Uuid::new_v4().as_u128()),
+            coordination,
+        };
+        write_config(&vfs, path, &cfg, false)?;
+        Ok(cfg)
+    }
+
+    /// The registry as of the newest commit: per store its info, item count, and
+    /// the number and total size of its current node images. Reads no node.
+    pub fn stats(&self) -> Result<DbStats> {
+        let head = self.inner.catch_up()?;
+        let mut stores: Vec<StoreSummary> = head
+            .stores
+            .values()
+            .map(|s| StoreSummary {
+                info: (*s.info).clone(),
+                created_seq: s.created_seq,
+                items: s.count,
+                nodes: s.nodes.len() as u64,
+                node_bytes: s.nodes.values().map(|h| h.len as u64).sum(),
+            })
+            .collect();
+        stores.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+        Ok(DbStats { head: head.seq, stores })
+    }
+}
+
+/// What `Database::stats` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct DbStats {
+    /// Sequence of the newest commit.
+    pub head: u64,
+    /// Stores by name.
+    pub stores: Vec<StoreSummary>,
+}
+
+/// One store in `DbStats`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreSummary {
+    pub info: StoreInfo,
+    /// Sequence of the commit that created the store.
+    pub created_seq: u64,
+    pub items: u64,
+    /// Nodes in the registry (current images).
+    pub nodes: u64,
+    /// Bytes of the current node images (superseded images are not counted).
+    pub node_bytes: u64,
 }
 
 /// Run recovery every `every` while the database is open (the thread holds only a

@@ -28,6 +28,8 @@ pub enum Error {
     UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
     #[error("no database at {0} (open with create enabled to make one)")]
     NotFound(PathBuf),
+    #[error("a database already exists at {0}")]
+    AlreadyExists(PathBuf),
     #[error("store {0:?} does not exist")]
     StoreNotFound(String),
     #[error("store {0:?} already exists")]

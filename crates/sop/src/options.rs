@@ -99,6 +99,9 @@ pub struct DbOptions {
     /// Write a registry checkpoint every this many commits (0: never), so opening
     /// replays at most this many commit records.
     pub checkpoint_every: u64,
+    /// Run recovery when opening (default). Tools that inspect a folder as it is
+    /// (`sop check`, `sop recover`) turn it off.
+    pub recover_on_open: bool,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -114,6 +117,7 @@ impl Default for DbOptions {
             recovery_interval: Some(Duration::from_secs(30)),
             checkpoint_every: 1000,
             lease_ttl: Duration::from_secs(10),
+            recover_on_open: true,
             vfs: None,
         }
     }
@@ -127,6 +131,8 @@ impl std::fmt::Debug for DbOptions {
             .field("node_cache_bytes", &self.node_cache_bytes)
             .field("txn_memory_budget", &self.txn_memory_budget)
             .field("max_commit_time", &self.max_commit_time)
+            .field("recovery_interval", &self.recovery_interval)
+            .field("recover_on_open", &self.recover_on_open)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! Stores inside a transaction: a raw byte-level store and a typed wrapper.
 
 use crate::btree::node::ItemId;
+use crate::codec::json_key::IndexSpec;
 use crate::codec::key::Key;
 use crate::codec::value::Value;
 use crate::error::{Error, Result};
@@ -22,10 +23,24 @@ pub struct StoreStats {
 
 impl Transaction {
     fn open_handle(&self, name: &str, key_type: &str, create: Option<StoreOptions>) -> Result<u32> {
-        match self.run(Op::OpenStore { name: name.to_string(), key_type: key_type.to_string(), create })? {
+        self.open_handle_spec(name, key_type, create, None)
+    }
+    /// Open a store, or create it with `create` and (JSON stores) an index spec.
+    pub(crate) fn open_handle_spec(
+        &self,
+        name: &str,
+        key_type: &str,
+        create: Option<StoreOptions>,
+        key_spec: Option<IndexSpec>,
+    ) -> Result<u32> {
+        let op = Op::OpenStore { name: name.to_string(), key_type: key_type.to_string(), create, key_spec };
+        match self.run(op)? {
             OpOut::Handle(h) => Ok(h),
             _ => unreachable!(),
         }
+    }
+    pub(crate) fn raw_store(&self, h: u32) -> RawStore<'_> {
+        RawStore { tx: self, h }
     }
     /// Create a store with typed keys and values.
     pub fn create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
@@ -56,8 +71,14 @@ impl Transaction {
         }
     }
     /// Create a store whose keys and values are raw bytes; `key_type` names the
-    /// encoding of its keys (e.g. `"json"`), checked when it is opened again.
+    /// encoding of its keys, checked when it is opened again. JSON stores (key type
+    /// `"json"`) have a format of their own: create them with `create_json_store`.
     pub fn create_raw_store(&self, name: &str, key_type: &str, opts: StoreOptions) -> Result<RawStore<'_>> {
+        if key_type == crate::json::JSON_KEY_TYPE {
+            return Err(Error::InvalidOption(format!(
+                "key type {key_type:?} is reserved for JSON stores; use Transaction::create_json_store"
+            )));
+        }
         Ok(RawStore { tx: self, h: self.open_handle(name, key_type, Some(opts))? })
     }
     /// Open any store at the byte level, whatever its key type.
@@ -103,7 +124,7 @@ impl<'t> RawStore<'t> {
     fn put(&self, key: &[u8], value: Vec<u8>, mode: PutMode) -> Result<bool> {
         self.put_owned(Bytes::copy_from_slice(key), value, mode)
     }
-    fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
+    pub(crate) fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
         let op = Op::Put { h: self.h, key, value: Bytes::from(value), mode };
         Ok(as_bool(self.tx.run(op)?))
     }

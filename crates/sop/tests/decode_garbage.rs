@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use sop::btree::node::{Internal, Leaf, Node, Sep, ValueRef};
+use sop::codec::json_key::IndexSpec;
 use sop::codec::wire::checksum;
 use sop::log::record::{Placement, Record, StoreDelta, PREFIX_LEN, TRAILER_LEN};
 use sop::options::{StoreOptions, ValuePlacement};
@@ -113,15 +114,21 @@ fn arb_store_info() -> impl Strategy<Value = StoreInfo> {
         any::<bool>(),
         prop_oneof![Just(ValuePlacement::Inline), Just(ValuePlacement::Separate), Just(ValuePlacement::Big)],
         "\\PC{0,6}",
-        "u64|str",
+        "u64|str|json",
         any::<u64>(),
     )
-        .prop_map(|(id, name, slot_length, unique, values, description, key_type, root)| StoreInfo {
-            id,
-            name,
-            options: StoreOptions { slot_length, unique, values, description, ..Default::default() },
-            key_type,
-            root,
+        .prop_map(|(id, name, slot_length, unique, values, description, key_type, root)| {
+            // JSON stores may carry an index spec (saved with the store info).
+            let key_spec = (key_type == "json" && root % 2 == 1)
+                .then(|| IndexSpec::parse(r#"[{"field":"a"},{"field":"b","order":"desc"}]"#).unwrap());
+            StoreInfo {
+                id,
+                name,
+                options: StoreOptions { slot_length, unique, values, description, ..Default::default() },
+                key_type,
+                root,
+                key_spec,
+            }
         })
 }
 

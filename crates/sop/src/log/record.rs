@@ -156,6 +156,9 @@ impl Record {
             let info: StoreInfo =
                 serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
             info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            if let Some(spec) = &info.key_spec {
+                spec.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            }
             rec.created.push(info);
         }
         for _ in 0..r.count(8)? {
@@ -210,7 +213,7 @@ mod tests {
         let rec = Record {
             txn: 7,
             base_seq: 3,
-            created: vec![StoreInfo { id: 9, name: "s".into(), options: StoreOptions::default(), key_type: "u64".into(), root: 1 }],
+            created: vec![StoreInfo { id: 9, name: "s".into(), options: StoreOptions::default(), key_type: "u64".into(), root: 1, key_spec: None }],
             dropped: vec![4],
             deltas: vec![StoreDelta { store: 9, count_delta: -2, puts: vec![(1, Placement { off: 24, len: 5, checksum: 6 })], deletes: vec![3] }],
             aborts: vec![11],

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 
 use crate::btree::node::NodeId;
+use crate::codec::json_key::IndexSpec;
 use crate::log::record::Record;
 use crate::options::StoreOptions;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,10 @@ pub struct StoreInfo {
     pub key_type: String,
     /// The root's logical ID; it never changes.
     pub root: NodeId,
+    /// JSON stores (`key_type` "json"): the index specification that orders object
+    /// keys; absent for primitive JSON keys and for typed stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<IndexSpec>,
 }
 
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@ pub(crate) mod view;
 
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
+use crate::codec::json_key::IndexSpec;
 use crate::codec::wire::checksum;
 use crate::db::DbInner;
 use crate::error::{Error, Result};
@@ -314,7 +315,9 @@ impl TxState {
     pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
-            Op::OpenStore { name, key_type, create } => self.open_store(db, name, key_type, create.as_ref()),
+            Op::OpenStore { name, key_type, create, key_spec } => {
+                self.open_store(db, name, key_type, create.as_ref(), key_spec.as_ref())
+            }
             Op::DropStore { name } => {
                 let sid = self.resolve(name).ok_or_else(|| Error::StoreNotFound(name.clone()))?;
                 if let Some(i) = self.created.iter().position(|s| *s == sid) {
@@ -432,7 +435,14 @@ impl TxState {
         }
     }
 
-    fn open_store(&mut self, db: &DbInner, name: &str, key_type: &str, create: Option<&StoreOptions>) -> Result<OpOut> {
+    fn open_store(
+        &mut self,
+        db: &DbInner,
+        name: &str,
+        key_type: &str,
+        create: Option<&StoreOptions>,
+        key_spec: Option<&IndexSpec>,
+    ) -> Result<OpOut> {
         let existing = self.resolve(name);
         let sid = match (existing, create) {
             (Some(_), Some(_)) => return Err(Error::StoreExists(name.to_string())),
@@ -449,6 +459,12 @@ impl TxState {
             }
             (None, Some(opts)) => {
                 opts.validate()?;
+                if let Some(spec) = key_spec {
+                    if key_type != crate::json::JSON_KEY_TYPE {
+                        return Err(Error::InvalidOption(format!("an index spec needs key type json, not {key_type}")));
+                    }
+                    spec.validate().map_err(|e| Error::InvalidOption(e.0))?;
+                }
                 if name.is_empty() || name.len() > 255 {
                     return Err(Error::InvalidOption(format!("store name {name:?} must be 1 to 255 bytes")));
                 }
@@ -463,6 +479,7 @@ impl TxState {
                     options: opts.clone(),
                     key_type: key_type.to_string(),
                     root,
+                    key_spec: key_spec.cloned(),
                 };
                 let mut st = StoreTx::new(Arc::new(info), 0, 0);
                 st.nodes.insert(

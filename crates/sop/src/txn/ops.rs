@@ -5,6 +5,7 @@
 //! result differs: an item the transaction read or wrote changed.
 
 use crate::btree::node::{ItemId, ValueRef};
+use crate::codec::json_key::IndexSpec;
 use crate::options::StoreOptions;
 use bytes::Bytes;
 use xxhash_rust::xxh3::Xxh3;
@@ -39,7 +40,9 @@ pub(crate) enum Move {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
-    OpenStore { name: String, key_type: String, create: Option<StoreOptions> },
+    /// Open a store, or create it (`create`); `key_spec` is saved with a created
+    /// JSON store and ignored when opening.
+    OpenStore { name: String, key_type: String, create: Option<StoreOptions>, key_spec: Option<IndexSpec> },
     DropStore { name: String },
     Put { h: u32, key: Bytes, value: Bytes, mode: PutMode },
     Remove { h: u32, key: Bytes },
