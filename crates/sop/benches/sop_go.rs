@@ -15,7 +15,7 @@ fn main() -> sop::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let n: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let slot: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let base = args.get(2).map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir());
+    let base = args.get(2).map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new().prefix("sop-go-bench").tempdir_in(base).expect("temp dir");
     let db = Database::open(dir.path(), DbOptions::default())?;
     let keys: Vec<String> = (0..n).map(|i| format!("key_{i}")).collect();
@@ -27,7 +27,6 @@ fn main() -> sop::Result<()> {
     for i in 0..n as usize {
         s.add(&keys[i], &vals[i])?;
     }
-    drop(s);
     tx.commit()?;
     report("insert", n, t);
 
@@ -38,7 +37,6 @@ fn main() -> sop::Result<()> {
         let v = s.get(&keys[i])?;
         assert!(v.as_deref() == Some(vals[i].as_str()), "read back {}", keys[i]);
     }
-    drop(s);
     tx.commit()?;
     report("read", n, t);
 
@@ -48,7 +46,6 @@ fn main() -> sop::Result<()> {
     for k in &keys {
         assert!(s.remove(k)?);
     }
-    drop(s);
     tx.commit()?;
     report("delete", n, t);
     Ok(())

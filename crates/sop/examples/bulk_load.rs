@@ -27,7 +27,6 @@ fn main() -> sop::Result<()> {
         let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         s.add(&k, &[i as u8; 16])?;
     }
-    drop(s);
     let staged = t.elapsed();
     tx.commit()?;
     let total = t.elapsed();

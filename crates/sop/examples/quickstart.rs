@@ -15,7 +15,6 @@ fn main() -> sop::Result<()> {
         people.upsert(&(last.to_string(), born), &first.to_string())?;
     }
     println!("wrote {} people; the store holds {}", rows.len(), people.count()?);
-    drop(people);
     tx.commit()?;
     println!("committed (durable)");
 
@@ -28,7 +27,6 @@ fn main() -> sop::Result<()> {
         let ((last, born), first) = item?;
         println!("  {first} {last} ({born})");
     }
-    drop(people);
     tx.commit()?;
 
     let report = db.check()?;

@@ -13,7 +13,6 @@ fn main() -> sop::Result<()> {
     for i in 0..preload {
         s.add(&(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)), &vec![1u8; 150])?;
     }
-    drop(s);
     tx.commit()?;
     let mut lat = Vec::with_capacity(commits as usize);
     let t = Instant::now();
@@ -22,7 +21,6 @@ fn main() -> sop::Result<()> {
         let tx = db.begin(TxMode::ForWriting)?;
         let s = tx.open_store::<u64, Vec<u8>>("s")?;
         s.add(&(i.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1), &vec![2u8; 150])?;
-        drop(s);
         tx.commit()?;
         lat.push(t1.elapsed().as_secs_f64() * 1e3);
     }

@@ -505,7 +505,7 @@ impl DbInner {
     /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
     pub fn maybe_checkpoint(&self, seq: u64) {
         let every = self.opts.checkpoint_every;
-        if every == 0 || seq % every != 0 {
+        if every == 0 || !seq.is_multiple_of(every) {
             return;
         }
         let st = self.state.read().clone();

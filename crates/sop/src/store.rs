@@ -215,6 +215,7 @@ impl RawCursor<'_> {
         self.mv(Move::Last)
     }
     /// The next item (the first one if the cursor is not positioned).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         self.mv(Move::Next)
     }
@@ -438,6 +439,7 @@ impl<K: Key, V: Value> Cursor<'_, K, V> {
     pub fn last(&mut self) -> Result<bool> {
         self.raw.last()
     }
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         self.raw.next()
     }

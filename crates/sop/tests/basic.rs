@@ -16,7 +16,6 @@ fn add_get_commit_reopen_range() {
         }
         assert!(!s.add(&7, &"dup".into()).unwrap(), "unique store rejects an equal key");
         assert_eq!(s.count().unwrap(), 500);
-        drop(s);
         tx.commit().unwrap();
     }
     let db = Database::open(dir.path(), opts()).unwrap();
@@ -31,7 +30,6 @@ fn add_get_commit_reopen_range() {
     assert_eq!(got, vec![5, 4, 3, 2, 1, 0]);
     assert!(matches!(s.add(&1, &"x".into()), Err(Error::ReadOnly(TxMode::ForReading))));
     assert!(matches!(tx.open_store::<String, String>("nums"), Err(Error::StoreMismatch { .. })));
-    drop(s);
     tx.commit().unwrap();
 }
 
@@ -46,7 +44,6 @@ fn remove_everything_and_values_placements() {
         for i in 0..200u64 {
             s.add(&i, &vec![i as u8; 10]).unwrap();
         }
-        drop(s);
         tx.commit().unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let s = tx.open_store::<u64, Vec<u8>>("s").unwrap();
@@ -55,7 +52,6 @@ fn remove_everything_and_values_placements() {
             assert!(s.remove(&i).unwrap());
         }
         assert_eq!(s.count().unwrap(), 0);
-        drop(s);
         tx.commit().unwrap();
         let db = Database::open(dir.path(), opts()).unwrap();
         let tx = db.begin(TxMode::NoCheck).unwrap();

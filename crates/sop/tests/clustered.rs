@@ -36,7 +36,6 @@ fn switch_standalone_to_clustered_and_back_by_configuration() {
         let s = tx.open_store::<u64, String>("s").unwrap();
         assert_eq!(s.get(&1).unwrap().as_deref(), Some("standalone"));
         s.add(&2, &"clustered".into()).unwrap();
-        drop(s);
         tx.commit().unwrap();
     }
     Database::set_coordination(dir.path(), Coordination::Standalone).unwrap();
@@ -124,7 +123,6 @@ fn emptying_redis_costs_only_speed() {
     for i in 0..200 {
         s.add(&i, &i).unwrap();
     }
-    drop(s);
     tx.commit().unwrap();
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_connection().unwrap();
@@ -136,7 +134,6 @@ fn emptying_redis_costs_only_speed() {
             assert_eq!(s.get(&i).unwrap(), Some(i + round * 1000 - if round == 0 { 0 } else { 1000 }));
             s.update(&i, &(i + (round + 1) * 1000 - 1000)).unwrap();
         }
-        drop(s);
         tx.commit().unwrap();
     }
     assert!(db.check().unwrap().is_ok());

@@ -54,7 +54,6 @@ fn setup(vfs: &SimVfs) {
     for i in 0..12u64 {
         s.add(&i, &vec![i as u8; 50]).unwrap();
     }
-    drop((a, b, s));
     tx.commit().unwrap();
 }
 
@@ -78,7 +77,6 @@ fn workload(db: &Database) -> sop::Result<()> {
     s.add(&50, &vec![2; 60])?;
     let c = tx.create_store::<String, u64>("c", StoreOptions::default())?;
     c.add(&"x".to_string(), &1)?;
-    drop((a, b, s, c));
     tx.drop_store("sep")?;
     tx.commit()
 }

@@ -85,7 +85,6 @@ fn two_handles_on_one_folder_commit_concurrently() {
                         let tx = db.begin_with(TxMode::ForWriting, Duration::from_secs(30)).unwrap();
                         let s = tx.open_store::<u64, u64>("s").unwrap();
                         s.add(&(w as u64 * 1000 + i), &i).unwrap();
-                        drop(s);
                         match tx.commit() {
                             Ok(()) => break,
                             Err(e) if e.is_conflict() => continue,
@@ -116,7 +115,6 @@ fn a_missing_log_record_is_reported_not_papered_over() {
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let s = tx.open_or_create_store::<u64, u64>("s", StoreOptions::default()).unwrap();
         s.add(&i, &i).unwrap();
-        drop(s);
         tx.commit().unwrap();
     }
     drop(db);
@@ -159,7 +157,6 @@ fn checkpoints_give_the_same_database_as_replaying_the_log() {
         if i % 4 == 0 {
             s.remove(&(i * 3)).unwrap();
         }
-        drop(s);
         if i == 10 {
             tx.create_store::<String, String>("t", StoreOptions::default()).unwrap();
         }

@@ -386,6 +386,7 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
 
 /// Check the tree's invariants; returns the number of items. Used by tests and `check`.
 pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, String> {
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         ns: &mut dyn NodeStore,
         t: &Tree,

@@ -145,7 +145,7 @@ enum Linked {
     Stale(Arc<DbState>),
 }
 
-fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadline: Instant) -> Result<Linked> {
+fn link_loop(tx: &Transaction, db: &DbInner, tmp: &std::path::Path, rec: &Record, deadline: Instant) -> Result<Linked> {
     loop {
         let _g = db.commit_lock.lock();
         let head = db.catch_up()?;

@@ -544,7 +544,6 @@ impl TxState {
             Move::Next | Move::Prev => {
                 let Some((key, id)) = cs.cur.clone() else {
                     // An unpositioned cursor starts at the matching end.
-                    drop(v);
                     let start = if matches!(mv, Move::Next) { Move::First } else { Move::Last };
                     return self.move_cursor(db, track, c, &start);
                 };
