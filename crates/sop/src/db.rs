@@ -472,32 +472,9 @@ impl DbInner {
 
     /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
     fn load_checkpoint(&self) -> Result<()> {
-        let dir = self.path.join("checkpoints");
-        let mut seqs: Vec<u64> = self
-            .vfs
-            .list_dir(&dir)
-            .map_err(io_err(&dir))?
-            .iter()
-            .filter_map(|n| n.strip_suffix(".ckpt").and_then(|h| u64::from_str_radix(h, 16).ok()))
-            .collect();
-        seqs.sort_unstable();
-        for seq in seqs.into_iter().rev() {
-            let path = dir.join(format!("{seq:016x}.ckpt"));
-            let bytes = match self.vfs.read_all(&path) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "skipping unreadable checkpoint");
-                    continue;
-                }
-            };
-            match checkpoint::decode(&bytes) {
-                Ok(st) if st.seq == seq && self.log_has(seq)? => {
-                    *self.state.write() = Arc::new(st);
-                    return Ok(());
-                }
-                Ok(_) => tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log"),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping damaged checkpoint"),
-            }
+        let dir = checkpoint::CheckpointDir::new(&self.path);
+        if let Some(st) = dir.load_newest(&*self.vfs, |seq| self.log_has(seq))? {
+            *self.state.write() = Arc::new(st);
         }
         Ok(())
     }
@@ -512,41 +489,10 @@ impl DbInner {
         if st.seq != seq {
             return; // someone else's commit came in between; theirs will do
         }
-        if let Err(e) = self.write_checkpoint(&st) {
+        let dir = checkpoint::CheckpointDir::new(&self.path);
+        if let Err(e) = dir.write(&*self.vfs, &st, &self.tmp_path()) {
             tracing::warn!(seq, error = %e, "checkpoint not written");
         }
-    }
-
-    pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
-        let dir = self.path.join("checkpoints");
-        let tmp = self.tmp_path();
-        let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
-        let res = (|| {
-            f.append(&checkpoint::encode(st)).map_err(io_err(&tmp))?;
-            f.sync_data().map_err(io_err(&tmp))?;
-            let to = dir.join(format!("{:016x}.ckpt", st.seq));
-            match self.vfs.link_exclusive(&tmp, &to) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-                Err(e) => return Err(Error::io(&to, e)),
-            }
-            self.vfs.sync_dir(&dir).map_err(io_err(&dir))?;
-            // Keep the two newest.
-            let mut seqs: Vec<u64> = self
-                .vfs
-                .list_dir(&dir)
-                .map_err(io_err(&dir))?
-                .iter()
-                .filter_map(|n| n.strip_suffix(".ckpt").and_then(|h| u64::from_str_radix(h, 16).ok()))
-                .collect();
-            seqs.sort_unstable();
-            for old in seqs.iter().rev().skip(2) {
-                let _ = self.vfs.remove_file(&dir.join(format!("{old:016x}.ckpt")));
-            }
-            Ok(())
-        })();
-        let _ = self.vfs.remove_file(&tmp);
-        res
     }
 
     /// Records beyond `head` with one missing in between mean a damaged log

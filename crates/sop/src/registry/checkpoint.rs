@@ -12,8 +12,78 @@
 
 use super::{DbState, Handle, StoreInfo, StoreState};
 use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
-use crate::error::CodecError;
+use crate::error::{CodecError, Error, Result};
+use crate::io::Vfs;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// How many checkpoints are kept.
+const KEEP: usize = 2;
+
+/// The `checkpoints/` folder of a database.
+pub struct CheckpointDir {
+    dir: PathBuf,
+}
+
+impl CheckpointDir {
+    pub fn new(db: &Path) -> Self {
+        CheckpointDir { dir: db.join("checkpoints") }
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:016x}.ckpt"))
+    }
+
+    /// Sequences of the checkpoints present, ascending.
+    fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+        let mut seqs: Vec<u64> = vfs
+            .list_dir(&self.dir)
+            .map_err(|e| Error::io(&self.dir, e))?
+            .iter()
+            .filter_map(|n| n.strip_suffix(".ckpt").and_then(|h| u64::from_str_radix(h, 16).ok()))
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The newest checkpoint that decodes and whose record `in_log` confirms.
+    pub fn load_newest(&self, vfs: &dyn Vfs, in_log: impl Fn(u64) -> Result<bool>) -> Result<Option<DbState>> {
+        for seq in self.list(vfs)?.into_iter().rev() {
+            let path = self.path(seq);
+            let decoded = vfs.read_all(&path).map_err(|e| e.to_string()).and_then(|b| decode(&b).map_err(|e| e.0));
+            match decoded {
+                Ok(st) if st.seq == seq && in_log(seq)? => return Ok(Some(st)),
+                Ok(_) => tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log"),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping damaged checkpoint"),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Write a checkpoint of `st` (through `tmp`, fsynced, linked exclusively), then
+    /// keep only the newest few.
+    pub fn write(&self, vfs: &dyn Vfs, st: &DbState, tmp: &Path) -> Result<()> {
+        let f = vfs.create_new(tmp).map_err(|e| Error::io(tmp, e))?;
+        let res = (|| {
+            f.append(&encode(st)).map_err(|e| Error::io(tmp, e))?;
+            f.sync_data().map_err(|e| Error::io(tmp, e))?;
+            let to = self.path(st.seq);
+            match vfs.link_exclusive(tmp, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(Error::io(&to, e)),
+            }
+            vfs.sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            for old in self.list(vfs)?.iter().rev().skip(KEEP) {
+                let _ = vfs.remove_file(&self.path(*old));
+            }
+            Ok(())
+        })();
+        let _ = vfs.remove_file(tmp);
+        res
+    }
+}
 
 pub const MAGIC: &[u8; 8] = b"SOPCKPT\x01";
 pub const VERSION: u32 = 1;
