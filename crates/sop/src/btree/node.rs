@@ -1,0 +1,455 @@
+//! B+tree nodes in memory and their byte format.
+//!
+//! A leaf is a slotted page: item records live in an arena in any order and a
+//! sorted vector of `u32` offsets gives their order, so an insert moves four bytes
+//! per later item instead of whole entries. Items are ordered by (key bytes, item id).
+
+use crate::codec::wire::{put_u128, put_u32, put_u64, put_varint, Reader};
+use crate::error::CodecError;
+use std::cmp::Ordering;
+
+pub type NodeId = u64;
+pub type ItemId = u128;
+
+/// Largest key, in bytes.
+pub const MAX_KEY_LEN: usize = 32 * 1024;
+
+const TAG_INLINE: u8 = 0;
+const TAG_SEGMENT: u8 = 1;
+const TAG_FILE: u8 = 2;
+const TAG_PENDING: u8 = 3;
+
+const KIND_LEAF: u8 = 1;
+const KIND_INTERNAL: u8 = 2;
+
+/// Where an item's value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// Inside the leaf.
+    Inline(&'a [u8]),
+    /// A separate blob inside commit segment `seq` (0 on disk = the node's own segment).
+    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
+    /// Its own file `blob` (big values, written at the time of the add).
+    File { blob: u128, len: u64, checksum: u64 },
+    /// Staged in the writing transaction's memory (index into its pending values).
+    Pending(u32),
+}
+
+impl ValueRef<'_> {
+    /// A hash identifying this value for read validation: equal hashes mean the
+    /// same value bytes (inline) or the same immutable blob (separate).
+    pub fn identity_hash(&self) -> u64 {
+        use xxhash_rust::xxh3::xxh3_64;
+        match *self {
+            ValueRef::Inline(b) => xxh3_64(b),
+            ValueRef::Segment { seq, off, checksum, .. } => seq ^ off.rotate_left(32) ^ checksum,
+            ValueRef::File { checksum, len, .. } => checksum ^ len,
+            ValueRef::Pending(i) => 0x9e37_79b9_7f4a_7c15 ^ i as u64,
+        }
+    }
+}
+
+fn encode_value(out: &mut Vec<u8>, v: &ValueRef<'_>) {
+    match *v {
+        ValueRef::Inline(b) => {
+            out.push(TAG_INLINE);
+            put_varint(out, b.len() as u64);
+            out.extend_from_slice(b);
+        }
+        ValueRef::Segment { seq, off, len, checksum } => {
+            out.push(TAG_SEGMENT);
+            put_u64(out, seq);
+            put_u64(out, off);
+            put_u32(out, len);
+            put_u64(out, checksum);
+        }
+        ValueRef::File { blob, len, checksum } => {
+            out.push(TAG_FILE);
+            put_u128(out, blob);
+            put_u64(out, len);
+            put_u64(out, checksum);
+        }
+        ValueRef::Pending(i) => {
+            out.push(TAG_PENDING);
+            put_u32(out, i);
+        }
+    }
+}
+
+/// One decoded item record.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub key: &'a [u8],
+    pub id: ItemId,
+    pub value: ValueRef<'a>,
+}
+
+fn decode_record<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<Item<'a>, CodecError> {
+    let klen = r.len_prefix()?;
+    if klen > MAX_KEY_LEN {
+        return Err(CodecError::new(format!("key length {klen} exceeds the maximum")));
+    }
+    let key = r.take(klen)?;
+    let id = r.u128()?;
+    let value = match r.u8()? {
+        TAG_INLINE => ValueRef::Inline(r.bytes()?),
+        TAG_SEGMENT => ValueRef::Segment { seq: r.u64()?, off: r.u64()?, len: r.u32()?, checksum: r.u64()? },
+        TAG_FILE => ValueRef::File { blob: r.u128()?, len: r.u64()?, checksum: r.u64()? },
+        TAG_PENDING if allow_pending => ValueRef::Pending(r.u32()?),
+        t => return Err(CodecError::new(format!("unknown value tag {t}"))),
+    };
+    Ok(Item { key, id, value })
+}
+
+pub fn cmp_item(akey: &[u8], aid: ItemId, bkey: &[u8], bid: ItemId) -> Ordering {
+    akey.cmp(bkey).then(aid.cmp(&bid))
+}
+
+/// A leaf: items in (key, id) order.
+#[derive(Clone, Default, Debug)]
+pub struct Leaf {
+    arena: Vec<u8>,
+    slots: Vec<u32>,
+    dead: usize,
+}
+
+impl Leaf {
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// Approximate bytes of memory held.
+    pub fn mem_size(&self) -> usize {
+        self.arena.capacity() + self.slots.capacity() * 4 + 64
+    }
+    /// Bytes the live items would take encoded.
+    pub fn live_bytes(&self) -> usize {
+        self.arena.len() - self.dead
+    }
+    pub fn item(&self, i: usize) -> Item<'_> {
+        let mut r = Reader::new(&self.arena);
+        r.pos = self.slots[i] as usize;
+        // Records in the arena were validated when written or decoded.
+        decode_record(&mut r, true).expect("leaf arena holds valid records")
+    }
+    pub fn key(&self, i: usize) -> &[u8] {
+        let mut r = Reader::new(&self.arena);
+        r.pos = self.slots[i] as usize;
+        let klen = r.varint().expect("valid record") as usize;
+        &self.arena[r.pos..r.pos + klen]
+    }
+    pub fn id(&self, i: usize) -> ItemId {
+        let mut r = Reader::new(&self.arena);
+        r.pos = self.slots[i] as usize;
+        let klen = r.varint().expect("valid record") as usize;
+        r.pos += klen;
+        r.u128().expect("valid record")
+    }
+    /// First position whose (key, id) is >= (key, id).
+    pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
+        let (mut lo, mut hi) = (0usize, self.slots.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if cmp_item(self.key(mid), self.id(mid), key, id) == Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+    /// First position whose key is >= `key` (any id).
+    pub fn lower_bound_key(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0usize, self.slots.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.key(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+    /// First position whose key is > `key`.
+    pub fn upper_bound_key(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0usize, self.slots.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.key(mid) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+    fn push_record(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> u32 {
+        let off = self.arena.len() as u32;
+        put_varint(&mut self.arena, key.len() as u64);
+        self.arena.extend_from_slice(key);
+        put_u128(&mut self.arena, id);
+        encode_value(&mut self.arena, value);
+        off
+    }
+    fn record_len(&self, i: usize) -> usize {
+        let mut r = Reader::new(&self.arena);
+        r.pos = self.slots[i] as usize;
+        let start = r.pos;
+        decode_record(&mut r, true).expect("valid record");
+        r.pos - start
+    }
+    pub fn insert(&mut self, pos: usize, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
+        let off = self.push_record(key, id, value);
+        self.slots.insert(pos, off);
+    }
+    pub fn push(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
+        let off = self.push_record(key, id, value);
+        self.slots.push(off);
+    }
+    pub fn remove(&mut self, pos: usize) {
+        self.dead += self.record_len(pos);
+        self.slots.remove(pos);
+        self.maybe_compact();
+    }
+    /// Replace the value of the item at `pos` (key and id unchanged).
+    pub fn set_value(&mut self, pos: usize, value: &ValueRef<'_>) {
+        let (key, id) = (self.key(pos).to_vec(), self.id(pos));
+        self.dead += self.record_len(pos);
+        let off = self.push_record(&key, id, value);
+        self.slots[pos] = off;
+        self.maybe_compact();
+    }
+    fn maybe_compact(&mut self) {
+        if self.dead > 4096 && self.dead * 2 > self.arena.len() {
+            *self = self.slice(0, self.len());
+        }
+    }
+    /// A new leaf holding items `from..to`.
+    pub fn slice(&self, from: usize, to: usize) -> Leaf {
+        let mut out = Leaf::default();
+        for i in from..to {
+            let it = self.item(i);
+            out.push(it.key, it.id, &it.value);
+        }
+        out
+    }
+    /// Split off the upper half (items `at..`) into a new leaf.
+    pub fn split_off(&mut self, at: usize) -> Leaf {
+        let right = self.slice(at, self.len());
+        *self = self.slice(0, at);
+        right
+    }
+    /// Append all items of `other` (which must all sort after ours).
+    pub fn append(&mut self, other: &Leaf) {
+        for i in 0..other.len() {
+            let it = other.item(i);
+            self.push(it.key, it.id, &it.value);
+        }
+    }
+    /// Move the first `n` items of `right` to the end of `self`.
+    pub fn take_front(&mut self, right: &mut Leaf, n: usize) {
+        for i in 0..n {
+            let it = right.item(i);
+            self.push(it.key, it.id, &it.value);
+        }
+        *right = right.slice(n, right.len());
+    }
+    /// Move the last `n` items of `left` to the front of `self`.
+    pub fn take_back(&mut self, left: &mut Leaf, n: usize) {
+        let mut merged = left.slice(left.len() - n, left.len());
+        merged.append(self);
+        *self = merged;
+        *left = left.slice(0, left.len() - n);
+    }
+    /// Encode for disk. `resolve` turns each `Pending` value into its final
+    /// reference (a segment offset in the record being written).
+    pub fn encode_with(&self, out: &mut Vec<u8>, resolve: &mut dyn FnMut(u32) -> ValueRef<'static>) {
+        out.push(KIND_LEAF);
+        put_varint(out, self.len() as u64);
+        for i in 0..self.len() {
+            let it = self.item(i);
+            put_varint(out, it.key.len() as u64);
+            out.extend_from_slice(it.key);
+            put_u128(out, it.id);
+            match it.value {
+                ValueRef::Pending(p) => encode_value(out, &resolve(p)),
+                v => encode_value(out, &v),
+            }
+        }
+    }
+    pub fn has_pending(&self) -> bool {
+        (0..self.len()).any(|i| matches!(self.item(i).value, ValueRef::Pending(_)))
+    }
+}
+
+/// A separator: the smallest (key, id) of the subtree to its right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sep {
+    pub key: Box<[u8]>,
+    pub id: ItemId,
+}
+
+/// An internal node: `children.len() == seps.len() + 1`; child `i` holds items in
+/// `[seps[i-1], seps[i])`.
+#[derive(Clone, Default, Debug)]
+pub struct Internal {
+    pub seps: Vec<Sep>,
+    pub children: Vec<NodeId>,
+}
+
+impl Internal {
+    /// The child whose range contains (key, id).
+    pub fn child_for(&self, key: &[u8], id: ItemId) -> usize {
+        self.seps.partition_point(|s| cmp_item(&s.key, s.id, key, id) != Ordering::Greater)
+    }
+    /// The leftmost child that may contain an item with key >= `key`.
+    pub fn child_for_key_lower(&self, key: &[u8]) -> usize {
+        self.seps.partition_point(|s| &*s.key < key)
+    }
+    /// The rightmost child that may contain an item with key <= `key`.
+    pub fn child_for_key_upper(&self, key: &[u8]) -> usize {
+        self.seps.partition_point(|s| &*s.key <= key)
+    }
+    pub fn mem_size(&self) -> usize {
+        self.seps.iter().map(|s| s.key.len() + 40).sum::<usize>() + self.children.len() * 8 + 64
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    Leaf(Leaf),
+    Internal(Internal),
+}
+
+impl Node {
+    pub fn mem_size(&self) -> usize {
+        match self {
+            Node::Leaf(l) => l.mem_size(),
+            Node::Internal(n) => n.mem_size(),
+        }
+    }
+    pub fn encode_with(&self, out: &mut Vec<u8>, resolve: &mut dyn FnMut(u32) -> ValueRef<'static>) {
+        match self {
+            Node::Leaf(l) => l.encode_with(out, resolve),
+            Node::Internal(n) => {
+                out.push(KIND_INTERNAL);
+                put_varint(out, n.children.len() as u64);
+                for c in &n.children {
+                    put_u64(out, *c);
+                }
+                for s in &n.seps {
+                    put_varint(out, s.key.len() as u64);
+                    out.extend_from_slice(&s.key);
+                    put_u128(out, s.id);
+                }
+            }
+        }
+    }
+    /// Encode a node that holds no pending values.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_with(&mut out, &mut |_| ValueRef::Inline(&[]));
+        out
+    }
+
+    /// Decode a node read from commit segment `seq`; segment value references with
+    /// sequence 0 are resolved to `seq`. Never panics on arbitrary bytes.
+    pub fn decode(bytes: &[u8], seq: u64) -> Result<Node, CodecError> {
+        let mut r = Reader::new(bytes);
+        let node = match r.u8()? {
+            KIND_LEAF => {
+                let n = r.count(19)?;
+                let mut leaf = Leaf { arena: Vec::with_capacity(r.remaining()), slots: Vec::with_capacity(n), dead: 0 };
+                let mut prev: Option<(&[u8], ItemId)> = None;
+                for _ in 0..n {
+                    let it = decode_record(&mut r, false)?;
+                    if let Some((pk, pid)) = prev {
+                        if cmp_item(pk, pid, it.key, it.id) != Ordering::Less {
+                            return Err(CodecError::new("leaf items out of order"));
+                        }
+                    }
+                    prev = Some((it.key, it.id));
+                    let v = match it.value {
+                        ValueRef::Segment { seq: 0, off, len, checksum } => ValueRef::Segment { seq, off, len, checksum },
+                        v => v,
+                    };
+                    leaf.push(it.key, it.id, &v);
+                }
+                Node::Leaf(leaf)
+            }
+            KIND_INTERNAL => {
+                let n = r.count(8)?;
+                if n < 2 {
+                    return Err(CodecError::new("internal node with fewer than two children"));
+                }
+                let mut children = Vec::with_capacity(n);
+                for _ in 0..n {
+                    children.push(r.u64()?);
+                }
+                let mut seps: Vec<Sep> = Vec::with_capacity(n - 1);
+                for _ in 0..n - 1 {
+                    let klen = r.len_prefix()?;
+                    if klen > MAX_KEY_LEN {
+                        return Err(CodecError::new("separator key too long"));
+                    }
+                    let key = r.take(klen)?.into();
+                    let id = r.u128()?;
+                    let s = Sep { key, id };
+                    if let Some(p) = seps.last() {
+                        if cmp_item(&p.key, p.id, &s.key, s.id) != Ordering::Less {
+                            return Err(CodecError::new("separators out of order"));
+                        }
+                    }
+                    seps.push(s);
+                }
+                Node::Internal(Internal { seps, children })
+            }
+            k => return Err(CodecError::new(format!("unknown node kind {k}"))),
+        };
+        if !r.is_empty() {
+            return Err(CodecError::new("trailing bytes after node"));
+        }
+        Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_insert_remove_encode_round_trip() {
+        let mut l = Leaf::default();
+        for i in (0..200u32).rev() {
+            let k = format!("k{i:05}");
+            let pos = l.lower_bound(k.as_bytes(), 1);
+            l.insert(pos, k.as_bytes(), 1, &ValueRef::Inline(format!("v{i}").as_bytes()));
+        }
+        for i in 0..199 {
+            assert!(l.key(i) < l.key(i + 1));
+        }
+        l.remove(5);
+        l.set_value(0, &ValueRef::Segment { seq: 0, off: 7, len: 3, checksum: 9 });
+        let bytes = Node::Leaf(l.clone()).encode();
+        let Node::Leaf(back) = Node::decode(&bytes, 42).unwrap() else { panic!() };
+        assert_eq!(back.len(), 199);
+        assert_eq!(back.item(0).value, ValueRef::Segment { seq: 42, off: 7, len: 3, checksum: 9 });
+        assert_eq!(back.item(10).key, l.item(10).key);
+        let right = { let mut b = back.clone(); b.split_off(100) };
+        assert_eq!(right.len(), 99);
+    }
+
+    #[test]
+    fn decode_rejects_garbage() {
+        for bytes in [&[][..], &[9], &[1, 5], &[2, 1, 0, 0, 0, 0, 0, 0, 0, 0], &[1, 1, 1, b'a', 0]] {
+            assert!(Node::decode(bytes, 1).is_err());
+        }
+        let mut l = Leaf::default();
+        l.push(b"b", 1, &ValueRef::Inline(b"x"));
+        l.push(b"a", 1, &ValueRef::Inline(b"x"));
+        assert!(Node::decode(&Node::Leaf(l).encode(), 1).is_err(), "out-of-order items are rejected");
+    }
+}

@@ -1,0 +1,465 @@
+//! B+tree algorithms: search, cursor steps, insert with split (or leaf load
+//! balancing), remove with merge/borrow. The root's logical ID never changes:
+//! a root split moves the old root's content into a new child, and a root with a
+//! single child absorbs it.
+
+use super::node::{Internal, ItemId, Leaf, Node, NodeId, Sep, ValueRef};
+use crate::error::Result;
+use std::sync::Arc;
+
+/// Where the tree reads and writes nodes (a transaction's view of one store).
+pub trait NodeStore {
+    fn get(&mut self, id: NodeId) -> Result<Arc<Node>>;
+    /// The node, made private to this writer (copy-on-write) and marked dirty.
+    fn get_mut(&mut self, id: NodeId) -> Result<&mut Node>;
+    fn alloc(&mut self, node: Node) -> NodeId;
+    fn free(&mut self, id: NodeId);
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Tree {
+    pub root: NodeId,
+    pub max: usize,
+    pub balance: bool,
+}
+
+impl Tree {
+    fn min_items(&self) -> usize {
+        (self.max / 4).max(1)
+    }
+    fn min_children(&self) -> usize {
+        (self.max / 4).max(2)
+    }
+}
+
+/// A position: the internal nodes walked (with the child index taken), the leaf,
+/// and an index into it (may equal the leaf's length: "just past its end").
+#[derive(Clone, Debug, Default)]
+pub struct Pos {
+    pub path: Vec<(NodeId, usize)>,
+    pub leaf: NodeId,
+    pub idx: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// First item >= (key, id).
+    Item(&'a [u8], ItemId),
+    /// First item with key >= key.
+    KeyGe(&'a [u8]),
+    /// First item with key > key.
+    KeyGt(&'a [u8]),
+    First,
+    /// Past the last item.
+    End,
+}
+
+fn leaf(n: &Node) -> &Leaf {
+    match n {
+        Node::Leaf(l) => l,
+        Node::Internal(_) => panic!("expected a leaf"),
+    }
+}
+
+/// Walk from the root to the leaf for `target`.
+pub fn descend(ns: &mut dyn NodeStore, t: &Tree, target: Target<'_>) -> Result<Pos> {
+    let mut id = t.root;
+    let mut path = Vec::new();
+    loop {
+        let node = ns.get(id)?;
+        match &*node {
+            Node::Internal(n) => {
+                let c = match target {
+                    Target::Item(k, i) => n.child_for(k, i),
+                    Target::KeyGe(k) => n.child_for_key_lower(k),
+                    Target::KeyGt(k) => n.child_for_key_upper(k),
+                    Target::First => 0,
+                    Target::End => n.children.len() - 1,
+                };
+                path.push((id, c));
+                id = n.children[c];
+            }
+            Node::Leaf(l) => {
+                let idx = match target {
+                    Target::Item(k, i) => l.lower_bound(k, i),
+                    Target::KeyGe(k) => l.lower_bound_key(k),
+                    Target::KeyGt(k) => l.upper_bound_key(k),
+                    Target::First => 0,
+                    Target::End => l.len(),
+                };
+                return Ok(Pos { path, leaf: id, idx });
+            }
+        }
+    }
+}
+
+/// Move to the first item of the next non-empty leaf. False at the end (pos unchanged).
+pub fn next_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    let mut path = pos.path.clone();
+    while let Some((pid, c)) = path.pop() {
+        let parent = ns.get(pid)?;
+        let Node::Internal(p) = &*parent else { unreachable!() };
+        if c + 1 < p.children.len() {
+            path.push((pid, c + 1));
+            let mut id = p.children[c + 1];
+            loop {
+                let n = ns.get(id)?;
+                match &*n {
+                    Node::Internal(i) => {
+                        path.push((id, 0));
+                        id = i.children[0];
+                    }
+                    Node::Leaf(l) => {
+                        if l.is_empty() {
+                            let mut p2 = Pos { path: path.clone(), leaf: id, idx: 0 };
+                            if next_leaf(ns, &mut p2)? {
+                                *pos = p2;
+                                return Ok(true);
+                            }
+                            return Ok(false);
+                        }
+                        *pos = Pos { path, leaf: id, idx: 0 };
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Move to the last item of the previous non-empty leaf. False at the start.
+pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    let mut path = pos.path.clone();
+    while let Some((pid, c)) = path.pop() {
+        if c > 0 {
+            path.push((pid, c - 1));
+            let parent = ns.get(pid)?;
+            let Node::Internal(p) = &*parent else { unreachable!() };
+            let mut id = p.children[c - 1];
+            loop {
+                let n = ns.get(id)?;
+                match &*n {
+                    Node::Internal(i) => {
+                        path.push((id, i.children.len() - 1));
+                        id = *i.children.last().unwrap();
+                    }
+                    Node::Leaf(l) => {
+                        if l.is_empty() {
+                            let mut p2 = Pos { path: path.clone(), leaf: id, idx: 0 };
+                            if prev_leaf(ns, &mut p2)? {
+                                *pos = p2;
+                                return Ok(true);
+                            }
+                            return Ok(false);
+                        }
+                        *pos = Pos { path, leaf: id, idx: l.len() - 1 };
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Make `pos` point at an item, moving forward past leaf ends. False if none is left.
+pub fn settle_forward(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    let n = ns.get(pos.leaf)?;
+    if pos.idx < leaf(&n).len() {
+        return Ok(true);
+    }
+    next_leaf(ns, pos)
+}
+
+/// Move `pos` one item back. False if it was at the first item (or before).
+pub fn step_back(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    if pos.idx > 0 {
+        let n = ns.get(pos.leaf)?;
+        pos.idx = (pos.idx - 1).min(leaf(&n).len().saturating_sub(1));
+        if !leaf(&n).is_empty() {
+            return Ok(true);
+        }
+    }
+    prev_leaf(ns, pos)
+}
+
+/// Move `pos` one item forward. False at the end.
+pub fn step_forward(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    pos.idx += 1;
+    settle_forward(ns, pos)
+}
+
+/// Insert an item (its (key, id) must not be present).
+pub fn insert(ns: &mut dyn NodeStore, t: &Tree, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> Result<()> {
+    let pos = descend(ns, t, Target::Item(key, id))?;
+    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else { unreachable!() };
+    l.insert(pos.idx, key, id, value);
+    fix_overflow(ns, t, pos.path, pos.leaf)
+}
+
+fn size_of(n: &Node) -> usize {
+    match n {
+        Node::Leaf(l) => l.len(),
+        Node::Internal(i) => i.children.len(),
+    }
+}
+
+fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>, mut id: NodeId) -> Result<()> {
+    loop {
+        let node = ns.get(id)?;
+        if size_of(&node) <= t.max {
+            return Ok(());
+        }
+        let Some((pid, c)) = path.pop() else {
+            // The root overflows: move its content into a new child and split that.
+            let content = (*node).clone();
+            let child = ns.alloc(content);
+            *ns.get_mut(id)? = Node::Internal(Internal { seps: vec![], children: vec![child] });
+            path.push((id, 0));
+            id = child;
+            continue;
+        };
+        if t.balance && matches!(*node, Node::Leaf(_)) && balance_leaf(ns, t, pid, c, id)? {
+            return Ok(());
+        }
+        let (sep, right) = match ns.get_mut(id)? {
+            Node::Leaf(l) => {
+                let r = l.split_off(l.len() / 2);
+                let it = r.item(0);
+                (Sep { key: it.key.into(), id: it.id }, Node::Leaf(r))
+            }
+            Node::Internal(n) => {
+                let mid = n.children.len() / 2;
+                let rc = n.children.split_off(mid);
+                let mut rs = n.seps.split_off(mid - 1);
+                let sep = rs.remove(0);
+                (sep, Node::Internal(Internal { seps: rs, children: rc }))
+            }
+        };
+        let rid = ns.alloc(right);
+        let Node::Internal(p) = ns.get_mut(pid)? else { unreachable!() };
+        p.seps.insert(c, sep);
+        p.children.insert(c + 1, rid);
+        id = pid;
+    }
+}
+
+/// Leaf load balancing: shift items of overflowing leaf `id` (child `c` of `pid`)
+/// into a sibling with room. True if that resolved the overflow.
+fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: NodeId) -> Result<bool> {
+    let parent = ns.get(pid)?;
+    let Node::Internal(p) = &*parent else { unreachable!() };
+    let node = ns.get(id)?;
+    let len = leaf(&node).len();
+    if c > 0 {
+        let lid = p.children[c - 1];
+        let ln = ns.get(lid)?;
+        let llen = leaf(&ln).len();
+        if llen < t.max {
+            let k = ((len - llen) / 2).max(1).min(t.max - llen);
+            let mut left = leaf(&ln).clone();
+            let mut me = leaf(&node).clone();
+            left.take_front(&mut me, k);
+            let it = me.item(0);
+            let sep = Sep { key: it.key.into(), id: it.id };
+            *ns.get_mut(lid)? = Node::Leaf(left);
+            *ns.get_mut(id)? = Node::Leaf(me);
+            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            pm.seps[c - 1] = sep;
+            return Ok(len - k <= t.max);
+        }
+    }
+    if c + 1 < p.children.len() {
+        let rid = p.children[c + 1];
+        let rn = ns.get(rid)?;
+        let rlen = leaf(&rn).len();
+        if rlen < t.max {
+            let k = ((len - rlen) / 2).max(1).min(t.max - rlen);
+            let mut right = leaf(&rn).clone();
+            let mut me = leaf(&node).clone();
+            right.take_back(&mut me, k);
+            let it = right.item(0);
+            let sep = Sep { key: it.key.into(), id: it.id };
+            *ns.get_mut(rid)? = Node::Leaf(right);
+            *ns.get_mut(id)? = Node::Leaf(me);
+            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            pm.seps[c] = sep;
+            return Ok(len - k <= t.max);
+        }
+    }
+    Ok(false)
+}
+
+/// Remove the item at `pos` (which must point at an item).
+pub fn remove_at(ns: &mut dyn NodeStore, t: &Tree, pos: &Pos) -> Result<()> {
+    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else { unreachable!() };
+    l.remove(pos.idx);
+    fix_underflow(ns, t, pos.path.clone(), pos.leaf)
+}
+
+fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>, mut id: NodeId) -> Result<()> {
+    loop {
+        let node = ns.get(id)?;
+        let Some((pid, c)) = path.pop() else {
+            // The root: absorb a single child.
+            if let Node::Internal(r) = &*node {
+                if r.children.len() == 1 {
+                    let child = r.children[0];
+                    let content = (*ns.get(child)?).clone();
+                    *ns.get_mut(id)? = content;
+                    ns.free(child);
+                }
+            }
+            return Ok(());
+        };
+        let (size, min) = match &*node {
+            Node::Leaf(l) => (l.len(), t.min_items()),
+            Node::Internal(i) => (i.children.len(), t.min_children()),
+        };
+        if size >= min {
+            return Ok(());
+        }
+        let parent = ns.get(pid)?;
+        let Node::Internal(p) = &*parent else { unreachable!() };
+        if p.children.len() < 2 {
+            id = pid;
+            continue;
+        }
+        let (li, ri) = if c > 0 { (c - 1, c) } else { (c, c + 1) };
+        let (lid, rid) = (p.children[li], p.children[ri]);
+        let mut ln = (*ns.get(lid)?).clone();
+        let mut rn = (*ns.get(rid)?).clone();
+        let mut sep = p.seps[li].clone();
+        let merged = size_of(&ln) + size_of(&rn) <= t.max;
+        match (&mut ln, &mut rn) {
+            (Node::Leaf(l), Node::Leaf(r)) => {
+                if merged {
+                    l.append(r);
+                } else if l.len() < r.len() {
+                    let k = (r.len() - l.len()) / 2;
+                    l.take_front(r, k.max(1));
+                } else {
+                    let k = (l.len() - r.len()) / 2;
+                    r.take_back(l, k.max(1));
+                }
+                if !merged {
+                    let it = r.item(0);
+                    sep = Sep { key: it.key.into(), id: it.id };
+                }
+            }
+            (Node::Internal(l), Node::Internal(r)) => {
+                if merged {
+                    l.seps.push(sep.clone());
+                    l.seps.append(&mut r.seps);
+                    l.children.append(&mut r.children);
+                } else if l.children.len() < r.children.len() {
+                    let k = ((r.children.len() - l.children.len()) / 2).max(1);
+                    for _ in 0..k {
+                        l.seps.push(std::mem::replace(&mut sep, r.seps.remove(0)));
+                        l.children.push(r.children.remove(0));
+                    }
+                } else {
+                    let k = ((l.children.len() - r.children.len()) / 2).max(1);
+                    for _ in 0..k {
+                        r.seps.insert(0, std::mem::replace(&mut sep, l.seps.pop().unwrap()));
+                        r.children.insert(0, l.children.pop().unwrap());
+                    }
+                }
+            }
+            _ => unreachable!("siblings are at the same level"),
+        }
+        *ns.get_mut(lid)? = ln;
+        if merged {
+            ns.free(rid);
+            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            pm.seps.remove(li);
+            pm.children.remove(ri);
+        } else {
+            *ns.get_mut(rid)? = rn;
+            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            pm.seps[li] = sep;
+        }
+        id = pid;
+    }
+}
+
+/// Check the tree's invariants; returns the number of items. Used by tests and `check`.
+pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, String> {
+    fn walk(
+        ns: &mut dyn NodeStore,
+        t: &Tree,
+        id: NodeId,
+        lo: Option<&Sep>,
+        hi: Option<&Sep>,
+        depth: usize,
+        leaf_depth: &mut Option<usize>,
+        is_root: bool,
+        seen: &mut std::collections::HashSet<NodeId>,
+    ) -> std::result::Result<u64, String> {
+        if !seen.insert(id) {
+            return Err(format!("node {id} reachable twice"));
+        }
+        let n = ns.get(id).map_err(|e| e.to_string())?;
+        let in_range = |k: &[u8], i: ItemId| {
+            lo.is_none_or(|s| super::node::cmp_item(&s.key, s.id, k, i).is_le())
+                && hi.is_none_or(|s| super::node::cmp_item(k, i, &s.key, s.id).is_lt())
+        };
+        match &*n {
+            Node::Leaf(l) => {
+                match leaf_depth {
+                    Some(d) if *d != depth => return Err(format!("leaf {id} at depth {depth}, others at {d}")),
+                    _ => *leaf_depth = Some(depth),
+                }
+                if l.len() > t.max {
+                    return Err(format!("leaf {id} holds {} > {}", l.len(), t.max));
+                }
+                if !is_root && l.is_empty() {
+                    return Err(format!("empty non-root leaf {id}"));
+                }
+                for i in 0..l.len() {
+                    let it = l.item(i);
+                    if !in_range(it.key, it.id) {
+                        return Err(format!("leaf {id} item {i} outside its separators"));
+                    }
+                    if i > 0 && super::node::cmp_item(l.key(i - 1), l.id(i - 1), it.key, it.id).is_ge() {
+                        return Err(format!("leaf {id} out of order at {i}"));
+                    }
+                }
+                Ok(l.len() as u64)
+            }
+            Node::Internal(p) => {
+                if p.children.len() != p.seps.len() + 1 || p.children.len() > t.max || (p.children.len() < 2) {
+                    return Err(format!("internal {id} has {} children, {} separators", p.children.len(), p.seps.len()));
+                }
+                for s in &p.seps {
+                    if !in_range(&s.key, s.id) {
+                        return Err(format!("internal {id} separator outside its range"));
+                    }
+                }
+                let mut total = 0;
+                for (i, c) in p.children.iter().enumerate() {
+                    let clo = if i == 0 { lo } else { Some(&p.seps[i - 1]) };
+                    let chi = if i == p.seps.len() { hi } else { Some(&p.seps[i]) };
+                    total += walk(ns, t, *c, clo, chi, depth + 1, leaf_depth, false, seen)?;
+                }
+                Ok(total)
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    walk(ns, t, t.root, None, None, 0, &mut None, true, &mut seen)
+}
+
+/// Every logical node ID reachable from the root.
+pub fn reachable(ns: &mut dyn NodeStore, root: NodeId) -> Result<Vec<NodeId>> {
+    let mut out = vec![];
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        out.push(id);
+        if let Node::Internal(p) = &*ns.get(id)? {
+            stack.extend(p.children.iter().copied());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,139 @@
+//! The commit log: `log/<seq >> 16 as %08x>/<seq as %016x>.rec`, one file per commit.
+//!
+//! A commit is the exclusive `link` of a fully written, fsynced record file to the
+//! next free sequence number. Writers link `n` only after reading `n - 1`, so the
+//! log has no gaps while the machine runs; a power cut can leave a gap only for
+//! records whose writers never returned Ok, and recovery deletes everything after
+//! the first gap before anyone commits again.
+
+pub mod record;
+
+use crate::error::{Error, Result};
+use crate::io::Vfs;
+use record::{Record, PREFIX_LEN, TRAILER_LEN};
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const SUBDIR_SHIFT: u32 = 16;
+
+pub struct LogDir {
+    pub root: PathBuf,
+}
+
+impl LogDir {
+    pub fn new(db: &Path) -> Self {
+        LogDir { root: db.join("log") }
+    }
+    pub fn subdir(&self, seq: u64) -> PathBuf {
+        self.root.join(format!("{:08x}", seq >> SUBDIR_SHIFT))
+    }
+    pub fn path(&self, seq: u64) -> PathBuf {
+        self.subdir(seq).join(format!("{seq:016x}.rec"))
+    }
+    pub fn parse_name(name: &str) -> Option<u64> {
+        let hex = name.strip_suffix(".rec")?;
+        if hex.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()
+    }
+
+    /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
+    pub fn read_header(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<Record>> {
+        let path = self.path(seq);
+        let f = match vfs.open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
+            return Err(Error::corrupt(&path, "commit record too short"));
+        }
+        let mut prefix = [0u8; PREFIX_LEN];
+        f.read_exact_at(&mut prefix, 0).map_err(|e| Error::io(&path, e))?;
+        Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
+        let mut t = [0u8; TRAILER_LEN];
+        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64).map_err(|e| Error::io(&path, e))?;
+        let (off, len, sum) = Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
+        let mut h = vec![0u8; len];
+        f.read_exact_at(&mut h, off).map_err(|e| Error::io(&path, e))?;
+        let rec = Record::decode_header(&h, sum).map_err(|e| Error::corrupt(&path, e.0))?;
+        Ok(Some(rec))
+    }
+
+    /// Make `tmp` record `seq`. `Ok(false)` if that sequence is already taken.
+    /// Before the first record of a new subdirectory, the previous subdirectory is
+    /// synced so that a durable later record always has durable predecessors.
+    pub fn link(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
+        let dir = self.subdir(seq);
+        if seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1 {
+            if seq > 1 {
+                let prev = self.subdir(seq - 1);
+                vfs.sync_dir(&prev).map_err(|e| Error::io(&prev, e))?;
+            }
+            if !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
+                vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                vfs.sync_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            }
+        }
+        let to = self.path(seq);
+        match vfs.link_exclusive(tmp, &to) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !vfs.exists(&dir).unwrap_or(true) => {
+                // The subdirectory is created by whoever links its first record; we
+                // are behind, so report the slot as taken and catch up.
+                Ok(false)
+            }
+            Err(e) => Err(Error::io(to, e)),
+        }
+    }
+
+    /// Make record `seq` (and all before it in its directory) durable.
+    pub fn sync(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
+        let dir = self.subdir(seq);
+        vfs.sync_dir(&dir).map_err(|e| Error::io(dir, e))
+    }
+
+    /// All record sequence numbers present, sorted.
+    pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let subs = match vfs.list_dir(&self.root) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        for sub in subs {
+            let p = self.root.join(&sub);
+            for name in vfs.list_dir(&p).map_err(|e| Error::io(&p, e))? {
+                if let Some(seq) = Self::parse_name(&name) {
+                    out.push(seq);
+                }
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Delete every record after the first gap above `from` (records whose writers
+    /// never returned Ok: see the module comment). Returns what was deleted.
+    pub fn remove_after_gap(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
+        let all = self.list(vfs)?;
+        let mut expect = from + 1;
+        let mut removed = Vec::new();
+        for seq in all.into_iter().filter(|s| *s > from) {
+            if seq == expect {
+                expect += 1;
+                continue;
+            }
+            let p = self.path(seq);
+            vfs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            removed.push(seq);
+        }
+        if let Some(&first) = removed.first() {
+            self.sync(vfs, first)?;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,234 @@
+//! The commit record: the one file whose appearance in the log is a commit.
+//!
+//! Layout (integers little-endian):
+//! ```text
+//! 0      magic "SOPREC\0\x01" (8 bytes), format version u32, reserved u32
+//! 16     body: node images and separate values, addressed by absolute offsets
+//! H      header (the registry delta, see `Record`)
+//! end-32 trailer: header offset u64, header length u32, reserved u32,
+//!        xxh3-64 of the header u64, magic "SOPEND\0\x01"
+//! ```
+//! The body is streamed first, so a bulk load never holds a second copy of it.
+//! Every node image and value has its own checksum (in the header for nodes, in
+//! the leaf that points at it for values), so one bad blob is reported on its own.
+
+use crate::btree::node::{ItemId, NodeId};
+use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader};
+use crate::error::CodecError;
+use crate::registry::StoreInfo;
+
+pub const MAGIC: &[u8; 8] = b"SOPREC\0\x01";
+pub const END_MAGIC: &[u8; 8] = b"SOPEND\0\x01";
+pub const RECORD_VERSION: u32 = 1;
+pub const PREFIX_LEN: usize = 16;
+pub const TRAILER_LEN: usize = 32;
+
+/// A node image placed in the record body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub off: u64,
+    pub len: u32,
+    pub checksum: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreDelta {
+    pub store: u64,
+    pub count_delta: i64,
+    pub puts: Vec<(NodeId, Placement)>,
+    pub deletes: Vec<NodeId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    /// The transaction that wrote the record.
+    pub txn: ItemId,
+    /// The log sequence the writer validated against.
+    pub base_seq: u64,
+    pub created: Vec<StoreInfo>,
+    pub dropped: Vec<u64>,
+    pub deltas: Vec<StoreDelta>,
+    /// Transactions declared dead by recovery: any later commit by them is refused.
+    pub aborts: Vec<ItemId>,
+    /// Big-value blobs (store, blob id) this commit makes live.
+    pub adopted_files: Vec<(u64, ItemId)>,
+    /// Big-value blobs this commit stops referencing (deleted once no snapshot needs them).
+    pub released_files: Vec<(u64, ItemId)>,
+}
+
+impl Record {
+    pub fn encode_header(&self) -> Vec<u8> {
+        let mut h = Vec::new();
+        put_u128(&mut h, self.txn);
+        put_u64(&mut h, self.base_seq);
+        put_varint(&mut h, self.created.len() as u64);
+        for info in &self.created {
+            put_bytes(&mut h, &serde_json::to_vec(info).expect("store info serializes"));
+        }
+        put_varint(&mut h, self.dropped.len() as u64);
+        for id in &self.dropped {
+            put_u64(&mut h, *id);
+        }
+        put_varint(&mut h, self.deltas.len() as u64);
+        for d in &self.deltas {
+            put_u64(&mut h, d.store);
+            put_varint(&mut h, zigzag(d.count_delta));
+            put_varint(&mut h, d.puts.len() as u64);
+            for (id, p) in &d.puts {
+                put_u64(&mut h, *id);
+                put_u64(&mut h, p.off);
+                put_u32(&mut h, p.len);
+                put_u64(&mut h, p.checksum);
+            }
+            put_varint(&mut h, d.deletes.len() as u64);
+            for id in &d.deletes {
+                put_u64(&mut h, *id);
+            }
+        }
+        put_varint(&mut h, self.aborts.len() as u64);
+        for t in &self.aborts {
+            put_u128(&mut h, *t);
+        }
+        put_varint(&mut h, self.adopted_files.len() as u64);
+        for (s, id) in &self.adopted_files {
+            put_u64(&mut h, *s);
+            put_u128(&mut h, *id);
+        }
+        put_varint(&mut h, self.released_files.len() as u64);
+        for (s, id) in &self.released_files {
+            put_u64(&mut h, *s);
+            put_u128(&mut h, *id);
+        }
+        h
+    }
+
+    pub fn prefix() -> [u8; PREFIX_LEN] {
+        let mut p = [0u8; PREFIX_LEN];
+        p[..8].copy_from_slice(MAGIC);
+        p[8..12].copy_from_slice(&RECORD_VERSION.to_le_bytes());
+        p
+    }
+
+    pub fn trailer(header_off: u64, header: &[u8]) -> [u8; TRAILER_LEN] {
+        let mut t = [0u8; TRAILER_LEN];
+        t[..8].copy_from_slice(&header_off.to_le_bytes());
+        t[8..12].copy_from_slice(&(header.len() as u32).to_le_bytes());
+        t[16..24].copy_from_slice(&checksum(header).to_le_bytes());
+        t[24..].copy_from_slice(END_MAGIC);
+        t
+    }
+
+    pub fn check_prefix(p: &[u8]) -> Result<(), CodecError> {
+        if p.len() < PREFIX_LEN || &p[..8] != MAGIC {
+            return Err(CodecError::new("not a SOP commit record (bad magic)"));
+        }
+        let version = u32::from_le_bytes(p[8..12].try_into().unwrap());
+        if version != RECORD_VERSION {
+            return Err(CodecError::new(format!("commit record version {version}, this build reads {RECORD_VERSION}")));
+        }
+        Ok(())
+    }
+
+    /// Parse a trailer of a file of `file_len` bytes: (header offset, length, checksum).
+    pub fn parse_trailer(t: &[u8], file_len: u64) -> Result<(u64, usize, u64), CodecError> {
+        if t.len() != TRAILER_LEN || &t[24..] != END_MAGIC {
+            return Err(CodecError::new("commit record trailer missing (bad end magic)"));
+        }
+        let off = u64::from_le_bytes(t[..8].try_into().unwrap());
+        let len = u32::from_le_bytes(t[8..12].try_into().unwrap()) as usize;
+        let sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
+        if off < PREFIX_LEN as u64 || off.checked_add(len as u64 + TRAILER_LEN as u64) != Some(file_len) {
+            return Err(CodecError::new("commit record trailer points outside the file"));
+        }
+        Ok((off, len, sum))
+    }
+
+    /// Decode a header whose checksum is `sum`. Never panics.
+    pub fn decode_header(h: &[u8], sum: u64) -> Result<Record, CodecError> {
+        if checksum(h) != sum {
+            return Err(CodecError::new("commit record header checksum mismatch"));
+        }
+        let mut r = Reader::new(h);
+        let txn = r.u128()?;
+        let base_seq = r.u64()?;
+        let mut rec = Record { txn, base_seq, ..Default::default() };
+        for _ in 0..r.count(1)? {
+            let info: StoreInfo =
+                serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            rec.created.push(info);
+        }
+        for _ in 0..r.count(8)? {
+            rec.dropped.push(r.u64()?);
+        }
+        for _ in 0..r.count(10)? {
+            let store = r.u64()?;
+            let count_delta = unzigzag(r.varint()?);
+            let mut d = StoreDelta { store, count_delta, ..Default::default() };
+            for _ in 0..r.count(28)? {
+                let id = r.u64()?;
+                d.puts.push((id, Placement { off: r.u64()?, len: r.u32()?, checksum: r.u64()? }));
+            }
+            for _ in 0..r.count(8)? {
+                d.deletes.push(r.u64()?);
+            }
+            rec.deltas.push(d);
+        }
+        for _ in 0..r.count(16)? {
+            rec.aborts.push(r.u128()?);
+        }
+        for _ in 0..r.count(24)? {
+            rec.adopted_files.push((r.u64()?, r.u128()?));
+        }
+        for _ in 0..r.count(24)? {
+            rec.released_files.push((r.u64()?, r.u128()?));
+        }
+        if !r.is_empty() {
+            return Err(CodecError::new("trailing bytes in commit record header"));
+        }
+        Ok(rec)
+    }
+
+    /// Decode the header of a whole record file held in memory.
+    pub fn decode_file(bytes: &[u8]) -> Result<Record, CodecError> {
+        Self::check_prefix(bytes)?;
+        if bytes.len() < PREFIX_LEN + TRAILER_LEN {
+            return Err(CodecError::new("commit record too short"));
+        }
+        let (off, len, sum) = Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
+        Self::decode_header(&bytes[off as usize..off as usize + len], sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::StoreOptions;
+
+    #[test]
+    fn header_round_trip_and_corruption() {
+        let rec = Record {
+            txn: 7,
+            base_seq: 3,
+            created: vec![StoreInfo { id: 9, name: "s".into(), options: StoreOptions::default(), key_type: "u64".into(), root: 1 }],
+            dropped: vec![4],
+            deltas: vec![StoreDelta { store: 9, count_delta: -2, puts: vec![(1, Placement { off: 24, len: 5, checksum: 6 })], deletes: vec![3] }],
+            aborts: vec![11],
+            adopted_files: vec![(9, 12)],
+            released_files: vec![(9, 13)],
+        };
+        let h = rec.encode_header();
+        let mut file = Record::prefix().to_vec();
+        file.extend_from_slice(b"body");
+        let off = file.len() as u64;
+        file.extend_from_slice(&h);
+        file.extend_from_slice(&Record::trailer(off, &h));
+        assert_eq!(Record::decode_file(&file).unwrap(), rec);
+        for i in (0..file.len()).filter(|i| !(12..16).contains(i) && !(PREFIX_LEN..PREFIX_LEN + 4).contains(i)) {
+            let mut bad = file.clone();
+            bad[i] ^= 0x40;
+            let reserved = (file.len() - TRAILER_LEN + 12..file.len() - TRAILER_LEN + 16).contains(&i);
+            assert_eq!(Record::decode_file(&bad).is_err(), !reserved, "flip at {i}");
+        }
+        assert!(Record::decode_file(&file[..file.len() - 1]).is_err());
+    }
+}

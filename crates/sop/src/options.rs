@@ -1,0 +1,123 @@
+//! Database, store and transaction options.
+
+use crate::error::{Error, Result};
+use crate::io::Vfs;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Items per node: allowed range and default.
+pub const MIN_SLOT_LENGTH: usize = 4;
+pub const MAX_SLOT_LENGTH: usize = 20_000;
+pub const DEFAULT_SLOT_LENGTH: usize = 1_000;
+
+/// Where a store keeps its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ValuePlacement {
+    /// Inside the leaf node (small values).
+    #[default]
+    Inline,
+    /// In a separate blob written with the commit.
+    Separate,
+    /// In a file of its own, written at the moment of the add (big values).
+    Big,
+}
+
+/// Options of a store, fixed at creation and saved with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreOptions {
+    /// Maximum items per leaf (and children per internal node).
+    pub slot_length: usize,
+    /// Reject a second item with an equal key.
+    pub unique: bool,
+    pub values: ValuePlacement,
+    /// Keep separate values in the shared cache.
+    pub cache_values: bool,
+    /// On leaf overflow, shift items into a sibling with room before splitting.
+    pub leaf_load_balancing: bool,
+    pub description: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            slot_length: DEFAULT_SLOT_LENGTH,
+            unique: true,
+            values: ValuePlacement::Inline,
+            cache_values: true,
+            leaf_load_balancing: false,
+            description: String::new(),
+        }
+    }
+}
+
+impl StoreOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_SLOT_LENGTH..=MAX_SLOT_LENGTH).contains(&self.slot_length) {
+            return Err(Error::InvalidOption(format!(
+                "slot_length {} is outside {MIN_SLOT_LENGTH}..={MAX_SLOT_LENGTH}",
+                self.slot_length
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How processes sharing the folder coordinate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Coordination {
+    /// One process at a time may write (others wait on a file lock); in-process locks.
+    #[default]
+    Standalone,
+    /// Many processes, possibly on many hosts, coordinated through Redis.
+    Redis { url: String },
+}
+
+/// Options for opening a database.
+#[derive(Clone)]
+pub struct DbOptions {
+    /// Create the database if the folder holds none.
+    pub create: bool,
+    /// Coordination for a new database. `None` uses what the folder has saved (or
+    /// Standalone for a new one); a value that differs from the saved one is an error.
+    pub coordination: Option<Coordination>,
+    /// Bytes of decoded nodes and values kept in the in-process cache.
+    pub node_cache_bytes: usize,
+    /// Staged bytes a write transaction may hold before it fails with `TooLarge`.
+    pub txn_memory_budget: usize,
+    /// Default maximum commit time of transactions.
+    pub max_commit_time: Duration,
+    /// Run recovery every this often in a background thread (None: only on open).
+    pub recovery_interval: Option<Duration>,
+    /// The storage backend (tests inject faults here). None: the OS file system.
+    pub vfs: Option<Arc<dyn Vfs>>,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            create: true,
+            coordination: None,
+            node_cache_bytes: 256 << 20,
+            txn_memory_budget: 4 << 30,
+            max_commit_time: Duration::from_secs(60),
+            recovery_interval: Some(Duration::from_secs(30)),
+            vfs: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for DbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbOptions")
+            .field("create", &self.create)
+            .field("coordination", &self.coordination)
+            .field("node_cache_bytes", &self.node_cache_bytes)
+            .field("txn_memory_budget", &self.txn_memory_budget)
+            .field("max_commit_time", &self.max_commit_time)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,140 @@
+//! Recovery. Safe to run at any time, from any number of processes at once, and
+//! again after a crash during itself: every step is idempotent.
+//!
+//! - Log records after a gap (possible only after a power cut, for commits that
+//!   never returned Ok) are deleted, so no later commit can land behind them.
+//! - A process is dead when its `procs/<id>.lock` file lock can be taken. Its
+//!   temporary record files are deleted (they were never linked, so never
+//!   committed), and so are its big-value blobs that no live item references
+//!   (written by transactions that never committed).
+
+use crate::btree::node::{Node, ValueRef};
+use crate::btree::tree::{self, NodeStore};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::options::ValuePlacement;
+use crate::txn::view::{StoreTx, View};
+use std::collections::HashSet;
+use std::io;
+
+/// What a recovery pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Log records after a gap, deleted (rolled back).
+    pub removed_records: Vec<u64>,
+    /// Processes found dead.
+    pub dead_processes: usize,
+    /// Temporary record files of dead processes, deleted.
+    pub removed_temp_files: usize,
+    /// Big-value blobs of dead processes' uncommitted transactions, deleted.
+    pub removed_blobs: usize,
+}
+
+/// Processes found alive (holding their lock), and the lock files of dead ones
+/// (with their locks, taken by us, so they can be removed).
+pub(crate) struct Liveness {
+    pub live: HashSet<String>,
+    pub dead: Vec<(std::path::PathBuf, Box<dyn crate::io::VLock>)>,
+}
+
+/// The first 16 hex digits of a process id: temporary files and big-value blobs
+/// of that process start with them.
+pub(crate) fn prefix_of(proc_id: u128) -> String {
+    format!("{:016x}", (proc_id >> 64) as u64)
+}
+
+pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
+    let vfs = &*db.vfs;
+    let procs = db.path.join("procs");
+    let mut out = Liveness { live: HashSet::new(), dead: vec![] };
+    let me = format!("{:032x}.lock", db.proc_id);
+    out.live.insert(prefix_of(db.proc_id));
+    for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
+        if name == me || name.len() < 16 || !name.ends_with(".lock") {
+            continue;
+        }
+        let path = procs.join(&name);
+        match vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
+            None => {
+                out.live.insert(name[..16].to_string());
+            }
+            Some(guard) => out.dead.push((path, guard)),
+        }
+    }
+    Ok(out)
+}
+
+impl Database {
+    /// Run recovery now.
+    pub fn recover(&self) -> Result<RecoveryReport> {
+        let db = &*self.inner;
+        let vfs = &*db.vfs;
+        let mut report = RecoveryReport { removed_records: db.log.remove_after_gap(vfs, 0)?, ..Default::default() };
+        // List what may be garbage before deciding who is alive: a process that
+        // starts later cannot own anything listed here.
+        let tmp = db.path.join("tmp");
+        let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let blobs = db.path.join("blobs");
+        let mut blob_names = Vec::new();
+        for sdir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
+            let dir = blobs.join(&sdir);
+            for name in vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                blob_names.push((sdir.clone(), name));
+            }
+        }
+        let life = liveness(db)?;
+        report.dead_processes = life.dead.len();
+        let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
+        for name in tmp_names.iter().filter(|n| dead(n)) {
+            remove_if_present(vfs, &tmp.join(name))?;
+            report.removed_temp_files += 1;
+        }
+        let candidates: Vec<_> = blob_names.into_iter().filter(|(_, n)| dead(n)).collect();
+        if !candidates.is_empty() {
+            let referenced = self.referenced_blobs()?;
+            for (sdir, name) in candidates {
+                if !referenced.contains(&(sdir.clone(), name.clone())) {
+                    remove_if_present(vfs, &blobs.join(&sdir).join(&name))?;
+                    report.removed_blobs += 1;
+                }
+            }
+        }
+        for (path, guard) in life.dead {
+            remove_if_present(vfs, &path)?;
+            drop(guard);
+        }
+        Ok(report)
+    }
+
+    /// (store dir name, blob file name) of every big value referenced by the newest state.
+    pub(crate) fn referenced_blobs(&self) -> Result<HashSet<(String, String)>> {
+        let db = &*self.inner;
+        let head = db.catch_up()?;
+        let mut live = HashSet::new();
+        for st in head.stores.values() {
+            if st.info.options.values != ValuePlacement::Big {
+                continue;
+            }
+            let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
+            let mut v = View { db, snap: Some(st), st: &mut stx, track: false, uncached: false };
+            for id in tree::reachable(&mut v, st.info.root)? {
+                if let Node::Leaf(l) = &*v.get(id)? {
+                    for i in 0..l.len() {
+                        if let ValueRef::File { blob, .. } = l.item(i).value {
+                            live.insert((format!("{:016x}", st.info.id), format!("{blob:032x}")));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(live)
+    }
+}
+
+fn remove_if_present(vfs: &dyn crate::io::Vfs, path: &std::path::Path) -> Result<()> {
+    match vfs.remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}

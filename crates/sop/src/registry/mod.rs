@@ -1,0 +1,92 @@
+//! The registry: for every store, the map from a node's logical ID to its handle
+//! (the immutable blob that currently holds it), plus the store catalog and counts.
+//!
+//! The durable registry is the commit log (each record carries a delta) plus
+//! checkpoints; in memory it is a [`DbState`] of persistent maps, so a snapshot
+//! for a new transaction is an `Arc` clone and applying a commit copies only
+//! the paths it touches.
+
+use crate::btree::node::NodeId;
+use crate::log::record::Record;
+use crate::options::StoreOptions;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where a node's current image lives: commit segment `seq`, bytes `off..off+len`.
+/// `seq` doubles as the node's version: it changes on every rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle {
+    pub seq: u64,
+    pub off: u64,
+    pub len: u32,
+    pub checksum: u64,
+}
+
+/// What is saved about a store when it is created.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub id: u64,
+    pub name: String,
+    pub options: StoreOptions,
+    /// Identity of the key encoding (see `Key::type_name`).
+    pub key_type: String,
+    /// The root's logical ID; it never changes.
+    pub root: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreState {
+    pub info: Arc<StoreInfo>,
+    /// Sequence of the commit that created the store.
+    pub created_seq: u64,
+    pub count: u64,
+    pub nodes: imbl::HashMap<NodeId, Handle>,
+}
+
+/// The whole registry as of commit `seq`.
+#[derive(Clone, Debug, Default)]
+pub struct DbState {
+    pub seq: u64,
+    pub stores: imbl::HashMap<u64, Arc<StoreState>>,
+    pub names: imbl::HashMap<String, u64>,
+    /// Transactions recovery declared dead: their commits are refused.
+    pub aborted: imbl::HashSet<u128>,
+}
+
+impl DbState {
+    pub fn store_by_name(&self, name: &str) -> Option<&Arc<StoreState>> {
+        self.names.get(name).and_then(|id| self.stores.get(id))
+    }
+
+    /// Apply commit record `seq`. Records are applied strictly in order.
+    pub fn apply(&mut self, seq: u64, rec: &Record) {
+        debug_assert_eq!(seq, self.seq + 1);
+        for t in &rec.aborts {
+            self.aborted.insert(*t);
+        }
+        for id in &rec.dropped {
+            if let Some(st) = self.stores.remove(id) {
+                self.names.remove(&st.info.name);
+            }
+        }
+        for info in &rec.created {
+            self.names.insert(info.name.clone(), info.id);
+            self.stores.insert(
+                info.id,
+                Arc::new(StoreState { info: Arc::new(info.clone()), created_seq: seq, count: 0, nodes: Default::default() }),
+            );
+        }
+        for d in &rec.deltas {
+            let Some(st) = self.stores.get_mut(&d.store) else { continue };
+            let st = Arc::make_mut(st);
+            st.count = (st.count as i64 + d.count_delta).max(0) as u64;
+            for (id, p) in &d.puts {
+                st.nodes.insert(*id, Handle { seq, off: p.off, len: p.len, checksum: p.checksum });
+            }
+            for id in &d.deletes {
+                st.nodes.remove(id);
+            }
+        }
+        self.seq = seq;
+    }
+}

@@ -1,0 +1,453 @@
+//! Stores inside a transaction: a raw byte-level store and a typed wrapper.
+
+use crate::btree::node::ItemId;
+use crate::codec::key::Key;
+use crate::codec::value::Value;
+use crate::error::{Error, Result};
+use crate::options::StoreOptions;
+use crate::registry::StoreInfo;
+use crate::txn::ops::{ItemOut, Move, Op, OpOut, PutMode};
+use crate::txn::Transaction;
+use bytes::Bytes;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+/// What `Transaction::store_info` reports.
+#[derive(Clone, Debug)]
+pub struct StoreStats {
+    pub info: StoreInfo,
+    pub count: u64,
+}
+
+impl Transaction {
+    fn open_handle(&self, name: &str, key_type: &str, create: Option<StoreOptions>) -> Result<u32> {
+        match self.run(Op::OpenStore { name: name.to_string(), key_type: key_type.to_string(), create })? {
+            OpOut::Handle(h) => Ok(h),
+            _ => unreachable!(),
+        }
+    }
+    /// Create a store with typed keys and values.
+    pub fn create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
+        let h = self.open_handle(name, &K::type_name(), Some(opts))?;
+        Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
+    }
+    /// Open an existing typed store; its key type must match the one it was created with.
+    pub fn open_store<K: Key, V: Value>(&self, name: &str) -> Result<Store<'_, K, V>> {
+        let h = self.open_handle(name, &K::type_name(), None)?;
+        Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
+    }
+    /// Open the store, creating it with `opts` if it does not exist.
+    pub fn open_or_create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
+        match self.open_store(name) {
+            Err(Error::StoreNotFound(_)) => self.create_store(name, opts),
+            r => r,
+        }
+    }
+    /// Create a store whose keys and values are raw bytes; `key_type` names the
+    /// encoding of its keys (e.g. `"json"`), checked when it is opened again.
+    pub fn create_raw_store(&self, name: &str, key_type: &str, opts: StoreOptions) -> Result<RawStore<'_>> {
+        Ok(RawStore { tx: self, h: self.open_handle(name, key_type, Some(opts))? })
+    }
+    /// Open any store at the byte level, whatever its key type.
+    pub fn open_raw_store(&self, name: &str) -> Result<RawStore<'_>> {
+        let key_type = {
+            let mut st = self.st.borrow_mut();
+            let sid = st.resolve(name).ok_or_else(|| Error::StoreNotFound(name.to_string()))?;
+            st.snap
+                .stores
+                .get(&sid)
+                .map(|s| s.info.key_type.clone())
+                .or_else(|| st.stores.get(&sid).map(|s| s.info.key_type.clone()))
+                .ok_or_else(|| Error::StoreNotFound(name.to_string()))?
+        };
+        Ok(RawStore { tx: self, h: self.open_handle(name, &key_type, None)? })
+    }
+    /// Remove a store and everything in it (durable with the commit).
+    pub fn drop_store(&self, name: &str) -> Result<()> {
+        self.run(Op::DropStore { name: name.to_string() }).map(|_| ())
+    }
+    /// A store's saved info and its item count as this transaction sees it.
+    pub fn store_info(&self, name: &str) -> Result<StoreStats> {
+        let s = self.open_raw_store(name)?;
+        Ok(StoreStats { info: (*s.info()?).clone(), count: s.count()? })
+    }
+}
+
+/// A store at the byte level: keys are compared as bytes.
+#[derive(Clone, Copy)]
+pub struct RawStore<'t> {
+    tx: &'t Transaction,
+    h: u32,
+}
+
+fn as_bool(o: OpOut) -> bool {
+    matches!(o, OpOut::Bool(true))
+}
+
+impl<'t> RawStore<'t> {
+    pub fn info(&self) -> Result<Arc<StoreInfo>> {
+        self.tx.handle_info(self.h)
+    }
+    fn put(&self, key: &[u8], value: Vec<u8>, mode: PutMode) -> Result<bool> {
+        let op = Op::Put { h: self.h, key: Bytes::copy_from_slice(key), value: Bytes::from(value), mode };
+        Ok(as_bool(self.tx.run(op)?))
+    }
+    /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
+    pub fn add(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
+        self.put(key, value, PutMode::Add)
+    }
+    /// Insert only if no item has this key.
+    pub fn add_if_absent(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
+        self.put(key, value, PutMode::AddIfAbsent)
+    }
+    /// Replace the value of the (first) item with this key; false if there is none.
+    pub fn update(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
+        self.put(key, value, PutMode::Update)
+    }
+    /// Update or insert; true if it inserted.
+    pub fn upsert(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
+        self.put(key, value, PutMode::Upsert)
+    }
+    /// Remove the (first) item with this key; false if there is none.
+    pub fn remove(&self, key: &[u8]) -> Result<bool> {
+        Ok(as_bool(self.tx.run(Op::Remove { h: self.h, key: Bytes::copy_from_slice(key) })?))
+    }
+    pub(crate) fn get_item(&self, key: &[u8]) -> Result<Option<ItemOut>> {
+        match self.tx.run(Op::Get { h: self.h, key: Bytes::copy_from_slice(key) })? {
+            OpOut::Item(i) => Ok(i),
+            _ => unreachable!(),
+        }
+    }
+    /// The value of the (first) item with this key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        match self.get_item(key)? {
+            Some(it) => Ok(Some(self.tx.value_bytes(self.h, &it.value)?)),
+            None => Ok(None),
+        }
+    }
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get_item(key)?.is_some())
+    }
+    /// Number of items, as this transaction sees it.
+    pub fn count(&self) -> Result<u64> {
+        match self.tx.run(Op::Count { h: self.h })? {
+            OpOut::Count(n) => Ok(n),
+            _ => unreachable!(),
+        }
+    }
+    pub fn cursor(&self) -> Result<RawCursor<'t>> {
+        match self.tx.run(Op::NewCursor { h: self.h })? {
+            OpOut::Handle(c) => Ok(RawCursor { tx: self.tx, h: self.h, c, cur: None }),
+            _ => unreachable!(),
+        }
+    }
+    /// Items with keys in `lo..hi` (bytes), ascending or descending.
+    pub fn range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, desc: bool) -> Result<RawRange<'t>> {
+        Ok(RawRange { cur: self.cursor()?, lo, hi, desc, started: false, done: false })
+    }
+}
+
+/// A position in a store. Moving returns whether it landed on an item.
+pub struct RawCursor<'t> {
+    tx: &'t Transaction,
+    h: u32,
+    c: u32,
+    cur: Option<ItemOut>,
+}
+
+impl RawCursor<'_> {
+    fn mv(&mut self, mv: Move) -> Result<bool> {
+        match self.tx.run(Op::Move { c: self.c, mv })? {
+            OpOut::Item(i) => {
+                let found = i.is_some();
+                self.cur = i;
+                Ok(found)
+            }
+            _ => unreachable!(),
+        }
+    }
+    pub fn first(&mut self) -> Result<bool> {
+        self.mv(Move::First)
+    }
+    pub fn last(&mut self) -> Result<bool> {
+        self.mv(Move::Last)
+    }
+    /// The next item (the first one if the cursor is not positioned).
+    pub fn next(&mut self) -> Result<bool> {
+        self.mv(Move::Next)
+    }
+    pub fn prev(&mut self) -> Result<bool> {
+        self.mv(Move::Prev)
+    }
+    /// Position at the first item with key >= `key`.
+    pub fn seek_ge(&mut self, key: &[u8]) -> Result<bool> {
+        self.mv(Move::SeekGe(Bytes::copy_from_slice(key)))
+    }
+    /// Position at the last item with key <= `key`.
+    pub fn seek_le(&mut self, key: &[u8]) -> Result<bool> {
+        self.mv(Move::SeekLe(Bytes::copy_from_slice(key)))
+    }
+    /// Position at the first item with exactly this key. On a miss the cursor stays
+    /// at the first item with a greater key (so `next` continues from there).
+    pub fn find(&mut self, key: &[u8]) -> Result<bool> {
+        self.mv(Move::Find(Bytes::copy_from_slice(key)))
+    }
+    /// Position at the item with this key and item id (one of several duplicates).
+    pub fn find_with_id(&mut self, key: &[u8], id: ItemId) -> Result<bool> {
+        self.mv(Move::FindWithId(Bytes::copy_from_slice(key), id))
+    }
+    pub fn key(&self) -> Option<&[u8]> {
+        self.cur.as_ref().map(|i| &i.key[..])
+    }
+    pub fn id(&self) -> Option<ItemId> {
+        self.cur.as_ref().map(|i| i.id)
+    }
+    pub fn value(&self) -> Result<Option<Bytes>> {
+        match &self.cur {
+            Some(i) => Ok(Some(self.tx.value_bytes(self.h, &i.value)?)),
+            None => Ok(None),
+        }
+    }
+    /// Remove the current item; `next` then moves to the item after it.
+    pub fn remove_current(&mut self) -> Result<()> {
+        self.tx.run(Op::RemoveCurrent { c: self.c }).map(|_| ())
+    }
+    /// Replace the current item's value.
+    pub fn update_current_value(&mut self, value: Vec<u8>) -> Result<()> {
+        let r = self.tx.run(Op::SetCurrentValue { c: self.c, value: Bytes::from(value) });
+        r.map(|_| ())
+    }
+}
+
+/// An iterator over a key range.
+pub struct RawRange<'t> {
+    cur: RawCursor<'t>,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    desc: bool,
+    started: bool,
+    done: bool,
+}
+
+impl RawRange<'_> {
+    fn step(&mut self) -> Result<bool> {
+        let moved = if !self.started {
+            self.started = true;
+            if !self.desc {
+                match &self.lo {
+                    Bound::Unbounded => self.cur.first()?,
+                    Bound::Included(k) | Bound::Excluded(k) => self.cur.seek_ge(k)?,
+                }
+            } else {
+                match &self.hi {
+                    Bound::Unbounded => self.cur.last()?,
+                    Bound::Included(k) | Bound::Excluded(k) => self.cur.seek_le(k)?,
+                }
+            }
+        } else if self.desc {
+            self.cur.prev()?
+        } else {
+            self.cur.next()?
+        };
+        if !moved {
+            return Ok(false);
+        }
+        // Skip items equal to an excluded starting bound.
+        loop {
+            let k = self.cur.key().unwrap();
+            let skip = match (self.desc, &self.lo, &self.hi) {
+                (false, Bound::Excluded(lo), _) => k == &lo[..],
+                (true, _, Bound::Excluded(hi)) => k == &hi[..],
+                _ => false,
+            };
+            if !skip {
+                break;
+            }
+            let more = if self.desc { self.cur.prev()? } else { self.cur.next()? };
+            if !more {
+                return Ok(false);
+            }
+        }
+        let k = self.cur.key().unwrap();
+        let within = if self.desc {
+            match &self.lo {
+                Bound::Unbounded => true,
+                Bound::Included(lo) => k >= &lo[..],
+                Bound::Excluded(lo) => k > &lo[..],
+            }
+        } else {
+            match &self.hi {
+                Bound::Unbounded => true,
+                Bound::Included(hi) => k <= &hi[..],
+                Bound::Excluded(hi) => k < &hi[..],
+            }
+        };
+        Ok(within)
+    }
+}
+
+impl Iterator for RawRange<'_> {
+    type Item = Result<(Bytes, Bytes)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(true) => {
+                let key = Bytes::copy_from_slice(self.cur.key().unwrap());
+                Some(self.cur.value().map(|v| (key, v.unwrap())))
+            }
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// A store with typed keys and values.
+pub struct Store<'t, K, V> {
+    raw: RawStore<'t>,
+    _p: PhantomData<fn() -> (K, V)>,
+}
+
+fn enc<V: Value>(v: &V) -> Result<Vec<u8>> {
+    Ok(v.encode_value()?)
+}
+
+impl<'t, K: Key, V: Value> Store<'t, K, V> {
+    pub fn raw(&self) -> RawStore<'t> {
+        self.raw
+    }
+    pub fn info(&self) -> Result<Arc<StoreInfo>> {
+        self.raw.info()
+    }
+    pub fn add(&self, key: &K, value: &V) -> Result<bool> {
+        self.raw.add(&key.to_key_bytes(), enc(value)?)
+    }
+    pub fn add_if_absent(&self, key: &K, value: &V) -> Result<bool> {
+        self.raw.add_if_absent(&key.to_key_bytes(), enc(value)?)
+    }
+    pub fn update(&self, key: &K, value: &V) -> Result<bool> {
+        self.raw.update(&key.to_key_bytes(), enc(value)?)
+    }
+    pub fn upsert(&self, key: &K, value: &V) -> Result<bool> {
+        self.raw.upsert(&key.to_key_bytes(), enc(value)?)
+    }
+    pub fn remove(&self, key: &K) -> Result<bool> {
+        self.raw.remove(&key.to_key_bytes())
+    }
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        match self.raw.get(&key.to_key_bytes())? {
+            Some(b) => Ok(Some(V::decode_value(&b)?)),
+            None => Ok(None),
+        }
+    }
+    pub fn contains(&self, key: &K) -> Result<bool> {
+        self.raw.contains(&key.to_key_bytes())
+    }
+    pub fn count(&self) -> Result<u64> {
+        self.raw.count()
+    }
+    pub fn cursor(&self) -> Result<Cursor<'t, K, V>> {
+        Ok(Cursor { raw: self.raw.cursor()?, _p: PhantomData })
+    }
+    fn bounds<R: RangeBounds<K>>(r: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        let b = |x: Bound<&K>| match x {
+            Bound::Included(k) => Bound::Included(k.to_key_bytes()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_key_bytes()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        (b(r.start_bound()), b(r.end_bound()))
+    }
+    /// Items with keys in `r`, ascending.
+    pub fn range<R: RangeBounds<K>>(&self, r: R) -> Result<Range<'t, K, V>> {
+        let (lo, hi) = Self::bounds(&r);
+        Ok(Range { raw: self.raw.range(lo, hi, false)?, _p: PhantomData })
+    }
+    /// Items with keys in `r`, descending.
+    pub fn range_desc<R: RangeBounds<K>>(&self, r: R) -> Result<Range<'t, K, V>> {
+        let (lo, hi) = Self::bounds(&r);
+        Ok(Range { raw: self.raw.range(lo, hi, true)?, _p: PhantomData })
+    }
+    /// All items, ascending.
+    pub fn iter(&self) -> Result<Range<'t, K, V>> {
+        self.range(..)
+    }
+}
+
+/// A typed cursor.
+pub struct Cursor<'t, K, V> {
+    raw: RawCursor<'t>,
+    _p: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Value> Cursor<'_, K, V> {
+    pub fn first(&mut self) -> Result<bool> {
+        self.raw.first()
+    }
+    pub fn last(&mut self) -> Result<bool> {
+        self.raw.last()
+    }
+    pub fn next(&mut self) -> Result<bool> {
+        self.raw.next()
+    }
+    pub fn prev(&mut self) -> Result<bool> {
+        self.raw.prev()
+    }
+    pub fn seek_ge(&mut self, key: &K) -> Result<bool> {
+        self.raw.seek_ge(&key.to_key_bytes())
+    }
+    pub fn seek_le(&mut self, key: &K) -> Result<bool> {
+        self.raw.seek_le(&key.to_key_bytes())
+    }
+    pub fn find(&mut self, key: &K) -> Result<bool> {
+        self.raw.find(&key.to_key_bytes())
+    }
+    pub fn find_with_id(&mut self, key: &K, id: ItemId) -> Result<bool> {
+        self.raw.find_with_id(&key.to_key_bytes(), id)
+    }
+    pub fn key(&self) -> Result<Option<K>> {
+        self.raw.key().map(|b| K::from_key_bytes(b).map_err(Error::from)).transpose()
+    }
+    pub fn id(&self) -> Option<ItemId> {
+        self.raw.id()
+    }
+    pub fn value(&self) -> Result<Option<V>> {
+        match self.raw.value()? {
+            Some(b) => Ok(Some(V::decode_value(&b)?)),
+            None => Ok(None),
+        }
+    }
+    pub fn item(&self) -> Result<Option<(K, V)>> {
+        match (self.key()?, self.value()?) {
+            (Some(k), Some(v)) => Ok(Some((k, v))),
+            _ => Ok(None),
+        }
+    }
+    pub fn remove_current(&mut self) -> Result<()> {
+        self.raw.remove_current()
+    }
+    pub fn update_current_value(&mut self, value: &V) -> Result<()> {
+        self.raw.update_current_value(enc(value)?)
+    }
+}
+
+/// A typed range iterator.
+pub struct Range<'t, K, V> {
+    raw: RawRange<'t>,
+    _p: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Value> Iterator for Range<'_, K, V> {
+    type Item = Result<(K, V)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.raw.next()?;
+        Some(r.and_then(|(k, v)| Ok((K::from_key_bytes(&k)?, V::decode_value(&v)?))))
+    }
+}

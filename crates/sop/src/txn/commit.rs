@@ -1,0 +1,343 @@
+//! The commit protocol (see docs/ARCHITECTURE.md, "Commit"):
+//!
+//! 1. Write every dirty node and staged value of the transaction into a new
+//!    record file under `tmp/`, with the registry delta in its header; fsync it.
+//! 2. Take the coordinator's locks on the nodes written (contention only).
+//! 3. Catch up with the log and validate: every node the transaction read or
+//!    wrote still has the version it saw, every store name still means what it
+//!    meant. On failure, replay the transaction's ops on the newest state
+//!    (in-flight merge), failing only if a result differs, and go to 1.
+//! 4. Commit point: link the record to the next log sequence, exclusively. If the
+//!    sequence is taken, someone committed first: go to 3.
+//! 5. fsync the log directory, then return Ok. An error here is reported as
+//!    `CommitOutcomeUnknown`, never retried.
+
+use super::ops::Op;
+use super::view::SlotState;
+use super::{Transaction, TxState};
+use crate::btree::node::{Node, ValueRef};
+use crate::coord::LockKey;
+use crate::db::{DbInner, RecordWriter};
+use crate::error::{Error, Result};
+use crate::log::record::{Placement, Record, StoreDelta};
+use crate::options::ValuePlacement;
+use crate::registry::DbState;
+use crate::TxMode;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) fn commit(tx: &Transaction) -> Result<()> {
+    let db = &*tx.db;
+    {
+        let st = tx.st.borrow();
+        if st.ended {
+            return Err(Error::TxEnded);
+        }
+    }
+    let res = commit_inner(tx, db);
+    // Whatever happened, the transaction is over; drop unadopted big-value blobs.
+    let mut st = tx.st.borrow_mut();
+    st.ended = true;
+    let mut blobs = std::mem::take(&mut st.old_big);
+    if res.is_err() {
+        for (sid, s) in &st.stores {
+            blobs.extend(s.big.iter().map(|b| (*sid, *b)));
+        }
+    }
+    drop(st);
+    for (sid, b) in blobs {
+        let _ = db.vfs.remove_file(&db.blob_path(sid, b));
+    }
+    res
+}
+
+fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
+    if tx.mode == TxMode::NoCheck {
+        return Ok(());
+    }
+    db.check_poisoned()?;
+    let deadline = Instant::now() + tx.max_commit_time;
+    loop {
+        if Instant::now() > deadline {
+            return Err(Error::Timeout(tx.max_commit_time));
+        }
+        let has_writes = tx.st.borrow().has_writes();
+        if !has_writes {
+            // Read-only: valid if nothing read changed, or if re-reading gives the same results.
+            let head = db.catch_up()?;
+            if tx.st.borrow().validate(&head) {
+                return Ok(());
+            }
+            replay(tx, db, head)?;
+            return Ok(());
+        }
+        let (tmp, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
+        let keys = tx.st.borrow().lock_keys();
+        let owner = uuid::Uuid::new_v4().as_u128();
+        if !db.coord.lock(owner, &keys, tx.max_commit_time, deadline)? {
+            let _ = db.vfs.remove_file(&tmp);
+            return Err(Error::Timeout(tx.max_commit_time));
+        }
+        let outcome = link_loop(tx, db, &tmp, &rec, deadline);
+        let _ = db.coord.unlock(owner, &keys);
+        let _ = db.vfs.remove_file(&tmp);
+        match outcome {
+            Ok(Linked::At(seq)) => {
+                if let Err(e) = db.make_durable(seq) {
+                    db.poison();
+                    return Err(Error::CommitOutcomeUnknown { attempt: format!("{:032x}", rec.txn), source: Box::new(e) });
+                }
+                cache_written_nodes(tx, db, seq, &rec);
+                let mut guard = tx.st.borrow_mut();
+                let st = &mut *guard;
+                for (sid, s) in st.stores.iter_mut() {
+                    for b in s.big.drain(..) {
+                        if !rec.adopted_files.contains(&(*sid, b)) {
+                            st.old_big.push((*sid, b));
+                        }
+                    }
+                }
+                drop(guard);
+                db.trash_after_commit(seq, &rec);
+                return Ok(());
+            }
+            Ok(Linked::Stale(head)) => {
+                let mut st = tx.st.borrow_mut();
+                let olds: Vec<(u64, u128)> =
+                    st.stores.iter().flat_map(|(sid, s)| s.big.iter().map(move |b| (*sid, *b))).collect();
+                st.old_big.extend(olds);
+                drop(st);
+                replay(tx, db, head)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+enum Linked {
+    At(u64),
+    Stale(Arc<DbState>),
+}
+
+fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadline: Instant) -> Result<Linked> {
+    loop {
+        let _g = db.commit_lock.lock();
+        let head = db.catch_up()?;
+        if head.aborted.contains(&rec.txn) {
+            return Err(Error::Conflict("recovery declared this transaction dead".into()));
+        }
+        if !tx.st.borrow().validate(&head) {
+            return Ok(Linked::Stale(head));
+        }
+        let seq = head.seq + 1;
+        if db.log.link(&*db.vfs, tmp, seq)? {
+            db.install(seq, rec);
+            return Ok(Linked::At(seq));
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Timeout(tx.max_commit_time));
+        }
+    }
+}
+
+/// Re-execute the transaction's ops on `head`; a different result is a conflict.
+fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
+    let mut st = tx.st.borrow_mut();
+    if !st.mergeable {
+        return Err(Error::Conflict("a node this transaction used changed, and the transaction is too large to merge".into()));
+    }
+    let ops = std::mem::take(&mut st.ops);
+    st.snap = head;
+    st.stores.clear();
+    st.names.clear();
+    st.created.clear();
+    st.dropped.clear();
+    st.handles.clear();
+    st.cursors.clear();
+    st.next_item = st.item_base;
+    st.recording = false;
+    let mut result = Ok(());
+    for (op, h) in &ops {
+        let got = match st.exec(db, tx.mode, op) {
+            Ok(out) => Some(out.hash()),
+            Err(e) => match super::deterministic_error(&e) {
+                Some(k) => Some(super::ops::error_hash(k)),
+                None => {
+                    result = Err(e);
+                    break;
+                }
+            },
+        };
+        if got != Some(*h) {
+            result = Err(Error::Conflict(describe(op)));
+            break;
+        }
+    }
+    st.ops = ops;
+    st.recording = true;
+    result
+}
+
+fn describe(op: &Op) -> String {
+    let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+    match op {
+        Op::Put { key: k, .. } | Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
+            format!("the item with key {:?} changed since this transaction read it", key(k))
+        }
+        Op::Count { .. } => "the store's count changed since this transaction read it".into(),
+        Op::OpenStore { name, .. } | Op::DropStore { name } => format!("store {name:?} changed"),
+        _ => "items this transaction scanned changed".into(),
+    }
+}
+
+impl TxState {
+    pub(crate) fn has_writes(&self) -> bool {
+        !self.created.is_empty() || !self.dropped.is_empty() || self.stores.values().any(|s| s.dirty)
+    }
+
+    /// Is everything this transaction saw still true at `head`?
+    pub(crate) fn validate(&self, head: &DbState) -> bool {
+        for (name, obs) in &self.names {
+            let now = head.store_by_name(name).map(|s| (s.info.id, s.created_seq));
+            if now != obs.seen {
+                return false;
+            }
+        }
+        for (sid, st) in &self.stores {
+            if st.created_seq == 0 {
+                continue; // created by this transaction; its name was checked above
+            }
+            let Some(hs) = head.stores.get(sid) else { return false };
+            if hs.created_seq != st.created_seq || (st.count_read && hs.count != st.base_count) {
+                return false;
+            }
+            for (nid, slot) in &st.nodes {
+                match (slot.seen, hs.nodes.get(nid)) {
+                    (0, None) => {}
+                    (seen, Some(h)) if seen == h.seq => {}
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+
+    fn lock_keys(&self) -> Vec<LockKey> {
+        let mut keys: Vec<LockKey> = self
+            .stores
+            .iter()
+            .flat_map(|(sid, s)| s.nodes.iter().filter(|(_, n)| n.state != SlotState::Clean).map(move |(id, _)| (*sid, *id)))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// Write the record file for the transaction's changes.
+fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
+    let mut w = RecordWriter::create(db)?;
+    let res = (|| {
+        let mut rec = Record { txn: st.id, base_seq: st.snap.seq, ..Default::default() };
+        for sid in &st.created {
+            rec.created.push((*st.stores[sid].info).clone());
+        }
+        rec.dropped = st.dropped.clone();
+        let mut sids: Vec<u64> = st.stores.keys().copied().filter(|s| !st.dropped.contains(s)).collect();
+        sids.sort_unstable();
+        let mut buf = Vec::new();
+        for sid in sids {
+            let s = &st.stores[&sid];
+            if !s.dirty {
+                continue;
+            }
+            let mut placed: Vec<Placement> = Vec::with_capacity(s.pending.len());
+            for v in &s.pending {
+                placed.push(w.add(v)?);
+            }
+            let mut delta = StoreDelta { store: sid, count_delta: s.count_delta, ..Default::default() };
+            let mut ids: Vec<u64> = s.nodes.iter().filter(|(_, n)| n.state != SlotState::Clean).map(|(i, _)| *i).collect();
+            ids.sort_unstable();
+            for id in ids {
+                let slot = &s.nodes[&id];
+                match slot.state {
+                    SlotState::Dirty => {
+                        buf.clear();
+                        slot.node.encode_with(&mut buf, &mut |p| {
+                            let pl = placed[p as usize];
+                            ValueRef::Segment { seq: 0, off: pl.off, len: pl.len, checksum: pl.checksum }
+                        });
+                        let pl = w.add(&buf)?;
+                        delta.puts.push((id, pl));
+                    }
+                    SlotState::Deleted => delta.deletes.push(id),
+                    SlotState::Clean => {}
+                }
+            }
+            // Adopt only the blobs the final tree references; the others this
+            // transaction superseded itself and are deleted after the commit.
+            if !s.big.is_empty() {
+                let mut live = std::collections::HashSet::new();
+                for slot in s.nodes.values().filter(|n| n.state == SlotState::Dirty) {
+                    if let Node::Leaf(l) = &*slot.node {
+                        for i in 0..l.len() {
+                            if let ValueRef::File { blob, .. } = l.item(i).value {
+                                live.insert(blob);
+                            }
+                        }
+                    }
+                }
+                for b in &s.big {
+                    if live.contains(b) {
+                        rec.adopted_files.push((sid, *b));
+                    }
+                }
+            }
+            for b in &s.released {
+                rec.released_files.push((sid, *b));
+            }
+            rec.deltas.push(delta);
+        }
+        // Big-value files must be durable before the record that points at them.
+        for (sid, b) in &rec.adopted_files {
+            let p = db.blob_path(*sid, *b);
+            let f = db.vfs.open(&p).map_err(|e| Error::io(&p, e))?;
+            f.sync_data().map_err(|e| Error::io(&p, e))?;
+        }
+        let mut dirs: Vec<u64> = rec.adopted_files.iter().map(|(s, _)| *s).collect();
+        dirs.dedup();
+        for sid in dirs {
+            let d = db.path.join("blobs").join(format!("{sid:016x}"));
+            db.vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+        }
+        Ok(rec)
+    })();
+    match res {
+        Ok(rec) => {
+            let path = w.finish(&rec)?;
+            Ok((path, rec))
+        }
+        Err(e) => {
+            let _ = db.vfs.remove_file(&w.path);
+            Err(e)
+        }
+    }
+}
+
+/// Nodes this process just wrote are what the next reader would load: cache them.
+fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
+    let st = tx.st.borrow();
+    for d in &rec.deltas {
+        let Some(s) = st.stores.get(&d.store) else { continue };
+        if s.info.options.values != ValuePlacement::Inline {
+            continue; // in-memory nodes still point at pending values
+        }
+        for (id, pl) in &d.puts {
+            if let Some(slot) = s.nodes.get(id) {
+                if matches!(&*slot.node, Node::Leaf(_) | Node::Internal(_)) {
+                    db.cache.insert((seq, pl.off), slot.node.clone());
+                }
+            }
+        }
+    }
+}

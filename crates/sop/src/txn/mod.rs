@@ -1,0 +1,623 @@
+//! Transactions: optimistic, staged in memory, validated and merged at commit.
+
+mod commit;
+pub(crate) mod ops;
+pub(crate) mod view;
+
+use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
+use crate::btree::tree::{self, Pos, Target, Tree};
+use crate::codec::wire::checksum;
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use crate::options::{StoreOptions, ValuePlacement};
+use crate::registry::{DbState, StoreInfo};
+use crate::TxMode;
+use bytes::Bytes;
+use ops::{error_hash, ItemOut, Move, Op, OpOut, OwnedValue, PutMode};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use view::{SlotState, StoreTx, View};
+
+/// Largest value kept inside a leaf.
+pub const MAX_INLINE_VALUE: usize = 1 << 20;
+
+/// What the snapshot said about a store name, and what it means in this transaction now.
+#[derive(Clone, Debug)]
+pub(crate) struct NameObs {
+    pub seen: Option<(u64, u64)>,
+    pub now: Option<u64>,
+}
+
+#[derive(Clone)]
+pub(crate) struct CursorState {
+    pub h: u32,
+    pub pos: Option<Pos>,
+    pub cur: Option<(Bytes, ItemId)>,
+    pub modcount: u64,
+}
+
+pub(crate) struct TxState {
+    pub id: u128,
+    pub snap: Arc<DbState>,
+    pub stores: FxHashMap<u64, StoreTx>,
+    pub names: HashMap<String, NameObs>,
+    pub created: Vec<u64>,
+    pub dropped: Vec<u64>,
+    pub handles: Vec<u64>,
+    pub cursors: Vec<CursorState>,
+    pub ops: Vec<(Op, u64)>,
+    pub ops_bytes: usize,
+    /// False once the op log was dropped for size: a conflict then fails outright.
+    pub mergeable: bool,
+    pub recording: bool,
+    pub staged: usize,
+    pub ended: bool,
+    pub item_base: u128,
+    pub next_item: u128,
+    /// Big-value blobs written by earlier attempts (replays): deleted unless adopted.
+    pub old_big: Vec<(u64, u128)>,
+    /// The snapshot registered with the database at begin (released at the end).
+    pub first_snap: u64,
+}
+
+/// A transaction. Not `Sync`: use it from one thread. Dropping it uncommitted rolls it back.
+pub struct Transaction {
+    pub(crate) db: Arc<DbInner>,
+    pub(crate) mode: TxMode,
+    pub(crate) max_commit_time: Duration,
+    pub(crate) st: RefCell<TxState>,
+}
+
+impl Transaction {
+    pub(crate) fn new(db: Arc<DbInner>, mode: TxMode, snap: Arc<DbState>, max_commit_time: Duration) -> Self {
+        let id = uuid::Uuid::now_v7().as_u128();
+        let item_base = next_item_base();
+        let snap_seq = snap.seq;
+        db.register_snapshot(snap_seq);
+        Transaction {
+            db,
+            mode,
+            max_commit_time,
+            st: RefCell::new(TxState {
+                id,
+                snap,
+                stores: FxHashMap::default(),
+                names: HashMap::new(),
+                created: vec![],
+                dropped: vec![],
+                handles: vec![],
+                cursors: vec![],
+                ops: vec![],
+                ops_bytes: 0,
+                mergeable: mode != TxMode::NoCheck,
+                recording: mode != TxMode::NoCheck,
+                staged: 0,
+                ended: false,
+                item_base,
+                next_item: item_base,
+                old_big: vec![],
+                first_snap: snap_seq,
+            }),
+        }
+    }
+
+    pub fn mode(&self) -> TxMode {
+        self.mode
+    }
+    /// The transaction's id (as recorded in its commit record).
+    pub fn id(&self) -> u128 {
+        self.st.borrow().id
+    }
+    /// The commit sequence this transaction reads as of.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.st.borrow().snap.seq
+    }
+
+    /// Run one op: check, execute, record.
+    pub(crate) fn run(&self, op: Op) -> Result<OpOut> {
+        let mut st = self.st.borrow_mut();
+        if st.ended {
+            return Err(Error::TxEnded);
+        }
+        if op.is_write() && self.mode != TxMode::ForWriting {
+            return Err(Error::ReadOnly(self.mode));
+        }
+        if op.is_write() {
+            let w = op.weight();
+            let budget = self.db.opts.txn_memory_budget;
+            if st.staged + w > budget {
+                return Err(Error::TooLarge { budget, staged: st.staged + w });
+            }
+            st.staged += w;
+        }
+        let res = st.exec(&self.db, self.mode, &op);
+        if st.recording {
+            let h = match &res {
+                Ok(out) => Some(out.hash()),
+                Err(e) => deterministic_error(e).map(error_hash),
+            };
+            if let Some(h) = h {
+                st.ops_bytes += op.weight();
+                st.ops.push((op, h));
+                if st.ops_bytes > self.db.opts.txn_memory_budget / 4 {
+                    st.ops = Vec::new();
+                    st.recording = false;
+                    st.mergeable = false;
+                }
+            }
+        }
+        res
+    }
+
+    /// Fetch the bytes of a value returned by an op.
+    pub(crate) fn value_bytes(&self, h: u32, v: &OwnedValue) -> Result<Bytes> {
+        let st = self.st.borrow();
+        let sid = st.handles[h as usize];
+        let s = st.stores.get(&sid).ok_or(Error::TxEnded)?;
+        match v {
+            OwnedValue::Inline(b) => Ok(b.clone()),
+            OwnedValue::Pending(i) => Ok(s.pending[*i as usize].clone()),
+            other => self.db.read_value(sid, &other.as_ref(), s.info.options.cache_values),
+        }
+    }
+
+    pub(crate) fn handle_info(&self, h: u32) -> Result<Arc<StoreInfo>> {
+        let st = self.st.borrow();
+        let sid = st.handles[h as usize];
+        st.stores.get(&sid).map(|s| s.info.clone()).ok_or_else(|| Error::StoreNotFound(format!("#{h}")))
+    }
+
+    /// Names of all stores visible to this transaction.
+    pub fn list_stores(&self) -> Result<Vec<String>> {
+        let mut st = self.st.borrow_mut();
+        let mut names: Vec<String> = st.snap.names.keys().cloned().collect();
+        for (n, o) in &st.names {
+            if o.now.is_some() && !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        let mut out = vec![];
+        for n in names {
+            if st.resolve(&n).is_some() {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commit: durable when it returns Ok.
+    pub fn commit(self) -> Result<()> {
+        commit::commit(&self)
+    }
+
+    /// Discard all changes.
+    pub fn rollback(self) {
+        self.abandon();
+    }
+
+    fn abandon(&self) {
+        let Ok(mut st) = self.st.try_borrow_mut() else { return };
+        if st.ended {
+            return;
+        }
+        st.ended = true;
+        let mut blobs = std::mem::take(&mut st.old_big);
+        for (sid, s) in &st.stores {
+            blobs.extend(s.big.iter().map(|b| (*sid, *b)));
+        }
+        drop(st);
+        for (sid, b) in blobs {
+            let _ = self.db.vfs.remove_file(&self.db.blob_path(sid, b));
+        }
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.abandon();
+        let seq = self.st.get_mut().first_snap;
+        self.db.release_snapshot(seq);
+    }
+}
+
+/// Item ids: time-ordered (UUIDv7-like) and increasing within a process, so equal
+/// keys in a duplicate store keep their insertion order. Each transaction takes a
+/// base and counts up by 2 from it; bases are 2^40 apart.
+fn next_item_base() -> u128 {
+    static LAST: parking_lot::Mutex<u128> = parking_lot::Mutex::new(0);
+    let now = uuid::Uuid::now_v7().as_u128();
+    let mut last = LAST.lock();
+    let base = now.max(*last + (1 << 40)) | 1;
+    *last = base;
+    base
+}
+
+/// Errors that follow from what the transaction read (recorded for replay).
+fn deterministic_error(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::StoreNotFound(_) => Some("store-not-found"),
+        Error::StoreExists(_) => Some("store-exists"),
+        Error::StoreMismatch { .. } => Some("store-mismatch"),
+        Error::InvalidOption(_) => Some("invalid"),
+        _ => None,
+    }
+}
+
+impl TxState {
+    /// The store a name refers to in this transaction, remembering what the snapshot said.
+    pub(crate) fn resolve(&mut self, name: &str) -> Option<u64> {
+        if let Some(o) = self.names.get(name) {
+            return o.now;
+        }
+        let seen = self.snap.store_by_name(name).map(|s| (s.info.id, s.created_seq));
+        self.names.insert(name.to_string(), NameObs { seen, now: seen.map(|s| s.0) });
+        seen.map(|s| s.0)
+    }
+
+    fn store_tx(&mut self, sid: u64) -> Result<&mut StoreTx> {
+        if !self.stores.contains_key(&sid) {
+            let s = self.snap.stores.get(&sid).ok_or_else(|| Error::StoreNotFound(format!("id {sid:#x}")))?;
+            let stx = StoreTx::new(s.info.clone(), s.created_seq, s.count);
+            self.stores.insert(sid, stx);
+        }
+        Ok(self.stores.get_mut(&sid).unwrap())
+    }
+
+    fn handle_store(&self, h: u32) -> Result<u64> {
+        let sid = *self.handles.get(h as usize).ok_or_else(|| Error::StoreNotFound(format!("handle {h}")))?;
+        if self.dropped.contains(&sid) || !self.stores.contains_key(&sid) {
+            return Err(Error::StoreNotFound(format!("store was dropped in this transaction (handle {h})")));
+        }
+        Ok(sid)
+    }
+
+    fn view<'a>(&'a mut self, db: &'a DbInner, sid: u64, track: bool) -> (View<'a>, Tree) {
+        let snap = self.snap.stores.get(&sid).map(|a| &**a);
+        let st = self.stores.get_mut(&sid).expect("store loaded");
+        let o = &st.info.options;
+        let t = Tree { root: st.info.root, max: o.slot_length, balance: o.leaf_load_balancing };
+        (View { db, snap, st, track, uncached: false }, t)
+    }
+
+    fn new_item_id(&mut self) -> ItemId {
+        let id = self.next_item;
+        self.next_item = self.next_item.wrapping_add(2);
+        id
+    }
+
+    pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op) -> Result<OpOut> {
+        let track = mode != TxMode::NoCheck;
+        match op {
+            Op::OpenStore { name, key_type, create } => self.open_store(db, name, key_type, create.as_ref()),
+            Op::DropStore { name } => {
+                let sid = self.resolve(name).ok_or_else(|| Error::StoreNotFound(name.clone()))?;
+                if let Some(i) = self.created.iter().position(|s| *s == sid) {
+                    self.created.remove(i);
+                    self.stores.remove(&sid);
+                } else {
+                    self.store_tx(sid)?;
+                    self.dropped.push(sid);
+                }
+                self.names.get_mut(name).unwrap().now = None;
+                Ok(OpOut::Unit)
+            }
+            Op::Put { h, key, value, mode } => {
+                let sid = self.handle_store(*h)?;
+                if key.len() > MAX_KEY_LEN {
+                    return Err(Error::InvalidOption(format!("key of {} bytes exceeds {MAX_KEY_LEN}", key.len())));
+                }
+                let id = self.new_item_id();
+                let (mut v, t) = self.view(db, sid, true);
+                let unique = v.st.info.options.unique;
+                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                let found = tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..];
+                let insert = match mode {
+                    PutMode::Add => !(unique && found),
+                    PutMode::AddIfAbsent => !found,
+                    PutMode::Update | PutMode::Upsert => !found && *mode == PutMode::Upsert,
+                };
+                if insert {
+                    let staged = stage_value(db, v.st, sid, value)?;
+                    tree::insert(&mut v, &t, key, id, &staged.as_ref())?;
+                    v.st.count_delta += 1;
+                    Ok(OpOut::Bool(true))
+                } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
+                    let staged = stage_value(db, v.st, sid, value)?;
+                    release_value(&mut v, &pos)?;
+                    set_value(&mut v, &pos, &staged)?;
+                    Ok(OpOut::Bool(*mode == PutMode::Update))
+                } else {
+                    Ok(OpOut::Bool(false))
+                }
+            }
+            Op::Remove { h, key } => {
+                let sid = self.handle_store(*h)?;
+                let (mut v, t) = self.view(db, sid, true);
+                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                if tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..] {
+                    release_value(&mut v, &pos)?;
+                    tree::remove_at(&mut v, &t, &pos)?;
+                    v.st.count_delta -= 1;
+                    Ok(OpOut::Bool(true))
+                } else {
+                    Ok(OpOut::Bool(false))
+                }
+            }
+            Op::Get { h, key } => {
+                let sid = self.handle_store(*h)?;
+                let (mut v, t) = self.view(db, sid, track);
+                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                if tree::settle_forward(&mut v, &mut pos)? {
+                    let it = item_out(&mut v, &pos)?;
+                    if it.key == key[..] {
+                        return Ok(OpOut::Item(Some(it)));
+                    }
+                }
+                Ok(OpOut::Item(None))
+            }
+            Op::Count { h } => {
+                let sid = self.handle_store(*h)?;
+                let st = self.stores.get_mut(&sid).unwrap();
+                st.count_read = true;
+                Ok(OpOut::Count(st.count()))
+            }
+            Op::NewCursor { h } => {
+                self.handle_store(*h)?;
+                self.cursors.push(CursorState { h: *h, pos: None, cur: None, modcount: 0 });
+                Ok(OpOut::Handle(self.cursors.len() as u32 - 1))
+            }
+            Op::Move { c, mv } => self.move_cursor(db, track, *c, mv),
+            Op::RemoveCurrent { c } => {
+                let pos = self.current_pos(db, *c)?;
+                let sid = self.handle_store(self.cursors[*c as usize].h)?;
+                let (mut v, t) = self.view(db, sid, true);
+                release_value(&mut v, &pos)?;
+                tree::remove_at(&mut v, &t, &pos)?;
+                v.st.count_delta -= 1;
+                Ok(OpOut::Bool(true))
+            }
+            Op::SetCurrentValue { c, value } => {
+                let pos = self.current_pos(db, *c)?;
+                let sid = self.handle_store(self.cursors[*c as usize].h)?;
+                let (mut v, _) = self.view(db, sid, true);
+                let staged = stage_value(db, v.st, sid, value)?;
+                release_value(&mut v, &pos)?;
+                set_value(&mut v, &pos, &staged)?;
+                Ok(OpOut::Bool(true))
+            }
+        }
+    }
+
+    fn open_store(&mut self, db: &DbInner, name: &str, key_type: &str, create: Option<&StoreOptions>) -> Result<OpOut> {
+        let existing = self.resolve(name);
+        let sid = match (existing, create) {
+            (Some(_), Some(_)) => return Err(Error::StoreExists(name.to_string())),
+            (None, None) => return Err(Error::StoreNotFound(name.to_string())),
+            (Some(sid), None) => {
+                let st = self.store_tx(sid)?;
+                if st.info.key_type != key_type {
+                    return Err(Error::StoreMismatch {
+                        name: name.to_string(),
+                        detail: format!("created with key type {}, opened with {key_type}", st.info.key_type),
+                    });
+                }
+                sid
+            }
+            (None, Some(opts)) => {
+                opts.validate()?;
+                if name.is_empty() || name.len() > 255 {
+                    return Err(Error::InvalidOption(format!("store name {name:?} must be 1 to 255 bytes")));
+                }
+                let mut sid = fastrand::u64(1..);
+                while self.snap.stores.contains_key(&sid) || self.stores.contains_key(&sid) {
+                    sid = fastrand::u64(1..);
+                }
+                let root = fastrand::u64(1..);
+                let info = StoreInfo {
+                    id: sid,
+                    name: name.to_string(),
+                    options: opts.clone(),
+                    key_type: key_type.to_string(),
+                    root,
+                };
+                let mut st = StoreTx::new(Arc::new(info), 0, 0);
+                st.nodes.insert(
+                    root,
+                    view::Slot { node: Arc::new(Node::Leaf(Default::default())), seen: 0, state: SlotState::Dirty },
+                );
+                st.dirty = true;
+                self.stores.insert(sid, st);
+                self.created.push(sid);
+                self.names.get_mut(name).unwrap().now = Some(sid);
+                let _ = db;
+                sid
+            }
+        };
+        self.handles.push(sid);
+        Ok(OpOut::Handle(self.handles.len() as u32 - 1))
+    }
+
+    /// The cursor's position, re-found after structural changes. Errors if it is not on an item.
+    fn current_pos(&mut self, db: &DbInner, c: u32) -> Result<Pos> {
+        let cs = self.cursors.get(c as usize).cloned().ok_or(Error::TxEnded)?;
+        let sid = self.handle_store(cs.h)?;
+        let (key, id) = cs.cur.clone().ok_or_else(|| Error::InvalidOption("the cursor is not on an item".into()))?;
+        let (mut v, t) = self.view(db, sid, true);
+        let mut pos = match cs.pos {
+            Some(p) if cs.modcount == v.st.modcount => p,
+            _ => tree::descend(&mut v, &t, Target::Item(&key, id))?,
+        };
+        if !tree::settle_forward(&mut v, &mut pos)? || leaf_key(&mut v, &pos)? != key[..] || leaf_id(&mut v, &pos)? != id {
+            return Err(Error::InvalidOption("the cursor's item was removed".into()));
+        }
+        Ok(pos)
+    }
+
+    fn move_cursor(&mut self, db: &DbInner, track: bool, c: u32, mv: &Move) -> Result<OpOut> {
+        let cs = self.cursors.get(c as usize).cloned().ok_or(Error::TxEnded)?;
+        let sid = self.handle_store(cs.h)?;
+        let (mut v, t) = self.view(db, sid, track);
+        let modcount = v.st.modcount;
+        let mut pos;
+        let ok = match mv {
+            Move::First => {
+                pos = tree::descend(&mut v, &t, Target::First)?;
+                tree::settle_forward(&mut v, &mut pos)?
+            }
+            Move::Last => {
+                pos = tree::descend(&mut v, &t, Target::End)?;
+                tree::step_back(&mut v, &mut pos)?
+            }
+            Move::SeekGe(k) | Move::Find(k) => {
+                pos = tree::descend(&mut v, &t, Target::KeyGe(k))?;
+                tree::settle_forward(&mut v, &mut pos)?
+            }
+            Move::SeekLe(k) => {
+                pos = tree::descend(&mut v, &t, Target::KeyGt(k))?;
+                tree::step_back(&mut v, &mut pos)?
+            }
+            Move::FindWithId(k, id) => {
+                pos = tree::descend(&mut v, &t, Target::Item(k, *id))?;
+                tree::settle_forward(&mut v, &mut pos)?
+            }
+            Move::Next | Move::Prev => {
+                let Some((key, id)) = cs.cur.clone() else {
+                    // An unpositioned cursor starts at the matching end.
+                    drop(v);
+                    let start = if matches!(mv, Move::Next) { Move::First } else { Move::Last };
+                    return self.move_cursor(db, track, c, &start);
+                };
+                let fresh = cs.modcount == modcount && cs.pos.is_some();
+                pos = match cs.pos.clone() {
+                    Some(p) if fresh => p,
+                    _ => tree::descend(&mut v, &t, Target::Item(&key, id))?,
+                };
+                if matches!(mv, Move::Next) {
+                    let on_cur = fresh
+                        || (tree::settle_forward(&mut v, &mut pos)?
+                            && leaf_key(&mut v, &pos)? == key[..]
+                            && leaf_id(&mut v, &pos)? == id);
+                    if on_cur {
+                        tree::step_forward(&mut v, &mut pos)?
+                    } else {
+                        tree::settle_forward(&mut v, &mut pos)?
+                    }
+                } else {
+                    tree::step_back(&mut v, &mut pos)?
+                }
+            }
+        };
+        let out = if ok { Some(item_out(&mut v, &pos)?) } else { None };
+        let out = match (mv, out) {
+            (Move::Find(k), Some(it)) if it.key != k[..] => {
+                // Leave the cursor at the neighbour, report a miss.
+                let cs = &mut self.cursors[c as usize];
+                cs.cur = Some((it.key.clone(), it.id));
+                cs.pos = Some(pos);
+                cs.modcount = modcount;
+                return Ok(OpOut::Item(None));
+            }
+            (Move::FindWithId(k, id), Some(it)) if it.key != k[..] || it.id != *id => None,
+            (_, o) => o,
+        };
+        let cs = &mut self.cursors[c as usize];
+        match &out {
+            Some(it) => {
+                cs.cur = Some((it.key.clone(), it.id));
+                cs.pos = Some(pos);
+                cs.modcount = modcount;
+            }
+            None => {
+                cs.cur = None;
+                cs.pos = None;
+            }
+        }
+        Ok(OpOut::Item(out))
+    }
+}
+
+fn leaf_of(v: &mut View<'_>, pos: &Pos) -> Result<Arc<Node>> {
+    use crate::btree::tree::NodeStore;
+    v.get(pos.leaf)
+}
+
+fn leaf_key(v: &mut View<'_>, pos: &Pos) -> Result<Bytes> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    Ok(Bytes::copy_from_slice(l.key(pos.idx)))
+}
+
+fn leaf_id(v: &mut View<'_>, pos: &Pos) -> Result<ItemId> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    Ok(l.id(pos.idx))
+}
+
+fn item_out(v: &mut View<'_>, pos: &Pos) -> Result<ItemOut> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    let it = l.item(pos.idx);
+    Ok(ItemOut { key: Bytes::copy_from_slice(it.key), id: it.id, value: OwnedValue::from_ref(&it.value) })
+}
+
+/// Note that the item at `pos` is losing its value: a committed big-value blob
+/// becomes garbage once this transaction commits.
+fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    if let ValueRef::File { blob, .. } = l.item(pos.idx).value {
+        if !v.st.big.contains(&blob) {
+            v.st.released.push(blob);
+        }
+    }
+    Ok(())
+}
+
+fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
+    use crate::btree::tree::NodeStore;
+    let Node::Leaf(l) = v.get_mut(pos.leaf)? else { unreachable!() };
+    l.set_value(pos.idx, &value.as_ref());
+    Ok(())
+}
+
+/// Place a value according to the store's options.
+fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Result<OwnedValue> {
+    match st.info.options.values {
+        ValuePlacement::Inline => {
+            if value.len() > MAX_INLINE_VALUE {
+                return Err(Error::InvalidOption(format!(
+                    "value of {} bytes is too big to keep in the node (max {MAX_INLINE_VALUE}); create the store with values Separate or Big",
+                    value.len()
+                )));
+            }
+            Ok(OwnedValue::Inline(value.clone()))
+        }
+        ValuePlacement::Separate => {
+            if value.len() > u32::MAX as usize {
+                return Err(Error::InvalidOption("separate values are limited to 4 GiB; use Big".into()));
+            }
+            st.pending.push(value.clone());
+            Ok(OwnedValue::Pending(st.pending.len() as u32 - 1))
+        }
+        ValuePlacement::Big => {
+            // A fresh blob per write: a committed blob is never overwritten. Its
+            // name starts with this process's id so recovery can find it if we die.
+            let blob = (db.proc_id >> 64) << 64 | fastrand::u64(..) as u128;
+            let path = db.blob_path(sid, blob);
+            let dir = path.parent().unwrap().to_path_buf();
+            if !db.vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
+                crate::db::create_dir_durable(&*db.vfs, &dir)?;
+            }
+            let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
+            st.big.push(blob);
+            f.append(value).map_err(|e| Error::io(&path, e))?;
+            Ok(OwnedValue::File { blob, len: value.len() as u64, checksum: checksum(value) })
+        }
+    }
+}
+

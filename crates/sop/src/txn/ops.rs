@@ -1,0 +1,149 @@
+//! Item-level operations. Every public operation of a transaction is an [`Op`]
+//! executed by `TxState::exec`; the transaction records each op with a hash of
+//! its result. On a node-level conflict at commit, the ops are executed again
+//! against the newest state (in-flight merge) and the commit fails only if some
+//! result differs: an item the transaction read or wrote changed.
+
+use crate::btree::node::{ItemId, ValueRef};
+use crate::options::StoreOptions;
+use bytes::Bytes;
+use xxhash_rust::xxh3::Xxh3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PutMode {
+    /// Insert; on a unique store an existing key makes it a no-op returning false.
+    Add,
+    /// Insert only if no item has the key (also on duplicate stores).
+    AddIfAbsent,
+    /// Replace the value of the first item with the key; false if none.
+    Update,
+    /// Update or insert.
+    Upsert,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Move {
+    First,
+    Last,
+    Next,
+    Prev,
+    /// First item with key >= k.
+    SeekGe(Bytes),
+    /// Last item with key <= k.
+    SeekLe(Bytes),
+    /// First item with key == k (cursor left at the first item >= k on a miss).
+    Find(Bytes),
+    /// The item with this key and id.
+    FindWithId(Bytes, ItemId),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    OpenStore { name: String, key_type: String, create: Option<StoreOptions> },
+    DropStore { name: String },
+    Put { h: u32, key: Bytes, value: Bytes, mode: PutMode },
+    Remove { h: u32, key: Bytes },
+    Get { h: u32, key: Bytes },
+    Count { h: u32 },
+    NewCursor { h: u32 },
+    Move { c: u32, mv: Move },
+    RemoveCurrent { c: u32 },
+    SetCurrentValue { c: u32, value: Bytes },
+}
+
+impl Op {
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Op::Put { .. } | Op::Remove { .. } | Op::RemoveCurrent { .. } | Op::SetCurrentValue { .. } | Op::DropStore { .. }
+        ) || matches!(self, Op::OpenStore { create: Some(_), .. })
+    }
+    /// Approximate memory held by the op.
+    pub fn weight(&self) -> usize {
+        64 + match self {
+            Op::Put { key, value, .. } => key.len() + value.len(),
+            Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
+            Op::SetCurrentValue { value, .. } => value.len(),
+            Op::Move { mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _), .. } => k.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// A value as an owned reference (bytes fetched lazily).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OwnedValue {
+    Inline(Bytes),
+    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
+    File { blob: u128, len: u64, checksum: u64 },
+    Pending(u32),
+}
+
+impl OwnedValue {
+    pub fn from_ref(v: &ValueRef<'_>) -> Self {
+        match *v {
+            ValueRef::Inline(b) => OwnedValue::Inline(Bytes::copy_from_slice(b)),
+            ValueRef::Segment { seq, off, len, checksum } => OwnedValue::Segment { seq, off, len, checksum },
+            ValueRef::File { blob, len, checksum } => OwnedValue::File { blob, len, checksum },
+            ValueRef::Pending(i) => OwnedValue::Pending(i),
+        }
+    }
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            OwnedValue::Inline(b) => ValueRef::Inline(b),
+            OwnedValue::Segment { seq, off, len, checksum } => {
+                ValueRef::Segment { seq: *seq, off: *off, len: *len, checksum: *checksum }
+            }
+            OwnedValue::File { blob, len, checksum } => ValueRef::File { blob: *blob, len: *len, checksum: *checksum },
+            OwnedValue::Pending(i) => ValueRef::Pending(*i),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ItemOut {
+    pub key: Bytes,
+    pub id: ItemId,
+    pub value: OwnedValue,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum OpOut {
+    Unit,
+    Bool(bool),
+    Handle(u32),
+    Count(u64),
+    Item(Option<ItemOut>),
+}
+
+impl OpOut {
+    pub fn hash(&self) -> u64 {
+        let mut h = Xxh3::new();
+        match self {
+            OpOut::Unit => h.update(&[0]),
+            OpOut::Bool(b) => h.update(&[1, *b as u8]),
+            OpOut::Handle(x) => {
+                h.update(&[2]);
+                h.update(&x.to_le_bytes())
+            }
+            OpOut::Count(n) => {
+                h.update(&[3]);
+                h.update(&n.to_le_bytes())
+            }
+            OpOut::Item(None) => h.update(&[4]),
+            OpOut::Item(Some(it)) => {
+                h.update(&[5]);
+                h.update(&(it.key.len() as u64).to_le_bytes());
+                h.update(&it.key);
+                h.update(&it.id.to_le_bytes());
+                h.update(&it.value.as_ref().identity_hash().to_le_bytes());
+            }
+        }
+        h.digest()
+    }
+}
+
+/// The hash recorded for an op that failed with a deterministic error.
+pub(crate) fn error_hash(kind: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(kind.as_bytes()) ^ 0xe77
+}
