@@ -46,6 +46,12 @@ impl Workload {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SopReadMode {
+    NoCheck,
+    ForReading,
+}
+
 /// Side-by-side benchmark of SOP and peer embedded key-value engines.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sop-bench", version, about)]
@@ -72,6 +78,10 @@ pub struct Args {
     /// SOP B-tree node slot length (default: SOP's own default).
     #[arg(long)]
     pub slot_length: Option<usize>,
+    /// SOP read transactions: `no-check` (a snapshot, like the peers' read transactions) or
+    /// `for-reading` (validated at commit).
+    #[arg(long, value_enum, default_value_t = SopReadMode::NoCheck)]
+    pub sop_read_mode: SopReadMode,
     /// Cache size in MiB for the engines that take one.
     #[arg(long, default_value_t = 4096)]
     pub cache_mb: u64,
@@ -195,6 +205,7 @@ pub fn run(args: &Args) -> Result<Report> {
     let cfg = EngineConfig {
         cache_bytes: args.cache_mb << 20,
         slot_length: args.slot_length,
+        sop_validated_reads: args.sop_read_mode == SopReadMode::ForReading,
     };
     let names: Vec<String> = match &args.engines {
         Some(list) => list

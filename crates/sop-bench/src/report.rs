@@ -124,7 +124,11 @@ impl Report {
     /// bytes (lower is better) for size phases.
     fn ratio(&self, phase: &str) -> String {
         let Some(sop) = self.find("sop", phase) else {
-            return "n/a (sop not run)".to_string();
+            return if self.engines.iter().any(|e| e.engine == "sop") {
+                "n/a (not for sop)".to_string()
+            } else {
+                "n/a (sop not run)".to_string()
+            };
         };
         let peers = self
             .results
@@ -173,7 +177,9 @@ pub fn human_ms(ms: f64) -> String {
 }
 
 pub fn human_count(x: f64) -> String {
-    if x >= 1e6 {
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
         format!("{:.2}M", x / 1e6)
     } else if x >= 1e3 {
         format!("{:.1}K", x / 1e3)

@@ -77,6 +77,8 @@ pub struct EngineConfig {
     pub cache_bytes: u64,
     /// SOP's B-tree node slot length (`None`: SOP's default).
     pub slot_length: Option<usize>,
+    /// SOP read transactions in `TxMode::ForReading` (validated) instead of `NoCheck`.
+    pub sop_validated_reads: bool,
 }
 
 /// Every engine this build knows, in the order they are run by default.
