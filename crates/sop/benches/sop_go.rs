@@ -5,6 +5,10 @@
 //! `cargo bench -p sop --bench sop_go -- [N] [SLOT_LENGTH] [DIR]`
 
 use sop::{Database, DbOptions, StoreOptions, TxMode};
+
+// The benchmark harness across engines uses the same allocator for all of them.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 fn main() -> sop::Result<()> {

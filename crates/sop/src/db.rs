@@ -10,7 +10,7 @@ use crate::io::{OsVfs, VFile, VLock, Vfs};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
 use crate::log::LogDir;
 use crate::options::{Coordination, DbOptions};
-use crate::registry::{DbState, Handle};
+use crate::registry::{checkpoint, DbState, Handle};
 use crate::txn::Transaction;
 use crate::TxMode;
 use bytes::Bytes;
@@ -95,19 +95,14 @@ impl Database {
                 )))
             }
         };
-        for d in ["log", "tmp", "procs", "blobs"] {
+        for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
             let p = path.join(d);
             if !vfs.exists(&p).map_err(io_err(&p))? {
                 vfs.create_dir_all(&p).map_err(io_err(&p))?;
                 vfs.sync_dir(&path).map_err(io_err(&path))?;
             }
         }
-        let proc_id = uuid::Uuid::new_v4().as_u128();
-        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
-        let proc_lock = vfs
-            .try_lock(&lock_path)
-            .map_err(io_err(&lock_path))?
-            .ok_or_else(|| Error::io(&lock_path, io::Error::other("fresh process lock is held")))?;
+        let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
         let procs = path.join("procs");
         vfs.sync_dir(&procs).map_err(io_err(&procs))?;
         let inner = DbInner {
@@ -131,9 +126,18 @@ impl Database {
             opts,
         };
         let db = Database { inner: Arc::new(inner) };
+        db.inner.load_checkpoint()?;
         db.recover()?;
-        db.inner.catch_up()?;
-        *db.inner.durable.lock() = db.inner.state.read().seq;
+        let head = db.inner.catch_up()?.seq;
+        db.inner.check_no_gap(head)?;
+        // Records a crashed process linked may still sit only in the page cache.
+        if head > 0 {
+            db.inner.log.sync(&*db.inner.vfs, head)?;
+        }
+        *db.inner.durable.lock() = head;
+        if let Some(every) = db.inner.opts.recovery_interval {
+            spawn_recovery(Arc::downgrade(&db.inner), every);
+        }
         Ok(db)
     }
 
@@ -183,6 +187,55 @@ impl Database {
     /// Bytes held by the node and value cache.
     pub fn cache_bytes(&self) -> u64 {
         self.inner.cache.weight()
+    }
+}
+
+/// Run recovery every `every` while the database is open (the thread holds only a
+/// weak reference and ends when the database is dropped).
+fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
+    let _ = std::thread::Builder::new().name("sop-recovery".into()).spawn(move || {
+        let step = Duration::from_millis(100).min(every);
+        let mut waited = Duration::ZERO;
+        loop {
+            std::thread::sleep(step);
+            waited += step;
+            if waited < every {
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+            waited = Duration::ZERO;
+            let Some(inner) = weak.upgrade() else { return };
+            let db = Database { inner };
+            if let Err(e) = db.recover() {
+                tracing::warn!(error = %e, "periodic recovery failed");
+            }
+            db.inner.collect_trash();
+        }
+    });
+}
+
+/// Create and lock this process's `procs/<id>.lock`. Creating the file and locking
+/// it are two steps: in between, a concurrent recovery (another process opening
+/// the folder) can take the lock, judge this process dead and delete the file.
+/// Then the lock is held by the recovery (WouldBlock here) or on a deleted file;
+/// either way, try again with a fresh id.
+fn take_process_lock(vfs: &dyn Vfs, path: &Path) -> Result<(u128, Box<dyn VLock>)> {
+    let mut attempt = 0;
+    loop {
+        let proc_id = uuid::Uuid::new_v4().as_u128();
+        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
+        if let Some(lock) = vfs.try_lock(&lock_path).map_err(io_err(&lock_path))? {
+            // A recovery that took the lock first deletes the file before releasing it.
+            if vfs.exists(&lock_path).map_err(io_err(&lock_path))? {
+                return Ok((proc_id, lock));
+            }
+        }
+        attempt += 1;
+        if attempt == 100 {
+            return Err(Error::io(&lock_path, io::Error::other("fresh process lock is held")));
+        }
     }
 }
 
@@ -288,6 +341,100 @@ impl DbInner {
         Ok(st)
     }
 
+    /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
+    fn load_checkpoint(&self) -> Result<()> {
+        let dir = self.path.join("checkpoints");
+        let mut seqs: Vec<u64> = self
+            .vfs
+            .list_dir(&dir)
+            .map_err(io_err(&dir))?
+            .iter()
+            .filter_map(|n| n.strip_suffix(".ckpt").and_then(|h| u64::from_str_radix(h, 16).ok()))
+            .collect();
+        seqs.sort_unstable();
+        for seq in seqs.into_iter().rev() {
+            let path = dir.join(format!("{seq:016x}.ckpt"));
+            let bytes = match self.vfs.read_all(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping unreadable checkpoint");
+                    continue;
+                }
+            };
+            match checkpoint::decode(&bytes) {
+                Ok(st) if st.seq == seq && self.log_has(seq)? => {
+                    *self.state.write() = Arc::new(st);
+                    return Ok(());
+                }
+                Ok(_) => tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log"),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping damaged checkpoint"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
+    pub fn maybe_checkpoint(&self, seq: u64) {
+        let every = self.opts.checkpoint_every;
+        if every == 0 || seq % every != 0 {
+            return;
+        }
+        let st = self.state.read().clone();
+        if st.seq != seq {
+            return; // someone else's commit came in between; theirs will do
+        }
+        if let Err(e) = self.write_checkpoint(&st) {
+            tracing::warn!(seq, error = %e, "checkpoint not written");
+        }
+    }
+
+    pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
+        let dir = self.path.join("checkpoints");
+        let tmp = self.tmp_path();
+        let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
+        let res = (|| {
+            f.append(&checkpoint::encode(st)).map_err(io_err(&tmp))?;
+            f.sync_data().map_err(io_err(&tmp))?;
+            let to = dir.join(format!("{:016x}.ckpt", st.seq));
+            match self.vfs.link_exclusive(&tmp, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(Error::io(&to, e)),
+            }
+            self.vfs.sync_dir(&dir).map_err(io_err(&dir))?;
+            // Keep the two newest.
+            let mut seqs: Vec<u64> = self
+                .vfs
+                .list_dir(&dir)
+                .map_err(io_err(&dir))?
+                .iter()
+                .filter_map(|n| n.strip_suffix(".ckpt").and_then(|h| u64::from_str_radix(h, 16).ok()))
+                .collect();
+            seqs.sort_unstable();
+            for old in seqs.iter().rev().skip(2) {
+                let _ = self.vfs.remove_file(&dir.join(format!("{old:016x}.ckpt")));
+            }
+            Ok(())
+        })();
+        let _ = self.vfs.remove_file(&tmp);
+        res
+    }
+
+    /// Records beyond `head` with one missing in between mean a damaged log
+    /// (commits link only behind durable records, so a power cut leaves no gap).
+    fn check_no_gap(&self, head: u64) -> Result<()> {
+        let beyond: Vec<u64> = self.log.list_from(&*self.vfs, head)?.into_iter().filter(|s| *s > head + 1).collect();
+        if let Some(last) = beyond.last() {
+            if !self.log_has(head + 1)? {
+                return Err(Error::corrupt(
+                    self.log.path(head + 1),
+                    format!("log record {} is missing but records up to {last} exist", head + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn log_has(&self, seq: u64) -> Result<bool> {
         let p = self.log.path(seq);
         self.vfs.exists(&p).map_err(io_err(&p))
@@ -306,12 +453,13 @@ impl DbInner {
     /// Make record `seq` durable; concurrent committers share one directory sync.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
         let mut d = self.durable.lock();
-        if *d >= seq {
+        if *d >= seq || seq == 0 {
             return Ok(());
         }
-        let head = self.state.read().seq.max(seq);
+        // Syncing seq's folder makes every record linked before it durable (earlier
+        // folders were synced before the first link into a later one).
         self.log.sync(&*self.vfs, seq)?;
-        *d = head.max(*d);
+        *d = seq;
         Ok(())
     }
 

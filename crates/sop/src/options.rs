@@ -92,6 +92,9 @@ pub struct DbOptions {
     pub max_commit_time: Duration,
     /// Run recovery every this often in a background thread (None: only on open).
     pub recovery_interval: Option<Duration>,
+    /// Write a registry checkpoint every this many commits (0: never), so opening
+    /// replays at most this many commit records.
+    pub checkpoint_every: u64,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -105,6 +108,7 @@ impl Default for DbOptions {
             txn_memory_budget: 4 << 30,
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
+            checkpoint_every: 1000,
             vfs: None,
         }
     }

@@ -1,8 +1,10 @@
 //! Recovery. Safe to run at any time, from any number of processes at once, and
 //! again after a crash during itself: every step is idempotent.
 //!
-//! - Log records after a gap (possible only after a power cut, for commits that
-//!   never returned Ok) are deleted, so no later commit can land behind them.
+//! - Nothing in the log needs repair: a record is linked only behind durable
+//!   records, so a power cut loses at most a suffix of commits that never
+//!   returned Ok, and a linked record is a complete commit (rolled forward by
+//!   every reader). A gap is damage, reported by `open` and `check`.
 //! - A process is dead when its `procs/<id>.lock` file lock can be taken. Its
 //!   temporary record files are deleted (they were never linked, so never
 //!   committed), and so are its big-value blobs that no live item references
@@ -20,8 +22,6 @@ use std::io;
 /// What a recovery pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Log records after a gap, deleted (rolled back).
-    pub removed_records: Vec<u64>,
     /// Processes found dead.
     pub dead_processes: usize,
     /// Temporary record files of dead processes, deleted.
@@ -69,7 +69,7 @@ impl Database {
     pub fn recover(&self) -> Result<RecoveryReport> {
         let db = &*self.inner;
         let vfs = &*db.vfs;
-        let mut report = RecoveryReport { removed_records: db.log.remove_after_gap(vfs, 0)?, ..Default::default() };
+        let mut report = RecoveryReport::default();
         // List what may be garbage before deciding who is alive: a process that
         // starts later cannot own anything listed here.
         let tmp = db.path.join("tmp");

@@ -37,11 +37,22 @@ impl Transaction {
         let h = self.open_handle(name, &K::type_name(), None)?;
         Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
     }
-    /// Open the store, creating it with `opts` if it does not exist.
+    /// Open the store, creating it with `opts` if it does not exist. An existing
+    /// store created with other options is an error.
     pub fn open_or_create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
-        match self.open_store(name) {
+        match self.open_store::<K, V>(name) {
             Err(Error::StoreNotFound(_)) => self.create_store(name, opts),
-            r => r,
+            Ok(s) => {
+                let have = &s.info()?.options;
+                if *have != opts {
+                    return Err(Error::StoreMismatch {
+                        name: name.to_string(),
+                        detail: format!("created with options {have:?}, opened with {opts:?}"),
+                    });
+                }
+                Ok(s)
+            }
+            Err(e) => Err(e),
         }
     }
     /// Create a store whose keys and values are raw bytes; `key_type` names the
@@ -90,7 +101,10 @@ impl<'t> RawStore<'t> {
         self.tx.handle_info(self.h)
     }
     fn put(&self, key: &[u8], value: Vec<u8>, mode: PutMode) -> Result<bool> {
-        let op = Op::Put { h: self.h, key: Bytes::copy_from_slice(key), value: Bytes::from(value), mode };
+        self.put_owned(Bytes::copy_from_slice(key), value, mode)
+    }
+    fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
+        let op = Op::Put { h: self.h, key, value: Bytes::from(value), mode };
         Ok(as_bool(self.tx.run(op)?))
     }
     /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
@@ -111,23 +125,29 @@ impl<'t> RawStore<'t> {
     }
     /// Remove the (first) item with this key; false if there is none.
     pub fn remove(&self, key: &[u8]) -> Result<bool> {
-        Ok(as_bool(self.tx.run(Op::Remove { h: self.h, key: Bytes::copy_from_slice(key) })?))
+        self.remove_owned(Bytes::copy_from_slice(key))
     }
-    pub(crate) fn get_item(&self, key: &[u8]) -> Result<Option<ItemOut>> {
-        match self.tx.run(Op::Get { h: self.h, key: Bytes::copy_from_slice(key) })? {
+    fn remove_owned(&self, key: Bytes) -> Result<bool> {
+        Ok(as_bool(self.tx.run(Op::Remove { h: self.h, key })?))
+    }
+    pub(crate) fn get_item(&self, key: Bytes) -> Result<Option<ItemOut>> {
+        match self.tx.run(Op::Get { h: self.h, key })? {
             OpOut::Item(i) => Ok(i),
             _ => unreachable!(),
         }
     }
     /// The value of the (first) item with this key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.get_owned(Bytes::copy_from_slice(key))
+    }
+    fn get_owned(&self, key: Bytes) -> Result<Option<Bytes>> {
         match self.get_item(key)? {
             Some(it) => Ok(Some(self.tx.value_bytes(self.h, &it.value)?)),
             None => Ok(None),
         }
     }
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.get_item(key)?.is_some())
+        Ok(self.get_item(Bytes::copy_from_slice(key))?.is_some())
     }
     /// Number of items, as this transaction sees it.
     pub fn count(&self) -> Result<u64> {
@@ -327,23 +347,26 @@ impl<'t, K: Key, V: Value> Store<'t, K, V> {
     pub fn info(&self) -> Result<Arc<StoreInfo>> {
         self.raw.info()
     }
+    fn k(key: &K) -> Bytes {
+        Bytes::from(key.to_key_bytes())
+    }
     pub fn add(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.add(&key.to_key_bytes(), enc(value)?)
+        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Add)
     }
     pub fn add_if_absent(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.add_if_absent(&key.to_key_bytes(), enc(value)?)
+        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::AddIfAbsent)
     }
     pub fn update(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.update(&key.to_key_bytes(), enc(value)?)
+        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Update)
     }
     pub fn upsert(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.upsert(&key.to_key_bytes(), enc(value)?)
+        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Upsert)
     }
     pub fn remove(&self, key: &K) -> Result<bool> {
-        self.raw.remove(&key.to_key_bytes())
+        self.raw.remove_owned(Self::k(key))
     }
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        match self.raw.get(&key.to_key_bytes())? {
+        match self.raw.get_owned(Self::k(key))? {
             Some(b) => Ok(Some(V::decode_value(&b)?)),
             None => Ok(None),
         }

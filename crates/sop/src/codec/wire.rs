@@ -42,17 +42,19 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        // `pos` is public and may have been set past the end: that leaves nothing.
+        self.buf.len().saturating_sub(self.pos)
     }
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        if self.remaining() < n {
+        let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
+        let Some(end) = end else {
             return Err(CodecError::new(format!("truncated: need {n} bytes at offset {}, have {}", self.pos, self.remaining())));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
+        };
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
         Ok(s)
     }
     pub fn u8(&mut self) -> Result<u8, CodecError> {
@@ -122,5 +124,30 @@ mod tests {
         for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
             assert_eq!(unzigzag(zigzag(v)), v);
         }
+    }
+
+    /// Found by the `wire_reader` fuzz target: with `pos` past the end,
+    /// `remaining()` underflowed (a panic in debug builds; in release the check in
+    /// `take` passed and the slice index panicked).
+    #[test]
+    fn reads_past_the_end_are_errors() {
+        let buf = [1u8, 2, 3];
+        for pos in [3usize, 4, 100, usize::MAX] {
+            let mut r = Reader { buf: &buf, pos };
+            assert_eq!(r.remaining(), 0);
+            assert!(r.is_empty());
+            assert!(r.u8().is_err());
+            assert!(r.u64().is_err());
+            assert!(r.varint().is_err());
+            assert!(r.bytes().is_err());
+            assert!(r.count(1).is_err());
+            assert!(r.take(1).is_err());
+            assert!(r.take(usize::MAX).is_err());
+            assert_eq!(r.pos, pos, "failed reads do not move");
+        }
+        let mut r = Reader::new(&buf);
+        assert!(r.take(usize::MAX).is_err());
+        assert_eq!(r.take(0).unwrap(), &[] as &[u8]);
+        assert_eq!(r.take(3).unwrap(), &buf);
     }
 }

@@ -6,8 +6,10 @@
 //! a dead holder never blocks others for longer than its lease.
 
 mod local;
+pub mod redis;
 
 pub use local::LocalCoordinator;
+pub use self::redis::RedisCoordinator;
 
 use crate::error::Result;
 use std::time::{Duration, Instant};
@@ -25,4 +27,29 @@ pub trait Coordinator: Send + Sync {
     fn lock(&self, owner: Owner, keys: &[LockKey], ttl: Duration, deadline: Instant) -> Result<bool>;
     /// Release the keys `owner` holds; keys held by someone else are left alone.
     fn unlock(&self, owner: Owner, keys: &[LockKey]) -> Result<()>;
+
+    /// Tell other processes the log reached `seq` (a hint; best effort).
+    fn publish_head(&self, _seq: u64) {}
+    /// The newest sequence some process announced, if known.
+    fn head_hint(&self) -> Option<u64> {
+        None
+    }
+    /// Shared cache of immutable bytes (record headers, node images); best effort.
+    fn cache_get(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn cache_put(&self, _key: &str, _value: &[u8]) {}
+    /// Hold (renew) this process's liveness lease.
+    fn lease(&self, _proc_id: u128, _ttl: Duration) -> Result<()> {
+        Ok(())
+    }
+    /// Whether a process's lease is held. Only meaningful when `clustered()`.
+    fn is_alive(&self, _proc_id: u128) -> Result<bool> {
+        Ok(true)
+    }
+    fn release_lease(&self, _proc_id: u128) {}
+    /// True when liveness comes from leases (Clustered) rather than OS file locks.
+    fn clustered(&self) -> bool {
+        false
+    }
 }

@@ -1,10 +1,9 @@
 //! The commit log: `log/<seq >> 16 as %08x>/<seq as %016x>.rec`, one file per commit.
 //!
 //! A commit is the exclusive `link` of a fully written, fsynced record file to the
-//! next free sequence number. Writers link `n` only after reading `n - 1`, so the
-//! log has no gaps while the machine runs; a power cut can leave a gap only for
-//! records whose writers never returned Ok, and recovery deletes everything after
-//! the first gap before anyone commits again.
+//! next free sequence number. Writers link `n` only after reading `n - 1` and
+//! making it durable, so the durable records are always a prefix of the log: a
+//! power cut loses at most a suffix of commits that never returned Ok.
 
 pub mod record;
 
@@ -98,6 +97,11 @@ impl LogDir {
 
     /// All record sequence numbers present, sorted.
     pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+        self.list_from(vfs, 0)
+    }
+
+    /// Record sequence numbers present in the subdirectories holding `from` and later.
+    pub fn list_from(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();
         let subs = match vfs.list_dir(&self.root) {
             Ok(s) => s,
@@ -105,6 +109,10 @@ impl LogDir {
             Err(e) => return Err(Error::io(&self.root, e)),
         };
         for sub in subs {
+            match u64::from_str_radix(&sub, 16) {
+                Ok(n) if n >= from >> SUBDIR_SHIFT => {}
+                _ => continue,
+            }
             let p = self.root.join(&sub);
             for name in vfs.list_dir(&p).map_err(|e| Error::io(&p, e))? {
                 if let Some(seq) = Self::parse_name(&name) {
@@ -114,26 +122,5 @@ impl LogDir {
         }
         out.sort_unstable();
         Ok(out)
-    }
-
-    /// Delete every record after the first gap above `from` (records whose writers
-    /// never returned Ok: see the module comment). Returns what was deleted.
-    pub fn remove_after_gap(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
-        let all = self.list(vfs)?;
-        let mut expect = from + 1;
-        let mut removed = Vec::new();
-        for seq in all.into_iter().filter(|s| *s > from) {
-            if seq == expect {
-                expect += 1;
-                continue;
-            }
-            let p = self.path(seq);
-            vfs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
-            removed.push(seq);
-        }
-        if let Some(&first) = removed.first() {
-            self.sync(vfs, first)?;
-        }
-        Ok(removed)
     }
 }

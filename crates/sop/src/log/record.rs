@@ -155,6 +155,7 @@ impl Record {
         for _ in 0..r.count(1)? {
             let info: StoreInfo =
                 serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
             rec.created.push(info);
         }
         for _ in 0..r.count(8)? {

@@ -6,6 +6,8 @@
 //! for a new transaction is an `Arc` clone and applying a commit copies only
 //! the paths it touches.
 
+pub mod checkpoint;
+
 use crate::btree::node::NodeId;
 use crate::log::record::Record;
 use crate::options::StoreOptions;

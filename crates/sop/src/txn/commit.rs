@@ -40,7 +40,10 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
     let mut st = tx.st.borrow_mut();
     st.ended = true;
     let mut blobs = std::mem::take(&mut st.old_big);
-    if res.is_err() {
+    // After an error past the commit point the record may be durable and refer
+    // to this attempt's big-value files: keep them (recovery collects them if the
+    // record is lost and this process dies).
+    if res.is_err() && !matches!(res, Err(Error::CommitOutcomeUnknown { .. })) {
         for (sid, s) in &st.stores {
             blobs.extend(s.big.iter().map(|b| (*sid, *b)));
         }
@@ -72,22 +75,17 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
             replay(tx, db, head)?;
             return Ok(());
         }
-        let (tmp, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
+        // Lock the nodes this transaction writes (so writers of the same nodes
+        // take turns), then validate, and only then write the record.
         let keys = tx.st.borrow().lock_keys();
         let owner = uuid::Uuid::new_v4().as_u128();
         if !db.coord.lock(owner, &keys, tx.max_commit_time, deadline)? {
-            let _ = db.vfs.remove_file(&tmp);
             return Err(Error::Timeout(tx.max_commit_time));
         }
-        let outcome = link_loop(tx, db, &tmp, &rec, deadline);
+        let outcome = attempt(tx, db, deadline);
         let _ = db.coord.unlock(owner, &keys);
-        let _ = db.vfs.remove_file(&tmp);
-        match outcome {
-            Ok(Linked::At(seq)) => {
-                if let Err(e) = db.make_durable(seq) {
-                    db.poison();
-                    return Err(Error::CommitOutcomeUnknown { attempt: format!("{:032x}", rec.txn), source: Box::new(e) });
-                }
+        match outcome? {
+            Attempt::Committed(seq, rec) => {
                 cache_written_nodes(tx, db, seq, &rec);
                 let mut guard = tx.st.borrow_mut();
                 let st = &mut *guard;
@@ -100,9 +98,10 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                 }
                 drop(guard);
                 db.trash_after_commit(seq, &rec);
+                db.maybe_checkpoint(seq);
                 return Ok(());
             }
-            Ok(Linked::Stale(head)) => {
+            Attempt::Stale(head) => {
                 let mut st = tx.st.borrow_mut();
                 let olds: Vec<(u64, u128)> =
                     st.stores.iter().flat_map(|(sid, s)| s.big.iter().map(move |b| (*sid, *b))).collect();
@@ -110,8 +109,33 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                 drop(st);
                 replay(tx, db, head)?;
             }
-            Err(e) => return Err(e),
         }
+    }
+}
+
+enum Attempt {
+    Committed(u64, Record),
+    Stale(Arc<DbState>),
+}
+
+/// One attempt under the node locks: validate, write the record, link it.
+fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt> {
+    let head = db.catch_up()?;
+    if !tx.st.borrow().validate(&head) {
+        return Ok(Attempt::Stale(head));
+    }
+    let (tmp, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
+    let linked = link_loop(tx, db, &tmp, &rec, deadline);
+    let _ = db.vfs.remove_file(&tmp);
+    match linked? {
+        Linked::At(seq) => {
+            if let Err(e) = db.make_durable(seq) {
+                db.poison();
+                return Err(Error::CommitOutcomeUnknown { attempt: format!("{:032x}", rec.txn), source: Box::new(e) });
+            }
+            Ok(Attempt::Committed(seq, rec))
+        }
+        Linked::Stale(head) => Ok(Attempt::Stale(head)),
     }
 }
 
@@ -131,6 +155,9 @@ fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadli
             return Ok(Linked::Stale(head));
         }
         let seq = head.seq + 1;
+        // Never link a record behind one that may not be durable: then the durable
+        // records are always a prefix of the log, and a gap can only mean damage.
+        db.make_durable(head.seq)?;
         if db.log.link(&*db.vfs, tmp, seq)? {
             db.install(seq, rec);
             return Ok(Linked::At(seq));

@@ -349,12 +349,30 @@ impl TxState {
                 }
             }
             Op::Get { h, key } => {
+                use crate::btree::tree::NodeStore;
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, track);
                 let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                // Fast path: the key is in the leaf the descent reached.
+                let leaf = v.get(pos.leaf)?;
+                if let Node::Leaf(l) = &*leaf {
+                    if pos.idx < l.len() {
+                        if l.key(pos.idx) != &key[..] {
+                            return Ok(OpOut::Item(None));
+                        }
+                        let it = l.item(pos.idx);
+                        // The key is the one asked for: no need to copy it.
+                        return Ok(OpOut::Item(Some(ItemOut {
+                            key: Bytes::new(),
+                            id: it.id,
+                            value: OwnedValue::from_ref(&it.value),
+                        })));
+                    }
+                }
                 if tree::settle_forward(&mut v, &mut pos)? {
-                    let it = item_out(&mut v, &pos)?;
+                    let mut it = item_out(&mut v, &pos)?;
                     if it.key == key[..] {
+                        it.key = Bytes::new();
                         return Ok(OpOut::Item(Some(it)));
                     }
                 }

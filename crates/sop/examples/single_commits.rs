@@ -1,0 +1,40 @@
+//! Latency of durable single-insert commits: `cargo run --release -p sop --example single_commits -- [COMMITS] [PRELOAD] [SLOT]`
+
+use sop::{Database, DbOptions, StoreOptions, TxMode};
+use std::time::Instant;
+
+fn main() -> sop::Result<()> {
+    let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (commits, preload, slot) = (arg(1, 1000), arg(2, 100_000), arg(3, 1000) as usize);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(dir.path(), DbOptions::default())?;
+    let tx = db.begin(TxMode::ForWriting)?;
+    let s = tx.create_store::<u64, Vec<u8>>("s", StoreOptions { slot_length: slot, ..Default::default() })?;
+    for i in 0..preload {
+        s.add(&(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)), &vec![1u8; 150])?;
+    }
+    drop(s);
+    tx.commit()?;
+    let mut lat = Vec::with_capacity(commits as usize);
+    let t = Instant::now();
+    for i in 0..commits {
+        let t1 = Instant::now();
+        let tx = db.begin(TxMode::ForWriting)?;
+        let s = tx.open_store::<u64, Vec<u8>>("s")?;
+        s.add(&(i.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1), &vec![2u8; 150])?;
+        drop(s);
+        tx.commit()?;
+        lat.push(t1.elapsed().as_secs_f64() * 1e3);
+    }
+    let total = t.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize];
+    println!(
+        "{commits} durable single-insert commits (store of {preload}, slot {slot}): {:.0} ms total, mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms",
+        total * 1e3,
+        total * 1e3 / commits as f64,
+        p(0.5),
+        p(0.99)
+    );
+    Ok(())
+}

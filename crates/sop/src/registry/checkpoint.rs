@@ -1,0 +1,100 @@
+//! Registry checkpoints: the whole `DbState` as of commit `seq`, so opening a
+//! database replays only the records after the newest checkpoint.
+//!
+//! `checkpoints/<seq %016x>.ckpt`:
+//! ```text
+//! "SOPCKPT\x01" | version u32 | reserved u32 | seq u64 | body length u64 | body | xxh3-64(body) u64
+//! body: store count; per store: StoreInfo JSON (length-prefixed), created_seq u64,
+//!       count u64, node count, per node (id u64, seq u64, off u64, len u32, xxh3 u64);
+//!       aborted count, each u128
+//! ```
+//! Checkpoints are derived data: a missing or damaged one only costs replay time.
+
+use super::{DbState, Handle, StoreInfo, StoreState};
+use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
+use crate::error::CodecError;
+use std::sync::Arc;
+
+pub const MAGIC: &[u8; 8] = b"SOPCKPT\x01";
+pub const VERSION: u32 = 1;
+
+pub fn encode(st: &DbState) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut stores: Vec<&Arc<StoreState>> = st.stores.values().collect();
+    stores.sort_by_key(|s| s.info.id);
+    put_varint(&mut body, stores.len() as u64);
+    for s in stores {
+        put_bytes(&mut body, &serde_json::to_vec(&*s.info).expect("store info serializes"));
+        put_u64(&mut body, s.created_seq);
+        put_u64(&mut body, s.count);
+        let mut nodes: Vec<(&u64, &Handle)> = s.nodes.iter().collect();
+        nodes.sort_by_key(|(id, _)| **id);
+        put_varint(&mut body, nodes.len() as u64);
+        for (id, h) in nodes {
+            put_u64(&mut body, *id);
+            put_u64(&mut body, h.seq);
+            put_u64(&mut body, h.off);
+            put_u32(&mut body, h.len);
+            put_u64(&mut body, h.checksum);
+        }
+    }
+    let mut aborted: Vec<&u128> = st.aborted.iter().collect();
+    aborted.sort();
+    put_varint(&mut body, aborted.len() as u64);
+    for t in aborted {
+        put_u128(&mut body, *t);
+    }
+    let mut out = Vec::with_capacity(body.len() + 40);
+    out.extend_from_slice(MAGIC);
+    put_u32(&mut out, VERSION);
+    put_u32(&mut out, 0);
+    put_u64(&mut out, st.seq);
+    put_u64(&mut out, body.len() as u64);
+    out.extend_from_slice(&body);
+    put_u64(&mut out, checksum(&body));
+    out
+}
+
+pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
+    let mut r = Reader::new(bytes);
+    if r.take(8)? != MAGIC {
+        return Err(CodecError::new("not a SOP checkpoint (bad magic)"));
+    }
+    let v = r.u32()?;
+    if v != VERSION {
+        return Err(CodecError::new(format!("checkpoint version {v}, this build reads {VERSION}")));
+    }
+    r.u32()?;
+    let seq = r.u64()?;
+    let len = r.u64()?;
+    if len > r.remaining() as u64 {
+        return Err(CodecError::new("checkpoint body truncated"));
+    }
+    let body = r.take(len as usize)?;
+    if r.u64()? != checksum(body) || !r.is_empty() {
+        return Err(CodecError::new("checkpoint checksum mismatch"));
+    }
+    let mut r = Reader::new(body);
+    let mut st = DbState { seq, ..Default::default() };
+    for _ in 0..r.count(20)? {
+        let info: StoreInfo =
+            serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+        info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+        let created_seq = r.u64()?;
+        let count = r.u64()?;
+        let mut nodes = imbl::HashMap::new();
+        for _ in 0..r.count(36)? {
+            let id = r.u64()?;
+            nodes.insert(id, Handle { seq: r.u64()?, off: r.u64()?, len: r.u32()?, checksum: r.u64()? });
+        }
+        st.names.insert(info.name.clone(), info.id);
+        st.stores.insert(info.id, Arc::new(StoreState { info: Arc::new(info), created_seq, count, nodes }));
+    }
+    for _ in 0..r.count(16)? {
+        st.aborted.insert(r.u128()?);
+    }
+    if !r.is_empty() {
+        return Err(CodecError::new("trailing bytes in checkpoint"));
+    }
+    Ok(st)
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole default test suite. Installs what it needs first. Run from anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+
+echo "== build"
+cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+
+echo "== tests"
+cargo test --workspace --locked -- --test-threads 2
