@@ -1,0 +1,136 @@
+//! SOP, the engine this workspace builds (feature `sop-engine`, on by default).
+//!
+//! The adapter uses SOP's byte-level `RawStore` in one store named "kv": keys are compared as
+//! raw bytes and values stored as given, as every peer adapter does, so the figures measure the
+//! engine rather than a serde encoding. Write transactions are `TxMode::ForWriting`, whose
+//! `commit()` is durable when it returns. Read transactions are `TxMode::NoCheck` by default (a
+//! snapshot with no commit-time validation, like the peers' read transactions);
+//! `--sop-read-mode for-reading` measures validated read transactions instead.
+
+use super::{Engine, EngineConfig, ReadFn, ReadTx, WriteFn, WriteTx};
+use anyhow::{Context, Result};
+use sop::{RawStore, TxMode};
+use std::ops::Bound;
+use std::path::Path;
+
+const STORE: &str = "kv";
+/// The key type recorded for the store: plain bytes, compared as bytes.
+const KEY_TYPE: &str = "raw-bytes";
+
+pub fn version() -> String {
+    format!("sop {} (this workspace)", env!("SOP_BENCH_V_SOP"))
+}
+
+fn slot_length(cfg: &EngineConfig) -> usize {
+    cfg.slot_length
+        .unwrap_or(sop::StoreOptions::default().slot_length)
+}
+
+fn read_mode(cfg: &EngineConfig) -> TxMode {
+    if cfg.sop_validated_reads {
+        TxMode::ForReading
+    } else {
+        TxMode::NoCheck
+    }
+}
+
+pub fn settings(cfg: &EngineConfig) -> String {
+    format!(
+        "durability: TxMode::ForWriting, commit() durable on return (record fsynced, log directory fsynced); reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values inline",
+        read_mode(cfg),
+        super::mib(cfg.cache_bytes),
+        slot_length(cfg)
+    )
+}
+
+pub struct SopEngine {
+    db: sop::Database,
+    read_mode: TxMode,
+}
+
+impl SopEngine {
+    pub fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        let db = sop::Database::open(
+            dir,
+            sop::DbOptions {
+                node_cache_bytes: usize::try_from(cfg.cache_bytes).unwrap_or(usize::MAX),
+                ..Default::default()
+            },
+        )
+        .context("sop: open")?;
+        let store_opts = sop::StoreOptions {
+            slot_length: slot_length(cfg),
+            ..Default::default()
+        };
+        let tx = db.begin(TxMode::ForWriting)?;
+        tx.create_raw_store(STORE, KEY_TYPE, store_opts)?;
+        tx.commit()?;
+        Ok(Self {
+            db,
+            read_mode: read_mode(cfg),
+        })
+    }
+}
+
+struct Handle<'t>(RawStore<'t>);
+
+impl ReadTx for Handle<'_> {
+    fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        match self.0.get(key)? {
+            Some(v) => {
+                out.clear();
+                out.extend_from_slice(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        let mut n = 0;
+        let range = self
+            .0
+            .range(Bound::Included(from.to_vec()), Bound::Unbounded, false)?;
+        for item in range.take(limit) {
+            let (k, v) = item?;
+            visit(&k, &v);
+            n += 1;
+        }
+        Ok(n)
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(self.0.count()?)
+    }
+}
+
+impl WriteTx for Handle<'_> {
+    fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.0.upsert(key, value.to_vec())?;
+        Ok(())
+    }
+    fn remove(&mut self, key: &[u8]) -> Result<()> {
+        self.0.remove(key)?;
+        Ok(())
+    }
+}
+
+impl Engine for SopEngine {
+    fn write(&self, f: &mut WriteFn<'_>) -> Result<()> {
+        let tx = self.db.begin(TxMode::ForWriting)?;
+        {
+            let store = tx.open_raw_store(STORE)?;
+            f(&mut Handle(store))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&self, f: &mut ReadFn<'_>) -> Result<()> {
+        let tx = self.db.begin(self.read_mode)?;
+        {
+            let store = tx.open_raw_store(STORE)?;
+            f(&Handle(store))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,289 @@
+//! sop-bench: runs one workload against several embedded key-value engines in turn and reports
+//! them side by side. The binary (`main.rs`) is a thin wrapper over [`run`].
+
+pub mod engines;
+pub mod machine;
+pub mod progress;
+pub mod report;
+pub mod workloads;
+pub mod zipf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use engines::{Engine, EngineConfig};
+use progress::{Progress, Ticker};
+use report::{PhaseResult, Report};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// SOP's Go benchmark: insert, read and delete N string pairs, each phase one transaction.
+    SopGo,
+    /// redb's benchmark: 24-byte keys, 150-byte values, bulk/individual/batch writes, reads, sizes.
+    Redb,
+    /// 50% reads, 20% scans, 10% overwrites, 20% inserts, Zipfian keys, transactions of 10 ops.
+    Mixed,
+    /// Several nodes sharing one store (not yet implemented).
+    Swarm,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::SopGo => "sop-go",
+            Workload::Redb => "redb",
+            Workload::Mixed => "mixed",
+            Workload::Swarm => "swarm",
+        }
+    }
+
+    fn default_count(self) -> u64 {
+        match self {
+            Workload::SopGo => 100_000,
+            Workload::Redb | Workload::Mixed | Workload::Swarm => 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SopReadMode {
+    NoCheck,
+    ForReading,
+}
+
+/// Side-by-side benchmark of SOP and peer embedded key-value engines.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sop-bench", version, about)]
+pub struct Args {
+    /// The workload to run.
+    #[arg(value_enum)]
+    pub workload: Workload,
+    /// Number of keys (default: 100000 for sop-go, 1000000 for redb and mixed).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Operations in the `mixed` phase of the mixed workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ops: u64,
+    /// Comma-separated engines to run, in order (default: every engine compiled in).
+    #[arg(long, value_delimiter = ',')]
+    pub engines: Option<Vec<String>>,
+    /// Directory under which each engine gets a fresh subdirectory (default: a temporary
+    /// directory under ./target/bench-data, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// SOP B-tree node slot length (default: SOP's own default).
+    #[arg(long)]
+    pub slot_length: Option<usize>,
+    /// SOP read transactions: `no-check` (a snapshot, like the peers' read transactions) or
+    /// `for-reading` (validated at commit).
+    #[arg(long, value_enum, default_value_t = SopReadMode::NoCheck)]
+    pub sop_read_mode: SopReadMode,
+    /// Cache size in MiB for the engines that take one.
+    #[arg(long, default_value_t = 4096)]
+    pub cache_mb: u64,
+    /// redb workload: number of single-insert transactions in `individual_writes`.
+    #[arg(long, default_value_t = 1000)]
+    pub individual_writes: u64,
+    /// redb workload: number of transactions in `batch_writes`.
+    #[arg(long, default_value_t = 100)]
+    pub batch_txns: u64,
+    /// redb workload: inserts per transaction in `batch_writes`.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: u64,
+    /// mixed workload: value size in bytes.
+    #[arg(long, default_value_t = 512)]
+    pub value_size: usize,
+    /// Keep each engine's data directory instead of removing it after its run.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl Args {
+    pub fn count(&self) -> u64 {
+        self.count.unwrap_or(self.workload.default_count())
+    }
+}
+
+/// Collects the results of one engine's run and times its phases.
+pub struct Recorder<'a> {
+    engine: String,
+    progress: &'a Progress,
+    results: Vec<PhaseResult>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(engine: &str, progress: &'a Progress) -> Self {
+        Self {
+            engine: engine.to_string(),
+            progress,
+            results: Vec::new(),
+        }
+    }
+
+    /// Runs `body` as the phase `phase` of `ops` operations, and records its wall time and
+    /// throughput.
+    pub fn timed(
+        &mut self,
+        phase: &str,
+        ops: u64,
+        body: impl FnOnce(&Ticker) -> Result<()>,
+    ) -> Result<()> {
+        let ticker = self.progress.phase(&self.engine, phase, ops);
+        let start = Instant::now();
+        body(&ticker).with_context(|| format!("engine {}, phase {phase}", self.engine))?;
+        let secs = start.elapsed().as_secs_f64();
+        ticker.done();
+        self.results.push(PhaseResult {
+            engine: self.engine.clone(),
+            phase: phase.to_string(),
+            ms: Some(secs * 1e3),
+            ops_per_sec: Some(if secs > 0.0 { ops as f64 / secs } else { f64::INFINITY }),
+            bytes: None,
+        });
+        Ok(())
+    }
+
+    /// Records a size, with the time it took to produce when that took work.
+    pub fn size(&mut self, phase: &str, bytes: u64, ms: Option<f64>) {
+        self.results.push(PhaseResult {
+            engine: self.engine.clone(),
+            phase: phase.to_string(),
+            ms,
+            ops_per_sec: None,
+            bytes: Some(bytes),
+        });
+    }
+
+    pub fn progress(&self, phase: &str) {
+        self.progress.phase(&self.engine, phase, 0);
+    }
+
+    pub fn into_results(self) -> Vec<PhaseResult> {
+        self.results
+    }
+}
+
+/// Bytes on disk of all regular files under `dir`: allocated blocks, as `du` counts them, so
+/// preallocated-but-sparse files (fjall's journal, for one) count for what they occupy.
+pub fn dir_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            total += dir_bytes(&entry.path())?;
+        } else if ty.is_file() {
+            total += allocated(&entry.metadata()?);
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(unix)]
+fn allocated(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.blocks() * 512
+}
+
+#[cfg(not(unix))]
+fn allocated(m: &std::fs::Metadata) -> u64 {
+    m.len()
+}
+
+/// Runs the workload on each engine and returns the report (also written as JSON with `--json`).
+pub fn run(args: &Args) -> Result<Report> {
+    if args.workload == Workload::Swarm {
+        bail!(
+            "workload `swarm` is not yet implemented: needs clustered mode (several SOP nodes \
+             sharing one store), which the sop library does not have yet"
+        );
+    }
+    let cfg = EngineConfig {
+        cache_bytes: args.cache_mb << 20,
+        slot_length: args.slot_length,
+        sop_validated_reads: args.sop_read_mode == SopReadMode::ForReading,
+    };
+    let names: Vec<String> = match &args.engines {
+        Some(list) => list
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => engines::available()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    };
+    if names.is_empty() {
+        bail!("no engines selected");
+    }
+    let infos = names
+        .iter()
+        .map(|n| engines::info(n, &cfg))
+        .collect::<Result<Vec<_>>>()?;
+
+    // Where the engines' directories go.
+    let scratch;
+    let base: &Path = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            dir
+        }
+        None => {
+            let root = Path::new("target").join("bench-data");
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("creating {}", root.display()))?;
+            scratch = tempfile::Builder::new()
+                .prefix("run-")
+                .tempdir_in(&root)
+                .context("creating a temporary directory")?;
+            scratch.path()
+        }
+    };
+
+    let progress = Progress::new();
+    let mut results = Vec::new();
+    for name in &names {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}-{name}-", args.workload.name()))
+            .tempdir_in(base)
+            .with_context(|| format!("creating a directory for {name} in {}", base.display()))?;
+        let mut rec = Recorder::new(name, &progress);
+        rec.progress("open");
+        let mut engine: Box<dyn Engine> = engines::open(name, dir.path(), &cfg)
+            .with_context(|| format!("opening {name} in {}", dir.path().display()))?;
+        match args.workload {
+            Workload::SopGo => workloads::sop_go::run(&mut *engine, &mut rec, args)?,
+            Workload::Redb => workloads::redb::run(&mut *engine, dir.path(), &mut rec, args)?,
+            Workload::Mixed => workloads::mixed::run(&mut *engine, &mut rec, args)?,
+            Workload::Swarm => unreachable!(),
+        }
+        drop(engine);
+        results.extend(rec.into_results());
+        if args.keep {
+            let kept = dir.keep();
+            eprintln!("kept {name}'s data in {}", kept.display());
+        }
+    }
+    progress.finish();
+
+    let report = Report {
+        workload: args.workload.name().to_string(),
+        count: args.count(),
+        ops: (args.workload == Workload::Mixed).then_some(args.ops),
+        machine: machine::Machine::detect(),
+        engines: infos,
+        results,
+    };
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(report)
+}

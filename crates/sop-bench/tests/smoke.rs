@@ -1,0 +1,151 @@
+//! Runs every workload at a tiny size on redb (and sop when it is compiled in) through the
+//! library entry point, and checks the JSON report: every phase for every engine, with
+//! positive throughput for timed phases and positive sizes for size phases.
+
+use clap::Parser;
+use serde_json::Value;
+
+fn engines() -> Vec<&'static str> {
+    if cfg!(feature = "sop-engine") {
+        vec!["redb", "sop"]
+    } else {
+        vec!["redb"]
+    }
+}
+
+fn run(workload: &str, extra: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let data = dir.path().join("data");
+    let engines = engines().join(",");
+    let mut argv = vec![
+        "sop-bench",
+        workload,
+        "--count",
+        "2000",
+        "--cache-mb",
+        "64",
+        "--engines",
+        &engines,
+        "--dir",
+        data.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    argv.extend_from_slice(extra);
+    let args = sop_bench::Args::try_parse_from(argv).unwrap();
+    let report = sop_bench::run(&args).unwrap();
+    // The text table names every engine and phase too.
+    let table = report.render();
+    for e in engines.split(',') {
+        assert!(table.contains(e), "table lacks {e}:\n{table}");
+    }
+    let text = std::fs::read_to_string(&json).unwrap();
+    // Each engine's directory was removed after its run.
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+    serde_json::from_str(&text).unwrap()
+}
+
+fn result<'a>(v: &'a Value, engine: &str, phase: &str) -> &'a Value {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["engine"] == engine && r["phase"] == phase)
+        .unwrap_or_else(|| panic!("no result for {engine}/{phase}"))
+}
+
+fn check_header(v: &Value, workload: &str) {
+    assert_eq!(v["workload"], workload);
+    assert_eq!(v["count"], 2000);
+    assert!(v["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(v["machine"]["memory_bytes"].as_u64().unwrap() > 0);
+    assert!(v["machine"]["os"].as_str().is_some());
+    let listed: Vec<&str> = v["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(!e["version"].as_str().unwrap().is_empty());
+            assert!(e["settings"].as_str().unwrap().contains("durability"));
+            e["engine"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(listed, engines());
+}
+
+fn check_timed(v: &Value, phases: &[&str]) {
+    for e in engines() {
+        for p in phases {
+            let r = result(v, e, p);
+            let ops = r["ops_per_sec"].as_f64().unwrap();
+            assert!(ops > 0.0, "{e}/{p}: ops_per_sec {ops}");
+            assert!(r["ms"].as_f64().unwrap() >= 0.0, "{e}/{p}: ms");
+            assert!(r.get("bytes").is_none(), "{e}/{p}: a timed phase has no bytes");
+        }
+    }
+}
+
+#[test]
+fn sop_go() {
+    let v = run("sop-go", &[]);
+    check_header(&v, "sop-go");
+    check_timed(&v, &["insert", "read", "delete"]);
+}
+
+#[test]
+fn redb_workload() {
+    let v = run(
+        "redb",
+        &["--individual-writes", "20", "--batch-txns", "5", "--batch-size", "100"],
+    );
+    check_header(&v, "redb");
+    check_timed(
+        &v,
+        &[
+            "bulk_load",
+            "individual_writes",
+            "batch_writes",
+            "len",
+            "random_reads",
+            "random_reads_2",
+            "range_reads",
+            "range_reads_2",
+            "threaded_reads",
+            "removals",
+        ],
+    );
+    for e in engines() {
+        let size = result(&v, e, "size");
+        assert!(size["bytes"].as_u64().unwrap() > 0, "{e}: size");
+        assert!(size.get("ops_per_sec").is_none());
+    }
+    // redb compacts; its compacted file is no larger than before.
+    let before = result(&v, "redb", "size")["bytes"].as_u64().unwrap();
+    let after = result(&v, "redb", "compacted_size")["bytes"].as_u64().unwrap();
+    assert!(after > 0 && after <= before, "redb compacted {before} -> {after}");
+}
+
+#[test]
+fn mixed() {
+    let v = run("mixed", &["--ops", "2000"]);
+    check_header(&v, "mixed");
+    assert_eq!(v["ops"], 2000);
+    check_timed(&v, &["load", "mixed"]);
+}
+
+#[test]
+fn swarm_is_not_yet_implemented() {
+    let args = sop_bench::Args::try_parse_from(["sop-bench", "swarm"]).unwrap();
+    let err = sop_bench::run(&args).unwrap_err().to_string();
+    assert!(err.contains("not yet implemented"), "{err}");
+    assert!(err.contains("clustered"), "{err}");
+}
+
+#[test]
+fn unknown_engine_is_refused() {
+    let args =
+        sop_bench::Args::try_parse_from(["sop-bench", "sop-go", "--engines", "nosuch"]).unwrap();
+    let err = sop_bench::run(&args).unwrap_err().to_string();
+    assert!(err.contains("nosuch"), "{err}");
+}
