@@ -193,6 +193,28 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     st.recording = false;
     let mut result = Ok(());
     for (op, h) in &ops {
+        if let Op::Steps { c, forward, n } = *op {
+            let mv = Op::Move { c, mv: if forward { super::ops::Move::Next } else { super::ops::Move::Prev } };
+            let mut got: Option<u64> = None;
+            for _ in 0..n {
+                let out = match st.exec(db, tx.mode, &mv) {
+                    Ok(o) => o.hash(),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
+                got = Some(got.map_or(out, |p| super::ops::chain(p, out)));
+            }
+            if result.is_err() {
+                break;
+            }
+            if got != Some(*h) {
+                result = Err(Error::Conflict(describe(op)));
+                break;
+            }
+            continue;
+        }
         let got = match st.exec(db, tx.mode, op) {
             Ok(out) => Some(out.hash()),
             Err(e) => match super::deterministic_error(&e) {

@@ -141,6 +141,29 @@ impl Transaction {
                 Err(e) => deterministic_error(e).map(error_hash),
             };
             if let Some(h) = h {
+                // Consecutive steps of one cursor in one direction fold into one entry.
+                if let Op::Move { c, mv: mv @ (Move::Next | Move::Prev) } = &op {
+                    let forward = matches!(mv, Move::Next);
+                    if let Some((last, lh)) = st.ops.last_mut() {
+                        let folded = match last {
+                            Op::Steps { c: lc, forward: lf, n } if *lc == *c && *lf == forward => {
+                                *n += 1;
+                                true
+                            }
+                            Op::Move { c: lc, mv: lmv } if *lc == *c && matches!(lmv, Move::Next) == forward
+                                && matches!(lmv, Move::Next | Move::Prev) =>
+                            {
+                                *last = Op::Steps { c: *c, forward, n: 2 };
+                                true
+                            }
+                            _ => false,
+                        };
+                        if folded {
+                            *lh = ops::chain(*lh, h);
+                            return res;
+                        }
+                    }
+                }
                 st.ops_bytes += op.weight();
                 st.ops.push((op, h));
                 if st.ops_bytes > self.db.opts.txn_memory_budget / 4 {
@@ -423,6 +446,7 @@ impl TxState {
                 v.st.count_delta -= 1;
                 Ok(OpOut::Bool(true))
             }
+            Op::Steps { .. } => unreachable!("steps are replayed by the commit, not executed"),
             Op::SetCurrentValue { c, value } => {
                 let pos = self.current_pos(db, *c)?;
                 let sid = self.handle_store(self.cursors[*c as usize].h)?;

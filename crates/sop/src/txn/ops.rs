@@ -52,6 +52,18 @@ pub(crate) enum Op {
     Move { c: u32, mv: Move },
     RemoveCurrent { c: u32 },
     SetCurrentValue { c: u32, value: Bytes },
+    /// `n` consecutive `Next` (or `Prev`) moves of cursor `c`, recorded as one
+    /// entry whose hash chains the moves' result hashes (see `chain`). Only the
+    /// op log holds these; users never issue them.
+    Steps { c: u32, forward: bool, n: u32 },
+}
+
+/// Fold the result hash of one more step into a chain of steps.
+pub(crate) fn chain(prev: u64, next: u64) -> u64 {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&prev.to_le_bytes());
+    b[8..].copy_from_slice(&next.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&b)
 }
 
 impl Op {
