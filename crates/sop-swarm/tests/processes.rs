@@ -88,6 +88,8 @@ fn swarm_of_writers_on_a_brand_new_store() {
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     eprintln!("swarm: {} commits by {procs} processes, {retries} retries, {:.1} s", procs * per, t0.elapsed().as_secs_f64());
+    drop(db);
+    support::remove_later(tmp);
 }
 
 /// 8 processes increment 10 shared counters (read-modify-write, retried on
@@ -154,6 +156,8 @@ fn hot_counters_lose_and_double_nothing() {
     tx.commit().unwrap();
     assert!(db.check().unwrap().is_ok());
     eprintln!("counters: {total} increments, {retries} retries, {:.1} s", t0.elapsed().as_secs_f64());
+    drop(db);
+    support::remove_later(tmp);
 }
 
 /// Two long-running processes with warm caches take turns: what one commits, the
@@ -194,6 +198,7 @@ fn coherence_between_long_running_processes() {
     b.send("quit");
     assert!(a.wait(Duration::from_secs(10)).success());
     assert!(b.wait(Duration::from_secs(10)).success());
+    support::remove_later(tmp);
 }
 
 fn val(ans: &str) -> &str {
@@ -398,6 +403,8 @@ fn concurrent_recovery_after_a_killed_process() {
         tmps,
         dead_ids.iter().map(|i| fences[i]).collect::<Vec<_>>()
     );
+    drop(db);
+    support::remove_later(tmp);
 }
 
 /// The big value `worker churn`/`worker hold` write for key `k` (same generator).

@@ -233,3 +233,10 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Delete a test's folder in the background: unlinking thousands of record
+/// files takes seconds on a busy disk, and nothing waits for it.
+pub fn remove_later(t: tempfile::TempDir) {
+    let p = t.keep();
+    let _ = Command::new("rm").arg("-rf").arg(&p).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+}
