@@ -71,6 +71,10 @@ pub fn writer(a: WriterArgs) -> i32 {
     wait_for_line("go");
     let mut lat = Vec::with_capacity(a.txns as usize);
     let mut retries = 0u64;
+    // Where the time goes: begin + the writes (catch-up, reading nodes) vs commit;
+    // and how many records of other processes each begin had to read.
+    let (mut exec_us, mut commit_us, mut foreign) = (0u64, 0u64, 0u64);
+    let mut last_seq: Option<u64> = None;
     let hot_step = (a.keys / a.hot_keys.max(1)).max(1);
     for _ in 0..a.txns {
         let keys: Vec<u64> = (0..a.writes)
@@ -86,13 +90,22 @@ pub fn writer(a: WriterArgs) -> i32 {
         let mut attempt = 0;
         loop {
             let res = (|| {
+                let t1 = Instant::now();
                 let tx = db.begin(TxMode::ForWriting)?;
+                // Records since the previous transaction's snapshot, less our own commit.
+                if let Some(l) = last_seq.replace(tx.snapshot_seq()) {
+                    foreign += tx.snapshot_seq().saturating_sub(l + 1);
+                }
                 let s = tx.open_store::<u64, u64>(STORE)?;
                 for k in &keys {
                     s.upsert(k, &fastrand::u64(..))?;
                 }
                 drop(s);
-                tx.commit()
+                let t2 = Instant::now();
+                exec_us += (t2 - t1).as_micros() as u64;
+                let r = tx.commit();
+                commit_us += t2.elapsed().as_micros() as u64;
+                r
             })();
             match res {
                 Ok(()) => break,
@@ -110,7 +123,7 @@ pub fn writer(a: WriterArgs) -> i32 {
     }
     let list: Vec<String> = lat.iter().map(|l| l.to_string()).collect();
     // Long line: written whole by one call, after the measurements.
-    say(&format!("RESULT {} {retries} {}", lat.len(), list.join(",")));
+    say(&format!("RESULT {} {retries} {exec_us} {commit_us} {foreign} {}", lat.len(), list.join(",")));
     0
 }
 
@@ -122,6 +135,10 @@ struct Phase {
     ms: f64,
     p50_ms: f64,
     p99_ms: f64,
+    exec_ms: f64,
+    commit_ms: f64,
+    foreign: f64,
+    cpu_ms: f64,
 }
 
 fn pct(sorted: &[u64], p: f64) -> f64 {
@@ -203,14 +220,18 @@ pub fn run(a: BenchArgs) -> i32 {
     }
     let base: Option<f64> = phases.iter().find(|p| p.procs == 1).map(|p| p.committed as f64 / (p.ms / 1000.0));
     println!(
-        "swarm benchmark: {} keys, {} writes per transaction, {} transactions per process, hot = {}% of writes on {} keys",
+        "swarm benchmark: {} keys (slot length {}), {} writes per transaction, {} transactions per process, hot = {}% of writes on {} keys",
         a.keys,
+        a.slot_length,
         a.writes,
         a.txns,
         a.hot_fraction * 100.0,
         a.hot_keys
     );
-    println!("{:<18} {:>6} {:>10} {:>10} {:>9} {:>9} {:>11} {:>8}", "phase", "procs", "txns", "txn/s", "p50 ms", "p99 ms", "retry rate", "vs 1");
+    println!(
+        "{:<18} {:>6} {:>7} {:>8} {:>8} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8} {:>7}",
+        "phase", "procs", "txns", "txn/s", "p50 ms", "p99 ms", "retry rate", "vs 1", "exec ms", "commit ms", "foreign", "cpu ms"
+    );
     let mut results = Vec::new();
     for ph in &phases {
         let ops = ph.committed as f64 / (ph.ms / 1000.0);
@@ -218,8 +239,8 @@ pub fn run(a: BenchArgs) -> i32 {
         let vs = uni1.map(|q| ops / (q.committed as f64 / (q.ms / 1000.0))).or(base.map(|b| ops / b)).unwrap_or(0.0);
         let rr = ph.retries as f64 / ph.committed.max(1) as f64;
         println!(
-            "{:<18} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>11.3} {:>7.2}x",
-            ph.name, ph.procs, ph.committed, ops, ph.p50_ms, ph.p99_ms, rr, vs
+            "{:<18} {:>6} {:>7} {:>8.0} {:>8.2} {:>8.2} {:>10.3} {:>6.2}x {:>8.2} {:>9.2} {:>8.1} {:>7.2}",
+            ph.name, ph.procs, ph.committed, ops, ph.p50_ms, ph.p99_ms, rr, vs, ph.exec_ms, ph.commit_ms, ph.foreign, ph.cpu_ms
         );
         results.push(serde_json::json!({
             "engine": "sop-redis",
@@ -231,6 +252,10 @@ pub fn run(a: BenchArgs) -> i32 {
             "retry_rate": (rr * 10000.0).round() / 10000.0,
             "procs": ph.procs,
             "txns": ph.committed,
+            "exec_ms_mean": (ph.exec_ms * 1000.0).round() / 1000.0,
+            "commit_ms_mean": (ph.commit_ms * 1000.0).round() / 1000.0,
+            "foreign_records_per_txn": (ph.foreign * 10.0).round() / 10.0,
+            "cpu_ms_per_txn": (ph.cpu_ms * 1000.0).round() / 1000.0,
         }));
     }
     if let Some(path) = &a.json {
@@ -241,6 +266,7 @@ pub fn run(a: BenchArgs) -> i32 {
             "writes_per_txn": a.writes,
             "hot_fraction": a.hot_fraction,
             "hot_keys": a.hot_keys,
+            "slot_length": a.slot_length,
             "machine": machine(),
             "results": results,
         });
@@ -276,7 +302,16 @@ fn load(d: &DbArgs, keys: u64, slot_length: usize) -> sop::Result<()> {
     Ok(())
 }
 
+/// CPU time (user + system) of this process's waited-for children, in ms.
+fn children_cpu_ms() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
+}
+
 fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name: String) -> Result<Phase, String> {
+    let cpu0 = children_cpu_ms();
     let mut children: Vec<Child> = Vec::new();
     let mut outs = Vec::new();
     for _ in 0..procs {
@@ -317,11 +352,15 @@ fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name
         let _ = writeln!(c.stdin.as_mut().unwrap(), "go");
     }
     let (mut committed, mut retries, mut lat) = (0u64, 0u64, Vec::new());
+    let (mut exec_us, mut commit_us, mut foreign) = (0u64, 0u64, 0u64);
     for o in outs.iter_mut() {
         let line = expect(o, "RESULT")?;
         let mut w = line.split(' ').skip(1);
         committed += w.next().unwrap().parse::<u64>().unwrap();
         retries += w.next().unwrap().parse::<u64>().unwrap();
+        exec_us += w.next().unwrap().parse::<u64>().unwrap();
+        commit_us += w.next().unwrap().parse::<u64>().unwrap();
+        foreign += w.next().unwrap().parse::<u64>().unwrap();
         if let Some(l) = w.next() {
             lat.extend(l.split(',').filter(|s| !s.is_empty()).map(|s| s.parse::<u64>().unwrap()));
         }
@@ -331,8 +370,23 @@ fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name
         drop(c.stdin.take());
         let _ = c.wait();
     }
+    // Includes opening the database (catching up from the newest checkpoint).
+    let cpu_ms = children_cpu_ms() - cpu0;
     lat.sort_unstable();
     // Let the writers' leases and lock files go before the next phase.
     std::thread::sleep(Duration::from_millis(100));
-    Ok(Phase { name, procs, committed, retries, ms, p50_ms: pct(&lat, 0.5), p99_ms: pct(&lat, 0.99) })
+    let attempts = (committed + retries).max(1) as f64;
+    Ok(Phase {
+        name,
+        procs,
+        committed,
+        retries,
+        ms,
+        p50_ms: pct(&lat, 0.5),
+        p99_ms: pct(&lat, 0.99),
+        exec_ms: exec_us as f64 / attempts / 1000.0,
+        commit_ms: commit_us as f64 / attempts / 1000.0,
+        foreign: foreign as f64 / committed.max(1) as f64,
+        cpu_ms: cpu_ms / committed.max(1) as f64,
+    })
 }
