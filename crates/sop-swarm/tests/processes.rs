@@ -420,3 +420,34 @@ fn sop_swarm_value(k: u64, len: usize) -> Vec<u8> {
     v.truncate(len);
     v
 }
+
+/// A tiny run of the benchmark command, so it cannot rot: the JSON has every phase
+/// with the fields issue 5 names.
+#[test]
+fn bench_command_smoke() {
+    let _g = support::serial();
+    let url = redis_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("swarm.json");
+    let dir = tmp.path().join("bench");
+    let out = std::process::Command::new(support::exe())
+        .args(["bench", "--redis", &url, "--keys", "2000", "--txns", "5", "--procs", "1,2", "--json"])
+        .arg(&json)
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["workload"], "swarm");
+    let phases: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["procs_1_uniform", "procs_1_hot", "procs_2_uniform", "procs_2_hot"]);
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["engine"], "sop-redis");
+        for f in ["ops_per_sec", "p50_ms", "p99_ms", "retry_rate", "ms"] {
+            assert!(r[f].as_f64().is_some(), "{f} in {r}");
+        }
+        assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0);
+    }
+    support::remove_later(tmp);
+}
