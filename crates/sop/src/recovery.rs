@@ -60,6 +60,17 @@ pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
         let path = procs.join(&name);
         match vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
             None => {
+                // Held: by its owner, or for a moment by another process's recovery
+                // looking at it. Alive for this pass, but in Clustered mode still
+                // note whether its lease is missing: otherwise concurrent recoveries,
+                // each finding the lock taken by another, would each start timing a
+                // dead process only when it finally gets the lock, and none would
+                // ever see the lease missing for a whole TTL.
+                if db.coord.clustered() {
+                    if let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) {
+                        db.presumed_dead(id)?;
+                    }
+                }
                 out.live.insert(name[..16].to_string());
             }
             Some(guard) => {

@@ -163,3 +163,37 @@ fn redis_lost_mid_transaction_fails_cleanly_and_recovers() {
     assert_eq!(s.get(&2).unwrap(), None);
     assert_eq!(s.get(&3).unwrap(), Some(3));
 }
+
+/// Several processes recovering at once take each other's turn at a dead process's
+/// lock file: one that finds it locked (another recovery is checking it) must still
+/// start timing the missing lease then, or the dead process's leftovers can survive
+/// every concurrent pass (each recoverer sees the lease missing "for the first
+/// time" whenever it finally gets the lock).
+#[test]
+fn a_dead_process_locked_by_another_recovery_is_timed_from_the_first_look() {
+    let url = support::redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    drop(Database::open(dir.path(), clustered(&url)).unwrap());
+    // The leftovers of a dead process: its lock file and a temporary record.
+    let ghost = uuid_like();
+    let lock_path = dir.path().join("procs").join(format!("{ghost:032x}.lock"));
+    let tmp_path = dir.path().join("tmp").join(format!("{ghost:032x}-00000001.tmp"));
+    std::fs::write(&lock_path, b"").unwrap();
+    std::fs::write(&tmp_path, b"never linked").unwrap();
+    // Another process's recovery holds the dead process's lock while checking it.
+    let other = std::fs::File::open(&lock_path).unwrap();
+    other.try_lock().unwrap();
+    let ttl = Duration::from_millis(300);
+    let db = Database::open(dir.path(), DbOptions { lease_ttl: ttl, ..clustered(&url) }).unwrap();
+    assert!(tmp_path.exists(), "locked: presumed alive for now");
+    drop(other);
+    std::thread::sleep(ttl + Duration::from_millis(100));
+    let r = db.recover().unwrap();
+    assert!(!tmp_path.exists(), "its lease has been missing since this process first looked, longer than the TTL: {r:?}");
+    assert!(!lock_path.exists());
+}
+
+fn uuid_like() -> u128 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    (t << 32) ^ (std::process::id() as u128) ^ 0x5eed_0000_0000_0000_0000_0000_0000_0000
+}
