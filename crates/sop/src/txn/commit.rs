@@ -79,7 +79,11 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         // take turns), then validate, and only then write the record.
         let keys = tx.st.borrow().lock_keys();
         let owner = uuid::Uuid::new_v4().as_u128();
-        if !db.coord.lock(owner, &keys, tx.max_commit_time, deadline)? {
+        // The lease is short (a killed holder blocks others only this long); if a
+        // long commit outlives it, contenders merely reach validation together,
+        // where the log decides.
+        let lease = tx.max_commit_time.min(db.opts.lease_ttl);
+        if !db.coord.lock(owner, &keys, lease, deadline)? {
             return Err(Error::Timeout(tx.max_commit_time));
         }
         let outcome = attempt(tx, db, deadline);
