@@ -446,7 +446,6 @@ fn store_create(cli: &Cli, name: &str, opts: StoreOptions, spec: Option<&str>) -
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.create_json_store(name, opts.clone(), spec.clone())?;
     let info = (**s.info()).clone();
-    drop(s);
     tx.commit()?;
     emit(
         cli,
@@ -564,7 +563,6 @@ fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     } else {
         s.add(&key, &value)?
     };
-    drop(s);
     tx.commit()?;
     emit(
         cli,
@@ -600,7 +598,6 @@ fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
     if !s.remove(&key)? {
         bail!("no item with key {key} in store {store}");
     }
-    drop(s);
     tx.commit()?;
     emit(cli, "deleted", json!({"deleted": true}));
     Ok(())
@@ -712,7 +709,6 @@ fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) -> Res
                 }
             }
         }
-        drop(s);
         if n == 0 {
             break;
         }

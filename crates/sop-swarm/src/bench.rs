@@ -100,7 +100,6 @@ pub fn writer(a: WriterArgs) -> i32 {
                 for k in &keys {
                     s.upsert(k, &fastrand::u64(..))?;
                 }
-                drop(s);
                 let t2 = Instant::now();
                 exec_us += (t2 - t1).as_micros() as u64;
                 let r = tx.commit();
@@ -123,7 +122,11 @@ pub fn writer(a: WriterArgs) -> i32 {
     }
     let list: Vec<String> = lat.iter().map(|l| l.to_string()).collect();
     // Long line: written whole by one call, after the measurements.
-    say(&format!("RESULT {} {retries} {exec_us} {commit_us} {foreign} {}", lat.len(), list.join(",")));
+    say(&format!(
+        "RESULT {} {retries} {exec_us} {commit_us} {foreign} {}",
+        lat.len(),
+        list.join(",")
+    ));
     0
 }
 
@@ -176,12 +179,18 @@ pub fn run(a: BenchArgs) -> i32 {
     let dir = match &a.dir {
         Some(d) => d.clone(),
         None => {
-            tmp = tempfile::Builder::new().prefix("sop-swarm-bench").tempdir().expect("temporary folder");
+            tmp = tempfile::Builder::new()
+                .prefix("sop-swarm-bench")
+                .tempdir()
+                .expect("temporary folder");
             tmp.path().to_path_buf()
         }
     };
     if dir.join(sop::db::CONFIG_FILE).exists() {
-        eprintln!("{} already holds a database; give an empty or new folder", dir.display());
+        eprintln!(
+            "{} already holds a database; give an empty or new folder",
+            dir.display()
+        );
         return 1;
     }
     let dbargs = DbArgs {
@@ -192,7 +201,12 @@ pub fn run(a: BenchArgs) -> i32 {
         recovery_ms: 0,
         wait_go: false,
     };
-    eprintln!("== loading {} keys into {} (Clustered, Redis {})", a.keys, dbargs.db.display(), a.redis);
+    eprintln!(
+        "== loading {} keys into {} (Clustered, Redis {})",
+        a.keys,
+        dbargs.db.display(),
+        a.redis
+    );
     let t = Instant::now();
     if let Err(e) = load(&dbargs, a.keys, a.slot_length) {
         eprintln!("load failed: {e}");
@@ -218,7 +232,10 @@ pub fn run(a: BenchArgs) -> i32 {
             }
         }
     }
-    let base: Option<f64> = phases.iter().find(|p| p.procs == 1).map(|p| p.committed as f64 / (p.ms / 1000.0));
+    let base: Option<f64> = phases
+        .iter()
+        .find(|p| p.procs == 1)
+        .map(|p| p.committed as f64 / (p.ms / 1000.0));
     println!(
         "swarm benchmark: {} keys (slot length {}), {} writes per transaction, {} transactions per process, hot = {}% of writes on {} keys",
         a.keys,
@@ -230,13 +247,29 @@ pub fn run(a: BenchArgs) -> i32 {
     );
     println!(
         "{:<18} {:>6} {:>7} {:>8} {:>8} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8} {:>7}",
-        "phase", "procs", "txns", "txn/s", "p50 ms", "p99 ms", "retry rate", "vs 1", "exec ms", "commit ms", "foreign", "cpu ms"
+        "phase",
+        "procs",
+        "txns",
+        "txn/s",
+        "p50 ms",
+        "p99 ms",
+        "retry rate",
+        "vs 1",
+        "exec ms",
+        "commit ms",
+        "foreign",
+        "cpu ms"
     );
     let mut results = Vec::new();
     for ph in &phases {
         let ops = ph.committed as f64 / (ph.ms / 1000.0);
-        let uni1 = phases.iter().find(|q| q.procs == 1 && q.name.ends_with(ph.name.rsplit('_').next().unwrap()));
-        let vs = uni1.map(|q| ops / (q.committed as f64 / (q.ms / 1000.0))).or(base.map(|b| ops / b)).unwrap_or(0.0);
+        let uni1 = phases
+            .iter()
+            .find(|q| q.procs == 1 && q.name.ends_with(ph.name.rsplit('_').next().unwrap()));
+        let vs = uni1
+            .map(|q| ops / (q.committed as f64 / (q.ms / 1000.0)))
+            .or(base.map(|b| ops / b))
+            .unwrap_or(0.0);
         let rr = ph.retries as f64 / ph.committed.max(1) as f64;
         println!(
             "{:<18} {:>6} {:>7} {:>8.0} {:>8.2} {:>8.2} {:>10.3} {:>6.2}x {:>8.2} {:>9.2} {:>8.1} {:>7.2}",
@@ -281,9 +314,18 @@ pub fn run(a: BenchArgs) -> i32 {
 fn load(d: &DbArgs, keys: u64, slot_length: usize) -> sop::Result<()> {
     let db = Database::open(
         &d.db,
-        DbOptions { coordination: Some(Coordination::Redis { url: d.redis.clone() }), recovery_interval: None, ..Default::default() },
+        DbOptions {
+            coordination: Some(Coordination::Redis {
+                url: d.redis.clone(),
+            }),
+            recovery_interval: None,
+            ..Default::default()
+        },
     )?;
-    let opts = StoreOptions { slot_length, ..Default::default() };
+    let opts = StoreOptions {
+        slot_length,
+        ..Default::default()
+    };
     let tx = db.begin(TxMode::ForWriting)?;
     tx.create_store::<u64, u64>(STORE, opts)?;
     tx.commit()?;
@@ -295,7 +337,6 @@ fn load(d: &DbArgs, keys: u64, slot_length: usize) -> sop::Result<()> {
         for i in k..(k + batch).min(keys) {
             s.add(&i, &i)?;
         }
-        drop(s);
         tx.commit()?;
         k += batch;
     }
@@ -310,7 +351,14 @@ fn children_cpu_ms() -> f64 {
     ms(ru.ru_utime) + ms(ru.ru_stime)
 }
 
-fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name: String) -> Result<Phase, String> {
+fn phase(
+    exe: &PathBuf,
+    d: &DbArgs,
+    a: &BenchArgs,
+    procs: usize,
+    hot: bool,
+    name: String,
+) -> Result<Phase, String> {
     let cpu0 = children_cpu_ms();
     let mut children: Vec<Child> = Vec::new();
     let mut outs = Vec::new();
@@ -319,8 +367,18 @@ fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name
             .args(["worker", "bench-writer", "--db"])
             .arg(&d.db)
             .args(["--redis", &d.redis])
-            .args(["--txns", &a.txns.to_string(), "--keys", &a.keys.to_string(), "--writes", &a.writes.to_string()])
-            .args(["--hot-fraction", &if hot { a.hot_fraction } else { 0.0 }.to_string()])
+            .args([
+                "--txns",
+                &a.txns.to_string(),
+                "--keys",
+                &a.keys.to_string(),
+                "--writes",
+                &a.writes.to_string(),
+            ])
+            .args([
+                "--hot-fraction",
+                &if hot { a.hot_fraction } else { 0.0 }.to_string(),
+            ])
             .args(["--hot-keys", &a.hot_keys.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -329,21 +387,22 @@ fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name
         outs.push(BufReader::new(c.stdout.take().unwrap()));
         children.push(c);
     }
-    let expect = |out: &mut BufReader<std::process::ChildStdout>, what: &str| -> Result<String, String> {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if out.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-                return Err(format!("a writer ended before {what}"));
+    let expect =
+        |out: &mut BufReader<std::process::ChildStdout>, what: &str| -> Result<String, String> {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if out.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                    return Err(format!("a writer ended before {what}"));
+                }
+                if line.starts_with(what) {
+                    return Ok(line.trim_end().to_string());
+                }
+                if line.starts_with("ERROR") || line.starts_with("FENCED") {
+                    return Err(line.trim_end().to_string());
+                }
             }
-            if line.starts_with(what) {
-                return Ok(line.trim_end().to_string());
-            }
-            if line.starts_with("ERROR") || line.starts_with("FENCED") {
-                return Err(line.trim_end().to_string());
-            }
-        }
-    };
+        };
     for o in outs.iter_mut() {
         expect(o, "READY")?;
     }
@@ -362,7 +421,11 @@ fn phase(exe: &PathBuf, d: &DbArgs, a: &BenchArgs, procs: usize, hot: bool, name
         commit_us += w.next().unwrap().parse::<u64>().unwrap();
         foreign += w.next().unwrap().parse::<u64>().unwrap();
         if let Some(l) = w.next() {
-            lat.extend(l.split(',').filter(|s| !s.is_empty()).map(|s| s.parse::<u64>().unwrap()));
+            lat.extend(
+                l.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse::<u64>().unwrap()),
+            );
         }
     }
     let ms = t0.elapsed().as_secs_f64() * 1000.0;

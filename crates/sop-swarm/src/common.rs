@@ -34,10 +34,13 @@ pub struct DbArgs {
 impl DbArgs {
     pub fn options(&self) -> DbOptions {
         DbOptions {
-            coordination: Some(Coordination::Redis { url: self.redis.clone() }),
+            coordination: Some(Coordination::Redis {
+                url: self.redis.clone(),
+            }),
             lease_ttl: Duration::from_millis(self.lease_ms),
             max_commit_time: Duration::from_millis(self.max_commit_ms),
-            recovery_interval: (self.recovery_ms > 0).then(|| Duration::from_millis(self.recovery_ms)),
+            recovery_interval: (self.recovery_ms > 0)
+                .then(|| Duration::from_millis(self.recovery_ms)),
             ..Default::default()
         }
     }

@@ -14,7 +14,10 @@ mod workers;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sop-swarm", about = "Clustered-mode worker processes and the swarm benchmark for SOP")]
+#[command(
+    name = "sop-swarm",
+    about = "Clustered-mode worker processes and the swarm benchmark for SOP"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

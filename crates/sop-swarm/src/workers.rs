@@ -1,6 +1,8 @@
 //! The worker processes. Each prints one line per committed transaction.
 
-use crate::common::{backoff, on_error, say, stdin_lines, stop_on_stdin_eof, stopping, wait_for_line, DbArgs, Next};
+use crate::common::{
+    backoff, on_error, say, stdin_lines, stop_on_stdin_eof, stopping, wait_for_line, DbArgs, Next,
+};
 use clap::{Args, Subcommand};
 use sop::coord::{Coordinator, RedisCoordinator};
 use sop::{Database, StoreOptions, TxMode, ValuePlacement};
@@ -65,7 +67,10 @@ pub struct AddArgs {
 
 fn add(a: AddArgs) -> i32 {
     let db = a.db.open_and_start();
-    let opts = StoreOptions { slot_length: a.slot_length, ..Default::default() };
+    let opts = StoreOptions {
+        slot_length: a.slot_length,
+        ..Default::default()
+    };
     let (mut retries, mut first) = (0u64, a.from);
     let end = a.from + a.count;
     while first < end {
@@ -80,14 +85,16 @@ fn add(a: AddArgs) -> i32 {
                         return Ok(false);
                     }
                 }
-                drop(s);
                 tx.commit()?;
                 Ok(true)
             })();
             match res {
                 Ok(true) => break,
                 Ok(false) => {
-                    say(&format!("ERROR key of {first}..{} already present", first + n));
+                    say(&format!(
+                        "ERROR key of {first}..{} already present",
+                        first + n
+                    ));
                     return 2;
                 }
                 Err(e) => match on_error("add", &e) {
@@ -132,7 +139,6 @@ fn counters(a: CountersArgs) -> i32 {
                 let s = tx.open_or_create_store::<u32, u64>(&a.store, StoreOptions::default())?;
                 let v = s.get(&c)?.unwrap_or(0);
                 s.upsert(&c, &(v + 1))?;
-                drop(s);
                 tx.commit()?;
                 Ok(v + 1)
             })();
@@ -196,10 +202,11 @@ fn bank(a: BankArgs) -> i32 {
                 let bt = acc.get(&to)?.expect("account exists");
                 acc.update(&from, &(bf - amount))?;
                 acc.update(&to, &(bt + amount))?;
-                drop(acc);
                 let ledger = tx.open_store::<(u64, u64), (u32, u32, i64)>(LEDGER)?;
-                assert!(ledger.add(&(a.incarnation, n), &(from, to, amount))?, "ledger key reused");
-                drop(ledger);
+                assert!(
+                    ledger.add(&(a.incarnation, n), &(from, to, amount))?,
+                    "ledger key reused"
+                );
                 tx.commit()?;
                 Ok(true)
             })();
@@ -253,7 +260,11 @@ fn audit(a: AuditArgs) -> i32 {
     while !stopping() {
         std::thread::sleep(Duration::from_millis(fastrand::u64(0..=a.pause_ms)));
         let nocheck = fastrand::u8(0..4) == 0;
-        let mode = if nocheck { TxMode::NoCheck } else { TxMode::ForReading };
+        let mode = if nocheck {
+            TxMode::NoCheck
+        } else {
+            TxMode::ForReading
+        };
         let res = (|| {
             let tx = db.begin(mode)?;
             let seq = tx.snapshot_seq();
@@ -264,14 +275,16 @@ fn audit(a: AuditArgs) -> i32 {
                 sum += bal;
                 n += 1;
             }
-            drop(acc);
             tx.commit()?;
             Ok((sum, n, seq))
         })();
         match res {
             Ok((sum, n, seq)) => {
                 if sum != a.total || n != a.accounts {
-                    say(&format!("AUDIT BAD {mode:?} seq={seq} sum={sum} accounts={n} want={} {}", a.total, a.accounts));
+                    say(&format!(
+                        "AUDIT BAD {mode:?} seq={seq} sum={sum} accounts={n} want={} {}",
+                        a.total, a.accounts
+                    ));
                 } else {
                     ok += 1;
                     say(&format!("AUDIT OK {mode:?} seq={seq}"));
@@ -303,7 +316,9 @@ fn serve(a: ServeArgs) -> i32 {
     while let Ok(line) = rx.recv() {
         let w: Vec<&str> = line.split_whitespace().collect();
         let ans = match w.as_slice() {
-            ["put", store, k, v] => serve_put(&db, store, k.parse().unwrap(), Some(v.parse().unwrap())),
+            ["put", store, k, v] => {
+                serve_put(&db, store, k.parse().unwrap(), Some(v.parse().unwrap()))
+            }
             ["incr", store, k] => serve_put(&db, store, k.parse().unwrap(), None),
             ["get", store, k] => serve_get(&db, store, k.parse().unwrap(), TxMode::ForReading),
             ["getw", store, k] => serve_get(&db, store, k.parse().unwrap(), TxMode::ForWriting),
@@ -322,13 +337,18 @@ fn serve(a: ServeArgs) -> i32 {
 
 fn serve_put(db: &Database, store: &str, k: u64, v: Option<u64>) -> sop::Result<String> {
     let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.open_or_create_store::<u64, u64>(store, StoreOptions { slot_length: 16, ..Default::default() })?;
+    let s = tx.open_or_create_store::<u64, u64>(
+        store,
+        StoreOptions {
+            slot_length: 16,
+            ..Default::default()
+        },
+    )?;
     let v = match v {
         Some(v) => v,
         None => s.get(&k)?.unwrap_or(0) + 1,
     };
     s.upsert(&k, &v)?;
-    drop(s);
     tx.commit()?;
     Ok(format!("OK {} {v}", db.head()?))
 }
@@ -338,9 +358,11 @@ fn serve_get(db: &Database, store: &str, k: u64, mode: TxMode) -> sop::Result<St
     let seq = tx.snapshot_seq();
     let s = tx.open_store::<u64, u64>(store)?;
     let v = s.get(&k)?;
-    drop(s);
     tx.commit()?;
-    Ok(format!("VAL {k} {} {seq}", v.map_or("none".to_string(), |v| v.to_string())))
+    Ok(format!(
+        "VAL {k} {} {seq}",
+        v.map_or("none".to_string(), |v| v.to_string())
+    ))
 }
 
 pub const BIG: &str = "big";
@@ -359,7 +381,11 @@ pub fn big_value(k: u64, len: usize) -> Vec<u8> {
 }
 
 pub fn big_store_options() -> StoreOptions {
-    StoreOptions { values: ValuePlacement::Big, slot_length: 16, ..Default::default() }
+    StoreOptions {
+        values: ValuePlacement::Big,
+        slot_length: 16,
+        ..Default::default()
+    }
 }
 
 #[derive(Args)]
@@ -387,7 +413,6 @@ fn churn(a: ChurnArgs) -> i32 {
             for k in first..first + a.per_txn {
                 s.upsert(&k, &big_value(k, a.value_bytes))?;
             }
-            drop(s);
             tx.commit()
         })();
         match res {
@@ -500,11 +525,17 @@ fn lock(a: LockArgs) -> i32 {
             ["lock", owner, ttl, s, n] => {
                 let key = [(s.parse().unwrap(), n.parse().unwrap())];
                 let ttl = Duration::from_millis(ttl.parse().unwrap());
-                c.lock(hex(owner), &key, ttl, Instant::now() + Duration::from_millis(50)).map(|ok| format!("LOCKED {ok}"))
+                c.lock(
+                    hex(owner),
+                    &key,
+                    ttl,
+                    Instant::now() + Duration::from_millis(50),
+                )
+                .map(|ok| format!("LOCKED {ok}"))
             }
-            ["unlock", owner, s, n] => {
-                c.unlock(hex(owner), &[(s.parse().unwrap(), n.parse().unwrap())]).map(|()| "UNLOCKED".to_string())
-            }
+            ["unlock", owner, s, n] => c
+                .unlock(hex(owner), &[(s.parse().unwrap(), n.parse().unwrap())])
+                .map(|()| "UNLOCKED".to_string()),
             ["holder", s, n] => c
                 .holder(&(s.parse().unwrap(), n.parse().unwrap()))
                 .map(|h| format!("HOLDER {}", h.unwrap_or_else(|| "none".into()))),

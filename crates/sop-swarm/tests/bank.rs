@@ -30,7 +30,9 @@ const MAX_COMMIT_MS: u64 = 3_000;
 
 fn opts(url: &str) -> DbOptions {
     DbOptions {
-        coordination: Some(Coordination::Redis { url: url.to_string() }),
+        coordination: Some(Coordination::Redis {
+            url: url.to_string(),
+        }),
         recovery_interval: None,
         lease_ttl: Duration::from_millis(LEASE_MS),
         ..Default::default()
@@ -78,29 +80,56 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
     {
         let db = Database::open(&dir, opts(&url)).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let acc = tx.create_store::<u32, i64>("accounts", StoreOptions { slot_length: 16, ..Default::default() }).unwrap();
+        let acc = tx
+            .create_store::<u32, i64>(
+                "accounts",
+                StoreOptions {
+                    slot_length: 16,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         for a in 0..ACCOUNTS {
             acc.add(&a, &INITIAL).unwrap();
         }
-        drop(acc);
-        tx.create_store::<(u64, u64), (u32, u32, i64)>("ledger", StoreOptions { slot_length: 64, ..Default::default() }).unwrap();
+        tx.create_store::<(u64, u64), (u32, u32, i64)>(
+            "ledger",
+            StoreOptions {
+                slot_length: 64,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         tx.commit().unwrap();
     }
     let total = ACCOUNTS as i64 * INITIAL;
-    let common = ["--lease-ms", &LEASE_MS.to_string(), "--max-commit-ms", &MAX_COMMIT_MS.to_string(), "--recovery-ms", "2000"]
-        .map(String::from);
+    let common = [
+        "--lease-ms",
+        &LEASE_MS.to_string(),
+        "--max-commit-ms",
+        &MAX_COMMIT_MS.to_string(),
+        "--recovery-ms",
+        "2000",
+    ]
+    .map(String::from);
     let spawn_worker = |slot: usize, incarnation: u64| -> Proc {
         let mut extra: Vec<&str> = common.iter().map(|s| s.as_str()).collect();
         let inc = incarnation.to_string();
         extra.extend(["--accounts", "100", "--incarnation", &inc]);
-        Proc::spawn(format!("worker {slot} (incarnation {incarnation})"), &worker_args("bank", &dir, &url, &extra))
+        Proc::spawn(
+            format!("worker {slot} (incarnation {incarnation})"),
+            &worker_args("bank", &dir, &url, &extra),
+        )
     };
     let mut next_inc = 1u64;
     let mut slots: Vec<Slot> = (0..WORKERS)
         .map(|i| {
             let inc = next_inc;
             next_inc += 1;
-            Slot { proc: spawn_worker(i, inc), incarnation: inc }
+            Slot {
+                proc: spawn_worker(i, inc),
+                incarnation: inc,
+            }
         })
         .collect();
     let mut auditors: Vec<Proc> = (0..AUDITORS)
@@ -108,7 +137,10 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
             let mut extra: Vec<&str> = common.iter().map(|s| s.as_str()).collect();
             let t = total.to_string();
             extra.extend(["--accounts", "100", "--total", &t, "--pause-ms", "150"]);
-            Proc::spawn(format!("auditor {i}"), &worker_args("audit", &dir, &url, &extra))
+            Proc::spawn(
+                format!("auditor {i}"),
+                &worker_args("audit", &dir, &url, &extra),
+            )
         })
         .collect();
     for s in &slots {
@@ -130,8 +162,18 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
     let mut kills = 0;
     let start = Instant::now();
     let mut stops = [
-        Stop { at: Duration::from_secs(3), stop_for: Duration::from_secs(4), lapse_lock: false, ..Default::default() },
-        Stop { at: Duration::from_secs(12), stop_for: Duration::from_secs(7), lapse_lock: true, ..Default::default() },
+        Stop {
+            at: Duration::from_secs(3),
+            stop_for: Duration::from_secs(4),
+            lapse_lock: false,
+            ..Default::default()
+        },
+        Stop {
+            at: Duration::from_secs(12),
+            stop_for: Duration::from_secs(7),
+            lapse_lock: true,
+            ..Default::default()
+        },
     ];
     let redis_at = Duration::from_secs(8);
     let mut redis_restarted = false;
@@ -143,16 +185,27 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         let taken: Vec<usize> = stops.iter().filter_map(|s| s.slot).collect();
         for st in stops.iter_mut() {
             if st.slot.is_none() && start.elapsed() >= st.at {
-                let i = (0..WORKERS).cycle().skip(rng.usize(0..WORKERS)).find(|i| !taken.contains(i)).unwrap();
+                let i = (0..WORKERS)
+                    .cycle()
+                    .skip(rng.usize(0..WORKERS))
+                    .find(|i| !taken.contains(i))
+                    .unwrap();
                 let p = &slots[i].proc;
-                let lock = if st.lapse_lock { Some(lock_file_of(p.pid(), &dir.join("procs"))) } else { None };
+                let lock = if st.lapse_lock {
+                    Some(lock_file_of(p.pid(), &dir.join("procs")))
+                } else {
+                    None
+                };
                 p.signal(libc::SIGSTOP);
                 if let Some(lock) = &lock {
                     // The stopped process keeps its lock on the old inode; the
                     // others now find an unlocked file of that name.
                     std::fs::remove_file(lock).unwrap();
                     std::fs::write(lock, b"").unwrap();
-                    st.proc_id = Some(u128::from_str_radix(lock.file_stem().unwrap().to_str().unwrap(), 16).unwrap());
+                    st.proc_id = Some(
+                        u128::from_str_radix(lock.file_stem().unwrap().to_str().unwrap(), 16)
+                            .unwrap(),
+                    );
                 }
                 st.slot = Some(i);
                 st.inc = Some(slots[i].incarnation);
@@ -161,7 +214,11 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
                     "chaos {:>5.1}s: SIGSTOP worker {i} (incarnation {}){}",
                     elapsed(start),
                     slots[i].incarnation,
-                    if st.lapse_lock { ", its process lock lapses" } else { "" }
+                    if st.lapse_lock {
+                        ", its process lock lapses"
+                    } else {
+                        ""
+                    }
                 );
             }
             if let (Some(i), Some(since), false) = (st.slot, st.since, st.resumed) {
@@ -196,12 +253,21 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
                 elapsed(start),
                 slots[i].incarnation
             );
-            let old = std::mem::replace(&mut slots[i], Slot { proc: spawn_worker(i, inc), incarnation: inc });
+            let old = std::mem::replace(
+                &mut slots[i],
+                Slot {
+                    proc: spawn_worker(i, inc),
+                    incarnation: inc,
+                },
+            );
             retired.push((old.proc, old.incarnation, true));
         }
     }
     for st in &stops {
-        assert!(st.resumed, "the chaos ended before every stopped worker was resumed");
+        assert!(
+            st.resumed,
+            "the chaos ended before every stopped worker was resumed"
+        );
     }
     // The fenced worker needs a moment after it resumed to try a commit.
     std::thread::sleep(Duration::from_millis(500));
@@ -221,7 +287,10 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         let last = &lines[lines.len().saturating_sub(3)..];
         match stops.iter().find(|x| x.inc == Some(s.incarnation)) {
             Some(stop) => {
-                let after = lines[stop.resumed_line.min(lines.len())..].iter().filter(|l| l.starts_with("T ")).count();
+                let after = lines[stop.resumed_line.min(lines.len())..]
+                    .iter()
+                    .filter(|l| l.starts_with("T "))
+                    .count();
                 eprintln!("stopped worker (lock lapsed: {}) committed {after} transfers after it resumed; it ended with {st}: {last:?}", stop.lapse_lock);
                 if stop.lapse_lock {
                     assert!(
@@ -235,7 +304,11 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
                     assert!(after > 0, "{}: committed nothing after it resumed", p.name);
                 }
             }
-            None => assert!(st.success(), "{} exited with {st}; last lines {last:?}", p.name),
+            None => assert!(
+                st.success(),
+                "{} exited with {st}; last lines {last:?}",
+                p.name
+            ),
         }
         retired.push((p, s.incarnation, false));
     }
@@ -267,8 +340,15 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
                 "T" => {
                     let key = (f[1].parse().unwrap(), f[2].parse().unwrap());
                     assert_eq!(key.0, *inc);
-                    let v = (f[3].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap());
-                    assert!(reported.insert(key, v).is_none(), "transfer {key:?} reported twice");
+                    let v = (
+                        f[3].parse().unwrap(),
+                        f[4].parse().unwrap(),
+                        f[5].parse().unwrap(),
+                    );
+                    assert!(
+                        reported.insert(key, v).is_none(),
+                        "transfer {key:?} reported twice"
+                    );
                 }
                 "ERROR" | "FENCED" if fenced.contains(inc) => {}
                 "ERROR" | "FENCED" => panic!("{}: {l}", p.name),
@@ -288,10 +368,12 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
     let tx = db.begin(TxMode::ForReading).unwrap();
     let acc = tx.open_store::<u32, i64>("accounts").unwrap();
     let balances: BTreeMap<u32, i64> = acc.iter().unwrap().map(|r| r.unwrap()).collect();
-    drop(acc);
-    let ledger = tx.open_store::<(u64, u64), (u32, u32, i64)>("ledger").unwrap();
-    let entries: Vec<((u64, u64), (u32, u32, i64))> = ledger.iter().unwrap().map(|r| r.unwrap()).collect();
-    drop(ledger);
+    let ledger = tx
+        .open_store::<(u64, u64), (u32, u32, i64)>("ledger")
+        .unwrap();
+    #[allow(clippy::type_complexity)]
+    let entries: Vec<((u64, u64), (u32, u32, i64))> =
+        ledger.iter().unwrap().map(|r| r.unwrap()).collect();
     tx.commit().unwrap();
     assert_eq!(balances.len() as u32, ACCOUNTS);
     assert_eq!(balances.values().sum::<i64>(), total, "the total balance");
@@ -301,11 +383,18 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         *expect.get_mut(from).unwrap() -= amount;
         *expect.get_mut(to).unwrap() += amount;
     }
-    assert_eq!(balances, expect, "balances are the initial ones plus every ledger entry, once");
+    assert_eq!(
+        balances, expect,
+        "balances are the initial ones plus every ledger entry, once"
+    );
     // Every reported transfer is in the ledger, as reported.
     let ledger_map: HashMap<(u64, u64), (u32, u32, i64)> = entries.iter().cloned().collect();
     for (k, v) in &reported {
-        assert_eq!(ledger_map.get(k), Some(v), "reported transfer {k:?} in the ledger");
+        assert_eq!(
+            ledger_map.get(k),
+            Some(v),
+            "reported transfer {k:?} in the ledger"
+        );
     }
     // Per incarnation, the ledger holds transfers 0..m; the worker reported all of
     // them, except that one SIGKILLed (or the stopped one) may have died between
@@ -315,7 +404,11 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         per_inc.entry(*inc).or_default().push(*n);
     }
     for (inc, ns) in &per_inc {
-        assert_eq!(*ns, (0..ns.len() as u64).collect::<Vec<_>>(), "incarnation {inc}: transfer numbers are contiguous");
+        assert_eq!(
+            *ns,
+            (0..ns.len() as u64).collect::<Vec<_>>(),
+            "incarnation {inc}: transfer numbers are contiguous"
+        );
         let rep_n = reported.keys().filter(|(i, _)| i == inc).count();
         let may_lose_last = killed_incs.contains(inc) || fenced.contains(inc);
         assert!(
@@ -328,19 +421,42 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
     let log = sop::log::LogDir::new(&dir);
     let mut aborted = std::collections::HashSet::new();
     for seq in log.list(&sop::io::OsVfs).unwrap() {
-        aborted.extend(log.read_header(&sop::io::OsVfs, seq).unwrap().unwrap().aborts);
+        aborted.extend(
+            log.read_header(&sop::io::OsVfs, seq)
+                .unwrap()
+                .unwrap()
+                .aborts,
+        );
     }
-    let lapsed = stops.iter().find(|s| s.lapse_lock).unwrap().proc_id.unwrap();
-    assert!(aborted.contains(&lapsed), "no abort record fences the worker whose lock lapsed ({lapsed:032x})");
+    let lapsed = stops
+        .iter()
+        .find(|s| s.lapse_lock)
+        .unwrap()
+        .proc_id
+        .unwrap();
+    assert!(
+        aborted.contains(&lapsed),
+        "no abort record fences the worker whose lock lapsed ({lapsed:032x})"
+    );
     let check = db.check().unwrap();
     assert!(check.is_ok(), "check: {:?}", check.problems);
-    let procs: Vec<String> = std::fs::read_dir(dir.join("procs")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(procs.len(), 1, "only this process's lock file remains: {procs:?}");
+    let procs: Vec<String> = std::fs::read_dir(dir.join("procs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        procs.len(),
+        1,
+        "only this process's lock file remains: {procs:?}"
+    );
     // Lock keys in Redis: every one has a TTL no longer than a commit's; after it, none.
     let pattern = format!("sop:{}:lock:*", support::db_id(&dir));
     for k in support::redis_keys(&url, &pattern) {
         let ttl = support::redis_pttl(&url, &k);
-        assert!(ttl == -2 || (0..=MAX_COMMIT_MS as i64).contains(&ttl), "lock key {k} has TTL {ttl} ms");
+        assert!(
+            ttl == -2 || (0..=MAX_COMMIT_MS as i64).contains(&ttl),
+            "lock key {k} has TTL {ttl} ms"
+        );
     }
     std::thread::sleep(Duration::from_millis(MAX_COMMIT_MS + 200));
     let left = support::redis_keys(&url, &pattern);

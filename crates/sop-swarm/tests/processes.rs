@@ -16,7 +16,9 @@ use support::{redis_url, worker_args, Proc};
 
 fn clustered(url: &str) -> DbOptions {
     DbOptions {
-        coordination: Some(Coordination::Redis { url: url.to_string() }),
+        coordination: Some(Coordination::Redis {
+            url: url.to_string(),
+        }),
         recovery_interval: None,
         lease_ttl: Duration::from_secs(1),
         ..Default::default()
@@ -40,7 +42,17 @@ fn swarm_of_writers_on_a_brand_new_store() {
                 "add",
                 &dir,
                 &url,
-                &["--store", "swarm", "--from", &from, "--count", &per.to_string(), "--slot-length", "16", "--wait-go"],
+                &[
+                    "--store",
+                    "swarm",
+                    "--from",
+                    &from,
+                    "--count",
+                    &per.to_string(),
+                    "--slot-length",
+                    "16",
+                    "--wait-go",
+                ],
             );
             Proc::spawn(format!("adder {i}"), &args)
         })
@@ -55,7 +67,12 @@ fn swarm_of_writers_on_a_brand_new_store() {
     let mut retries = 0;
     for w in ws.iter_mut() {
         let st = w.wait(Duration::from_secs(90));
-        assert!(st.success(), "{} exited with {st}: {:?}", w.name, w.all_lines().last());
+        assert!(
+            st.success(),
+            "{} exited with {st}: {:?}",
+            w.name,
+            w.all_lines().last()
+        );
         for l in w.all_lines() {
             let f: Vec<&str> = l.split(' ').collect();
             match f[0] {
@@ -82,12 +99,18 @@ fn swarm_of_writers_on_a_brand_new_store() {
         assert_eq!(v, k * 3, "value of {k}");
         assert!(found.insert(k));
     }
-    assert_eq!(found, reported, "the keys in the store are exactly the keys reported");
-    drop(s);
+    assert_eq!(
+        found, reported,
+        "the keys in the store are exactly the keys reported"
+    );
     tx.commit().unwrap();
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
-    eprintln!("swarm: {} commits by {procs} processes, {retries} retries, {:.1} s", procs * per, t0.elapsed().as_secs_f64());
+    eprintln!(
+        "swarm: {} commits by {procs} processes, {retries} retries, {:.1} s",
+        procs * per,
+        t0.elapsed().as_secs_f64()
+    );
     drop(db);
     support::remove_later(tmp);
 }
@@ -109,7 +132,15 @@ fn hot_counters_lose_and_double_nothing() {
                 "counters",
                 &dir,
                 &url,
-                &["--store", "counters", "--counters", &counters.to_string(), "--increments", &incs.to_string(), "--wait-go"],
+                &[
+                    "--store",
+                    "counters",
+                    "--counters",
+                    &counters.to_string(),
+                    "--increments",
+                    &incs.to_string(),
+                    "--wait-go",
+                ],
             );
             Proc::spawn(format!("counter {i}"), &args)
         })
@@ -124,13 +155,21 @@ fn hot_counters_lose_and_double_nothing() {
     let mut retries = 0;
     for w in ws.iter_mut() {
         let st = w.wait(Duration::from_secs(90));
-        assert!(st.success(), "{} exited with {st}: {:?}", w.name, w.all_lines().last());
+        assert!(
+            st.success(),
+            "{} exited with {st}: {:?}",
+            w.name,
+            w.all_lines().last()
+        );
         let mut n = 0;
         for l in w.all_lines() {
             let f: Vec<&str> = l.split(' ').collect();
             match f[0] {
                 "INC" => {
-                    written.entry(f[1].parse().unwrap()).or_default().push(f[2].parse().unwrap());
+                    written
+                        .entry(f[1].parse().unwrap())
+                        .or_default()
+                        .push(f[2].parse().unwrap());
                     n += 1;
                 }
                 "DONE" => retries += f[1].trim_start_matches("retries=").parse::<u64>().unwrap(),
@@ -148,14 +187,20 @@ fn hot_counters_lose_and_double_nothing() {
         let v = s.get(&c).unwrap().unwrap_or(0);
         let mut w = written.remove(&c).unwrap_or_default();
         w.sort_unstable();
-        assert_eq!(w, (1..=v).collect::<Vec<_>>(), "counter {c}: committed increments wrote these values; it holds {v}");
+        assert_eq!(
+            w,
+            (1..=v).collect::<Vec<_>>(),
+            "counter {c}: committed increments wrote these values; it holds {v}"
+        );
         total += v;
     }
     assert_eq!(total, procs as u64 * incs);
-    drop(s);
     tx.commit().unwrap();
     assert!(db.check().unwrap().is_ok());
-    eprintln!("counters: {total} increments, {retries} retries, {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "counters: {total} increments, {retries} retries, {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     drop(db);
     support::remove_later(tmp);
 }
@@ -180,15 +225,27 @@ fn coherence_between_long_running_processes() {
         assert_eq!(val(&b.ask(&format!("get s {k}"))), "0");
     }
     let cache = b.ask("cache");
-    assert!(cache.split(' ').nth(1).unwrap().parse::<u64>().unwrap() > 0, "B's cache is warm: {cache}");
+    assert!(
+        cache.split(' ').nth(1).unwrap().parse::<u64>().unwrap() > 0,
+        "B's cache is warm: {cache}"
+    );
     for round in 1..=60u64 {
-        let (w, r) = if round % 2 == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        let (w, r) = if round % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
         let k = round * 7 % 64;
         let ok = w.ask(&format!("put s {k} {round}"));
         assert!(ok.starts_with("OK"), "{ok}");
         for mode in ["get", "nocheck", "getw"] {
             let ans = r.ask(&format!("{mode} s {k}"));
-            assert_eq!(val(&ans), round.to_string(), "round {round}: {mode} by {} after the other committed: {ans}", r.name);
+            assert_eq!(
+                val(&ans),
+                round.to_string(),
+                "round {round}: {mode} by {} after the other committed: {ans}",
+                r.name
+            );
         }
         // Read-modify-write alternately: each sees the other's increment.
         let ans = r.ask("incr s 1000");
@@ -214,7 +271,16 @@ fn lock_leases_across_processes() {
     let _g = support::serial();
     let url = redis_url();
     let ns = format!("lease-procs-{}-{}", std::process::id(), fastrand::u64(..));
-    let args = |_: &str| vec!["worker".to_string(), "lock".into(), "--redis".into(), url.clone(), "--ns".into(), ns.clone()];
+    let args = |_: &str| {
+        vec![
+            "worker".to_string(),
+            "lock".into(),
+            "--redis".into(),
+            url.clone(),
+            "--ns".into(),
+            ns.clone(),
+        ]
+    };
     let mut a = Proc::spawn("A", &args("A"));
     let mut b = Proc::spawn("B", &args("B"));
     a.expect("READY", Duration::from_secs(10));
@@ -222,18 +288,34 @@ fn lock_leases_across_processes() {
     let holder = |p: &mut Proc| p.ask("holder 7 9").split(' ').nth(1).unwrap().to_string();
     let id = |n: u128| format!("{n:032x}");
     assert_eq!(a.ask(&format!("lock {} 800 7 9", id(1))), "LOCKED true");
-    assert_eq!(b.ask(&format!("lock {} 5000 7 9", id(2))), "LOCKED false", "A holds it");
+    assert_eq!(
+        b.ask(&format!("lock {} 5000 7 9", id(2))),
+        "LOCKED false",
+        "A holds it"
+    );
     assert_eq!(b.ask(&format!("unlock {} 7 9", id(2))), "UNLOCKED");
     assert_eq!(holder(&mut a), id(1), "B cannot release A's lock");
     std::thread::sleep(Duration::from_millis(900));
-    assert_eq!(b.ask(&format!("lock {} 5000 7 9", id(2))), "LOCKED true", "A's lease expired: B takes it over");
+    assert_eq!(
+        b.ask(&format!("lock {} 5000 7 9", id(2))),
+        "LOCKED true",
+        "A's lease expired: B takes it over"
+    );
     assert_eq!(a.ask(&format!("unlock {} 7 9", id(1))), "UNLOCKED");
-    assert_eq!(holder(&mut b), id(2), "A's late release does not release B's lock");
+    assert_eq!(
+        holder(&mut b),
+        id(2),
+        "A's late release does not release B's lock"
+    );
     assert_eq!(b.ask(&format!("unlock {} 7 9", id(2))), "UNLOCKED");
     assert_eq!(holder(&mut a), "none");
     assert_eq!(a.ask(&format!("lock {} 5000 7 9", id(3))), "LOCKED true");
     assert_eq!(b.ask(&format!("unlock {} 7 9", id(2))), "UNLOCKED");
-    assert_eq!(holder(&mut b), id(3), "B's second release is a no-op: the lock stays with its new owner");
+    assert_eq!(
+        holder(&mut b),
+        id(3),
+        "B's second release is a no-op: the lock stays with its new owner"
+    );
     assert_eq!(a.ask(&format!("unlock {} 7 9", id(3))), "UNLOCKED");
     assert_eq!(holder(&mut a), "none");
     a.send("quit");
@@ -244,7 +326,10 @@ fn lock_leases_across_processes() {
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -280,18 +365,31 @@ fn concurrent_recovery_after_a_killed_process() {
         // would otherwise create it too, and conflict with the victims').
         let db = Database::open(&dir, clustered(&url)).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let big = sop::StoreOptions { values: sop::ValuePlacement::Big, slot_length: 16, ..Default::default() };
+        let big = sop::StoreOptions {
+            values: sop::ValuePlacement::Big,
+            slot_length: 16,
+            ..Default::default()
+        };
         tx.create_store::<u64, Vec<u8>>("big", big).unwrap();
         tx.commit().unwrap();
     }
     // A live process holding an uncommitted transaction with big values.
-    let mut holder =
-        Proc::spawn("holder", &worker_args("hold", &dir, &url, &[&lease[..], &["--from", "900000000", "--value-bytes", &vb]].concat()));
+    let mut holder = Proc::spawn(
+        "holder",
+        &worker_args(
+            "hold",
+            &dir,
+            &url,
+            &[&lease[..], &["--from", "900000000", "--value-bytes", &vb]].concat(),
+        ),
+    );
     holder.expect("HOLDING", Duration::from_secs(30));
     let holder_prefix = {
         let b = blob_files(&dir);
         assert!(!b.is_empty(), "the holder wrote its big values");
-        b.iter().map(|n| n.split('/').nth(1).unwrap()[..16].to_string()).collect::<BTreeSet<_>>()
+        b.iter()
+            .map(|n| n.split('/').nth(1).unwrap()[..16].to_string())
+            .collect::<BTreeSet<_>>()
     };
     // Victims: commit big values in a loop; SIGKILL each at a random moment until
     // some victim's temporary record is among the leftovers.
@@ -302,7 +400,16 @@ fn concurrent_recovery_after_a_killed_process() {
         let from = (round * 1_000_000).to_string();
         let mut v = Proc::spawn(
             format!("victim {round}"),
-            &worker_args("churn", &dir, &url, &[&lease[..], &["--from", &from, "--value-bytes", &vb, "--per-txn", "4"]].concat()),
+            &worker_args(
+                "churn",
+                &dir,
+                &url,
+                &[
+                    &lease[..],
+                    &["--from", &from, "--value-bytes", &vb, "--per-txn", "4"],
+                ]
+                .concat(),
+            ),
         );
         v.expect("STARTED", Duration::from_secs(30));
         v.expect("C ", Duration::from_secs(30));
@@ -321,19 +428,32 @@ fn concurrent_recovery_after_a_killed_process() {
         }
     }
     let tmps = names(&dir.join("tmp"));
-    assert!(!tmps.is_empty(), "no victim was killed while its record was being written; leftovers: {:?}", names(&dir.join("procs")));
+    assert!(
+        !tmps.is_empty(),
+        "no victim was killed while its record was being written; leftovers: {:?}",
+        names(&dir.join("procs"))
+    );
     let procs_before = names(&dir.join("procs"));
     let dead_ids: Vec<u128> = procs_before
         .iter()
         .map(|n| u128::from_str_radix(n.trim_end_matches(".lock"), 16).unwrap())
         .filter(|id| !holder_prefix.contains(&format!("{:016x}", (id >> 64) as u64)))
         .collect();
-    assert_eq!(dead_ids.len(), victims.len(), "one lock file per dead victim: {procs_before:?}");
+    assert_eq!(
+        dead_ids.len(),
+        victims.len(),
+        "one lock file per dead victim: {procs_before:?}"
+    );
     let blobs_before = blob_files(&dir);
     // The victims' leases must be gone from Redis before the recoverers first look.
     std::thread::sleep(Duration::from_millis(1300));
     let mut recs: Vec<Proc> = (0..4)
-        .map(|i| Proc::spawn(format!("recoverer {i}"), &worker_args("recover", &dir, &url, &lease)))
+        .map(|i| {
+            Proc::spawn(
+                format!("recoverer {i}"),
+                &worker_args("recover", &dir, &url, &lease),
+            )
+        })
         .collect();
     for r in &recs {
         r.expect("READY", Duration::from_secs(30));
@@ -350,13 +470,22 @@ fn concurrent_recovery_after_a_killed_process() {
         assert!(r.wait(Duration::from_secs(30)).success());
     }
     // The leftovers of the dead are gone.
-    let dead_prefixes: BTreeSet<String> = dead_ids.iter().map(|id| format!("{:016x}", (id >> 64) as u64)).collect();
+    let dead_prefixes: BTreeSet<String> = dead_ids
+        .iter()
+        .map(|id| format!("{:016x}", (id >> 64) as u64))
+        .collect();
     for n in names(&dir.join("tmp")) {
-        assert!(!dead_prefixes.contains(&n[..16]), "temp record {n} of a dead process is still there ({reports:?})");
+        assert!(
+            !dead_prefixes.contains(&n[..16]),
+            "temp record {n} of a dead process is still there ({reports:?})"
+        );
     }
     for n in names(&dir.join("procs")) {
         let id = u128::from_str_radix(n.trim_end_matches(".lock"), 16).unwrap();
-        assert!(!dead_ids.contains(&id), "lock file {n} of a dead process is still there");
+        assert!(
+            !dead_ids.contains(&id),
+            "lock file {n} of a dead process is still there"
+        );
     }
     // Each dead process was fenced (an abort record names it) before its files went.
     let log = sop::log::LogDir::new(&dir);
@@ -368,13 +497,19 @@ fn concurrent_recovery_after_a_killed_process() {
         }
     }
     for id in &dead_ids {
-        assert!(fences.get(id).copied().unwrap_or(0) >= 1, "dead process {id:032x} was not fenced ({fences:?})");
+        assert!(
+            fences.get(id).copied().unwrap_or(0) >= 1,
+            "dead process {id:032x} was not fenced ({fences:?})"
+        );
     }
     // Nothing live was removed: the holder's in-flight blobs are there and it commits.
     let blobs_after = blob_files(&dir);
     for b in &blobs_before {
         if holder_prefix.contains(&b.split('/').nth(1).unwrap()[..16]) {
-            assert!(blobs_after.contains(b), "recovery removed the live holder's blob {b}");
+            assert!(
+                blobs_after.contains(b),
+                "recovery removed the live holder's blob {b}"
+            );
         }
     }
     holder.send("commit");
@@ -385,14 +520,19 @@ fn concurrent_recovery_after_a_killed_process() {
     let s = tx.open_store::<u64, Vec<u8>>("big").unwrap();
     for (&first, &n) in &committed {
         for k in first..first + n {
-            let v = s.get(&k).unwrap().unwrap_or_else(|| panic!("committed key {k} is missing"));
+            let v = s
+                .get(&k)
+                .unwrap()
+                .unwrap_or_else(|| panic!("committed key {k} is missing"));
             assert!(v == sop_swarm_value(k, value_bytes), "value of {k}");
         }
     }
     for k in 900000000..900000004 {
-        assert!(s.get(&k).unwrap().unwrap() == sop_swarm_value(k, value_bytes), "holder's value {k}");
+        assert!(
+            s.get(&k).unwrap().unwrap() == sop_swarm_value(k, value_bytes),
+            "holder's value {k}"
+        );
     }
-    drop(s);
     tx.commit().unwrap();
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
@@ -431,17 +571,36 @@ fn bench_command_smoke() {
     let json = tmp.path().join("swarm.json");
     let dir = tmp.path().join("bench");
     let out = std::process::Command::new(support::exe())
-        .args(["bench", "--redis", &url, "--keys", "2000", "--txns", "5", "--procs", "1,2", "--json"])
+        .args([
+            "bench", "--redis", &url, "--keys", "2000", "--txns", "5", "--procs", "1,2", "--json",
+        ])
         .arg(&json)
         .arg("--dir")
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v["workload"], "swarm");
-    let phases: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["phase"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["procs_1_uniform", "procs_1_hot", "procs_2_uniform", "procs_2_hot"]);
+    let phases: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "procs_1_uniform",
+            "procs_1_hot",
+            "procs_2_uniform",
+            "procs_2_hot"
+        ]
+    );
     for r in v["results"].as_array().unwrap() {
         assert_eq!(r["engine"], "sop-redis");
         for f in ["ops_per_sec", "p50_ms", "p99_ms", "retry_rate", "ms"] {

@@ -5,7 +5,12 @@ use sop::{Database, DbOptions, StoreOptions, TxMode};
 use std::time::Instant;
 
 fn main() -> sop::Result<()> {
-    let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let arg = |i: usize, d: u64| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
     let (n, m) = (arg(1, 200_000), arg(2, 100_000));
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Database::open(dir.path(), DbOptions::default())?;
@@ -23,10 +28,14 @@ fn main() -> sop::Result<()> {
         let from = (j.wrapping_mul(0x9E37_79B9_7F4A_7C15) % n) * 2;
         for item in s.range(from..)?.take(10) {
             let (k, v) = item?;
-            seen += k & 1 + v.len() as u64 & 0;
+            seen += 1 + (k & 1) * v.len() as u64;
         }
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("{m} scans of 10: {:.0} ms, {:.0} scans/s ({seen})", secs * 1e3, m as f64 / secs);
+    println!(
+        "{m} scans of 10 ({seen} items): {:.0} ms, {:.0} scans/s",
+        secs * 1e3,
+        m as f64 / secs
+    );
     tx.commit()
 }

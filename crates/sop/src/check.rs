@@ -9,9 +9,9 @@
 
 use crate::btree::node::{Node, ValueRef};
 use crate::btree::tree::{self, NodeStore, Tree};
-use crate::db::Database;
 use crate::codec::json_key::encode_json_key;
 use crate::codec::wire::checksum;
+use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::json::{decode_item, JSON_KEY_TYPE};
 use crate::log::record::Record;
@@ -51,16 +51,24 @@ impl Database {
     pub fn check(&self) -> Result<CheckReport> {
         let db = &*self.inner;
         let head = db.catch_up()?;
-        let mut report = CheckReport { head: head.seq, ..Default::default() };
+        let mut report = CheckReport {
+            head: head.seq,
+            ..Default::default()
+        };
         for seq in db.log.list(&*db.vfs)? {
             report.records += 1;
             if seq > head.seq {
-                report.problems.push(format!("log record {seq} lies beyond the head {} (run recovery)", head.seq));
+                report.problems.push(format!(
+                    "log record {seq} lies beyond the head {} (run recovery)",
+                    head.seq
+                ));
                 continue;
             }
             match db.log.read_header(&*db.vfs, seq) {
                 Err(e) => report.problems.push(e.to_string()),
-                Ok(None) => report.problems.push(format!("log record {seq} vanished during the check")),
+                Ok(None) => report
+                    .problems
+                    .push(format!("log record {seq} vanished during the check")),
                 Ok(Some(rec)) => check_images(db, seq, &rec, &mut report.problems)?,
             }
         }
@@ -70,8 +78,18 @@ impl Database {
         for st in names {
             let info = st.info.clone();
             let mut stx = StoreTx::new(info.clone(), st.created_seq, st.count);
-            let mut v = View { db, snap: Some(&st), st: &mut stx, track: true, uncached: true };
-            let t = Tree { root: info.root, max: info.options.slot_length, balance: info.options.leaf_load_balancing };
+            let mut v = View {
+                db,
+                snap: Some(&st),
+                st: &mut stx,
+                track: true,
+                uncached: true,
+            };
+            let t = Tree {
+                root: info.root,
+                max: info.options.slot_length,
+                balance: info.options.leaf_load_balancing,
+            };
             let items = match tree::check(&mut v, &t) {
                 Ok(n) => n,
                 Err(e) => {
@@ -80,12 +98,18 @@ impl Database {
                 }
             };
             if items != st.count {
-                report.problems.push(format!("store {:?}: count says {}, the tree holds {items}", info.name, st.count));
+                report.problems.push(format!(
+                    "store {:?}: count says {}, the tree holds {items}",
+                    info.name, st.count
+                ));
             }
             let reach: HashSet<u64> = tree::reachable(&mut v, info.root)?.into_iter().collect();
             for id in st.nodes.keys() {
                 if !reach.contains(id) {
-                    report.problems.push(format!("store {:?}: registry node {id:#x} is not in the tree (orphan)", info.name));
+                    report.problems.push(format!(
+                        "store {:?}: registry node {id:#x} is not in the tree (orphan)",
+                        info.name
+                    ));
                 }
             }
             let mut depth = 0;
@@ -102,7 +126,8 @@ impl Database {
                     for i in 0..l.len() {
                         let val = l.item(i).value;
                         if let ValueRef::File { blob, .. } = val {
-                            referenced_blobs.insert((format!("{:016x}", info.id), format!("{blob:032x}")));
+                            referenced_blobs
+                                .insert((format!("{:016x}", info.id), format!("{blob:032x}")));
                         }
                         let bytes = match val {
                             ValueRef::Inline(b) => Ok(bytes::Bytes::copy_from_slice(b)),
@@ -112,7 +137,10 @@ impl Database {
                             Err(e) => report.problems.push(e.to_string()),
                             Ok(b) if info.key_type == JSON_KEY_TYPE => {
                                 if let Err(e) = check_json_item(&info, l.key(i), &b) {
-                                    report.problems.push(format!("store {:?}: node {id:#x} item {i}: {e}", info.name));
+                                    report.problems.push(format!(
+                                        "store {:?}: node {id:#x} item {i}: {e}",
+                                        info.name
+                                    ));
                                 }
                             }
                             Ok(_) => {}
@@ -120,26 +148,44 @@ impl Database {
                     }
                 }
             }
-            report.stores.push(StoreCheck { name: info.name.clone(), items, nodes: reach.len(), depth });
+            report.stores.push(StoreCheck {
+                name: info.name.clone(),
+                items,
+                nodes: reach.len(),
+                depth,
+            });
         }
         // Blob files nobody references, except those of live processes (in flight)
         // and those of crashed processes whose lock file is still there (recovery
         // removes them).
         let life = crate::recovery::liveness(db)?;
         let live = life.live;
-        let crashed: HashSet<String> =
-            life.dead.into_iter().filter_map(|(p, _)| p.file_name()?.to_str().map(|n| n[..16].to_string())).collect();
+        let crashed: HashSet<String> = life
+            .dead
+            .into_iter()
+            .filter_map(|(p, _)| p.file_name()?.to_str().map(|n| n[..16].to_string()))
+            .collect();
         let trash: HashSet<_> = db.trash_paths().into_iter().collect();
         let blobs = db.path.join("blobs");
         for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
             let dir = blobs.join(&sdir);
             for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let in_flight = name.len() >= 16 && live.contains(&name[..16]);
-                if !in_flight && !trash.contains(&dir.join(&name)) && !trash.contains(&dir) && !referenced_blobs.contains(&(sdir.clone(), name.clone())) {
+                if !in_flight
+                    && !trash.contains(&dir.join(&name))
+                    && !trash.contains(&dir)
+                    && !referenced_blobs.contains(&(sdir.clone(), name.clone()))
+                {
                     if name.len() >= 16 && crashed.contains(&name[..16]) {
-                        report.garbage.push(format!("blob of a crashed process's uncommitted transaction {}", dir.join(&name).display()));
+                        report.garbage.push(format!(
+                            "blob of a crashed process's uncommitted transaction {}",
+                            dir.join(&name).display()
+                        ));
                     } else {
-                        report.problems.push(format!("orphan blob {} (no item refers to it)", dir.join(&name).display()));
+                        report.problems.push(format!(
+                            "orphan blob {} (no item refers to it)",
+                            dir.join(&name).display()
+                        ));
                     }
                 }
             }
@@ -148,7 +194,10 @@ impl Database {
         for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
             if !(name.len() >= 16 && live.contains(&name[..16])) {
                 // Never linked into the log, so never part of the database.
-                report.garbage.push(format!("temporary file of a crashed process {}", tmp.join(&name).display()));
+                report.garbage.push(format!(
+                    "temporary file of a crashed process {}",
+                    tmp.join(&name).display()
+                ));
             }
         }
         Ok(report)
@@ -157,7 +206,12 @@ impl Database {
 
 /// Every node image record `seq` put in its body lies inside the file and matches
 /// its checksum, whether the registry still uses it or not.
-fn check_images(db: &crate::db::DbInner, seq: u64, rec: &Record, problems: &mut Vec<String>) -> Result<()> {
+fn check_images(
+    db: &crate::db::DbInner,
+    seq: u64,
+    rec: &Record,
+    problems: &mut Vec<String>,
+) -> Result<()> {
     let path = db.log.path(seq);
     let f = db.segment(seq)?;
     let flen = f.len().map_err(|e| Error::io(&path, e))?;
@@ -175,7 +229,8 @@ fn check_images(db: &crate::db::DbInner, seq: u64, rec: &Record, problems: &mut 
                 continue;
             }
             buf.resize(p.len as usize, 0);
-            f.read_exact_at(&mut buf, p.off).map_err(|e| Error::io(&path, e))?;
+            f.read_exact_at(&mut buf, p.off)
+                .map_err(|e| Error::io(&path, e))?;
             if checksum(&buf) != p.checksum {
                 problems.push(format!(
                     "corrupt data in {}: node image {id:#x} at offset {} ({} bytes) fails its checksum",
@@ -193,9 +248,12 @@ fn check_images(db: &crate::db::DbInner, seq: u64, rec: &Record, problems: &mut 
 /// the item's B-tree key under the store's spec.
 fn check_json_item(info: &StoreInfo, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
     let (k, _) = decode_item(value).map_err(|e| e.to_string())?;
-    let enc = encode_json_key(&k, info.key_spec.as_ref()).map_err(|e| format!("stored key document {k}: {e}"))?;
+    let enc = encode_json_key(&k, info.key_spec.as_ref())
+        .map_err(|e| format!("stored key document {k}: {e}"))?;
     if enc != key {
-        return Err(format!("stored key document {k} does not encode to the item's key"));
+        return Err(format!(
+            "stored key document {k} does not encode to the item's key"
+        ));
     }
     Ok(())
 }

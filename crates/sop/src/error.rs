@@ -17,7 +17,10 @@ impl CodecError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("corrupt data in {path}: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{0}")]
@@ -25,7 +28,11 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
     #[error("database at {path} has format version {found}; this build reads version {supported}")]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("no database at {0} (open with create enabled to make one)")]
     NotFound(PathBuf),
     #[error("a database already exists at {0}")]
@@ -63,14 +70,23 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), detail: detail.into() }
+        Error::Corrupt {
+            path: path.into(),
+            detail: detail.into(),
+        }
     }
     /// True for errors a caller may resolve by retrying the whole transaction.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_))
+        matches!(
+            self,
+            Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_)
+        )
     }
 }
 

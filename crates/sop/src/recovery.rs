@@ -50,7 +50,10 @@ pub(crate) fn prefix_of(proc_id: u128) -> String {
 pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
     let vfs = &*db.vfs;
     let procs = db.path.join("procs");
-    let mut out = Liveness { live: HashSet::new(), dead: vec![] };
+    let mut out = Liveness {
+        live: HashSet::new(),
+        dead: vec![],
+    };
     let me = format!("{:032x}.lock", db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
@@ -75,7 +78,9 @@ pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
             }
             Some(guard) => {
                 if db.coord.clustered() {
-                    let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) else { continue };
+                    let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) else {
+                        continue;
+                    };
                     if !db.presumed_dead(id)? {
                         out.live.insert(name[..16].to_string());
                         continue;
@@ -114,7 +119,13 @@ impl Database {
             let ids: Vec<u128> = life
                 .dead
                 .iter()
-                .filter_map(|(p, _)| p.file_name()?.to_str()?.trim_end_matches(".lock").parse::<String>().ok())
+                .filter_map(|(p, _)| {
+                    p.file_name()?
+                        .to_str()?
+                        .trim_end_matches(".lock")
+                        .parse::<String>()
+                        .ok()
+                })
                 .filter_map(|h| u128::from_str_radix(&h, 16).ok())
                 .collect();
             db.append_aborts(&ids)?;
@@ -155,7 +166,13 @@ impl Database {
                 continue;
             }
             let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-            let mut v = View { db, snap: Some(st), st: &mut stx, track: false, uncached: false };
+            let mut v = View {
+                db,
+                snap: Some(st),
+                st: &mut stx,
+                track: false,
+                uncached: false,
+            };
             for id in tree::reachable(&mut v, st.info.root)? {
                 if let Node::Leaf(l) = &*v.get(id)? {
                     for i in 0..l.len() {

@@ -19,7 +19,9 @@ pub fn redis_url() -> String {
     let mut c = client
         .get_connection_with_timeout(Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("the test Redis at {url} does not answer: {e}"));
-    let _: String = redis::cmd("PING").query(&mut c).unwrap_or_else(|e| panic!("the test Redis at {url}: {e}"));
+    let _: String = redis::cmd("PING")
+        .query(&mut c)
+        .unwrap_or_else(|e| panic!("the test Redis at {url}: {e}"));
     url
 }
 
@@ -28,7 +30,11 @@ fn server_binary() -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A Redis server owned by one test: it can be stopped and started again on the same port.
@@ -40,7 +46,11 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start() -> OwnRedis {
-        let mut r = OwnRedis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
+        let mut r = OwnRedis {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
         r.up();
         r
     }
@@ -49,7 +59,16 @@ impl OwnRedis {
     }
     pub fn up(&mut self) {
         let child = Command::new(server_binary())
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -59,7 +78,11 @@ impl OwnRedis {
         self.child = Some(child);
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start on port {}", self.port);
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "redis-server did not start on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -80,20 +103,25 @@ impl Drop for OwnRedis {
 /// Keys of a Redis matching a pattern.
 pub fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
     let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_connection_with_timeout(Duration::from_secs(5)).unwrap();
+    let mut c = client
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .unwrap();
     redis::cmd("KEYS").arg(pattern).query(&mut c).unwrap()
 }
 
 /// Remaining time to live of a key in milliseconds (-1: none, -2: no such key).
 pub fn redis_pttl(url: &str, key: &str) -> i64 {
     let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_connection_with_timeout(Duration::from_secs(5)).unwrap();
+    let mut c = client
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .unwrap();
     redis::cmd("PTTL").arg(key).query(&mut c).unwrap()
 }
 
 /// The database id saved in `sop.json` (it namespaces the database's Redis keys).
 pub fn db_id(dir: &Path) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("sop.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sop.json")).unwrap()).unwrap();
     v["id"].as_str().unwrap().to_string()
 }
 
@@ -133,7 +161,13 @@ impl Proc {
                 let _ = tx.send(line);
             }
         });
-        Proc { name, child, stdin, rx, lines }
+        Proc {
+            name,
+            child,
+            stdin,
+            rx,
+            lines,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -152,8 +186,12 @@ impl Proc {
                     panic!("{}: {l} (while waiting for {prefix})", self.name)
                 }
                 Ok(_) => continue,
-                Err(RecvTimeoutError::Timeout) => panic!("{}: no {prefix:?} line within {timeout:?}", self.name),
-                Err(RecvTimeoutError::Disconnected) => panic!("{}: ended before printing {prefix:?}", self.name),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{}: no {prefix:?} line within {timeout:?}", self.name)
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: ended before printing {prefix:?}", self.name)
+                }
             }
         }
     }
@@ -223,7 +261,14 @@ impl Drop for Proc {
 
 /// Worker arguments: `worker KIND --db DIR --redis URL` followed by `extra`.
 pub fn worker_args(kind: &str, dir: &Path, url: &str, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = vec!["worker".into(), kind.into(), "--db".into(), dir.display().to_string(), "--redis".into(), url.into()];
+    let mut v: Vec<String> = vec![
+        "worker".into(),
+        kind.into(),
+        "--db".into(),
+        dir.display().to_string(),
+        "--redis".into(),
+        url.into(),
+    ];
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -238,5 +283,11 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// files takes seconds on a busy disk, and nothing waits for it.
 pub fn remove_later(t: tempfile::TempDir) {
     let p = t.keep();
-    let _ = Command::new("rm").arg("-rf").arg(&p).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let _ = Command::new("rm")
+        .arg("-rf")
+        .arg(&p)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }

@@ -13,7 +13,9 @@
 //! the leaf that points at it for values), so one bad blob is reported on its own.
 
 use crate::btree::node::{ItemId, NodeId};
-use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader};
+use crate::codec::wire::{
+    checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader,
+};
 use crate::error::CodecError;
 use crate::registry::StoreInfo;
 
@@ -63,7 +65,10 @@ impl Record {
         put_u64(&mut h, self.base_seq);
         put_varint(&mut h, self.created.len() as u64);
         for info in &self.created {
-            put_bytes(&mut h, &serde_json::to_vec(info).expect("store info serializes"));
+            put_bytes(
+                &mut h,
+                &serde_json::to_vec(info).expect("store info serializes"),
+            );
         }
         put_varint(&mut h, self.dropped.len() as u64);
         for id in &self.dropped {
@@ -124,7 +129,9 @@ impl Record {
         }
         let version = u32::from_le_bytes(p[8..12].try_into().unwrap());
         if version != RECORD_VERSION {
-            return Err(CodecError::new(format!("commit record version {version}, this build reads {RECORD_VERSION}")));
+            return Err(CodecError::new(format!(
+                "commit record version {version}, this build reads {RECORD_VERSION}"
+            )));
         }
         Ok(())
     }
@@ -132,13 +139,19 @@ impl Record {
     /// Parse a trailer of a file of `file_len` bytes: (header offset, length, checksum).
     pub fn parse_trailer(t: &[u8], file_len: u64) -> Result<(u64, usize, u64), CodecError> {
         if t.len() != TRAILER_LEN || &t[24..] != END_MAGIC {
-            return Err(CodecError::new("commit record trailer missing (bad end magic)"));
+            return Err(CodecError::new(
+                "commit record trailer missing (bad end magic)",
+            ));
         }
         let off = u64::from_le_bytes(t[..8].try_into().unwrap());
         let len = u32::from_le_bytes(t[8..12].try_into().unwrap()) as usize;
         let sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
-        if off < PREFIX_LEN as u64 || off.checked_add(len as u64 + TRAILER_LEN as u64) != Some(file_len) {
-            return Err(CodecError::new("commit record trailer points outside the file"));
+        if off < PREFIX_LEN as u64
+            || off.checked_add(len as u64 + TRAILER_LEN as u64) != Some(file_len)
+        {
+            return Err(CodecError::new(
+                "commit record trailer points outside the file",
+            ));
         }
         Ok((off, len, sum))
     }
@@ -151,13 +164,20 @@ impl Record {
         let mut r = Reader::new(h);
         let txn = r.u128()?;
         let base_seq = r.u64()?;
-        let mut rec = Record { txn, base_seq, ..Default::default() };
+        let mut rec = Record {
+            txn,
+            base_seq,
+            ..Default::default()
+        };
         for _ in 0..r.count(1)? {
-            let info: StoreInfo =
-                serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
-            info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            let info: StoreInfo = serde_json::from_slice(r.bytes()?)
+                .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            info.options
+                .validate()
+                .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
             if let Some(spec) = &info.key_spec {
-                spec.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+                spec.validate()
+                    .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
             }
             rec.created.push(info);
         }
@@ -167,10 +187,21 @@ impl Record {
         for _ in 0..r.count(10)? {
             let store = r.u64()?;
             let count_delta = unzigzag(r.varint()?);
-            let mut d = StoreDelta { store, count_delta, ..Default::default() };
+            let mut d = StoreDelta {
+                store,
+                count_delta,
+                ..Default::default()
+            };
             for _ in 0..r.count(28)? {
                 let id = r.u64()?;
-                d.puts.push((id, Placement { off: r.u64()?, len: r.u32()?, checksum: r.u64()? }));
+                d.puts.push((
+                    id,
+                    Placement {
+                        off: r.u64()?,
+                        len: r.u32()?,
+                        checksum: r.u64()?,
+                    },
+                ));
             }
             for _ in 0..r.count(8)? {
                 d.deletes.push(r.u64()?);
@@ -198,7 +229,8 @@ impl Record {
         if bytes.len() < PREFIX_LEN + TRAILER_LEN {
             return Err(CodecError::new("commit record too short"));
         }
-        let (off, len, sum) = Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
+        let (off, len, sum) =
+            Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
         Self::decode_header(&bytes[off as usize..off as usize + len], sum)
     }
 }
@@ -213,9 +245,28 @@ mod tests {
         let rec = Record {
             txn: 7,
             base_seq: 3,
-            created: vec![StoreInfo { id: 9, name: "s".into(), options: StoreOptions::default(), key_type: "u64".into(), root: 1, key_spec: None }],
+            created: vec![StoreInfo {
+                id: 9,
+                name: "s".into(),
+                options: StoreOptions::default(),
+                key_type: "u64".into(),
+                root: 1,
+                key_spec: None,
+            }],
             dropped: vec![4],
-            deltas: vec![StoreDelta { store: 9, count_delta: -2, puts: vec![(1, Placement { off: 24, len: 5, checksum: 6 })], deletes: vec![3] }],
+            deltas: vec![StoreDelta {
+                store: 9,
+                count_delta: -2,
+                puts: vec![(
+                    1,
+                    Placement {
+                        off: 24,
+                        len: 5,
+                        checksum: 6,
+                    },
+                )],
+                deletes: vec![3],
+            }],
             aborts: vec![11],
             adopted_files: vec![(9, 12)],
             released_files: vec![(9, 13)],
@@ -227,10 +278,13 @@ mod tests {
         file.extend_from_slice(&h);
         file.extend_from_slice(&Record::trailer(off, &h));
         assert_eq!(Record::decode_file(&file).unwrap(), rec);
-        for i in (0..file.len()).filter(|i| !(12..16).contains(i) && !(PREFIX_LEN..PREFIX_LEN + 4).contains(i)) {
+        for i in (0..file.len())
+            .filter(|i| !(12..16).contains(i) && !(PREFIX_LEN..PREFIX_LEN + 4).contains(i))
+        {
             let mut bad = file.clone();
             bad[i] ^= 0x40;
-            let reserved = (file.len() - TRAILER_LEN + 12..file.len() - TRAILER_LEN + 16).contains(&i);
+            let reserved =
+                (file.len() - TRAILER_LEN + 12..file.len() - TRAILER_LEN + 16).contains(&i);
             assert_eq!(Record::decode_file(&bad).is_err(), !reserved, "flip at {i}");
         }
         assert!(Record::decode_file(&file[..file.len() - 1]).is_err());

@@ -42,20 +42,54 @@ pub(crate) enum Move {
 pub(crate) enum Op {
     /// Open a store, or create it (`create`); `key_spec` is saved with a created
     /// JSON store and ignored when opening.
-    OpenStore { name: String, key_type: String, create: Option<StoreOptions>, key_spec: Option<IndexSpec> },
-    DropStore { name: String },
-    Put { h: u32, key: Bytes, value: Bytes, mode: PutMode },
-    Remove { h: u32, key: Bytes },
-    Get { h: u32, key: Bytes },
-    Count { h: u32 },
-    NewCursor { h: u32 },
-    Move { c: u32, mv: Move },
-    RemoveCurrent { c: u32 },
-    SetCurrentValue { c: u32, value: Bytes },
+    OpenStore {
+        name: String,
+        key_type: String,
+        create: Option<StoreOptions>,
+        key_spec: Option<IndexSpec>,
+    },
+    DropStore {
+        name: String,
+    },
+    Put {
+        h: u32,
+        key: Bytes,
+        value: Bytes,
+        mode: PutMode,
+    },
+    Remove {
+        h: u32,
+        key: Bytes,
+    },
+    Get {
+        h: u32,
+        key: Bytes,
+    },
+    Count {
+        h: u32,
+    },
+    NewCursor {
+        h: u32,
+    },
+    Move {
+        c: u32,
+        mv: Move,
+    },
+    RemoveCurrent {
+        c: u32,
+    },
+    SetCurrentValue {
+        c: u32,
+        value: Bytes,
+    },
     /// `n` consecutive `Next` (or `Prev`) moves of cursor `c`, recorded as one
     /// entry whose hash chains the moves' result hashes (see `chain`). Only the
     /// op log holds these; users never issue them.
-    Steps { c: u32, forward: bool, n: u32 },
+    Steps {
+        c: u32,
+        forward: bool,
+        n: u32,
+    },
 }
 
 /// Fold the result hash of one more step into a chain of steps.
@@ -70,8 +104,18 @@ impl Op {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Op::Put { .. } | Op::Remove { .. } | Op::RemoveCurrent { .. } | Op::SetCurrentValue { .. } | Op::DropStore { .. }
-        ) || matches!(self, Op::OpenStore { create: Some(_), .. })
+            Op::Put { .. }
+                | Op::Remove { .. }
+                | Op::RemoveCurrent { .. }
+                | Op::SetCurrentValue { .. }
+                | Op::DropStore { .. }
+        ) || matches!(
+            self,
+            Op::OpenStore {
+                create: Some(_),
+                ..
+            }
+        )
     }
     /// Approximate memory held by the op.
     pub fn weight(&self) -> usize {
@@ -79,7 +123,10 @@ impl Op {
             Op::Put { key, value, .. } => key.len() + value.len(),
             Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
             Op::SetCurrentValue { value, .. } => value.len(),
-            Op::Move { mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _), .. } => k.len(),
+            Op::Move {
+                mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _),
+                ..
+            } => k.len(),
             _ => 0,
         }
     }
@@ -89,8 +136,17 @@ impl Op {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum OwnedValue {
     Inline(Bytes),
-    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
-    File { blob: u128, len: u64, checksum: u64 },
+    Segment {
+        seq: u64,
+        off: u64,
+        len: u32,
+        checksum: u64,
+    },
+    File {
+        blob: u128,
+        len: u64,
+        checksum: u64,
+    },
     Pending(u32),
 }
 
@@ -98,18 +154,52 @@ impl OwnedValue {
     pub fn from_ref(v: &ValueRef<'_>) -> Self {
         match *v {
             ValueRef::Inline(b) => OwnedValue::Inline(Bytes::copy_from_slice(b)),
-            ValueRef::Segment { seq, off, len, checksum } => OwnedValue::Segment { seq, off, len, checksum },
-            ValueRef::File { blob, len, checksum } => OwnedValue::File { blob, len, checksum },
+            ValueRef::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            } => OwnedValue::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            },
+            ValueRef::File {
+                blob,
+                len,
+                checksum,
+            } => OwnedValue::File {
+                blob,
+                len,
+                checksum,
+            },
             ValueRef::Pending(i) => OwnedValue::Pending(i),
         }
     }
     pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
             OwnedValue::Inline(b) => ValueRef::Inline(b),
-            OwnedValue::Segment { seq, off, len, checksum } => {
-                ValueRef::Segment { seq: *seq, off: *off, len: *len, checksum: *checksum }
-            }
-            OwnedValue::File { blob, len, checksum } => ValueRef::File { blob: *blob, len: *len, checksum: *checksum },
+            OwnedValue::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            } => ValueRef::Segment {
+                seq: *seq,
+                off: *off,
+                len: *len,
+                checksum: *checksum,
+            },
+            OwnedValue::File {
+                blob,
+                len,
+                checksum,
+            } => ValueRef::File {
+                blob: *blob,
+                len: *len,
+                checksum: *checksum,
+            },
             OwnedValue::Pending(i) => ValueRef::Pending(*i),
         }
     }
