@@ -113,6 +113,8 @@ enum Cmd {
     Check,
     /// Run recovery now (roll back what crashed processes left) and report it.
     Recover,
+    /// Reclaim space: retire commit records nothing current points into.
+    Reclaim,
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
 }
@@ -244,6 +246,7 @@ fn run(cli: &Cli) -> Result<()> {
         Cmd::Stats => stats(cli),
         Cmd::Check => check(cli),
         Cmd::Recover => recover(cli),
+        Cmd::Reclaim => reclaim(cli),
         Cmd::Quickstart => quickstart(cli),
     }
 }
@@ -908,6 +911,21 @@ fn recover(cli: &Cli) -> Result<()> {
         ),
         json!({"dead_processes": r.dead_processes, "removed_temp_files": r.removed_temp_files,
                "removed_blobs": r.removed_blobs, "head": head}),
+    );
+    Ok(())
+}
+
+fn reclaim(cli: &Cli) -> Result<()> {
+    let db = open(cli, true)?;
+    let r = db.reclaim()?;
+    let text = match &r.skipped {
+        Some(why) => format!("reclaim skipped: {why}"),
+        None => format!("reclaimed {} commit records, {} bytes", r.retired, r.bytes),
+    };
+    emit(
+        cli,
+        text,
+        json!({"retired": r.retired, "bytes": r.bytes, "skipped": r.skipped}),
     );
     Ok(())
 }

@@ -819,3 +819,19 @@ fn sigkill_during_import_leaves_whole_batches() {
     );
     assert!(ok(&db, &["check"]).contains("ok: no faults"));
 }
+
+#[test]
+fn reclaim_retires_dead_records_and_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(&db, &["store", "create", "s", "--unique"]);
+    for i in 0..40 {
+        ok(&db, &["put", "s", "\"k\"", &i.to_string()]);
+    }
+    let out = ok(&db, &["--json", "reclaim"]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["retired"].as_u64().unwrap() >= 30, "{r}");
+    assert!(ok(&db, &["get", "s", "\"k\""]).contains("39"));
+    ok(&db, &["check"]);
+}

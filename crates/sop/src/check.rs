@@ -65,6 +65,7 @@ impl Database {
                 continue;
             }
             match db.log.read_header(&*db.vfs, seq) {
+                Ok(Some(rec)) if rec.retired => {}
                 Err(e) => report.problems.push(e.to_string()),
                 Ok(None) => report
                     .problems

@@ -95,6 +95,8 @@ pub struct DbOptions {
     pub max_commit_time: Duration,
     /// Run recovery every this often in a background thread (None: only on open).
     pub recovery_interval: Option<Duration>,
+    /// Also reclaim space (`Database::reclaim`) in that background thread.
+    pub auto_reclaim: bool,
     /// Clustered mode: how long a process's lease lives without renewal. A process
     /// silent for longer is presumed dead; its commits are fenced off before
     /// recovery removes what it left.
@@ -118,6 +120,7 @@ impl Default for DbOptions {
             txn_memory_budget: 4 << 30,
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
+            auto_reclaim: false,
             checkpoint_every: 1000,
             lease_ttl: Duration::from_secs(10),
             recover_on_open: true,

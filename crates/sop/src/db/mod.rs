@@ -7,11 +7,13 @@ mod config;
 mod garbage;
 mod process;
 mod read;
+mod reclaim;
 mod writer;
 
 use config::load_or_create_config;
 pub(crate) use config::{create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
+pub use reclaim::ReclaimReport;
 pub(crate) use writer::RecordWriter;
 
 use crate::btree::node::{Node, ValueRef};
@@ -351,6 +353,19 @@ impl DbInner {
             let next = st.seq + 1;
             match self.log.read_header(&*self.vfs, next)? {
                 None => break,
+                Some(rec) if rec.retired => {
+                    // Reclaimed after a checkpoint covered it: continue from that checkpoint.
+                    let dir = checkpoint::CheckpointDir::new(&self.path);
+                    match dir.load_newest(&*self.vfs, |seq| self.log_has(seq))? {
+                        Some(cp) if cp.seq >= next => st = Arc::new(cp),
+                        _ => {
+                            return Err(Error::corrupt(
+                                self.log.path(next),
+                                "record was reclaimed but no checkpoint covers it",
+                            ))
+                        }
+                    }
+                }
                 Some(rec) => Arc::make_mut(&mut st).apply(next, &rec),
             }
         }

@@ -27,6 +27,11 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                     tracing::warn!(error = %e, "periodic recovery failed");
                 }
                 db.inner.collect_trash();
+                if db.inner.opts.auto_reclaim {
+                    if let Err(e) = db.reclaim() {
+                        tracing::warn!(error = %e, "periodic reclaim failed");
+                    }
+                }
             }
         });
 }

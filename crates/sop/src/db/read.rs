@@ -18,6 +18,11 @@ impl DbInner {
                 Error::io(&path, e)
             }
         })?;
+        if f.len().map_err(|e| Error::io(&path, e))? == crate::log::record::TOMBSTONE_LEN as u64 {
+            return Err(Error::SnapshotTooOld(format!(
+                "commit record {seq} was reclaimed after this snapshot was taken"
+            )));
+        }
         let mut files = self.files.lock();
         if files.len() >= 512 {
             files.clear();

@@ -48,6 +48,22 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        if flen == record::TOMBSTONE_LEN as u64 {
+            let mut t = [0u8; record::TOMBSTONE_LEN];
+            f.read_exact_at(&mut t, 0)
+                .map_err(|e| Error::io(&path, e))?;
+            return match record::decode_tombstone(&t) {
+                Some((s, txn)) if s == seq => Ok(Some(Record {
+                    txn,
+                    retired: true,
+                    ..Default::default()
+                })),
+                _ => Err(Error::corrupt(
+                    &path,
+                    "damaged tombstone of a reclaimed record",
+                )),
+            };
+        }
         if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
             return Err(Error::corrupt(&path, "commit record too short"));
         }

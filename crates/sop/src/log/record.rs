@@ -56,6 +56,36 @@ pub struct Record {
     pub adopted_files: Vec<(u64, ItemId)>,
     /// Big-value blobs this commit stops referencing (deleted once no snapshot needs them).
     pub released_files: Vec<(u64, ItemId)>,
+    /// Read from a tombstone: the record was reclaimed after a checkpoint covered
+    /// it; only `txn` is known. Never encoded.
+    pub retired: bool,
+}
+
+/// A reclaimed record's file: `"SOPRTRD\x01"`, its sequence u64, its transaction
+/// id u128, xxh3-64 of those 32 bytes. The name stays taken, so no later commit
+/// can ever be linked at a reclaimed sequence number.
+pub const TOMBSTONE_MAGIC: &[u8; 8] = b"SOPRTRD\x01";
+pub const TOMBSTONE_LEN: usize = 40;
+
+pub fn encode_tombstone(seq: u64, txn: ItemId) -> Vec<u8> {
+    let mut t = TOMBSTONE_MAGIC.to_vec();
+    put_u64(&mut t, seq);
+    put_u128(&mut t, txn);
+    let sum = checksum(&t);
+    put_u64(&mut t, sum);
+    t
+}
+
+/// `Some((seq, txn))` if `bytes` is a valid tombstone.
+pub fn decode_tombstone(bytes: &[u8]) -> Option<(u64, ItemId)> {
+    if bytes.len() != TOMBSTONE_LEN || &bytes[..8] != TOMBSTONE_MAGIC {
+        return None;
+    }
+    let mut r = Reader::new(bytes);
+    r.take(8).ok()?;
+    let seq = r.u64().ok()?;
+    let txn = r.u128().ok()?;
+    (r.u64().ok()? == checksum(&bytes[..32])).then_some((seq, txn))
 }
 
 impl Record {
