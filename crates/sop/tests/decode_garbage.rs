@@ -237,6 +237,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
                     aborts,
                     adopted_files,
                     released_files,
+                    retired: false,
                 }
             },
         )

@@ -137,7 +137,6 @@ fn a_lagging_handle_catches_up_through_tombstones() {
             Err(e) => panic!("old snapshot read: {e}"),
         }
     }
-    drop(s);
     drop(reader);
     // The stale writer merges (its key is untouched) or conflicts; it never lands on a reclaimed sequence.
     match stale.commit() {
@@ -166,7 +165,6 @@ fn an_older_snapshot_of_this_process_postpones_reclaim() {
     for i in 0..200u64 {
         assert!(s.get(&i).unwrap().is_some());
     }
-    drop(s);
     drop(reader);
     assert!(db.reclaim().unwrap().retired > 0);
 }

@@ -300,6 +300,7 @@ mod tests {
             aborts: vec![11],
             adopted_files: vec![(9, 12)],
             released_files: vec![(9, 13)],
+            retired: false,
         };
         let h = rec.encode_header();
         let mut file = Record::prefix().to_vec();
