@@ -133,7 +133,7 @@ impl Report {
         let peers = self
             .results
             .iter()
-            .filter(|r| r.phase == phase && r.engine != "sop");
+            .filter(|r| r.phase == phase && !r.engine.starts_with("sop"));
         if let Some(s) = sop.ops_per_sec {
             let best = peers.filter_map(|r| r.ops_per_sec).fold(f64::NAN, f64::max);
             if best.is_nan() || best <= 0.0 {

@@ -1,4 +1,5 @@
-//! Runs every workload at a tiny size on redb (and sop when it is compiled in) through the
+//! Runs every workload at a tiny size on redb (and sop and sop-redis when sop is compiled in;
+//! sop-redis starts its own redis-server, which scripts/test.sh installs) through the
 //! library entry point, and checks the JSON report: every phase for every engine, with
 //! positive throughput for timed phases and positive sizes for size phases.
 
@@ -7,7 +8,7 @@ use serde_json::Value;
 
 fn engines() -> Vec<&'static str> {
     if cfg!(feature = "sop-engine") {
-        vec!["redb", "sop"]
+        vec!["redb", "sop", "sop-redis"]
     } else {
         vec!["redb"]
     }

@@ -82,6 +82,10 @@ pub fn available() -> Vec<&'static str> {
     let mut v = Vec::new();
     if cfg!(feature = "sop-engine") {
         v.push("sop");
+        #[cfg(feature = "sop-engine")]
+        if sop::BenchRedis::available() {
+            v.push("sop-redis");
+        }
     }
     v.extend(["redb", "lmdb", "sled", "fjall", "sqlite"]);
     if cfg!(feature = "rocksdb") {
@@ -102,6 +106,11 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
         "rocksdb" => (rocksdb::version(), rocksdb::settings(cfg)),
         #[cfg(feature = "sop-engine")]
         "sop" => (sop::version(), sop::settings(cfg)),
+        #[cfg(feature = "sop-engine")]
+        "sop-redis" => (
+            sop::version(),
+            format!("Clustered mode (Redis started by the harness on a free loopback port); {}", sop::settings(cfg)),
+        ),
         other => bail!("{}", unknown_engine(other)),
     };
     Ok(EngineInfo {
@@ -123,13 +132,15 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
         "rocksdb" => Box::new(rocksdb::RocksEngine::open(dir, cfg)?),
         #[cfg(feature = "sop-engine")]
         "sop" => Box::new(sop::SopEngine::open(dir, cfg)?),
+        #[cfg(feature = "sop-engine")]
+        "sop-redis" => Box::new(sop::SopEngine::open_clustered(dir, cfg)?),
         other => bail!("{}", unknown_engine(other)),
     })
 }
 
 fn unknown_engine(name: &str) -> String {
     let hint = match name {
-        "sop" => " (build with `--features sop-engine`)",
+        "sop" | "sop-redis" => " (build with `--features sop-engine`; sop-redis also needs redis-server installed)",
         "rocksdb" => " (build with `--features rocksdb`)",
         _ => "",
     };

@@ -46,14 +46,74 @@ pub fn settings(cfg: &EngineConfig) -> String {
 pub struct SopEngine {
     db: sop::Database,
     read_mode: TxMode,
+    /// `sop-redis`: the Redis server started for this run (stopped on drop).
+    _redis: Option<BenchRedis>,
+}
+
+/// A private redis-server on a free loopback port, for the `sop-redis` engine.
+pub struct BenchRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchRedis {
+    pub fn available() -> bool {
+        std::process::Command::new("redis-server")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok()
+    }
+
+    fn start() -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let rdir = tempfile::tempdir()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(rdir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("sop-redis needs redis-server (Debian: apt-get install redis-server)")?;
+        let r = BenchRedis { child, port, _dir: rdir };
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            anyhow::ensure!(t.elapsed().as_secs() < 10, "redis-server did not start on port {port}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(r)
+    }
+}
+
+impl Drop for BenchRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl SopEngine {
     pub fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        Self::open_in(dir, cfg, None)
+    }
+
+    /// `sop-redis`: Clustered mode, coordinated by a Redis started for this run.
+    pub fn open_clustered(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        let redis = BenchRedis::start()?;
+        Self::open_in(dir, cfg, Some(redis))
+    }
+
+    fn open_in(dir: &Path, cfg: &EngineConfig, redis: Option<BenchRedis>) -> Result<Self> {
+        let coordination = redis
+            .as_ref()
+            .map(|r| sop::Coordination::Redis { url: format!("redis://127.0.0.1:{}/", r.port) });
         let db = sop::Database::open(
             dir,
             sop::DbOptions {
                 node_cache_bytes: usize::try_from(cfg.cache_bytes).unwrap_or(usize::MAX),
+                coordination,
                 ..Default::default()
             },
         )
@@ -68,6 +128,7 @@ impl SopEngine {
         Ok(Self {
             db,
             read_mode: read_mode(cfg),
+            _redis: redis,
         })
     }
 }
