@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole default test suite. Installs what it needs first. Run from anywhere.
+# The whole default test suite. Installs what it needs first (Redis from Debian
+# packages) and starts a private Redis on a free loopback port. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,6 +8,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
 fi
+
+# shellcheck source=scripts/redis-env.sh
+. scripts/redis-env.sh
+start_test_redis
 
 echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3

@@ -141,7 +141,11 @@ impl<'a> Recorder<'a> {
             engine: self.engine.clone(),
             phase: phase.to_string(),
             ms: Some(secs * 1e3),
-            ops_per_sec: Some(if secs > 0.0 { ops as f64 / secs } else { f64::INFINITY }),
+            ops_per_sec: Some(if secs > 0.0 {
+                ops as f64 / secs
+            } else {
+                f64::INFINITY
+            }),
             bytes: None,
         });
         Ok(())
@@ -213,10 +217,7 @@ pub fn run(args: &Args) -> Result<Report> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
-        None => engines::available()
-            .into_iter()
-            .map(String::from)
-            .collect(),
+        None => engines::available().into_iter().map(String::from).collect(),
     };
     if names.is_empty() {
         bail!("no engines selected");
@@ -230,8 +231,7 @@ pub fn run(args: &Args) -> Result<Report> {
     let scratch;
     let base: &Path = match &args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             dir
         }
         None => {
@@ -282,8 +282,7 @@ pub fn run(args: &Args) -> Result<Report> {
     };
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(report)
 }

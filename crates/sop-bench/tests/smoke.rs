@@ -81,7 +81,10 @@ fn check_timed(v: &Value, phases: &[&str]) {
             let ops = r["ops_per_sec"].as_f64().unwrap();
             assert!(ops > 0.0, "{e}/{p}: ops_per_sec {ops}");
             assert!(r["ms"].as_f64().unwrap() >= 0.0, "{e}/{p}: ms");
-            assert!(r.get("bytes").is_none(), "{e}/{p}: a timed phase has no bytes");
+            assert!(
+                r.get("bytes").is_none(),
+                "{e}/{p}: a timed phase has no bytes"
+            );
         }
     }
 }
@@ -97,7 +100,14 @@ fn sop_go() {
 fn redb_workload() {
     let v = run(
         "redb",
-        &["--individual-writes", "20", "--batch-txns", "5", "--batch-size", "100"],
+        &[
+            "--individual-writes",
+            "20",
+            "--batch-txns",
+            "5",
+            "--batch-size",
+            "100",
+        ],
     );
     check_header(&v, "redb");
     check_timed(
@@ -122,8 +132,13 @@ fn redb_workload() {
     }
     // redb compacts; its compacted file is no larger than before.
     let before = result(&v, "redb", "size")["bytes"].as_u64().unwrap();
-    let after = result(&v, "redb", "compacted_size")["bytes"].as_u64().unwrap();
-    assert!(after > 0 && after <= before, "redb compacted {before} -> {after}");
+    let after = result(&v, "redb", "compacted_size")["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        after > 0 && after <= before,
+        "redb compacted {before} -> {after}"
+    );
 }
 
 #[test]

@@ -15,9 +15,18 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> sop::Result<()> {
-    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5_000_000);
-    let base = std::env::args().nth(2).map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("sop-bulk").tempdir_in(base).expect("temp dir");
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
+    let base = std::env::args()
+        .nth(2)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("sop-bulk")
+        .tempdir_in(base)
+        .expect("temp dir");
     let db = Database::open(dir.path(), DbOptions::default())?;
     let t = Instant::now();
     let tx = db.begin(TxMode::ForWriting)?;
@@ -27,7 +36,6 @@ fn main() -> sop::Result<()> {
         let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         s.add(&k, &[i as u8; 16])?;
     }
-    drop(s);
     let staged = t.elapsed();
     tx.commit()?;
     let total = t.elapsed();
@@ -50,7 +58,13 @@ fn walk(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
         .map(|rd| {
             rd.flatten()
-                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)

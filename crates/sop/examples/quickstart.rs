@@ -9,13 +9,22 @@ fn main() -> sop::Result<()> {
     println!("opened database at {path} (log head {})", db.head()?);
 
     let tx = db.begin(TxMode::ForWriting)?;
-    let people = tx.open_or_create_store::<(String, u32), String>("people", StoreOptions::default())?;
-    let rows = [("lovelace", 1815, "Ada"), ("turing", 1912, "Alan"), ("hopper", 1906, "Grace"), ("knuth", 1938, "Donald")];
+    let people =
+        tx.open_or_create_store::<(String, u32), String>("people", StoreOptions::default())?;
+    let rows = [
+        ("lovelace", 1815, "Ada"),
+        ("turing", 1912, "Alan"),
+        ("hopper", 1906, "Grace"),
+        ("knuth", 1938, "Donald"),
+    ];
     for (last, born, first) in rows {
         people.upsert(&(last.to_string(), born), &first.to_string())?;
     }
-    println!("wrote {} people; the store holds {}", rows.len(), people.count()?);
-    drop(people);
+    println!(
+        "wrote {} people; the store holds {}",
+        rows.len(),
+        people.count()?
+    );
     tx.commit()?;
     println!("committed (durable)");
 
@@ -28,10 +37,14 @@ fn main() -> sop::Result<()> {
         let ((last, born), first) = item?;
         println!("  {first} {last} ({born})");
     }
-    drop(people);
     tx.commit()?;
 
     let report = db.check()?;
-    println!("check: {} stores, {} log records, {} problems", report.stores.len(), report.records, report.problems.len());
+    println!(
+        "check: {} stores, {} log records, {} problems",
+        report.stores.len(),
+        report.records,
+        report.problems.len()
+    );
     Ok(())
 }

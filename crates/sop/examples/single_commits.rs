@@ -4,16 +4,26 @@ use sop::{Database, DbOptions, StoreOptions, TxMode};
 use std::time::Instant;
 
 fn main() -> sop::Result<()> {
-    let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let arg = |i: usize, d: u64| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
     let (commits, preload, slot) = (arg(1, 1000), arg(2, 100_000), arg(3, 1000) as usize);
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Database::open(dir.path(), DbOptions::default())?;
     let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.create_store::<u64, Vec<u8>>("s", StoreOptions { slot_length: slot, ..Default::default() })?;
+    let s = tx.create_store::<u64, Vec<u8>>(
+        "s",
+        StoreOptions {
+            slot_length: slot,
+            ..Default::default()
+        },
+    )?;
     for i in 0..preload {
         s.add(&(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)), &vec![1u8; 150])?;
     }
-    drop(s);
     tx.commit()?;
     let mut lat = Vec::with_capacity(commits as usize);
     let t = Instant::now();
@@ -21,8 +31,10 @@ fn main() -> sop::Result<()> {
         let t1 = Instant::now();
         let tx = db.begin(TxMode::ForWriting)?;
         let s = tx.open_store::<u64, Vec<u8>>("s")?;
-        s.add(&(i.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1), &vec![2u8; 150])?;
-        drop(s);
+        s.add(
+            &(i.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1),
+            &vec![2u8; 150],
+        )?;
         tx.commit()?;
         lat.push(t1.elapsed().as_secs_f64() * 1e3);
     }

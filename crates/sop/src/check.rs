@@ -1,11 +1,21 @@
-//! Integrity check: every record header and node checksum, the B-tree invariants
-//! of every store, item counts, registry entries no tree reaches (orphan nodes),
-//! and big-value blobs (missing, damaged, or orphaned).
+//! Integrity check: every record header and node image checksum (current and
+//! superseded), the B-tree invariants of every store, item counts, registry
+//! entries no tree reaches (orphan nodes), the item frames of JSON stores, and
+//! big-value blobs (missing, damaged, or orphaned).
+//!
+//! Leftovers of a crashed process (its temporary record files, and blobs of its
+//! uncommitted transactions, while its `procs/` lock file is still there) are not
+//! faults: recovery removes them. They are listed in `CheckReport::garbage`.
 
 use crate::btree::node::{Node, ValueRef};
 use crate::btree::tree::{self, NodeStore, Tree};
+use crate::codec::json_key::encode_json_key;
+use crate::codec::wire::checksum;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::json::{decode_item, JSON_KEY_TYPE};
+use crate::log::record::Record;
+use crate::registry::StoreInfo;
 use crate::txn::view::{StoreTx, View};
 use std::collections::HashSet;
 
@@ -26,6 +36,8 @@ pub struct CheckReport {
     pub stores: Vec<StoreCheck>,
     /// Every fault found, one line each. Empty means the database is sound.
     pub problems: Vec<String>,
+    /// Leftovers of crashed processes that recovery will remove (not faults).
+    pub garbage: Vec<String>,
 }
 
 impl CheckReport {
@@ -39,15 +51,26 @@ impl Database {
     pub fn check(&self) -> Result<CheckReport> {
         let db = &*self.inner;
         let head = db.catch_up()?;
-        let mut report = CheckReport { head: head.seq, ..Default::default() };
+        let mut report = CheckReport {
+            head: head.seq,
+            ..Default::default()
+        };
         for seq in db.log.list(&*db.vfs)? {
             report.records += 1;
             if seq > head.seq {
-                report.problems.push(format!("log record {seq} lies beyond the head {} (run recovery)", head.seq));
+                report.problems.push(format!(
+                    "log record {seq} lies beyond the head {} (run recovery)",
+                    head.seq
+                ));
                 continue;
             }
-            if let Err(e) = db.log.read_header(&*db.vfs, seq) {
-                report.problems.push(e.to_string());
+            match db.log.read_header(&*db.vfs, seq) {
+                Ok(Some(rec)) if rec.retired => {}
+                Err(e) => report.problems.push(e.to_string()),
+                Ok(None) => report
+                    .problems
+                    .push(format!("log record {seq} vanished during the check")),
+                Ok(Some(rec)) => check_images(db, seq, &rec, &mut report.problems)?,
             }
         }
         let mut referenced_blobs = HashSet::new();
@@ -56,8 +79,18 @@ impl Database {
         for st in names {
             let info = st.info.clone();
             let mut stx = StoreTx::new(info.clone(), st.created_seq, st.count);
-            let mut v = View { db, snap: Some(&st), st: &mut stx, track: true, uncached: true };
-            let t = Tree { root: info.root, max: info.options.slot_length, balance: info.options.leaf_load_balancing };
+            let mut v = View {
+                db,
+                snap: Some(&st),
+                st: &mut stx,
+                track: true,
+                uncached: true,
+            };
+            let t = Tree {
+                root: info.root,
+                max: info.options.slot_length,
+                balance: info.options.leaf_load_balancing,
+            };
             let items = match tree::check(&mut v, &t) {
                 Ok(n) => n,
                 Err(e) => {
@@ -66,12 +99,18 @@ impl Database {
                 }
             };
             if items != st.count {
-                report.problems.push(format!("store {:?}: count says {}, the tree holds {items}", info.name, st.count));
+                report.problems.push(format!(
+                    "store {:?}: count says {}, the tree holds {items}",
+                    info.name, st.count
+                ));
             }
             let reach: HashSet<u64> = tree::reachable(&mut v, info.root)?.into_iter().collect();
             for id in st.nodes.keys() {
                 if !reach.contains(id) {
-                    report.problems.push(format!("store {:?}: registry node {id:#x} is not in the tree (orphan)", info.name));
+                    report.problems.push(format!(
+                        "store {:?}: registry node {id:#x} is not in the tree (orphan)",
+                        info.name
+                    ));
                 }
             }
             let mut depth = 0;
@@ -88,37 +127,134 @@ impl Database {
                     for i in 0..l.len() {
                         let val = l.item(i).value;
                         if let ValueRef::File { blob, .. } = val {
-                            referenced_blobs.insert((format!("{:016x}", info.id), format!("{blob:032x}")));
+                            referenced_blobs
+                                .insert((format!("{:016x}", info.id), format!("{blob:032x}")));
                         }
-                        if !matches!(val, ValueRef::Inline(_)) {
-                            if let Err(e) = db.read_value(info.id, &val, false) {
-                                report.problems.push(e.to_string());
+                        let bytes = match val {
+                            ValueRef::Inline(b) => Ok(bytes::Bytes::copy_from_slice(b)),
+                            _ => db.read_value(info.id, &val, false),
+                        };
+                        match bytes {
+                            Err(e) => report.problems.push(e.to_string()),
+                            Ok(b) if info.key_type == JSON_KEY_TYPE => {
+                                if let Err(e) = check_json_item(&info, l.key(i), &b) {
+                                    report.problems.push(format!(
+                                        "store {:?}: node {id:#x} item {i}: {e}",
+                                        info.name
+                                    ));
+                                }
                             }
+                            Ok(_) => {}
                         }
                     }
                 }
             }
-            report.stores.push(StoreCheck { name: info.name.clone(), items, nodes: reach.len(), depth });
+            report.stores.push(StoreCheck {
+                name: info.name.clone(),
+                items,
+                nodes: reach.len(),
+                depth,
+            });
         }
-        // Blob files nobody references, except those of live processes (in flight).
-        let live = crate::recovery::liveness(db)?.live;
+        // Blob files nobody references, except those of live processes (in flight)
+        // and those of crashed processes whose lock file is still there (recovery
+        // removes them).
+        let life = crate::recovery::liveness(db)?;
+        let live = life.live;
+        let crashed: HashSet<String> = life
+            .dead
+            .into_iter()
+            .filter_map(|(p, _)| p.file_name()?.to_str().map(|n| n[..16].to_string()))
+            .collect();
         let trash: HashSet<_> = db.trash_paths().into_iter().collect();
         let blobs = db.path.join("blobs");
         for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
             let dir = blobs.join(&sdir);
             for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let in_flight = name.len() >= 16 && live.contains(&name[..16]);
-                if !in_flight && !trash.contains(&dir.join(&name)) && !trash.contains(&dir) && !referenced_blobs.contains(&(sdir.clone(), name.clone())) {
-                    report.problems.push(format!("orphan blob {}", dir.join(&name).display()));
+                if !in_flight
+                    && !trash.contains(&dir.join(&name))
+                    && !trash.contains(&dir)
+                    && !referenced_blobs.contains(&(sdir.clone(), name.clone()))
+                {
+                    if name.len() >= 16 && crashed.contains(&name[..16]) {
+                        report.garbage.push(format!(
+                            "blob of a crashed process's uncommitted transaction {}",
+                            dir.join(&name).display()
+                        ));
+                    } else {
+                        report.problems.push(format!(
+                            "orphan blob {} (no item refers to it)",
+                            dir.join(&name).display()
+                        ));
+                    }
                 }
             }
         }
         let tmp = db.path.join("tmp");
         for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
             if !(name.len() >= 16 && live.contains(&name[..16])) {
-                report.problems.push(format!("leftover temporary file {} (run recovery)", tmp.join(&name).display()));
+                // Never linked into the log, so never part of the database.
+                report.garbage.push(format!(
+                    "temporary file of a crashed process {}",
+                    tmp.join(&name).display()
+                ));
             }
         }
         Ok(report)
     }
+}
+
+/// Every node image record `seq` put in its body lies inside the file and matches
+/// its checksum, whether the registry still uses it or not.
+fn check_images(
+    db: &crate::db::DbInner,
+    seq: u64,
+    rec: &Record,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let path = db.log.path(seq);
+    let f = db.segment(seq)?;
+    let flen = f.len().map_err(|e| Error::io(&path, e))?;
+    let mut buf = Vec::new();
+    for d in &rec.deltas {
+        for (id, p) in &d.puts {
+            if p.off.checked_add(p.len as u64).is_none_or(|end| end > flen) {
+                problems.push(format!(
+                    "corrupt data in {}: node {id:#x} of store {:#x} points to bytes {}..{} past the end of the file ({flen} bytes)",
+                    path.display(),
+                    d.store,
+                    p.off,
+                    p.off as u128 + p.len as u128
+                ));
+                continue;
+            }
+            buf.resize(p.len as usize, 0);
+            f.read_exact_at(&mut buf, p.off)
+                .map_err(|e| Error::io(&path, e))?;
+            if checksum(&buf) != p.checksum {
+                problems.push(format!(
+                    "corrupt data in {}: node image {id:#x} at offset {} ({} bytes) fails its checksum",
+                    path.display(),
+                    p.off,
+                    p.len
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON store item: its value is an item frame whose key document encodes to
+/// the item's B-tree key under the store's spec.
+fn check_json_item(info: &StoreInfo, key: &[u8], value: &[u8]) -> std::result::Result<(), String> {
+    let (k, _) = decode_item(value).map_err(|e| e.to_string())?;
+    let enc = encode_json_key(&k, info.key_spec.as_ref())
+        .map_err(|e| format!("stored key document {k}: {e}"))?;
+    if enc != key {
+        return Err(format!(
+            "stored key document {k} does not encode to the item's key"
+        ));
+    }
+    Ok(())
 }

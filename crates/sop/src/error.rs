@@ -17,7 +17,10 @@ impl CodecError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("corrupt data in {path}: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{0}")]
@@ -25,9 +28,15 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
     #[error("database at {path} has format version {found}; this build reads version {supported}")]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("no database at {0} (open with create enabled to make one)")]
     NotFound(PathBuf),
+    #[error("a database already exists at {0}")]
+    AlreadyExists(PathBuf),
     #[error("store {0:?} does not exist")]
     StoreNotFound(String),
     #[error("store {0:?} already exists")]
@@ -49,8 +58,10 @@ pub enum Error {
     /// `Database::commit_outcome(attempt)`.
     #[error("commit outcome unknown for attempt {attempt}: {source}")]
     CommitOutcomeUnknown { attempt: String, source: Box<Error> },
-    #[error("the database is poisoned after a failed fsync; reopen it")]
+    #[error("the database is poisoned after a failed fsync or a lost lease; reopen it")]
     Poisoned,
+    #[error("this process's lease expired and other processes fenced it off; reopen the database")]
+    Fenced,
     #[error("snapshot too old: {0}")]
     SnapshotTooOld(String),
     #[error("coordinator error: {0}")]
@@ -59,14 +70,23 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), detail: detail.into() }
+        Error::Corrupt {
+            path: path.into(),
+            detail: detail.into(),
+        }
     }
     /// True for errors a caller may resolve by retrying the whole transaction.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Conflict(_) | Error::Timeout(_))
+        matches!(
+            self,
+            Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_)
+        )
     }
 }
 

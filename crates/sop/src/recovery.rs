@@ -43,10 +43,17 @@ pub(crate) fn prefix_of(proc_id: u128) -> String {
     format!("{:016x}", (proc_id >> 64) as u64)
 }
 
+/// Who is alive. A process holding its OS file lock is alive. Otherwise, in
+/// Standalone mode it is dead; in Clustered mode (where the lock may belong to
+/// another host) it is dead only once its Redis lease has been seen missing for
+/// longer than the lease TTL (a restarted Redis loses leases for a moment).
 pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
     let vfs = &*db.vfs;
     let procs = db.path.join("procs");
-    let mut out = Liveness { live: HashSet::new(), dead: vec![] };
+    let mut out = Liveness {
+        live: HashSet::new(),
+        dead: vec![],
+    };
     let me = format!("{:032x}.lock", db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
@@ -56,9 +63,31 @@ pub(crate) fn liveness(db: &crate::db::DbInner) -> Result<Liveness> {
         let path = procs.join(&name);
         match vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
             None => {
+                // Held: by its owner, or for a moment by another process's recovery
+                // looking at it. Alive for this pass, but in Clustered mode still
+                // note whether its lease is missing: otherwise concurrent recoveries,
+                // each finding the lock taken by another, would each start timing a
+                // dead process only when it finally gets the lock, and none would
+                // ever see the lease missing for a whole TTL.
+                if db.coord.clustered() {
+                    if let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) {
+                        db.presumed_dead(id)?;
+                    }
+                }
                 out.live.insert(name[..16].to_string());
             }
-            Some(guard) => out.dead.push((path, guard)),
+            Some(guard) => {
+                if db.coord.clustered() {
+                    let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) else {
+                        continue;
+                    };
+                    if !db.presumed_dead(id)? {
+                        out.live.insert(name[..16].to_string());
+                        continue;
+                    }
+                }
+                out.dead.push((path, guard));
+            }
         }
     }
     Ok(out)
@@ -84,13 +113,34 @@ impl Database {
         }
         let life = liveness(db)?;
         report.dead_processes = life.dead.len();
+        if db.coord.clustered() && !life.dead.is_empty() {
+            // Fence the dead off first: after this record, nothing of theirs can
+            // commit, so what they left can be deleted safely.
+            let ids: Vec<u128> = life
+                .dead
+                .iter()
+                .filter_map(|(p, _)| {
+                    p.file_name()?
+                        .to_str()?
+                        .trim_end_matches(".lock")
+                        .parse::<String>()
+                        .ok()
+                })
+                .filter_map(|h| u128::from_str_radix(&h, 16).ok())
+                .collect();
+            db.append_aborts(&ids)?;
+        }
         let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
         for name in tmp_names.iter().filter(|n| dead(n)) {
             remove_if_present(vfs, &tmp.join(name))?;
             report.removed_temp_files += 1;
         }
         let candidates: Vec<_> = blob_names.into_iter().filter(|(_, n)| dead(n)).collect();
-        if !candidates.is_empty() {
+        // An open transaction of ours may read an older snapshot that still points
+        // at some of them: leave them for a later pass.
+        let head = db.catch_up()?.seq;
+        let busy = db.oldest_snapshot().is_some_and(|s| s < head);
+        if !candidates.is_empty() && !busy {
             let referenced = self.referenced_blobs()?;
             for (sdir, name) in candidates {
                 if !referenced.contains(&(sdir.clone(), name.clone())) {
@@ -116,7 +166,13 @@ impl Database {
                 continue;
             }
             let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-            let mut v = View { db, snap: Some(st), st: &mut stx, track: false, uncached: false };
+            let mut v = View {
+                db,
+                snap: Some(st),
+                st: &mut stx,
+                track: false,
+                uncached: false,
+            };
             for id in tree::reachable(&mut v, st.info.root)? {
                 if let Node::Leaf(l) = &*v.get(id)? {
                     for i in 0..l.len() {

@@ -1,6 +1,7 @@
 //! Stores inside a transaction: a raw byte-level store and a typed wrapper.
 
 use crate::btree::node::ItemId;
+use crate::codec::json_key::IndexSpec;
 use crate::codec::key::Key;
 use crate::codec::value::Value;
 use crate::error::{Error, Result};
@@ -22,24 +23,57 @@ pub struct StoreStats {
 
 impl Transaction {
     fn open_handle(&self, name: &str, key_type: &str, create: Option<StoreOptions>) -> Result<u32> {
-        match self.run(Op::OpenStore { name: name.to_string(), key_type: key_type.to_string(), create })? {
+        self.open_handle_spec(name, key_type, create, None)
+    }
+    /// Open a store, or create it with `create` and (JSON stores) an index spec.
+    pub(crate) fn open_handle_spec(
+        &self,
+        name: &str,
+        key_type: &str,
+        create: Option<StoreOptions>,
+        key_spec: Option<IndexSpec>,
+    ) -> Result<u32> {
+        let op = Op::OpenStore {
+            name: name.to_string(),
+            key_type: key_type.to_string(),
+            create,
+            key_spec,
+        };
+        match self.run(op)? {
             OpOut::Handle(h) => Ok(h),
             _ => unreachable!(),
         }
     }
+    pub(crate) fn raw_store(&self, h: u32) -> RawStore<'_> {
+        RawStore { tx: self, h }
+    }
     /// Create a store with typed keys and values.
-    pub fn create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
+    pub fn create_store<K: Key, V: Value>(
+        &self,
+        name: &str,
+        opts: StoreOptions,
+    ) -> Result<Store<'_, K, V>> {
         let h = self.open_handle(name, &K::type_name(), Some(opts))?;
-        Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
+        Ok(Store {
+            raw: RawStore { tx: self, h },
+            _p: PhantomData,
+        })
     }
     /// Open an existing typed store; its key type must match the one it was created with.
     pub fn open_store<K: Key, V: Value>(&self, name: &str) -> Result<Store<'_, K, V>> {
         let h = self.open_handle(name, &K::type_name(), None)?;
-        Ok(Store { raw: RawStore { tx: self, h }, _p: PhantomData })
+        Ok(Store {
+            raw: RawStore { tx: self, h },
+            _p: PhantomData,
+        })
     }
     /// Open the store, creating it with `opts` if it does not exist. An existing
     /// store created with other options is an error.
-    pub fn open_or_create_store<K: Key, V: Value>(&self, name: &str, opts: StoreOptions) -> Result<Store<'_, K, V>> {
+    pub fn open_or_create_store<K: Key, V: Value>(
+        &self,
+        name: &str,
+        opts: StoreOptions,
+    ) -> Result<Store<'_, K, V>> {
         match self.open_store::<K, V>(name) {
             Err(Error::StoreNotFound(_)) => self.create_store(name, opts),
             Ok(s) => {
@@ -56,15 +90,31 @@ impl Transaction {
         }
     }
     /// Create a store whose keys and values are raw bytes; `key_type` names the
-    /// encoding of its keys (e.g. `"json"`), checked when it is opened again.
-    pub fn create_raw_store(&self, name: &str, key_type: &str, opts: StoreOptions) -> Result<RawStore<'_>> {
-        Ok(RawStore { tx: self, h: self.open_handle(name, key_type, Some(opts))? })
+    /// encoding of its keys, checked when it is opened again. JSON stores (key type
+    /// `"json"`) have a format of their own: create them with `create_json_store`.
+    pub fn create_raw_store(
+        &self,
+        name: &str,
+        key_type: &str,
+        opts: StoreOptions,
+    ) -> Result<RawStore<'_>> {
+        if key_type == crate::json::JSON_KEY_TYPE {
+            return Err(Error::InvalidOption(format!(
+                "key type {key_type:?} is reserved for JSON stores; use Transaction::create_json_store"
+            )));
+        }
+        Ok(RawStore {
+            tx: self,
+            h: self.open_handle(name, key_type, Some(opts))?,
+        })
     }
     /// Open any store at the byte level, whatever its key type.
     pub fn open_raw_store(&self, name: &str) -> Result<RawStore<'_>> {
         let key_type = {
             let mut st = self.st.borrow_mut();
-            let sid = st.resolve(name).ok_or_else(|| Error::StoreNotFound(name.to_string()))?;
+            let sid = st
+                .resolve(name)
+                .ok_or_else(|| Error::StoreNotFound(name.to_string()))?;
             st.snap
                 .stores
                 .get(&sid)
@@ -72,16 +122,25 @@ impl Transaction {
                 .or_else(|| st.stores.get(&sid).map(|s| s.info.key_type.clone()))
                 .ok_or_else(|| Error::StoreNotFound(name.to_string()))?
         };
-        Ok(RawStore { tx: self, h: self.open_handle(name, &key_type, None)? })
+        Ok(RawStore {
+            tx: self,
+            h: self.open_handle(name, &key_type, None)?,
+        })
     }
     /// Remove a store and everything in it (durable with the commit).
     pub fn drop_store(&self, name: &str) -> Result<()> {
-        self.run(Op::DropStore { name: name.to_string() }).map(|_| ())
+        self.run(Op::DropStore {
+            name: name.to_string(),
+        })
+        .map(|_| ())
     }
     /// A store's saved info and its item count as this transaction sees it.
     pub fn store_info(&self, name: &str) -> Result<StoreStats> {
         let s = self.open_raw_store(name)?;
-        Ok(StoreStats { info: (*s.info()?).clone(), count: s.count()? })
+        Ok(StoreStats {
+            info: (*s.info()?).clone(),
+            count: s.count()?,
+        })
     }
 }
 
@@ -103,8 +162,13 @@ impl<'t> RawStore<'t> {
     fn put(&self, key: &[u8], value: Vec<u8>, mode: PutMode) -> Result<bool> {
         self.put_owned(Bytes::copy_from_slice(key), value, mode)
     }
-    fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
-        let op = Op::Put { h: self.h, key, value: Bytes::from(value), mode };
+    pub(crate) fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
+        let op = Op::Put {
+            h: self.h,
+            key,
+            value: Bytes::from(value),
+            mode,
+        };
         Ok(as_bool(self.tx.run(op)?))
     }
     /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
@@ -142,7 +206,7 @@ impl<'t> RawStore<'t> {
     }
     fn get_owned(&self, key: Bytes) -> Result<Option<Bytes>> {
         match self.get_item(key)? {
-            Some(it) => Ok(Some(self.tx.value_bytes(self.h, &it.value)?)),
+            Some(it) => Ok(Some(self.tx.take_value(self.h, it.value)?)),
             None => Ok(None),
         }
     }
@@ -158,13 +222,30 @@ impl<'t> RawStore<'t> {
     }
     pub fn cursor(&self) -> Result<RawCursor<'t>> {
         match self.tx.run(Op::NewCursor { h: self.h })? {
-            OpOut::Handle(c) => Ok(RawCursor { tx: self.tx, h: self.h, c, cur: None }),
+            OpOut::Handle(c) => Ok(RawCursor {
+                tx: self.tx,
+                h: self.h,
+                c,
+                cur: None,
+            }),
             _ => unreachable!(),
         }
     }
     /// Items with keys in `lo..hi` (bytes), ascending or descending.
-    pub fn range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, desc: bool) -> Result<RawRange<'t>> {
-        Ok(RawRange { cur: self.cursor()?, lo, hi, desc, started: false, done: false })
+    pub fn range(
+        &self,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        desc: bool,
+    ) -> Result<RawRange<'t>> {
+        Ok(RawRange {
+            cur: self.cursor()?,
+            lo,
+            hi,
+            desc,
+            started: false,
+            done: false,
+        })
     }
 }
 
@@ -194,6 +275,7 @@ impl RawCursor<'_> {
         self.mv(Move::Last)
     }
     /// The next item (the first one if the cursor is not positioned).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         self.mv(Move::Next)
     }
@@ -235,7 +317,10 @@ impl RawCursor<'_> {
     }
     /// Replace the current item's value.
     pub fn update_current_value(&mut self, value: Vec<u8>) -> Result<()> {
-        let r = self.tx.run(Op::SetCurrentValue { c: self.c, value: Bytes::from(value) });
+        let r = self.tx.run(Op::SetCurrentValue {
+            c: self.c,
+            value: Bytes::from(value),
+        });
         r.map(|_| ())
     }
 }
@@ -284,7 +369,11 @@ impl RawRange<'_> {
             if !skip {
                 break;
             }
-            let more = if self.desc { self.cur.prev()? } else { self.cur.next()? };
+            let more = if self.desc {
+                self.cur.prev()?
+            } else {
+                self.cur.next()?
+            };
             if !more {
                 return Ok(false);
             }
@@ -354,13 +443,16 @@ impl<'t, K: Key, V: Value> Store<'t, K, V> {
         self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Add)
     }
     pub fn add_if_absent(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::AddIfAbsent)
+        self.raw
+            .put_owned(Self::k(key), enc(value)?, PutMode::AddIfAbsent)
     }
     pub fn update(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Update)
+        self.raw
+            .put_owned(Self::k(key), enc(value)?, PutMode::Update)
     }
     pub fn upsert(&self, key: &K, value: &V) -> Result<bool> {
-        self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Upsert)
+        self.raw
+            .put_owned(Self::k(key), enc(value)?, PutMode::Upsert)
     }
     pub fn remove(&self, key: &K) -> Result<bool> {
         self.raw.remove_owned(Self::k(key))
@@ -378,7 +470,10 @@ impl<'t, K: Key, V: Value> Store<'t, K, V> {
         self.raw.count()
     }
     pub fn cursor(&self) -> Result<Cursor<'t, K, V>> {
-        Ok(Cursor { raw: self.raw.cursor()?, _p: PhantomData })
+        Ok(Cursor {
+            raw: self.raw.cursor()?,
+            _p: PhantomData,
+        })
     }
     fn bounds<R: RangeBounds<K>>(r: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
         let b = |x: Bound<&K>| match x {
@@ -391,12 +486,18 @@ impl<'t, K: Key, V: Value> Store<'t, K, V> {
     /// Items with keys in `r`, ascending.
     pub fn range<R: RangeBounds<K>>(&self, r: R) -> Result<Range<'t, K, V>> {
         let (lo, hi) = Self::bounds(&r);
-        Ok(Range { raw: self.raw.range(lo, hi, false)?, _p: PhantomData })
+        Ok(Range {
+            raw: self.raw.range(lo, hi, false)?,
+            _p: PhantomData,
+        })
     }
     /// Items with keys in `r`, descending.
     pub fn range_desc<R: RangeBounds<K>>(&self, r: R) -> Result<Range<'t, K, V>> {
         let (lo, hi) = Self::bounds(&r);
-        Ok(Range { raw: self.raw.range(lo, hi, true)?, _p: PhantomData })
+        Ok(Range {
+            raw: self.raw.range(lo, hi, true)?,
+            _p: PhantomData,
+        })
     }
     /// All items, ascending.
     pub fn iter(&self) -> Result<Range<'t, K, V>> {
@@ -417,6 +518,7 @@ impl<K: Key, V: Value> Cursor<'_, K, V> {
     pub fn last(&mut self) -> Result<bool> {
         self.raw.last()
     }
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         self.raw.next()
     }
@@ -436,7 +538,10 @@ impl<K: Key, V: Value> Cursor<'_, K, V> {
         self.raw.find_with_id(&key.to_key_bytes(), id)
     }
     pub fn key(&self) -> Result<Option<K>> {
-        self.raw.key().map(|b| K::from_key_bytes(b).map_err(Error::from)).transpose()
+        self.raw
+            .key()
+            .map(|b| K::from_key_bytes(b).map_err(Error::from))
+            .transpose()
     }
     pub fn id(&self) -> Option<ItemId> {
         self.raw.id()

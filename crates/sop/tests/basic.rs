@@ -1,7 +1,10 @@
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
 
 fn opts() -> DbOptions {
-    DbOptions { recovery_interval: None, ..Default::default() }
+    DbOptions {
+        recovery_interval: None,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -10,13 +13,23 @@ fn add_get_commit_reopen_range() {
     {
         let db = Database::open(dir.path(), opts()).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let s = tx.create_store::<u64, String>("nums", StoreOptions { slot_length: 8, ..Default::default() }).unwrap();
+        let s = tx
+            .create_store::<u64, String>(
+                "nums",
+                StoreOptions {
+                    slot_length: 8,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         for i in (0..500u64).rev() {
             assert!(s.add(&i, &format!("v{i}")).unwrap());
         }
-        assert!(!s.add(&7, &"dup".into()).unwrap(), "unique store rejects an equal key");
+        assert!(
+            !s.add(&7, &"dup".into()).unwrap(),
+            "unique store rejects an equal key"
+        );
         assert_eq!(s.count().unwrap(), 500);
-        drop(s);
         tx.commit().unwrap();
     }
     let db = Database::open(dir.path(), opts()).unwrap();
@@ -29,24 +42,36 @@ fn add_get_commit_reopen_range() {
     assert_eq!(got, (100..110).collect::<Vec<_>>());
     let got: Vec<u64> = s.range_desc(..=5).unwrap().map(|r| r.unwrap().0).collect();
     assert_eq!(got, vec![5, 4, 3, 2, 1, 0]);
-    assert!(matches!(s.add(&1, &"x".into()), Err(Error::ReadOnly(TxMode::ForReading))));
-    assert!(matches!(tx.open_store::<String, String>("nums"), Err(Error::StoreMismatch { .. })));
-    drop(s);
+    assert!(matches!(
+        s.add(&1, &"x".into()),
+        Err(Error::ReadOnly(TxMode::ForReading))
+    ));
+    assert!(matches!(
+        tx.open_store::<String, String>("nums"),
+        Err(Error::StoreMismatch { .. })
+    ));
     tx.commit().unwrap();
 }
 
 #[test]
 fn remove_everything_and_values_placements() {
-    for placement in [ValuePlacement::Inline, ValuePlacement::Separate, ValuePlacement::Big] {
+    for placement in [
+        ValuePlacement::Inline,
+        ValuePlacement::Separate,
+        ValuePlacement::Big,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path(), opts()).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let o = StoreOptions { slot_length: 4, values: placement, ..Default::default() };
+        let o = StoreOptions {
+            slot_length: 4,
+            values: placement,
+            ..Default::default()
+        };
         let s = tx.create_store::<u64, Vec<u8>>("s", o).unwrap();
         for i in 0..200u64 {
             s.add(&i, &vec![i as u8; 10]).unwrap();
         }
-        drop(s);
         tx.commit().unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let s = tx.open_store::<u64, Vec<u8>>("s").unwrap();
@@ -55,7 +80,6 @@ fn remove_everything_and_values_placements() {
             assert!(s.remove(&i).unwrap());
         }
         assert_eq!(s.count().unwrap(), 0);
-        drop(s);
         tx.commit().unwrap();
         let db = Database::open(dir.path(), opts()).unwrap();
         let tx = db.begin(TxMode::NoCheck).unwrap();

@@ -16,8 +16,12 @@ const DB: &str = "/data/db";
 
 fn open(vfs: &SimVfs) -> sop::Result<Database> {
     // A checkpoint after every commit: cuts also land inside checkpoint writes.
-    let opts =
-        DbOptions { vfs: Some(Arc::new(vfs.clone())), recovery_interval: None, checkpoint_every: 1, ..Default::default() };
+    let opts = DbOptions {
+        vfs: Some(Arc::new(vfs.clone())),
+        recovery_interval: None,
+        checkpoint_every: 1,
+        ..Default::default()
+    };
     Database::open(Path::new(DB), opts)
 }
 
@@ -29,7 +33,9 @@ fn state(db: &Database) -> State {
         out.entry((name.clone(), b"#".to_vec())).or_default();
         for r in s.range(Bound::Unbounded, Bound::Unbounded, false).unwrap() {
             let (k, v) = r.unwrap();
-            out.entry((name.clone(), k.to_vec())).or_default().push(v.to_vec());
+            out.entry((name.clone(), k.to_vec()))
+                .or_default()
+                .push(v.to_vec());
         }
     }
     out
@@ -38,23 +44,44 @@ fn state(db: &Database) -> State {
 fn setup(vfs: &SimVfs) {
     let db = open(vfs).unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
-    let a = tx.create_store::<u64, String>("a", StoreOptions { slot_length: 4, ..Default::default() }).unwrap();
+    let a = tx
+        .create_store::<u64, String>(
+            "a",
+            StoreOptions {
+                slot_length: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     for i in 0..40u64 {
         a.add(&(i * 10), &format!("a{i}")).unwrap();
     }
     let b = tx
-        .create_store::<u64, Vec<u8>>("big", StoreOptions { slot_length: 4, values: ValuePlacement::Big, ..Default::default() })
+        .create_store::<u64, Vec<u8>>(
+            "big",
+            StoreOptions {
+                slot_length: 4,
+                values: ValuePlacement::Big,
+                ..Default::default()
+            },
+        )
         .unwrap();
     for i in 0..6u64 {
         b.add(&i, &vec![i as u8; 300]).unwrap();
     }
     let s = tx
-        .create_store::<u64, Vec<u8>>("sep", StoreOptions { slot_length: 5, values: ValuePlacement::Separate, ..Default::default() })
+        .create_store::<u64, Vec<u8>>(
+            "sep",
+            StoreOptions {
+                slot_length: 5,
+                values: ValuePlacement::Separate,
+                ..Default::default()
+            },
+        )
         .unwrap();
     for i in 0..12u64 {
         s.add(&i, &vec![i as u8; 50]).unwrap();
     }
-    drop((a, b, s));
     tx.commit().unwrap();
 }
 
@@ -78,7 +105,6 @@ fn workload(db: &Database) -> sop::Result<()> {
     s.add(&50, &vec![2; 60])?;
     let c = tx.create_store::<String, u64>("c", StoreOptions::default())?;
     c.add(&"x".to_string(), &1)?;
-    drop((a, b, s, c));
     tx.drop_store("sep")?;
     tx.commit()
 }
@@ -97,9 +123,15 @@ fn expected() -> (State, State, u64) {
 fn assert_sound(db: &Database, before: &State, after: &State, must_be_after: bool, what: &str) {
     let now = state(db);
     if must_be_after {
-        assert!(now == *after, "{what}: commit returned Ok but the state is not the committed one");
+        assert!(
+            now == *after,
+            "{what}: commit returned Ok but the state is not the committed one"
+        );
     } else {
-        assert!(now == *before || now == *after, "{what}: state is neither before nor after the transaction");
+        assert!(
+            now == *before || now == *after,
+            "{what}: state is neither before nor after the transaction"
+        );
     }
     let r = db.check().unwrap();
     assert!(r.is_ok(), "{what}: check found {:?}", r.problems);
@@ -125,9 +157,20 @@ fn power_cut_at_every_step_of_a_commit() {
         }
         drop(db);
         for seed in 0..4u64 {
-            let img = if seed == 0 { vfs.crash_image_strict() } else { vfs.crash_image(seed * 7919 + k) };
-            let db = open(&img).unwrap_or_else(|e| panic!("reopen after cut at op {k}, seed {seed}: {e}"));
-            assert_sound(&db, &before, &after, res.is_ok(), &format!("cut at op {k}, seed {seed}"));
+            let img = if seed == 0 {
+                vfs.crash_image_strict()
+            } else {
+                vfs.crash_image(seed * 7919 + k)
+            };
+            let db = open(&img)
+                .unwrap_or_else(|e| panic!("reopen after cut at op {k}, seed {seed}: {e}"));
+            assert_sound(
+                &db,
+                &before,
+                &after,
+                res.is_ok(),
+                &format!("cut at op {k}, seed {seed}"),
+            );
             if state(&db) == before {
                 saw_before += 1;
             } else {
@@ -136,7 +179,10 @@ fn power_cut_at_every_step_of_a_commit() {
         }
     }
     eprintln!("power cuts: {ops} ops, {saw_before} images before, {saw_after} after");
-    assert!(saw_before > 0 && saw_after > 0, "cuts land on both sides of the commit point");
+    assert!(
+        saw_before > 0 && saw_after > 0,
+        "cuts land on both sides of the commit point"
+    );
 }
 
 #[test]
@@ -163,12 +209,25 @@ fn power_cut_during_recovery_is_harmless() {
             let _ = open(&img2);
             for seed in 0..2 {
                 let img3 = img2.crash_image(seed + j);
-                let db = open(&img3).unwrap_or_else(|e| panic!("reopen after recovery cut {j}: {e}"));
-                assert_sound(&db, &before, &after, false, &format!("commit cut {k}, recovery cut {j}"));
+                let db =
+                    open(&img3).unwrap_or_else(|e| panic!("reopen after recovery cut {j}: {e}"));
+                assert_sound(
+                    &db,
+                    &before,
+                    &after,
+                    false,
+                    &format!("commit cut {k}, recovery cut {j}"),
+                );
                 // Recovery twice is harmless too.
                 drop(db);
                 let db = open(&img3).unwrap();
-                assert_sound(&db, &before, &after, false, &format!("second recovery after {k}/{j}"));
+                assert_sound(
+                    &db,
+                    &before,
+                    &after,
+                    false,
+                    &format!("second recovery after {k}/{j}"),
+                );
             }
         }
     }
@@ -186,7 +245,13 @@ fn io_error_at_every_step_of_a_commit() {
         let res = workload(&db);
         vfs.set_fault(Fault::None);
         match &res {
-            Ok(()) => assert_sound(&db, &before, &after, true, &format!("io error at {k}, commit Ok")),
+            Ok(()) => assert_sound(
+                &db,
+                &before,
+                &after,
+                true,
+                &format!("io error at {k}, commit Ok"),
+            ),
             Err(Error::CommitOutcomeUnknown { .. }) => {
                 // The record is linked; whether it is durable is unknown. The database
                 // refuses further work until reopened.
@@ -196,14 +261,22 @@ fn io_error_at_every_step_of_a_commit() {
                 assert!(!e.is_conflict(), "an I/O error is not a conflict: {e}");
                 // Nothing was committed, and the same process keeps working.
                 assert_sound(&db, &before, &after, false, &format!("io error at {k}"));
-                assert!(state(&db) == before, "io error at {k}: a failed commit left a trace");
+                assert!(
+                    state(&db) == before,
+                    "io error at {k}: a failed commit left a trace"
+                );
                 workload(&db).unwrap();
                 assert!(state(&db) == after);
             }
         }
         drop(db);
         let db = open(&vfs.crash_image_strict()).unwrap();
-        assert_sound(&db, &before, &after, res.is_ok(), &format!("reopen after io error at {k}"));
+        assert_sound(
+            &db,
+            &before,
+            &after,
+            res.is_ok(),
+            &format!("reopen after io error at {k}"),
+        );
     }
 }
-

@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use sop::btree::node::{Internal, Leaf, Node, Sep, ValueRef};
+use sop::codec::json_key::IndexSpec;
 use sop::codec::wire::checksum;
 use sop::log::record::{Placement, Record, StoreDelta, PREFIX_LEN, TRAILER_LEN};
 use sop::options::{StoreOptions, ValuePlacement};
@@ -21,8 +22,17 @@ const SEQ: u64 = 42;
 #[derive(Clone, Debug)]
 enum Val {
     Inline(Vec<u8>),
-    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
-    File { blob: u128, len: u64, checksum: u64 },
+    Segment {
+        seq: u64,
+        off: u64,
+        len: u32,
+        checksum: u64,
+    },
+    File {
+        blob: u128,
+        len: u64,
+        checksum: u64,
+    },
 }
 
 impl Val {
@@ -30,14 +40,32 @@ impl Val {
     fn as_ref(&self, resolve: Option<u64>) -> ValueRef<'_> {
         match *self {
             Val::Inline(ref b) => ValueRef::Inline(b),
-            Val::Segment { seq, off, len, checksum } => {
+            Val::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            } => {
                 let seq = match (seq, resolve) {
                     (0, Some(s)) => s,
                     _ => seq,
                 };
-                ValueRef::Segment { seq, off, len, checksum }
+                ValueRef::Segment {
+                    seq,
+                    off,
+                    len,
+                    checksum,
+                }
             }
-            Val::File { blob, len, checksum } => ValueRef::File { blob, len, checksum },
+            Val::File {
+                blob,
+                len,
+                checksum,
+            } => ValueRef::File {
+                blob,
+                len,
+                checksum,
+            },
         }
     }
 }
@@ -45,16 +73,29 @@ impl Val {
 fn arb_val() -> impl Strategy<Value = Val> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..24).prop_map(Val::Inline),
-        (0u64..4, any::<u64>(), any::<u32>(), any::<u64>())
-            .prop_map(|(seq, off, len, checksum)| Val::Segment { seq, off, len, checksum }),
-        (any::<u128>(), any::<u64>(), any::<u64>()).prop_map(|(blob, len, checksum)| Val::File { blob, len, checksum }),
+        (0u64..4, any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
+            |(seq, off, len, checksum)| Val::Segment {
+                seq,
+                off,
+                len,
+                checksum
+            }
+        ),
+        (any::<u128>(), any::<u64>(), any::<u64>()).prop_map(|(blob, len, checksum)| Val::File {
+            blob,
+            len,
+            checksum
+        }),
     ]
 }
 
 /// Items keyed by (key bytes, item id), so they come out sorted and unique.
 fn arb_items() -> impl Strategy<Value = BTreeMap<(Vec<u8>, u128), Val>> {
     proptest::collection::btree_map(
-        (proptest::collection::vec(any::<u8>(), 0..12), prop_oneof![0u128..4, any::<u128>()]),
+        (
+            proptest::collection::vec(any::<u8>(), 0..12),
+            prop_oneof![0u128..4, any::<u128>()],
+        ),
         arb_val(),
         0..16,
     )
@@ -70,11 +111,14 @@ fn leaf_of(items: &BTreeMap<(Vec<u8>, u128), Val>, resolve: Option<u64>) -> Node
 
 fn arb_internal() -> impl Strategy<Value = Node> {
     (
-        proptest::collection::btree_set((proptest::collection::vec(any::<u8>(), 0..12), any::<u128>()), 1..12),
+        proptest::collection::btree_set(
+            (proptest::collection::vec(any::<u8>(), 0..12), any::<u128>()),
+            1..12,
+        ),
         proptest::collection::vec(any::<u64>(), 12),
     )
         .prop_map(|(seps, children)| {
-            let seps: Vec<Sep> = seps.into_iter().map(|(k, id)| Sep { key: k.into(), id }).collect();
+            let seps: Vec<Sep> = seps.into_iter().map(|(k, id)| Sep::new(&k, id)).collect();
             let children = children[..seps.len() + 1].to_vec();
             Node::Internal(Internal { seps, children })
         })
@@ -83,16 +127,22 @@ fn arb_internal() -> impl Strategy<Value = Node> {
 /// A valid node encoding and the encoding it must decode (from segment SEQ) to.
 fn arb_node_bytes() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
     prop_oneof![
-        arb_items().prop_map(|items| (leaf_of(&items, None).encode(), leaf_of(&items, Some(SEQ)).encode())),
+        arb_items().prop_map(|items| (
+            leaf_of(&items, None).encode(),
+            leaf_of(&items, Some(SEQ)).encode()
+        )),
         arb_internal().prop_map(|n| (n.encode(), n.encode())),
     ]
 }
 
 /// Decoding never panics; what decodes is a node whose encoding is a fixed point.
 fn check_node(bytes: &[u8]) -> Result<Vec<u8>, TestCaseError> {
-    let Ok(node) = Node::decode(bytes, SEQ) else { return Ok(Vec::new()) };
+    let Ok(node) = Node::decode(bytes, SEQ) else {
+        return Ok(Vec::new());
+    };
     let once = node.encode();
-    let again = Node::decode(&once, SEQ).map_err(|e| TestCaseError::fail(format!("re-encoded node fails: {e}")))?;
+    let again = Node::decode(&once, SEQ)
+        .map_err(|e| TestCaseError::fail(format!("re-encoded node fails: {e}")))?;
     prop_assert_eq!(again.encode(), once.clone());
     if let Node::Leaf(l) = &node {
         for i in 0..l.len() {
@@ -111,31 +161,56 @@ fn arb_store_info() -> impl Strategy<Value = StoreInfo> {
         "[a-zé\"\\\\]{0,8}",
         4usize..20_000,
         any::<bool>(),
-        prop_oneof![Just(ValuePlacement::Inline), Just(ValuePlacement::Separate), Just(ValuePlacement::Big)],
+        prop_oneof![
+            Just(ValuePlacement::Inline),
+            Just(ValuePlacement::Separate),
+            Just(ValuePlacement::Big)
+        ],
         "\\PC{0,6}",
-        "u64|str",
+        "u64|str|json",
         any::<u64>(),
     )
-        .prop_map(|(id, name, slot_length, unique, values, description, key_type, root)| StoreInfo {
-            id,
-            name,
-            options: StoreOptions { slot_length, unique, values, description, ..Default::default() },
-            key_type,
-            root,
-        })
+        .prop_map(
+            |(id, name, slot_length, unique, values, description, key_type, root)| {
+                // JSON stores may carry an index spec (saved with the store info).
+                let key_spec = (key_type == "json" && root % 2 == 1).then(|| {
+                    IndexSpec::parse(r#"[{"field":"a"},{"field":"b","order":"desc"}]"#).unwrap()
+                });
+                StoreInfo {
+                    id,
+                    name,
+                    options: StoreOptions {
+                        slot_length,
+                        unique,
+                        values,
+                        description,
+                        ..Default::default()
+                    },
+                    key_type,
+                    root,
+                    key_spec,
+                }
+            },
+        )
 }
 
 fn arb_delta() -> impl Strategy<Value = StoreDelta> {
     (
         any::<u64>(),
         any::<i64>(),
-        proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u32>(), any::<u64>()), 0..4),
+        proptest::collection::vec(
+            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u64>()),
+            0..4,
+        ),
         proptest::collection::vec(any::<u64>(), 0..4),
     )
         .prop_map(|(store, count_delta, puts, deletes)| StoreDelta {
             store,
             count_delta,
-            puts: puts.into_iter().map(|(id, off, len, checksum)| (id, Placement { off, len, checksum })).collect(),
+            puts: puts
+                .into_iter()
+                .map(|(id, off, len, checksum)| (id, Placement { off, len, checksum }))
+                .collect(),
             deletes,
         })
 }
@@ -151,16 +226,21 @@ fn arb_record() -> impl Strategy<Value = Record> {
         proptest::collection::vec((any::<u64>(), any::<u128>()), 0..3),
         proptest::collection::vec((any::<u64>(), any::<u128>()), 0..3),
     )
-        .prop_map(|(txn, base_seq, created, dropped, deltas, aborts, adopted_files, released_files)| Record {
-            txn,
-            base_seq,
-            created,
-            dropped,
-            deltas,
-            aborts,
-            adopted_files,
-            released_files,
-        })
+        .prop_map(
+            |(txn, base_seq, created, dropped, deltas, aborts, adopted_files, released_files)| {
+                Record {
+                    txn,
+                    base_seq,
+                    created,
+                    dropped,
+                    deltas,
+                    aborts,
+                    adopted_files,
+                    released_files,
+                    retired: false,
+                }
+            },
+        )
 }
 
 /// A record file as the log writes it: prefix, body, header, trailer.
@@ -353,11 +433,19 @@ fn hand_picked_garbage() {
         &[],
         &[1],
         &[2],
-        &[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
-        &[2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
-        &[2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+        &[
+            1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ],
+        &[
+            2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ],
+        &[
+            2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+        ],
         &[1, 1, 0x80, 0x80, 0x02],
-        &[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0],
+        &[
+            1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0,
+        ],
     ];
     for c in cases {
         let _ = check_node(c);
@@ -367,7 +455,12 @@ fn hand_picked_garbage() {
     }
     // Trailer pointing before the prefix, past the end, or overflowing.
     let (file, _) = record_file(&Record::default(), b"");
-    for (off, len) in [(0u64, 0u32), (u64::MAX - 10, 40), (u64::MAX, u32::MAX), (16, u32::MAX)] {
+    for (off, len) in [
+        (0u64, 0u32),
+        (u64::MAX - 10, 40),
+        (u64::MAX, u32::MAX),
+        (16, u32::MAX),
+    ] {
         let mut bad = file.clone();
         let t = bad.len() - TRAILER_LEN;
         bad[t..t + 8].copy_from_slice(&off.to_le_bytes());
@@ -384,7 +477,9 @@ fn hand_picked_garbage() {
 fn write_fuzz_seeds() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    let Some(dir) = std::env::var_os("SOP_FUZZ_SEEDS") else { return };
+    let Some(dir) = std::env::var_os("SOP_FUZZ_SEEDS") else {
+        return;
+    };
     let dir = std::path::PathBuf::from(dir);
     let mut runner = TestRunner::deterministic();
     let write = |target: &str, name: String, bytes: &[u8]| {
@@ -398,9 +493,17 @@ fn write_fuzz_seeds() {
     }
     for i in 0..32 {
         let rec = arb_record().new_tree(&mut runner).unwrap().current();
-        write("decode_record", format!("header-{i:02}"), &rec.encode_header());
+        write(
+            "decode_record",
+            format!("header-{i:02}"),
+            &rec.encode_header(),
+        );
         if i % 4 == 0 {
-            write("decode_record", format!("file-{i:02}"), &record_file(&rec, b"body").0);
+            write(
+                "decode_record",
+                format!("file-{i:02}"),
+                &record_file(&rec, b"body").0,
+            );
         }
     }
     let keys: [&[u8]; 4] = [b"", b"a\0b", b"\0\0\0", "caf\u{e9}".as_bytes()];

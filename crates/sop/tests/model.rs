@@ -70,7 +70,11 @@ struct Harness {
 }
 
 fn db_opts() -> DbOptions {
-    DbOptions { recovery_interval: None, node_cache_bytes: 1 << 20, ..Default::default() }
+    DbOptions {
+        recovery_interval: None,
+        node_cache_bytes: 1 << 20,
+        ..Default::default()
+    }
 }
 
 impl Harness {
@@ -106,12 +110,17 @@ impl Harness {
             Bound::Unbounded => None,
         };
         if let (Some(a), Some(b)) = (val(&lo), val(&hi)) {
-            if a > b || (a == b && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_)))) {
+            if a > b
+                || (a == b
+                    && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_))))
+            {
                 return vec![];
             }
         }
-        let mut v: Vec<(u64, Vec<u8>)> =
-            m.range((lo, hi)).flat_map(|(k, vs)| vs.iter().map(move |v| (*k, v.clone()))).collect();
+        let mut v: Vec<(u64, Vec<u8>)> = m
+            .range((lo, hi))
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (*k, v.clone())))
+            .collect();
         if desc {
             v.reverse();
         }
@@ -193,10 +202,17 @@ impl Harness {
                 }
             }
             Act::Get(k) => {
-                assert_eq!(s.get(&k).unwrap(), w.get(&k).map(|v| v[0].clone()), "get {k}");
+                assert_eq!(
+                    s.get(&k).unwrap(),
+                    w.get(&k).map(|v| v[0].clone()),
+                    "get {k}"
+                );
             }
             Act::Count => {
-                assert_eq!(s.count().unwrap() as usize, w.values().map(|v| v.len()).sum::<usize>());
+                assert_eq!(
+                    s.count().unwrap() as usize,
+                    w.values().map(|v| v.len()).sum::<usize>()
+                );
             }
             Act::Range(lo, hi, desc) => {
                 let bounds = [
@@ -211,7 +227,11 @@ impl Harness {
                     } else {
                         s.range((l, h)).unwrap().map(|r| r.unwrap()).collect()
                     };
-                    assert_eq!(got, Self::flat(w, l, h, desc), "range {l:?}..{h:?} desc={desc}");
+                    assert_eq!(
+                        got,
+                        Self::flat(w, l, h, desc),
+                        "range {l:?}..{h:?} desc={desc}"
+                    );
                 }
             }
             Act::Walk(k, n, fwd) => {
@@ -226,8 +246,16 @@ impl Harness {
                     }
                     let i = idx.unwrap();
                     assert_eq!(c.item().unwrap(), Some(all[i].clone()));
-                    ok = if fwd { c.next().unwrap() } else { c.prev().unwrap() };
-                    idx = if fwd { Some(i + 1).filter(|j| *j < all.len()) } else { i.checked_sub(1) };
+                    ok = if fwd {
+                        c.next().unwrap()
+                    } else {
+                        c.prev().unwrap()
+                    };
+                    idx = if fwd {
+                        Some(i + 1).filter(|j| *j < all.len())
+                    } else {
+                        i.checked_sub(1)
+                    };
                     assert_eq!(ok, idx.is_some());
                 }
             }
@@ -248,7 +276,11 @@ impl Harness {
                     removed += 1;
                     ok = c.next().unwrap();
                     let expect = Self::flat(w, Bound::Excluded(key), Bound::Unbounded, false);
-                    let expect = if w.contains_key(&key) { Self::flat(w, Bound::Included(key), Bound::Unbounded, false) } else { expect };
+                    let expect = if w.contains_key(&key) {
+                        Self::flat(w, Bound::Included(key), Bound::Unbounded, false)
+                    } else {
+                        expect
+                    };
                     assert_eq!(ok, !expect.is_empty());
                     if ok {
                         assert_eq!(c.item().unwrap().unwrap(), expect[0]);
@@ -297,23 +329,39 @@ fn run(opts: StoreOptions, acts: Vec<Act>) {
     let tx = h.db.as_ref().unwrap().begin(TxMode::NoCheck).unwrap();
     let s = tx.open_store::<u64, Vec<u8>>("m").unwrap();
     let all: Vec<(u64, Vec<u8>)> = s.iter().unwrap().map(|r| r.unwrap()).collect();
-    assert_eq!(all, Harness::flat(&h.committed, Bound::Unbounded, Bound::Unbounded, false));
+    assert_eq!(
+        all,
+        Harness::flat(&h.committed, Bound::Unbounded, Bound::Unbounded, false)
+    );
 }
 
 fn store_opts() -> impl Strategy<Value = StoreOptions> {
     (
-        prop_oneof![Just(4usize), Just(5), Just(7), Just(16), Just(64), Just(1024)],
+        prop_oneof![
+            Just(4usize),
+            Just(5),
+            Just(7),
+            Just(16),
+            Just(64),
+            Just(1024)
+        ],
         any::<bool>(),
-        prop_oneof![Just(ValuePlacement::Inline), Just(ValuePlacement::Separate), Just(ValuePlacement::Big)],
+        prop_oneof![
+            Just(ValuePlacement::Inline),
+            Just(ValuePlacement::Separate),
+            Just(ValuePlacement::Big)
+        ],
         any::<bool>(),
     )
-        .prop_map(|(slot_length, unique, values, leaf_load_balancing)| StoreOptions {
-            slot_length,
-            unique,
-            values,
-            leaf_load_balancing,
-            ..Default::default()
-        })
+        .prop_map(
+            |(slot_length, unique, values, leaf_load_balancing)| StoreOptions {
+                slot_length,
+                unique,
+                values,
+                leaf_load_balancing,
+                ..Default::default()
+            },
+        )
 }
 
 proptest! {
@@ -332,7 +380,10 @@ proptest! {
 
 #[test]
 fn big_slot_length_many_items() {
-    let opts = StoreOptions { slot_length: 2000, ..Default::default() };
+    let opts = StoreOptions {
+        slot_length: 2000,
+        ..Default::default()
+    };
     let mut acts: Vec<Act> = (0..20).map(|i| Act::Bulk(i * 7 % 20, 299)).collect();
     acts.push(Act::Commit);
     acts.extend((0..3000).map(|i| Act::Remove((i * 7919) % 20_000)));

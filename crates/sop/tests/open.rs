@@ -5,14 +5,25 @@ use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
 use std::time::Duration;
 
 fn opts() -> DbOptions {
-    DbOptions { recovery_interval: None, ..Default::default() }
+    DbOptions {
+        recovery_interval: None,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn missing_folder_without_create_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nothing-here");
-    let e = Database::open(&p, DbOptions { create: false, ..opts() }).err().unwrap();
+    let e = Database::open(
+        &p,
+        DbOptions {
+            create: false,
+            ..opts()
+        },
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, Error::NotFound(_)), "{e}");
     assert!(e.to_string().contains("nothing-here"));
     assert!(!p.exists(), "a failed open creates nothing");
@@ -23,24 +34,51 @@ fn unknown_format_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Database::open(dir.path(), opts()).unwrap());
     let cfg = dir.path().join("sop.json");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"version\": 1", "\"version\": 99");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("\"version\": 1", "\"version\": 99");
     std::fs::write(&cfg, text).unwrap();
     let e = Database::open(dir.path(), opts()).err().unwrap();
-    assert!(matches!(e, Error::UnsupportedVersion { found: 99, supported: 1, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::UnsupportedVersion {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
     std::fs::write(&cfg, "{ not json").unwrap();
-    assert!(matches!(Database::open(dir.path(), opts()), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        Database::open(dir.path(), opts()),
+        Err(Error::Corrupt { .. })
+    ));
 }
 
 #[test]
 fn saved_coordination_wins_and_a_mismatch_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     drop(Database::open(dir.path(), opts()).unwrap());
-    let db = Database::open(dir.path(), DbOptions { coordination: None, ..opts() }).unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            coordination: None,
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(db.config().coordination, Coordination::Standalone);
     drop(db);
     let e = Database::open(
         dir.path(),
-        DbOptions { coordination: Some(Coordination::Redis { url: "redis://127.0.0.1:1".into() }), ..opts() },
+        DbOptions {
+            coordination: Some(Coordination::Redis {
+                url: "redis://127.0.0.1:1".into(),
+            }),
+            ..opts()
+        },
     )
     .err()
     .unwrap();
@@ -53,17 +91,42 @@ fn bad_store_options_are_refused_and_change_nothing() {
     let db = Database::open(dir.path(), opts()).unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
     for slot in [0usize, 3, 20_001] {
-        let e = tx.create_store::<u64, u64>("s", StoreOptions { slot_length: slot, ..Default::default() }).err().unwrap();
+        let e = tx
+            .create_store::<u64, u64>(
+                "s",
+                StoreOptions {
+                    slot_length: slot,
+                    ..Default::default()
+                },
+            )
+            .err()
+            .unwrap();
         assert!(matches!(e, Error::InvalidOption(_)), "{e}");
     }
-    tx.create_store::<u64, u64>("s", StoreOptions { slot_length: 10, ..Default::default() }).unwrap();
+    tx.create_store::<u64, u64>(
+        "s",
+        StoreOptions {
+            slot_length: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     tx.commit().unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
-    let e = tx.open_or_create_store::<u64, u64>("s", StoreOptions::default()).err().unwrap();
+    let e = tx
+        .open_or_create_store::<u64, u64>("s", StoreOptions::default())
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::StoreMismatch { .. }), "{e}");
-    let e = tx.create_store::<u64, u64>("s", StoreOptions::default()).err().unwrap();
+    let e = tx
+        .create_store::<u64, u64>("s", StoreOptions::default())
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::StoreExists(_)), "{e}");
-    assert!(matches!(tx.open_store::<u64, u64>("t"), Err(Error::StoreNotFound(_))));
+    assert!(matches!(
+        tx.open_store::<u64, u64>("t"),
+        Err(Error::StoreNotFound(_))
+    ));
     assert_eq!(tx.list_stores().unwrap(), vec!["s".to_string()]);
 }
 
@@ -73,7 +136,14 @@ fn two_handles_on_one_folder_commit_concurrently() {
     let a = Database::open(dir.path(), opts()).unwrap();
     let b = Database::open(dir.path(), opts()).unwrap();
     let tx = a.begin(TxMode::ForWriting).unwrap();
-    tx.create_store::<u64, u64>("s", StoreOptions { slot_length: 1000, ..Default::default() }).unwrap();
+    tx.create_store::<u64, u64>(
+        "s",
+        StoreOptions {
+            slot_length: 1000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     tx.commit().unwrap();
     let writers: Vec<_> = [a.clone(), b.clone()]
         .into_iter()
@@ -82,10 +152,11 @@ fn two_handles_on_one_folder_commit_concurrently() {
             std::thread::spawn(move || {
                 for i in 0..100u64 {
                     loop {
-                        let tx = db.begin_with(TxMode::ForWriting, Duration::from_secs(30)).unwrap();
+                        let tx = db
+                            .begin_with(TxMode::ForWriting, Duration::from_secs(30))
+                            .unwrap();
                         let s = tx.open_store::<u64, u64>("s").unwrap();
                         s.add(&(w as u64 * 1000 + i), &i).unwrap();
-                        drop(s);
                         match tx.commit() {
                             Ok(()) => break,
                             Err(e) if e.is_conflict() => continue,
@@ -114,9 +185,10 @@ fn a_missing_log_record_is_reported_not_papered_over() {
     let db = Database::open(dir.path(), opts()).unwrap();
     for i in 0..5u64 {
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let s = tx.open_or_create_store::<u64, u64>("s", StoreOptions::default()).unwrap();
+        let s = tx
+            .open_or_create_store::<u64, u64>("s", StoreOptions::default())
+            .unwrap();
         s.add(&i, &i).unwrap();
-        drop(s);
         tx.commit().unwrap();
     }
     drop(db);
@@ -127,7 +199,10 @@ fn a_missing_log_record_is_reported_not_papered_over() {
     assert!(e.to_string().contains("0000000000000003.rec"), "{e}");
     // Nothing was deleted by the failed open: the later records are still there.
     for seq in [4, 5] {
-        assert!(dir.path().join(format!("log/00000000/{seq:016x}.rec")).exists());
+        assert!(dir
+            .path()
+            .join(format!("log/00000000/{seq:016x}.rec"))
+            .exists());
     }
 }
 
@@ -136,11 +211,22 @@ fn dump(db: &Database) -> Vec<(String, Vec<u8>, Vec<u8>)> {
     let mut out = vec![];
     for name in tx.list_stores().unwrap() {
         let s = tx.open_raw_store(&name).unwrap();
-        for r in s.range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false).unwrap() {
+        for r in s
+            .range(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                false,
+            )
+            .unwrap()
+        {
             let (k, v) = r.unwrap();
             out.push((name.clone(), k.to_vec(), v.to_vec()));
         }
-        out.push((name.clone(), b"#count".to_vec(), s.count().unwrap().to_le_bytes().to_vec()));
+        out.push((
+            name.clone(),
+            b"#count".to_vec(),
+            s.count().unwrap().to_le_bytes().to_vec(),
+        ));
     }
     out
 }
@@ -148,20 +234,31 @@ fn dump(db: &Database) -> Vec<(String, Vec<u8>, Vec<u8>)> {
 #[test]
 fn checkpoints_give_the_same_database_as_replaying_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let o = || DbOptions { checkpoint_every: 3, ..opts() };
+    let o = || DbOptions {
+        checkpoint_every: 3,
+        ..opts()
+    };
     let db = Database::open(dir.path(), o()).unwrap();
     for i in 0..20u64 {
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        let s = tx.open_or_create_store::<u64, u64>("s", StoreOptions { slot_length: 4, ..Default::default() }).unwrap();
+        let s = tx
+            .open_or_create_store::<u64, u64>(
+                "s",
+                StoreOptions {
+                    slot_length: 4,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         for j in 0..10 {
             s.upsert(&(i * 7 + j), &i).unwrap();
         }
         if i % 4 == 0 {
             s.remove(&(i * 3)).unwrap();
         }
-        drop(s);
         if i == 10 {
-            tx.create_store::<String, String>("t", StoreOptions::default()).unwrap();
+            tx.create_store::<String, String>("t", StoreOptions::default())
+                .unwrap();
         }
         if i == 15 {
             tx.drop_store("t").unwrap();
@@ -171,8 +268,15 @@ fn checkpoints_give_the_same_database_as_replaying_the_log() {
     let want = dump(&db);
     drop(db);
     let ckpts = dir.path().join("checkpoints");
-    let names: Vec<_> = std::fs::read_dir(&ckpts).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(names.len(), 2, "the two newest checkpoints are kept: {names:?}");
+    let names: Vec<_> = std::fs::read_dir(&ckpts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the two newest checkpoints are kept: {names:?}"
+    );
     let db = Database::open(dir.path(), o()).unwrap();
     assert_eq!(dump(&db), want, "from a checkpoint");
     assert!(db.check().unwrap().is_ok());
@@ -191,6 +295,13 @@ fn checkpoints_give_the_same_database_as_replaying_the_log() {
     for n in &names {
         std::fs::remove_file(n).unwrap();
     }
-    let db = Database::open(dir.path(), DbOptions { checkpoint_every: 0, ..opts() }).unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            checkpoint_every: 0,
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(dump(&db), want, "from the log alone");
 }

@@ -35,7 +35,12 @@ impl FjallEngine {
     }
 }
 
-fn get<R: Readable>(r: &R, ks: &SingleWriterTxKeyspace, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+fn get<R: Readable>(
+    r: &R,
+    ks: &SingleWriterTxKeyspace,
+    key: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<bool> {
     match r.get(ks, key)? {
         Some(v) => {
             out.clear();
@@ -71,7 +76,12 @@ impl<R: Readable> ReadTx for Reader<'_, R> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(self.r, self.ks, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(self.r, self.ks, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {
@@ -88,7 +98,12 @@ impl ReadTx for Writer<'_, '_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(&self.tx, self.ks, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(&self.tx, self.ks, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {

@@ -99,7 +99,12 @@ impl ReadTx for Reader<'_, '_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(self.db, self.txn, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(self.db, self.txn, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {
@@ -116,7 +121,12 @@ impl ReadTx for Writer<'_, '_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(self.db, self.txn, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(self.db, self.txn, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {
@@ -139,10 +149,7 @@ impl Engine for LmdbEngine {
     fn write(&self, f: &mut WriteFn<'_>) -> Result<()> {
         let (env, db) = self.env_db();
         let mut txn = env.write_txn()?;
-        f(&mut Writer {
-            db,
-            txn: &mut txn,
-        })?;
+        f(&mut Writer { db, txn: &mut txn })?;
         txn.commit()?;
         Ok(())
     }
@@ -150,10 +157,7 @@ impl Engine for LmdbEngine {
     fn read(&self, f: &mut ReadFn<'_>) -> Result<()> {
         let (env, db) = self.env_db();
         let txn = env.read_txn()?;
-        f(&Reader {
-            db,
-            txn: &txn,
-        })
+        f(&Reader { db, txn: &txn })
     }
 
     /// LMDB compacts by copying: `mdb_env_copy2` with `MDB_CP_COMPACT` writes a copy without

@@ -27,12 +27,8 @@ pub trait ReadTx {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool>;
     /// Visits, in ascending key order, at most `limit` entries whose key is `>= from`; returns
     /// how many were visited.
-    fn scan(
-        &self,
-        from: &[u8],
-        limit: usize,
-        visit: &mut dyn FnMut(&[u8], &[u8]),
-    ) -> Result<usize>;
+    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8]))
+        -> Result<usize>;
     /// The number of entries.
     fn len(&self) -> Result<u64>;
 }

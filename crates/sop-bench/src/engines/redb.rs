@@ -75,7 +75,12 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> ReadTx for Reader<'_, T> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(self.0, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(self.0, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {
@@ -89,7 +94,12 @@ impl ReadTx for Writer<'_, '_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         get(&*self.0, key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         scan(&*self.0, from, limit, visit)
     }
     fn len(&self) -> Result<u64> {

@@ -5,7 +5,9 @@
 
 use super::{Engine, EngineConfig, ReadFn, ReadTx, WriteFn, WriteTx};
 use anyhow::{Context, Result};
-use rocksdb::{BlockBasedOptions, Cache, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use std::path::Path;
 
 pub fn version() -> String {
@@ -71,8 +73,18 @@ impl ReadTx for Snap<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         Ok(fill(out, self.0.get_pinned(key)?))
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        drain(self.0.iterator(IteratorMode::From(from, Direction::Forward)), limit, visit)
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
+        drain(
+            self.0
+                .iterator(IteratorMode::From(from, Direction::Forward)),
+            limit,
+            visit,
+        )
     }
     fn len(&self) -> Result<u64> {
         let mut n = 0u64;
@@ -93,8 +105,18 @@ impl ReadTx for Writer<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         Ok(fill(out, self.db.get_pinned(key)?))
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        drain(self.db.iterator(IteratorMode::From(from, Direction::Forward)), limit, visit)
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
+        drain(
+            self.db
+                .iterator(IteratorMode::From(from, Direction::Forward)),
+            limit,
+            visit,
+        )
     }
     fn len(&self) -> Result<u64> {
         Snap(self.db.snapshot()).len()

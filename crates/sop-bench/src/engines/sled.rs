@@ -46,7 +46,12 @@ impl ReadTx for Reader<'_> {
             None => Ok(false),
         }
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         let mut n = 0;
         for item in self.0.range(from..).take(limit) {
             let (k, v) = item?;
@@ -69,7 +74,12 @@ impl ReadTx for Writer<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         self.reader.get(key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         self.reader.scan(from, limit, visit)
     }
     fn len(&self) -> Result<u64> {

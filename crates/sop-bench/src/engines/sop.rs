@@ -85,7 +85,12 @@ impl ReadTx for Handle<'_> {
             None => Ok(false),
         }
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         let mut n = 0;
         let range = self
             .0

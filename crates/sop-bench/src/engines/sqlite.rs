@@ -91,7 +91,12 @@ impl ReadTx for Reader<'_> {
             None => Ok(false),
         }
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         let mut st = self.scan.borrow_mut();
         let mut rows = st.query(rusqlite::params![from, limit as i64])?;
         let mut n = 0;
@@ -102,7 +107,10 @@ impl ReadTx for Reader<'_> {
         Ok(n)
     }
     fn len(&self) -> Result<u64> {
-        let n: i64 = self.conn.prepare_cached(COUNT)?.query_row([], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(COUNT)?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 }
@@ -117,7 +125,12 @@ impl ReadTx for Writer<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         self.reader.get(key, out)
     }
-    fn scan(&self, from: &[u8], limit: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    fn scan(
+        &self,
+        from: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize> {
         self.reader.scan(from, limit, visit)
     }
     fn len(&self) -> Result<u64> {

@@ -120,7 +120,11 @@ pub fn run(e: &mut dyn Engine, dir: &Path, rec: &mut Recorder<'_>, args: &Args) 
                 let mut checksum = 0u64;
                 for (i, k) in keys.iter().enumerate() {
                     ensure!(r.get(k, &mut buf)?, "key #{i} not found");
-                    ensure!(buf.len() == VALUE_LEN, "key #{i}: value of {} bytes", buf.len());
+                    ensure!(
+                        buf.len() == VALUE_LEN,
+                        "key #{i}: value of {} bytes",
+                        buf.len()
+                    );
                     checksum = checksum.wrapping_add(buf[0] as u64);
                     t.step(i as u64);
                 }

@@ -28,7 +28,12 @@ pub enum ValueRef<'a> {
     /// Inside the leaf.
     Inline(&'a [u8]),
     /// A separate blob inside commit segment `seq` (0 on disk = the node's own segment).
-    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
+    Segment {
+        seq: u64,
+        off: u64,
+        len: u32,
+        checksum: u64,
+    },
     /// Its own file `blob` (big values, written at the time of the add).
     File { blob: u128, len: u64, checksum: u64 },
     /// Staged in the writing transaction's memory (index into its pending values).
@@ -42,7 +47,9 @@ impl ValueRef<'_> {
         use xxhash_rust::xxh3::xxh3_64;
         match *self {
             ValueRef::Inline(b) => xxh3_64(b),
-            ValueRef::Segment { seq, off, checksum, .. } => seq ^ off.rotate_left(32) ^ checksum,
+            ValueRef::Segment {
+                seq, off, checksum, ..
+            } => seq ^ off.rotate_left(32) ^ checksum,
             ValueRef::File { checksum, len, .. } => checksum ^ len,
             ValueRef::Pending(i) => 0x9e37_79b9_7f4a_7c15 ^ i as u64,
         }
@@ -56,14 +63,23 @@ fn encode_value(out: &mut Vec<u8>, v: &ValueRef<'_>) {
             put_varint(out, b.len() as u64);
             out.extend_from_slice(b);
         }
-        ValueRef::Segment { seq, off, len, checksum } => {
+        ValueRef::Segment {
+            seq,
+            off,
+            len,
+            checksum,
+        } => {
             out.push(TAG_SEGMENT);
             put_u64(out, seq);
             put_u64(out, off);
             put_u32(out, len);
             put_u64(out, checksum);
         }
-        ValueRef::File { blob, len, checksum } => {
+        ValueRef::File {
+            blob,
+            len,
+            checksum,
+        } => {
             out.push(TAG_FILE);
             put_u128(out, blob);
             put_u64(out, len);
@@ -87,14 +103,25 @@ pub struct Item<'a> {
 fn decode_record<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<Item<'a>, CodecError> {
     let klen = r.len_prefix()?;
     if klen > MAX_KEY_LEN {
-        return Err(CodecError::new(format!("key length {klen} exceeds the maximum")));
+        return Err(CodecError::new(format!(
+            "key length {klen} exceeds the maximum"
+        )));
     }
     let key = r.take(klen)?;
     let id = r.u128()?;
     let value = match r.u8()? {
         TAG_INLINE => ValueRef::Inline(r.bytes()?),
-        TAG_SEGMENT => ValueRef::Segment { seq: r.u64()?, off: r.u64()?, len: r.u32()?, checksum: r.u64()? },
-        TAG_FILE => ValueRef::File { blob: r.u128()?, len: r.u64()?, checksum: r.u64()? },
+        TAG_SEGMENT => ValueRef::Segment {
+            seq: r.u64()?,
+            off: r.u64()?,
+            len: r.u32()?,
+            checksum: r.u64()?,
+        },
+        TAG_FILE => ValueRef::File {
+            blob: r.u128()?,
+            len: r.u64()?,
+            checksum: r.u64()?,
+        },
         TAG_PENDING if allow_pending => ValueRef::Pending(r.u32()?),
         t => return Err(CodecError::new(format!("unknown value tag {t}"))),
     };
@@ -156,12 +183,15 @@ impl Leaf {
         if s.prefix != p {
             return s.prefix.cmp(&p);
         }
-        cmp_bytes(&self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize], key)
+        cmp_bytes(
+            &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize],
+            key,
+        )
     }
 }
 
 fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// A leaf: items in (key, id) order.
@@ -213,7 +243,11 @@ impl Leaf {
         let (mut lo, mut hi) = (0usize, self.slots.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.cmp_slot(mid, key, p).then_with(|| self.id(mid).cmp(&id)) == Ordering::Less {
+            if self
+                .cmp_slot(mid, key, p)
+                .then_with(|| self.id(mid).cmp(&id))
+                == Ordering::Less
+            {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -255,7 +289,11 @@ impl Leaf {
         self.arena.extend_from_slice(key);
         put_u128(&mut self.arena, id);
         encode_value(&mut self.arena, value);
-        SlotRef { prefix: key_prefix(key), key_off, key_len: key.len() as u32 }
+        SlotRef {
+            prefix: key_prefix(key),
+            key_off,
+            key_len: key.len() as u32,
+        }
     }
     fn record_len(&self, i: usize) -> usize {
         let mut r = Reader::new(&self.arena);
@@ -329,7 +367,11 @@ impl Leaf {
     }
     /// Encode for disk. `resolve` turns each `Pending` value into its final
     /// reference (a segment offset in the record being written).
-    pub fn encode_with(&self, out: &mut Vec<u8>, resolve: &mut dyn FnMut(u32) -> ValueRef<'static>) {
+    pub fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
+    ) {
         out.push(KIND_LEAF);
         put_varint(out, self.len() as u64);
         for i in 0..self.len() {
@@ -351,8 +393,27 @@ impl Leaf {
 /// A separator: the smallest (key, id) of the subtree to its right.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sep {
+    /// The key's first eight bytes (see `key_prefix`): searches compare it first.
+    prefix: u64,
     pub key: Box<[u8]>,
     pub id: ItemId,
+}
+
+impl Sep {
+    pub fn new(key: &[u8], id: ItemId) -> Sep {
+        Sep {
+            prefix: key_prefix(key),
+            key: key.into(),
+            id,
+        }
+    }
+    #[inline]
+    fn cmp_key(&self, key: &[u8], p: u64) -> Ordering {
+        if self.prefix != p {
+            return self.prefix.cmp(&p);
+        }
+        cmp_bytes(&self.key, key)
+    }
 }
 
 /// An internal node: `children.len() == seps.len() + 1`; child `i` holds items in
@@ -366,15 +427,21 @@ pub struct Internal {
 impl Internal {
     /// The child whose range contains (key, id).
     pub fn child_for(&self, key: &[u8], id: ItemId) -> usize {
-        self.seps.partition_point(|s| cmp_item(&s.key, s.id, key, id) != Ordering::Greater)
+        let p = key_prefix(key);
+        self.seps
+            .partition_point(|s| s.cmp_key(key, p).then(s.id.cmp(&id)) != Ordering::Greater)
     }
     /// The leftmost child that may contain an item with key >= `key`.
     pub fn child_for_key_lower(&self, key: &[u8]) -> usize {
-        self.seps.partition_point(|s| cmp_bytes(&s.key, key) == Ordering::Less)
+        let p = key_prefix(key);
+        self.seps
+            .partition_point(|s| s.cmp_key(key, p) == Ordering::Less)
     }
     /// The rightmost child that may contain an item with key <= `key`.
     pub fn child_for_key_upper(&self, key: &[u8]) -> usize {
-        self.seps.partition_point(|s| cmp_bytes(&s.key, key) != Ordering::Greater)
+        let p = key_prefix(key);
+        self.seps
+            .partition_point(|s| s.cmp_key(key, p) != Ordering::Greater)
     }
     pub fn mem_size(&self) -> usize {
         self.seps.iter().map(|s| s.key.len() + 40).sum::<usize>() + self.children.len() * 8 + 64
@@ -394,7 +461,11 @@ impl Node {
             Node::Internal(n) => n.mem_size(),
         }
     }
-    pub fn encode_with(&self, out: &mut Vec<u8>, resolve: &mut dyn FnMut(u32) -> ValueRef<'static>) {
+    pub fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
+    ) {
         match self {
             Node::Leaf(l) => l.encode_with(out, resolve),
             Node::Internal(n) => {
@@ -425,7 +496,11 @@ impl Node {
         let node = match r.u8()? {
             KIND_LEAF => {
                 let n = r.count(19)?;
-                let mut leaf = Leaf { arena: Vec::with_capacity(r.remaining()), slots: Vec::with_capacity(n), dead: 0 };
+                let mut leaf = Leaf {
+                    arena: Vec::with_capacity(r.remaining()),
+                    slots: Vec::with_capacity(n),
+                    dead: 0,
+                };
                 let mut prev: Option<(&[u8], ItemId)> = None;
                 for _ in 0..n {
                     let it = decode_record(&mut r, false)?;
@@ -436,7 +511,17 @@ impl Node {
                     }
                     prev = Some((it.key, it.id));
                     let v = match it.value {
-                        ValueRef::Segment { seq: 0, off, len, checksum } => ValueRef::Segment { seq, off, len, checksum },
+                        ValueRef::Segment {
+                            seq: 0,
+                            off,
+                            len,
+                            checksum,
+                        } => ValueRef::Segment {
+                            seq,
+                            off,
+                            len,
+                            checksum,
+                        },
                         v => v,
                     };
                     leaf.push(it.key, it.id, &v);
@@ -446,7 +531,9 @@ impl Node {
             KIND_INTERNAL => {
                 let n = r.count(8)?;
                 if n < 2 {
-                    return Err(CodecError::new("internal node with fewer than two children"));
+                    return Err(CodecError::new(
+                        "internal node with fewer than two children",
+                    ));
                 }
                 let mut children = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -458,9 +545,9 @@ impl Node {
                     if klen > MAX_KEY_LEN {
                         return Err(CodecError::new("separator key too long"));
                     }
-                    let key = r.take(klen)?.into();
+                    let key = r.take(klen)?;
                     let id = r.u128()?;
-                    let s = Sep { key, id };
+                    let s = Sep::new(key, id);
                     if let Some(p) = seps.last() {
                         if cmp_item(&p.key, p.id, &s.key, s.id) != Ordering::Less {
                             return Err(CodecError::new("separators out of order"));
@@ -489,30 +576,65 @@ mod tests {
         for i in (0..200u32).rev() {
             let k = format!("k{i:05}");
             let pos = l.lower_bound(k.as_bytes(), 1);
-            l.insert(pos, k.as_bytes(), 1, &ValueRef::Inline(format!("v{i}").as_bytes()));
+            l.insert(
+                pos,
+                k.as_bytes(),
+                1,
+                &ValueRef::Inline(format!("v{i}").as_bytes()),
+            );
         }
         for i in 0..199 {
             assert!(l.key(i) < l.key(i + 1));
         }
         l.remove(5);
-        l.set_value(0, &ValueRef::Segment { seq: 0, off: 7, len: 3, checksum: 9 });
+        l.set_value(
+            0,
+            &ValueRef::Segment {
+                seq: 0,
+                off: 7,
+                len: 3,
+                checksum: 9,
+            },
+        );
         let bytes = Node::Leaf(l.clone()).encode();
-        let Node::Leaf(back) = Node::decode(&bytes, 42).unwrap() else { panic!() };
+        let Node::Leaf(back) = Node::decode(&bytes, 42).unwrap() else {
+            panic!()
+        };
         assert_eq!(back.len(), 199);
-        assert_eq!(back.item(0).value, ValueRef::Segment { seq: 42, off: 7, len: 3, checksum: 9 });
+        assert_eq!(
+            back.item(0).value,
+            ValueRef::Segment {
+                seq: 42,
+                off: 7,
+                len: 3,
+                checksum: 9
+            }
+        );
         assert_eq!(back.item(10).key, l.item(10).key);
-        let right = { let mut b = back.clone(); b.split_off(100) };
+        let right = {
+            let mut b = back.clone();
+            b.split_off(100)
+        };
         assert_eq!(right.len(), 99);
     }
 
     #[test]
     fn decode_rejects_garbage() {
-        for bytes in [&[][..], &[9], &[1, 5], &[2, 1, 0, 0, 0, 0, 0, 0, 0, 0], &[1, 1, 1, b'a', 0]] {
+        for bytes in [
+            &[][..],
+            &[9],
+            &[1, 5],
+            &[2, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            &[1, 1, 1, b'a', 0],
+        ] {
             assert!(Node::decode(bytes, 1).is_err());
         }
         let mut l = Leaf::default();
         l.push(b"b", 1, &ValueRef::Inline(b"x"));
         l.push(b"a", 1, &ValueRef::Inline(b"x"));
-        assert!(Node::decode(&Node::Leaf(l).encode(), 1).is_err(), "out-of-order items are rejected");
+        assert!(
+            Node::decode(&Node::Leaf(l).encode(), 1).is_err(),
+            "out-of-order items are rejected"
+        );
     }
 }

@@ -87,7 +87,11 @@ pub fn descend(ns: &mut dyn NodeStore, t: &Tree, target: Target<'_>) -> Result<P
                     Target::First => 0,
                     Target::End => l.len(),
                 };
-                return Ok(Pos { path, leaf: id, idx });
+                return Ok(Pos {
+                    path,
+                    leaf: id,
+                    idx,
+                });
             }
         }
     }
@@ -98,7 +102,9 @@ pub fn next_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
     let mut path = pos.path.clone();
     while let Some((pid, c)) = path.pop() {
         let parent = ns.get(pid)?;
-        let Node::Internal(p) = &*parent else { unreachable!() };
+        let Node::Internal(p) = &*parent else {
+            unreachable!()
+        };
         if c + 1 < p.children.len() {
             path.push((pid, c + 1));
             let mut id = p.children[c + 1];
@@ -111,14 +117,22 @@ pub fn next_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
                     }
                     Node::Leaf(l) => {
                         if l.is_empty() {
-                            let mut p2 = Pos { path: path.clone(), leaf: id, idx: 0 };
+                            let mut p2 = Pos {
+                                path: path.clone(),
+                                leaf: id,
+                                idx: 0,
+                            };
                             if next_leaf(ns, &mut p2)? {
                                 *pos = p2;
                                 return Ok(true);
                             }
                             return Ok(false);
                         }
-                        *pos = Pos { path, leaf: id, idx: 0 };
+                        *pos = Pos {
+                            path,
+                            leaf: id,
+                            idx: 0,
+                        };
                         return Ok(true);
                     }
                 }
@@ -135,7 +149,9 @@ pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
         if c > 0 {
             path.push((pid, c - 1));
             let parent = ns.get(pid)?;
-            let Node::Internal(p) = &*parent else { unreachable!() };
+            let Node::Internal(p) = &*parent else {
+                unreachable!()
+            };
             let mut id = p.children[c - 1];
             loop {
                 let n = ns.get(id)?;
@@ -146,14 +162,22 @@ pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
                     }
                     Node::Leaf(l) => {
                         if l.is_empty() {
-                            let mut p2 = Pos { path: path.clone(), leaf: id, idx: 0 };
+                            let mut p2 = Pos {
+                                path: path.clone(),
+                                leaf: id,
+                                idx: 0,
+                            };
                             if prev_leaf(ns, &mut p2)? {
                                 *pos = p2;
                                 return Ok(true);
                             }
                             return Ok(false);
                         }
-                        *pos = Pos { path, leaf: id, idx: l.len() - 1 };
+                        *pos = Pos {
+                            path,
+                            leaf: id,
+                            idx: l.len() - 1,
+                        };
                         return Ok(true);
                     }
                 }
@@ -191,9 +215,17 @@ pub fn step_forward(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
 }
 
 /// Insert an item (its (key, id) must not be present).
-pub fn insert(ns: &mut dyn NodeStore, t: &Tree, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> Result<()> {
+pub fn insert(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    key: &[u8],
+    id: ItemId,
+    value: &ValueRef<'_>,
+) -> Result<()> {
     let pos = descend(ns, t, Target::Item(key, id))?;
-    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else { unreachable!() };
+    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
+        unreachable!()
+    };
     l.insert(pos.idx, key, id, value);
     fix_overflow(ns, t, pos.path, pos.leaf)
 }
@@ -205,7 +237,12 @@ fn size_of(n: &Node) -> usize {
     }
 }
 
-fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>, mut id: NodeId) -> Result<()> {
+fn fix_overflow(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    mut path: Vec<(NodeId, usize)>,
+    mut id: NodeId,
+) -> Result<()> {
     loop {
         let node = ns.get(id)?;
         if size_of(&node) <= t.max {
@@ -215,7 +252,10 @@ fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>
             // The root overflows: move its content into a new child and split that.
             let content = (*node).clone();
             let child = ns.alloc(content);
-            *ns.get_mut(id)? = Node::Internal(Internal { seps: vec![], children: vec![child] });
+            *ns.get_mut(id)? = Node::Internal(Internal {
+                seps: vec![],
+                children: vec![child],
+            });
             path.push((id, 0));
             id = child;
             continue;
@@ -227,18 +267,26 @@ fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>
             Node::Leaf(l) => {
                 let r = l.split_off(l.len() / 2);
                 let it = r.item(0);
-                (Sep { key: it.key.into(), id: it.id }, Node::Leaf(r))
+                (Sep::new(it.key, it.id), Node::Leaf(r))
             }
             Node::Internal(n) => {
                 let mid = n.children.len() / 2;
                 let rc = n.children.split_off(mid);
                 let mut rs = n.seps.split_off(mid - 1);
                 let sep = rs.remove(0);
-                (sep, Node::Internal(Internal { seps: rs, children: rc }))
+                (
+                    sep,
+                    Node::Internal(Internal {
+                        seps: rs,
+                        children: rc,
+                    }),
+                )
             }
         };
         let rid = ns.alloc(right);
-        let Node::Internal(p) = ns.get_mut(pid)? else { unreachable!() };
+        let Node::Internal(p) = ns.get_mut(pid)? else {
+            unreachable!()
+        };
         p.seps.insert(c, sep);
         p.children.insert(c + 1, rid);
         id = pid;
@@ -247,9 +295,17 @@ fn fix_overflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>
 
 /// Leaf load balancing: shift items of overflowing leaf `id` (child `c` of `pid`)
 /// into a sibling with room. True if that resolved the overflow.
-fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: NodeId) -> Result<bool> {
+fn balance_leaf(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    pid: NodeId,
+    c: usize,
+    id: NodeId,
+) -> Result<bool> {
     let parent = ns.get(pid)?;
-    let Node::Internal(p) = &*parent else { unreachable!() };
+    let Node::Internal(p) = &*parent else {
+        unreachable!()
+    };
     let node = ns.get(id)?;
     let len = leaf(&node).len();
     if c > 0 {
@@ -262,10 +318,12 @@ fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: Nod
             let mut me = leaf(&node).clone();
             left.take_front(&mut me, k);
             let it = me.item(0);
-            let sep = Sep { key: it.key.into(), id: it.id };
+            let sep = Sep::new(it.key, it.id);
             *ns.get_mut(lid)? = Node::Leaf(left);
             *ns.get_mut(id)? = Node::Leaf(me);
-            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            let Node::Internal(pm) = ns.get_mut(pid)? else {
+                unreachable!()
+            };
             pm.seps[c - 1] = sep;
             return Ok(len - k <= t.max);
         }
@@ -280,10 +338,12 @@ fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: Nod
             let mut me = leaf(&node).clone();
             right.take_back(&mut me, k);
             let it = right.item(0);
-            let sep = Sep { key: it.key.into(), id: it.id };
+            let sep = Sep::new(it.key, it.id);
             *ns.get_mut(rid)? = Node::Leaf(right);
             *ns.get_mut(id)? = Node::Leaf(me);
-            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            let Node::Internal(pm) = ns.get_mut(pid)? else {
+                unreachable!()
+            };
             pm.seps[c] = sep;
             return Ok(len - k <= t.max);
         }
@@ -293,12 +353,19 @@ fn balance_leaf(ns: &mut dyn NodeStore, t: &Tree, pid: NodeId, c: usize, id: Nod
 
 /// Remove the item at `pos` (which must point at an item).
 pub fn remove_at(ns: &mut dyn NodeStore, t: &Tree, pos: &Pos) -> Result<()> {
-    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else { unreachable!() };
+    let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
+        unreachable!()
+    };
     l.remove(pos.idx);
     fix_underflow(ns, t, pos.path.clone(), pos.leaf)
 }
 
-fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)>, mut id: NodeId) -> Result<()> {
+fn fix_underflow(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    mut path: Vec<(NodeId, usize)>,
+    mut id: NodeId,
+) -> Result<()> {
     loop {
         let node = ns.get(id)?;
         let Some((pid, c)) = path.pop() else {
@@ -321,7 +388,9 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
             return Ok(());
         }
         let parent = ns.get(pid)?;
-        let Node::Internal(p) = &*parent else { unreachable!() };
+        let Node::Internal(p) = &*parent else {
+            unreachable!()
+        };
         if p.children.len() < 2 {
             id = pid;
             continue;
@@ -345,7 +414,7 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
                 }
                 if !merged {
                     let it = r.item(0);
-                    sep = Sep { key: it.key.into(), id: it.id };
+                    sep = Sep::new(it.key, it.id);
                 }
             }
             (Node::Internal(l), Node::Internal(r)) => {
@@ -362,7 +431,8 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
                 } else {
                     let k = ((l.children.len() - r.children.len()) / 2).max(1);
                     for _ in 0..k {
-                        r.seps.insert(0, std::mem::replace(&mut sep, l.seps.pop().unwrap()));
+                        r.seps
+                            .insert(0, std::mem::replace(&mut sep, l.seps.pop().unwrap()));
                         r.children.insert(0, l.children.pop().unwrap());
                     }
                 }
@@ -372,12 +442,16 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
         *ns.get_mut(lid)? = ln;
         if merged {
             ns.free(rid);
-            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            let Node::Internal(pm) = ns.get_mut(pid)? else {
+                unreachable!()
+            };
             pm.seps.remove(li);
             pm.children.remove(ri);
         } else {
             *ns.get_mut(rid)? = rn;
-            let Node::Internal(pm) = ns.get_mut(pid)? else { unreachable!() };
+            let Node::Internal(pm) = ns.get_mut(pid)? else {
+                unreachable!()
+            };
             pm.seps[li] = sep;
         }
         id = pid;
@@ -386,6 +460,7 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Vec<(NodeId, usize)
 
 /// Check the tree's invariants; returns the number of items. Used by tests and `check`.
 pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, String> {
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         ns: &mut dyn NodeStore,
         t: &Tree,
@@ -408,7 +483,9 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
         match &*n {
             Node::Leaf(l) => {
                 match leaf_depth {
-                    Some(d) if *d != depth => return Err(format!("leaf {id} at depth {depth}, others at {d}")),
+                    Some(d) if *d != depth => {
+                        return Err(format!("leaf {id} at depth {depth}, others at {d}"))
+                    }
                     _ => *leaf_depth = Some(depth),
                 }
                 if l.len() > t.max {
@@ -422,15 +499,24 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
                     if !in_range(it.key, it.id) {
                         return Err(format!("leaf {id} item {i} outside its separators"));
                     }
-                    if i > 0 && super::node::cmp_item(l.key(i - 1), l.id(i - 1), it.key, it.id).is_ge() {
+                    if i > 0
+                        && super::node::cmp_item(l.key(i - 1), l.id(i - 1), it.key, it.id).is_ge()
+                    {
                         return Err(format!("leaf {id} out of order at {i}"));
                     }
                 }
                 Ok(l.len() as u64)
             }
             Node::Internal(p) => {
-                if p.children.len() != p.seps.len() + 1 || p.children.len() > t.max || (p.children.len() < 2) {
-                    return Err(format!("internal {id} has {} children, {} separators", p.children.len(), p.seps.len()));
+                if p.children.len() != p.seps.len() + 1
+                    || p.children.len() > t.max
+                    || (p.children.len() < 2)
+                {
+                    return Err(format!(
+                        "internal {id} has {} children, {} separators",
+                        p.children.len(),
+                        p.seps.len()
+                    ));
                 }
                 for s in &p.seps {
                     if !in_range(&s.key, s.id) {
@@ -440,7 +526,11 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
                 let mut total = 0;
                 for (i, c) in p.children.iter().enumerate() {
                     let clo = if i == 0 { lo } else { Some(&p.seps[i - 1]) };
-                    let chi = if i == p.seps.len() { hi } else { Some(&p.seps[i]) };
+                    let chi = if i == p.seps.len() {
+                        hi
+                    } else {
+                        Some(&p.seps[i])
+                    };
                     total += walk(ns, t, *c, clo, chi, depth + 1, leaf_depth, false, seen)?;
                 }
                 Ok(total)

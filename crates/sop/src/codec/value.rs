@@ -12,9 +12,11 @@ pub trait Value: Sized {
 
 impl<T: Serialize + DeserializeOwned> Value for T {
     fn encode_value(&self) -> Result<Vec<u8>, CodecError> {
-        postcard::to_allocvec(self).map_err(|e| CodecError::new(format!("cannot encode value: {e}")))
+        postcard::to_allocvec(self)
+            .map_err(|e| CodecError::new(format!("cannot encode value: {e}")))
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        postcard::from_bytes(bytes).map_err(|e| CodecError::new(format!("cannot decode value: {e}")))
+        postcard::from_bytes(bytes)
+            .map_err(|e| CodecError::new(format!("cannot decode value: {e}")))
     }
 }

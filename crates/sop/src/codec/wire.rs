@@ -51,7 +51,11 @@ impl<'a> Reader<'a> {
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         let Some(end) = end else {
-            return Err(CodecError::new(format!("truncated: need {n} bytes at offset {}, have {}", self.pos, self.remaining())));
+            return Err(CodecError::new(format!(
+                "truncated: need {n} bytes at offset {}, have {}",
+                self.pos,
+                self.remaining()
+            )));
         };
         let s = &self.buf[self.pos..end];
         self.pos = end;
@@ -88,14 +92,20 @@ impl<'a> Reader<'a> {
     pub fn len_prefix(&mut self) -> Result<usize, CodecError> {
         let n = self.varint()?;
         if n > self.remaining() as u64 {
-            return Err(CodecError::new(format!("length {n} exceeds remaining {} bytes", self.remaining())));
+            return Err(CodecError::new(format!(
+                "length {n} exceeds remaining {} bytes",
+                self.remaining()
+            )));
         }
         Ok(n as usize)
     }
     pub fn count(&mut self, min_bytes_each: usize) -> Result<usize, CodecError> {
         let n = self.varint()?;
         if n.saturating_mul(min_bytes_each.max(1) as u64) > self.remaining() as u64 {
-            return Err(CodecError::new(format!("count {n} impossible in {} bytes", self.remaining())));
+            return Err(CodecError::new(format!(
+                "count {n} impossible in {} bytes",
+                self.remaining()
+            )));
         }
         Ok(n as usize)
     }

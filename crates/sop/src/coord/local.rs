@@ -19,11 +19,19 @@ impl LocalCoordinator {
 }
 
 impl Coordinator for LocalCoordinator {
-    fn lock(&self, owner: Owner, keys: &[LockKey], ttl: Duration, deadline: Instant) -> Result<bool> {
+    fn lock(
+        &self,
+        owner: Owner,
+        keys: &[LockKey],
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<bool> {
         let mut t = self.table.lock();
         loop {
             let now = Instant::now();
-            let blocked = keys.iter().any(|k| matches!(t.get(k), Some((o, exp)) if *o != owner && *exp > now));
+            let blocked = keys
+                .iter()
+                .any(|k| matches!(t.get(k), Some((o, exp)) if *o != owner && *exp > now));
             if !blocked {
                 for k in keys {
                     t.insert(*k, (owner, now + ttl));
@@ -60,15 +68,37 @@ mod tests {
     fn a_lock_is_released_only_by_its_owner_and_expires() {
         let c = LocalCoordinator::new();
         let soon = Instant::now() + Duration::from_millis(20);
-        assert!(c.lock(1, &[(1, 1)], Duration::from_millis(100), soon).unwrap());
-        assert!(!c.lock(2, &[(1, 1)], Duration::from_millis(100), Instant::now() + Duration::from_millis(20)).unwrap());
+        assert!(c
+            .lock(1, &[(1, 1)], Duration::from_millis(100), soon)
+            .unwrap());
+        assert!(!c
+            .lock(
+                2,
+                &[(1, 1)],
+                Duration::from_millis(100),
+                Instant::now() + Duration::from_millis(20)
+            )
+            .unwrap());
         c.unlock(2, &[(1, 1)]).unwrap(); // a stranger cannot release it
-        assert!(!c.lock(2, &[(1, 1)], Duration::from_millis(100), Instant::now()).unwrap());
+        assert!(!c
+            .lock(2, &[(1, 1)], Duration::from_millis(100), Instant::now())
+            .unwrap());
         // after the lease expires, another owner takes it, and the old owner cannot release it
-        assert!(c.lock(2, &[(1, 1)], Duration::from_millis(100), Instant::now() + Duration::from_millis(500)).unwrap());
+        assert!(c
+            .lock(
+                2,
+                &[(1, 1)],
+                Duration::from_millis(100),
+                Instant::now() + Duration::from_millis(500)
+            )
+            .unwrap());
         c.unlock(1, &[(1, 1)]).unwrap();
-        assert!(!c.lock(3, &[(1, 1)], Duration::from_millis(100), Instant::now()).unwrap());
+        assert!(!c
+            .lock(3, &[(1, 1)], Duration::from_millis(100), Instant::now())
+            .unwrap());
         c.unlock(2, &[(1, 1)]).unwrap();
-        assert!(c.lock(3, &[(1, 1)], Duration::from_millis(100), Instant::now()).unwrap());
+        assert!(c
+            .lock(3, &[(1, 1)], Duration::from_millis(100), Instant::now())
+            .unwrap());
     }
 }

@@ -8,8 +8,8 @@
 mod local;
 pub mod redis;
 
-pub use local::LocalCoordinator;
 pub use self::redis::RedisCoordinator;
+pub use local::LocalCoordinator;
 
 use crate::error::Result;
 use std::time::{Duration, Instant};
@@ -24,7 +24,13 @@ pub trait Coordinator: Send + Sync {
     /// Take all `keys` (sorted, deduplicated by the caller) for `owner` with a lease
     /// of `ttl`, waiting until `deadline`. Returns false if they could not all be
     /// taken in time (nothing stays held then).
-    fn lock(&self, owner: Owner, keys: &[LockKey], ttl: Duration, deadline: Instant) -> Result<bool>;
+    fn lock(
+        &self,
+        owner: Owner,
+        keys: &[LockKey],
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<bool>;
     /// Release the keys `owner` holds; keys held by someone else are left alone.
     fn unlock(&self, owner: Owner, keys: &[LockKey]) -> Result<()>;
 

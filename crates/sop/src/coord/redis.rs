@@ -75,7 +75,9 @@ impl RedisCoordinator {
         let mut conn = client
             .get_connection_with_timeout(Duration::from_secs(5))
             .map_err(|e| Error::Coordinator(format!("cannot reach Redis at {url}: {e}")))?;
-        let _: String = redis::cmd("PING").query(&mut conn).map_err(|e| rerr(url, e))?;
+        let _: String = redis::cmd("PING")
+            .query(&mut conn)
+            .map_err(|e| rerr(url, e))?;
         Ok(RedisCoordinator {
             url: url.to_string(),
             client,
@@ -94,14 +96,19 @@ impl RedisCoordinator {
     }
 
     /// Run `f` on a pooled connection; a failed connection is dropped, not reused.
-    fn with<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T> {
         let conn = self.conns.lock().pop();
         let mut conn = match conn {
             Some(c) => c,
             None => self
                 .client
                 .get_connection_with_timeout(Duration::from_secs(2))
-                .map_err(|e| Error::Coordinator(format!("cannot reach Redis at {}: {e}", self.url)))?,
+                .map_err(|e| {
+                    Error::Coordinator(format!("cannot reach Redis at {}: {e}", self.url))
+                })?,
         };
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
         match f(&mut conn) {
@@ -129,7 +136,9 @@ impl RedisCoordinator {
             for k in &ks {
                 inv.key(k);
             }
-            inv.arg(format!("{owner:032x}")).arg(ttl.as_millis() as u64).invoke(c)
+            inv.arg(format!("{owner:032x}"))
+                .arg(ttl.as_millis() as u64)
+                .invoke(c)
         })
     }
 
@@ -145,7 +154,13 @@ impl RedisCoordinator {
 }
 
 impl Coordinator for RedisCoordinator {
-    fn lock(&self, owner: Owner, keys: &[LockKey], ttl: Duration, deadline: Instant) -> Result<bool> {
+    fn lock(
+        &self,
+        owner: Owner,
+        keys: &[LockKey],
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<bool> {
         if keys.is_empty() {
             return Ok(true);
         }
@@ -194,23 +209,41 @@ impl Coordinator for RedisCoordinator {
 
     fn head_hint(&self) -> Option<u64> {
         let k = self.ckey("head");
-        self.with(|c| redis::cmd("GET").arg(&k).query::<Option<u64>>(c)).ok().flatten()
+        self.with(|c| redis::cmd("GET").arg(&k).query::<Option<u64>>(c))
+            .ok()
+            .flatten()
     }
 
     fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
         let k = self.ckey(key);
-        self.with(|c| redis::cmd("GET").arg(&k).query::<Option<Vec<u8>>>(c)).ok().flatten()
+        self.with(|c| redis::cmd("GET").arg(&k).query::<Option<Vec<u8>>>(c))
+            .ok()
+            .flatten()
     }
 
     fn cache_put(&self, key: &str, value: &[u8]) {
         let k = self.ckey(key);
         let ttl = self.cache_ttl.as_secs();
-        let _ = self.with(|c| redis::cmd("SET").arg(&k).arg(value).arg("EX").arg(ttl).query::<()>(c));
+        let _ = self.with(|c| {
+            redis::cmd("SET")
+                .arg(&k)
+                .arg(value)
+                .arg("EX")
+                .arg(ttl)
+                .query::<()>(c)
+        });
     }
 
     fn lease(&self, proc_id: u128, ttl: Duration) -> Result<()> {
         let k = self.ckey(&format!("proc:{proc_id:032x}"));
-        self.with(|c| redis::cmd("SET").arg(&k).arg(1).arg("PX").arg(ttl.as_millis() as u64).query::<()>(c))
+        self.with(|c| {
+            redis::cmd("SET")
+                .arg(&k)
+                .arg(1)
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .query::<()>(c)
+        })
     }
 
     fn is_alive(&self, proc_id: u128) -> Result<bool> {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 /// An open file. Reads are positional (`read_at`) so one handle can be shared by
 /// many readers; writes append.
+#[allow(clippy::len_without_is_empty)]
 pub trait VFile: Send + Sync {
     /// Fill `buf` from offset `off`; a short file is an `UnexpectedEof` error.
     fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;

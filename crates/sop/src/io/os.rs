@@ -44,13 +44,23 @@ impl Vfs for OsVfs {
         fs::create_dir_all(path)
     }
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        Ok(Arc::new(OsFile { file, len: parking_lot::Mutex::new(0) }))
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Arc::new(OsFile {
+            file,
+            len: parking_lot::Mutex::new(0),
+        }))
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(Arc::new(OsFile { file, len: parking_lot::Mutex::new(len) }))
+        Ok(Arc::new(OsFile {
+            file,
+            len: parking_lot::Mutex::new(len),
+        }))
     }
     fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::hard_link(from, to)
@@ -81,7 +91,12 @@ impl Vfs for OsVfs {
         path.try_exists()
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Box::new(OsLock { _file: file }))),
             Err(fs::TryLockError::WouldBlock) => Ok(None),

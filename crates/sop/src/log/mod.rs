@@ -21,7 +21,9 @@ pub struct LogDir {
 
 impl LogDir {
     pub fn new(db: &Path) -> Self {
-        LogDir { root: db.join("log") }
+        LogDir {
+            root: db.join("log"),
+        }
     }
     pub fn subdir(&self, seq: u64) -> PathBuf {
         self.root.join(format!("{:08x}", seq >> SUBDIR_SHIFT))
@@ -46,17 +48,37 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        if flen == record::TOMBSTONE_LEN as u64 {
+            let mut t = [0u8; record::TOMBSTONE_LEN];
+            f.read_exact_at(&mut t, 0)
+                .map_err(|e| Error::io(&path, e))?;
+            return match record::decode_tombstone(&t) {
+                Some((s, txn)) if s == seq => Ok(Some(Record {
+                    txn,
+                    retired: true,
+                    ..Default::default()
+                })),
+                _ => Err(Error::corrupt(
+                    &path,
+                    "damaged tombstone of a reclaimed record",
+                )),
+            };
+        }
         if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
             return Err(Error::corrupt(&path, "commit record too short"));
         }
         let mut prefix = [0u8; PREFIX_LEN];
-        f.read_exact_at(&mut prefix, 0).map_err(|e| Error::io(&path, e))?;
+        f.read_exact_at(&mut prefix, 0)
+            .map_err(|e| Error::io(&path, e))?;
         Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
         let mut t = [0u8; TRAILER_LEN];
-        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64).map_err(|e| Error::io(&path, e))?;
-        let (off, len, sum) = Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
+        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
+            .map_err(|e| Error::io(&path, e))?;
+        let (off, len, sum) =
+            Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
         let mut h = vec![0u8; len];
-        f.read_exact_at(&mut h, off).map_err(|e| Error::io(&path, e))?;
+        f.read_exact_at(&mut h, off)
+            .map_err(|e| Error::io(&path, e))?;
         let rec = Record::decode_header(&h, sum).map_err(|e| Error::corrupt(&path, e.0))?;
         Ok(Some(rec))
     }
@@ -73,7 +95,8 @@ impl LogDir {
             }
             if !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
                 vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                vfs.sync_dir(&self.root).map_err(|e| Error::io(&self.root, e))?;
+                vfs.sync_dir(&self.root)
+                    .map_err(|e| Error::io(&self.root, e))?;
             }
         }
         let to = self.path(seq);

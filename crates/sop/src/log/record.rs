@@ -13,7 +13,9 @@
 //! the leaf that points at it for values), so one bad blob is reported on its own.
 
 use crate::btree::node::{ItemId, NodeId};
-use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader};
+use crate::codec::wire::{
+    checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader,
+};
 use crate::error::CodecError;
 use crate::registry::StoreInfo;
 
@@ -54,6 +56,36 @@ pub struct Record {
     pub adopted_files: Vec<(u64, ItemId)>,
     /// Big-value blobs this commit stops referencing (deleted once no snapshot needs them).
     pub released_files: Vec<(u64, ItemId)>,
+    /// Read from a tombstone: the record was reclaimed after a checkpoint covered
+    /// it; only `txn` is known. Never encoded.
+    pub retired: bool,
+}
+
+/// A reclaimed record's file: `"SOPRTRD\x01"`, its sequence u64, its transaction
+/// id u128, xxh3-64 of those 32 bytes. The name stays taken, so no later commit
+/// can ever be linked at a reclaimed sequence number.
+pub const TOMBSTONE_MAGIC: &[u8; 8] = b"SOPRTRD\x01";
+pub const TOMBSTONE_LEN: usize = 40;
+
+pub fn encode_tombstone(seq: u64, txn: ItemId) -> Vec<u8> {
+    let mut t = TOMBSTONE_MAGIC.to_vec();
+    put_u64(&mut t, seq);
+    put_u128(&mut t, txn);
+    let sum = checksum(&t);
+    put_u64(&mut t, sum);
+    t
+}
+
+/// `Some((seq, txn))` if `bytes` is a valid tombstone.
+pub fn decode_tombstone(bytes: &[u8]) -> Option<(u64, ItemId)> {
+    if bytes.len() != TOMBSTONE_LEN || &bytes[..8] != TOMBSTONE_MAGIC {
+        return None;
+    }
+    let mut r = Reader::new(bytes);
+    r.take(8).ok()?;
+    let seq = r.u64().ok()?;
+    let txn = r.u128().ok()?;
+    (r.u64().ok()? == checksum(&bytes[..32])).then_some((seq, txn))
 }
 
 impl Record {
@@ -63,7 +95,10 @@ impl Record {
         put_u64(&mut h, self.base_seq);
         put_varint(&mut h, self.created.len() as u64);
         for info in &self.created {
-            put_bytes(&mut h, &serde_json::to_vec(info).expect("store info serializes"));
+            put_bytes(
+                &mut h,
+                &serde_json::to_vec(info).expect("store info serializes"),
+            );
         }
         put_varint(&mut h, self.dropped.len() as u64);
         for id in &self.dropped {
@@ -124,7 +159,9 @@ impl Record {
         }
         let version = u32::from_le_bytes(p[8..12].try_into().unwrap());
         if version != RECORD_VERSION {
-            return Err(CodecError::new(format!("commit record version {version}, this build reads {RECORD_VERSION}")));
+            return Err(CodecError::new(format!(
+                "commit record version {version}, this build reads {RECORD_VERSION}"
+            )));
         }
         Ok(())
     }
@@ -132,13 +169,19 @@ impl Record {
     /// Parse a trailer of a file of `file_len` bytes: (header offset, length, checksum).
     pub fn parse_trailer(t: &[u8], file_len: u64) -> Result<(u64, usize, u64), CodecError> {
         if t.len() != TRAILER_LEN || &t[24..] != END_MAGIC {
-            return Err(CodecError::new("commit record trailer missing (bad end magic)"));
+            return Err(CodecError::new(
+                "commit record trailer missing (bad end magic)",
+            ));
         }
         let off = u64::from_le_bytes(t[..8].try_into().unwrap());
         let len = u32::from_le_bytes(t[8..12].try_into().unwrap()) as usize;
         let sum = u64::from_le_bytes(t[16..24].try_into().unwrap());
-        if off < PREFIX_LEN as u64 || off.checked_add(len as u64 + TRAILER_LEN as u64) != Some(file_len) {
-            return Err(CodecError::new("commit record trailer points outside the file"));
+        if off < PREFIX_LEN as u64
+            || off.checked_add(len as u64 + TRAILER_LEN as u64) != Some(file_len)
+        {
+            return Err(CodecError::new(
+                "commit record trailer points outside the file",
+            ));
         }
         Ok((off, len, sum))
     }
@@ -151,11 +194,21 @@ impl Record {
         let mut r = Reader::new(h);
         let txn = r.u128()?;
         let base_seq = r.u64()?;
-        let mut rec = Record { txn, base_seq, ..Default::default() };
+        let mut rec = Record {
+            txn,
+            base_seq,
+            ..Default::default()
+        };
         for _ in 0..r.count(1)? {
-            let info: StoreInfo =
-                serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
-            info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            let info: StoreInfo = serde_json::from_slice(r.bytes()?)
+                .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            info.options
+                .validate()
+                .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            if let Some(spec) = &info.key_spec {
+                spec.validate()
+                    .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+            }
             rec.created.push(info);
         }
         for _ in 0..r.count(8)? {
@@ -164,10 +217,21 @@ impl Record {
         for _ in 0..r.count(10)? {
             let store = r.u64()?;
             let count_delta = unzigzag(r.varint()?);
-            let mut d = StoreDelta { store, count_delta, ..Default::default() };
+            let mut d = StoreDelta {
+                store,
+                count_delta,
+                ..Default::default()
+            };
             for _ in 0..r.count(28)? {
                 let id = r.u64()?;
-                d.puts.push((id, Placement { off: r.u64()?, len: r.u32()?, checksum: r.u64()? }));
+                d.puts.push((
+                    id,
+                    Placement {
+                        off: r.u64()?,
+                        len: r.u32()?,
+                        checksum: r.u64()?,
+                    },
+                ));
             }
             for _ in 0..r.count(8)? {
                 d.deletes.push(r.u64()?);
@@ -195,7 +259,8 @@ impl Record {
         if bytes.len() < PREFIX_LEN + TRAILER_LEN {
             return Err(CodecError::new("commit record too short"));
         }
-        let (off, len, sum) = Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
+        let (off, len, sum) =
+            Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
         Self::decode_header(&bytes[off as usize..off as usize + len], sum)
     }
 }
@@ -210,12 +275,32 @@ mod tests {
         let rec = Record {
             txn: 7,
             base_seq: 3,
-            created: vec![StoreInfo { id: 9, name: "s".into(), options: StoreOptions::default(), key_type: "u64".into(), root: 1 }],
+            created: vec![StoreInfo {
+                id: 9,
+                name: "s".into(),
+                options: StoreOptions::default(),
+                key_type: "u64".into(),
+                root: 1,
+                key_spec: None,
+            }],
             dropped: vec![4],
-            deltas: vec![StoreDelta { store: 9, count_delta: -2, puts: vec![(1, Placement { off: 24, len: 5, checksum: 6 })], deletes: vec![3] }],
+            deltas: vec![StoreDelta {
+                store: 9,
+                count_delta: -2,
+                puts: vec![(
+                    1,
+                    Placement {
+                        off: 24,
+                        len: 5,
+                        checksum: 6,
+                    },
+                )],
+                deletes: vec![3],
+            }],
             aborts: vec![11],
             adopted_files: vec![(9, 12)],
             released_files: vec![(9, 13)],
+            retired: false,
         };
         let h = rec.encode_header();
         let mut file = Record::prefix().to_vec();
@@ -224,10 +309,13 @@ mod tests {
         file.extend_from_slice(&h);
         file.extend_from_slice(&Record::trailer(off, &h));
         assert_eq!(Record::decode_file(&file).unwrap(), rec);
-        for i in (0..file.len()).filter(|i| !(12..16).contains(i) && !(PREFIX_LEN..PREFIX_LEN + 4).contains(i)) {
+        for i in (0..file.len())
+            .filter(|i| !(12..16).contains(i) && !(PREFIX_LEN..PREFIX_LEN + 4).contains(i))
+        {
             let mut bad = file.clone();
             bad[i] ^= 0x40;
-            let reserved = (file.len() - TRAILER_LEN + 12..file.len() - TRAILER_LEN + 16).contains(&i);
+            let reserved =
+                (file.len() - TRAILER_LEN + 12..file.len() - TRAILER_LEN + 16).contains(&i);
             assert_eq!(Record::decode_file(&bad).is_err(), !reserved, "flip at {i}");
         }
         assert!(Record::decode_file(&file[..file.len() - 1]).is_err());

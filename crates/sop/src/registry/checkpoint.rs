@@ -12,8 +12,95 @@
 
 use super::{DbState, Handle, StoreInfo, StoreState};
 use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
-use crate::error::CodecError;
+use crate::error::{CodecError, Error, Result};
+use crate::io::Vfs;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// How many checkpoints are kept.
+const KEEP: usize = 2;
+
+/// The `checkpoints/` folder of a database.
+pub struct CheckpointDir {
+    dir: PathBuf,
+}
+
+impl CheckpointDir {
+    pub fn new(db: &Path) -> Self {
+        CheckpointDir {
+            dir: db.join("checkpoints"),
+        }
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:016x}.ckpt"))
+    }
+
+    /// Sequences of the checkpoints present, ascending.
+    fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+        let mut seqs: Vec<u64> = vfs
+            .list_dir(&self.dir)
+            .map_err(|e| Error::io(&self.dir, e))?
+            .iter()
+            .filter_map(|n| {
+                n.strip_suffix(".ckpt")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+            })
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The newest checkpoint that decodes and whose record `in_log` confirms.
+    pub fn load_newest(
+        &self,
+        vfs: &dyn Vfs,
+        in_log: impl Fn(u64) -> Result<bool>,
+    ) -> Result<Option<DbState>> {
+        for seq in self.list(vfs)?.into_iter().rev() {
+            let path = self.path(seq);
+            let decoded = vfs
+                .read_all(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| decode(&b).map_err(|e| e.0));
+            match decoded {
+                Ok(st) if st.seq == seq && in_log(seq)? => return Ok(Some(st)),
+                Ok(_) => {
+                    tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping damaged checkpoint")
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Write a checkpoint of `st` (through `tmp`, fsynced, linked exclusively), then
+    /// keep only the newest few.
+    pub fn write(&self, vfs: &dyn Vfs, st: &DbState, tmp: &Path) -> Result<()> {
+        let f = vfs.create_new(tmp).map_err(|e| Error::io(tmp, e))?;
+        let res = (|| {
+            f.append(&encode(st)).map_err(|e| Error::io(tmp, e))?;
+            f.sync_data().map_err(|e| Error::io(tmp, e))?;
+            let to = self.path(st.seq);
+            match vfs.link_exclusive(tmp, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(Error::io(&to, e)),
+            }
+            vfs.sync_dir(&self.dir)
+                .map_err(|e| Error::io(&self.dir, e))?;
+            for old in self.list(vfs)?.iter().rev().skip(KEEP) {
+                let _ = vfs.remove_file(&self.path(*old));
+            }
+            Ok(())
+        })();
+        let _ = vfs.remove_file(tmp);
+        res
+    }
+}
 
 pub const MAGIC: &[u8; 8] = b"SOPCKPT\x01";
 pub const VERSION: u32 = 1;
@@ -24,7 +111,10 @@ pub fn encode(st: &DbState) -> Vec<u8> {
     stores.sort_by_key(|s| s.info.id);
     put_varint(&mut body, stores.len() as u64);
     for s in stores {
-        put_bytes(&mut body, &serde_json::to_vec(&*s.info).expect("store info serializes"));
+        put_bytes(
+            &mut body,
+            &serde_json::to_vec(&*s.info).expect("store info serializes"),
+        );
         put_u64(&mut body, s.created_seq);
         put_u64(&mut body, s.count);
         let mut nodes: Vec<(&u64, &Handle)> = s.nodes.iter().collect();
@@ -62,7 +152,9 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
     }
     let v = r.u32()?;
     if v != VERSION {
-        return Err(CodecError::new(format!("checkpoint version {v}, this build reads {VERSION}")));
+        return Err(CodecError::new(format!(
+            "checkpoint version {v}, this build reads {VERSION}"
+        )));
     }
     r.u32()?;
     let seq = r.u64()?;
@@ -75,20 +167,41 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
         return Err(CodecError::new("checkpoint checksum mismatch"));
     }
     let mut r = Reader::new(body);
-    let mut st = DbState { seq, ..Default::default() };
+    let mut st = DbState {
+        seq,
+        ..Default::default()
+    };
     for _ in 0..r.count(20)? {
-        let info: StoreInfo =
-            serde_json::from_slice(r.bytes()?).map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
-        info.options.validate().map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+        let info: StoreInfo = serde_json::from_slice(r.bytes()?)
+            .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
+        info.options
+            .validate()
+            .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
         let created_seq = r.u64()?;
         let count = r.u64()?;
         let mut nodes = imbl::HashMap::new();
         for _ in 0..r.count(36)? {
             let id = r.u64()?;
-            nodes.insert(id, Handle { seq: r.u64()?, off: r.u64()?, len: r.u32()?, checksum: r.u64()? });
+            nodes.insert(
+                id,
+                Handle {
+                    seq: r.u64()?,
+                    off: r.u64()?,
+                    len: r.u32()?,
+                    checksum: r.u64()?,
+                },
+            );
         }
         st.names.insert(info.name.clone(), info.id);
-        st.stores.insert(info.id, Arc::new(StoreState { info: Arc::new(info), created_seq, count, nodes }));
+        st.stores.insert(
+            info.id,
+            Arc::new(StoreState {
+                info: Arc::new(info),
+                created_seq,
+                count,
+                nodes,
+            }),
+        );
     }
     for _ in 0..r.count(16)? {
         st.aborted.insert(r.u128()?);

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 
 use crate::btree::node::NodeId;
+use crate::codec::json_key::IndexSpec;
 use crate::log::record::Record;
 use crate::options::StoreOptions;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,10 @@ pub struct StoreInfo {
     pub key_type: String,
     /// The root's logical ID; it never changes.
     pub root: NodeId,
+    /// JSON stores (`key_type` "json"): the index specification that orders object
+    /// keys; absent for primitive JSON keys and for typed stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<IndexSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,15 +80,30 @@ impl DbState {
             self.names.insert(info.name.clone(), info.id);
             self.stores.insert(
                 info.id,
-                Arc::new(StoreState { info: Arc::new(info.clone()), created_seq: seq, count: 0, nodes: Default::default() }),
+                Arc::new(StoreState {
+                    info: Arc::new(info.clone()),
+                    created_seq: seq,
+                    count: 0,
+                    nodes: Default::default(),
+                }),
             );
         }
         for d in &rec.deltas {
-            let Some(st) = self.stores.get_mut(&d.store) else { continue };
+            let Some(st) = self.stores.get_mut(&d.store) else {
+                continue;
+            };
             let st = Arc::make_mut(st);
             st.count = (st.count as i64 + d.count_delta).max(0) as u64;
             for (id, p) in &d.puts {
-                st.nodes.insert(*id, Handle { seq, off: p.off, len: p.len, checksum: p.checksum });
+                st.nodes.insert(
+                    *id,
+                    Handle {
+                        seq,
+                        off: p.off,
+                        len: p.len,
+                        checksum: p.checksum,
+                    },
+                );
             }
             for id in &d.deletes {
                 st.nodes.remove(id);

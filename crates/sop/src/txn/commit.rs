@@ -79,7 +79,11 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         // take turns), then validate, and only then write the record.
         let keys = tx.st.borrow().lock_keys();
         let owner = uuid::Uuid::new_v4().as_u128();
-        if !db.coord.lock(owner, &keys, tx.max_commit_time, deadline)? {
+        // The lease is short (a killed holder blocks others only this long); if a
+        // long commit outlives it, contenders merely reach validation together,
+        // where the log decides.
+        let lease = tx.max_commit_time.min(db.opts.lease_ttl);
+        if !db.coord.lock(owner, &keys, lease, deadline)? {
             return Err(Error::Timeout(tx.max_commit_time));
         }
         let outcome = attempt(tx, db, deadline);
@@ -97,14 +101,18 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                     }
                 }
                 drop(guard);
+                db.coord.publish_head(seq);
                 db.trash_after_commit(seq, &rec);
                 db.maybe_checkpoint(seq);
                 return Ok(());
             }
             Attempt::Stale(head) => {
                 let mut st = tx.st.borrow_mut();
-                let olds: Vec<(u64, u128)> =
-                    st.stores.iter().flat_map(|(sid, s)| s.big.iter().map(move |b| (*sid, *b))).collect();
+                let olds: Vec<(u64, u128)> = st
+                    .stores
+                    .iter()
+                    .flat_map(|(sid, s)| s.big.iter().map(move |b| (*sid, *b)))
+                    .collect();
                 st.old_big.extend(olds);
                 drop(st);
                 replay(tx, db, head)?;
@@ -131,7 +139,10 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
         Linked::At(seq) => {
             if let Err(e) = db.make_durable(seq) {
                 db.poison();
-                return Err(Error::CommitOutcomeUnknown { attempt: format!("{:032x}", rec.txn), source: Box::new(e) });
+                return Err(Error::CommitOutcomeUnknown {
+                    attempt: format!("{:032x}", rec.txn),
+                    source: Box::new(e),
+                });
             }
             Ok(Attempt::Committed(seq, rec))
         }
@@ -144,12 +155,26 @@ enum Linked {
     Stale(Arc<DbState>),
 }
 
-fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadline: Instant) -> Result<Linked> {
+fn link_loop(
+    tx: &Transaction,
+    db: &DbInner,
+    tmp: &std::path::Path,
+    rec: &Record,
+    deadline: Instant,
+) -> Result<Linked> {
     loop {
         let _g = db.commit_lock.lock();
         let head = db.catch_up()?;
         if head.aborted.contains(&rec.txn) {
-            return Err(Error::Conflict("recovery declared this transaction dead".into()));
+            return Err(Error::Conflict(
+                "recovery declared this transaction dead".into(),
+            ));
+        }
+        if head.aborted.contains(&db.proc_id) {
+            // Our lease lapsed and another process fenced us off and collected
+            // what we left: nothing of ours may commit any more.
+            db.poison();
+            return Err(Error::Fenced);
         }
         if !tx.st.borrow().validate(&head) {
             return Ok(Linked::Stale(head));
@@ -172,7 +197,10 @@ fn link_loop(tx: &Transaction, db: &DbInner, tmp: &PathBuf, rec: &Record, deadli
 fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     let mut st = tx.st.borrow_mut();
     if !st.mergeable {
-        return Err(Error::Conflict("a node this transaction used changed, and the transaction is too large to merge".into()));
+        return Err(Error::Conflict(
+            "a node this transaction used changed, and the transaction is too large to merge"
+                .into(),
+        ));
     }
     let ops = std::mem::take(&mut st.ops);
     st.snap = head;
@@ -186,6 +214,35 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     st.recording = false;
     let mut result = Ok(());
     for (op, h) in &ops {
+        if let Op::Steps { c, forward, n } = *op {
+            let mv = Op::Move {
+                c,
+                mv: if forward {
+                    super::ops::Move::Next
+                } else {
+                    super::ops::Move::Prev
+                },
+            };
+            let mut got: Option<u64> = None;
+            for _ in 0..n {
+                let out = match st.exec(db, tx.mode, &mv) {
+                    Ok(o) => o.hash(),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
+                got = Some(got.map_or(out, |p| super::ops::chain(p, out)));
+            }
+            if result.is_err() {
+                break;
+            }
+            if got != Some(*h) {
+                result = Err(Error::Conflict(describe(op)));
+                break;
+            }
+            continue;
+        }
         let got = match st.exec(db, tx.mode, op) {
             Ok(out) => Some(out.hash()),
             Err(e) => match super::deterministic_error(&e) {
@@ -210,7 +267,10 @@ fn describe(op: &Op) -> String {
     let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
     match op {
         Op::Put { key: k, .. } | Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
-            format!("the item with key {:?} changed since this transaction read it", key(k))
+            format!(
+                "the item with key {:?} changed since this transaction read it",
+                key(k)
+            )
         }
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
         Op::OpenStore { name, .. } | Op::DropStore { name } => format!("store {name:?} changed"),
@@ -220,7 +280,9 @@ fn describe(op: &Op) -> String {
 
 impl TxState {
     pub(crate) fn has_writes(&self) -> bool {
-        !self.created.is_empty() || !self.dropped.is_empty() || self.stores.values().any(|s| s.dirty)
+        !self.created.is_empty()
+            || !self.dropped.is_empty()
+            || self.stores.values().any(|s| s.dirty)
     }
 
     /// Is everything this transaction saw still true at `head`?
@@ -235,7 +297,9 @@ impl TxState {
             if st.created_seq == 0 {
                 continue; // created by this transaction; its name was checked above
             }
-            let Some(hs) = head.stores.get(sid) else { return false };
+            let Some(hs) = head.stores.get(sid) else {
+                return false;
+            };
             if hs.created_seq != st.created_seq || (st.count_read && hs.count != st.base_count) {
                 return false;
             }
@@ -254,7 +318,12 @@ impl TxState {
         let mut keys: Vec<LockKey> = self
             .stores
             .iter()
-            .flat_map(|(sid, s)| s.nodes.iter().filter(|(_, n)| n.state != SlotState::Clean).map(move |(id, _)| (*sid, *id)))
+            .flat_map(|(sid, s)| {
+                s.nodes
+                    .iter()
+                    .filter(|(_, n)| n.state != SlotState::Clean)
+                    .map(move |(id, _)| (*sid, *id))
+            })
             .collect();
         keys.sort_unstable();
         keys
@@ -265,12 +334,21 @@ impl TxState {
 fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
     let mut w = RecordWriter::create(db)?;
     let res = (|| {
-        let mut rec = Record { txn: st.id, base_seq: st.snap.seq, ..Default::default() };
+        let mut rec = Record {
+            txn: st.id,
+            base_seq: st.snap.seq,
+            ..Default::default()
+        };
         for sid in &st.created {
             rec.created.push((*st.stores[sid].info).clone());
         }
         rec.dropped = st.dropped.clone();
-        let mut sids: Vec<u64> = st.stores.keys().copied().filter(|s| !st.dropped.contains(s)).collect();
+        let mut sids: Vec<u64> = st
+            .stores
+            .keys()
+            .copied()
+            .filter(|s| !st.dropped.contains(s))
+            .collect();
         sids.sort_unstable();
         let mut buf = Vec::new();
         for sid in sids {
@@ -282,8 +360,17 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
             for v in &s.pending {
                 placed.push(w.add(v)?);
             }
-            let mut delta = StoreDelta { store: sid, count_delta: s.count_delta, ..Default::default() };
-            let mut ids: Vec<u64> = s.nodes.iter().filter(|(_, n)| n.state != SlotState::Clean).map(|(i, _)| *i).collect();
+            let mut delta = StoreDelta {
+                store: sid,
+                count_delta: s.count_delta,
+                ..Default::default()
+            };
+            let mut ids: Vec<u64> = s
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.state != SlotState::Clean)
+                .map(|(i, _)| *i)
+                .collect();
             ids.sort_unstable();
             for id in ids {
                 let slot = &s.nodes[&id];
@@ -292,7 +379,12 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
                         buf.clear();
                         slot.node.encode_with(&mut buf, &mut |p| {
                             let pl = placed[p as usize];
-                            ValueRef::Segment { seq: 0, off: pl.off, len: pl.len, checksum: pl.checksum }
+                            ValueRef::Segment {
+                                seq: 0,
+                                off: pl.off,
+                                len: pl.len,
+                                checksum: pl.checksum,
+                            }
                         });
                         let pl = w.add(&buf)?;
                         delta.puts.push((id, pl));
@@ -355,7 +447,9 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
 fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
     let st = tx.st.borrow();
     for d in &rec.deltas {
-        let Some(s) = st.stores.get(&d.store) else { continue };
+        let Some(s) = st.stores.get(&d.store) else {
+            continue;
+        };
         if s.info.options.values != ValuePlacement::Inline {
             continue; // in-memory nodes still point at pending values
         }

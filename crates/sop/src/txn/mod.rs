@@ -6,6 +6,7 @@ pub(crate) mod view;
 
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
+use crate::codec::json_key::IndexSpec;
 use crate::codec::wire::checksum;
 use crate::db::DbInner;
 use crate::error::{Error, Result};
@@ -72,7 +73,12 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(db: Arc<DbInner>, mode: TxMode, snap: Arc<DbState>, max_commit_time: Duration) -> Self {
+    pub(crate) fn new(
+        db: Arc<DbInner>,
+        mode: TxMode,
+        snap: Arc<DbState>,
+        max_commit_time: Duration,
+    ) -> Self {
         let id = uuid::Uuid::now_v7().as_u128();
         let item_base = next_item_base();
         let snap_seq = snap.seq;
@@ -129,7 +135,10 @@ impl Transaction {
             let w = op.weight();
             let budget = self.db.opts.txn_memory_budget;
             if st.staged + w > budget {
-                return Err(Error::TooLarge { budget, staged: st.staged + w });
+                return Err(Error::TooLarge {
+                    budget,
+                    staged: st.staged + w,
+                });
             }
             st.staged += w;
         }
@@ -140,6 +149,43 @@ impl Transaction {
                 Err(e) => deterministic_error(e).map(error_hash),
             };
             if let Some(h) = h {
+                // Consecutive steps of one cursor in one direction fold into one entry.
+                if let Op::Move {
+                    c,
+                    mv: mv @ (Move::Next | Move::Prev),
+                } = &op
+                {
+                    let forward = matches!(mv, Move::Next);
+                    if let Some((last, lh)) = st.ops.last_mut() {
+                        let folded = match last {
+                            Op::Steps {
+                                c: lc,
+                                forward: lf,
+                                n,
+                            } if *lc == *c && *lf == forward => {
+                                *n += 1;
+                                true
+                            }
+                            Op::Move { c: lc, mv: lmv }
+                                if *lc == *c
+                                    && matches!(lmv, Move::Next) == forward
+                                    && matches!(lmv, Move::Next | Move::Prev) =>
+                            {
+                                *last = Op::Steps {
+                                    c: *c,
+                                    forward,
+                                    n: 2,
+                                };
+                                true
+                            }
+                            _ => false,
+                        };
+                        if folded {
+                            *lh = ops::chain(*lh, h);
+                            return res;
+                        }
+                    }
+                }
                 st.ops_bytes += op.weight();
                 st.ops.push((op, h));
                 if st.ops_bytes > self.db.opts.txn_memory_budget / 4 {
@@ -152,22 +198,54 @@ impl Transaction {
         res
     }
 
+    /// Take the bytes of a value returned by an op (no copy for inline values).
+    pub(crate) fn take_value(&self, h: u32, v: OwnedValue) -> Result<Bytes> {
+        match v {
+            OwnedValue::Inline(b) => Ok(b),
+            other => self.value_bytes(h, &other),
+        }
+    }
+
     /// Fetch the bytes of a value returned by an op.
     pub(crate) fn value_bytes(&self, h: u32, v: &OwnedValue) -> Result<Bytes> {
+        if let OwnedValue::Inline(b) = v {
+            return Ok(b.clone());
+        }
         let st = self.st.borrow();
         let sid = st.handles[h as usize];
         let s = st.stores.get(&sid).ok_or(Error::TxEnded)?;
         match v {
             OwnedValue::Inline(b) => Ok(b.clone()),
             OwnedValue::Pending(i) => Ok(s.pending[*i as usize].clone()),
-            other => self.db.read_value(sid, &other.as_ref(), s.info.options.cache_values),
+            other => {
+                let r = self
+                    .db
+                    .read_value(sid, &other.as_ref(), s.info.options.cache_values);
+                match r {
+                    // A blob released by a later commit was collected while this
+                    // snapshot still pointed at it: retry with a newer snapshot.
+                    Err(Error::Corrupt { detail, path })
+                        if detail == crate::db::MISSING_BLOB
+                            && st.snap.seq < self.db.state.read().seq =>
+                    {
+                        Err(Error::SnapshotTooOld(format!(
+                            "{} was collected after this snapshot",
+                            path.display()
+                        )))
+                    }
+                    r => r,
+                }
+            }
         }
     }
 
     pub(crate) fn handle_info(&self, h: u32) -> Result<Arc<StoreInfo>> {
         let st = self.st.borrow();
         let sid = st.handles[h as usize];
-        st.stores.get(&sid).map(|s| s.info.clone()).ok_or_else(|| Error::StoreNotFound(format!("#{h}")))
+        st.stores
+            .get(&sid)
+            .map(|s| s.info.clone())
+            .ok_or_else(|| Error::StoreNotFound(format!("#{h}")))
     }
 
     /// Names of all stores visible to this transaction.
@@ -201,7 +279,9 @@ impl Transaction {
     }
 
     fn abandon(&self) {
-        let Ok(mut st) = self.st.try_borrow_mut() else { return };
+        let Ok(mut st) = self.st.try_borrow_mut() else {
+            return;
+        };
         if st.ended {
             return;
         }
@@ -254,14 +334,27 @@ impl TxState {
         if let Some(o) = self.names.get(name) {
             return o.now;
         }
-        let seen = self.snap.store_by_name(name).map(|s| (s.info.id, s.created_seq));
-        self.names.insert(name.to_string(), NameObs { seen, now: seen.map(|s| s.0) });
+        let seen = self
+            .snap
+            .store_by_name(name)
+            .map(|s| (s.info.id, s.created_seq));
+        self.names.insert(
+            name.to_string(),
+            NameObs {
+                seen,
+                now: seen.map(|s| s.0),
+            },
+        );
         seen.map(|s| s.0)
     }
 
     fn store_tx(&mut self, sid: u64) -> Result<&mut StoreTx> {
         if !self.stores.contains_key(&sid) {
-            let s = self.snap.stores.get(&sid).ok_or_else(|| Error::StoreNotFound(format!("id {sid:#x}")))?;
+            let s = self
+                .snap
+                .stores
+                .get(&sid)
+                .ok_or_else(|| Error::StoreNotFound(format!("id {sid:#x}")))?;
             let stx = StoreTx::new(s.info.clone(), s.created_seq, s.count);
             self.stores.insert(sid, stx);
         }
@@ -269,9 +362,14 @@ impl TxState {
     }
 
     fn handle_store(&self, h: u32) -> Result<u64> {
-        let sid = *self.handles.get(h as usize).ok_or_else(|| Error::StoreNotFound(format!("handle {h}")))?;
+        let sid = *self
+            .handles
+            .get(h as usize)
+            .ok_or_else(|| Error::StoreNotFound(format!("handle {h}")))?;
         if self.dropped.contains(&sid) || !self.stores.contains_key(&sid) {
-            return Err(Error::StoreNotFound(format!("store was dropped in this transaction (handle {h})")));
+            return Err(Error::StoreNotFound(format!(
+                "store was dropped in this transaction (handle {h})"
+            )));
         }
         Ok(sid)
     }
@@ -280,8 +378,21 @@ impl TxState {
         let snap = self.snap.stores.get(&sid).map(|a| &**a);
         let st = self.stores.get_mut(&sid).expect("store loaded");
         let o = &st.info.options;
-        let t = Tree { root: st.info.root, max: o.slot_length, balance: o.leaf_load_balancing };
-        (View { db, snap, st, track, uncached: false }, t)
+        let t = Tree {
+            root: st.info.root,
+            max: o.slot_length,
+            balance: o.leaf_load_balancing,
+        };
+        (
+            View {
+                db,
+                snap,
+                st,
+                track,
+                uncached: false,
+            },
+            t,
+        )
     }
 
     fn new_item_id(&mut self) -> ItemId {
@@ -293,9 +404,16 @@ impl TxState {
     pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
-            Op::OpenStore { name, key_type, create } => self.open_store(db, name, key_type, create.as_ref()),
+            Op::OpenStore {
+                name,
+                key_type,
+                create,
+                key_spec,
+            } => self.open_store(db, name, key_type, create.as_ref(), key_spec.as_ref()),
             Op::DropStore { name } => {
-                let sid = self.resolve(name).ok_or_else(|| Error::StoreNotFound(name.clone()))?;
+                let sid = self
+                    .resolve(name)
+                    .ok_or_else(|| Error::StoreNotFound(name.clone()))?;
                 if let Some(i) = self.created.iter().position(|s| *s == sid) {
                     self.created.remove(i);
                     self.stores.remove(&sid);
@@ -306,16 +424,25 @@ impl TxState {
                 self.names.get_mut(name).unwrap().now = None;
                 Ok(OpOut::Unit)
             }
-            Op::Put { h, key, value, mode } => {
+            Op::Put {
+                h,
+                key,
+                value,
+                mode,
+            } => {
                 let sid = self.handle_store(*h)?;
                 if key.len() > MAX_KEY_LEN {
-                    return Err(Error::InvalidOption(format!("key of {} bytes exceeds {MAX_KEY_LEN}", key.len())));
+                    return Err(Error::InvalidOption(format!(
+                        "key of {} bytes exceeds {MAX_KEY_LEN}",
+                        key.len()
+                    )));
                 }
                 let id = self.new_item_id();
                 let (mut v, t) = self.view(db, sid, true);
                 let unique = v.st.info.options.unique;
                 let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
-                let found = tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..];
+                let found =
+                    tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..];
                 let insert = match mode {
                     PutMode::Add => !(unique && found),
                     PutMode::AddIfAbsent => !found,
@@ -386,7 +513,12 @@ impl TxState {
             }
             Op::NewCursor { h } => {
                 self.handle_store(*h)?;
-                self.cursors.push(CursorState { h: *h, pos: None, cur: None, modcount: 0 });
+                self.cursors.push(CursorState {
+                    h: *h,
+                    pos: None,
+                    cur: None,
+                    modcount: 0,
+                });
                 Ok(OpOut::Handle(self.cursors.len() as u32 - 1))
             }
             Op::Move { c, mv } => self.move_cursor(db, track, *c, mv),
@@ -399,6 +531,7 @@ impl TxState {
                 v.st.count_delta -= 1;
                 Ok(OpOut::Bool(true))
             }
+            Op::Steps { .. } => unreachable!("steps are replayed by the commit, not executed"),
             Op::SetCurrentValue { c, value } => {
                 let pos = self.current_pos(db, *c)?;
                 let sid = self.handle_store(self.cursors[*c as usize].h)?;
@@ -411,7 +544,14 @@ impl TxState {
         }
     }
 
-    fn open_store(&mut self, db: &DbInner, name: &str, key_type: &str, create: Option<&StoreOptions>) -> Result<OpOut> {
+    fn open_store(
+        &mut self,
+        db: &DbInner,
+        name: &str,
+        key_type: &str,
+        create: Option<&StoreOptions>,
+        key_spec: Option<&IndexSpec>,
+    ) -> Result<OpOut> {
         let existing = self.resolve(name);
         let sid = match (existing, create) {
             (Some(_), Some(_)) => return Err(Error::StoreExists(name.to_string())),
@@ -421,15 +561,28 @@ impl TxState {
                 if st.info.key_type != key_type {
                     return Err(Error::StoreMismatch {
                         name: name.to_string(),
-                        detail: format!("created with key type {}, opened with {key_type}", st.info.key_type),
+                        detail: format!(
+                            "created with key type {}, opened with {key_type}",
+                            st.info.key_type
+                        ),
                     });
                 }
                 sid
             }
             (None, Some(opts)) => {
                 opts.validate()?;
+                if let Some(spec) = key_spec {
+                    if key_type != crate::json::JSON_KEY_TYPE {
+                        return Err(Error::InvalidOption(format!(
+                            "an index spec needs key type json, not {key_type}"
+                        )));
+                    }
+                    spec.validate().map_err(|e| Error::InvalidOption(e.0))?;
+                }
                 if name.is_empty() || name.len() > 255 {
-                    return Err(Error::InvalidOption(format!("store name {name:?} must be 1 to 255 bytes")));
+                    return Err(Error::InvalidOption(format!(
+                        "store name {name:?} must be 1 to 255 bytes"
+                    )));
                 }
                 let mut sid = fastrand::u64(1..);
                 while self.snap.stores.contains_key(&sid) || self.stores.contains_key(&sid) {
@@ -442,11 +595,16 @@ impl TxState {
                     options: opts.clone(),
                     key_type: key_type.to_string(),
                     root,
+                    key_spec: key_spec.cloned(),
                 };
                 let mut st = StoreTx::new(Arc::new(info), 0, 0);
                 st.nodes.insert(
                     root,
-                    view::Slot { node: Arc::new(Node::Leaf(Default::default())), seen: 0, state: SlotState::Dirty },
+                    view::Slot {
+                        node: Arc::new(Node::Leaf(Default::default())),
+                        seen: 0,
+                        state: SlotState::Dirty,
+                    },
                 );
                 st.dirty = true;
                 self.stores.insert(sid, st);
@@ -462,22 +620,36 @@ impl TxState {
 
     /// The cursor's position, re-found after structural changes. Errors if it is not on an item.
     fn current_pos(&mut self, db: &DbInner, c: u32) -> Result<Pos> {
-        let cs = self.cursors.get(c as usize).cloned().ok_or(Error::TxEnded)?;
+        let cs = self
+            .cursors
+            .get(c as usize)
+            .cloned()
+            .ok_or(Error::TxEnded)?;
         let sid = self.handle_store(cs.h)?;
-        let (key, id) = cs.cur.clone().ok_or_else(|| Error::InvalidOption("the cursor is not on an item".into()))?;
+        let (key, id) = cs
+            .cur
+            .clone()
+            .ok_or_else(|| Error::InvalidOption("the cursor is not on an item".into()))?;
         let (mut v, t) = self.view(db, sid, true);
         let mut pos = match cs.pos {
             Some(p) if cs.modcount == v.st.modcount => p,
             _ => tree::descend(&mut v, &t, Target::Item(&key, id))?,
         };
-        if !tree::settle_forward(&mut v, &mut pos)? || leaf_key(&mut v, &pos)? != key[..] || leaf_id(&mut v, &pos)? != id {
+        if !tree::settle_forward(&mut v, &mut pos)?
+            || leaf_key(&mut v, &pos)? != key[..]
+            || leaf_id(&mut v, &pos)? != id
+        {
             return Err(Error::InvalidOption("the cursor's item was removed".into()));
         }
         Ok(pos)
     }
 
     fn move_cursor(&mut self, db: &DbInner, track: bool, c: u32, mv: &Move) -> Result<OpOut> {
-        let cs = self.cursors.get(c as usize).cloned().ok_or(Error::TxEnded)?;
+        let cs = self
+            .cursors
+            .get(c as usize)
+            .cloned()
+            .ok_or(Error::TxEnded)?;
         let sid = self.handle_store(cs.h)?;
         let (mut v, t) = self.view(db, sid, track);
         let modcount = v.st.modcount;
@@ -506,8 +678,11 @@ impl TxState {
             Move::Next | Move::Prev => {
                 let Some((key, id)) = cs.cur.clone() else {
                     // An unpositioned cursor starts at the matching end.
-                    drop(v);
-                    let start = if matches!(mv, Move::Next) { Move::First } else { Move::Last };
+                    let start = if matches!(mv, Move::Next) {
+                        Move::First
+                    } else {
+                        Move::Last
+                    };
                     return self.move_cursor(db, track, c, &start);
                 };
                 let fresh = cs.modcount == modcount && cs.pos.is_some();
@@ -530,7 +705,11 @@ impl TxState {
                 }
             }
         };
-        let out = if ok { Some(item_out(&mut v, &pos)?) } else { None };
+        let out = if ok {
+            Some(item_out(&mut v, &pos)?)
+        } else {
+            None
+        };
         let out = match (mv, out) {
             (Move::Find(k), Some(it)) if it.key != k[..] => {
                 // Leave the cursor at the neighbour, report a miss.
@@ -580,7 +759,11 @@ fn item_out(v: &mut View<'_>, pos: &Pos) -> Result<ItemOut> {
     let n = leaf_of(v, pos)?;
     let Node::Leaf(l) = &*n else { unreachable!() };
     let it = l.item(pos.idx);
-    Ok(ItemOut { key: Bytes::copy_from_slice(it.key), id: it.id, value: OwnedValue::from_ref(&it.value) })
+    Ok(ItemOut {
+        key: Bytes::copy_from_slice(it.key),
+        id: it.id,
+        value: OwnedValue::from_ref(&it.value),
+    })
 }
 
 /// Note that the item at `pos` is losing its value: a committed big-value blob
@@ -598,7 +781,9 @@ fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
 
 fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
     use crate::btree::tree::NodeStore;
-    let Node::Leaf(l) = v.get_mut(pos.leaf)? else { unreachable!() };
+    let Node::Leaf(l) = v.get_mut(pos.leaf)? else {
+        unreachable!()
+    };
     l.set_value(pos.idx, &value.as_ref());
     Ok(())
 }
@@ -617,7 +802,9 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
         }
         ValuePlacement::Separate => {
             if value.len() > u32::MAX as usize {
-                return Err(Error::InvalidOption("separate values are limited to 4 GiB; use Big".into()));
+                return Err(Error::InvalidOption(
+                    "separate values are limited to 4 GiB; use Big".into(),
+                ));
             }
             st.pending.push(value.clone());
             Ok(OwnedValue::Pending(st.pending.len() as u32 - 1))
@@ -634,8 +821,11 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
             let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
             st.big.push(blob);
             f.append(value).map_err(|e| Error::io(&path, e))?;
-            Ok(OwnedValue::File { blob, len: value.len() as u64, checksum: checksum(value) })
+            Ok(OwnedValue::File {
+                blob,
+                len: value.len() as u64,
+                checksum: checksum(value),
+            })
         }
     }
 }
-

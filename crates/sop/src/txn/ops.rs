@@ -5,6 +5,7 @@
 //! result differs: an item the transaction read or wrote changed.
 
 use crate::btree::node::{ItemId, ValueRef};
+use crate::codec::json_key::IndexSpec;
 use crate::options::StoreOptions;
 use bytes::Bytes;
 use xxhash_rust::xxh3::Xxh3;
@@ -39,24 +40,82 @@ pub(crate) enum Move {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
-    OpenStore { name: String, key_type: String, create: Option<StoreOptions> },
-    DropStore { name: String },
-    Put { h: u32, key: Bytes, value: Bytes, mode: PutMode },
-    Remove { h: u32, key: Bytes },
-    Get { h: u32, key: Bytes },
-    Count { h: u32 },
-    NewCursor { h: u32 },
-    Move { c: u32, mv: Move },
-    RemoveCurrent { c: u32 },
-    SetCurrentValue { c: u32, value: Bytes },
+    /// Open a store, or create it (`create`); `key_spec` is saved with a created
+    /// JSON store and ignored when opening.
+    OpenStore {
+        name: String,
+        key_type: String,
+        create: Option<StoreOptions>,
+        key_spec: Option<IndexSpec>,
+    },
+    DropStore {
+        name: String,
+    },
+    Put {
+        h: u32,
+        key: Bytes,
+        value: Bytes,
+        mode: PutMode,
+    },
+    Remove {
+        h: u32,
+        key: Bytes,
+    },
+    Get {
+        h: u32,
+        key: Bytes,
+    },
+    Count {
+        h: u32,
+    },
+    NewCursor {
+        h: u32,
+    },
+    Move {
+        c: u32,
+        mv: Move,
+    },
+    RemoveCurrent {
+        c: u32,
+    },
+    SetCurrentValue {
+        c: u32,
+        value: Bytes,
+    },
+    /// `n` consecutive `Next` (or `Prev`) moves of cursor `c`, recorded as one
+    /// entry whose hash chains the moves' result hashes (see `chain`). Only the
+    /// op log holds these; users never issue them.
+    Steps {
+        c: u32,
+        forward: bool,
+        n: u32,
+    },
+}
+
+/// Fold the result hash of one more step into a chain of steps.
+pub(crate) fn chain(prev: u64, next: u64) -> u64 {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&prev.to_le_bytes());
+    b[8..].copy_from_slice(&next.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&b)
 }
 
 impl Op {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Op::Put { .. } | Op::Remove { .. } | Op::RemoveCurrent { .. } | Op::SetCurrentValue { .. } | Op::DropStore { .. }
-        ) || matches!(self, Op::OpenStore { create: Some(_), .. })
+            Op::Put { .. }
+                | Op::Remove { .. }
+                | Op::RemoveCurrent { .. }
+                | Op::SetCurrentValue { .. }
+                | Op::DropStore { .. }
+        ) || matches!(
+            self,
+            Op::OpenStore {
+                create: Some(_),
+                ..
+            }
+        )
     }
     /// Approximate memory held by the op.
     pub fn weight(&self) -> usize {
@@ -64,7 +123,10 @@ impl Op {
             Op::Put { key, value, .. } => key.len() + value.len(),
             Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
             Op::SetCurrentValue { value, .. } => value.len(),
-            Op::Move { mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _), .. } => k.len(),
+            Op::Move {
+                mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _),
+                ..
+            } => k.len(),
             _ => 0,
         }
     }
@@ -74,8 +136,17 @@ impl Op {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum OwnedValue {
     Inline(Bytes),
-    Segment { seq: u64, off: u64, len: u32, checksum: u64 },
-    File { blob: u128, len: u64, checksum: u64 },
+    Segment {
+        seq: u64,
+        off: u64,
+        len: u32,
+        checksum: u64,
+    },
+    File {
+        blob: u128,
+        len: u64,
+        checksum: u64,
+    },
     Pending(u32),
 }
 
@@ -83,18 +154,52 @@ impl OwnedValue {
     pub fn from_ref(v: &ValueRef<'_>) -> Self {
         match *v {
             ValueRef::Inline(b) => OwnedValue::Inline(Bytes::copy_from_slice(b)),
-            ValueRef::Segment { seq, off, len, checksum } => OwnedValue::Segment { seq, off, len, checksum },
-            ValueRef::File { blob, len, checksum } => OwnedValue::File { blob, len, checksum },
+            ValueRef::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            } => OwnedValue::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            },
+            ValueRef::File {
+                blob,
+                len,
+                checksum,
+            } => OwnedValue::File {
+                blob,
+                len,
+                checksum,
+            },
             ValueRef::Pending(i) => OwnedValue::Pending(i),
         }
     }
     pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
             OwnedValue::Inline(b) => ValueRef::Inline(b),
-            OwnedValue::Segment { seq, off, len, checksum } => {
-                ValueRef::Segment { seq: *seq, off: *off, len: *len, checksum: *checksum }
-            }
-            OwnedValue::File { blob, len, checksum } => ValueRef::File { blob: *blob, len: *len, checksum: *checksum },
+            OwnedValue::Segment {
+                seq,
+                off,
+                len,
+                checksum,
+            } => ValueRef::Segment {
+                seq: *seq,
+                off: *off,
+                len: *len,
+                checksum: *checksum,
+            },
+            OwnedValue::File {
+                blob,
+                len,
+                checksum,
+            } => ValueRef::File {
+                blob: *blob,
+                len: *len,
+                checksum: *checksum,
+            },
             OwnedValue::Pending(i) => ValueRef::Pending(*i),
         }
     }

@@ -83,10 +83,17 @@ impl View<'_> {
         let h = self.snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
             Error::corrupt(
                 self.db.path.join("log"),
-                format!("store {:?}: node {id:#x} is referenced but not in the registry", self.st.info.name),
+                format!(
+                    "store {:?}: node {id:#x} is referenced but not in the registry",
+                    self.st.info.name
+                ),
             )
         })?;
-        let n = if self.uncached { self.db.read_node_uncached(h)? } else { self.db.read_node(h)? };
+        let n = if self.uncached {
+            self.db.read_node_uncached(h)?
+        } else {
+            self.db.read_node(h)?
+        };
         Ok((n, h.seq))
     }
 }
@@ -95,13 +102,23 @@ impl NodeStore for View<'_> {
     fn get(&mut self, id: NodeId) -> Result<Arc<Node>> {
         if let Some(s) = self.st.nodes.get(&id) {
             if s.state == SlotState::Deleted {
-                return Err(Error::corrupt(self.db.path.join("log"), format!("node {id:#x} used after delete")));
+                return Err(Error::corrupt(
+                    self.db.path.join("log"),
+                    format!("node {id:#x} used after delete"),
+                ));
             }
             return Ok(s.node.clone());
         }
         let (n, seq) = self.load(id)?;
         if self.track {
-            self.st.nodes.insert(id, Slot { node: n.clone(), seen: seq, state: SlotState::Clean });
+            self.st.nodes.insert(
+                id,
+                Slot {
+                    node: n.clone(),
+                    seen: seq,
+                    state: SlotState::Clean,
+                },
+            );
         }
         Ok(n)
     }
@@ -109,7 +126,14 @@ impl NodeStore for View<'_> {
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node> {
         if !self.st.nodes.contains_key(&id) {
             let (n, seq) = self.load(id)?;
-            self.st.nodes.insert(id, Slot { node: n, seen: seq, state: SlotState::Clean });
+            self.st.nodes.insert(
+                id,
+                Slot {
+                    node: n,
+                    seen: seq,
+                    state: SlotState::Clean,
+                },
+            );
         }
         let s = self.st.nodes.get_mut(&id).expect("just inserted");
         s.state = SlotState::Dirty;
@@ -121,9 +145,17 @@ impl NodeStore for View<'_> {
     fn alloc(&mut self, node: Node) -> NodeId {
         loop {
             let id = fastrand::u64(1..);
-            let taken = self.st.nodes.contains_key(&id) || self.snap.is_some_and(|s| s.nodes.contains_key(&id));
+            let taken = self.st.nodes.contains_key(&id)
+                || self.snap.is_some_and(|s| s.nodes.contains_key(&id));
             if !taken {
-                self.st.nodes.insert(id, Slot { node: Arc::new(node), seen: 0, state: SlotState::Dirty });
+                self.st.nodes.insert(
+                    id,
+                    Slot {
+                        node: Arc::new(node),
+                        seen: 0,
+                        state: SlotState::Dirty,
+                    },
+                );
                 self.st.dirty = true;
                 self.st.modcount += 1;
                 return id;
@@ -140,11 +172,19 @@ impl NodeStore for View<'_> {
             }
             Some(s) => s.state = SlotState::Deleted,
             None => {
-                let seen = self.snap.and_then(|s| s.nodes.get(&id)).map(|h| h.seq).unwrap_or(0);
+                let seen = self
+                    .snap
+                    .and_then(|s| s.nodes.get(&id))
+                    .map(|h| h.seq)
+                    .unwrap_or(0);
                 if seen != 0 {
                     self.st.nodes.insert(
                         id,
-                        Slot { node: Arc::new(Node::Leaf(Default::default())), seen, state: SlotState::Deleted },
+                        Slot {
+                            node: Arc::new(Node::Leaf(Default::default())),
+                            seen,
+                            state: SlotState::Deleted,
+                        },
                     );
                 }
             }

@@ -1,0 +1,93 @@
+//! The folder's configuration (`sop.json`) and durable folder creation.
+
+use super::*;
+
+pub(super) fn load_or_create_config(
+    vfs: &dyn Vfs,
+    path: &Path,
+    opts: &DbOptions,
+) -> Result<DbConfig> {
+    let cfg_path = path.join(CONFIG_FILE);
+    if !vfs.exists(&cfg_path).map_err(io_err(&cfg_path))? {
+        if !opts.create {
+            return Err(Error::NotFound(path.to_path_buf()));
+        }
+        create_dir_durable(vfs, path)?;
+        let cfg = DbConfig {
+            format: "sop".into(),
+            version: FORMAT_VERSION,
+            id: format!("{:032x}", uuid::Uuid::new_v4().as_u128()),
+            coordination: opts.coordination.clone().unwrap_or_default(),
+        };
+        write_config(vfs, path, &cfg, false)?;
+    }
+    let bytes = vfs.read_all(&cfg_path).map_err(io_err(&cfg_path))?;
+    let cfg: DbConfig =
+        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&cfg_path, e.to_string()))?;
+    if cfg.format != "sop" {
+        return Err(Error::corrupt(
+            &cfg_path,
+            format!("not a SOP database (format {:?})", cfg.format),
+        ));
+    }
+    if cfg.version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: cfg_path,
+            found: cfg.version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(cfg)
+}
+
+/// Create `path` and any missing ancestors, syncing the parent of each one
+/// created so the new folders survive a power cut.
+pub(crate) fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = Some(path);
+    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+        if vfs.exists(d).map_err(io_err(d))? {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        p = d.parent();
+    }
+    vfs.create_dir_all(path).map_err(io_err(path))?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            vfs.sync_dir(parent).map_err(io_err(parent))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write `sop.json` atomically; `replace` allows overwriting an existing one.
+pub(crate) fn write_config(
+    vfs: &dyn Vfs,
+    path: &Path,
+    cfg: &DbConfig,
+    replace: bool,
+) -> Result<()> {
+    let cfg_path = path.join(CONFIG_FILE);
+    let tmp = path.join(format!(
+        "{CONFIG_FILE}.{:032x}.tmp",
+        uuid::Uuid::new_v4().as_u128()
+    ));
+    let f = vfs.create_new(&tmp).map_err(io_err(&tmp))?;
+    f.append(&serde_json::to_vec_pretty(cfg).expect("config serializes"))
+        .map_err(io_err(&tmp))?;
+    f.sync_data().map_err(io_err(&tmp))?;
+    drop(f);
+    let res = if replace {
+        vfs.rename(&tmp, &cfg_path)
+    } else {
+        let r = vfs.link_exclusive(&tmp, &cfg_path);
+        let _ = vfs.remove_file(&tmp);
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()), // a racing creator won
+            r => r,
+        }
+    };
+    res.map_err(io_err(&cfg_path))?;
+    vfs.sync_dir(path).map_err(io_err(path))
+}

@@ -1,0 +1,77 @@
+//! Snapshots of open transactions, and garbage deleted once no snapshot needs it.
+
+use super::*;
+
+impl DbInner {
+    /// The oldest snapshot an open transaction of this process reads, if any.
+    pub fn oldest_snapshot(&self) -> Option<u64> {
+        self.snapshots.lock().keys().next().copied()
+    }
+
+    pub fn register_snapshot(&self, seq: u64) {
+        *self.snapshots.lock().entry(seq).or_insert(0) += 1;
+    }
+
+    pub fn release_snapshot(&self, seq: u64) {
+        let mut s = self.snapshots.lock();
+        if let Some(n) = s.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&seq);
+            }
+        }
+        drop(s);
+        self.collect_trash();
+    }
+
+    /// Queue what commit `seq` released, then collect what no snapshot needs.
+    pub fn trash_after_commit(&self, seq: u64, rec: &Record) {
+        let mut t = self.trash.lock();
+        for (sid, blob) in &rec.released_files {
+            t.push((seq, self.blob_path(*sid, *blob)));
+        }
+        for sid in &rec.dropped {
+            t.push((seq, self.path.join("blobs").join(format!("{sid:016x}"))));
+        }
+        drop(t);
+        self.collect_trash();
+    }
+
+    /// Delete trash released by commits newer than every open snapshot.
+    pub fn collect_trash(&self) {
+        let oldest = self.snapshots.lock().keys().next().copied();
+        let mut t = self.trash.lock();
+        let (ready, keep): (Vec<_>, Vec<_>) = t
+            .drain(..)
+            .partition(|(seq, _)| oldest.is_none_or(|o| o >= *seq));
+        *t = keep;
+        drop(t);
+        let failed: Vec<_> = ready
+            .into_iter()
+            .filter(|(_, path)| !self.remove_path(path))
+            .collect();
+        // Retried at the next collection (or by recovery after this process ends).
+        self.trash.lock().extend(failed);
+    }
+
+    /// Garbage waiting for deletion (not orphans).
+    pub fn trash_paths(&self) -> Vec<PathBuf> {
+        self.trash.lock().iter().map(|(_, p)| p.clone()).collect()
+    }
+
+    /// A file, or a folder of files (a dropped store's blobs). True when gone.
+    pub(super) fn remove_path(&self, path: &Path) -> bool {
+        let gone =
+            |r: io::Result<()>| r.is_ok() || r.is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        match self.vfs.list_dir(path) {
+            Ok(names) => {
+                let mut ok = true;
+                for n in names {
+                    ok &= gone(self.vfs.remove_file(&path.join(n)));
+                }
+                ok && gone(self.vfs.remove_dir(path))
+            }
+            Err(_) => gone(self.vfs.remove_file(path)),
+        }
+    }
+}

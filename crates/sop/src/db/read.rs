@@ -1,0 +1,141 @@
+//! Reading node images and values from commit records and blob files.
+
+use super::*;
+
+impl DbInner {
+    pub fn segment(&self, seq: u64) -> Result<Arc<dyn VFile>> {
+        if let Some(f) = self.files.lock().get(&seq) {
+            return Ok(f.clone());
+        }
+        let path = self.log.path(seq);
+        let f = self.vfs.open(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::corrupt(
+                    &path,
+                    "commit segment referenced by the registry is missing",
+                )
+            } else {
+                Error::io(&path, e)
+            }
+        })?;
+        if f.len().map_err(|e| Error::io(&path, e))? == crate::log::record::TOMBSTONE_LEN as u64 {
+            return Err(Error::SnapshotTooOld(format!(
+                "commit record {seq} was reclaimed after this snapshot was taken"
+            )));
+        }
+        let mut files = self.files.lock();
+        if files.len() >= 512 {
+            files.clear();
+        }
+        files.insert(seq, f.clone());
+        Ok(f)
+    }
+
+    /// Read, verify and decode the node image at `h`.
+    pub fn read_node(&self, h: &Handle) -> Result<Arc<Node>> {
+        if let Some(n) = self.cache.get((h.seq, h.off)) {
+            return Ok(n);
+        }
+        let node = self.read_node_uncached(h)?;
+        self.cache.insert((h.seq, h.off), node.clone());
+        Ok(node)
+    }
+
+    pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
+        let shared_key = format!("node:{:x}:{:x}", h.seq, h.off);
+        let from_shared = if self.coord.clustered() {
+            self.coord
+                .cache_get(&shared_key)
+                .filter(|b| b.len() == h.len as usize && checksum(b) == h.checksum)
+        } else {
+            None
+        };
+        let buf = match from_shared {
+            Some(b) => b,
+            None => {
+                let f = self.segment(h.seq)?;
+                let mut buf = vec![0u8; h.len as usize];
+                f.read_exact_at(&mut buf, h.off)
+                    .map_err(|e| Error::io(self.log.path(h.seq), e))?;
+                if self.coord.clustered() && checksum(&buf) == h.checksum {
+                    self.coord.cache_put(&shared_key, &buf);
+                }
+                buf
+            }
+        };
+        if checksum(&buf) != h.checksum {
+            return Err(Error::corrupt(
+                self.log.path(h.seq),
+                format!(
+                    "node at offset {} ({} bytes) fails its checksum",
+                    h.off, h.len
+                ),
+            ));
+        }
+        let node = Node::decode(&buf, h.seq).map_err(|e| {
+            Error::corrupt(
+                self.log.path(h.seq),
+                format!("node at offset {}: {e}", h.off),
+            )
+        })?;
+        Ok(Arc::new(node))
+    }
+
+    pub fn blob_path(&self, store: u64, blob: u128) -> PathBuf {
+        self.path
+            .join("blobs")
+            .join(format!("{store:016x}"))
+            .join(format!("{blob:032x}"))
+    }
+
+    /// Read a separate value.
+    pub fn read_value(&self, store: u64, v: &ValueRef<'_>, cache: bool) -> Result<Bytes> {
+        match *v {
+            ValueRef::Inline(b) => Ok(Bytes::copy_from_slice(b)),
+            ValueRef::Segment {
+                seq,
+                off,
+                len,
+                checksum: sum,
+            } => {
+                if let Some(b) = self.cache.get_value((seq, off)) {
+                    return Ok(b);
+                }
+                let f = self.segment(seq)?;
+                let mut buf = vec![0u8; len as usize];
+                f.read_exact_at(&mut buf, off)
+                    .map_err(|e| Error::io(self.log.path(seq), e))?;
+                if checksum(&buf) != sum {
+                    return Err(Error::corrupt(
+                        self.log.path(seq),
+                        format!("value at offset {off} fails its checksum"),
+                    ));
+                }
+                let b = Bytes::from(buf);
+                if cache {
+                    self.cache.insert_value((seq, off), b.clone());
+                }
+                Ok(b)
+            }
+            ValueRef::File {
+                blob,
+                len,
+                checksum: sum,
+            } => {
+                let path = self.blob_path(store, blob);
+                let buf = self.vfs.read_all(&path).map_err(|e| {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        Error::corrupt(&path, MISSING_BLOB)
+                    } else {
+                        Error::io(&path, e)
+                    }
+                })?;
+                if buf.len() as u64 != len || checksum(&buf) != sum {
+                    return Err(Error::corrupt(&path, "value blob fails its checksum"));
+                }
+                Ok(Bytes::from(buf))
+            }
+            ValueRef::Pending(_) => unreachable!("pending values are resolved by the transaction"),
+        }
+    }
+}
