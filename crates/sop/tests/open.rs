@@ -305,3 +305,38 @@ fn checkpoints_give_the_same_database_as_replaying_the_log() {
     .unwrap();
     assert_eq!(dump(&db), want, "from the log alone");
 }
+
+#[test]
+fn a_transaction_over_its_memory_budget_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            txn_memory_budget: 64 << 10,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let s = tx
+        .create_store::<u64, Vec<u8>>("s", StoreOptions::default())
+        .unwrap();
+    let mut added = 0u64;
+    let err = loop {
+        match s.add(&added, &vec![0u8; 1000]) {
+            Ok(_) => added += 1,
+            Err(e) => break e,
+        }
+        assert!(added < 1000, "the budget was never enforced");
+    };
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(added > 10, "{added} items fit in 64 KiB");
+    // The failed add changed nothing; what was staged before it commits.
+    assert_eq!(s.count().unwrap(), added);
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::ForReading).unwrap();
+    assert_eq!(
+        tx.open_store::<u64, Vec<u8>>("s").unwrap().count().unwrap(),
+        added
+    );
+}

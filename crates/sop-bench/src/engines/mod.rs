@@ -109,7 +109,10 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
         #[cfg(feature = "sop-engine")]
         "sop-redis" => (
             sop::version(),
-            format!("Clustered mode (Redis started by the harness on a free loopback port); {}", sop::settings(cfg)),
+            format!(
+                "Clustered mode (Redis started by the harness on a free loopback port); {}",
+                sop::settings(cfg)
+            ),
         ),
         other => bail!("{}", unknown_engine(other)),
     };
@@ -140,7 +143,9 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
 
 fn unknown_engine(name: &str) -> String {
     let hint = match name {
-        "sop" | "sop-redis" => " (build with `--features sop-engine`; sop-redis also needs redis-server installed)",
+        "sop" | "sop-redis" => {
+            " (build with `--features sop-engine`; sop-redis also needs redis-server installed)"
+        }
         "rocksdb" => " (build with `--features rocksdb`)",
         _ => "",
     };

@@ -67,20 +67,38 @@ impl BenchRedis {
     }
 
     fn start() -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let rdir = tempfile::tempdir()?;
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(rdir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .context("sop-redis needs redis-server (Debian: apt-get install redis-server)")?;
-        let r = BenchRedis { child, port, _dir: rdir };
+        let r = BenchRedis {
+            child,
+            port,
+            _dir: rdir,
+        };
         let t = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            anyhow::ensure!(t.elapsed().as_secs() < 10, "redis-server did not start on port {port}");
+            anyhow::ensure!(
+                t.elapsed().as_secs() < 10,
+                "redis-server did not start on port {port}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Ok(r)
@@ -106,9 +124,9 @@ impl SopEngine {
     }
 
     fn open_in(dir: &Path, cfg: &EngineConfig, redis: Option<BenchRedis>) -> Result<Self> {
-        let coordination = redis
-            .as_ref()
-            .map(|r| sop::Coordination::Redis { url: format!("redis://127.0.0.1:{}/", r.port) });
+        let coordination = redis.as_ref().map(|r| sop::Coordination::Redis {
+            url: format!("redis://127.0.0.1:{}/", r.port),
+        });
         let db = sop::Database::open(
             dir,
             sop::DbOptions {
