@@ -10,12 +10,12 @@
 //!   committed), and so are its big-value blobs that no live item references
 //!   (written by transactions that never committed).
 
-use crate::btree::node::{Node, ValueRef};
-use crate::btree::tree::{self, NodeStore};
+use crate::btree::node::ValueRef;
+
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::options::ValuePlacement;
-use crate::txn::view::{StoreTx, View};
+use crate::txn::view::for_each_value;
 use std::collections::HashSet;
 use std::io;
 
@@ -165,23 +165,11 @@ impl Database {
             if st.info.options.values != ValuePlacement::Big {
                 continue;
             }
-            let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-            let mut v = View {
-                db,
-                snap: Some(st),
-                st: &mut stx,
-                track: false,
-                uncached: false,
-            };
-            for id in tree::reachable(&mut v, st.info.root)? {
-                if let Node::Leaf(l) = &*v.get(id)? {
-                    for i in 0..l.len() {
-                        if let ValueRef::File { blob, .. } = l.item(i).value {
-                            live.insert((format!("{:016x}", st.info.id), format!("{blob:032x}")));
-                        }
-                    }
+            for_each_value(db, st, |v| {
+                if let ValueRef::File { blob, .. } = *v {
+                    live.insert((format!("{:016x}", st.info.id), format!("{blob:032x}")));
                 }
-            }
+            })?;
         }
         Ok(live)
     }

@@ -1,7 +1,7 @@
 //! Helpers for the OS-process tests: the test Redis, a Redis a test owns (and can
 //! restart), and worker processes of the `sop-swarm` binary with their stdout
 //! read line by line.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -10,95 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The Redis the test command started. Tests that need it fail (never skip) without it.
-pub fn redis_url() -> String {
-    let url = std::env::var("SOP_TEST_REDIS_URL").expect(
-        "SOP_TEST_REDIS_URL is not set: run the tests with scripts/test.sh, which installs and starts a private Redis",
-    );
-    let client = redis::Client::open(url.as_str()).expect("SOP_TEST_REDIS_URL is a Redis URL");
-    let mut c = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("the test Redis at {url} does not answer: {e}"));
-    let _: String = redis::cmd("PING")
-        .query(&mut c)
-        .unwrap_or_else(|e| panic!("the test Redis at {url}: {e}"));
-    url
-}
-
-fn server_binary() -> String {
-    std::env::var("SOP_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A Redis server owned by one test: it can be stopped and started again on the same port.
-pub struct OwnRedis {
-    pub port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    pub fn start() -> OwnRedis {
-        let mut r = OwnRedis {
-            port: free_port(),
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        r.up();
-        r
-    }
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-    pub fn up(&mut self) {
-        let child = Command::new(server_binary())
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "redis-server did not start on port {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    pub fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
+pub use sop_testkit::{redis_url, OwnRedis};
 
 /// Keys of a Redis matching a pattern.
 pub fn redis_keys(url: &str, pattern: &str) -> Vec<String> {

@@ -11,10 +11,10 @@
 //! yet (no compaction), so a record with one live node keeps its whole size.
 
 use super::*;
-use crate::btree::tree::{self, NodeStore};
+
 use crate::log::record::{encode_tombstone, TOMBSTONE_LEN};
 use crate::options::ValuePlacement;
-use crate::txn::view::{StoreTx, View};
+use crate::txn::view::for_each_value;
 use std::collections::HashSet;
 
 /// What `Database::reclaim` did.
@@ -54,23 +54,11 @@ impl Database {
             if st.info.options.values != ValuePlacement::Separate {
                 continue;
             }
-            let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-            let mut v = View {
-                db,
-                snap: Some(st),
-                st: &mut stx,
-                track: false,
-                uncached: false,
-            };
-            for id in tree::reachable(&mut v, st.info.root)? {
-                if let Node::Leaf(l) = &*v.get(id)? {
-                    for i in 0..l.len() {
-                        if let ValueRef::Segment { seq, .. } = l.item(i).value {
-                            live.insert(seq);
-                        }
-                    }
+            for_each_value(db, st, |v| {
+                if let ValueRef::Segment { seq, .. } = *v {
+                    live.insert(seq);
                 }
-            }
+            })?;
         }
 
         let mut report = ReclaimReport::default();
