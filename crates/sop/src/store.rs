@@ -302,6 +302,13 @@ impl RawCursor<'_> {
     pub fn key(&self) -> Option<&[u8]> {
         self.cur.as_ref().map(|i| &i.key[..])
     }
+    /// The current key and value, moved out (the cursor keeps its position).
+    fn take_current(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        match self.cur.take() {
+            Some(i) => Ok(Some((i.key, self.tx.take_value(self.h, i.value)?))),
+            None => Ok(None),
+        }
+    }
     pub fn id(&self) -> Option<ItemId> {
         self.cur.as_ref().map(|i| i.id)
     }
@@ -403,10 +410,7 @@ impl Iterator for RawRange<'_> {
             return None;
         }
         match self.step() {
-            Ok(true) => {
-                let key = Bytes::copy_from_slice(self.cur.key().unwrap());
-                Some(self.cur.value().map(|v| (key, v.unwrap())))
-            }
+            Ok(true) => Some(self.cur.take_current().map(|kv| kv.expect("positioned"))),
             Ok(false) => {
                 self.done = true;
                 None

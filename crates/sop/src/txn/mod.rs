@@ -645,12 +645,13 @@ impl TxState {
     }
 
     fn move_cursor(&mut self, db: &DbInner, track: bool, c: u32, mv: &Move) -> Result<OpOut> {
-        let cs = self
-            .cursors
-            .get(c as usize)
-            .cloned()
-            .ok_or(Error::TxEnded)?;
-        let sid = self.handle_store(cs.h)?;
+        // Take the cursor's position out (no copies); it is put back at the end (an
+        // error on the way leaves the cursor unpositioned).
+        let (h, cs_cur, cs_pos, cs_modcount) = {
+            let cs = self.cursors.get_mut(c as usize).ok_or(Error::TxEnded)?;
+            (cs.h, cs.cur.take(), cs.pos.take(), cs.modcount)
+        };
+        let sid = self.handle_store(h)?;
         let (mut v, t) = self.view(db, sid, track);
         let modcount = v.st.modcount;
         let mut pos;
@@ -676,7 +677,7 @@ impl TxState {
                 tree::settle_forward(&mut v, &mut pos)?
             }
             Move::Next | Move::Prev => {
-                let Some((key, id)) = cs.cur.clone() else {
+                let Some((key, id)) = cs_cur else {
                     // An unpositioned cursor starts at the matching end.
                     let start = if matches!(mv, Move::Next) {
                         Move::First
@@ -685,8 +686,8 @@ impl TxState {
                     };
                     return self.move_cursor(db, track, c, &start);
                 };
-                let fresh = cs.modcount == modcount && cs.pos.is_some();
-                pos = match cs.pos.clone() {
+                let fresh = cs_modcount == modcount && cs_pos.is_some();
+                pos = match cs_pos {
                     Some(p) if fresh => p,
                     _ => tree::descend(&mut v, &t, Target::Item(&key, id))?,
                 };
