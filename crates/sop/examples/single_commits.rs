@@ -10,7 +10,7 @@ fn main() -> sop::Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(d)
     };
-    let (commits, preload, slot) = (arg(1, 1000), arg(2, 100_000), arg(3, 1000) as usize);
+    let (commits, preload, slot) = (arg(1, 1000), arg(2, 100_000), arg(3, 64) as usize);
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Database::open(dir.path(), DbOptions::default())?;
     let tx = db.begin(TxMode::ForWriting)?;
@@ -48,5 +48,29 @@ fn main() -> sop::Result<()> {
         p(0.5),
         p(0.99)
     );
+    let before = folder_bytes(dir.path());
+    let r = db.reclaim()?;
+    println!(
+        "reclaim: {} records retired; folder {:.1} MiB -> {:.1} MiB",
+        r.retired,
+        before as f64 / (1 << 20) as f64,
+        folder_bytes(dir.path()) as f64 / (1 << 20) as f64
+    );
     Ok(())
+}
+
+fn folder_bytes(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        folder_bytes(&e.path())
+                    } else {
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
