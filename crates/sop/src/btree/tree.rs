@@ -99,87 +99,57 @@ pub fn descend(ns: &mut dyn NodeStore, t: &Tree, target: Target<'_>) -> Result<P
 
 /// Move to the first item of the next non-empty leaf. False at the end (pos unchanged).
 pub fn next_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    adjacent_leaf(ns, pos, true)
+}
+
+/// Move to the last item of the previous non-empty leaf. False at the start.
+pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+    adjacent_leaf(ns, pos, false)
+}
+
+/// The neighbouring non-empty leaf in one direction: climb to the nearest ancestor
+/// with a sibling on that side, then descend along the near edge (leftmost going
+/// forward, rightmost going back). `pos` is unchanged when there is none.
+fn adjacent_leaf(ns: &mut dyn NodeStore, pos: &mut Pos, forward: bool) -> Result<bool> {
     let mut path = pos.path.clone();
     while let Some((pid, c)) = path.pop() {
         let parent = ns.get(pid)?;
         let Node::Internal(p) = &*parent else {
             unreachable!()
         };
-        if c + 1 < p.children.len() {
-            path.push((pid, c + 1));
-            let mut id = p.children[c + 1];
-            loop {
-                let n = ns.get(id)?;
-                match &*n {
-                    Node::Internal(i) => {
-                        path.push((id, 0));
-                        id = i.children[0];
-                    }
-                    Node::Leaf(l) => {
-                        if l.is_empty() {
-                            let mut p2 = Pos {
-                                path: path.clone(),
-                                leaf: id,
-                                idx: 0,
-                            };
-                            if next_leaf(ns, &mut p2)? {
-                                *pos = p2;
-                                return Ok(true);
-                            }
-                            return Ok(false);
-                        }
-                        *pos = Pos {
-                            path,
-                            leaf: id,
-                            idx: 0,
-                        };
-                        return Ok(true);
-                    }
+        let sibling = if forward {
+            Some(c + 1).filter(|s| *s < p.children.len())
+        } else {
+            c.checked_sub(1)
+        };
+        let Some(sc) = sibling else { continue };
+        path.push((pid, sc));
+        let mut id = p.children[sc];
+        loop {
+            let n = ns.get(id)?;
+            match &*n {
+                Node::Internal(i) => {
+                    let edge = if forward { 0 } else { i.children.len() - 1 };
+                    path.push((id, edge));
+                    id = i.children[edge];
                 }
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// Move to the last item of the previous non-empty leaf. False at the start.
-pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
-    let mut path = pos.path.clone();
-    while let Some((pid, c)) = path.pop() {
-        if c > 0 {
-            path.push((pid, c - 1));
-            let parent = ns.get(pid)?;
-            let Node::Internal(p) = &*parent else {
-                unreachable!()
-            };
-            let mut id = p.children[c - 1];
-            loop {
-                let n = ns.get(id)?;
-                match &*n {
-                    Node::Internal(i) => {
-                        path.push((id, i.children.len() - 1));
-                        id = *i.children.last().unwrap();
-                    }
-                    Node::Leaf(l) => {
-                        if l.is_empty() {
-                            let mut p2 = Pos {
-                                path: path.clone(),
-                                leaf: id,
-                                idx: 0,
-                            };
-                            if prev_leaf(ns, &mut p2)? {
-                                *pos = p2;
-                                return Ok(true);
-                            }
-                            return Ok(false);
+                Node::Leaf(l) => {
+                    let mut here = Pos {
+                        path,
+                        leaf: id,
+                        idx: 0,
+                    };
+                    if l.is_empty() {
+                        // Skip an empty leaf (only transiently possible) the same way.
+                        if adjacent_leaf(ns, &mut here, forward)? {
+                            *pos = here;
+                            return Ok(true);
                         }
-                        *pos = Pos {
-                            path,
-                            leaf: id,
-                            idx: l.len() - 1,
-                        };
-                        return Ok(true);
+                        return Ok(false);
                     }
+                    here.idx = if forward { 0 } else { l.len() - 1 };
+                    *pos = here;
+                    return Ok(true);
                 }
             }
         }
