@@ -176,10 +176,9 @@ fn key_prefix(key: &[u8]) -> u64 {
 }
 
 impl Leaf {
-    /// Compare the key at slot `i` with `key` (whose prefix is `p`).
+    /// Compare the key of slot `s` with `key` (whose prefix is `p`).
     #[inline]
-    fn cmp_slot(&self, i: usize, key: &[u8], p: u64) -> Ordering {
-        let s = self.slots[i];
+    fn cmp_slot(&self, s: SlotRef, key: &[u8], p: u64) -> Ordering {
         if s.prefix != p {
             return s.prefix.cmp(&p);
         }
@@ -213,10 +212,6 @@ impl Leaf {
     pub fn mem_size(&self) -> usize {
         self.arena.capacity() + self.slots.capacity() * 16 + 64
     }
-    /// Bytes the live items would take encoded.
-    pub fn live_bytes(&self) -> usize {
-        self.arena.len() - self.dead
-    }
     fn record_start(&self, i: usize) -> usize {
         let s = self.slots[i];
         s.key_off as usize - varint_len(s.key_len as u64)
@@ -233,55 +228,31 @@ impl Leaf {
         &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize]
     }
     pub fn id(&self, i: usize) -> ItemId {
-        let s = self.slots[i];
+        self.slot_id(self.slots[i])
+    }
+    /// The item id stored right after the key.
+    fn slot_id(&self, s: SlotRef) -> ItemId {
         let at = (s.key_off + s.key_len) as usize;
         u128::from_le_bytes(self.arena[at..at + 16].try_into().unwrap())
     }
     /// First position whose (key, id) is >= (key, id).
     pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
         let p = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, self.slots.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self
-                .cmp_slot(mid, key, p)
-                .then_with(|| self.id(mid).cmp(&id))
-                == Ordering::Less
-            {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.slots.partition_point(|&s| {
+            self.cmp_slot(s, key, p).then(self.slot_id(s).cmp(&id)) == Ordering::Less
+        })
     }
     /// First position whose key is >= `key` (any id).
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
         let p = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, self.slots.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.cmp_slot(mid, key, p) == Ordering::Less {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.slots
+            .partition_point(|&s| self.cmp_slot(s, key, p) == Ordering::Less)
     }
     /// First position whose key is > `key`.
     pub fn upper_bound_key(&self, key: &[u8]) -> usize {
         let p = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, self.slots.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.cmp_slot(mid, key, p) != Ordering::Greater {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.slots
+            .partition_point(|&s| self.cmp_slot(s, key, p) != Ordering::Greater)
     }
     fn push_record(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> SlotRef {
         put_varint(&mut self.arena, key.len() as u64);
@@ -384,9 +355,6 @@ impl Leaf {
                 v => encode_value(out, &v),
             }
         }
-    }
-    pub fn has_pending(&self) -> bool {
-        (0..self.len()).any(|i| matches!(self.item(i).value, ValueRef::Pending(_)))
     }
 }
 

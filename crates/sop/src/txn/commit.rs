@@ -455,9 +455,7 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
         }
         for (id, pl) in &d.puts {
             if let Some(slot) = s.nodes.get(id) {
-                if matches!(&*slot.node, Node::Leaf(_) | Node::Internal(_)) {
-                    db.cache.insert((seq, pl.off), slot.node.clone());
-                }
+                db.cache.insert((seq, pl.off), slot.node.clone());
             }
         }
     }
