@@ -115,6 +115,12 @@ enum Cmd {
     Recover,
     /// Reclaim space: retire commit records nothing current points into.
     Reclaim,
+    /// Compact: move live data out of mostly-dead commit records, then reclaim.
+    Compact {
+        /// Move out of a record when at least this share of it is dead (0 to 1).
+        #[arg(long, default_value_t = sop::CompactOptions::default().min_dead_fraction)]
+        min_dead: f64,
+    },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
 }
@@ -247,6 +253,7 @@ fn run(cli: &Cli) -> Result<()> {
         Cmd::Check => check(cli),
         Cmd::Recover => recover(cli),
         Cmd::Reclaim => reclaim(cli),
+        Cmd::Compact { min_dead } => compact(cli, *min_dead),
         Cmd::Quickstart => quickstart(cli),
     }
 }
@@ -927,6 +934,30 @@ fn reclaim(cli: &Cli) -> Result<()> {
         text,
         json!({"retired": r.retired, "bytes": r.bytes, "skipped": r.skipped}),
     );
+    Ok(())
+}
+
+fn compact(cli: &Cli, min_dead: f64) -> Result<()> {
+    let db = open(cli, true)?;
+    let r = db.compact_with(&sop::CompactOptions {
+        min_dead_fraction: min_dead,
+        ..Default::default()
+    })?;
+    let mut text = format!(
+        "moved {} nodes and {} values ({} bytes) out of {} commit records in {} commits; \
+         reclaimed {} commit records, {} bytes",
+        r.nodes_moved,
+        r.values_moved,
+        r.bytes_moved,
+        r.records_emptied,
+        r.commits,
+        r.reclaim.retired,
+        r.reclaim.bytes
+    );
+    if let Some(why) = &r.reclaim.skipped {
+        text.push_str(&format!(" (reclaim skipped: {why})"));
+    }
+    emit(cli, text, serde_json::to_value(&r)?);
     Ok(())
 }
 

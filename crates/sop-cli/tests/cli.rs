@@ -835,3 +835,23 @@ fn reclaim_retires_dead_records_and_keeps_the_data() {
     assert!(ok(&db, &["get", "s", "\"k\""]).contains("39"));
     ok(&db, &["check"]);
 }
+
+#[test]
+fn compact_moves_live_data_out_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(&db, &["store", "create", "s", "--unique"]);
+    for i in 0..30 {
+        ok(&db, &["put", "s", &format!("\"k{i}\""), &i.to_string()]);
+    }
+    // Each put rewrote the leaf: older records hold dead images of it.
+    ok(&db, &["put", "s", "\"k0\"", "100"]);
+    let out = ok(&db, &["--json", "compact", "--min-dead", "0"]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["reclaim"]["retired"].as_u64().unwrap() >= 25, "{r}");
+    assert!(ok(&db, &["get", "s", "\"k0\""]).contains("100"));
+    assert!(ok(&db, &["get", "s", "\"k29\""]).contains("29"));
+    ok(&db, &["check"]);
+    fails(&db, &["compact", "--min-dead", "2"], "min_dead_fraction");
+}

@@ -95,7 +95,9 @@ pub struct DbOptions {
     pub max_commit_time: Duration,
     /// Run recovery every this often in a background thread (None: only on open).
     pub recovery_interval: Option<Duration>,
-    /// Also reclaim space (`Database::reclaim`) in that background thread.
+    /// Also reclaim space in that background thread: `Database::compact` with its
+    /// default options (moves live data out of records at least 20% dead, then
+    /// retires dead records).
     pub auto_reclaim: bool,
     /// Clustered mode: how long a process's lease lives without renewal. A process
     /// silent for longer is presumed dead; its commits are fenced off before

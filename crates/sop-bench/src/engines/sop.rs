@@ -208,6 +208,13 @@ impl Engine for SopEngine {
         Ok(())
     }
 
+    /// `Database::compact` with its default options: live data moves out of
+    /// records at least 20% dead, then dead records are retired.
+    fn compact(&mut self) -> Result<bool> {
+        self.db.compact().context("sop: compact")?;
+        Ok(true)
+    }
+
     fn read(&self, f: &mut ReadFn<'_>) -> Result<()> {
         let tx = self.db.begin(self.read_mode)?;
         {

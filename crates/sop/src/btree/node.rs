@@ -42,14 +42,14 @@ pub enum ValueRef<'a> {
 
 impl ValueRef<'_> {
     /// A hash identifying this value for read validation: equal hashes mean the
-    /// same value bytes (inline) or the same immutable blob (separate).
+    /// same value bytes (inline and separate values: their xxh3-64) or the same
+    /// immutable blob (big values).
     pub fn identity_hash(&self) -> u64 {
         use xxhash_rust::xxh3::xxh3_64;
         match *self {
             ValueRef::Inline(b) => xxh3_64(b),
-            ValueRef::Segment {
-                seq, off, checksum, ..
-            } => seq ^ off.rotate_left(32) ^ checksum,
+            // By content, like inline values, so a value moved by compaction keeps its identity.
+            ValueRef::Segment { checksum, .. } => checksum,
             ValueRef::File { checksum, len, .. } => checksum ^ len,
             ValueRef::Pending(i) => 0x9e37_79b9_7f4a_7c15 ^ i as u64,
         }

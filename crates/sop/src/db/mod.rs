@@ -3,6 +3,7 @@
 //! `read`, writing records in `writer`, garbage in `garbage`, the folder's
 //! configuration in `config`, liveness and fencing in `process`.
 
+mod compact;
 mod config;
 mod garbage;
 mod process;
@@ -10,6 +11,7 @@ mod read;
 mod reclaim;
 mod writer;
 
+pub use compact::{CompactOptions, CompactReport};
 use config::load_or_create_config;
 pub(crate) use config::{create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
@@ -36,7 +38,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Detail of the error for a big-value file that is not there.
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
@@ -88,6 +90,14 @@ pub(crate) struct DbInner {
     /// Garbage released by commit `seq`: big-value blobs, and whole blob folders of
     /// dropped stores. Deleted once no open transaction reads a snapshot before `seq`.
     trash: Mutex<Vec<(u64, PathBuf)>>,
+}
+
+/// The outcome of [`DbInner::link_record`].
+pub(crate) enum Linked {
+    /// Linked at this sequence (not yet known durable).
+    At(u64),
+    /// The record no longer applies to the newest state.
+    Stale(Arc<DbState>),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -426,6 +436,48 @@ impl DbInner {
     fn log_has(&self, seq: u64) -> Result<bool> {
         let p = self.log.path(seq);
         self.vfs.exists(&p).map_err(io_err(&p))
+    }
+
+    /// The commit point: link the written record `tmp` at the next sequence,
+    /// exclusively, provided `valid` holds at the newest state. Loops while other
+    /// committers take the sequence first; `Stale` when `valid` fails.
+    pub fn link_record(
+        &self,
+        tmp: &Path,
+        rec: &Record,
+        valid: &mut dyn FnMut(&DbState) -> bool,
+        deadline: Instant,
+        max_commit_time: Duration,
+    ) -> Result<Linked> {
+        loop {
+            let _g = self.commit_lock.lock();
+            let head = self.catch_up()?;
+            if head.aborted.contains(&rec.txn) {
+                return Err(Error::Conflict(
+                    "recovery declared this transaction dead".into(),
+                ));
+            }
+            if head.aborted.contains(&self.proc_id) {
+                // Our lease lapsed and another process fenced us off and collected
+                // what we left: nothing of ours may commit any more.
+                self.poison();
+                return Err(Error::Fenced);
+            }
+            if !valid(&head) {
+                return Ok(Linked::Stale(head));
+            }
+            let seq = head.seq + 1;
+            // Never link a record behind one that may not be durable: then the durable
+            // records are always a prefix of the log, and a gap can only mean damage.
+            self.make_durable(head.seq)?;
+            if self.log.link(&*self.vfs, tmp, seq)? {
+                self.install(seq, rec);
+                return Ok(Linked::At(seq));
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout(max_commit_time));
+            }
+        }
     }
 
     /// Install a state after this process committed record `seq`.

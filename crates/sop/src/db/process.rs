@@ -28,8 +28,8 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                 }
                 db.inner.collect_trash();
                 if db.inner.opts.auto_reclaim {
-                    if let Err(e) = db.reclaim() {
-                        tracing::warn!(error = %e, "periodic reclaim failed");
+                    if let Err(e) = db.compact() {
+                        tracing::warn!(error = %e, "periodic compaction failed");
                     }
                 }
             }

@@ -42,6 +42,18 @@ impl DbInner {
     }
 
     pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
+        let buf = self.read_node_bytes(h)?;
+        let node = Node::decode(&buf, h.seq).map_err(|e| {
+            Error::corrupt(
+                self.log.path(h.seq),
+                format!("node at offset {}: {e}", h.off),
+            )
+        })?;
+        Ok(Arc::new(node))
+    }
+
+    /// The verified bytes of the node image at `h` (the shared cache, else the record).
+    pub fn read_node_bytes(&self, h: &Handle) -> Result<Vec<u8>> {
         let shared_key = format!("node:{:x}:{:x}", h.seq, h.off);
         let from_shared = if self.coord.clustered() {
             self.coord
@@ -72,13 +84,7 @@ impl DbInner {
                 ),
             ));
         }
-        let node = Node::decode(&buf, h.seq).map_err(|e| {
-            Error::corrupt(
-                self.log.path(h.seq),
-                format!("node at offset {}: {e}", h.off),
-            )
-        })?;
-        Ok(Arc::new(node))
+        Ok(buf)
     }
 
     pub fn blob_path(&self, store: u64, blob: u128) -> PathBuf {

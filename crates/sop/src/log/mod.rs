@@ -83,6 +83,30 @@ impl LogDir {
         Ok(Some(rec))
     }
 
+    /// File length and body length (node images and values, without prefix,
+    /// header and trailer) of record `seq`; `Ok(None)` if it is missing or retired.
+    pub fn sizes(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
+        let path = self.path(seq);
+        let f = match vfs.open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        if flen == record::TOMBSTONE_LEN as u64 {
+            return Ok(None);
+        }
+        if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
+            return Err(Error::corrupt(&path, "commit record too short"));
+        }
+        let mut t = [0u8; TRAILER_LEN];
+        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
+            .map_err(|e| Error::io(&path, e))?;
+        let (off, _, _) =
+            Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
+        Ok(Some((flen, off - PREFIX_LEN as u64)))
+    }
+
     /// Make `tmp` record `seq`. `Ok(false)` if that sequence is already taken.
     /// Before the first record of a new subdirectory, the previous subdirectory is
     /// synced so that a durable later record always has durable predecessors.

@@ -17,7 +17,7 @@ use super::view::SlotState;
 use super::{Transaction, TxState};
 use crate::btree::node::{Node, ValueRef};
 use crate::coord::LockKey;
-use crate::db::{DbInner, RecordWriter};
+use crate::db::{DbInner, Linked, RecordWriter};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
 use crate::options::ValuePlacement;
@@ -133,7 +133,13 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
         return Ok(Attempt::Stale(head));
     }
     let (tmp, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
-    let linked = link_loop(tx, db, &tmp, &rec, deadline);
+    let linked = db.link_record(
+        &tmp,
+        &rec,
+        &mut |head| tx.st.borrow().validate(head),
+        deadline,
+        tx.max_commit_time,
+    );
     let _ = db.vfs.remove_file(&tmp);
     match linked? {
         Linked::At(seq) => {
@@ -147,49 +153,6 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
             Ok(Attempt::Committed(seq, rec))
         }
         Linked::Stale(head) => Ok(Attempt::Stale(head)),
-    }
-}
-
-enum Linked {
-    At(u64),
-    Stale(Arc<DbState>),
-}
-
-fn link_loop(
-    tx: &Transaction,
-    db: &DbInner,
-    tmp: &std::path::Path,
-    rec: &Record,
-    deadline: Instant,
-) -> Result<Linked> {
-    loop {
-        let _g = db.commit_lock.lock();
-        let head = db.catch_up()?;
-        if head.aborted.contains(&rec.txn) {
-            return Err(Error::Conflict(
-                "recovery declared this transaction dead".into(),
-            ));
-        }
-        if head.aborted.contains(&db.proc_id) {
-            // Our lease lapsed and another process fenced us off and collected
-            // what we left: nothing of ours may commit any more.
-            db.poison();
-            return Err(Error::Fenced);
-        }
-        if !tx.st.borrow().validate(&head) {
-            return Ok(Linked::Stale(head));
-        }
-        let seq = head.seq + 1;
-        // Never link a record behind one that may not be durable: then the durable
-        // records are always a prefix of the log, and a gap can only mean damage.
-        db.make_durable(head.seq)?;
-        if db.log.link(&*db.vfs, tmp, seq)? {
-            db.install(seq, rec);
-            return Ok(Linked::At(seq));
-        }
-        if Instant::now() > deadline {
-            return Err(Error::Timeout(tx.max_commit_time));
-        }
     }
 }
 
