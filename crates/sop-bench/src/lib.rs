@@ -24,7 +24,7 @@ pub enum Workload {
     Redb,
     /// 50% reads, 20% scans, 10% overwrites, 20% inserts, Zipfian keys, transactions of 10 ops.
     Mixed,
-    /// Several nodes sharing one store (not yet implemented).
+    /// Writer processes (1, 2, 4, 8) over one folder: sop (Standalone) and sop-redis (Clustered).
     Swarm,
 }
 
@@ -59,7 +59,8 @@ pub struct Args {
     /// The workload to run.
     #[arg(value_enum)]
     pub workload: Workload,
-    /// Number of keys (default: 100000 for sop-go, 1000000 for redb and mixed).
+    /// Number of keys (default: 100000 for sop-go, 1000000 for redb, mixed and swarm; for swarm
+    /// it is the key space the writers upsert into).
     #[arg(long)]
     pub count: Option<u64>,
     /// Operations in the `mixed` phase of the mixed workload.
@@ -97,6 +98,16 @@ pub struct Args {
     /// mixed workload: value size in bytes.
     #[arg(long, default_value_t = 512)]
     pub value_size: usize,
+    /// swarm workload: committed transactions per writer process in each phase.
+    #[arg(long, default_value_t = 300)]
+    pub txns: u64,
+    /// swarm workload: writer process counts, one pair of phases (uniform, hot) each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub procs: Vec<usize>,
+    /// swarm workload: the program started as writer process (with the hidden subcommand
+    /// `swarm-writer`); default this executable. Tests that call `run` from their own binary set it.
+    #[arg(long, hide = true)]
+    pub writer_exe: Option<PathBuf>,
     /// Keep each engine's data directory instead of removing it after its run.
     #[arg(long)]
     pub keep: bool,
@@ -146,7 +157,7 @@ impl<'a> Recorder<'a> {
             } else {
                 f64::INFINITY
             }),
-            bytes: None,
+            ..Default::default()
         });
         Ok(())
     }
@@ -157,13 +168,27 @@ impl<'a> Recorder<'a> {
             engine: self.engine.clone(),
             phase: phase.to_string(),
             ms,
-            ops_per_sec: None,
             bytes: Some(bytes),
+            ..Default::default()
         });
     }
 
+    /// Records a result measured by the workload itself (its `engine` is this recorder's).
+    pub fn record(&mut self, result: PhaseResult) {
+        self.results.push(PhaseResult {
+            engine: self.engine.clone(),
+            ..result
+        });
+    }
+
+    /// Shows `phase` under way, with no steps to count.
     pub fn progress(&self, phase: &str) {
         self.progress.phase(&self.engine, phase, 0);
+    }
+
+    /// Shows `phase` under way, of `len` steps the workload advances itself.
+    pub fn bar(&self, phase: &str, len: u64) -> Ticker {
+        self.progress.phase(&self.engine, phase, len)
     }
 
     pub fn into_results(self) -> Vec<PhaseResult> {
@@ -199,32 +224,68 @@ fn allocated(m: &std::fs::Metadata) -> u64 {
 }
 
 /// Runs the workload on each engine and returns the report (also written as JSON with `--json`).
+///
+/// `swarm` runs on `sop` and `sop-redis` only (no peer engine has writers in several processes):
+/// by default on those two (sop-redis when redis-server is installed); other engines named in
+/// `--engines` are skipped, said so on stderr, in the table and in the JSON (`skipped`), and the
+/// run fails when none of the two is left.
 pub fn run(args: &Args) -> Result<Report> {
-    if args.workload == Workload::Swarm {
-        bail!(
-            "workload `swarm` is not yet implemented: needs clustered mode (several SOP nodes \
-             sharing one store), which the sop library does not have yet"
-        );
-    }
     let cfg = EngineConfig {
         cache_bytes: args.cache_mb << 20,
         slot_length: args.slot_length,
         sop_validated_reads: args.sop_read_mode == SopReadMode::ForReading,
     };
-    let names: Vec<String> = match &args.engines {
+    let swarm = args.workload == Workload::Swarm;
+    if swarm {
+        workloads::swarm::check(args)?;
+    }
+    let mut names: Vec<String> = match &args.engines {
         Some(list) => list
             .iter()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
+            .collect(),
+        None if swarm => engines::available()
+            .into_iter()
+            .filter(|e| workloads::swarm::applies_to(e))
+            .map(String::from)
             .collect(),
         None => engines::available().into_iter().map(String::from).collect(),
     };
     if names.is_empty() {
         bail!("no engines selected");
     }
+    // Unknown names are an error for every workload.
+    for n in &names {
+        engines::info(n, &cfg)?;
+    }
+    let mut skipped = Vec::new();
+    if swarm {
+        let (run, skip): (Vec<String>, Vec<String>) = names
+            .into_iter()
+            .partition(|e| workloads::swarm::applies_to(e));
+        for engine in skip {
+            let reason = workloads::swarm::NOT_APPLICABLE.to_string();
+            eprintln!("swarm: skipping {engine}: {reason}");
+            skipped.push(report::SkippedEngine { engine, reason });
+        }
+        if run.is_empty() {
+            bail!(
+                "workload `swarm` runs on engines sop and sop-redis only ({}); --engines gave none of them",
+                workloads::swarm::NOT_APPLICABLE
+            );
+        }
+        names = run;
+    }
     let infos = names
         .iter()
-        .map(|n| engines::info(n, &cfg))
+        .map(|n| {
+            if swarm {
+                Ok(workloads::swarm::info(n, args))
+            } else {
+                engines::info(n, &cfg)
+            }
+        })
         .collect::<Result<Vec<_>>>()?;
 
     // Where the engines' directories go.
@@ -254,16 +315,19 @@ pub fn run(args: &Args) -> Result<Report> {
             .tempdir_in(base)
             .with_context(|| format!("creating a directory for {name} in {}", base.display()))?;
         let mut rec = Recorder::new(name, &progress);
-        rec.progress("open");
-        let mut engine: Box<dyn Engine> = engines::open(name, dir.path(), &cfg)
-            .with_context(|| format!("opening {name} in {}", dir.path().display()))?;
-        match args.workload {
-            Workload::SopGo => workloads::sop_go::run(&mut *engine, &mut rec, args)?,
-            Workload::Redb => workloads::redb::run(&mut *engine, dir.path(), &mut rec, args)?,
-            Workload::Mixed => workloads::mixed::run(&mut *engine, &mut rec, args)?,
-            Workload::Swarm => unreachable!(),
+        if swarm {
+            workloads::swarm::run(name, dir.path(), &mut rec, args)?;
+        } else {
+            rec.progress("open");
+            let mut engine: Box<dyn Engine> = engines::open(name, dir.path(), &cfg)
+                .with_context(|| format!("opening {name} in {}", dir.path().display()))?;
+            match args.workload {
+                Workload::SopGo => workloads::sop_go::run(&mut *engine, &mut rec, args)?,
+                Workload::Redb => workloads::redb::run(&mut *engine, dir.path(), &mut rec, args)?,
+                Workload::Mixed => workloads::mixed::run(&mut *engine, &mut rec, args)?,
+                Workload::Swarm => unreachable!(),
+            }
         }
-        drop(engine);
         results.extend(rec.into_results());
         if args.keep {
             let kept = dir.keep();
@@ -276,8 +340,10 @@ pub fn run(args: &Args) -> Result<Report> {
         workload: args.workload.name().to_string(),
         count: args.count(),
         ops: (args.workload == Workload::Mixed).then_some(args.ops),
+        swarm: swarm.then(|| workloads::swarm::params(args)),
         machine: machine::Machine::detect(),
         engines: infos,
+        skipped,
         results,
     };
     if let Some(path) = &args.json {

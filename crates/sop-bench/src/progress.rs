@@ -80,6 +80,13 @@ impl Ticker {
         }
     }
 
+    /// Sets the position outright: for phases of few, slow steps (the swarm's transactions),
+    /// where every step is worth showing.
+    pub fn set(&self, pos: u64) {
+        self.shown.set(pos);
+        self.bar.set_position(pos);
+    }
+
     pub(crate) fn done(&self) {
         if let Some(len) = self.bar.length() {
             self.bar.set_position(len);

@@ -5,8 +5,10 @@ use crate::machine::Machine;
 use serde::Serialize;
 
 /// One phase measured on one engine. A timed phase has `ms` and `ops_per_sec`; a size phase
-/// has `bytes` (and `ms` when producing it took work, as compaction does).
-#[derive(Debug, Clone, Serialize)]
+/// has `bytes` (and `ms` when producing it took work, as compaction does). A swarm phase also
+/// has `p50_ms`, `p99_ms`, `retry_rate`, `procs` and `txns`. Fields a phase lacks are left out
+/// of the JSON.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PhaseResult {
     pub engine: String,
     pub phase: String,
@@ -16,6 +18,44 @@ pub struct PhaseResult {
     pub ops_per_sec: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Median latency of one operation (swarm: a committed transaction, retries included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    /// 99th-percentile latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    /// Failed attempts per committed transaction (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_rate: Option<f64>,
+    /// Writer processes (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procs: Option<u64>,
+    /// Committed transactions of all writer processes (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txns: Option<u64>,
+}
+
+/// The shape of a `swarm` run (what `count` does not say).
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmParams {
+    /// Committed transactions per writer process in each phase.
+    pub txns_per_process: u64,
+    /// Upserts per transaction.
+    pub writes_per_txn: u64,
+    /// Share of writes that go to the hot keys in the `hot` phases.
+    pub hot_fraction: f64,
+    pub hot_keys: u64,
+    /// Writer process counts, in the order measured.
+    pub procs: Vec<usize>,
+    /// Slot length of the benchmark store.
+    pub slot_length: usize,
+}
+
+/// An engine named in `--engines` that the workload does not apply to.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedEngine {
+    pub engine: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,8 +65,14 @@ pub struct Report {
     /// Operations of the `mixed` phase (mixed workload only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ops: Option<u64>,
+    /// The shape of the run (swarm workload only; there `count` is the key space).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmParams>,
     pub machine: Machine,
     pub engines: Vec<EngineInfo>,
+    /// Engines asked for but not run, with why (swarm runs on sop and sop-redis only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedEngine>,
     pub results: Vec<PhaseResult>,
 }
 
@@ -48,20 +94,30 @@ impl Report {
         v
     }
 
+    /// Whether any engine other than sop's own ran (otherwise there is no ratio to show).
+    fn has_peer(&self) -> bool {
+        self.engines.iter().any(|e| !e.engine.starts_with("sop"))
+    }
+
     /// The text report: a header, one table (rows = phases, columns = engines, then the ratio of
-    /// sop to the best peer) and each engine's settings.
+    /// sop to the best peer when a peer ran) and each engine's settings.
     pub fn render(&self) -> String {
         let engines: Vec<&str> = self.engines.iter().map(|e| e.engine.as_str()).collect();
+        let ratio = self.has_peer();
         let mut header = vec!["phase".to_string()];
         header.extend(engines.iter().map(|e| e.to_string()));
-        header.push("sop / best peer".to_string());
+        if ratio {
+            header.push("sop / best peer".to_string());
+        }
         let mut rows = vec![header];
         for phase in self.phases() {
             let mut row = vec![phase.to_string()];
             for e in &engines {
                 row.push(self.find(e, phase).map_or("-".to_string(), cell));
             }
-            row.push(self.ratio(phase));
+            if ratio {
+                row.push(self.ratio(phase));
+            }
             rows.push(row);
         }
 
@@ -69,11 +125,27 @@ impl Report {
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         let mut out = String::new();
+        let shape = match (&self.swarm, self.ops) {
+            (Some(s), _) => format!(
+                " keys, {} transactions per writer process of {} upserts each, hot phases: {}% of writes on {} keys, processes {}",
+                s.txns_per_process,
+                s.writes_per_txn,
+                s.hot_fraction * 100.0,
+                s.hot_keys,
+                s.procs
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            (None, Some(o)) => format!(", ops {o}"),
+            (None, None) => String::new(),
+        };
         out.push_str(&format!(
             "workload {}: count {}{}\nmachine: {} cores, {:.1} GiB, {}{}\n\n",
             self.workload,
             self.count,
-            self.ops.map_or(String::new(), |o| format!(", ops {o}")),
+            shape,
             self.machine.cores,
             self.machine.memory_bytes as f64 / (1u64 << 30) as f64,
             self.machine.os,
@@ -110,10 +182,26 @@ impl Report {
                 out.push_str(&format!("| {} |\n", rule.join(" | ")));
             }
         }
-        out.push_str(
-            "\nTimed cells: wall time of the phase (begin and commit included) and operations per second.\n",
-        );
-        out.push_str("Size cells: bytes allocated on disk (as du counts them) by all files in the engine's directory.\n\nEngines:\n");
+        out.push('\n');
+        if self.swarm.is_some() {
+            out.push_str(
+                "Swarm cells: committed transactions per second of all writer processes together; \
+                 median and 99th-percentile latency of a committed transaction (first begin to \
+                 commit Ok, retries included); failed attempts per committed transaction.\n",
+            );
+        } else {
+            out.push_str(
+                "Timed cells: wall time of the phase (begin and commit included) and operations per second.\n",
+            );
+            out.push_str("Size cells: bytes allocated on disk (as du counts them) by all files in the engine's directory.\n");
+        }
+        if !ratio {
+            out.push_str("No peer engine ran, so there is no sop / best peer column.\n");
+        }
+        for s in &self.skipped {
+            out.push_str(&format!("Skipped {}: {}\n", s.engine, s.reason));
+        }
+        out.push_str("\nEngines:\n");
         for e in &self.engines {
             out.push_str(&format!("- {}: {}; {}\n", e.engine, e.version, e.settings));
         }
@@ -155,6 +243,15 @@ impl Report {
 }
 
 fn cell(r: &PhaseResult) -> String {
+    if let (Some(ops), Some(p50), Some(p99)) = (r.ops_per_sec, r.p50_ms, r.p99_ms) {
+        return format!(
+            "{} txn/s, p50 {}, p99 {}, retry rate {:.3}",
+            human_count(ops),
+            human_ms(p50),
+            human_ms(p99),
+            r.retry_rate.unwrap_or(0.0)
+        );
+    }
     match (r.ms, r.ops_per_sec, r.bytes) {
         (Some(ms), Some(ops), _) => format!("{} ({}/s)", human_ms(ms), human_count(ops)),
         (ms, None, Some(b)) => match ms {

@@ -1,7 +1,9 @@
 //! Runs every workload at a tiny size on redb (and sop and sop-redis when sop is compiled in;
 //! sop-redis starts its own redis-server, which scripts/test.sh installs) through the
 //! library entry point, and checks the JSON report: every phase for every engine, with
-//! positive throughput for timed phases and positive sizes for size phases.
+//! positive throughput for timed phases and positive sizes for size phases. `swarm` runs on
+//! sop and sop-redis only (redb is asked for and skipped), its writers being processes of the
+//! sop-bench binary.
 
 use clap::Parser;
 use serde_json::Value;
@@ -15,10 +17,14 @@ fn engines() -> Vec<&'static str> {
 }
 
 fn run(workload: &str, extra: &[&str]) -> Value {
+    run_on(workload, &engines().join(","), &engines(), extra)
+}
+
+/// Runs `workload` with `--engines asked` and checks that the table names each of `shown`.
+fn run_on(workload: &str, asked: &str, shown: &[&str], extra: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let data = dir.path().join("data");
-    let engines = engines().join(",");
     let mut argv = vec![
         "sop-bench",
         workload,
@@ -27,7 +33,7 @@ fn run(workload: &str, extra: &[&str]) -> Value {
         "--cache-mb",
         "64",
         "--engines",
-        &engines,
+        asked,
         "--dir",
         data.to_str().unwrap(),
         "--json",
@@ -38,7 +44,7 @@ fn run(workload: &str, extra: &[&str]) -> Value {
     let report = sop_bench::run(&args).unwrap();
     // The text table names every engine and phase too.
     let table = report.render();
-    for e in engines.split(',') {
+    for e in shown {
         assert!(table.contains(e), "table lacks {e}:\n{table}");
     }
     let text = std::fs::read_to_string(&json).unwrap();
@@ -150,12 +156,75 @@ fn mixed() {
     check_timed(&v, &["load", "mixed"]);
 }
 
+/// The swarm workload on sop (Standalone) and sop-redis (Clustered, its own redis-server):
+/// writer processes of the sop-bench binary, 1, 2, 4 and 8 of them, 3 transactions each. A
+/// peer named in --engines is skipped, and says so.
+#[cfg(feature = "sop-engine")]
 #[test]
-fn swarm_is_not_yet_implemented() {
-    let args = sop_bench::Args::try_parse_from(["sop-bench", "swarm"]).unwrap();
-    let err = sop_bench::run(&args).unwrap_err().to_string();
-    assert!(err.contains("not yet implemented"), "{err}");
-    assert!(err.contains("clustered"), "{err}");
+fn swarm() {
+    let exe = env!("CARGO_BIN_EXE_sop-bench");
+    let v = run_on(
+        "swarm",
+        "redb,sop,sop-redis",
+        &["sop", "sop-redis", "Skipped redb"],
+        &["--txns", "3", "--writer-exe", exe],
+    );
+    assert_eq!(v["workload"], "swarm");
+    assert_eq!(v["count"], 2000);
+    assert_eq!(v["swarm"]["txns_per_process"], 3);
+    assert_eq!(v["swarm"]["procs"], serde_json::json!([1, 2, 4, 8]));
+    let listed: Vec<&str> = v["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["settings"].as_str().unwrap().contains("durability"));
+            e["engine"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(listed, ["sop", "sop-redis"]);
+    assert_eq!(v["skipped"][0]["engine"], "redb");
+    assert!(v["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("multi-process"));
+    let phases = [
+        "procs_1_uniform",
+        "procs_1_hot",
+        "procs_2_uniform",
+        "procs_2_hot",
+        "procs_4_uniform",
+        "procs_4_hot",
+        "procs_8_uniform",
+        "procs_8_hot",
+    ];
+    assert_eq!(v["results"].as_array().unwrap().len(), 2 * phases.len());
+    for e in ["sop", "sop-redis"] {
+        for (p, procs) in phases.iter().zip([1, 1, 2, 2, 4, 4, 8, 8]) {
+            let r = result(&v, e, p);
+            assert_eq!(r["procs"], procs, "{e}/{p}");
+            assert_eq!(r["txns"], 3 * procs, "{e}/{p}");
+            assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{e}/{p}");
+            assert!(r["ms"].as_f64().unwrap() > 0.0, "{e}/{p}");
+            let (p50, p99) = (r["p50_ms"].as_f64().unwrap(), r["p99_ms"].as_f64().unwrap());
+            assert!(0.0 < p50 && p50 <= p99, "{e}/{p}: p50 {p50}, p99 {p99}");
+            assert!(r["retry_rate"].as_f64().unwrap() >= 0.0, "{e}/{p}");
+            assert!(r.get("bytes").is_none(), "{e}/{p}");
+        }
+    }
+}
+
+/// swarm with only peers asked for: a clear error, not an empty report.
+#[test]
+fn swarm_refuses_peers_only() {
+    let args =
+        sop_bench::Args::try_parse_from(["sop-bench", "swarm", "--engines", "redb,lmdb"]).unwrap();
+    let err = format!("{:#}", sop_bench::run(&args).unwrap_err());
+    if cfg!(feature = "sop-engine") {
+        assert!(err.contains("sop and sop-redis only"), "{err}");
+    } else {
+        assert!(err.contains("sop-engine"), "{err}");
+    }
 }
 
 #[test]

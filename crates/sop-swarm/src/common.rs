@@ -14,9 +14,10 @@ pub struct DbArgs {
     /// The database folder (created if absent).
     #[arg(long)]
     pub db: PathBuf,
-    /// Redis URL (Clustered mode), e.g. redis://127.0.0.1:6379/
+    /// Redis URL (Clustered mode), e.g. redis://127.0.0.1:6379/. Without it the folder's
+    /// saved mode is used (Standalone for a new folder).
     #[arg(long)]
-    pub redis: String,
+    pub redis: Option<String>,
     /// DbOptions.lease_ttl in milliseconds (how long this process's lease lives unrenewed).
     #[arg(long, default_value_t = 10_000)]
     pub lease_ms: u64,
@@ -34,9 +35,10 @@ pub struct DbArgs {
 impl DbArgs {
     pub fn options(&self) -> DbOptions {
         DbOptions {
-            coordination: Some(Coordination::Redis {
-                url: self.redis.clone(),
-            }),
+            coordination: self
+                .redis
+                .as_ref()
+                .map(|url| Coordination::Redis { url: url.clone() }),
             lease_ttl: Duration::from_millis(self.lease_ms),
             max_commit_time: Duration::from_millis(self.max_commit_ms),
             recovery_interval: (self.recovery_ms > 0)

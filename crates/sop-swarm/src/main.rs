@@ -7,11 +7,10 @@
 //! line is printed only after the event happened (e.g. after `commit` returned
 //! Ok), so the parent knows exactly which transactions committed.
 
-mod bench;
-mod common;
 mod workers;
 
 use clap::{Parser, Subcommand};
+use sop_swarm::bench;
 
 #[derive(Parser)]
 #[command(

@@ -66,7 +66,8 @@ impl BenchRedis {
             .is_ok()
     }
 
-    fn start() -> Result<Self> {
+    /// Starts redis-server on a free loopback port and waits until it answers.
+    pub fn start() -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -105,6 +106,12 @@ impl BenchRedis {
     }
 }
 
+impl BenchRedis {
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
 impl Drop for BenchRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -124,9 +131,9 @@ impl SopEngine {
     }
 
     fn open_in(dir: &Path, cfg: &EngineConfig, redis: Option<BenchRedis>) -> Result<Self> {
-        let coordination = redis.as_ref().map(|r| sop::Coordination::Redis {
-            url: format!("redis://127.0.0.1:{}/", r.port),
-        });
+        let coordination = redis
+            .as_ref()
+            .map(|r| sop::Coordination::Redis { url: r.url() });
         let db = sop::Database::open(
             dir,
             sop::DbOptions {
