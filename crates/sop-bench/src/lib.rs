@@ -197,19 +197,39 @@ impl<'a> Recorder<'a> {
 }
 
 /// Bytes on disk of all regular files under `dir`: allocated blocks, as `du` counts them, so
-/// preallocated-but-sparse files (fjall's journal, for one) count for what they occupy.
+/// preallocated-but-sparse files (fjall's journal, for one) count for what they occupy, and
+/// each file (inode) once (SOP's retired records are hard links to one shared tombstone).
 pub fn dir_bytes(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            total += dir_bytes(&entry.path())?;
-        } else if ty.is_file() {
-            total += allocated(&entry.metadata()?);
+    fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> Result<u64> {
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                total += walk(&entry.path(), seen)?;
+            } else if ty.is_file() {
+                let m = entry.metadata()?;
+                if seen.insert(file_id(&m)) {
+                    total += allocated(&m);
+                }
+            }
         }
+        Ok(total)
     }
-    Ok(total)
+    walk(dir, &mut Default::default())
+}
+
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+/// Without inode numbers every file counts (hard links too).
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> (u64, u64) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    (0, NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 #[cfg(unix)]

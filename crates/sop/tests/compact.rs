@@ -15,18 +15,23 @@ fn opts() -> DbOptions {
     }
 }
 
+/// Bytes of the files under `p`, each inode once (retired records are hard links
+/// to one shared tombstone), as `du --apparent-size` counts them.
 fn folder_bytes(p: &Path) -> u64 {
-    std::fs::read_dir(p)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                folder_bytes(&e.path())
-            } else {
-                e.metadata().unwrap().len()
+    fn walk(p: &Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut total = 0;
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                total += walk(&e.path(), seen);
+            } else if seen.insert(m.ino()) {
+                total += m.len();
             }
-        })
-        .sum()
+        }
+        total
+    }
+    walk(p, &mut Default::default())
 }
 
 type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;

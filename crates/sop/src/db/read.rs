@@ -18,7 +18,11 @@ impl DbInner {
                 Error::io(&path, e)
             }
         })?;
-        if f.len().map_err(|e| Error::io(&path, e))? == crate::log::record::TOMBSTONE_LEN as u64 {
+        let mut magic = [0u8; 8];
+        let retired = f.len().map_err(|e| Error::io(&path, e))? >= 8
+            && f.read_exact_at(&mut magic, 0).is_ok()
+            && crate::log::record::is_tombstone(&magic);
+        if retired {
             return Err(Error::SnapshotTooOld(format!(
                 "commit record {seq} was reclaimed after this snapshot was taken"
             )));

@@ -2,17 +2,18 @@
 //!
 //! A record is dead when no node handle of the newest state lives in it and no
 //! current leaf points at a separate value in it. Dead records at or below a
-//! durable checkpoint are replaced, atomically (rename), by a 40-byte tombstone
-//! that keeps the name taken (so no stale writer can ever link a commit at that
-//! sequence) and the transaction id (for `commit_outcome`). A process catching up
-//! through a tombstone continues from the checkpoint; a transaction of another
-//! process still reading an older snapshot from a retired record gets
-//! `SnapshotTooOld` (retryable). Live nodes in mostly-dead records are not moved
-//! yet (no compaction), so a record with one live node keeps its whole size.
+//! durable checkpoint are replaced, atomically (rename), by a hard link to a
+//! tombstone file shared by the records one run retires (one durable write for
+//! thousands of records). The name stays taken, so no stale writer can ever link
+//! a commit at that sequence, and the tombstone keeps each record's transaction
+//! id (for `commit_outcome`). A process catching up through a tombstone continues
+//! from the checkpoint; a transaction of another process still reading an older
+//! snapshot from a retired record gets `SnapshotTooOld` (retryable). Compaction
+//! (`compact.rs`) empties mostly-dead records first, so that this can retire them.
 
 use super::*;
 
-use crate::log::record::{encode_tombstone, TOMBSTONE_LEN};
+use crate::log::record::{encode_tombstones, TOMBSTONE_BATCH};
 use crate::options::ValuePlacement;
 use crate::txn::view::for_each_value;
 use std::collections::HashSet;
@@ -61,39 +62,59 @@ impl Database {
             })?;
         }
 
-        let mut report = ReclaimReport::default();
-        let mut dirs = HashSet::new();
+        // Dead records, with their transaction ids (kept in the tombstone).
+        let mut dead: Vec<(u64, u128, u64)> = Vec::new();
         for seq in db
             .log
             .list(vfs)?
             .into_iter()
             .filter(|s| *s <= head.seq && !live.contains(s))
         {
-            let path = db.log.path(seq);
-            let len = match vfs.open(&path) {
-                Ok(f) => f.len().map_err(|e| Error::io(&path, e))?,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(&path, e)),
-            };
-            if len == TOMBSTONE_LEN as u64 {
-                continue; // already retired
-            }
             let Some(rec) = db.log.read_header(vfs, seq)? else {
                 continue;
             };
-            let tmp = db.tmp_path();
-            let f = vfs.create_new(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let done = f
-                .append(&encode_tombstone(seq, rec.txn))
-                .and_then(|_| f.sync_data())
-                .and_then(|_| vfs.rename(&tmp, &path));
-            if let Err(e) = done {
-                let _ = vfs.remove_file(&tmp);
-                return Err(Error::io(&path, e));
+            if rec.retired {
+                continue;
             }
-            dirs.insert(db.log.subdir(seq));
-            report.retired += 1;
-            report.bytes += len;
+            let path = db.log.path(seq);
+            let len = vfs
+                .open(&path)
+                .and_then(|f| f.len())
+                .map_err(|e| Error::io(&path, e))?;
+            dead.push((seq, rec.txn, len));
+        }
+        dead.sort_unstable();
+
+        let mut report = ReclaimReport::default();
+        let mut dirs = std::collections::BTreeSet::new();
+        for batch in dead.chunks(TOMBSTONE_BATCH) {
+            // One durable tombstone file per batch; each retired record becomes a
+            // hard link to it, put in place by an atomic rename.
+            let entries: Vec<(u64, u128)> = batch.iter().map(|(s, t, _)| (*s, *t)).collect();
+            let tomb = db.tmp_path();
+            let f = vfs.create_new(&tomb).map_err(|e| Error::io(&tomb, e))?;
+            let res = f
+                .append(&encode_tombstones(&entries))
+                .and_then(|_| f.sync_data())
+                .map_err(|e| Error::io(&tomb, e))
+                .and_then(|_| {
+                    for (seq, _, len) in batch {
+                        let path = db.log.path(*seq);
+                        let name = db.tmp_path();
+                        vfs.link_exclusive(&tomb, &name)
+                            .map_err(|e| Error::io(&name, e))?;
+                        if let Err(e) = vfs.rename(&name, &path) {
+                            let _ = vfs.remove_file(&name);
+                            return Err(Error::io(&path, e));
+                        }
+                        dirs.insert(db.log.subdir(*seq));
+                        report.retired += 1;
+                        report.bytes += len;
+                    }
+                    Ok(())
+                });
+            let _ = vfs.remove_file(&tomb);
+            res?;
         }
         for d in dirs {
             vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;

@@ -8,7 +8,7 @@
 pub mod record;
 
 use crate::error::{Error, Result};
-use crate::io::Vfs;
+use crate::io::{VFile, Vfs};
 use record::{Record, PREFIX_LEN, TRAILER_LEN};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -48,21 +48,12 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
-        if flen == record::TOMBSTONE_LEN as u64 {
-            let mut t = [0u8; record::TOMBSTONE_LEN];
-            f.read_exact_at(&mut t, 0)
-                .map_err(|e| Error::io(&path, e))?;
-            return match record::decode_tombstone(&t) {
-                Some((s, txn)) if s == seq => Ok(Some(Record {
-                    txn,
-                    retired: true,
-                    ..Default::default()
-                })),
-                _ => Err(Error::corrupt(
-                    &path,
-                    "damaged tombstone of a reclaimed record",
-                )),
-            };
+        if let Some(txn) = self.tombstone(&*f, flen, seq)? {
+            return Ok(Some(Record {
+                txn,
+                retired: true,
+                ..Default::default()
+            }));
         }
         if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
             return Err(Error::corrupt(&path, "commit record too short"));
@@ -83,6 +74,37 @@ impl LogDir {
         Ok(Some(rec))
     }
 
+    /// `Some(txn)` if `f` (record `seq`, `flen` bytes) is a tombstone; an error if it
+    /// starts like one but does not name `seq` or fails its checksum.
+    pub fn tombstone(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<Option<u128>> {
+        let path = self.path(seq);
+        let mut magic = [0u8; 8];
+        if flen < 8 {
+            return Err(Error::corrupt(&path, "commit record too short"));
+        }
+        f.read_exact_at(&mut magic, 0)
+            .map_err(|e| Error::io(&path, e))?;
+        if !record::is_tombstone(&magic) {
+            return Ok(None);
+        }
+        if flen > record::TOMBSTONE2_MAX_LEN {
+            return Err(Error::corrupt(
+                &path,
+                "damaged tombstone of a reclaimed record",
+            ));
+        }
+        let mut t = vec![0u8; flen as usize];
+        f.read_exact_at(&mut t, 0)
+            .map_err(|e| Error::io(&path, e))?;
+        match record::decode_tombstone(&t, seq) {
+            Some(txn) => Ok(Some(txn)),
+            None => Err(Error::corrupt(
+                &path,
+                "damaged tombstone of a reclaimed record",
+            )),
+        }
+    }
+
     /// File length and body length (node images and values, without prefix,
     /// header and trailer) of record `seq`; `Ok(None)` if it is missing or retired.
     pub fn sizes(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
@@ -93,7 +115,7 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
-        if flen == record::TOMBSTONE_LEN as u64 {
+        if self.tombstone(&*f, flen, seq)?.is_some() {
             return Ok(None);
         }
         if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {

@@ -61,11 +61,28 @@ pub struct Record {
     pub retired: bool,
 }
 
-/// A reclaimed record's file: `"SOPRTRD\x01"`, its sequence u64, its transaction
-/// id u128, xxh3-64 of those 32 bytes. The name stays taken, so no later commit
-/// can ever be linked at a reclaimed sequence number.
+/// A reclaimed record's file. Two layouts; in both the name stays taken, so no
+/// later commit can ever be linked at a reclaimed sequence number.
+///
+/// Version 1 (40 bytes, one file per record): `"SOPRTRD\x01"`, its sequence u64,
+/// its transaction id u128, xxh3-64 of those 32 bytes.
+///
+/// Version 2 (one file shared, by hard links, by every record one reclaim run
+/// retires, up to [`TOMBSTONE_BATCH`]): `"SOPRTRD\x02"`, entry count u32,
+/// reserved u32, then per record in increasing sequence order its sequence u64
+/// and transaction id u128, then xxh3-64 of everything before it.
 pub const TOMBSTONE_MAGIC: &[u8; 8] = b"SOPRTRD\x01";
 pub const TOMBSTONE_LEN: usize = 40;
+pub const TOMBSTONE2_MAGIC: &[u8; 8] = b"SOPRTRD\x02";
+/// Records retired under one shared tombstone file.
+pub const TOMBSTONE_BATCH: usize = 4096;
+/// The largest version-2 tombstone file.
+pub const TOMBSTONE2_MAX_LEN: u64 = 16 + 24 * TOMBSTONE_BATCH as u64 + 8;
+
+/// Does a file starting with these bytes hold a tombstone (of either version)?
+pub fn is_tombstone(first: &[u8]) -> bool {
+    first.len() >= 8 && (&first[..8] == TOMBSTONE_MAGIC || &first[..8] == TOMBSTONE2_MAGIC)
+}
 
 pub fn encode_tombstone(seq: u64, txn: ItemId) -> Vec<u8> {
     let mut t = TOMBSTONE_MAGIC.to_vec();
@@ -76,16 +93,63 @@ pub fn encode_tombstone(seq: u64, txn: ItemId) -> Vec<u8> {
     t
 }
 
-/// `Some((seq, txn))` if `bytes` is a valid tombstone.
-pub fn decode_tombstone(bytes: &[u8]) -> Option<(u64, ItemId)> {
-    if bytes.len() != TOMBSTONE_LEN || &bytes[..8] != TOMBSTONE_MAGIC {
+/// A version-2 tombstone for `entries` (sequence, transaction id), sorted by sequence.
+pub fn encode_tombstones(entries: &[(u64, ItemId)]) -> Vec<u8> {
+    let mut t = TOMBSTONE2_MAGIC.to_vec();
+    put_u32(&mut t, entries.len() as u32);
+    put_u32(&mut t, 0);
+    for (seq, txn) in entries {
+        put_u64(&mut t, *seq);
+        put_u128(&mut t, *txn);
+    }
+    let sum = checksum(&t);
+    put_u64(&mut t, sum);
+    t
+}
+
+/// The transaction id of record `seq` if `bytes` is a valid tombstone naming it.
+pub fn decode_tombstone(bytes: &[u8], seq: u64) -> Option<ItemId> {
+    if bytes.len() < 16 + 8 {
         return None;
     }
-    let mut r = Reader::new(bytes);
-    r.take(8).ok()?;
-    let seq = r.u64().ok()?;
-    let txn = r.u128().ok()?;
-    (r.u64().ok()? == checksum(&bytes[..32])).then_some((seq, txn))
+    let body = &bytes[..bytes.len() - 8];
+    let sum = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().ok()?);
+    if checksum(body) != sum {
+        return None;
+    }
+    let mut r = Reader::new(body);
+    let magic = r.take(8).ok()?;
+    if magic == TOMBSTONE_MAGIC {
+        let s = r.u64().ok()?;
+        let txn = r.u128().ok()?;
+        return (s == seq && r.remaining() == 0).then_some(txn);
+    }
+    if magic != TOMBSTONE2_MAGIC {
+        return None;
+    }
+    let n = r.u32().ok()? as usize;
+    r.u32().ok()?;
+    if r.remaining() != n.checked_mul(24)? {
+        return None;
+    }
+    let entries = &body[16..];
+    let at = |i: usize| u64::from_le_bytes(entries[i * 24..i * 24 + 8].try_into().unwrap());
+    let (mut i, mut hi) = (0, n);
+    while i < hi {
+        let mid = (i + hi) / 2;
+        if at(mid) < seq {
+            i = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if i < n && at(i) == seq {
+        Some(u128::from_le_bytes(
+            entries[i * 24 + 8..i * 24 + 24].try_into().unwrap(),
+        ))
+    } else {
+        None
+    }
 }
 
 impl Record {
@@ -269,6 +333,31 @@ impl Record {
 mod tests {
     use super::*;
     use crate::options::StoreOptions;
+
+    #[test]
+    fn tombstones_of_both_versions_name_their_records() {
+        let v1 = encode_tombstone(5, 77);
+        assert!(is_tombstone(&v1));
+        assert_eq!(decode_tombstone(&v1, 5), Some(77));
+        assert_eq!(decode_tombstone(&v1, 6), None);
+        let entries: Vec<(u64, ItemId)> = (0..100u64).map(|i| (10 + 3 * i, i as u128)).collect();
+        let v2 = encode_tombstones(&entries);
+        assert!(is_tombstone(&v2));
+        for (seq, txn) in &entries {
+            assert_eq!(decode_tombstone(&v2, *seq), Some(*txn));
+        }
+        for absent in [0, 11, 12, 9, 10 + 3 * 100] {
+            assert_eq!(decode_tombstone(&v2, absent), None, "seq {absent}");
+        }
+        // Any flipped bit, any truncation: refused, never a panic.
+        for i in 0..v2.len() {
+            let mut bad = v2.clone();
+            bad[i] ^= 0x10;
+            assert_eq!(decode_tombstone(&bad, 10), None, "bit flipped in byte {i}");
+            assert_eq!(decode_tombstone(&v2[..i], 10), None, "cut at {i}");
+        }
+        assert!(!is_tombstone(&Record::prefix()));
+    }
 
     #[test]
     fn header_round_trip_and_corruption() {
