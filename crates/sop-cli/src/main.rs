@@ -141,7 +141,7 @@ enum StoreCmd {
         #[arg(long, value_name = "SPEC")]
         key_spec: Option<String>,
         /// Where values live.
-        #[arg(long, value_enum, default_value_t = Values::Inline)]
+        #[arg(long, value_enum, default_value_t = Values::Auto)]
         values: Values,
         /// A free-text description saved with the store.
         #[arg(long, default_value = "")]
@@ -157,6 +157,8 @@ enum StoreCmd {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Values {
+    /// Up to 256 bytes in the leaf, larger values separate.
+    Auto,
     Inline,
     Separate,
     Big,
@@ -165,6 +167,7 @@ enum Values {
 impl From<Values> for ValuePlacement {
     fn from(v: Values) -> Self {
         match v {
+            Values::Auto => ValuePlacement::Auto,
             Values::Inline => ValuePlacement::Inline,
             Values::Separate => ValuePlacement::Separate,
             Values::Big => ValuePlacement::Big,
@@ -380,6 +383,7 @@ fn spec_text(spec: Option<&IndexSpec>) -> String {
 
 fn placement(v: ValuePlacement) -> &'static str {
     match v {
+        ValuePlacement::Auto => "auto",
         ValuePlacement::Inline => "inline",
         ValuePlacement::Separate => "separate",
         ValuePlacement::Big => "big",

@@ -18,13 +18,27 @@ pub const DEFAULT_SLOT_LENGTH: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ValuePlacement {
-    /// Inside the leaf node (small values).
+    /// Each value by its size: up to [`AUTO_INLINE_MAX`] bytes inside the leaf,
+    /// larger ones separate. Leaves stay small (a commit rewrites whole leaves), and
+    /// small values cost no second read.
     #[default]
+    Auto,
+    /// Inside the leaf node (small values).
     Inline,
     /// In a separate blob written with the commit.
     Separate,
     /// In a file of its own, written at the moment of the add (big values).
     Big,
+}
+
+/// `ValuePlacement::Auto`: the largest value kept inside the leaf.
+pub const AUTO_INLINE_MAX: usize = 256;
+
+impl ValuePlacement {
+    /// Can leaves of such a store point at separate values in commit records?
+    pub fn has_separate(self) -> bool {
+        matches!(self, ValuePlacement::Separate | ValuePlacement::Auto)
+    }
 }
 
 /// Options of a store, fixed at creation and saved with it.
@@ -48,7 +62,7 @@ impl Default for StoreOptions {
         StoreOptions {
             slot_length: DEFAULT_SLOT_LENGTH,
             unique: true,
-            values: ValuePlacement::Inline,
+            values: ValuePlacement::Auto,
             cache_values: true,
             leaf_load_balancing: false,
             description: String::new(),

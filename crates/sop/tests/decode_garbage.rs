@@ -162,6 +162,7 @@ fn arb_store_info() -> impl Strategy<Value = StoreInfo> {
         4usize..20_000,
         any::<bool>(),
         prop_oneof![
+            Just(ValuePlacement::Auto),
             Just(ValuePlacement::Inline),
             Just(ValuePlacement::Separate),
             Just(ValuePlacement::Big)

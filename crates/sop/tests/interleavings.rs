@@ -790,6 +790,7 @@ fn merged_commits_keep_values_in_every_placement() {
     use sop::ValuePlacement;
     let val = |k: u64, who: u8| vec![who; 50 + k as usize];
     for placement in [
+        ValuePlacement::Auto,
         ValuePlacement::Inline,
         ValuePlacement::Separate,
         ValuePlacement::Big,

@@ -347,6 +347,7 @@ fn store_opts() -> impl Strategy<Value = StoreOptions> {
         ],
         any::<bool>(),
         prop_oneof![
+            Just(ValuePlacement::Auto),
             Just(ValuePlacement::Inline),
             Just(ValuePlacement::Separate),
             Just(ValuePlacement::Big)

@@ -36,10 +36,12 @@ fn read_mode(cfg: &EngineConfig) -> TxMode {
 
 pub fn settings(cfg: &EngineConfig) -> String {
     format!(
-        "durability: TxMode::ForWriting, commit() durable on return (record fsynced, log directory fsynced); reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values inline",
+        "durability: TxMode::ForWriting, commit() durable on return (record fsynced, log directory fsynced); reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values {:?} (inline up to {} bytes, larger ones separate)",
         read_mode(cfg),
         super::mib(cfg.cache_bytes),
-        slot_length(cfg)
+        slot_length(cfg),
+        sop::StoreOptions::default().values,
+        sop::options::AUTO_INLINE_MAX
     )
 }
 

@@ -15,7 +15,6 @@ use super::*;
 
 use crate::btree::node::NodeId;
 use crate::log::record::StoreDelta;
-use crate::options::ValuePlacement;
 use crate::txn::view::for_each_value;
 use std::collections::{HashMap, HashSet};
 
@@ -142,7 +141,7 @@ impl DbInner {
             for h in st.nodes.values() {
                 *live.entry(h.seq).or_default() += u64::from(h.len);
             }
-            if st.info.options.values == ValuePlacement::Separate {
+            if st.info.options.values.has_separate() {
                 for_each_value(self, st, |v| {
                     if let ValueRef::Segment { seq, len, .. } = *v {
                         *live.entry(seq).or_default() += u64::from(len);
@@ -174,7 +173,7 @@ impl DbInner {
         sids.sort_unstable();
         for sid in sids {
             let st = &head.stores[&sid];
-            let separate = st.info.options.values == ValuePlacement::Separate;
+            let separate = st.info.options.values.has_separate();
             let mut ids: Vec<(NodeId, Handle)> = st.nodes.iter().map(|(i, h)| (*i, *h)).collect();
             ids.sort_unstable_by_key(|(i, _)| *i);
             for (id, h) in ids {

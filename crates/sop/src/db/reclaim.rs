@@ -14,7 +14,6 @@
 use super::*;
 
 use crate::log::record::{encode_tombstones, TOMBSTONE_BATCH};
-use crate::options::ValuePlacement;
 use crate::txn::view::for_each_value;
 use std::collections::HashSet;
 
@@ -52,7 +51,7 @@ impl Database {
         let mut live: HashSet<u64> = HashSet::new();
         for st in head.stores.values() {
             live.extend(st.nodes.values().map(|h| h.seq));
-            if st.info.options.values != ValuePlacement::Separate {
+            if !st.info.options.values.has_separate() {
                 continue;
             }
             for_each_value(db, st, |v| {

@@ -20,7 +20,6 @@ use crate::coord::LockKey;
 use crate::db::{DbInner, Linked, RecordWriter};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
-use crate::options::ValuePlacement;
 use crate::registry::DbState;
 use crate::TxMode;
 use std::path::PathBuf;
@@ -413,13 +412,22 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
         let Some(s) = st.stores.get(&d.store) else {
             continue;
         };
-        if s.info.options.values != ValuePlacement::Inline {
-            continue; // in-memory nodes still point at pending values
-        }
+        let may_pend = s.info.options.values.has_separate();
         for (id, pl) in &d.puts {
             if let Some(slot) = s.nodes.get(id) {
+                // A leaf still pointing at pending values is read back from disk instead.
+                if may_pend && has_pending(&slot.node) {
+                    continue;
+                }
                 db.cache.insert((seq, pl.off), slot.node.clone());
             }
         }
+    }
+}
+
+fn has_pending(n: &Node) -> bool {
+    match n {
+        Node::Leaf(l) => (0..l.len()).any(|i| matches!(l.item(i).value, ValueRef::Pending(_))),
+        Node::Internal(_) => false,
     }
 }

@@ -791,7 +791,15 @@ fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
 
 /// Place a value according to the store's options.
 fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Result<OwnedValue> {
-    match st.info.options.values {
+    let placement = match st.info.options.values {
+        ValuePlacement::Auto if value.len() <= crate::options::AUTO_INLINE_MAX => {
+            ValuePlacement::Inline
+        }
+        ValuePlacement::Auto => ValuePlacement::Separate,
+        p => p,
+    };
+    match placement {
+        ValuePlacement::Auto => unreachable!("resolved above"),
         ValuePlacement::Inline => {
             if value.len() > MAX_INLINE_VALUE {
                 return Err(Error::InvalidOption(format!(
