@@ -109,7 +109,13 @@ fn decode_record<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<Item<'a>
     }
     let key = r.take(klen)?;
     let id = r.u128()?;
-    let value = match r.u8()? {
+    let value = decode_value(r, allow_pending)?;
+    Ok(Item { key, id, value })
+}
+
+#[inline]
+fn decode_value<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<ValueRef<'a>, CodecError> {
+    Ok(match r.u8()? {
         TAG_INLINE => ValueRef::Inline(r.bytes()?),
         TAG_SEGMENT => ValueRef::Segment {
             seq: r.u64()?,
@@ -124,8 +130,7 @@ fn decode_record<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<Item<'a>
         },
         TAG_PENDING if allow_pending => ValueRef::Pending(r.u32()?),
         t => return Err(CodecError::new(format!("unknown value tag {t}"))),
-    };
-    Ok(Item { key, id, value })
+    })
 }
 
 /// Lexicographic byte comparison, eight bytes at a time (keys are short; this
@@ -217,10 +222,35 @@ impl Leaf {
         s.key_off as usize - varint_len(s.key_len as u64)
     }
     pub fn item(&self, i: usize) -> Item<'_> {
+        let s = self.slots[i];
+        // The slot locates the key; the item id and the value follow it.
+        let key_end = (s.key_off + s.key_len) as usize;
+        Item {
+            key: &self.arena[s.key_off as usize..key_end],
+            id: self.slot_id(s),
+            value: self.value_at(key_end + 16),
+        }
+    }
+    /// The value whose tag is at arena offset `at`.
+    #[inline]
+    fn value_at(&self, at: usize) -> ValueRef<'_> {
+        // Fast path: an inline value whose length takes one or two varint bytes.
+        let (len, start) = match self.arena.get(at..at + 3) {
+            Some(&[TAG_INLINE, a, _]) if a < 0x80 => (a as usize, at + 2),
+            Some(&[TAG_INLINE, a, b]) if b < 0x80 => {
+                ((a & 0x7f) as usize | (b as usize) << 7, at + 3)
+            }
+            _ => (0, 0),
+        };
+        if start != 0 {
+            if let Some(v) = self.arena.get(start..start + len) {
+                return ValueRef::Inline(v);
+            }
+        }
         let mut r = Reader::new(&self.arena);
-        r.pos = self.record_start(i);
+        r.pos = at;
         // Records in the arena were validated when written or decoded.
-        decode_record(&mut r, true).expect("leaf arena holds valid records")
+        decode_value(&mut r, true).expect("leaf arena holds valid records")
     }
     #[inline]
     pub fn key(&self, i: usize) -> &[u8] {
