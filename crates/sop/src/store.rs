@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::options::StoreOptions;
 use crate::registry::StoreInfo;
 use crate::txn::ops::{ItemOut, Move, Op, OpOut, PutMode};
+use crate::txn::snapshot::SnapWalk;
 use crate::txn::Transaction;
 use bytes::Bytes;
 use std::marker::PhantomData;
@@ -202,15 +203,41 @@ impl<'t> RawStore<'t> {
     }
     /// The value of the (first) item with this key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        if self.tx.reads_snapshot() {
+            return self.tx.snap_get(self.h, key, |v| v.into_bytes());
+        }
         self.get_owned(Bytes::copy_from_slice(key))
     }
     fn get_owned(&self, key: Bytes) -> Result<Option<Bytes>> {
+        if self.tx.reads_snapshot() {
+            return self.tx.snap_get(self.h, &key, |v| v.into_bytes());
+        }
         match self.get_item(key)? {
             Some(it) => Ok(Some(self.tx.take_value(self.h, it.value)?)),
             None => Ok(None),
         }
     }
+    /// Call `f` with the value of the (first) item with this key, and return what it
+    /// returns; `None` if there is no such item. Like [`RawStore::get`], but in a
+    /// `NoCheck` transaction an inline value is lent straight from the node, not
+    /// copied (other modes record the read as `get` does, then lend its result).
+    ///
+    /// ```no_run
+    /// # fn f(s: &sop::RawStore<'_>) -> sop::Result<()> {
+    /// let mut out = Vec::new();
+    /// let found = s.get_with(b"key", |v| out.extend_from_slice(v))?.is_some();
+    /// # Ok(()) }
+    /// ```
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        if self.tx.reads_snapshot() {
+            return self.tx.snap_get(self.h, key, |v| f(v.bytes()));
+        }
+        Ok(self.get(key)?.map(|v| f(&v)))
+    }
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        if self.tx.reads_snapshot() {
+            return Ok(self.tx.snap_find(self.h, key)?.is_some());
+        }
         Ok(self.get_item(Bytes::copy_from_slice(key))?.is_some())
     }
     /// Number of items, as this transaction sees it.
@@ -238,14 +265,74 @@ impl<'t> RawStore<'t> {
         hi: Bound<Vec<u8>>,
         desc: bool,
     ) -> Result<RawRange<'t>> {
+        let by = if self.tx.reads_snapshot() {
+            RangeBy::Snapshot {
+                tx: self.tx,
+                h: self.h,
+                walk: SnapWalk::default(),
+            }
+        } else {
+            RangeBy::Cursor {
+                cur: self.cursor()?,
+                started: false,
+            }
+        };
         Ok(RawRange {
-            cur: self.cursor()?,
+            by,
             lo,
             hi,
             desc,
-            started: false,
             done: false,
         })
+    }
+    /// Call `f` with the key and value of each item with a key in `lo..hi`, in
+    /// ascending order (descending if `desc`), until it returns false; returns how
+    /// many items it was given. The same items as [`RawStore::range`], but in a
+    /// `NoCheck` transaction keys and inline values are lent straight from the
+    /// nodes instead of copied. In other modes the scan is recorded exactly as the
+    /// `range` iteration it performs (it stops as soon as `f` returns false).
+    ///
+    /// ```no_run
+    /// # use std::ops::Bound;
+    /// # fn f(s: &sop::RawStore<'_>) -> sop::Result<()> {
+    /// // The first ten items from "m" on.
+    /// let mut n = 0;
+    /// s.scan(Bound::Included(&b"m"[..]), Bound::Unbounded, false, |k, v| {
+    ///     println!("{k:?}: {} bytes", v.len());
+    ///     n += 1;
+    ///     n < 10
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn scan(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        desc: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<u64> {
+        let mut n = 0;
+        if self.tx.reads_snapshot() {
+            let mut walk = SnapWalk::default();
+            while walk.advance(self.tx, self.h, lo, hi, desc)? {
+                let (k, v) = walk.item(self.tx, self.h)?;
+                n += 1;
+                if !f(k, v.bytes()) {
+                    break;
+                }
+            }
+            walk.finish(self.tx, self.h);
+            return Ok(n);
+        }
+        let owned = |b: Bound<&[u8]>| b.map(<[u8]>::to_vec);
+        for item in self.range(owned(lo), owned(hi), desc)? {
+            let (k, v) = item?;
+            n += 1;
+            if !f(&k, &v) {
+                break;
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -334,40 +421,57 @@ impl RawCursor<'_> {
 
 /// An iterator over a key range.
 pub struct RawRange<'t> {
-    cur: RawCursor<'t>,
+    by: RangeBy<'t>,
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
     desc: bool,
-    started: bool,
     done: bool,
+}
+
+enum RangeBy<'t> {
+    /// Through a cursor's recorded moves (transactions that validate).
+    Cursor { cur: RawCursor<'t>, started: bool },
+    /// Straight from the snapshot (NoCheck transactions).
+    Snapshot {
+        tx: &'t Transaction,
+        h: u32,
+        walk: SnapWalk,
+    },
+}
+
+fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(Vec::as_slice)
 }
 
 impl RawRange<'_> {
     fn step(&mut self) -> Result<bool> {
-        let moved = if !self.started {
-            self.started = true;
+        let RangeBy::Cursor { cur, started } = &mut self.by else {
+            unreachable!("only cursor ranges step a cursor")
+        };
+        let moved = if !*started {
+            *started = true;
             if !self.desc {
                 match &self.lo {
-                    Bound::Unbounded => self.cur.first()?,
-                    Bound::Included(k) | Bound::Excluded(k) => self.cur.seek_ge(k)?,
+                    Bound::Unbounded => cur.first()?,
+                    Bound::Included(k) | Bound::Excluded(k) => cur.seek_ge(k)?,
                 }
             } else {
                 match &self.hi {
-                    Bound::Unbounded => self.cur.last()?,
-                    Bound::Included(k) | Bound::Excluded(k) => self.cur.seek_le(k)?,
+                    Bound::Unbounded => cur.last()?,
+                    Bound::Included(k) | Bound::Excluded(k) => cur.seek_le(k)?,
                 }
             }
         } else if self.desc {
-            self.cur.prev()?
+            cur.prev()?
         } else {
-            self.cur.next()?
+            cur.next()?
         };
         if !moved {
             return Ok(false);
         }
         // Skip items equal to an excluded starting bound.
         loop {
-            let k = self.cur.key().unwrap();
+            let k = cur.key().unwrap();
             let skip = match (self.desc, &self.lo, &self.hi) {
                 (false, Bound::Excluded(lo), _) => k == &lo[..],
                 (true, _, Bound::Excluded(hi)) => k == &hi[..],
@@ -376,16 +480,12 @@ impl RawRange<'_> {
             if !skip {
                 break;
             }
-            let more = if self.desc {
-                self.cur.prev()?
-            } else {
-                self.cur.next()?
-            };
+            let more = if self.desc { cur.prev()? } else { cur.next()? };
             if !more {
                 return Ok(false);
             }
         }
-        let k = self.cur.key().unwrap();
+        let k = cur.key().unwrap();
         let within = if self.desc {
             match &self.lo {
                 Bound::Unbounded => true,
@@ -401,6 +501,35 @@ impl RawRange<'_> {
         };
         Ok(within)
     }
+
+    fn next_item(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        match &mut self.by {
+            RangeBy::Snapshot { tx, h, walk } => {
+                if !walk.advance(tx, *h, bound_ref(&self.lo), bound_ref(&self.hi), self.desc)? {
+                    return Ok(None);
+                }
+                let (k, v) = walk.item(tx, *h)?;
+                Ok(Some((Bytes::copy_from_slice(k), v.into_bytes())))
+            }
+            RangeBy::Cursor { .. } => {
+                if !self.step()? {
+                    return Ok(None);
+                }
+                let RangeBy::Cursor { cur, .. } = &mut self.by else {
+                    unreachable!()
+                };
+                Ok(Some(cur.take_current()?.expect("positioned")))
+            }
+        }
+    }
+}
+
+impl Drop for RawRange<'_> {
+    fn drop(&mut self) {
+        if let RangeBy::Snapshot { tx, h, walk } = &mut self.by {
+            walk.finish(tx, *h);
+        }
+    }
 }
 
 impl Iterator for RawRange<'_> {
@@ -409,9 +538,9 @@ impl Iterator for RawRange<'_> {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(true) => Some(self.cur.take_current().map(|kv| kv.expect("positioned"))),
-            Ok(false) => {
+        match self.next_item() {
+            Ok(Some(kv)) => Some(Ok(kv)),
+            Ok(None) => {
                 self.done = true;
                 None
             }

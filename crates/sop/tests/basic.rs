@@ -90,6 +90,131 @@ fn remove_everything_and_values_placements() {
     }
 }
 
+/// `get_with` and `scan` lend keys and values; in a validated transaction they see
+/// its own writes and are recorded like `get` and `range` (a scan is validated up
+/// to where it stopped); in a NoCheck one they read the snapshot; values of every
+/// placement are fetched.
+#[test]
+fn borrowing_reads_in_every_mode() {
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let key = |i: u32| format!("k{i:04}").into_bytes();
+    let val = |i: u32, p: u32| format!("v{i}.{p}").into_bytes();
+    let placements = [
+        ValuePlacement::Auto,
+        ValuePlacement::Inline,
+        ValuePlacement::Separate,
+        ValuePlacement::Big,
+    ];
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    for (p, placement) in placements.iter().enumerate() {
+        let s = tx
+            .create_raw_store(
+                &format!("s{p}"),
+                "bytes",
+                StoreOptions {
+                    slot_length: 8,
+                    values: *placement,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for i in 0..100 {
+            s.add(&key(i), val(i, 0)).unwrap();
+        }
+        // Uncommitted writes are visible to the writer's own borrowing reads.
+        assert_eq!(
+            s.get_with(&key(5), |v| v.to_vec()).unwrap(),
+            Some(val(5, 0))
+        );
+        let mut seen = vec![];
+        let n = s
+            .scan(
+                Bound::Excluded(&key(10)),
+                Bound::Unbounded,
+                false,
+                |k, v| {
+                    seen.push((k.to_vec(), v.to_vec()));
+                    seen.len() < 3
+                },
+            )
+            .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            seen,
+            (11..14).map(|i| (key(i), val(i, 0))).collect::<Vec<_>>()
+        );
+    }
+    tx.commit().unwrap();
+
+    for mode in [TxMode::NoCheck, TxMode::ForReading, TxMode::ForWriting] {
+        let tx = db.begin(mode).unwrap();
+        for p in 0..placements.len() {
+            let s = tx.open_raw_store(&format!("s{p}")).unwrap();
+            assert_eq!(
+                s.get_with(&key(7), <[u8]>::to_vec).unwrap(),
+                Some(val(7, 0))
+            );
+            assert_eq!(s.get_with(b"nope", <[u8]>::to_vec).unwrap(), None);
+            assert!(s.contains(&key(99)).unwrap() && !s.contains(b"k").unwrap());
+            // Descending, both bounds, to the end.
+            let mut seen = vec![];
+            s.scan(
+                Bound::Included(&key(90)),
+                Bound::Excluded(&key(95)),
+                true,
+                |k, v| {
+                    seen.push((k.to_vec(), v.to_vec()));
+                    true
+                },
+            )
+            .unwrap();
+            let want: Vec<_> = (90..95).rev().map(|i| (key(i), val(i, 0))).collect();
+            assert_eq!(seen, want, "{mode:?} store {p}");
+            let owned: Vec<_> = s
+                .range(Bound::Included(key(90)), Bound::Excluded(key(95)), true)
+                .unwrap()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .collect();
+            assert_eq!(owned, want);
+            // The callbacks may use the transaction again.
+            let again = s.get_with(&key(1), |_| s.get(&key(2)).unwrap()).unwrap();
+            assert_eq!(again, Some(Some(val(2, 0).into())));
+        }
+        tx.commit().unwrap();
+    }
+
+    // A ForReading scan that stopped early conflicts with a change among the items
+    // it saw, not with one far past where it stopped.
+    for (changed, conflict) in [(12, true), (80, false)] {
+        let reader = db.begin(TxMode::ForReading).unwrap();
+        let s = reader.open_raw_store("s0").unwrap();
+        let mut n = 0;
+        s.scan(
+            Bound::Included(&key(10)),
+            Bound::Unbounded,
+            false,
+            |_, _| {
+                n += 1;
+                n < 5
+            },
+        )
+        .unwrap();
+        let w = db.begin(TxMode::ForWriting).unwrap();
+        w.open_raw_store("s0")
+            .unwrap()
+            .update(&key(changed), val(changed, 1))
+            .unwrap();
+        w.commit().unwrap();
+        match reader.commit() {
+            Err(Error::Conflict(_)) => assert!(conflict, "change at {changed}"),
+            Ok(()) => assert!(!conflict, "change at {changed}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[test]
 fn auto_placement_keeps_small_values_in_the_leaf_and_large_ones_apart() {
     let dir = tempfile::tempdir().unwrap();

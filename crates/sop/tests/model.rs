@@ -1,9 +1,11 @@
 //! Model-based tests: random sequences of every operation against a BTreeMap model,
 //! with commits, rollbacks and reopenings; `Database::check` after every commit
 //! verifies the tree invariants, counts, and that no orphan node or blob is left.
+//! Beside the writer, a NoCheck reader of the last committed state answers every
+//! read too (its reads take the unrecorded snapshot path).
 
 use proptest::prelude::*;
-use sop::{Database, DbOptions, StoreOptions, Transaction, TxMode, ValuePlacement};
+use sop::{Database, DbOptions, Key, StoreOptions, Transaction, TxMode, Value, ValuePlacement};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -63,6 +65,8 @@ struct Harness {
     dir: tempfile::TempDir,
     db: Option<Database>,
     tx: Option<Transaction>,
+    /// A NoCheck transaction reading `committed`.
+    reader: Option<Transaction>,
     committed: Model,
     work: Model,
     unique: bool,
@@ -85,10 +89,12 @@ impl Harness {
         tx.create_store::<u64, Vec<u8>>("m", opts.clone()).unwrap();
         tx.commit().unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
+        let reader = db.begin(TxMode::NoCheck).unwrap();
         Harness {
             dir,
             db: Some(db),
             tx: Some(tx),
+            reader: Some(reader),
             committed: Model::new(),
             work: Model::new(),
             unique: opts.unique,
@@ -127,13 +133,93 @@ impl Harness {
         v
     }
 
+    /// The NoCheck reader's answers to the reads in `a`, against the committed model
+    /// (typed and raw API, owned and borrowed results, cursors).
+    fn check_reader(&self, a: &Act) {
+        let m = &self.committed;
+        let tx = self.reader.as_ref().unwrap();
+        let s = tx.open_store::<u64, Vec<u8>>("m").unwrap();
+        let raw = s.raw();
+        let dec = |v: &[u8]| Vec::<u8>::decode_value(v).unwrap();
+        match *a {
+            Act::Get(k) => {
+                let want = m.get(&k).map(|v| v[0].clone());
+                assert_eq!(s.get(&k).unwrap(), want, "NoCheck get {k}");
+                assert_eq!(s.contains(&k).unwrap(), want.is_some());
+                let kb = k.to_key_bytes();
+                assert_eq!(
+                    raw.get_with(&kb, dec).unwrap(),
+                    want,
+                    "NoCheck get_with {k}"
+                );
+                assert_eq!(raw.get(&kb).unwrap().map(|b| dec(&b)), want);
+            }
+            Act::Range(lo, hi, desc) => {
+                let bounds = [
+                    (Bound::Included(lo), Bound::Included(hi)),
+                    (Bound::Excluded(lo), Bound::Excluded(hi)),
+                    (Bound::Unbounded, Bound::Excluded(hi)),
+                    (Bound::Included(lo), Bound::Unbounded),
+                ];
+                for (l, h) in bounds {
+                    let want = Self::flat(m, l, h, desc);
+                    let got: Vec<(u64, Vec<u8>)> = if desc {
+                        s.range_desc((l, h)).unwrap().map(|r| r.unwrap()).collect()
+                    } else {
+                        s.range((l, h)).unwrap().map(|r| r.unwrap()).collect()
+                    };
+                    assert_eq!(got, want, "NoCheck range {l:?}..{h:?} desc={desc}");
+                    let kb = |b: Bound<u64>| b.map(|k| k.to_key_bytes());
+                    let (lb, hb) = (kb(l), kb(h));
+                    for limit in [usize::MAX, 3] {
+                        let mut seen = vec![];
+                        let n = raw
+                            .scan(as_slice(&lb), as_slice(&hb), desc, |k, v| {
+                                seen.push((u64::from_key_bytes(k).unwrap(), dec(v)));
+                                seen.len() < limit
+                            })
+                            .unwrap();
+                        assert_eq!(n as usize, seen.len());
+                        let want: Vec<_> = want.iter().take(limit).cloned().collect();
+                        assert_eq!(seen, want, "NoCheck scan {l:?}..{h:?} desc={desc}");
+                    }
+                }
+            }
+            Act::Walk(k, n, fwd) => {
+                let all = Self::flat(m, Bound::Unbounded, Bound::Unbounded, false);
+                let mut c = s.cursor().unwrap();
+                let mut ok = c.seek_ge(&k).unwrap();
+                let mut idx = all.iter().position(|(kk, _)| *kk >= k);
+                for _ in 0..n {
+                    assert_eq!(ok, idx.is_some());
+                    let Some(i) = idx else { break };
+                    assert_eq!(c.item().unwrap(), Some(all[i].clone()));
+                    ok = if fwd {
+                        c.next().unwrap()
+                    } else {
+                        c.prev().unwrap()
+                    };
+                    idx = if fwd {
+                        Some(i + 1).filter(|j| *j < all.len())
+                    } else {
+                        i.checked_sub(1)
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn step(&mut self, a: &Act) {
         let (unique, big) = (self.unique, self.big);
         match a {
             Act::Commit => {
                 self.tx.take().unwrap().commit().unwrap();
+                // The reader still sees its snapshot, the state before this commit.
+                self.check_reader(&Act::Range(0, u64::MAX, false));
                 self.committed = self.work.clone();
                 self.check_db();
+                self.reader = Some(self.db.as_ref().unwrap().begin(TxMode::NoCheck).unwrap());
                 self.tx = Some(self.db.as_ref().unwrap().begin(TxMode::ForWriting).unwrap());
                 return;
             }
@@ -145,9 +231,11 @@ impl Harness {
             }
             Act::Reopen => {
                 self.tx.take();
+                self.reader.take();
                 self.db.take();
                 self.work = self.committed.clone();
                 let db = Database::open(self.dir.path(), db_opts()).unwrap();
+                self.reader = Some(db.begin(TxMode::NoCheck).unwrap());
                 self.db = Some(db);
                 self.check_db();
                 self.tx = Some(self.db.as_ref().unwrap().begin(TxMode::ForWriting).unwrap());
@@ -155,6 +243,7 @@ impl Harness {
             }
             _ => {}
         }
+        self.check_reader(a);
         let tx = self.tx.as_ref().unwrap();
         let s = tx.open_store::<u64, Vec<u8>>("m").unwrap();
         let w = &mut self.work;
@@ -333,6 +422,10 @@ fn run(opts: StoreOptions, acts: Vec<Act>) {
         all,
         Harness::flat(&h.committed, Bound::Unbounded, Bound::Unbounded, false)
     );
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(Vec::as_slice)
 }
 
 fn store_opts() -> impl Strategy<Value = StoreOptions> {

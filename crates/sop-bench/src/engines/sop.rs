@@ -5,7 +5,9 @@
 //! engine rather than a serde encoding. Write transactions are `TxMode::ForWriting`, whose
 //! `commit()` is durable when it returns. Read transactions are `TxMode::NoCheck` by default (a
 //! snapshot with no commit-time validation, like the peers' read transactions);
-//! `--sop-read-mode for-reading` measures validated read transactions instead.
+//! `--sop-read-mode for-reading` measures validated read transactions instead. Reads go through
+//! `RawStore::get_with` and `RawStore::scan`, which lend keys and values to the harness (in a
+//! NoCheck transaction straight from the node) rather than returning copies.
 
 use super::{Engine, EngineConfig, ReadFn, ReadTx, WriteFn, WriteTx};
 use anyhow::{Context, Result};
@@ -164,14 +166,11 @@ struct Handle<'t>(RawStore<'t>);
 
 impl ReadTx for Handle<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        match self.0.get(key)? {
-            Some(v) => {
-                out.clear();
-                out.extend_from_slice(&v);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let found = self.0.get_with(key, |v| {
+            out.clear();
+            out.extend_from_slice(v);
+        })?;
+        Ok(found.is_some())
     }
     fn scan(
         &self,
@@ -179,15 +178,16 @@ impl ReadTx for Handle<'_> {
         limit: usize,
         visit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize> {
-        let mut n = 0;
-        let range = self
-            .0
-            .range(Bound::Included(from.to_vec()), Bound::Unbounded, false)?;
-        for item in range.take(limit) {
-            let (k, v) = item?;
-            visit(&k, &v);
-            n += 1;
+        if limit == 0 {
+            return Ok(0);
         }
+        let mut n = 0;
+        self.0
+            .scan(Bound::Included(from), Bound::Unbounded, false, |k, v| {
+                visit(k, v);
+                n += 1;
+                n < limit
+            })?;
         Ok(n)
     }
     fn len(&self) -> Result<u64> {

@@ -7,9 +7,20 @@ use super::node::{Internal, ItemId, Leaf, Node, NodeId, Sep, ValueRef};
 use crate::error::Result;
 use std::sync::Arc;
 
+/// Where the tree reads nodes. Read algorithms (descents and cursor steps) need
+/// nothing more, so a reader that never writes can borrow nodes instead of
+/// cloning their `Arc`s.
+pub trait NodeRead {
+    /// The node, borrowed from wherever the reader keeps it.
+    fn node(&mut self, id: NodeId) -> Result<&Arc<Node>>;
+}
+
 /// Where the tree reads and writes nodes (a transaction's view of one store).
-pub trait NodeStore {
-    fn get(&mut self, id: NodeId) -> Result<Arc<Node>>;
+pub trait NodeStore: NodeRead {
+    /// The node, as a shared handle (kept while the store is changed).
+    fn get(&mut self, id: NodeId) -> Result<Arc<Node>> {
+        self.node(id).cloned()
+    }
     /// The node, made private to this writer (copy-on-write) and marked dirty.
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node>;
     fn alloc(&mut self, node: Node) -> NodeId;
@@ -62,12 +73,24 @@ fn leaf(n: &Node) -> &Leaf {
 }
 
 /// Walk from the root to the leaf for `target`.
-pub fn descend(ns: &mut dyn NodeStore, t: &Tree, target: Target<'_>) -> Result<Pos> {
+pub fn descend<N: NodeRead + ?Sized>(ns: &mut N, t: &Tree, target: Target<'_>) -> Result<Pos> {
+    let mut pos = Pos::default();
+    descend_into(ns, t, target, &mut pos)?;
+    Ok(pos)
+}
+
+/// `descend`, into `pos` (whose path buffer is reused).
+pub fn descend_into<N: NodeRead + ?Sized>(
+    ns: &mut N,
+    t: &Tree,
+    target: Target<'_>,
+    pos: &mut Pos,
+) -> Result<()> {
     let mut id = t.root;
-    let mut path = Vec::new();
+    let path = &mut pos.path;
+    path.clear();
     loop {
-        let node = ns.get(id)?;
-        match &*node {
+        match &**ns.node(id)? {
             Node::Internal(n) => {
                 let c = match target {
                     Target::Item(k, i) => n.child_for(k, i),
@@ -87,34 +110,31 @@ pub fn descend(ns: &mut dyn NodeStore, t: &Tree, target: Target<'_>) -> Result<P
                     Target::First => 0,
                     Target::End => l.len(),
                 };
-                return Ok(Pos {
-                    path,
-                    leaf: id,
-                    idx,
-                });
+                pos.leaf = id;
+                pos.idx = idx;
+                return Ok(());
             }
         }
     }
 }
 
 /// Move to the first item of the next non-empty leaf. False at the end (pos unchanged).
-pub fn next_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+pub fn next_leaf<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool> {
     adjacent_leaf(ns, pos, true)
 }
 
 /// Move to the last item of the previous non-empty leaf. False at the start.
-pub fn prev_leaf(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+pub fn prev_leaf<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool> {
     adjacent_leaf(ns, pos, false)
 }
 
 /// The neighbouring non-empty leaf in one direction: climb to the nearest ancestor
 /// with a sibling on that side, then descend along the near edge (leftmost going
 /// forward, rightmost going back). `pos` is unchanged when there is none.
-fn adjacent_leaf(ns: &mut dyn NodeStore, pos: &mut Pos, forward: bool) -> Result<bool> {
+fn adjacent_leaf<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos, forward: bool) -> Result<bool> {
     let mut path = pos.path.clone();
     while let Some((pid, c)) = path.pop() {
-        let parent = ns.get(pid)?;
-        let Node::Internal(p) = &*parent else {
+        let Node::Internal(p) = &**ns.node(pid)? else {
             unreachable!()
         };
         let sibling = if forward {
@@ -126,52 +146,50 @@ fn adjacent_leaf(ns: &mut dyn NodeStore, pos: &mut Pos, forward: bool) -> Result
         path.push((pid, sc));
         let mut id = p.children[sc];
         loop {
-            let n = ns.get(id)?;
-            match &*n {
+            let len = match &**ns.node(id)? {
                 Node::Internal(i) => {
                     let edge = if forward { 0 } else { i.children.len() - 1 };
                     path.push((id, edge));
                     id = i.children[edge];
+                    continue;
                 }
-                Node::Leaf(l) => {
-                    let mut here = Pos {
-                        path,
-                        leaf: id,
-                        idx: 0,
-                    };
-                    if l.is_empty() {
-                        // Skip an empty leaf (only transiently possible) the same way.
-                        if adjacent_leaf(ns, &mut here, forward)? {
-                            *pos = here;
-                            return Ok(true);
-                        }
-                        return Ok(false);
-                    }
-                    here.idx = if forward { 0 } else { l.len() - 1 };
+                Node::Leaf(l) => l.len(),
+            };
+            let mut here = Pos {
+                path,
+                leaf: id,
+                idx: 0,
+            };
+            if len == 0 {
+                // Skip an empty leaf (only transiently possible) the same way.
+                if adjacent_leaf(ns, &mut here, forward)? {
                     *pos = here;
                     return Ok(true);
                 }
+                return Ok(false);
             }
+            here.idx = if forward { 0 } else { len - 1 };
+            *pos = here;
+            return Ok(true);
         }
     }
     Ok(false)
 }
 
 /// Make `pos` point at an item, moving forward past leaf ends. False if none is left.
-pub fn settle_forward(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
-    let n = ns.get(pos.leaf)?;
-    if pos.idx < leaf(&n).len() {
+pub fn settle_forward<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool> {
+    if pos.idx < leaf(ns.node(pos.leaf)?).len() {
         return Ok(true);
     }
     next_leaf(ns, pos)
 }
 
 /// Move `pos` one item back. False if it was at the first item (or before).
-pub fn step_back(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+pub fn step_back<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool> {
     if pos.idx > 0 {
-        let n = ns.get(pos.leaf)?;
-        pos.idx = (pos.idx - 1).min(leaf(&n).len().saturating_sub(1));
-        if !leaf(&n).is_empty() {
+        let len = leaf(ns.node(pos.leaf)?).len();
+        pos.idx = (pos.idx - 1).min(len.saturating_sub(1));
+        if len > 0 {
             return Ok(true);
         }
     }
@@ -179,7 +197,7 @@ pub fn step_back(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
 }
 
 /// Move `pos` one item forward. False at the end.
-pub fn step_forward(ns: &mut dyn NodeStore, pos: &mut Pos) -> Result<bool> {
+pub fn step_forward<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool> {
     pos.idx += 1;
     settle_forward(ns, pos)
 }

@@ -48,6 +48,7 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         let Some(end) = end else {
@@ -61,19 +62,39 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, CodecError> {
         Ok(self.take(1)?[0])
     }
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, CodecError> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, CodecError> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
+    #[inline]
     pub fn u128(&mut self) -> Result<u128, CodecError> {
         Ok(u128::from_le_bytes(self.take(16)?.try_into().unwrap()))
     }
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, CodecError> {
+        // Most varints (lengths of keys and small values) take one or two bytes.
+        match self.buf.get(self.pos..self.pos.saturating_add(2)) {
+            Some(&[a, _]) if a < 0x80 => {
+                self.pos += 1;
+                return Ok(a as u64);
+            }
+            Some(&[a, b]) if b < 0x80 => {
+                self.pos += 2;
+                return Ok((a & 0x7f) as u64 | (b as u64) << 7);
+            }
+            _ => {}
+        }
+        self.varint_slow()
+    }
+    fn varint_slow(&mut self) -> Result<u64, CodecError> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = self.u8()?;
@@ -89,6 +110,7 @@ impl<'a> Reader<'a> {
     }
     /// A varint that must fit in `usize` and not exceed what is left in the buffer
     /// times `max_per_byte` (guards allocations sized by untrusted counts).
+    #[inline]
     pub fn len_prefix(&mut self) -> Result<usize, CodecError> {
         let n = self.varint()?;
         if n > self.remaining() as u64 {
@@ -109,6 +131,7 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
+    #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], CodecError> {
         let n = self.len_prefix()?;
         self.take(n)

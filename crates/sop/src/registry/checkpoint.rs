@@ -179,7 +179,7 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
             .map_err(|e| CodecError::new(format!("bad store info: {e}")))?;
         let created_seq = r.u64()?;
         let count = r.u64()?;
-        let mut nodes = imbl::HashMap::new();
+        let mut nodes = super::IdMap::default();
         for _ in 0..r.count(36)? {
             let id = r.u64()?;
             nodes.insert(

@@ -41,20 +41,25 @@ pub struct StoreInfo {
     pub key_spec: Option<IndexSpec>,
 }
 
+/// A persistent map keyed by logical ids (random 64-bit numbers, so a cheap hash
+/// suffices; the default SipHash cost as much as the rest of a node lookup).
+pub type IdMap<V> =
+    imbl::GenericHashMap<u64, V, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+
 #[derive(Clone, Debug)]
 pub struct StoreState {
     pub info: Arc<StoreInfo>,
     /// Sequence of the commit that created the store.
     pub created_seq: u64,
     pub count: u64,
-    pub nodes: imbl::HashMap<NodeId, Handle>,
+    pub nodes: IdMap<Handle>,
 }
 
 /// The whole registry as of commit `seq`.
 #[derive(Clone, Debug, Default)]
 pub struct DbState {
     pub seq: u64,
-    pub stores: imbl::HashMap<u64, Arc<StoreState>>,
+    pub stores: IdMap<Arc<StoreState>>,
     pub names: imbl::HashMap<String, u64>,
     /// Transactions recovery declared dead: their commits are refused.
     pub aborted: imbl::HashSet<u128>,

@@ -2,6 +2,7 @@
 
 mod commit;
 pub(crate) mod ops;
+pub(crate) mod snapshot;
 pub(crate) mod view;
 
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
@@ -217,25 +218,13 @@ impl Transaction {
         match v {
             OwnedValue::Inline(b) => Ok(b.clone()),
             OwnedValue::Pending(i) => Ok(s.pending[*i as usize].clone()),
-            other => {
-                let r = self
-                    .db
-                    .read_value(sid, &other.as_ref(), s.info.options.cache_values);
-                match r {
-                    // A blob released by a later commit was collected while this
-                    // snapshot still pointed at it: retry with a newer snapshot.
-                    Err(Error::Corrupt { detail, path })
-                        if detail == crate::db::MISSING_BLOB
-                            && st.snap.seq < self.db.state.read().seq =>
-                    {
-                        Err(Error::SnapshotTooOld(format!(
-                            "{} was collected after this snapshot",
-                            path.display()
-                        )))
-                    }
-                    r => r,
-                }
+            other => snapshot::Fetch {
+                db: &self.db,
+                sid,
+                cache: s.info.options.cache_values,
+                snap_seq: st.snap.seq,
             }
+            .bytes(&other.as_ref()),
         }
     }
 

@@ -3,12 +3,13 @@
 //! that is the read set validated at commit.
 
 use crate::btree::node::{Node, NodeId};
-use crate::btree::tree::NodeStore;
+use crate::btree::tree::{NodeRead, NodeStore};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::registry::{StoreInfo, StoreState};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +46,75 @@ pub(crate) struct StoreTx {
     pub dirty: bool,
     /// Bumped on every structural change, so cursors know to re-seek.
     pub modcount: u64,
+    /// Nodes recently read by an untracked (NoCheck) view, so a descent or a cursor
+    /// step does not look each one up in the registry and the node cache again.
+    pub memo: Memo,
+}
+
+/// A small direct-mapped table of snapshot nodes by logical id, for untracked
+/// views (which keep no read set). The snapshot never changes and an untracked
+/// view never writes, so an entry is never stale; it is cleared anyway if such a
+/// view is ever asked to write. Internal nodes and leaves have separate tables, so
+/// the leaves of random reads do not evict the upper levels of the tree.
+#[derive(Clone, Default)]
+pub(crate) struct Memo {
+    internals: Vec<(NodeId, Option<Arc<Node>>)>,
+    leaves: Vec<(NodeId, Option<Arc<Node>>)>,
+    /// A path buffer for descents, lent out and given back.
+    pub spare_path: Vec<(NodeId, usize)>,
+}
+
+const MEMO_INTERNALS: usize = 256;
+const MEMO_LEAVES: usize = 16;
+
+impl Memo {
+    #[inline]
+    fn slot(id: NodeId, n: usize) -> usize {
+        // Logical ids are random, so their low bits are a good index.
+        (id as usize) & (n - 1)
+    }
+    /// The node `id`, from the table or else from `load` (then remembered).
+    #[inline]
+    pub fn get_or_load(
+        &mut self,
+        id: NodeId,
+        load: impl FnOnce() -> Result<Arc<Node>>,
+    ) -> Result<&Arc<Node>> {
+        let (i, l) = (Self::slot(id, MEMO_INTERNALS), Self::slot(id, MEMO_LEAVES));
+        let hit = |t: &[(NodeId, Option<Arc<Node>>)], i: usize| matches!(t.get(i), Some((x, Some(_))) if *x == id);
+        let leaf = if hit(&self.internals, i) {
+            false
+        } else if hit(&self.leaves, l) {
+            true
+        } else {
+            let node = load()?;
+            let leaf = matches!(*node, Node::Leaf(_));
+            let (t, n, at) = if leaf {
+                (&mut self.leaves, MEMO_LEAVES, l)
+            } else {
+                (&mut self.internals, MEMO_INTERNALS, i)
+            };
+            if t.is_empty() {
+                t.resize(n, (0, None));
+            }
+            t[at] = (id, Some(node));
+            leaf
+        };
+        let entry = if leaf {
+            &self.leaves[l].1
+        } else {
+            &self.internals[i].1
+        };
+        entry
+            .as_ref()
+            .ok_or_else(|| Error::InvalidOption("node memo lost an entry".into()))
+    }
+    pub fn clear(&mut self) {
+        if !self.internals.is_empty() || !self.leaves.is_empty() {
+            self.internals = Vec::new();
+            self.leaves = Vec::new();
+        }
+    }
 }
 
 impl StoreTx {
@@ -61,6 +131,7 @@ impl StoreTx {
             released: Vec::new(),
             dirty: false,
             modcount: 0,
+            memo: Memo::default(),
         }
     }
     pub fn count(&self) -> u64 {
@@ -78,52 +149,78 @@ pub(crate) struct View<'a> {
     pub uncached: bool,
 }
 
+/// Read, verify and decode node `id` of the store as of `snap`; with its version.
+fn load(
+    db: &DbInner,
+    snap: Option<&StoreState>,
+    name: &str,
+    uncached: bool,
+    id: NodeId,
+) -> Result<(Arc<Node>, u64)> {
+    let h = snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
+        Error::corrupt(
+            db.path.join("log"),
+            format!("store {name:?}: node {id:#x} is referenced but not in the registry"),
+        )
+    })?;
+    let n = if uncached {
+        db.read_node_uncached(h)?
+    } else {
+        db.read_node(h)?
+    };
+    Ok((n, h.seq))
+}
+
 impl View<'_> {
-    fn load(&mut self, id: NodeId) -> Result<(Arc<Node>, u64)> {
-        let h = self.snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
-            Error::corrupt(
-                self.db.path.join("log"),
-                format!(
-                    "store {:?}: node {id:#x} is referenced but not in the registry",
-                    self.st.info.name
-                ),
-            )
-        })?;
-        let n = if self.uncached {
-            self.db.read_node_uncached(h)?
-        } else {
-            self.db.read_node(h)?
-        };
-        Ok((n, h.seq))
+    fn load(&self, id: NodeId) -> Result<(Arc<Node>, u64)> {
+        load(self.db, self.snap, &self.st.info.name, self.uncached, id)
+    }
+}
+
+impl NodeRead for View<'_> {
+    fn node(&mut self, id: NodeId) -> Result<&Arc<Node>> {
+        let (db, snap, uncached) = (self.db, self.snap, self.uncached);
+        let st = &mut *self.st;
+        if self.track {
+            let slot = match st.nodes.entry(id) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    let (node, seen) = load(db, snap, &st.info.name, uncached, id)?;
+                    v.insert(Slot {
+                        node,
+                        seen,
+                        state: SlotState::Clean,
+                    })
+                }
+            };
+            if slot.state == SlotState::Deleted {
+                return Err(Error::corrupt(
+                    db.path.join("log"),
+                    format!("node {id:#x} used after delete"),
+                ));
+            }
+            return Ok(&slot.node);
+        }
+        // Untracked: the transaction's own nodes (a NoCheck transaction has none),
+        // then the snapshot through the memo.
+        if let Some(s) = st.nodes.get(&id) {
+            if s.state == SlotState::Deleted {
+                return Err(Error::corrupt(
+                    db.path.join("log"),
+                    format!("node {id:#x} used after delete"),
+                ));
+            }
+            return Ok(&s.node);
+        }
+        let name = &st.info.name;
+        st.memo
+            .get_or_load(id, || Ok(load(db, snap, name, uncached, id)?.0))
     }
 }
 
 impl NodeStore for View<'_> {
-    fn get(&mut self, id: NodeId) -> Result<Arc<Node>> {
-        if let Some(s) = self.st.nodes.get(&id) {
-            if s.state == SlotState::Deleted {
-                return Err(Error::corrupt(
-                    self.db.path.join("log"),
-                    format!("node {id:#x} used after delete"),
-                ));
-            }
-            return Ok(s.node.clone());
-        }
-        let (n, seq) = self.load(id)?;
-        if self.track {
-            self.st.nodes.insert(
-                id,
-                Slot {
-                    node: n.clone(),
-                    seen: seq,
-                    state: SlotState::Clean,
-                },
-            );
-        }
-        Ok(n)
-    }
-
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node> {
+        self.st.memo.clear();
         if !self.st.nodes.contains_key(&id) {
             let (n, seq) = self.load(id)?;
             self.st.nodes.insert(
@@ -143,6 +240,7 @@ impl NodeStore for View<'_> {
     }
 
     fn alloc(&mut self, node: Node) -> NodeId {
+        self.st.memo.clear();
         loop {
             let id = fastrand::u64(1..);
             let taken = self.st.nodes.contains_key(&id)
@@ -164,6 +262,7 @@ impl NodeStore for View<'_> {
     }
 
     fn free(&mut self, id: NodeId) {
+        self.st.memo.clear();
         self.st.modcount += 1;
         self.st.dirty = true;
         match self.st.nodes.get_mut(&id) {

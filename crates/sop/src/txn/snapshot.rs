@@ -1,0 +1,316 @@
+//! Reads of `NoCheck` transactions, straight from the snapshot.
+//!
+//! A NoCheck transaction is never validated and never replayed, so its reads need
+//! neither a recorded op nor a read set: they run here instead of through
+//! `Transaction::run`. They use the same tree algorithms over an untracked view
+//! (nodes borrowed through the store's memo), and hand keys and values out as
+//! slices borrowed from the leaf, so a caller that only looks at them copies
+//! nothing. Results are the same as those of the recorded path by construction:
+//! same descents, same steps, same bounds logic.
+
+use super::view::View;
+use super::{Transaction, TxState};
+use crate::btree::node::{Leaf, Node, ValueRef};
+use crate::btree::tree::{self, NodeRead, Pos, Target, Tree};
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Fetches the bytes of values kept outside the leaves (separate or big values).
+pub(crate) struct Fetch<'a> {
+    pub db: &'a DbInner,
+    pub sid: u64,
+    pub cache: bool,
+    /// The sequence the transaction reads as of.
+    pub snap_seq: u64,
+}
+
+impl Fetch<'_> {
+    pub fn bytes(&self, v: &ValueRef<'_>) -> Result<Bytes> {
+        match *v {
+            ValueRef::Inline(b) => Ok(Bytes::copy_from_slice(b)),
+            ValueRef::Pending(_) => Err(Error::InvalidOption(
+                "a staged value was read outside its transaction".into(),
+            )),
+            _ => match self.db.read_value(self.sid, v, self.cache) {
+                // A blob released by a later commit was collected while this
+                // snapshot still pointed at it: retry with a newer snapshot.
+                Err(Error::Corrupt { detail, path })
+                    if detail == crate::db::MISSING_BLOB
+                        && self.snap_seq < self.db.state.read().seq =>
+                {
+                    Err(Error::SnapshotTooOld(format!(
+                        "{} was collected after this snapshot",
+                        path.display()
+                    )))
+                }
+                r => r,
+            },
+        }
+    }
+}
+
+/// A value found by a snapshot read: borrowed from the leaf, or fetched.
+pub(crate) enum Val<'a> {
+    Borrowed(&'a [u8]),
+    Fetched(Bytes),
+}
+
+impl Val<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Val::Borrowed(b) => b,
+            Val::Fetched(b) => b,
+        }
+    }
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Val::Borrowed(b) => Bytes::copy_from_slice(b),
+            Val::Fetched(b) => b,
+        }
+    }
+}
+
+fn as_leaf(n: &Node) -> Result<&Leaf> {
+    match n {
+        Node::Leaf(l) => Ok(l),
+        Node::Internal(_) => Err(Error::InvalidOption(
+            "a cursor position points at an internal node".into(),
+        )),
+    }
+}
+
+impl Transaction {
+    /// Whether reads skip the op log and the read set (see this module).
+    pub(crate) fn reads_snapshot(&self) -> bool {
+        self.mode == crate::TxMode::NoCheck
+    }
+
+    /// Run `f` over an untracked view of the store behind handle `h`.
+    fn snap_view<R>(
+        &self,
+        h: u32,
+        f: impl FnOnce(&mut View<'_>, &Tree, &Fetch<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let Ok(mut st) = self.st.try_borrow_mut() else {
+            return Err(Error::InvalidOption(
+                "the transaction was used from inside one of its own callbacks".into(),
+            ));
+        };
+        if st.ended {
+            return Err(Error::TxEnded);
+        }
+        let sid = st.handle_store(h)?;
+        let snap_seq = st.snap.seq;
+        let st: &mut TxState = &mut st;
+        let (mut v, t) = st.view(&self.db, sid, false);
+        let fetch = Fetch {
+            db: &self.db,
+            sid,
+            cache: v.st.info.options.cache_values,
+            snap_seq,
+        };
+        f(&mut v, &t, &fetch)
+    }
+
+    /// The leaf holding the first item with `key`, and its index (NoCheck only).
+    pub(crate) fn snap_find(&self, h: u32, key: &[u8]) -> Result<Option<(Arc<Node>, usize)>> {
+        self.snap_view(h, |v, t, _| {
+            let mut pos = Pos {
+                path: std::mem::take(&mut v.st.memo.spare_path),
+                ..Pos::default()
+            };
+            tree::descend_into(v, t, Target::KeyGe(key), &mut pos)?;
+            let found = tree::settle_forward(v, &mut pos)?;
+            v.st.memo.spare_path = std::mem::take(&mut pos.path);
+            if !found {
+                return Ok(None);
+            }
+            let leaf = v.node(pos.leaf)?;
+            if as_leaf(leaf)?.key(pos.idx) != key {
+                return Ok(None);
+            }
+            Ok(Some((leaf.clone(), pos.idx)))
+        })
+    }
+
+    /// The value of the first item with `key`, given to `f` (NoCheck only). `f`
+    /// runs after the transaction's state is released, so it may use the
+    /// transaction again.
+    pub(crate) fn snap_get<R>(
+        &self,
+        h: u32,
+        key: &[u8],
+        f: impl FnOnce(Val<'_>) -> R,
+    ) -> Result<Option<R>> {
+        let Some((leaf, idx)) = self.snap_find(h, key)? else {
+            return Ok(None);
+        };
+        let v = match as_leaf(&leaf)?.item(idx).value {
+            ValueRef::Inline(b) => Val::Borrowed(b),
+            other => Val::Fetched(self.snap_view(h, |_, _, fetch| fetch.bytes(&other))?),
+        };
+        Ok(Some(f(v)))
+    }
+}
+
+/// A walk over a key range of a NoCheck transaction's snapshot. Steps inside the
+/// current leaf touch nothing but the leaf it holds.
+#[derive(Default)]
+pub(crate) struct SnapWalk {
+    pos: Pos,
+    leaf: Option<Arc<Node>>,
+    started: bool,
+}
+
+impl SnapWalk {
+    /// Move within the current leaf, if the next item is in it.
+    fn step_in_leaf(&mut self, desc: bool) -> bool {
+        let Some(Node::Leaf(l)) = self.leaf.as_deref() else {
+            return false;
+        };
+        let i = self.pos.idx;
+        if desc {
+            if i > 0 && i - 1 < l.len() {
+                self.pos.idx = i - 1;
+                return true;
+            }
+        } else if i + 1 < l.len() {
+            self.pos.idx = i + 1;
+            return true;
+        }
+        false
+    }
+
+    fn leaf(&self) -> Result<&Leaf> {
+        match self.leaf.as_deref() {
+            Some(n) => as_leaf(n),
+            None => Err(Error::InvalidOption(
+                "the range walk is not positioned".into(),
+            )),
+        }
+    }
+
+    /// Move to the next item within `lo..hi` (the first one on the first call).
+    /// False when the range is exhausted; the walk must not be advanced after that.
+    pub fn advance(
+        &mut self,
+        tx: &Transaction,
+        h: u32,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        desc: bool,
+    ) -> Result<bool> {
+        loop {
+            let moved = (self.started && self.step_in_leaf(desc)) || {
+                let started = std::mem::replace(&mut self.started, true);
+                let pos = &mut self.pos;
+                let (moved, leaf) = tx.snap_view(h, |v, t, _| {
+                    let moved = if !started {
+                        // Where a cursor's first move would go (as `RawRange` does it).
+                        let (target, back) = match (desc, lo, hi) {
+                            (false, Bound::Unbounded, _) => (Target::First, false),
+                            (false, Bound::Included(k) | Bound::Excluded(k), _) => {
+                                (Target::KeyGe(k), false)
+                            }
+                            (true, _, Bound::Unbounded) => (Target::End, true),
+                            (true, _, Bound::Included(k) | Bound::Excluded(k)) => {
+                                (Target::KeyGt(k), true)
+                            }
+                        };
+                        if pos.path.capacity() == 0 {
+                            pos.path = std::mem::take(&mut v.st.memo.spare_path);
+                        }
+                        tree::descend_into(v, t, target, pos)?;
+                        if back {
+                            tree::step_back(v, pos)?
+                        } else {
+                            tree::settle_forward(v, pos)?
+                        }
+                    } else if desc {
+                        tree::step_back(v, pos)?
+                    } else {
+                        tree::step_forward(v, pos)?
+                    };
+                    let leaf = if moved {
+                        Some(v.node(pos.leaf)?.clone())
+                    } else {
+                        None
+                    };
+                    Ok((moved, leaf))
+                })?;
+                if moved {
+                    self.leaf = leaf;
+                }
+                moved
+            };
+            if !moved {
+                return Ok(false);
+            }
+            let k = self.key()?;
+            // Skip items equal to an excluded starting bound.
+            let skip = match (desc, lo, hi) {
+                (false, Bound::Excluded(lo), _) => k == lo,
+                (true, _, Bound::Excluded(hi)) => k == hi,
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
+            return Ok(if desc {
+                match lo {
+                    Bound::Unbounded => true,
+                    Bound::Included(lo) => k >= lo,
+                    Bound::Excluded(lo) => k > lo,
+                }
+            } else {
+                match hi {
+                    Bound::Unbounded => true,
+                    Bound::Included(hi) => k <= hi,
+                    Bound::Excluded(hi) => k < hi,
+                }
+            });
+        }
+    }
+
+    /// Give the walk's path buffer back to the store's memo, for the next walk.
+    pub fn finish(&mut self, tx: &Transaction, h: u32) {
+        let path = std::mem::take(&mut self.pos.path);
+        if path.capacity() > 0 {
+            // Only a spare: if the store cannot be reached, the buffer is just freed.
+            let _ = tx.snap_view(h, |v, _, _| {
+                v.st.memo.spare_path = path;
+                Ok(())
+            });
+        }
+    }
+
+    /// The key of the current item.
+    pub fn key(&self) -> Result<&[u8]> {
+        let l = self.leaf()?;
+        if self.pos.idx >= l.len() {
+            return Err(Error::InvalidOption(
+                "the range walk is past its leaf".into(),
+            ));
+        }
+        Ok(l.key(self.pos.idx))
+    }
+
+    /// The key and value of the current item.
+    pub fn item<'w>(&'w self, tx: &Transaction, h: u32) -> Result<(&'w [u8], Val<'w>)> {
+        let l = self.leaf()?;
+        if self.pos.idx >= l.len() {
+            return Err(Error::InvalidOption(
+                "the range walk is past its leaf".into(),
+            ));
+        }
+        let it = l.item(self.pos.idx);
+        let v = match it.value {
+            ValueRef::Inline(b) => Val::Borrowed(b),
+            other => Val::Fetched(tx.snap_view(h, |_, _, fetch| fetch.bytes(&other))?),
+        };
+        Ok((it.key, v))
+    }
+}
