@@ -193,11 +193,80 @@ pub fn insert(
     value: &ValueRef<'_>,
 ) -> Result<()> {
     let pos = descend(ns, t, Target::Item(key, id))?;
+    insert_at(ns, t, pos, key, id, value)
+}
+
+/// Insert an item at `pos`, the position `descend(Target::Item(key, id))` gives.
+pub fn insert_at(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    pos: Pos,
+    key: &[u8],
+    id: ItemId,
+    value: &ValueRef<'_>,
+) -> Result<()> {
     let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
         unreachable!()
     };
     l.insert(pos.idx, key, id, value);
     fix_overflow(ns, t, pos.path, pos.leaf)
+}
+
+/// One descent for a write of (key, id): its insertion position, and whether the
+/// item there is the first with `key`. `None` when an item with `key` may lie
+/// before the position or past the end of its leaf; the caller then searches by
+/// key (`Target::KeyGe`). Items of a leaf lie in `[lo, hi)` for the nearest
+/// separators above it, so a neighbour leaf can hold `key` only if that bounding
+/// separator has `key` itself.
+pub fn put_position(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    key: &[u8],
+    id: ItemId,
+) -> Result<Option<(Pos, bool)>> {
+    let pos = descend(ns, t, Target::Item(key, id))?;
+    let n = ns.get(pos.leaf)?;
+    let l = leaf(&n);
+    if pos.idx > 0 {
+        if l.key(pos.idx - 1) == key {
+            return Ok(None);
+        }
+    } else if bounding_sep_has(ns, &pos.path, false, key)? {
+        return Ok(None);
+    }
+    if pos.idx < l.len() {
+        let found = l.key(pos.idx) == key;
+        return Ok(Some((pos, found)));
+    }
+    if bounding_sep_has(ns, &pos.path, true, key)? {
+        return Ok(None);
+    }
+    Ok(Some((pos, false)))
+}
+
+/// Whether the separator bounding the leaf at the end of `path` from above
+/// (`upper`) or below has key `key` (false at the tree's edge).
+fn bounding_sep_has(
+    ns: &mut dyn NodeStore,
+    path: &[(NodeId, usize)],
+    upper: bool,
+    key: &[u8],
+) -> Result<bool> {
+    for &(pid, c) in path.iter().rev() {
+        let n = ns.get(pid)?;
+        let Node::Internal(p) = &*n else {
+            unreachable!()
+        };
+        let s = if upper {
+            p.seps.get(c)
+        } else {
+            c.checked_sub(1).and_then(|i| p.seps.get(i))
+        };
+        if let Some(s) = s {
+            return Ok(&*s.key == key);
+        }
+    }
+    Ok(false)
 }
 
 fn size_of(n: &Node) -> usize {

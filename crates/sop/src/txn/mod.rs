@@ -440,9 +440,17 @@ impl TxState {
                 let id = self.new_item_id();
                 let (mut v, t) = self.view(db, sid, true);
                 let unique = v.st.info.options.unique;
-                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
-                let found =
-                    tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..];
+                // Usually one descent finds both the insertion point and the first
+                // item with the key; otherwise search by key, then insert by (key, id).
+                let (pos, found, exact) = match tree::put_position(&mut v, &t, key, id)? {
+                    Some((p, found)) => (p, found, true),
+                    None => {
+                        let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                        let found = tree::settle_forward(&mut v, &mut pos)?
+                            && key_at_is(&mut v, &pos, key)?;
+                        (pos, found, false)
+                    }
+                };
                 let insert = match mode {
                     PutMode::Add => !(unique && found),
                     PutMode::AddIfAbsent => !found,
@@ -450,7 +458,11 @@ impl TxState {
                 };
                 if insert {
                     let staged = stage_value(db, v.st, sid, value)?;
-                    tree::insert(&mut v, &t, key, id, &staged.as_ref())?;
+                    if exact {
+                        tree::insert_at(&mut v, &t, pos, key, id, &staged.as_ref())?;
+                    } else {
+                        tree::insert(&mut v, &t, key, id, &staged.as_ref())?;
+                    }
                     v.st.count_delta += 1;
                     Ok(OpOut::Bool(true))
                 } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
@@ -466,7 +478,7 @@ impl TxState {
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
                 let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
-                if tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..] {
+                if tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)? {
                     release_value(&mut v, &pos)?;
                     tree::remove_at(&mut v, &t, &pos)?;
                     v.st.count_delta -= 1;
@@ -748,6 +760,13 @@ fn leaf_key(v: &mut View<'_>, pos: &Pos) -> Result<Bytes> {
     let n = leaf_of(v, pos)?;
     let Node::Leaf(l) = &*n else { unreachable!() };
     Ok(Bytes::copy_from_slice(l.key(pos.idx)))
+}
+
+/// Whether the item at `pos` has key `key` (compared in place).
+fn key_at_is(v: &mut View<'_>, pos: &Pos, key: &[u8]) -> Result<bool> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    Ok(l.key(pos.idx) == key)
 }
 
 fn leaf_id(v: &mut View<'_>, pos: &Pos) -> Result<ItemId> {
