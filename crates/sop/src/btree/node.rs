@@ -227,6 +227,13 @@ impl Leaf {
         let s = self.slots[i];
         &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize]
     }
+    /// Whether item `i` has key `key`; the key's length and first eight bytes,
+    /// kept in the slot, usually decide without reading the record.
+    #[inline]
+    pub fn key_is(&self, i: usize, key: &[u8]) -> bool {
+        let s = self.slots[i];
+        s.key_len as usize == key.len() && s.prefix == key_prefix(key) && self.key(i) == key
+    }
     pub fn id(&self, i: usize) -> ItemId {
         self.slot_id(self.slots[i])
     }

@@ -228,14 +228,14 @@ pub fn put_position(
     let n = ns.get(pos.leaf)?;
     let l = leaf(&n);
     if pos.idx > 0 {
-        if l.key(pos.idx - 1) == key {
+        if l.key_is(pos.idx - 1, key) {
             return Ok(None);
         }
     } else if bounding_sep_has(ns, &pos.path, false, key)? {
         return Ok(None);
     }
     if pos.idx < l.len() {
-        let found = l.key(pos.idx) == key;
+        let found = l.key_is(pos.idx, key);
         return Ok(Some((pos, found)));
     }
     if bounding_sep_has(ns, &pos.path, true, key)? {

@@ -459,9 +459,9 @@ impl TxState {
                 if insert {
                     let staged = stage_value(db, v.st, sid, value)?;
                     if exact {
-                        tree::insert_at(&mut v, &t, pos, key, id, &staged.as_ref())?;
+                        tree::insert_at(&mut v, &t, pos, key, id, &staged)?;
                     } else {
-                        tree::insert(&mut v, &t, key, id, &staged.as_ref())?;
+                        tree::insert(&mut v, &t, key, id, &staged)?;
                     }
                     v.st.count_delta += 1;
                     Ok(OpOut::Bool(true))
@@ -766,7 +766,7 @@ fn leaf_key(v: &mut View<'_>, pos: &Pos) -> Result<Bytes> {
 fn key_at_is(v: &mut View<'_>, pos: &Pos, key: &[u8]) -> Result<bool> {
     let n = leaf_of(v, pos)?;
     let Node::Leaf(l) = &*n else { unreachable!() };
-    Ok(l.key(pos.idx) == key)
+    Ok(l.key_is(pos.idx, key))
 }
 
 fn leaf_id(v: &mut View<'_>, pos: &Pos) -> Result<ItemId> {
@@ -799,17 +799,22 @@ fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
     Ok(())
 }
 
-fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
+fn set_value(v: &mut View<'_>, pos: &Pos, value: &ValueRef<'_>) -> Result<()> {
     use crate::btree::tree::NodeStore;
     let Node::Leaf(l) = v.get_mut(pos.leaf)? else {
         unreachable!()
     };
-    l.set_value(pos.idx, &value.as_ref());
+    l.set_value(pos.idx, value);
     Ok(())
 }
 
-/// Place a value according to the store's options.
-fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Result<OwnedValue> {
+/// Place a value according to the store's options; the reference the leaf keeps.
+fn stage_value<'v>(
+    db: &DbInner,
+    st: &mut StoreTx,
+    sid: u64,
+    value: &'v Bytes,
+) -> Result<ValueRef<'v>> {
     match st.info.options.values {
         ValuePlacement::Inline => {
             if value.len() > MAX_INLINE_VALUE {
@@ -818,7 +823,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
                     value.len()
                 )));
             }
-            Ok(OwnedValue::Inline(value.clone()))
+            Ok(ValueRef::Inline(value))
         }
         ValuePlacement::Separate => {
             if value.len() > u32::MAX as usize {
@@ -827,7 +832,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
                 ));
             }
             st.pending.push(value.clone());
-            Ok(OwnedValue::Pending(st.pending.len() as u32 - 1))
+            Ok(ValueRef::Pending(st.pending.len() as u32 - 1))
         }
         ValuePlacement::Big => {
             // A fresh blob per write: a committed blob is never overwritten. Its
@@ -841,7 +846,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
             let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
             st.big.push(blob);
             f.append(value).map_err(|e| Error::io(&path, e))?;
-            Ok(OwnedValue::File {
+            Ok(ValueRef::File {
                 blob,
                 len: value.len() as u64,
                 checksum: checksum(value),
