@@ -12,6 +12,8 @@ pub trait NodeStore {
     fn get(&mut self, id: NodeId) -> Result<Arc<Node>>;
     /// The node, made private to this writer (copy-on-write) and marked dirty.
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node>;
+    /// Replace the content of node `id` (marked dirty) without copying the old one.
+    fn replace(&mut self, id: NodeId, node: Node) -> Result<()>;
     fn alloc(&mut self, node: Node) -> NodeId;
     fn free(&mut self, id: NodeId);
 }
@@ -283,23 +285,31 @@ fn fix_overflow(
     mut id: NodeId,
 ) -> Result<()> {
     loop {
-        let node = ns.get(id)?;
-        if size_of(&node) <= t.max {
+        // No reference to the node is kept: `get_mut` would copy it.
+        let (size, is_leaf) = {
+            let node = ns.get(id)?;
+            (size_of(&node), matches!(*node, Node::Leaf(_)))
+        };
+        if size <= t.max {
             return Ok(());
         }
         let Some((pid, c)) = path.pop() else {
             // The root overflows: move its content into a new child and split that.
-            let content = (*node).clone();
-            let child = ns.alloc(content);
-            *ns.get_mut(id)? = Node::Internal(Internal {
+            let root = Node::Internal(Internal {
                 seps: vec![],
-                children: vec![child],
+                children: vec![],
             });
+            let content = std::mem::replace(ns.get_mut(id)?, root);
+            let child = ns.alloc(content);
+            let Node::Internal(r) = ns.get_mut(id)? else {
+                unreachable!()
+            };
+            r.children.push(child);
             path.push((id, 0));
             id = child;
             continue;
         };
-        if t.balance && matches!(*node, Node::Leaf(_)) && balance_leaf(ns, t, pid, c, id)? {
+        if t.balance && is_leaf && balance_leaf(ns, t, pid, c, id)? {
             return Ok(());
         }
         let (sep, right) = match ns.get_mut(id)? {
@@ -341,14 +351,19 @@ fn balance_leaf(
     c: usize,
     id: NodeId,
 ) -> Result<bool> {
-    let parent = ns.get(pid)?;
-    let Node::Internal(p) = &*parent else {
-        unreachable!()
+    let (left_id, right_id) = {
+        let parent = ns.get(pid)?;
+        let Node::Internal(p) = &*parent else {
+            unreachable!()
+        };
+        (
+            c.checked_sub(1).map(|i| p.children[i]),
+            p.children.get(c + 1).copied(),
+        )
     };
     let node = ns.get(id)?;
     let len = leaf(&node).len();
-    if c > 0 {
-        let lid = p.children[c - 1];
+    if let Some(lid) = left_id {
         let ln = ns.get(lid)?;
         let llen = leaf(&ln).len();
         if llen < t.max {
@@ -358,8 +373,8 @@ fn balance_leaf(
             left.take_front(&mut me, k);
             let it = me.item(0);
             let sep = Sep::new(it.key, it.id);
-            *ns.get_mut(lid)? = Node::Leaf(left);
-            *ns.get_mut(id)? = Node::Leaf(me);
+            ns.replace(lid, Node::Leaf(left))?;
+            ns.replace(id, Node::Leaf(me))?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
@@ -367,8 +382,7 @@ fn balance_leaf(
             return Ok(len - k <= t.max);
         }
     }
-    if c + 1 < p.children.len() {
-        let rid = p.children[c + 1];
+    if let Some(rid) = right_id {
         let rn = ns.get(rid)?;
         let rlen = leaf(&rn).len();
         if rlen < t.max {
@@ -378,8 +392,8 @@ fn balance_leaf(
             right.take_back(&mut me, k);
             let it = right.item(0);
             let sep = Sep::new(it.key, it.id);
-            *ns.get_mut(rid)? = Node::Leaf(right);
-            *ns.get_mut(id)? = Node::Leaf(me);
+            ns.replace(rid, Node::Leaf(right))?;
+            ns.replace(id, Node::Leaf(me))?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
@@ -413,7 +427,7 @@ fn fix_underflow(
                 if r.children.len() == 1 {
                     let child = r.children[0];
                     let content = (*ns.get(child)?).clone();
-                    *ns.get_mut(id)? = content;
+                    ns.replace(id, content)?;
                     ns.free(child);
                 }
             }
@@ -426,6 +440,7 @@ fn fix_underflow(
         if size >= min {
             return Ok(());
         }
+        drop(node);
         let parent = ns.get(pid)?;
         let Node::Internal(p) = &*parent else {
             unreachable!()
@@ -436,9 +451,10 @@ fn fix_underflow(
         }
         let (li, ri) = if c > 0 { (c - 1, c) } else { (c, c + 1) };
         let (lid, rid) = (p.children[li], p.children[ri]);
+        let mut sep = p.seps[li].clone();
+        drop(parent);
         let mut ln = (*ns.get(lid)?).clone();
         let mut rn = (*ns.get(rid)?).clone();
-        let mut sep = p.seps[li].clone();
         let merged = size_of(&ln) + size_of(&rn) <= t.max;
         match (&mut ln, &mut rn) {
             (Node::Leaf(l), Node::Leaf(r)) => {
@@ -478,7 +494,7 @@ fn fix_underflow(
             }
             _ => unreachable!("siblings are at the same level"),
         }
-        *ns.get_mut(lid)? = ln;
+        ns.replace(lid, ln)?;
         if merged {
             ns.free(rid);
             let Node::Internal(pm) = ns.get_mut(pid)? else {
@@ -487,7 +503,7 @@ fn fix_underflow(
             pm.seps.remove(li);
             pm.children.remove(ri);
         } else {
-            *ns.get_mut(rid)? = rn;
+            ns.replace(rid, rn)?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
