@@ -70,7 +70,12 @@ pub struct Transaction {
     pub(crate) mode: TxMode,
     pub(crate) max_commit_time: Duration,
     pub(crate) st: RefCell<TxState>,
+    /// The chunk `stash` copies op arguments into.
+    scratch: RefCell<bytes::BytesMut>,
 }
+
+/// Size of the chunks keys and values of ops are copied into.
+const STASH_CHUNK: usize = 64 << 10;
 
 impl Transaction {
     pub(crate) fn new(
@@ -107,7 +112,23 @@ impl Transaction {
                 old_big: vec![],
                 first_snap: snap_seq,
             }),
+            scratch: RefCell::new(bytes::BytesMut::new()),
         }
+    }
+
+    /// A copy of `b` for an op to keep (in the op log, for merging). Small
+    /// copies share chunks of `STASH_CHUNK` bytes: one allocation per chunk
+    /// rather than one per key and value.
+    pub(crate) fn stash(&self, b: &[u8]) -> Bytes {
+        if b.len() > STASH_CHUNK / 8 {
+            return Bytes::copy_from_slice(b);
+        }
+        let mut s = self.scratch.borrow_mut();
+        if s.capacity() - s.len() < b.len() {
+            *s = bytes::BytesMut::with_capacity(STASH_CHUNK);
+        }
+        s.extend_from_slice(b);
+        s.split().freeze()
     }
 
     pub fn mode(&self) -> TxMode {
