@@ -194,11 +194,27 @@ fn varint_len(v: u64) -> usize {
 }
 
 /// A leaf: items in (key, id) order.
-#[derive(Clone, Default, Debug)]
+#[derive(Default, Debug)]
 pub struct Leaf {
     arena: Vec<u8>,
     slots: Vec<SlotRef>,
     dead: usize,
+}
+
+/// A leaf is cloned to be changed (copy-on-write): the copy gets room for a few
+/// more records, so the write that follows does not reallocate (and copy) it again.
+impl Clone for Leaf {
+    fn clone(&self) -> Leaf {
+        let mut arena = Vec::with_capacity(self.arena.len() + self.arena.len() / 8 + 512);
+        arena.extend_from_slice(&self.arena);
+        let mut slots = Vec::with_capacity(self.slots.len() + 4);
+        slots.extend_from_slice(&self.slots);
+        Leaf {
+            arena,
+            slots,
+            dead: self.dead,
+        }
+    }
 }
 
 impl Leaf {
