@@ -119,7 +119,7 @@ fn main() -> sop::Result<()> {
             let mut v = [0u8; 150];
             for k in &keys {
                 rng.fill(&mut v);
-                s.upsert(k, v.to_vec())?;
+                s.upsert(k, v)?;
             }
             tx.commit()?;
             n

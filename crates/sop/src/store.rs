@@ -160,8 +160,14 @@ impl<'t> RawStore<'t> {
     pub fn info(&self) -> Result<Arc<StoreInfo>> {
         self.tx.handle_info(self.h)
     }
-    fn put(&self, key: &[u8], value: Vec<u8>, mode: PutMode) -> Result<bool> {
-        self.put_owned(Bytes::copy_from_slice(key), value, mode)
+    fn put(&self, key: &[u8], value: &[u8], mode: PutMode) -> Result<bool> {
+        let op = Op::Put {
+            h: self.h,
+            key: self.tx.stash(key),
+            value: self.tx.stash(value),
+            mode,
+        };
+        Ok(as_bool(self.tx.run(op)?))
     }
     pub(crate) fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
         let op = Op::Put {
@@ -173,24 +179,24 @@ impl<'t> RawStore<'t> {
         Ok(as_bool(self.tx.run(op)?))
     }
     /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
-    pub fn add(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
-        self.put(key, value, PutMode::Add)
+    pub fn add(&self, key: &[u8], value: impl AsRef<[u8]>) -> Result<bool> {
+        self.put(key, value.as_ref(), PutMode::Add)
     }
     /// Insert only if no item has this key.
-    pub fn add_if_absent(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
-        self.put(key, value, PutMode::AddIfAbsent)
+    pub fn add_if_absent(&self, key: &[u8], value: impl AsRef<[u8]>) -> Result<bool> {
+        self.put(key, value.as_ref(), PutMode::AddIfAbsent)
     }
     /// Replace the value of the (first) item with this key; false if there is none.
-    pub fn update(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
-        self.put(key, value, PutMode::Update)
+    pub fn update(&self, key: &[u8], value: impl AsRef<[u8]>) -> Result<bool> {
+        self.put(key, value.as_ref(), PutMode::Update)
     }
     /// Update or insert; true if it inserted.
-    pub fn upsert(&self, key: &[u8], value: Vec<u8>) -> Result<bool> {
-        self.put(key, value, PutMode::Upsert)
+    pub fn upsert(&self, key: &[u8], value: impl AsRef<[u8]>) -> Result<bool> {
+        self.put(key, value.as_ref(), PutMode::Upsert)
     }
     /// Remove the (first) item with this key; false if there is none.
     pub fn remove(&self, key: &[u8]) -> Result<bool> {
-        self.remove_owned(Bytes::copy_from_slice(key))
+        self.remove_owned(self.tx.stash(key))
     }
     fn remove_owned(&self, key: Bytes) -> Result<bool> {
         Ok(as_bool(self.tx.run(Op::Remove { h: self.h, key })?))

@@ -254,7 +254,10 @@ fn auto_placement_keeps_small_values_in_the_leaf_and_large_ones_apart() {
     };
     // The large half lives outside the leaves; the small half stays in them.
     let (auto, inline) = (bytes(&db, "auto"), bytes(&db, "inline"));
-    assert!(auto * 4 < inline, "auto {auto} vs inline {inline} node bytes");
+    assert!(
+        auto * 4 < inline,
+        "auto {auto} vs inline {inline} node bytes"
+    );
     assert!(auto > 250 * 40, "small values are in the leaves: {auto}");
     // Overwrite across the threshold both ways, then read back after reopening.
     let tx = db.begin(TxMode::ForWriting).unwrap();

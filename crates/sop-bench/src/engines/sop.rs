@@ -197,7 +197,7 @@ impl ReadTx for Handle<'_> {
 
 impl WriteTx for Handle<'_> {
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.0.upsert(key, value.to_vec())?;
+        self.0.upsert(key, value)?;
         Ok(())
     }
     fn remove(&mut self, key: &[u8]) -> Result<()> {

@@ -185,11 +185,27 @@ fn varint_len(v: u64) -> usize {
 }
 
 /// A leaf: items in (key, id) order.
-#[derive(Clone, Default, Debug)]
+#[derive(Default, Debug)]
 pub struct Leaf {
     arena: Vec<u8>,
     slots: Vec<SlotRef>,
     dead: usize,
+}
+
+/// A leaf is cloned to be changed (copy-on-write): the copy gets room for a few
+/// more records, so the write that follows does not reallocate (and copy) it again.
+impl Clone for Leaf {
+    fn clone(&self) -> Leaf {
+        let mut arena = Vec::with_capacity(self.arena.len() + self.arena.len() / 8 + 512);
+        arena.extend_from_slice(&self.arena);
+        let mut slots = Vec::with_capacity(self.slots.len() + 4);
+        slots.extend_from_slice(&self.slots);
+        Leaf {
+            arena,
+            slots,
+            dead: self.dead,
+        }
+    }
 }
 
 impl Leaf {
@@ -202,10 +218,6 @@ impl Leaf {
     /// Approximate bytes of memory held.
     pub fn mem_size(&self) -> usize {
         self.arena.capacity() + self.slots.capacity() * 16 + 64
-    }
-    fn record_start(&self, i: usize) -> usize {
-        let s = self.slots[i];
-        s.key_off as usize - varint_len(s.key_len as u64)
     }
     pub fn item(&self, i: usize) -> Item<'_> {
         let s = self.slots[i];
@@ -242,6 +254,13 @@ impl Leaf {
     pub fn key(&self, i: usize) -> &[u8] {
         let s = self.slots[i];
         &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize]
+    }
+    /// Whether item `i` has key `key`; the key's length and first eight bytes,
+    /// kept in the slot, usually decide without reading the record.
+    #[inline]
+    pub fn key_is(&self, i: usize, key: &[u8]) -> bool {
+        let s = self.slots[i];
+        s.key_len as usize == key.len() && s.prefix == key_prefix(key) && self.key(i) == key
     }
     pub fn id(&self, i: usize) -> ItemId {
         self.slot_id(self.slots[i])
@@ -317,12 +336,49 @@ impl Leaf {
             key_len: key.len() as u32,
         }
     }
+    /// The byte range of slot `s`'s record in the arena (records there were
+    /// validated when written or decoded, so only the value's length is read).
+    #[inline]
+    fn span(&self, s: SlotRef) -> (usize, usize) {
+        let start = s.key_off as usize - varint_len(s.key_len as u64);
+        let at = (s.key_off + s.key_len) as usize + 16;
+        let end = match self.arena[at] {
+            TAG_INLINE => {
+                let mut r = Reader::new(&self.arena);
+                r.pos = at + 1;
+                let n = r.varint().expect("leaf arena holds valid records") as usize;
+                r.pos + n
+            }
+            TAG_SEGMENT => at + 1 + 28,
+            TAG_FILE => at + 1 + 32,
+            _ => at + 1 + 4,
+        };
+        (start, end)
+    }
     fn record_len(&self, i: usize) -> usize {
-        let mut r = Reader::new(&self.arena);
-        r.pos = self.record_start(i);
-        let start = r.pos;
-        decode_record(&mut r, true).expect("valid record");
-        r.pos - start
+        let (start, end) = self.span(self.slots[i]);
+        end - start
+    }
+    /// Copy slot `s`'s record to the end of `arena`; the slot for the copy.
+    #[inline]
+    fn copy_record(&self, s: SlotRef, arena: &mut Vec<u8>) -> SlotRef {
+        let (start, end) = self.span(s);
+        let base = arena.len();
+        arena.extend_from_slice(&self.arena[start..end]);
+        SlotRef {
+            key_off: (base + (s.key_off as usize - start)) as u32,
+            ..s
+        }
+    }
+    /// Bytes of the records of items `from..to`.
+    fn bytes_of(&self, from: usize, to: usize) -> usize {
+        self.slots[from..to]
+            .iter()
+            .map(|&s| {
+                let (a, b) = self.span(s);
+                b - a
+            })
+            .sum()
     }
     pub fn insert(&mut self, pos: usize, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
         let off = self.push_record(key, id, value);
@@ -350,33 +406,48 @@ impl Leaf {
             *self = self.slice(0, self.len());
         }
     }
-    /// A new leaf holding items `from..to`.
-    pub fn slice(&self, from: usize, to: usize) -> Leaf {
-        let mut out = Leaf::default();
-        for i in from..to {
-            let it = self.item(i);
-            out.push(it.key, it.id, &it.value);
+    /// A new leaf holding items `from..to`, with room for `extra` more bytes of records.
+    fn slice_with(&self, from: usize, to: usize, extra: usize) -> Leaf {
+        let mut out = Leaf {
+            arena: Vec::with_capacity(self.bytes_of(from, to) + extra),
+            slots: Vec::with_capacity(to - from),
+            dead: 0,
+        };
+        for &s in &self.slots[from..to] {
+            let c = self.copy_record(s, &mut out.arena);
+            out.slots.push(c);
         }
         out
     }
-    /// Split off the upper half (items `at..`) into a new leaf.
+    /// A new leaf holding items `from..to`.
+    pub fn slice(&self, from: usize, to: usize) -> Leaf {
+        self.slice_with(from, to, 0)
+    }
+    /// Split off the upper half (items `at..`) into a new leaf. Both halves get
+    /// room to grow back to the size of the whole.
     pub fn split_off(&mut self, at: usize) -> Leaf {
-        let right = self.slice(at, self.len());
-        *self = self.slice(0, at);
+        let live = self.arena.len() - self.dead;
+        let right = self.slice_with(at, self.len(), live / 2);
+        let mut left = self.slice_with(0, at, live / 2);
+        left.slots.reserve(self.slots.len() - at);
+        *self = left;
         right
     }
     /// Append all items of `other` (which must all sort after ours).
     pub fn append(&mut self, other: &Leaf) {
-        for i in 0..other.len() {
-            let it = other.item(i);
-            self.push(it.key, it.id, &it.value);
+        self.arena.reserve(other.bytes_of(0, other.len()));
+        self.slots.reserve(other.len());
+        for &s in &other.slots {
+            let c = other.copy_record(s, &mut self.arena);
+            self.slots.push(c);
         }
     }
     /// Move the first `n` items of `right` to the end of `self`.
     pub fn take_front(&mut self, right: &mut Leaf, n: usize) {
-        for i in 0..n {
-            let it = right.item(i);
-            self.push(it.key, it.id, &it.value);
+        self.arena.reserve(right.bytes_of(0, n));
+        for &s in &right.slots[..n] {
+            let c = right.copy_record(s, &mut self.arena);
+            self.slots.push(c);
         }
         *right = right.slice(n, right.len());
     }
@@ -396,15 +467,20 @@ impl Leaf {
     ) {
         out.push(KIND_LEAF);
         put_varint(out, self.len() as u64);
-        for i in 0..self.len() {
-            let it = self.item(i);
-            put_varint(out, it.key.len() as u64);
-            out.extend_from_slice(it.key);
-            put_u128(out, it.id);
-            match it.value {
-                ValueRef::Pending(p) => encode_value(out, &resolve(p)),
-                v => encode_value(out, &v),
+        out.reserve(self.arena.len() - self.dead);
+        for &s in &self.slots {
+            // A record is stored as it is encoded, except a pending value.
+            let at = (s.key_off + s.key_len) as usize + 16;
+            if self.arena[at] != TAG_PENDING {
+                self.copy_record(s, out);
+                continue;
             }
+            let (start, _) = self.span(s);
+            out.extend_from_slice(&self.arena[start..at]);
+            let mut r = Reader::new(&self.arena);
+            r.pos = at + 1;
+            let p = r.u32().expect("leaf arena holds valid records");
+            encode_value(out, &resolve(p));
         }
     }
 }

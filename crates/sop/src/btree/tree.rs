@@ -23,6 +23,8 @@ pub trait NodeStore: NodeRead {
     }
     /// The node, made private to this writer (copy-on-write) and marked dirty.
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node>;
+    /// Replace the content of node `id` (marked dirty) without copying the old one.
+    fn replace(&mut self, id: NodeId, node: Node) -> Result<()>;
     fn alloc(&mut self, node: Node) -> NodeId;
     fn free(&mut self, id: NodeId);
 }
@@ -211,11 +213,80 @@ pub fn insert(
     value: &ValueRef<'_>,
 ) -> Result<()> {
     let pos = descend(ns, t, Target::Item(key, id))?;
+    insert_at(ns, t, pos, key, id, value)
+}
+
+/// Insert an item at `pos`, the position `descend(Target::Item(key, id))` gives.
+pub fn insert_at(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    pos: Pos,
+    key: &[u8],
+    id: ItemId,
+    value: &ValueRef<'_>,
+) -> Result<()> {
     let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
         unreachable!()
     };
     l.insert(pos.idx, key, id, value);
     fix_overflow(ns, t, pos.path, pos.leaf)
+}
+
+/// One descent for a write of (key, id): its insertion position, and whether the
+/// item there is the first with `key`. `None` when an item with `key` may lie
+/// before the position or past the end of its leaf; the caller then searches by
+/// key (`Target::KeyGe`). Items of a leaf lie in `[lo, hi)` for the nearest
+/// separators above it, so a neighbour leaf can hold `key` only if that bounding
+/// separator has `key` itself.
+pub fn put_position(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    key: &[u8],
+    id: ItemId,
+) -> Result<Option<(Pos, bool)>> {
+    let pos = descend(ns, t, Target::Item(key, id))?;
+    let n = ns.get(pos.leaf)?;
+    let l = leaf(&n);
+    if pos.idx > 0 {
+        if l.key_is(pos.idx - 1, key) {
+            return Ok(None);
+        }
+    } else if bounding_sep_has(ns, &pos.path, false, key)? {
+        return Ok(None);
+    }
+    if pos.idx < l.len() {
+        let found = l.key_is(pos.idx, key);
+        return Ok(Some((pos, found)));
+    }
+    if bounding_sep_has(ns, &pos.path, true, key)? {
+        return Ok(None);
+    }
+    Ok(Some((pos, false)))
+}
+
+/// Whether the separator bounding the leaf at the end of `path` from above
+/// (`upper`) or below has key `key` (false at the tree's edge).
+fn bounding_sep_has(
+    ns: &mut dyn NodeStore,
+    path: &[(NodeId, usize)],
+    upper: bool,
+    key: &[u8],
+) -> Result<bool> {
+    for &(pid, c) in path.iter().rev() {
+        let n = ns.get(pid)?;
+        let Node::Internal(p) = &*n else {
+            unreachable!()
+        };
+        let s = if upper {
+            p.seps.get(c)
+        } else {
+            c.checked_sub(1).and_then(|i| p.seps.get(i))
+        };
+        if let Some(s) = s {
+            return Ok(&*s.key == key);
+        }
+    }
+    Ok(false)
 }
 
 fn size_of(n: &Node) -> usize {
@@ -232,23 +303,31 @@ fn fix_overflow(
     mut id: NodeId,
 ) -> Result<()> {
     loop {
-        let node = ns.get(id)?;
-        if size_of(&node) <= t.max {
+        // No reference to the node is kept: `get_mut` would copy it.
+        let (size, is_leaf) = {
+            let node = ns.get(id)?;
+            (size_of(&node), matches!(*node, Node::Leaf(_)))
+        };
+        if size <= t.max {
             return Ok(());
         }
         let Some((pid, c)) = path.pop() else {
             // The root overflows: move its content into a new child and split that.
-            let content = (*node).clone();
-            let child = ns.alloc(content);
-            *ns.get_mut(id)? = Node::Internal(Internal {
+            let root = Node::Internal(Internal {
                 seps: vec![],
-                children: vec![child],
+                children: vec![],
             });
+            let content = std::mem::replace(ns.get_mut(id)?, root);
+            let child = ns.alloc(content);
+            let Node::Internal(r) = ns.get_mut(id)? else {
+                unreachable!()
+            };
+            r.children.push(child);
             path.push((id, 0));
             id = child;
             continue;
         };
-        if t.balance && matches!(*node, Node::Leaf(_)) && balance_leaf(ns, t, pid, c, id)? {
+        if t.balance && is_leaf && balance_leaf(ns, t, pid, c, id)? {
             return Ok(());
         }
         let (sep, right) = match ns.get_mut(id)? {
@@ -290,14 +369,19 @@ fn balance_leaf(
     c: usize,
     id: NodeId,
 ) -> Result<bool> {
-    let parent = ns.get(pid)?;
-    let Node::Internal(p) = &*parent else {
-        unreachable!()
+    let (left_id, right_id) = {
+        let parent = ns.get(pid)?;
+        let Node::Internal(p) = &*parent else {
+            unreachable!()
+        };
+        (
+            c.checked_sub(1).map(|i| p.children[i]),
+            p.children.get(c + 1).copied(),
+        )
     };
     let node = ns.get(id)?;
     let len = leaf(&node).len();
-    if c > 0 {
-        let lid = p.children[c - 1];
+    if let Some(lid) = left_id {
         let ln = ns.get(lid)?;
         let llen = leaf(&ln).len();
         if llen < t.max {
@@ -307,8 +391,8 @@ fn balance_leaf(
             left.take_front(&mut me, k);
             let it = me.item(0);
             let sep = Sep::new(it.key, it.id);
-            *ns.get_mut(lid)? = Node::Leaf(left);
-            *ns.get_mut(id)? = Node::Leaf(me);
+            ns.replace(lid, Node::Leaf(left))?;
+            ns.replace(id, Node::Leaf(me))?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
@@ -316,8 +400,7 @@ fn balance_leaf(
             return Ok(len - k <= t.max);
         }
     }
-    if c + 1 < p.children.len() {
-        let rid = p.children[c + 1];
+    if let Some(rid) = right_id {
         let rn = ns.get(rid)?;
         let rlen = leaf(&rn).len();
         if rlen < t.max {
@@ -327,8 +410,8 @@ fn balance_leaf(
             right.take_back(&mut me, k);
             let it = right.item(0);
             let sep = Sep::new(it.key, it.id);
-            *ns.get_mut(rid)? = Node::Leaf(right);
-            *ns.get_mut(id)? = Node::Leaf(me);
+            ns.replace(rid, Node::Leaf(right))?;
+            ns.replace(id, Node::Leaf(me))?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
@@ -362,7 +445,7 @@ fn fix_underflow(
                 if r.children.len() == 1 {
                     let child = r.children[0];
                     let content = (*ns.get(child)?).clone();
-                    *ns.get_mut(id)? = content;
+                    ns.replace(id, content)?;
                     ns.free(child);
                 }
             }
@@ -375,6 +458,7 @@ fn fix_underflow(
         if size >= min {
             return Ok(());
         }
+        drop(node);
         let parent = ns.get(pid)?;
         let Node::Internal(p) = &*parent else {
             unreachable!()
@@ -385,9 +469,10 @@ fn fix_underflow(
         }
         let (li, ri) = if c > 0 { (c - 1, c) } else { (c, c + 1) };
         let (lid, rid) = (p.children[li], p.children[ri]);
+        let mut sep = p.seps[li].clone();
+        drop(parent);
         let mut ln = (*ns.get(lid)?).clone();
         let mut rn = (*ns.get(rid)?).clone();
-        let mut sep = p.seps[li].clone();
         let merged = size_of(&ln) + size_of(&rn) <= t.max;
         match (&mut ln, &mut rn) {
             (Node::Leaf(l), Node::Leaf(r)) => {
@@ -427,7 +512,7 @@ fn fix_underflow(
             }
             _ => unreachable!("siblings are at the same level"),
         }
-        *ns.get_mut(lid)? = ln;
+        ns.replace(lid, ln)?;
         if merged {
             ns.free(rid);
             let Node::Internal(pm) = ns.get_mut(pid)? else {
@@ -436,7 +521,7 @@ fn fix_underflow(
             pm.seps.remove(li);
             pm.children.remove(ri);
         } else {
-            *ns.get_mut(rid)? = rn;
+            ns.replace(rid, rn)?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };

@@ -71,7 +71,12 @@ pub struct Transaction {
     pub(crate) mode: TxMode,
     pub(crate) max_commit_time: Duration,
     pub(crate) st: RefCell<TxState>,
+    /// The chunk `stash` copies op arguments into.
+    scratch: RefCell<bytes::BytesMut>,
 }
+
+/// Size of the chunks keys and values of ops are copied into.
+const STASH_CHUNK: usize = 64 << 10;
 
 impl Transaction {
     pub(crate) fn new(
@@ -108,7 +113,23 @@ impl Transaction {
                 old_big: vec![],
                 first_snap: snap_seq,
             }),
+            scratch: RefCell::new(bytes::BytesMut::new()),
         }
+    }
+
+    /// A copy of `b` for an op to keep (in the op log, for merging). Small
+    /// copies share chunks of `STASH_CHUNK` bytes: one allocation per chunk
+    /// rather than one per key and value.
+    pub(crate) fn stash(&self, b: &[u8]) -> Bytes {
+        if b.len() > STASH_CHUNK / 8 {
+            return Bytes::copy_from_slice(b);
+        }
+        let mut s = self.scratch.borrow_mut();
+        if s.capacity() - s.len() < b.len() {
+            *s = bytes::BytesMut::with_capacity(STASH_CHUNK);
+        }
+        s.extend_from_slice(b);
+        s.split().freeze()
     }
 
     pub fn mode(&self) -> TxMode {
@@ -429,9 +450,17 @@ impl TxState {
                 let id = self.new_item_id();
                 let (mut v, t) = self.view(db, sid, true);
                 let unique = v.st.info.options.unique;
-                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
-                let found =
-                    tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..];
+                // Usually one descent finds both the insertion point and the first
+                // item with the key; otherwise search by key, then insert by (key, id).
+                let (pos, found, exact) = match tree::put_position(&mut v, &t, key, id)? {
+                    Some((p, found)) => (p, found, true),
+                    None => {
+                        let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                        let found = tree::settle_forward(&mut v, &mut pos)?
+                            && key_at_is(&mut v, &pos, key)?;
+                        (pos, found, false)
+                    }
+                };
                 let insert = match mode {
                     PutMode::Add => !(unique && found),
                     PutMode::AddIfAbsent => !found,
@@ -439,7 +468,11 @@ impl TxState {
                 };
                 if insert {
                     let staged = stage_value(db, v.st, sid, value)?;
-                    tree::insert(&mut v, &t, key, id, &staged.as_ref())?;
+                    if exact {
+                        tree::insert_at(&mut v, &t, pos, key, id, &staged)?;
+                    } else {
+                        tree::insert(&mut v, &t, key, id, &staged)?;
+                    }
                     v.st.count_delta += 1;
                     Ok(OpOut::Bool(true))
                 } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
@@ -455,7 +488,7 @@ impl TxState {
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
                 let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
-                if tree::settle_forward(&mut v, &mut pos)? && leaf_key(&mut v, &pos)? == key[..] {
+                if tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)? {
                     release_value(&mut v, &pos)?;
                     tree::remove_at(&mut v, &t, &pos)?;
                     v.st.count_delta -= 1;
@@ -739,6 +772,13 @@ fn leaf_key(v: &mut View<'_>, pos: &Pos) -> Result<Bytes> {
     Ok(Bytes::copy_from_slice(l.key(pos.idx)))
 }
 
+/// Whether the item at `pos` has key `key` (compared in place).
+fn key_at_is(v: &mut View<'_>, pos: &Pos, key: &[u8]) -> Result<bool> {
+    let n = leaf_of(v, pos)?;
+    let Node::Leaf(l) = &*n else { unreachable!() };
+    Ok(l.key_is(pos.idx, key))
+}
+
 fn leaf_id(v: &mut View<'_>, pos: &Pos) -> Result<ItemId> {
     let n = leaf_of(v, pos)?;
     let Node::Leaf(l) = &*n else { unreachable!() };
@@ -769,17 +809,22 @@ fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
     Ok(())
 }
 
-fn set_value(v: &mut View<'_>, pos: &Pos, value: &OwnedValue) -> Result<()> {
+fn set_value(v: &mut View<'_>, pos: &Pos, value: &ValueRef<'_>) -> Result<()> {
     use crate::btree::tree::NodeStore;
     let Node::Leaf(l) = v.get_mut(pos.leaf)? else {
         unreachable!()
     };
-    l.set_value(pos.idx, &value.as_ref());
+    l.set_value(pos.idx, value);
     Ok(())
 }
 
-/// Place a value according to the store's options.
-fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Result<OwnedValue> {
+/// Place a value according to the store's options; the reference the leaf keeps.
+fn stage_value<'v>(
+    db: &DbInner,
+    st: &mut StoreTx,
+    sid: u64,
+    value: &'v Bytes,
+) -> Result<ValueRef<'v>> {
     let placement = match st.info.options.values {
         ValuePlacement::Auto if value.len() <= crate::options::AUTO_INLINE_MAX => {
             ValuePlacement::Inline
@@ -796,7 +841,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
                     value.len()
                 )));
             }
-            Ok(OwnedValue::Inline(value.clone()))
+            Ok(ValueRef::Inline(value))
         }
         ValuePlacement::Separate => {
             if value.len() > u32::MAX as usize {
@@ -805,7 +850,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
                 ));
             }
             st.pending.push(value.clone());
-            Ok(OwnedValue::Pending(st.pending.len() as u32 - 1))
+            Ok(ValueRef::Pending(st.pending.len() as u32 - 1))
         }
         ValuePlacement::Big => {
             // A fresh blob per write: a committed blob is never overwritten. Its
@@ -819,7 +864,7 @@ fn stage_value(db: &DbInner, st: &mut StoreTx, sid: u64, value: &Bytes) -> Resul
             let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
             st.big.push(blob);
             f.append(value).map_err(|e| Error::io(&path, e))?;
-            Ok(OwnedValue::File {
+            Ok(ValueRef::File {
                 blob,
                 len: value.len() as u64,
                 checksum: checksum(value),

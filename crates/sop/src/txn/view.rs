@@ -239,6 +239,42 @@ impl NodeStore for View<'_> {
         Ok(Arc::make_mut(&mut s.node))
     }
 
+    fn replace(&mut self, id: NodeId, node: Node) -> Result<()> {
+        match self.st.nodes.get_mut(&id) {
+            Some(s) => {
+                match Arc::get_mut(&mut s.node) {
+                    Some(n) => *n = node,
+                    None => s.node = Arc::new(node),
+                }
+                s.state = SlotState::Dirty;
+            }
+            None => {
+                // Only the version the snapshot had is needed (the read set).
+                let seen = self.snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
+                    Error::corrupt(
+                        self.db.path.join("log"),
+                        format!(
+                            "store {:?}: node {id:#x} is referenced but not in the registry",
+                            self.st.info.name
+                        ),
+                    )
+                })?;
+                let seen = seen.seq;
+                self.st.nodes.insert(
+                    id,
+                    Slot {
+                        node: Arc::new(node),
+                        seen,
+                        state: SlotState::Dirty,
+                    },
+                );
+            }
+        }
+        self.st.dirty = true;
+        self.st.modcount += 1;
+        Ok(())
+    }
+
     fn alloc(&mut self, node: Node) -> NodeId {
         self.st.memo.clear();
         loop {
