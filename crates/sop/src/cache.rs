@@ -45,6 +45,10 @@ impl NodeCache {
     pub fn insert(&self, loc: Location, node: Arc<Node>) {
         self.nodes.insert(loc, node);
     }
+    /// Forget the node at `loc` (replaced: no new transaction reads it).
+    pub fn remove(&self, loc: Location) {
+        self.nodes.remove(&loc);
+    }
     pub fn get_value(&self, loc: Location) -> Option<bytes::Bytes> {
         self.values.get(&loc)
     }

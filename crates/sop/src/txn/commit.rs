@@ -313,6 +313,7 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
             .collect();
         sids.sort_unstable();
         let mut buf = Vec::new();
+        let mut all_placed = Vec::new();
         for sid in sids {
             let s = &st.stores[&sid];
             if !s.dirty {
@@ -321,6 +322,9 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
             let mut placed: Vec<Placement> = Vec::with_capacity(s.pending.len());
             for v in &s.pending {
                 placed.push(w.add(v)?);
+            }
+            if !placed.is_empty() {
+                all_placed.push((sid, placed.clone()));
             }
             let mut delta = StoreDelta {
                 store: sid,
@@ -391,11 +395,16 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
             let d = db.path.join("blobs").join(format!("{sid:016x}"));
             db.vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
         }
-        Ok(rec)
+        Ok((rec, all_placed))
     })();
     match res {
-        Ok(rec) => {
+        Ok((rec, all_placed)) => {
             let path = w.finish(&rec)?;
+            for (sid, placed) in all_placed {
+                if let Some(s) = st.stores.get_mut(&sid) {
+                    s.placed = placed;
+                }
+            }
             Ok((path, rec))
         }
         Err(e) => {
@@ -405,24 +414,54 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
     }
 }
 
-/// Nodes this process just wrote are what the next reader would load: cache them.
+/// Nodes this process just wrote are what the next reader would load: cache them
+/// (a leaf's pending values resolved to where the record put them), and drop the
+/// images they replace, which no new transaction reads.
 fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
     let st = tx.st.borrow();
     for d in &rec.deltas {
         let Some(s) = st.stores.get(&d.store) else {
             continue;
         };
-        let may_pend = s.info.options.values.has_separate();
+        let old = st.snap.stores.get(&d.store);
+        for id in d.puts.iter().map(|(id, _)| id).chain(&d.deletes) {
+            if let Some(h) = old.and_then(|o| o.nodes.get(id)) {
+                db.cache.remove((h.seq, h.off));
+            }
+        }
         for (id, pl) in &d.puts {
-            if let Some(slot) = s.nodes.get(id) {
-                // A leaf still pointing at pending values is read back from disk instead.
-                if may_pend && has_pending(&slot.node) {
-                    continue;
-                }
+            let Some(slot) = s.nodes.get(id) else {
+                continue;
+            };
+            if !has_pending(&slot.node) {
                 db.cache.insert((seq, pl.off), slot.node.clone());
+            } else if let Some(n) = resolve_pending(&slot.node, &s.placed, seq) {
+                db.cache.insert((seq, pl.off), Arc::new(n));
             }
         }
     }
+}
+
+/// A copy of leaf `n` with its pending values pointing into record `seq`
+/// (`None` if one of them was not placed).
+fn resolve_pending(n: &Node, placed: &[Placement], seq: u64) -> Option<Node> {
+    let Node::Leaf(l) = n else { return None };
+    let mut l = l.clone();
+    for i in 0..l.len() {
+        if let ValueRef::Pending(p) = l.item(i).value {
+            let pl = placed.get(p as usize)?;
+            l.set_value(
+                i,
+                &ValueRef::Segment {
+                    seq,
+                    off: pl.off,
+                    len: pl.len,
+                    checksum: pl.checksum,
+                },
+            );
+        }
+    }
+    Some(Node::Leaf(l))
 }
 
 fn has_pending(n: &Node) -> bool {

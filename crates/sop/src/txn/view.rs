@@ -39,6 +39,8 @@ pub(crate) struct StoreTx {
     pub nodes: FxHashMap<NodeId, Slot>,
     /// Separate values staged by this transaction, referenced as `ValueRef::Pending(i)`.
     pub pending: Vec<Bytes>,
+    /// Where the last record written put `pending` (set at commit).
+    pub placed: Vec<crate::log::record::Placement>,
     /// Big-value blobs this transaction wrote.
     pub big: Vec<u128>,
     /// Committed big-value blobs this transaction stopped referencing.
@@ -127,6 +129,7 @@ impl StoreTx {
             count_read: false,
             nodes: FxHashMap::default(),
             pending: Vec::new(),
+            placed: Vec::new(),
             big: Vec::new(),
             released: Vec::new(),
             dirty: false,
