@@ -55,6 +55,7 @@ impl Database {
             head: head.seq,
             ..Default::default()
         };
+        db.log.forget_tombstone();
         for seq in db.log.list(&*db.vfs)? {
             report.records += 1;
             if seq > head.seq {

@@ -218,3 +218,31 @@ fn power_cut_at_every_step_of_reclaim() {
         }
     }
 }
+
+#[test]
+fn a_damaged_shared_tombstone_is_reported_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    churn(&db, 100);
+    assert!(db.reclaim().unwrap().retired > 50);
+    assert!(db.check().unwrap().is_ok());
+    // Every retired record is a hard link to one tombstone: damage one byte of it.
+    let mut tomb = None;
+    for sub in std::fs::read_dir(dir.path().join("log")).unwrap().flatten() {
+        for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
+            if std::fs::read(f.path()).unwrap().starts_with(b"SOPRTRD\x02") {
+                tomb = Some(f.path());
+            }
+        }
+    }
+    let tomb = tomb.expect("a version-2 tombstone");
+    let mut bytes = std::fs::read(&tomb).unwrap();
+    bytes[30] ^= 0x40;
+    std::fs::write(&tomb, &bytes).unwrap();
+    let c = db.check().unwrap();
+    assert!(
+        c.problems.iter().any(|p| p.contains("damaged tombstone")),
+        "{:?}",
+        c.problems
+    );
+}

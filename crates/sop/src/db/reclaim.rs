@@ -69,17 +69,13 @@ impl Database {
             .into_iter()
             .filter(|s| *s <= head.seq && !live.contains(s))
         {
+            // Retired ones are skipped without reading their (shared) tombstone.
+            let Some((false, len)) = db.log.peek(vfs, seq)? else {
+                continue;
+            };
             let Some(rec) = db.log.read_header(vfs, seq)? else {
                 continue;
             };
-            if rec.retired {
-                continue;
-            }
-            let path = db.log.path(seq);
-            let len = vfs
-                .open(&path)
-                .and_then(|f| f.len())
-                .map_err(|e| Error::io(&path, e))?;
             dead.push((seq, rec.txn, len));
         }
         dead.sort_unstable();

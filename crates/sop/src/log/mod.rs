@@ -9,20 +9,30 @@ pub mod record;
 
 use crate::error::{Error, Result};
 use crate::io::{VFile, Vfs};
+use parking_lot::Mutex;
 use record::{Record, PREFIX_LEN, TRAILER_LEN};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const SUBDIR_SHIFT: u32 = 16;
 
 pub struct LogDir {
     pub root: PathBuf,
+    /// The last shared tombstone read whole: (length, its last 8 bytes = its
+    /// checksum, its bytes). Thousands of retired records are links to one file;
+    /// this spares reading it again for each.
+    last_tombstone: Mutex<Option<SeenTombstone>>,
 }
+
+/// (file length, its last 8 bytes, its bytes).
+type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
 
 impl LogDir {
     pub fn new(db: &Path) -> Self {
         LogDir {
             root: db.join("log"),
+            last_tombstone: Mutex::new(None),
         }
     }
     pub fn subdir(&self, seq: u64) -> PathBuf {
@@ -74,6 +84,30 @@ impl LogDir {
         Ok(Some(rec))
     }
 
+    /// Forget the remembered tombstone, so the next one is read and verified whole
+    /// (integrity checks start with this).
+    pub fn forget_tombstone(&self) {
+        *self.last_tombstone.lock() = None;
+    }
+
+    /// Cheaply: is record `seq` retired (a tombstone), and its file's length;
+    /// `Ok(None)` if it does not exist. Reads only the first eight bytes.
+    pub fn peek(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(bool, u64)>> {
+        let path = self.path(seq);
+        let f = match vfs.open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        let mut magic = [0u8; 8];
+        if flen >= 8 {
+            f.read_exact_at(&mut magic, 0)
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Some((record::is_tombstone(&magic), flen)))
+    }
+
     /// `Some(txn)` if `f` (record `seq`, `flen` bytes) is a tombstone; an error if it
     /// starts like one but does not name `seq` or fails its checksum.
     pub fn tombstone(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<Option<u128>> {
@@ -93,10 +127,24 @@ impl LogDir {
                 "damaged tombstone of a reclaimed record",
             ));
         }
-        let mut t = vec![0u8; flen as usize];
-        f.read_exact_at(&mut t, 0)
+        let mut tail = [0u8; 8];
+        f.read_exact_at(&mut tail, flen - 8)
             .map_err(|e| Error::io(&path, e))?;
-        match record::decode_tombstone(&t, seq) {
+        let memo = self.last_tombstone.lock().clone();
+        let t = match memo {
+            Some((len, sum, bytes)) if len == flen && sum == tail => bytes,
+            _ => {
+                let mut t = vec![0u8; flen as usize];
+                f.read_exact_at(&mut t, 0)
+                    .map_err(|e| Error::io(&path, e))?;
+                Arc::new(t)
+            }
+        };
+        let txn = record::decode_tombstone(&t, seq);
+        if txn.is_some() {
+            *self.last_tombstone.lock() = Some((flen, tail, t));
+        }
+        match txn {
             Some(txn) => Ok(Some(txn)),
             None => Err(Error::corrupt(
                 &path,
