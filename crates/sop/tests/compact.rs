@@ -2,52 +2,12 @@
 //! then retires; no item changes, concurrent transactions still commit, and a power
 //! cut at any step leaves the database whole.
 
+mod support;
+
 use sop::io::sim::{Fault, SimVfs};
 use sop::{CompactOptions, Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
-use std::ops::Bound;
-use std::path::Path;
 use std::sync::Arc;
-
-fn opts() -> DbOptions {
-    DbOptions {
-        recovery_interval: None,
-        ..Default::default()
-    }
-}
-
-/// Bytes of the files under `p`, each inode once (retired records are hard links
-/// to one shared tombstone), as `du --apparent-size` counts them.
-fn folder_bytes(p: &Path) -> u64 {
-    fn walk(p: &Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        let mut total = 0;
-        for e in std::fs::read_dir(p).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                total += walk(&e.path(), seen);
-            } else if seen.insert(m.ino()) {
-                total += m.len();
-            }
-        }
-        total
-    }
-    walk(p, &mut Default::default())
-}
-
-type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;
-
-fn dump(db: &Database) -> Dump {
-    let tx = db.begin(TxMode::NoCheck).unwrap();
-    let mut out = vec![];
-    for name in tx.list_stores().unwrap() {
-        let s = tx.open_raw_store(&name).unwrap();
-        for r in s.range(Bound::Unbounded, Bound::Unbounded, false).unwrap() {
-            let (k, v) = r.unwrap();
-            out.push((name.clone(), k.to_vec(), v.to_vec()));
-        }
-    }
-    out
-}
+use support::{dump, folder_bytes, opts, Dump};
 
 fn assert_healthy(db: &Database) {
     let c = db.check().unwrap();
@@ -277,36 +237,54 @@ fn bad_options_are_refused() {
     }
 }
 
-#[test]
-fn power_cut_at_every_step_of_compaction() {
-    const DB: &str = "/c/db";
-    let open = |vfs: &SimVfs| {
-        Database::open(
-            DB,
-            DbOptions {
-                vfs: Some(Arc::new(vfs.clone())),
-                recovery_interval: None,
-                ..Default::default()
-            },
-        )
-    };
-    let o = CompactOptions {
-        min_dead_fraction: 0.0,
-        chunk_bytes: 8 << 10,
-    };
+/// A simulated folder after `scatter`, what it holds, and how many file-system
+/// operations one compaction of it takes.
+struct SimCase {
+    base: SimVfs,
+    want: Dump,
+    ops: u64,
+}
+
+const SIM_DB: &str = "/c/db";
+const SIM_COMPACT: CompactOptions = CompactOptions {
+    min_dead_fraction: 0.0,
+    chunk_bytes: 8 << 10,
+};
+
+fn sim_open(vfs: &SimVfs) -> sop::Result<Database> {
+    Database::open(
+        SIM_DB,
+        DbOptions {
+            vfs: Some(Arc::new(vfs.clone())),
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+}
+
+fn sim_case() -> SimCase {
     let base = SimVfs::new();
     let want = {
-        let db = open(&base).unwrap();
+        let db = sim_open(&base).unwrap();
         scatter(&db, 60, 6);
         dump(&db)
     };
     let probe = base.crash_image_strict();
-    let db = open(&probe).unwrap();
+    let db = sim_open(&probe).unwrap();
     probe.reset_op_count();
-    let r = db.compact_with(&o).unwrap();
+    let r = db.compact_with(&SIM_COMPACT).unwrap();
     assert!(r.commits > 1 && r.reclaim.retired > 0, "{r:?}");
-    let ops = probe.op_count();
-    drop(db);
+    SimCase {
+        base,
+        want,
+        ops: probe.op_count(),
+    }
+}
+
+#[test]
+fn power_cut_at_every_step_of_compaction() {
+    let SimCase { base, want, ops } = sim_case();
+    let (open, o) = (sim_open, SIM_COMPACT);
     for k in 0..ops {
         let img = base.crash_image_strict();
         let db = open(&img).unwrap();
@@ -329,33 +307,8 @@ fn power_cut_at_every_step_of_compaction() {
 
 #[test]
 fn an_io_error_at_every_step_of_compaction_loses_nothing() {
-    const DB: &str = "/c/db";
-    let open = |vfs: &SimVfs| {
-        Database::open(
-            DB,
-            DbOptions {
-                vfs: Some(Arc::new(vfs.clone())),
-                recovery_interval: None,
-                ..Default::default()
-            },
-        )
-    };
-    let o = CompactOptions {
-        min_dead_fraction: 0.0,
-        chunk_bytes: 8 << 10,
-    };
-    let base = SimVfs::new();
-    let want = {
-        let db = open(&base).unwrap();
-        scatter(&db, 60, 6);
-        dump(&db)
-    };
-    let probe = base.crash_image_strict();
-    let db = open(&probe).unwrap();
-    probe.reset_op_count();
-    db.compact_with(&o).unwrap();
-    let ops = probe.op_count();
-    drop(db);
+    let SimCase { base, want, ops } = sim_case();
+    let (open, o) = (sim_open, SIM_COMPACT);
     for k in 0..ops {
         let img = base.crash_image_strict();
         let db = open(&img).unwrap();

@@ -1,51 +1,11 @@
 //! Reclaiming space: dead record files become tombstones; nothing live is lost.
 
+mod support;
+
 use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
-use std::ops::Bound;
-use std::path::Path;
 use std::sync::Arc;
-
-fn opts() -> DbOptions {
-    DbOptions {
-        recovery_interval: None,
-        ..Default::default()
-    }
-}
-
-/// Bytes of the files under `p`, each inode once (retired records are hard links
-/// to one shared tombstone), as `du --apparent-size` counts them.
-fn folder_bytes(p: &Path) -> u64 {
-    fn walk(p: &Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        let mut total = 0;
-        for e in std::fs::read_dir(p).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                total += walk(&e.path(), seen);
-            } else if seen.insert(m.ino()) {
-                total += m.len();
-            }
-        }
-        total
-    }
-    walk(p, &mut Default::default())
-}
-
-type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;
-
-fn dump(db: &Database) -> Dump {
-    let tx = db.begin(TxMode::NoCheck).unwrap();
-    let mut out = vec![];
-    for name in tx.list_stores().unwrap() {
-        let s = tx.open_raw_store(&name).unwrap();
-        for r in s.range(Bound::Unbounded, Bound::Unbounded, false).unwrap() {
-            let (k, v) = r.unwrap();
-            out.push((name.clone(), k.to_vec(), v.to_vec()));
-        }
-    }
-    out
-}
+use support::{dump, folder_bytes, opts};
 
 /// 200 keys in two stores (inline and separate values), then `updates` single-key
 /// commits on ten hot keys (so most records written die).

@@ -49,8 +49,8 @@ impl LogDir {
         u64::from_str_radix(hex, 16).ok()
     }
 
-    /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
-    pub fn read_header(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<Record>> {
+    /// Open record `seq` and take its length; `Ok(None)` if it does not exist.
+    fn open(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(Arc<dyn VFile>, u64)>> {
         let path = self.path(seq);
         let f = match vfs.open(&path) {
             Ok(f) => f,
@@ -58,6 +58,15 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        Ok(Some((f, flen)))
+    }
+
+    /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
+    pub fn read_header(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<Record>> {
+        let path = self.path(seq);
+        let Some((f, flen)) = self.open(vfs, seq)? else {
+            return Ok(None);
+        };
         if let Some(txn) = self.tombstone(&*f, flen, seq)? {
             return Ok(Some(Record {
                 txn,
@@ -94,12 +103,9 @@ impl LogDir {
     /// `Ok(None)` if it does not exist. Reads only the first eight bytes.
     pub fn peek(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(bool, u64)>> {
         let path = self.path(seq);
-        let f = match vfs.open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
+        let Some((f, flen)) = self.open(vfs, seq)? else {
+            return Ok(None);
         };
-        let flen = f.len().map_err(|e| Error::io(&path, e))?;
         let mut magic = [0u8; 8];
         if flen >= 8 {
             f.read_exact_at(&mut magic, 0)
@@ -157,12 +163,9 @@ impl LogDir {
     /// header and trailer) of record `seq`; `Ok(None)` if it is missing or retired.
     pub fn sizes(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
         let path = self.path(seq);
-        let f = match vfs.open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
+        let Some((f, flen)) = self.open(vfs, seq)? else {
+            return Ok(None);
         };
-        let flen = f.len().map_err(|e| Error::io(&path, e))?;
         if self.tombstone(&*f, flen, seq)?.is_some() {
             return Ok(None);
         }

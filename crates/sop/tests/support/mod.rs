@@ -1,4 +1,51 @@
 //! Shared test helpers (see the sop-testkit crate).
-#![allow(unused_imports)]
+#![allow(unused_imports, dead_code)]
 
 pub use sop_testkit::{redis_url, OwnRedis};
+
+use sop::{Database, DbOptions, TxMode};
+use std::ops::Bound;
+use std::path::Path;
+
+/// Options for tests: no background recovery thread.
+pub fn opts() -> DbOptions {
+    DbOptions {
+        recovery_interval: None,
+        ..Default::default()
+    }
+}
+
+/// Bytes of the files under `p`, each inode once (retired records are hard links
+/// to one shared tombstone), as `du --apparent-size` counts them.
+pub fn folder_bytes(p: &Path) -> u64 {
+    fn walk(p: &Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut total = 0;
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                total += walk(&e.path(), seen);
+            } else if seen.insert(m.ino()) {
+                total += m.len();
+            }
+        }
+        total
+    }
+    walk(p, &mut Default::default())
+}
+
+/// Every item of every store: (store, key, value).
+pub type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;
+
+pub fn dump(db: &Database) -> Dump {
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let mut out = vec![];
+    for name in tx.list_stores().unwrap() {
+        let s = tx.open_raw_store(&name).unwrap();
+        for r in s.range(Bound::Unbounded, Bound::Unbounded, false).unwrap() {
+            let (k, v) = r.unwrap();
+            out.push((name.clone(), k.to_vec(), v.to_vec()));
+        }
+    }
+    out
+}
