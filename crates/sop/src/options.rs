@@ -86,7 +86,8 @@ impl StoreOptions {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Coordination {
-    /// One process at a time may write (others wait on a file lock); in-process locks.
+    /// Processes on one host: the exclusive link of the log orders their commits,
+    /// an OS file lock tells which are alive; in-process locks only.
     #[default]
     Standalone,
     /// Many processes, possibly on many hosts, coordinated through Redis.
@@ -113,6 +114,11 @@ pub struct DbOptions {
     /// default options (moves live data out of records at least 20% dead, then
     /// retires dead records).
     pub auto_reclaim: bool,
+    /// Clustered mode: share node images through Redis (a node missing from this
+    /// process's cache is looked up there first, and put there after a read from
+    /// disk). On by default: it saves reads on a network volume; on a local disk
+    /// the two round trips cost more than the read, so turn it off there.
+    pub shared_node_cache: bool,
     /// Clustered mode: how long a process's lease lives without renewal. A process
     /// silent for longer is presumed dead; its commits are fenced off before
     /// recovery removes what it left.
@@ -137,6 +143,7 @@ impl Default for DbOptions {
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
             auto_reclaim: false,
+            shared_node_cache: true,
             checkpoint_every: 1000,
             lease_ttl: Duration::from_secs(10),
             recover_on_open: true,

@@ -320,3 +320,47 @@ fn uuid_like() -> u128 {
         .as_nanos();
     (t << 32) ^ (std::process::id() as u128) ^ 0x5eed_0000_0000_0000_0000_0000_0000_0000
 }
+
+#[test]
+fn the_shared_node_cache_can_be_turned_off() {
+    let url = support::redis_url();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    for shared in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || DbOptions {
+            shared_node_cache: shared,
+            ..clustered(&url)
+        };
+        let db = Database::open(dir.path(), opts()).unwrap();
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx
+            .create_store::<u64, u64>(
+                "s",
+                StoreOptions {
+                    slot_length: 8,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for i in 0..200 {
+            s.add(&i, &i).unwrap();
+        }
+        tx.commit().unwrap();
+        // A second handle has a cold cache: it reads every node from disk.
+        let other = Database::open(dir.path(), opts()).unwrap();
+        let tx = other.begin(TxMode::ForReading).unwrap();
+        let s = tx.open_store::<u64, u64>("s").unwrap();
+        for i in 0..200 {
+            assert_eq!(s.get(&i).unwrap(), Some(i));
+        }
+        tx.commit().unwrap();
+        let pattern = format!("sop:{}:node:*", db.config().id);
+        let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap();
+        if shared {
+            assert!(keys.len() > 20, "{} node images shared", keys.len());
+        } else {
+            assert!(keys.is_empty(), "{} node images shared", keys.len());
+        }
+    }
+}

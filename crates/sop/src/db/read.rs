@@ -58,8 +58,9 @@ impl DbInner {
 
     /// The verified bytes of the node image at `h` (the shared cache, else the record).
     pub fn read_node_bytes(&self, h: &Handle) -> Result<Vec<u8>> {
+        let shared = self.coord.clustered() && self.opts.shared_node_cache;
         let shared_key = format!("node:{:x}:{:x}", h.seq, h.off);
-        let from_shared = if self.coord.clustered() {
+        let from_shared = if shared {
             self.coord
                 .cache_get(&shared_key)
                 .filter(|b| b.len() == h.len as usize && checksum(b) == h.checksum)
@@ -73,7 +74,7 @@ impl DbInner {
                 let mut buf = vec![0u8; h.len as usize];
                 f.read_exact_at(&mut buf, h.off)
                     .map_err(|e| Error::io(self.log.path(h.seq), e))?;
-                if self.coord.clustered() && checksum(&buf) == h.checksum {
+                if shared && checksum(&buf) == h.checksum {
                     self.coord.cache_put(&shared_key, &buf);
                 }
                 buf
