@@ -16,6 +16,24 @@ fn clustered(url: &str) -> DbOptions {
     }
 }
 
+/// Store "s" (8 items per node) holding i -> i for i < 200.
+fn fill(db: &Database) {
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let s = tx
+        .create_store::<u64, u64>(
+            "s",
+            StoreOptions {
+                slot_length: 8,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for i in 0..200 {
+        s.add(&i, &i).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
 #[test]
 fn unreachable_redis_at_open_names_the_address() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,20 +229,7 @@ fn emptying_redis_costs_only_speed() {
     let url = own.url();
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path(), clustered(&url)).unwrap();
-    let tx = db.begin(TxMode::ForWriting).unwrap();
-    let s = tx
-        .create_store::<u64, u64>(
-            "s",
-            StoreOptions {
-                slot_length: 8,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    for i in 0..200 {
-        s.add(&i, &i).unwrap();
-    }
-    tx.commit().unwrap();
+    fill(&db);
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_connection().unwrap();
     for round in 0..3u64 {
@@ -333,20 +338,7 @@ fn the_shared_node_cache_can_be_turned_off() {
             ..clustered(&url)
         };
         let db = Database::open(dir.path(), opts()).unwrap();
-        let tx = db.begin(TxMode::ForWriting).unwrap();
-        let s = tx
-            .create_store::<u64, u64>(
-                "s",
-                StoreOptions {
-                    slot_length: 8,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        for i in 0..200 {
-            s.add(&i, &i).unwrap();
-        }
-        tx.commit().unwrap();
+        fill(&db);
         // A second handle has a cold cache: it reads every node from disk.
         let other = Database::open(dir.path(), opts()).unwrap();
         let tx = other.begin(TxMode::ForReading).unwrap();

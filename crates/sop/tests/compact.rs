@@ -93,13 +93,19 @@ fn compaction_frees_what_reclaim_cannot_and_keeps_every_item() {
     assert_healthy(&db);
 }
 
-#[test]
-fn transactions_open_across_a_compaction_still_commit() {
+/// A scattered folder and two handles on it; the second compacts, as another
+/// process would.
+fn two_handles() -> (tempfile::TempDir, Database, Database) {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path(), opts()).unwrap();
     scatter(&db, 200, 40);
-    // Another handle compacts, as another process would.
     let other = Database::open(dir.path(), opts()).unwrap();
+    (dir, db, other)
+}
+
+#[test]
+fn transactions_open_across_a_compaction_still_commit() {
+    let (_dir, db, other) = two_handles();
 
     let writer = db.begin(TxMode::ForWriting).unwrap();
     let reader = db.begin(TxMode::ForReading).unwrap();
@@ -137,10 +143,7 @@ fn transactions_open_across_a_compaction_still_commit() {
 
 #[test]
 fn a_real_conflict_is_still_caught_across_a_compaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), opts()).unwrap();
-    scatter(&db, 200, 40);
-    let other = Database::open(dir.path(), opts()).unwrap();
+    let (_dir, db, other) = two_handles();
     let tx = db.begin(TxMode::ForWriting).unwrap();
     let b = tx.open_store::<u64, Vec<u8>>("b").unwrap();
     let v = b.get(&21).unwrap().unwrap();
