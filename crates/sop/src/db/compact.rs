@@ -233,13 +233,7 @@ impl DbInner {
             let _ = self.vfs.remove_file(&tmp);
             match linked? {
                 Linked::At(seq) => {
-                    if let Err(e) = self.make_durable(seq) {
-                        self.poison();
-                        return Err(Error::CommitOutcomeUnknown {
-                            attempt: format!("{:032x}", rec.txn),
-                            source: Box::new(e),
-                        });
-                    }
+                    self.make_linked_durable(seq, rec.txn)?;
                     self.coord.publish_head(seq);
                     report.commits += 1;
                     report.nodes_moved += counts.0;

@@ -480,6 +480,19 @@ impl DbInner {
         }
     }
 
+    /// Make record `seq`, just linked by attempt `txn`, durable. A failure leaves
+    /// the outcome unknown (Linux may drop dirty pages after a failed fsync), so it
+    /// poisons the handle and is never retried.
+    pub fn make_linked_durable(&self, seq: u64, txn: u128) -> Result<()> {
+        self.make_durable(seq).map_err(|e| {
+            self.poison();
+            Error::CommitOutcomeUnknown {
+                attempt: format!("{txn:032x}"),
+                source: Box::new(e),
+            }
+        })
+    }
+
     /// Install a state after this process committed record `seq`.
     pub fn install(&self, seq: u64, rec: &Record) {
         let _g = self.catchup.lock();

@@ -142,13 +142,7 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
     let _ = db.vfs.remove_file(&tmp);
     match linked? {
         Linked::At(seq) => {
-            if let Err(e) = db.make_durable(seq) {
-                db.poison();
-                return Err(Error::CommitOutcomeUnknown {
-                    attempt: format!("{:032x}", rec.txn),
-                    source: Box::new(e),
-                });
-            }
+            db.make_linked_durable(seq, rec.txn)?;
             Ok(Attempt::Committed(seq, rec))
         }
         Linked::Stale(head) => Ok(Attempt::Stale(head)),
