@@ -35,6 +35,8 @@ pub enum Error {
     },
     #[error("no database at {0} (open with create enabled to make one)")]
     NotFound(PathBuf),
+    #[error("database at {0} is in use: {1}")]
+    InUse(PathBuf, String),
     #[error("a database already exists at {0}")]
     AlreadyExists(PathBuf),
     #[error("store {0:?} does not exist")]

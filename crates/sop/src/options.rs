@@ -129,6 +129,15 @@ pub struct DbOptions {
     /// Run recovery when opening (default). Tools that inspect a folder as it is
     /// (`sop check`, `sop recover`) turn it off.
     pub recover_on_open: bool,
+    /// Open the folder for this handle alone (Standalone mode only). No other
+    /// process or handle may have it open meanwhile (`Error::InUse`). Commits then
+    /// go through a journal: one append and one `fdatasync` per commit instead of
+    /// a record sync plus a directory sync; records are synced in place when the
+    /// journal is rotated or the database closed, and rebuilt from the journal
+    /// after a crash.
+    pub exclusive: bool,
+    /// Exclusive mode: rotate the journal once it holds this many bytes.
+    pub journal_bytes: u64,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -147,6 +156,8 @@ impl Default for DbOptions {
             checkpoint_every: 1000,
             lease_ttl: Duration::from_secs(10),
             recover_on_open: true,
+            exclusive: false,
+            journal_bytes: 64 << 20,
             vfs: None,
         }
     }
@@ -162,6 +173,8 @@ impl std::fmt::Debug for DbOptions {
             .field("max_commit_time", &self.max_commit_time)
             .field("recovery_interval", &self.recovery_interval)
             .field("recover_on_open", &self.recover_on_open)
+            .field("exclusive", &self.exclusive)
+            .field("journal_bytes", &self.journal_bytes)
             .finish_non_exhaustive()
     }
 }

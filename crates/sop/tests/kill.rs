@@ -7,7 +7,9 @@
 //! folder and checks that every reported commit survived, that nothing beyond
 //! the newest commit exists, and that recovery leaves no debris of the dead
 //! process. 25 rounds on the same folder, each child continuing where the
-//! previous one was killed.
+//! previous one was killed. The `_exclusive` variant runs the child with
+//! `DbOptions::exclusive` and a small journal, so kills land in journal appends,
+//! rotations and write-outs; the parent reopens shared, replaying the journal.
 
 use sop::{Database, DbOptions, StoreOptions, TxMode};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const ENV: &str = "SOP_KILL_CHILD_DIR";
+const ENV_EXCLUSIVE: &str = "SOP_KILL_CHILD_EXCLUSIVE";
 const ROUNDS: usize = 25;
 
 fn opts() -> DbOptions {
@@ -38,7 +41,18 @@ fn read_last(db: &Database) -> Option<u64> {
 #[test]
 fn kill_child_entry() {
     let Ok(dir) = std::env::var(ENV) else { return };
-    let db = Database::open(&dir, opts()).unwrap();
+    let o = if std::env::var(ENV_EXCLUSIVE).is_ok() {
+        DbOptions {
+            exclusive: true,
+            journal_bytes: 16 << 10,
+            // Background threads on (the journal writer), periodic recovery never.
+            recovery_interval: Some(Duration::from_secs(3600)),
+            ..opts()
+        }
+    } else {
+        opts()
+    };
+    let db = Database::open(&dir, o).unwrap();
     let mut i = read_last(&db).map_or(0, |l| l + 1);
     let mut out = std::io::stdout();
     let say = |out: &mut std::io::Stdout, line: String| {
@@ -84,6 +98,15 @@ fn list(dir: &Path) -> Vec<String> {
 
 #[test]
 fn sigkill_mid_commit_loses_no_committed_transaction() {
+    run(false);
+}
+
+#[test]
+fn sigkill_mid_commit_loses_no_committed_transaction_exclusive() {
+    run(true);
+}
+
+fn run(exclusive: bool) {
     if std::env::var(ENV).is_ok() {
         return;
     }
@@ -115,7 +138,11 @@ fn sigkill_mid_commit_loses_no_committed_transaction() {
     let mut last: Option<u64> = None;
     let (mut debris_rounds, mut total_commits) = (0, 0);
     for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
+        let mut cmd = Command::new(&exe);
+        if exclusive {
+            cmd.env(ENV_EXCLUSIVE, "1");
+        }
+        let mut child = cmd
             .args([
                 "--exact",
                 "kill_child_entry",
@@ -221,6 +248,10 @@ fn sigkill_mid_commit_loses_no_committed_transaction() {
         }
 
         let db = Database::open(dir.path(), opts()).unwrap();
+        assert!(
+            !list(dir.path()).iter().any(|n| n.starts_with("journal-")),
+            "round {round}: a journal survived the reopen"
+        );
         let now = read_last(&db);
         // Committed means durable; the child can be at most one commit ahead of
         // what it reported (killed between commit and print).

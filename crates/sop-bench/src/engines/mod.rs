@@ -82,6 +82,7 @@ pub fn available() -> Vec<&'static str> {
     let mut v = Vec::new();
     if cfg!(feature = "sop-engine") {
         v.push("sop");
+        v.push("sop-shared");
         #[cfg(feature = "sop-engine")]
         if sop::BenchRedis::available() {
             v.push("sop-redis");
@@ -105,13 +106,15 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
         #[cfg(feature = "rocksdb")]
         "rocksdb" => (rocksdb::version(), rocksdb::settings(cfg)),
         #[cfg(feature = "sop-engine")]
-        "sop" => (sop::version(), sop::settings(cfg)),
+        "sop" => (sop::version(), sop::settings(cfg, true)),
+        #[cfg(feature = "sop-engine")]
+        "sop-shared" => (sop::version(), sop::settings(cfg, false)),
         #[cfg(feature = "sop-engine")]
         "sop-redis" => (
             sop::version(),
             format!(
                 "Clustered mode (Redis started by the harness on a free loopback port); {}",
-                sop::settings(cfg)
+                sop::settings(cfg, false)
             ),
         ),
         other => bail!("{}", unknown_engine(other)),
@@ -136,6 +139,8 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
         #[cfg(feature = "sop-engine")]
         "sop" => Box::new(sop::SopEngine::open(dir, cfg)?),
         #[cfg(feature = "sop-engine")]
+        "sop-shared" => Box::new(sop::SopEngine::open_shared(dir, cfg)?),
+        #[cfg(feature = "sop-engine")]
         "sop-redis" => Box::new(sop::SopEngine::open_clustered(dir, cfg)?),
         other => bail!("{}", unknown_engine(other)),
     })
@@ -143,7 +148,7 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
 
 fn unknown_engine(name: &str) -> String {
     let hint = match name {
-        "sop" | "sop-redis" => {
+        "sop" | "sop-shared" | "sop-redis" => {
             " (build with `--features sop-engine`; sop-redis also needs redis-server installed)"
         }
         "rocksdb" => " (build with `--features rocksdb`)",

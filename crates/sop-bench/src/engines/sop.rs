@@ -36,9 +36,17 @@ fn read_mode(cfg: &EngineConfig) -> TxMode {
     }
 }
 
-pub fn settings(cfg: &EngineConfig) -> String {
+/// Settings of `sop` (exclusive: the folder is this process's alone, commits go
+/// through the journal) or of `sop-shared` and `sop-redis` (any process may open
+/// the folder too).
+pub fn settings(cfg: &EngineConfig, exclusive: bool) -> String {
+    let durability = if exclusive {
+        "DbOptions::exclusive (the folder is this process's alone), commit() durable on return (journal frame fdatasynced; records synced in place at journal rotation)"
+    } else {
+        "folder shared with other processes, commit() durable on return (record fdatasynced, log directory fsynced)"
+    };
     format!(
-        "durability: TxMode::ForWriting, commit() durable on return (record fsynced, log directory fsynced); reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values {:?} (inline up to {} bytes, larger ones separate)",
+        "durability: TxMode::ForWriting, {durability}; reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values {:?} (inline up to {} bytes, larger ones separate)",
         read_mode(cfg),
         super::mib(cfg.cache_bytes),
         slot_length(cfg),
@@ -124,17 +132,28 @@ impl Drop for BenchRedis {
 }
 
 impl SopEngine {
+    /// `sop`: Standalone, the folder opened exclusively (commits journaled).
     pub fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
-        Self::open_in(dir, cfg, None)
+        Self::open_in(dir, cfg, None, true)
+    }
+
+    /// `sop-shared`: Standalone, the folder open to other processes too.
+    pub fn open_shared(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        Self::open_in(dir, cfg, None, false)
     }
 
     /// `sop-redis`: Clustered mode, coordinated by a Redis started for this run.
     pub fn open_clustered(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
         let redis = BenchRedis::start()?;
-        Self::open_in(dir, cfg, Some(redis))
+        Self::open_in(dir, cfg, Some(redis), false)
     }
 
-    fn open_in(dir: &Path, cfg: &EngineConfig, redis: Option<BenchRedis>) -> Result<Self> {
+    fn open_in(
+        dir: &Path,
+        cfg: &EngineConfig,
+        redis: Option<BenchRedis>,
+        exclusive: bool,
+    ) -> Result<Self> {
         let coordination = redis
             .as_ref()
             .map(|r| sop::Coordination::Redis { url: r.url() });
@@ -143,6 +162,7 @@ impl SopEngine {
             sop::DbOptions {
                 node_cache_bytes: usize::try_from(cfg.cache_bytes).unwrap_or(usize::MAX),
                 coordination,
+                exclusive,
                 ..Default::default()
             },
         )

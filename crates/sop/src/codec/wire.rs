@@ -142,6 +142,11 @@ pub fn checksum(b: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(b)
 }
 
+/// xxh3-64 with a seed (frames that must not pass for another file's).
+pub fn checksum_seeded(b: &[u8], seed: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(b, seed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,16 +221,16 @@ impl DbInner {
             if chunk.is_empty() {
                 return Ok(());
             }
-            let (tmp, rec, counts) = self.write_relocation(&head, &chunk, victims)?;
+            let (written, rec, counts) = self.write_relocation(&head, &chunk, victims)?;
             let deadline = Instant::now() + self.opts.max_commit_time;
             let linked = self.link_record(
-                &tmp,
+                &written,
                 &rec,
                 &mut |st| chunk.iter().all(|m| still_there(st, m)),
                 deadline,
                 self.opts.max_commit_time,
             );
-            let _ = self.vfs.remove_file(&tmp);
+            written.discard(&*self.vfs);
             match linked? {
                 Linked::At(seq) => {
                     self.make_linked_durable(seq, rec.txn)?;
@@ -253,7 +253,7 @@ impl DbInner {
         head: &DbState,
         chunk: &[Move],
         victims: &HashSet<u64>,
-    ) -> Result<(PathBuf, Record, (u64, u64, u64))> {
+    ) -> Result<(Written, Record, (u64, u64, u64))> {
         let mut w = RecordWriter::create(self)?;
         let res = (|| {
             let mut rec = Record {
@@ -317,12 +317,9 @@ impl DbInner {
             Ok((rec, (nodes, values, bytes)))
         })();
         match res {
-            Ok((rec, counts)) => {
-                let path = w.finish(&rec)?;
-                Ok((path, rec, counts))
-            }
+            Ok((rec, counts)) => Ok((w.finish(&rec)?, rec, counts)),
             Err(e) => {
-                let _ = self.vfs.remove_file(&w.path);
+                w.discard();
                 Err(e)
             }
         }

@@ -6,6 +6,7 @@
 mod compact;
 mod config;
 mod garbage;
+mod journal;
 mod process;
 mod read;
 mod reclaim;
@@ -16,7 +17,7 @@ use config::load_or_create_config;
 pub(crate) use config::{create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
-pub(crate) use writer::RecordWriter;
+pub(crate) use writer::{RecordWriter, Written};
 
 use crate::btree::node::{Node, ValueRef};
 use crate::cache::NodeCache;
@@ -90,6 +91,16 @@ pub(crate) struct DbInner {
     /// Garbage released by commit `seq`: big-value blobs, and whole blob folders of
     /// dropped stores. Deleted once no open transaction reads a snapshot before `seq`.
     trash: Mutex<Vec<(u64, PathBuf)>>,
+    /// Exclusive mode: the commit journal (None until open finishes, and in shared mode).
+    journal: Mutex<Option<journal::Journal>>,
+    /// Exclusive mode, open: no other process writes the log, so the state in
+    /// memory is the newest and catching up reads nothing.
+    alone: AtomicBool,
+    /// Exclusive mode: `open.lock`, held while open.
+    _open_lock: Mutex<Option<Box<dyn VLock>>>,
+    /// Exclusive mode: one writer of sealed journals at a time, and its wake-up.
+    writing_out: Mutex<()>,
+    kick: Arc<journal::Kick>,
 }
 
 /// The outcome of [`DbInner::link_record`].
@@ -109,6 +120,19 @@ impl Database {
     pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Database> {
         let path = path.as_ref().to_path_buf();
         let vfs: Arc<dyn Vfs> = opts.vfs.clone().unwrap_or_else(|| Arc::new(OsVfs));
+        if opts.exclusive && opts.journal_bytes == 0 {
+            return Err(Error::InvalidOption(
+                "journal_bytes must be positive".into(),
+            ));
+        }
+        let exclusive_clustered = || {
+            Error::InvalidOption(
+                "exclusive needs a Standalone database (Clustered means many processes)".into(),
+            )
+        };
+        if opts.exclusive && matches!(opts.coordination, Some(Coordination::Redis { .. })) {
+            return Err(exclusive_clustered());
+        }
         let config = load_or_create_config(&*vfs, &path, &opts)?;
         if let (Some(want), true) = (&opts.coordination, true) {
             if *want != config.coordination {
@@ -119,6 +143,9 @@ impl Database {
                     want
                 )));
             }
+        }
+        if opts.exclusive && config.coordination != Coordination::Standalone {
+            return Err(exclusive_clustered());
         }
         let coord: Box<dyn Coordinator> = match &config.coordination {
             Coordination::Standalone => Box::new(LocalCoordinator::new()),
@@ -139,9 +166,15 @@ impl Database {
                 vfs.sync_dir(&path).map_err(io_err(&path))?;
             }
         }
+        // Openers take turns at open.lock: an exclusive one keeps it, and replaying
+        // a crashed owner's journal needs the folder alone.
+        let open_lock = journal::take_open_lock(&*vfs, &path)?;
         let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
         let procs = path.join("procs");
         vfs.sync_dir(&procs).map_err(io_err(&procs))?;
+        if opts.exclusive {
+            journal::check_alone(&*vfs, &path, proc_id)?;
+        }
         coord.lease(proc_id, opts.lease_ttl)?;
         let inner = DbInner {
             log: LogDir::new(&path),
@@ -162,11 +195,22 @@ impl Database {
             snapshots: Mutex::new(Default::default()),
             suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
+            journal: Mutex::new(None),
+            alone: AtomicBool::new(false),
+            _open_lock: Mutex::new(None),
+            writing_out: Mutex::new(()),
+            kick: Arc::default(),
             opts,
         };
         let db = Database {
             inner: Arc::new(inner),
         };
+        db.inner.recover_journal()?;
+        if db.inner.opts.exclusive {
+            *db.inner._open_lock.lock() = Some(open_lock);
+        } else {
+            drop(open_lock);
+        }
         db.inner.load_checkpoint()?;
         if db.inner.opts.recover_on_open {
             db.recover()?;
@@ -178,6 +222,11 @@ impl Database {
             db.inner.log.sync(&*db.inner.vfs, head)?;
         }
         *db.inner.durable.lock() = head;
+        if db.inner.opts.exclusive {
+            db.inner.start_journal(head)?;
+            db.inner.alone.store(true, Ordering::Release);
+            journal::spawn_writer(Arc::downgrade(&db.inner), db.inner.kick.clone());
+        }
         if let Some(every) = db.inner.opts.recovery_interval {
             spawn_recovery(Arc::downgrade(&db.inner), every);
         }
@@ -353,7 +402,7 @@ impl DbInner {
     /// Read every record newer than what this process has applied.
     pub fn catch_up(&self) -> Result<Arc<DbState>> {
         let current = self.state.read().clone();
-        if !self.log_has(current.seq + 1)? {
+        if self.alone.load(Ordering::Acquire) || !self.log_has(current.seq + 1)? {
             return Ok(current);
         }
         let _g = self.catchup.lock();
@@ -443,7 +492,7 @@ impl DbInner {
     /// committers take the sequence first; `Stale` when `valid` fails.
     pub fn link_record(
         &self,
-        tmp: &Path,
+        w: &Written,
         rec: &Record,
         valid: &mut dyn FnMut(&DbState) -> bool,
         deadline: Instant,
@@ -467,10 +516,25 @@ impl DbInner {
                 return Ok(Linked::Stale(head));
             }
             let seq = head.seq + 1;
+            let journaled = self.journaled();
             // Never link a record behind one that may not be durable: then the durable
             // records are always a prefix of the log, and a gap can only mean damage.
-            self.make_durable(head.seq)?;
-            if self.log.link(&*self.vfs, tmp, seq)? {
+            // (The journal keeps its frames in log order, and replays only a prefix.)
+            if !journaled {
+                self.make_durable(head.seq)?;
+            }
+            let linked = match &w.path {
+                Some(tmp) => self.log.link(&*self.vfs, tmp, seq)?,
+                // Journaled and small: the record lives in the journal (packed) until
+                // it is written out; no other process takes sequences meanwhile.
+                None => true,
+            };
+            if linked {
+                if journaled {
+                    self.journal_append(seq, w)
+                        .and_then(|()| self.maybe_rotate_journal())
+                        .map_err(|e| self.outcome_unknown(rec.txn, e))?;
+                }
                 self.install(seq, rec);
                 return Ok(Linked::At(seq));
             }
@@ -484,13 +548,17 @@ impl DbInner {
     /// the outcome unknown (Linux may drop dirty pages after a failed fsync), so it
     /// poisons the handle and is never retried.
     pub fn make_linked_durable(&self, seq: u64, txn: u128) -> Result<()> {
-        self.make_durable(seq).map_err(|e| {
-            self.poison();
-            Error::CommitOutcomeUnknown {
-                attempt: format!("{txn:032x}"),
-                source: Box::new(e),
-            }
-        })
+        self.make_durable(seq)
+            .map_err(|e| self.outcome_unknown(txn, e))
+    }
+
+    /// An error after attempt `txn` was linked: poison the handle.
+    fn outcome_unknown(&self, txn: u128, e: Error) -> Error {
+        self.poison();
+        Error::CommitOutcomeUnknown {
+            attempt: format!("{txn:032x}"),
+            source: Box::new(e),
+        }
     }
 
     /// Install a state after this process committed record `seq`.
@@ -507,6 +575,11 @@ impl DbInner {
     pub fn make_durable(&self, seq: u64) -> Result<()> {
         let mut d = self.durable.lock();
         if *d >= seq || seq == 0 {
+            return Ok(());
+        }
+        if self.journaled() {
+            // One fdatasync covers every frame appended so far.
+            *d = self.journal_sync()?;
             return Ok(());
         }
         // Syncing seq's folder makes every record linked before it durable (earlier
@@ -526,6 +599,7 @@ impl DbInner {
 
 impl Drop for DbInner {
     fn drop(&mut self) {
+        self.close_journal();
         // No transaction is open (each holds an Arc to us): everything can go.
         for (_, path) in std::mem::take(&mut *self.trash.lock()) {
             self.remove_path(&path);

@@ -105,25 +105,20 @@ impl DbInner {
             aborts: procs.to_vec(),
             ..Default::default()
         };
-        let w = RecordWriter::create(self)?;
-        let tmp = w.finish(&rec)?;
-        let res = (|| loop {
-            let _g = self.commit_lock.lock();
-            let head = self.catch_up()?;
-            if procs.iter().all(|p| head.aborted.contains(p)) {
-                return Ok(());
-            }
-            self.make_durable(head.seq)?;
-            let seq = head.seq + 1;
-            if self.log.link(&*self.vfs, &tmp, seq)? {
-                self.install(seq, &rec);
-                drop(_g);
-                self.make_durable(seq)?;
-                self.coord.publish_head(seq);
-                return Ok(());
-            }
-        })();
-        let _ = self.vfs.remove_file(&tmp);
-        res
+        let written = RecordWriter::create(self)?.finish(&rec)?;
+        let deadline = Instant::now() + self.opts.max_commit_time;
+        let linked = self.link_record(
+            &written,
+            &rec,
+            &mut |head| !procs.iter().all(|p| head.aborted.contains(p)),
+            deadline,
+            self.opts.max_commit_time,
+        );
+        written.discard(&*self.vfs);
+        if let Linked::At(seq) = linked? {
+            self.make_linked_durable(seq, rec.txn)?;
+            self.coord.publish_head(seq);
+        }
+        Ok(())
     }
 }

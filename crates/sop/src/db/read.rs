@@ -8,16 +8,12 @@ impl DbInner {
             return Ok(f.clone());
         }
         let path = self.log.path(seq);
-        let f = self.vfs.open(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Error::corrupt(
-                    &path,
-                    "commit segment referenced by the registry is missing",
-                )
-            } else {
-                Error::io(&path, e)
-            }
-        })?;
+        let Some((f, _)) = self.log.open(&*self.vfs, seq)? else {
+            return Err(Error::corrupt(
+                &path,
+                "commit segment referenced by the registry is missing",
+            ));
+        };
         let mut magic = [0u8; 8];
         let retired = f.len().map_err(|e| Error::io(&path, e))? >= 8
             && f.read_exact_at(&mut magic, 0).is_ok()

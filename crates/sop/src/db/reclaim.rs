@@ -67,7 +67,7 @@ impl Database {
             .log
             .list(vfs)?
             .into_iter()
-            .filter(|s| *s <= head.seq && !live.contains(s))
+            .filter(|s| *s <= head.seq && !live.contains(s) && !db.log.is_packed(*s))
         {
             // Retired ones are skipped without reading their (shared) tombstone.
             let Some((false, len)) = db.log.peek(vfs, seq)? else {

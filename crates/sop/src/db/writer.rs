@@ -1,29 +1,66 @@
-//! Streaming a commit record into a temporary file.
+//! Streaming a commit record into a temporary file (or, in an exclusive folder,
+//! into memory for the journal).
 
 use super::*;
 
-/// Streams one commit record into a temporary file.
+/// Streams one commit record into a temporary file. When the database journals
+/// its commits, a record that stays under the journal's copy limit never gets a
+/// file: its bytes go into the journal.
 pub(crate) struct RecordWriter {
-    pub path: PathBuf,
-    file: Arc<dyn VFile>,
+    path: PathBuf,
+    vfs: Arc<dyn Vfs>,
+    /// Created at the first flush (at once unless journaled).
+    file: Option<Arc<dyn VFile>>,
     buf: Vec<u8>,
     pos: u64,
+    journaled: bool,
+}
+
+/// A finished record, ready to be linked.
+pub(crate) struct Written {
+    /// Its temporary file, fsynced; `None` when it exists only as `bytes`.
+    pub path: Option<PathBuf>,
+    /// The record's bytes, for the journal (journaled databases, small records).
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Written {
+    /// Remove the temporary file, if any (after linking it, or giving up).
+    pub fn discard(&self, vfs: &dyn Vfs) {
+        if let Some(p) = &self.path {
+            let _ = vfs.remove_file(p);
+        }
+    }
 }
 
 const FLUSH_AT: usize = 1 << 20;
 
 impl RecordWriter {
     pub fn create(db: &DbInner) -> Result<RecordWriter> {
-        let path = db.tmp_path();
-        let file = db.vfs.create_new(&path).map_err(io_err(&path))?;
-        let mut buf = Vec::with_capacity(64 << 10);
-        buf.extend_from_slice(&Record::prefix());
-        Ok(RecordWriter {
-            path,
-            file,
-            buf,
+        let mut w = RecordWriter {
+            path: db.tmp_path(),
+            vfs: db.vfs.clone(),
+            file: None,
+            buf: Vec::with_capacity(64 << 10),
             pos: PREFIX_LEN as u64,
-        })
+            journaled: db.journaled(),
+        };
+        w.buf.extend_from_slice(&Record::prefix());
+        if !w.journaled {
+            w.open_file()?;
+        }
+        Ok(w)
+    }
+    fn open_file(&mut self) -> Result<Arc<dyn VFile>> {
+        if let Some(f) = &self.file {
+            return Ok(f.clone());
+        }
+        let f = self
+            .vfs
+            .create_new(&self.path)
+            .map_err(io_err(&self.path))?;
+        self.file = Some(f.clone());
+        Ok(f)
     }
     pub fn add(&mut self, bytes: &[u8]) -> Result<Placement> {
         let p = Placement {
@@ -39,18 +76,37 @@ impl RecordWriter {
         Ok(p)
     }
     fn flush(&mut self) -> Result<()> {
-        self.file.append(&self.buf).map_err(io_err(&self.path))?;
+        let f = self.open_file()?;
+        f.append(&self.buf).map_err(io_err(&self.path))?;
         self.buf.clear();
         Ok(())
     }
-    /// Write the header and trailer and fsync the file.
-    pub fn finish(mut self, rec: &Record) -> Result<PathBuf> {
+    /// Write the header and trailer. A journaled record that never reached the
+    /// disk stays in memory; any other is written out and fsynced.
+    pub fn finish(mut self, rec: &Record) -> Result<Written> {
         let h = rec.encode_header();
         let off = self.pos;
         self.buf.extend_from_slice(&h);
         self.buf.extend_from_slice(&Record::trailer(off, &h));
+        if self.journaled && self.file.is_none() && self.buf.len() <= crate::log::journal::COPY_MAX
+        {
+            return Ok(Written {
+                path: None,
+                bytes: Some(self.buf),
+            });
+        }
         self.flush()?;
-        self.file.sync_data().map_err(io_err(&self.path))?;
-        Ok(self.path)
+        let f = self.open_file()?;
+        f.sync_data().map_err(io_err(&self.path))?;
+        Ok(Written {
+            path: Some(self.path.clone()),
+            bytes: None,
+        })
+    }
+    /// Give up: remove the temporary file, if one was made.
+    pub fn discard(&self) {
+        if self.file.is_some() {
+            let _ = self.vfs.remove_file(&self.path);
+        }
     }
 }

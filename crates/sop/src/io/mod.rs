@@ -53,6 +53,17 @@ pub trait Vfs: Send + Sync + 'static {
     /// blocking. `Ok(None)` means another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>>;
 
+    /// Make the content of every file in `files` durable (their directory entries
+    /// are not covered: sync those with `sync_dir`). The OS implementation syncs
+    /// the whole file system at once when there are many (one journal commit
+    /// instead of one per file).
+    fn sync_files(&self, files: &[std::path::PathBuf]) -> io::Result<()> {
+        for p in files {
+            self.open(p)?.sync_data()?;
+        }
+        Ok(())
+    }
+
     /// Read a whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         let f = self.open(path)?;

@@ -4,13 +4,19 @@
 //! next free sequence number. Writers link `n` only after reading `n - 1` and
 //! making it durable, so the durable records are always a prefix of the log: a
 //! power cut loses at most a suffix of commits that never returned Ok.
+//!
+//! In an exclusively opened folder a record may for a while live only in the
+//! commit journal (`journal.rs`): it is then *packed*, and every read of it here
+//! goes to its bytes in the journal file until it is written out as its file.
 
+pub mod journal;
 pub mod record;
 
 use crate::error::{Error, Result};
 use crate::io::{VFile, Vfs};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use record::{Record, PREFIX_LEN, TRAILER_LEN};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +29,38 @@ pub struct LogDir {
     /// checksum, its bytes). Thousands of retired records are links to one file;
     /// this spares reading it again for each.
     last_tombstone: Mutex<Option<SeenTombstone>>,
+    /// Records that live in a journal file for now (exclusive mode).
+    packed: RwLock<BTreeMap<u64, Packed>>,
+}
+
+/// Where a packed record's bytes are: `len` bytes at `off` in a journal file.
+#[derive(Clone)]
+pub struct Packed {
+    pub file: Arc<dyn VFile>,
+    pub off: u64,
+    pub len: u64,
+}
+
+/// A packed record seen as a file of its own (read-only).
+struct Slice(Packed);
+
+impl VFile for Slice {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let end = off.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.0.len) {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.0.file.read_exact_at(buf, self.0.off + off)
+    }
+    fn append(&self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("a packed record is read-only"))
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.file.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.len)
+    }
 }
 
 /// (file length, its last 8 bytes, its bytes).
@@ -33,7 +71,27 @@ impl LogDir {
         LogDir {
             root: db.join("log"),
             last_tombstone: Mutex::new(None),
+            packed: RwLock::new(BTreeMap::new()),
         }
+    }
+
+    /// Record `seq` lives in a journal file for now.
+    pub fn pack(&self, seq: u64, at: Packed) {
+        self.packed.write().insert(seq, at);
+    }
+    /// Records `seqs` now live in their own files.
+    pub fn unpack(&self, seqs: std::ops::RangeInclusive<u64>) {
+        let mut p = self.packed.write();
+        for s in seqs {
+            p.remove(&s);
+        }
+    }
+    pub fn is_packed(&self, seq: u64) -> bool {
+        self.packed.read().contains_key(&seq)
+    }
+    /// A packed record's place in its journal.
+    pub fn packed(&self, seq: u64) -> Option<Packed> {
+        self.packed.read().get(&seq).cloned()
     }
     pub fn subdir(&self, seq: u64) -> PathBuf {
         self.root.join(format!("{:08x}", seq >> SUBDIR_SHIFT))
@@ -49,8 +107,13 @@ impl LogDir {
         u64::from_str_radix(hex, 16).ok()
     }
 
-    /// Open record `seq` and take its length; `Ok(None)` if it does not exist.
-    fn open(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(Arc<dyn VFile>, u64)>> {
+    /// Open record `seq` (its file, or its bytes in the journal while packed) and
+    /// take its length; `Ok(None)` if it does not exist.
+    pub fn open(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(Arc<dyn VFile>, u64)>> {
+        if let Some(p) = self.packed(seq) {
+            let len = p.len;
+            return Ok(Some((Arc::new(Slice(p)), len)));
+        }
         let path = self.path(seq);
         let f = match vfs.open(&path) {
             Ok(f) => f,
@@ -185,16 +248,19 @@ impl LogDir {
     /// synced so that a durable later record always has durable predecessors.
     pub fn link(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
         let dir = self.subdir(seq);
-        if seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1 {
-            if seq > 1 {
-                let prev = self.subdir(seq - 1);
-                vfs.sync_dir(&prev).map_err(|e| Error::io(&prev, e))?;
-            }
-            if !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
-                vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                vfs.sync_dir(&self.root)
-                    .map_err(|e| Error::io(&self.root, e))?;
-            }
+        let first_in_dir = seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1;
+        if first_in_dir && seq > 1 {
+            let prev = self.subdir(seq - 1);
+            vfs.sync_dir(&prev).map_err(|e| Error::io(&prev, e))?;
+        }
+        // In an exclusive folder the records before `seq` may all be packed in the
+        // journal, so the subdirectory may be missing for any `seq`.
+        if (first_in_dir || !self.packed.read().is_empty())
+            && !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))?
+        {
+            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            vfs.sync_dir(&self.root)
+                .map_err(|e| Error::io(&self.root, e))?;
         }
         let to = self.path(seq);
         match vfs.link_exclusive(tmp, &to) {
@@ -240,7 +306,9 @@ impl LogDir {
                 }
             }
         }
+        out.extend(self.packed.read().range(from..).map(|(s, _)| *s));
         out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 }

@@ -77,6 +77,16 @@ impl CheckpointDir {
         Ok(None)
     }
 
+    /// Remove the checkpoints of sequences after `seq` (their records were removed
+    /// by journal recovery; a later record at that sequence is another commit).
+    pub fn remove_after(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
+        for s in self.list(vfs)?.into_iter().filter(|s| *s > seq) {
+            let p = self.path(s);
+            vfs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    }
+
     /// Write a checkpoint of `st` (through `tmp`, fsynced, linked exclusively), then
     /// keep only the newest few.
     pub fn write(&self, vfs: &dyn Vfs, st: &DbState, tmp: &Path) -> Result<()> {

@@ -17,12 +17,11 @@ use super::view::SlotState;
 use super::{Transaction, TxState};
 use crate::btree::node::{Node, ValueRef};
 use crate::coord::LockKey;
-use crate::db::{DbInner, Linked, RecordWriter};
+use crate::db::{DbInner, Linked, RecordWriter, Written};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
 use crate::registry::DbState;
 use crate::TxMode;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -131,15 +130,15 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
     if !tx.st.borrow().validate(&head) {
         return Ok(Attempt::Stale(head));
     }
-    let (tmp, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
+    let (written, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
     let linked = db.link_record(
-        &tmp,
+        &written,
         &rec,
         &mut |head| tx.st.borrow().validate(head),
         deadline,
         tx.max_commit_time,
     );
-    let _ = db.vfs.remove_file(&tmp);
+    written.discard(&*db.vfs);
     match linked? {
         Linked::At(seq) => {
             db.make_linked_durable(seq, rec.txn)?;
@@ -287,7 +286,7 @@ impl TxState {
 }
 
 /// Write the record file for the transaction's changes.
-fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
+fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
     let mut w = RecordWriter::create(db)?;
     let res = (|| {
         let mut rec = Record {
@@ -393,16 +392,16 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(PathBuf, Record)> {
     })();
     match res {
         Ok((rec, all_placed)) => {
-            let path = w.finish(&rec)?;
+            let written = w.finish(&rec)?;
             for (sid, placed) in all_placed {
                 if let Some(s) = st.stores.get_mut(&sid) {
                     s.placed = placed;
                 }
             }
-            Ok((path, rec))
+            Ok((written, rec))
         }
         Err(e) => {
-            let _ = db.vfs.remove_file(&w.path);
+            w.discard();
             Err(e)
         }
     }

@@ -1,0 +1,469 @@
+//! Exclusive folders (`DbOptions::exclusive`): the folder lock, and the commit
+//! journal that makes one `fdatasync` per commit enough (format in
+//! `log/journal.rs`).
+//!
+//! Every opener takes `open.lock` while it opens. A shared opener releases it once
+//! it holds its process lock; an exclusive one keeps it for as long as it is open,
+//! after checking that no other process has the folder open. A journal therefore
+//! exists only while its owner runs or after it crashed, and the first opener
+//! after a crash replays it while holding `open.lock`, alone.
+
+use super::*;
+use crate::btree::node::Node;
+use crate::log::journal::{self, Frame};
+use crate::log::Packed;
+use std::collections::BTreeSet;
+
+pub(crate) const OPEN_LOCK: &str = "open.lock";
+/// How long an opener waits for `open.lock` held by another opener.
+const OPEN_LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// The commit journal: the file being appended to, and older ones whose records
+/// are still to be written out as their own files.
+pub(crate) struct Journal {
+    active: Option<Active>,
+    /// Sealed journals, oldest first: (base, last sequence).
+    sealed: Vec<(u64, u64)>,
+}
+
+struct Active {
+    file: Arc<dyn VFile>,
+    /// Its frames are of the commits after `base`.
+    base: u64,
+    /// The last sequence appended.
+    last: u64,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+/// Take `open.lock`, waiting a little while another process is opening.
+pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>> {
+    let path = db.join(OPEN_LOCK);
+    let start = Instant::now();
+    loop {
+        if let Some(l) = vfs.try_lock(&path).map_err(io_err(&path))? {
+            return Ok(l);
+        }
+        if start.elapsed() > OPEN_LOCK_WAIT {
+            return Err(Error::InUse(
+                db.to_path_buf(),
+                "another process has it open exclusively (DbOptions::exclusive)".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Fail unless every process that ever opened the folder, except `me`, is gone.
+pub(super) fn check_alone(vfs: &dyn Vfs, db: &Path, me: u128) -> Result<()> {
+    let procs = db.join("procs");
+    for name in vfs.list_dir(&procs).map_err(io_err(&procs))? {
+        let Some(id) = name
+            .strip_suffix(".lock")
+            .and_then(|h| u128::from_str_radix(h, 16).ok())
+        else {
+            continue;
+        };
+        let p = procs.join(&name);
+        if id != me && vfs.try_lock(&p).map_err(io_err(&p))?.is_none() {
+            return Err(Error::InUse(
+                db.to_path_buf(),
+                "other processes have it open; an exclusive open needs the folder alone".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Write out sealed journals in the background (exclusive mode): wakes when a
+/// journal is sealed, and ends with the database.
+pub(super) fn spawn_writer(weak: std::sync::Weak<DbInner>, kick: Arc<Kick>) {
+    let _ = std::thread::Builder::new()
+        .name("sop-journal".into())
+        .spawn(move || loop {
+            kick.wait(Duration::from_millis(200));
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.has_sealed() {
+                inner.write_out_or_poison();
+            }
+        });
+}
+
+/// Wakes the background writer when a journal is sealed.
+#[derive(Default)]
+pub(crate) struct Kick {
+    flag: Mutex<bool>,
+    cv: parking_lot::Condvar,
+}
+
+impl Kick {
+    fn wait(&self, at_most: Duration) {
+        let mut k = self.flag.lock();
+        if !*k {
+            self.cv.wait_for(&mut k, at_most);
+        }
+        *k = false;
+    }
+    fn notify(&self) {
+        *self.flag.lock() = true;
+        self.cv.notify_one();
+    }
+}
+
+impl DbInner {
+    pub fn journaled(&self) -> bool {
+        self.journal.lock().is_some()
+    }
+
+    fn has_sealed(&self) -> bool {
+        self.journal
+            .lock()
+            .as_ref()
+            .is_some_and(|j| !j.sealed.is_empty())
+    }
+
+    /// Start journaling commits after `head` (an exclusive open, once the log is
+    /// durable up to `head`).
+    pub(super) fn start_journal(&self, head: u64) -> Result<()> {
+        let active = self.new_journal_file(head)?;
+        *self.journal.lock() = Some(Journal {
+            active: Some(active),
+            sealed: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn new_journal_file(&self, base: u64) -> Result<Active> {
+        let path = journal::path(&self.path, base);
+        let file = self.vfs.create_new(&path).map_err(io_err(&path))?;
+        self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))?;
+        Ok(Active {
+            file,
+            base,
+            last: base,
+            len: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Under the commit lock, just after record `seq` was linked or packed: append
+    /// its frame. A small record's frame holds its bytes, and reads of it go there
+    /// until it is written out; a big one was fsynced as its own file and linked,
+    /// so its directory is synced here, before its marker frame.
+    pub(super) fn journal_append(&self, seq: u64, w: &Written) -> Result<()> {
+        if w.bytes.is_none() {
+            self.log.sync(&*self.vfs, seq)?;
+        }
+        let mut g = self.journal.lock();
+        let a = g
+            .as_mut()
+            .and_then(|j| j.active.as_mut())
+            .ok_or_else(|| Error::InvalidOption("the journal is closed".into()))?;
+        let frame = match &w.bytes {
+            Some(b) => Frame::Record(b),
+            None => Frame::Marker,
+        };
+        a.buf.clear();
+        journal::encode(&mut a.buf, a.base, seq, frame);
+        let path = journal::path(&self.path, a.base);
+        a.file.append(&a.buf).map_err(io_err(&path))?;
+        if let Some(b) = &w.bytes {
+            self.log.pack(
+                seq,
+                Packed {
+                    file: a.file.clone(),
+                    off: a.len + journal::FRAME_HEADER as u64,
+                    len: b.len() as u64,
+                },
+            );
+        }
+        a.len += a.buf.len() as u64;
+        a.last = seq;
+        Ok(())
+    }
+
+    /// Make every appended frame durable; returns the last sequence appended.
+    pub(super) fn journal_sync(&self) -> Result<u64> {
+        let (file, last, base) = {
+            let g = self.journal.lock();
+            let a = g
+                .as_ref()
+                .and_then(|j| j.active.as_ref())
+                .ok_or_else(|| Error::InvalidOption("the journal is closed".into()))?;
+            (a.file.clone(), a.last, a.base)
+        };
+        file.sync_data()
+            .map_err(io_err(&journal::path(&self.path, base)))?;
+        Ok(last)
+    }
+
+    /// Under the commit lock: once the journal outgrows `journal_bytes`, make it
+    /// durable, seal it and start the next; the background writer then writes
+    /// its records out as files.
+    pub(super) fn maybe_rotate_journal(&self) -> Result<()> {
+        let full = self
+            .journal
+            .lock()
+            .as_ref()
+            .and_then(|j| j.active.as_ref())
+            .is_some_and(|a| a.len >= self.opts.journal_bytes);
+        if !full {
+            return Ok(());
+        }
+        let mut d = self.durable.lock();
+        let last = self.journal_sync()?;
+        *d = last;
+        let next = self.new_journal_file(last)?;
+        let mut g = self.journal.lock();
+        if let Some(j) = g.as_mut() {
+            if let Some(old) = j.active.replace(next) {
+                j.sealed.push((old.base, old.last));
+            }
+        }
+        drop(g);
+        if self.opts.recovery_interval.is_some() {
+            self.kick.notify();
+        } else {
+            // No background threads: write out here, after this commit is durable.
+            self.write_out_or_poison();
+        }
+        Ok(())
+    }
+
+    /// Write out sealed journals. A failure poisons the handle: after a failed
+    /// fsync the page cache may claim bytes the disk never got, so only a reopen,
+    /// which rewrites every journaled record from its frame, may go on.
+    fn write_out_or_poison(&self) {
+        if let Err(e) = self.write_out_sealed() {
+            tracing::error!(error = %e, "writing out journaled records failed; reopen the database");
+            self.poison();
+        }
+    }
+
+    /// Write the records of every sealed journal out as their own files, make
+    /// them durable, then drop the journals.
+    pub(super) fn write_out_sealed(&self) -> Result<()> {
+        let _g = self.writing_out.lock();
+        loop {
+            let next = self
+                .journal
+                .lock()
+                .as_ref()
+                .and_then(|j| j.sealed.first().copied());
+            let Some((base, last)) = next else {
+                return Ok(());
+            };
+            for seq in base + 1..=last {
+                let Some(p) = self.log.packed(seq) else {
+                    continue;
+                };
+                let mut bytes = vec![0u8; p.len as usize];
+                let jpath = journal::path(&self.path, base);
+                p.file
+                    .read_exact_at(&mut bytes, p.off)
+                    .map_err(io_err(&jpath))?;
+                let tmp = self.tmp_path();
+                let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
+                let res = f
+                    .append(&bytes)
+                    .map_err(io_err(&tmp))
+                    .and_then(|()| self.log.link(&*self.vfs, &tmp, seq));
+                let _ = self.vfs.remove_file(&tmp);
+                res?;
+            }
+            self.sync_records(base, last)?;
+            self.log.unpack(base + 1..=last);
+            {
+                let mut files = self.files.lock();
+                for seq in base + 1..=last {
+                    files.remove(&seq);
+                }
+            }
+            if let Some(j) = self.journal.lock().as_mut() {
+                j.sealed.retain(|s| s.0 != base);
+            }
+            let p = journal::path(&self.path, base);
+            self.vfs.remove_file(&p).map_err(io_err(&p))?;
+        }
+    }
+
+    /// A clean close: seal the journal, write every journaled record out, remove
+    /// the journals. Errors leave them for the next opener to replay.
+    pub(super) fn close_journal(&self) {
+        if self.poisoned.load(Ordering::Relaxed) {
+            return;
+        }
+        let res = (|| {
+            let active = match self.journal.lock().as_mut() {
+                Some(j) => j.active.take(),
+                None => return Ok(()),
+            };
+            if let Some(a) = active {
+                let p = journal::path(&self.path, a.base);
+                a.file.sync_data().map_err(io_err(&p))?;
+                if let Some(j) = self.journal.lock().as_mut() {
+                    j.sealed.push((a.base, a.last));
+                }
+            }
+            self.write_out_sealed()?;
+            self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
+        })();
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "journal left for the next open to replay");
+        }
+    }
+
+    /// Make records `from + 1 ..= to` durable in place: their bytes, then their
+    /// folders' entries.
+    fn sync_records(&self, from: u64, to: u64) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let files: Vec<PathBuf> = (from + 1..=to).map(|s| self.log.path(s)).collect();
+        self.vfs
+            .sync_files(&files)
+            .map_err(io_err(&self.log.root))?;
+        let dirs: BTreeSet<PathBuf> = (from + 1..=to).map(|s| self.log.subdir(s)).collect();
+        for d in &dirs {
+            self.vfs.sync_dir(d).map_err(io_err(d))?;
+        }
+        self.vfs
+            .sync_dir(&self.log.root)
+            .map_err(io_err(&self.log.root))
+    }
+
+    /// On open, holding `open.lock` alone: replay the journals a crashed exclusive
+    /// owner left, oldest first. Every record with a valid frame is made whole;
+    /// records after the last valid frame never returned Ok: those intact are
+    /// kept, the first damaged one and everything after it are removed (newest
+    /// first, so the log stays a prefix). Then all is synced and the journals go.
+    pub(super) fn recover_journal(&self) -> Result<()> {
+        let mut bases: Vec<u64> = self
+            .vfs
+            .list_dir(&self.path)
+            .map_err(io_err(&self.path))?
+            .iter()
+            .filter_map(|n| journal::parse_name(n))
+            .collect();
+        bases.sort_unstable();
+        let Some(&first) = bases.first() else {
+            return Ok(());
+        };
+        let mut last = first;
+        for &base in &bases {
+            let jpath = journal::path(&self.path, base);
+            let bytes = self.vfs.read_all(&jpath).map_err(io_err(&jpath))?;
+            last = base;
+            for (seq, frame) in journal::parse(&bytes, base) {
+                match frame {
+                    Frame::Record(b) => self.restore_record(seq, b)?,
+                    Frame::Marker => {
+                        if self.log.read_header(&*self.vfs, seq)?.is_none() {
+                            return Err(Error::corrupt(
+                                self.log.path(seq),
+                                "record is missing though the journal says it was synced",
+                            ));
+                        }
+                    }
+                }
+                last = seq;
+            }
+        }
+        let beyond: Vec<u64> = self
+            .log
+            .list_from(&*self.vfs, last + 1)?
+            .into_iter()
+            .filter(|s| *s > last)
+            .collect();
+        let mut keep = last;
+        for &s in &beyond {
+            if s != keep + 1 || !self.record_intact(s)? {
+                break;
+            }
+            keep = s;
+        }
+        for &s in beyond.iter().rev().filter(|s| **s > keep) {
+            let p = self.log.path(s);
+            tracing::warn!(path = %p.display(), "removing a record whose commit never returned");
+            self.vfs.remove_file(&p).map_err(io_err(&p))?;
+        }
+        checkpoint::CheckpointDir::new(&self.path).remove_after(&*self.vfs, keep)?;
+        self.sync_records(first, keep)?;
+        for b in bases {
+            let p = journal::path(&self.path, b);
+            self.vfs.remove_file(&p).map_err(io_err(&p))?;
+        }
+        self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
+    }
+
+    /// Make record `seq` hold exactly `bytes` (its journal frame), unless it was
+    /// retired since. The file is rewritten even when it reads back the same: after
+    /// a failed fsync the page cache can show bytes the disk does not hold. Not
+    /// synced here: recovery syncs everything at the end.
+    fn restore_record(&self, seq: u64, bytes: &[u8]) -> Result<()> {
+        let p = self.log.path(seq);
+        if let Some((true, _)) = self.log.peek(&*self.vfs, seq)? {
+            return Ok(());
+        }
+        let tmp = self.tmp_path();
+        let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
+        f.append(bytes).map_err(io_err(&tmp))?;
+        let dir = self.log.subdir(seq);
+        if !self.vfs.exists(&dir).map_err(io_err(&dir))? {
+            self.vfs.create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        self.vfs.rename(&tmp, &p).map_err(io_err(&p))
+    }
+
+    /// Whether record `seq` is whole: its header, every node image it holds and
+    /// every separate value its leaves keep in it pass their checksums.
+    fn record_intact(&self, seq: u64) -> Result<bool> {
+        let rec = match self.log.read_header(&*self.vfs, seq) {
+            Ok(Some(rec)) => rec,
+            Ok(None) | Err(Error::Corrupt { .. }) => return Ok(false),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
+        if rec.retired {
+            return Ok(true);
+        }
+        let p = self.log.path(seq);
+        let bytes = self.vfs.read_all(&p).map_err(io_err(&p))?;
+        let slice = |off: u64, len: u64| {
+            let start = usize::try_from(off).ok()?;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            bytes.get(start..end)
+        };
+        for d in &rec.deltas {
+            for (_, pl) in &d.puts {
+                let Some(img) = slice(pl.off, pl.len as u64) else {
+                    return Ok(false);
+                };
+                if checksum(img) != pl.checksum {
+                    return Ok(false);
+                }
+                let Ok(Node::Leaf(leaf)) = Node::decode(img, seq) else {
+                    continue;
+                };
+                for i in 0..leaf.len() {
+                    if let ValueRef::Segment {
+                        seq: s,
+                        off,
+                        len,
+                        checksum: sum,
+                    } = leaf.item(i).value
+                    {
+                        let ok =
+                            s != seq || slice(off, len as u64).is_some_and(|v| checksum(v) == sum);
+                        if !ok {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}

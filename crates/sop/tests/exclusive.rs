@@ -1,0 +1,224 @@
+//! Exclusive mode (`DbOptions::exclusive`): who may open the folder, and commits
+//! through the journal on the real file system (crash and kill tests are in
+//! `crash.rs` and `kill.rs`).
+
+mod support;
+
+use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
+use std::path::Path;
+use std::time::Duration;
+use support::{dump, opts};
+
+fn excl() -> DbOptions {
+    DbOptions {
+        exclusive: true,
+        // Rotate often, so journals are sealed and written out during the tests.
+        journal_bytes: 32 << 10,
+        ..opts()
+    }
+}
+
+fn journals(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name();
+            n.to_string_lossy().starts_with("journal-")
+        })
+        .count()
+}
+
+fn records(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("log").join("00000000"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn fill(db: &Database, from: u64, to: u64) {
+    for i in from..to {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_store::<u64, String>("s").unwrap();
+        s.add(&i, &format!("v{i}").repeat(30)).unwrap();
+        tx.commit().unwrap();
+    }
+}
+
+fn create(db: &Database) {
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    tx.create_store::<u64, String>(
+        "s",
+        StoreOptions {
+            slot_length: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn commits_survive_rotation_and_reopen_in_either_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), excl()).unwrap();
+    create(&db);
+    fill(&db, 0, 400);
+    // Journals were sealed and their records written out as files meanwhile.
+    assert!(records(dir.path()) > 0, "no record was written out");
+    assert!(db.check().unwrap().is_ok(), "check of the open database");
+    let before = dump(&db);
+    assert_eq!(before.len(), 400);
+    drop(db);
+    // A clean close writes every journaled record out and removes the journal.
+    assert_eq!(journals(dir.path()), 0);
+    assert_eq!(records(dir.path()), 401);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db), before);
+    assert!(db.check().unwrap().is_ok());
+    fill(&db, 400, 410);
+    drop(db);
+    let db = Database::open(dir.path(), excl()).unwrap();
+    assert_eq!(dump(&db).len(), 410);
+}
+
+#[test]
+fn an_exclusive_folder_admits_nobody_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), excl()).unwrap();
+    create(&db);
+    for o in [opts(), excl()] {
+        match Database::open(dir.path(), o) {
+            Err(Error::InUse(p, why)) => {
+                assert_eq!(p, dir.path());
+                assert!(why.contains("exclusive"), "{why}");
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a second handle opened an exclusive folder"),
+        }
+    }
+    // The failed opens changed nothing.
+    fill(&db, 0, 3);
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db).len(), 3);
+}
+
+#[test]
+fn an_exclusive_open_waits_for_nobody_and_fails_if_others_are_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Database::open(dir.path(), opts()).unwrap();
+    create(&shared);
+    match Database::open(dir.path(), excl()) {
+        Err(Error::InUse(_, why)) => assert!(why.contains("other processes"), "{why}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("exclusive open while another handle has the folder"),
+    }
+    // A second shared handle is still welcome, and the first keeps working.
+    let other = Database::open(dir.path(), opts()).unwrap();
+    fill(&shared, 0, 2);
+    assert_eq!(dump(&other).len(), 2);
+    drop(shared);
+    drop(other);
+    let db = Database::open(dir.path(), excl()).unwrap();
+    assert_eq!(dump(&db).len(), 2);
+}
+
+#[test]
+fn wrong_exclusive_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = DbOptions {
+        journal_bytes: 0,
+        ..excl()
+    };
+    assert!(matches!(
+        Database::open(dir.path(), o),
+        Err(Error::InvalidOption(_))
+    ));
+    let o = DbOptions {
+        coordination: Some(Coordination::Redis {
+            url: "redis://127.0.0.1:1/".into(),
+        }),
+        ..excl()
+    };
+    match Database::open(dir.path().join("c"), o) {
+        Err(Error::InvalidOption(m)) => assert!(m.contains("Standalone"), "{m}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("exclusive Clustered database opened"),
+    }
+    assert!(
+        !dir.path().join("c").exists(),
+        "a refused open created a folder"
+    );
+}
+
+#[test]
+fn concurrent_committers_share_journal_syncs_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = DbOptions {
+        recovery_interval: Some(Duration::from_secs(3600)),
+        ..excl()
+    };
+    let db = Database::open(dir.path(), o).unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    tx.create_store::<String, u64>("c", StoreOptions::default())
+        .unwrap();
+    tx.commit().unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..100u64 {
+                    loop {
+                        let tx = db.begin(TxMode::ForWriting).unwrap();
+                        let c = tx.open_store::<String, u64>("c").unwrap();
+                        let n = c.get(&"n".to_string()).unwrap().unwrap_or(0);
+                        c.upsert(&"n".to_string(), &(n + 1)).unwrap();
+                        c.add(&format!("t{t}-{i}"), &i).unwrap();
+                        match tx.commit() {
+                            Ok(()) => break,
+                            Err(e) if e.is_conflict() => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let c = tx.open_store::<String, u64>("c").unwrap();
+    assert_eq!(
+        c.get(&"n".to_string()).unwrap(),
+        Some(400),
+        "an increment was lost"
+    );
+    drop(tx);
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let c = tx.open_store::<String, u64>("c").unwrap();
+    assert_eq!(c.get(&"n".to_string()).unwrap(), Some(400));
+    assert_eq!(c.count().unwrap(), 401);
+}
+
+#[test]
+fn compaction_and_reclaim_work_on_an_open_exclusive_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), excl()).unwrap();
+    create(&db);
+    fill(&db, 0, 300);
+    for i in 0..300u64 {
+        if i % 3 != 0 {
+            let tx = db.begin(TxMode::ForWriting).unwrap();
+            let s = tx.open_store::<u64, String>("s").unwrap();
+            s.remove(&i).unwrap();
+            tx.commit().unwrap();
+        }
+    }
+    let before = dump(&db);
+    db.compact().unwrap();
+    assert_eq!(dump(&db), before);
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(dump(&db), before);
+    assert!(db.check().unwrap().is_ok());
+}
