@@ -30,6 +30,11 @@ struct Cli {
     /// Print JSON instead of human-readable text.
     #[arg(long, global = true)]
     json: bool,
+    /// Open the folder for this command alone (DbOptions::exclusive): commits go
+    /// through the journal, about twice as fast; fails if another process has it
+    /// open (Standalone databases only).
+    #[arg(long, global = true)]
+    exclusive: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -292,6 +297,7 @@ fn open(cli: &Cli, recover: bool) -> Result<Database> {
         create: false,
         recovery_interval: None,
         recover_on_open: recover,
+        exclusive: cli.exclusive,
         ..Default::default()
     };
     Database::open(&cli.db, opts).map_err(|e| match e {
@@ -976,6 +982,7 @@ fn quickstart(cli: &Cli) -> Result<()> {
         &cli.db,
         DbOptions {
             recovery_interval: None,
+            exclusive: cli.exclusive,
             ..Default::default()
         },
     )

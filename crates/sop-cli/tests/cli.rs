@@ -587,6 +587,38 @@ fn commands_need_a_database() {
 }
 
 #[test]
+fn exclusive_import_is_read_back_by_a_shared_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(&db, &["--exclusive", "store", "create", "s"]);
+    let f = write(dir.path(), "in.jsonl", &lines(500));
+    ok(
+        &db,
+        &[
+            "--exclusive",
+            "import",
+            "s",
+            f.to_str().unwrap(),
+            "--batch",
+            "7",
+        ],
+    );
+    // The journal is gone after the command; a shared open sees every item.
+    assert!(std::fs::read_dir(&db).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("journal-")));
+    assert_eq!(
+        keys(&ok(&db, &["scan", "s"])),
+        (0..500).collect::<Vec<i64>>()
+    );
+    assert!(ok(&db, &["check"]).contains("ok: no faults"));
+    assert!(ok(&db, &["--exclusive", "check"]).contains("ok: no faults"));
+}
+
+#[test]
 fn quickstart_creates_writes_reads_and_scans() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo");
