@@ -70,7 +70,13 @@ impl RecordWriter {
         };
         self.buf.extend_from_slice(bytes);
         self.pos += bytes.len() as u64;
-        if self.buf.len() >= FLUSH_AT {
+        // A journaled record stays in memory while it may still go into the journal.
+        let limit = if self.journaled && self.file.is_none() {
+            crate::log::journal::COPY_MAX
+        } else {
+            FLUSH_AT
+        };
+        if self.buf.len() >= limit {
             self.flush()?;
         }
         Ok(p)
