@@ -15,12 +15,15 @@ type State = BTreeMap<(String, Vec<u8>), Vec<Vec<u8>>>;
 const DB: &str = "/data/db";
 
 /// How the database under test is opened: shared (a record and a directory sync
-/// per commit) or exclusive (commits through the journal, with a tiny rotation
-/// threshold so cuts also land in rotations and write-outs).
+/// per commit) or exclusive (commits through the journal) with a small journal:
+/// 2 KiB makes every record here too big to copy (its own file and a marker
+/// frame, and a rotation at each commit); 24 KiB keeps the transaction under test
+/// in the journal (packed) and rotates during it, so cuts land in the write-out.
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     Shared,
     Exclusive,
+    ExclusivePacked,
 }
 
 fn open(vfs: &SimVfs, mode: Mode) -> sop::Result<Database> {
@@ -29,8 +32,12 @@ fn open(vfs: &SimVfs, mode: Mode) -> sop::Result<Database> {
         vfs: Some(Arc::new(vfs.clone())),
         recovery_interval: None,
         checkpoint_every: 1,
-        exclusive: matches!(mode, Mode::Exclusive),
-        journal_bytes: 2048,
+        exclusive: !matches!(mode, Mode::Shared),
+        journal_bytes: if matches!(mode, Mode::ExclusivePacked) {
+            24 << 10
+        } else {
+            2 << 10
+        },
         ..Default::default()
     };
     Database::open(Path::new(DB), opts)
@@ -158,6 +165,11 @@ fn power_cut_at_every_step_of_a_commit_exclusive() {
     power_cut_at_every_step_of_a_commit_in(Mode::Exclusive);
 }
 
+#[test]
+fn power_cut_at_every_step_of_a_commit_exclusive_packed() {
+    power_cut_at_every_step_of_a_commit_in(Mode::ExclusivePacked);
+}
+
 fn power_cut_at_every_step_of_a_commit_in(mode: Mode) {
     let (before, after, ops) = expected(mode);
     assert!(before != after);
@@ -215,6 +227,11 @@ fn power_cut_during_recovery_is_harmless_exclusive() {
     power_cut_during_recovery_is_harmless_in(Mode::Exclusive);
 }
 
+#[test]
+fn power_cut_during_recovery_is_harmless_exclusive_packed() {
+    power_cut_during_recovery_is_harmless_in(Mode::ExclusivePacked);
+}
+
 fn power_cut_during_recovery_is_harmless_in(mode: Mode) {
     let (before, after, ops) = expected(mode);
     for k in (0..ops).step_by(3) {
@@ -270,6 +287,11 @@ fn io_error_at_every_step_of_a_commit() {
 #[test]
 fn io_error_at_every_step_of_a_commit_exclusive() {
     io_error_at_every_step_of_a_commit_in(Mode::Exclusive);
+}
+
+#[test]
+fn io_error_at_every_step_of_a_commit_exclusive_packed() {
+    io_error_at_every_step_of_a_commit_in(Mode::ExclusivePacked);
 }
 
 fn io_error_at_every_step_of_a_commit_in(mode: Mode) {

@@ -14,6 +14,8 @@ pub(crate) struct RecordWriter {
     buf: Vec<u8>,
     pos: u64,
     journaled: bool,
+    /// Journaled: the largest record copied into the journal.
+    copy_max: usize,
 }
 
 /// A finished record, ready to be linked.
@@ -44,6 +46,8 @@ impl RecordWriter {
             buf: Vec::with_capacity(64 << 10),
             pos: PREFIX_LEN as u64,
             journaled: db.journaled(),
+            copy_max: crate::log::journal::COPY_MAX
+                .min(usize::try_from(db.opts.journal_bytes).unwrap_or(usize::MAX)),
         };
         w.buf.extend_from_slice(&Record::prefix());
         if !w.journaled {
@@ -72,7 +76,7 @@ impl RecordWriter {
         self.pos += bytes.len() as u64;
         // A journaled record stays in memory while it may still go into the journal.
         let limit = if self.journaled && self.file.is_none() {
-            crate::log::journal::COPY_MAX
+            self.copy_max
         } else {
             FLUSH_AT
         };
@@ -94,8 +98,7 @@ impl RecordWriter {
         let off = self.pos;
         self.buf.extend_from_slice(&h);
         self.buf.extend_from_slice(&Record::trailer(off, &h));
-        if self.journaled && self.file.is_none() && self.buf.len() <= crate::log::journal::COPY_MAX
-        {
+        if self.journaled && self.file.is_none() && self.buf.len() <= self.copy_max {
             return Ok(Written {
                 path: None,
                 bytes: Some(self.buf),

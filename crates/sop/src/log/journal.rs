@@ -14,7 +14,8 @@
 //! 13  payload (kind 0: the record file's bytes; kind 1: empty)
 //! end xxh3-64 of the 13 header bytes and the payload, seeded with `base`
 //! ```
-//! A marker frame stands for a record too big to copy (over [`COPY_MAX`]): that
+//! A marker frame stands for a record too big to copy (over [`COPY_MAX`], or over
+//! the journal's rotation size): that
 //! record was synced, with its directory, before its frame was written. Parsing
 //! stops at the first frame that is short, fails its checksum or does not carry
 //! the next sequence: that is where the last append before a crash tore off.
