@@ -23,7 +23,9 @@ const OPEN_LOCK_WAIT: Duration = Duration::from_secs(3);
 pub(crate) struct Journal {
     active: Option<Active>,
     /// Sealed journals, oldest first: (base, last sequence).
-    sealed: Vec<(u64, u64)>,
+    sealed: Vec<(u64, u64, Arc<dyn VFile>)>,
+    /// A written-out journal file to reuse for the next one.
+    spare: Option<Arc<dyn VFile>>,
 }
 
 struct Active {
@@ -32,6 +34,8 @@ struct Active {
     base: u64,
     /// The last sequence appended.
     last: u64,
+    /// Where the next frame goes (a reused file is longer: its old frames,
+    /// checksummed for another base, end the replay where the new ones end).
     len: u64,
     buf: Vec<u8>,
 }
@@ -125,17 +129,28 @@ impl DbInner {
     /// Start journaling commits after `head` (an exclusive open, once the log is
     /// durable up to `head`).
     pub(super) fn start_journal(&self, head: u64) -> Result<()> {
-        let active = self.new_journal_file(head)?;
+        let active = self.new_journal_file(head, None)?;
         *self.journal.lock() = Some(Journal {
             active: Some(active),
             sealed: Vec::new(),
+            spare: None,
         });
         Ok(())
     }
 
-    fn new_journal_file(&self, base: u64) -> Result<Active> {
+    /// The journal after `base`: the spare file renamed, or a new one. Its name
+    /// is synced before any frame goes in (a frame under the old name would be
+    /// checked against the wrong base, and lost).
+    fn new_journal_file(&self, base: u64, spare: Option<Arc<dyn VFile>>) -> Result<Active> {
         let path = journal::path(&self.path, base);
-        let file = self.vfs.create_new(&path).map_err(io_err(&path))?;
+        let file = match spare {
+            Some(f) => {
+                let from = journal::spare_path(&self.path);
+                self.vfs.rename(&from, &path).map_err(io_err(&path))?;
+                f
+            }
+            None => self.vfs.create_new(&path).map_err(io_err(&path))?,
+        };
         self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))?;
         Ok(Active {
             file,
@@ -166,7 +181,7 @@ impl DbInner {
         a.buf.clear();
         journal::encode(&mut a.buf, a.base, seq, frame);
         let path = journal::path(&self.path, a.base);
-        a.file.append(&a.buf).map_err(io_err(&path))?;
+        a.file.write_at(&a.buf, a.len).map_err(io_err(&path))?;
         if let Some(b) = &w.bytes {
             self.log.pack(
                 seq,
@@ -213,11 +228,12 @@ impl DbInner {
         let mut d = self.durable.lock();
         let last = self.journal_sync()?;
         *d = last;
-        let next = self.new_journal_file(last)?;
+        let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
+        let next = self.new_journal_file(last, spare)?;
         let mut g = self.journal.lock();
         if let Some(j) = g.as_mut() {
             if let Some(old) = j.active.replace(next) {
-                j.sealed.push((old.base, old.last));
+                j.sealed.push((old.base, old.last, old.file));
             }
         }
         drop(g);
@@ -249,8 +265,8 @@ impl DbInner {
                 .journal
                 .lock()
                 .as_ref()
-                .and_then(|j| j.sealed.first().copied());
-            let Some((base, last)) = next else {
+                .and_then(|j| j.sealed.first().cloned());
+            let Some((base, last, file)) = next else {
                 return Ok(());
             };
             for seq in base + 1..=last {
@@ -279,10 +295,21 @@ impl DbInner {
                     files.remove(&seq);
                 }
             }
-            if let Some(j) = self.journal.lock().as_mut() {
-                j.sealed.retain(|s| s.0 != base);
-            }
+            // Keep the file for reuse (its records are durable elsewhere now; a
+            // reader still holding a packed slice of it would fail its checksums,
+            // never see wrong data, once new frames overwrite it).
             let p = journal::path(&self.path, base);
+            let mut g = self.journal.lock();
+            if let Some(j) = g.as_mut() {
+                j.sealed.retain(|s| s.0 != base);
+                if j.spare.is_none() {
+                    let to = journal::spare_path(&self.path);
+                    self.vfs.rename(&p, &to).map_err(io_err(&to))?;
+                    j.spare = Some(file);
+                    continue;
+                }
+            }
+            drop(g);
             self.vfs.remove_file(&p).map_err(io_err(&p))?;
         }
     }
@@ -302,10 +329,15 @@ impl DbInner {
                 let p = journal::path(&self.path, a.base);
                 a.file.sync_data().map_err(io_err(&p))?;
                 if let Some(j) = self.journal.lock().as_mut() {
-                    j.sealed.push((a.base, a.last));
+                    j.sealed.push((a.base, a.last, a.file));
                 }
             }
             self.write_out_sealed()?;
+            let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
+            if spare.is_some() {
+                let p = journal::spare_path(&self.path);
+                self.vfs.remove_file(&p).map_err(io_err(&p))?;
+            }
             self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
         })();
         if let Err(e) = res {
@@ -346,6 +378,10 @@ impl DbInner {
             .filter_map(|n| journal::parse_name(n))
             .collect();
         bases.sort_unstable();
+        let spare = journal::spare_path(&self.path);
+        if self.vfs.exists(&spare).map_err(io_err(&spare))? {
+            self.vfs.remove_file(&spare).map_err(io_err(&spare))?;
+        }
         let Some(&first) = bases.first() else {
             return Ok(());
         };

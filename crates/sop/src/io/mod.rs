@@ -12,13 +12,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An open file. Reads are positional (`read_at`) so one handle can be shared by
-/// many readers; writes append.
+/// many readers; writes append (the journal alone also overwrites).
 #[allow(clippy::len_without_is_empty)]
 pub trait VFile: Send + Sync {
     /// Fill `buf` from offset `off`; a short file is an `UnexpectedEof` error.
     fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;
     /// Append `data` at the end of the file.
     fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// Write `data` at offset `off` (over existing bytes, or extending the file;
+    /// never past its end). Only the journal overwrites: a recycled journal file
+    /// keeps its length, so syncing a frame needs no inode update.
+    fn write_at(&self, data: &[u8], off: u64) -> io::Result<()>;
     /// Make the file's content durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
     /// Current length in bytes.

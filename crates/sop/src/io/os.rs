@@ -26,6 +26,18 @@ impl VFile for OsFile {
         *len += data.len() as u64;
         Ok(())
     }
+    fn write_at(&self, data: &[u8], off: u64) -> io::Result<()> {
+        let mut len = self.len.lock();
+        if off > *len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "write past the end of the file",
+            ));
+        }
+        self.file.write_all_at(data, off)?;
+        *len = (*len).max(off + data.len() as u64);
+        Ok(())
+    }
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
     }

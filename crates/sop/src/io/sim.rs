@@ -120,8 +120,11 @@ impl Dir {
 struct Inode {
     /// Current content.
     data: Vec<u8>,
-    /// Length of the durable prefix of `data`.
+    /// Length of the durable prefix of `data` (as it was before `undo`).
     synced: usize,
+    /// Overwrites inside the durable prefix since the last sync, in order, each
+    /// with the bytes it replaced: a power cut keeps a prefix of them.
+    undo: Vec<(usize, Vec<u8>)>,
     /// Open `SimFile` handles (keeps an unlinked inode alive).
     handles: usize,
 }
@@ -282,6 +285,7 @@ impl State {
             Inode {
                 data: Vec::new(),
                 synced: 0,
+                undo: Vec::new(),
                 handles,
             },
         );
@@ -353,10 +357,16 @@ impl State {
             }
             entries.insert(id, map);
         }
-        let mut lens: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut lens: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
         for (&id, ino) in &self.inodes {
             let volatile = ino.data.len() - ino.synced;
-            lens.insert(id, ino.synced + choose(volatile).min(volatile));
+            let len = ino.synced + choose(volatile).min(volatile);
+            let kept = if ino.undo.is_empty() {
+                0
+            } else {
+                choose(ino.undo.len()).min(ino.undo.len())
+            };
+            lens.insert(id, (len, kept));
         }
 
         let mut out = State {
@@ -380,10 +390,17 @@ impl State {
                 }
                 Entry::File(i) => {
                     out.inodes.entry(i).or_insert_with(|| {
-                        let len = lens[&i];
+                        let (len, kept) = lens[&i];
+                        let ino = self.inode(i);
+                        let mut data = ino.data[..len].to_vec();
+                        // Overwrites after the first `kept` never reached the disk.
+                        for (off, old) in ino.undo[kept..].iter().rev() {
+                            data[*off..*off + old.len()].copy_from_slice(old);
+                        }
                         Inode {
-                            data: self.inode(i).data[..len].to_vec(),
+                            data,
                             synced: len,
+                            undo: Vec::new(),
                             handles: 0,
                         }
                     });
@@ -529,6 +546,7 @@ impl SimVfs {
             })?;
         inode.data.truncate(len);
         inode.synced = inode.synced.min(len);
+        inode.undo.retain(|(off, old)| off + old.len() <= len);
         Ok(())
     }
 
@@ -610,11 +628,43 @@ impl VFile for SimFile {
         Ok(())
     }
 
+    fn write_at(&self, data: &[u8], off: u64) -> io::Result<()> {
+        let mut st = self.vfs.state.lock();
+        st.begin_op()?;
+        if !self.writable {
+            return Err(err(
+                io::ErrorKind::PermissionDenied,
+                "write to a file opened read-only",
+            ));
+        }
+        let inode = st.inode_mut(self.ino);
+        let off = usize::try_from(off).unwrap_or(usize::MAX);
+        if off > inode.data.len() {
+            return Err(err(
+                io::ErrorKind::InvalidInput,
+                "write past the end of the file",
+            ));
+        }
+        let end = off + data.len();
+        // The part over durable bytes is undone by a power cut unless it survives.
+        let durable_end = end.min(inode.synced);
+        if off < durable_end {
+            let old = inode.data[off..durable_end].to_vec();
+            inode.undo.push((off, old));
+        }
+        if end > inode.data.len() {
+            inode.data.resize(end, 0);
+        }
+        inode.data[off..end].copy_from_slice(data);
+        Ok(())
+    }
+
     fn sync_data(&self) -> io::Result<()> {
         let mut st = self.vfs.state.lock();
         st.begin_op()?;
         let inode = st.inode_mut(self.ino);
         inode.synced = inode.data.len();
+        inode.undo.clear();
         Ok(())
     }
 
@@ -942,6 +992,37 @@ mod tests {
 
     fn names(vfs: &SimVfs, dir: &str) -> BTreeSet<String> {
         vfs.list_dir(p(dir)).unwrap().into_iter().collect()
+    }
+
+    #[test]
+    fn overwrites_of_durable_bytes_survive_as_a_prefix_until_synced() {
+        let vfs = with_db();
+        let f = durable_file(&vfs, b"aaaaaaaa");
+        f.write_at(b"bb", 0).unwrap();
+        f.write_at(b"cc", 2).unwrap();
+        f.write_at(b"dddd", 6).unwrap(); // half over durable bytes, half extending
+        let read = |v: &SimVfs| v.read_all(p("/db/f")).unwrap();
+        assert_eq!(read(&vfs), b"bbccaadddd");
+        assert_eq!(read(&vfs.crash_image_strict()), b"aaaaaaaa");
+        let mut seen = BTreeSet::new();
+        for seed in 0..200 {
+            let img = read(&vfs.crash_image(seed));
+            // A prefix of the overwrites, and a prefix of the extension.
+            assert!(
+                [&b"aaaaaaaa"[..], b"bbaaaaaa", b"bbccaaaa", b"bbccaadd"]
+                    .iter()
+                    .any(|w| img.starts_with(&w[..8])),
+                "{:?}",
+                String::from_utf8_lossy(&img)
+            );
+            seen.insert(img[..8].to_vec());
+        }
+        assert!(seen.len() >= 3, "images keep different prefixes: {seen:?}");
+        f.sync_data().unwrap();
+        assert_eq!(read(&vfs.crash_image_strict()), b"bbccaadddd");
+        // Past the end is refused; a read-only handle cannot write.
+        assert!(f.write_at(b"x", 11).is_err());
+        assert!(vfs.open(p("/db/f")).unwrap().write_at(b"x", 0).is_err());
     }
 
     #[test]

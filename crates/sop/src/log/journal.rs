@@ -36,6 +36,12 @@ pub fn path(db: &Path, base: u64) -> PathBuf {
     db.join(format!("journal-{base:016x}.wal"))
 }
 
+/// A written-out journal kept for reuse: frames written over its old bytes need
+/// no inode update to be synced. Never replayed.
+pub fn spare_path(db: &Path) -> PathBuf {
+    db.join("journal-spare.wal")
+}
+
 /// `Some(base)` if `name` is a journal file's name.
 pub fn parse_name(name: &str) -> Option<u64> {
     let hex = name.strip_prefix("journal-")?.strip_suffix(".wal")?;

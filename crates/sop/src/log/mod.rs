@@ -55,6 +55,9 @@ impl VFile for Slice {
     fn append(&self, _: &[u8]) -> io::Result<()> {
         Err(io::Error::other("a packed record is read-only"))
     }
+    fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+        Err(io::Error::other("a packed record is read-only"))
+    }
     fn sync_data(&self) -> io::Result<()> {
         self.0.file.sync_data()
     }
