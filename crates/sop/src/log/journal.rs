@@ -24,8 +24,9 @@ use crate::codec::wire::checksum_seeded;
 use std::path::{Path, PathBuf};
 
 /// Records up to this many bytes are copied into the journal; larger ones are
-/// synced in place and get a marker frame.
-pub const COPY_MAX: usize = 16 << 20;
+/// synced in place and get a marker frame (copying them would double the bytes
+/// written, which costs more than the directory sync it saves).
+pub const COPY_MAX: usize = 1 << 20;
 pub const FRAME_HEADER: usize = 13;
 pub const FRAME_TRAILER: usize = 8;
 const KIND_RECORD: u8 = 0;
