@@ -122,7 +122,18 @@ impl Transaction {
                 path: std::mem::take(&mut v.st.memo.spare_path),
                 ..Pos::default()
             };
-            tree::descend_into(v, t, Target::KeyGe(key), &mut pos)?;
+            // Usually the descent ends on the item: no further lookup of the leaf.
+            let hit = match v.descend_into(t, Target::KeyGe(key), &mut pos)? {
+                Some(n) => {
+                    let l = as_leaf(n)?;
+                    (pos.idx < l.len()).then(|| l.key_is(pos.idx, key).then(|| n.clone()))
+                }
+                None => None,
+            };
+            if let Some(hit) = hit {
+                v.st.memo.spare_path = std::mem::take(&mut pos.path);
+                return Ok(hit.map(|n| (n, pos.idx)));
+            }
             let found = tree::settle_forward(v, &mut pos)?;
             v.st.memo.spare_path = std::mem::take(&mut pos.path);
             if !found {
@@ -223,7 +234,7 @@ impl SnapWalk {
                         if pos.path.capacity() == 0 {
                             pos.path = std::mem::take(&mut v.st.memo.spare_path);
                         }
-                        tree::descend_into(v, t, target, pos)?;
+                        v.descend_into(t, target, pos)?;
                         if back {
                             tree::step_back(v, pos)?
                         } else {
