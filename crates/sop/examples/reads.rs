@@ -8,6 +8,8 @@
 //! key (both with the owning `get` and `range`; `get_with` and `scan_with` do the same
 //! with the borrowing `RawStore::get_with` and `RawStore::scan`), `threads` reads every
 //! key from 4 threads, each in its own transaction.
+//! `mem:PHASE` loads a fresh DIR in the same process first, so the reads see leaves as
+//! the writers left them in memory (as in sop-bench) rather than decoded from disk.
 //! Run `load` once, then time or profile the other phases separately (for example
 //! under `perf stat -e instructions:u`).
 
@@ -92,7 +94,7 @@ fn scan_from(s: &RawStore<'_>, k: &[u8]) -> sop::Result<u64> {
 fn main() -> sop::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(dir), Some(phase)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: reads DIR load|get|scan|get_with|scan_with|threads [N]");
+        eprintln!("usage: reads DIR [mem:]load|get|scan|get_with|scan_with|threads [N]");
         std::process::exit(2);
     };
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
@@ -104,7 +106,35 @@ fn main() -> sop::Result<()> {
         },
     )?;
     let keys = keys(n);
-    if phase != "load" {
+    // `mem:PHASE`: load DIR (fresh) in this process, then 100 transactions of 1000 more
+    // inserts (as the benchmark does before its reads), then PHASE over the nodes those
+    // commits left in the cache, so leaves are as the writers left them in memory.
+    let (phase, in_memory) = match phase.strip_prefix("mem:") {
+        Some(p) => (p.to_string(), true),
+        None => (phase.clone(), false),
+    };
+    if in_memory {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut v = [0u8; 150];
+        let tx = db.begin(TxMode::ForWriting)?;
+        let s = tx.create_raw_store("kv", "raw-bytes", StoreOptions::default())?;
+        for k in &keys {
+            rng.fill(&mut v);
+            s.upsert(k, v)?;
+        }
+        tx.commit()?;
+        let mut k = [0u8; 24];
+        for _ in 0..100 {
+            let tx = db.begin(TxMode::ForWriting)?;
+            let s = tx.open_raw_store("kv")?;
+            for _ in 0..1000 {
+                rng.fill(&mut k);
+                rng.fill(&mut v);
+                s.upsert(&k[..], v)?;
+            }
+            tx.commit()?;
+        }
+    } else if phase != "load" {
         // Warm the node cache first (not timed), as the benchmark's earlier phases do.
         let tx = db.begin(TxMode::NoCheck)?;
         warm(&tx.open_raw_store("kv")?, &keys)?;
@@ -119,7 +149,7 @@ fn main() -> sop::Result<()> {
             let mut v = [0u8; 150];
             for k in &keys {
                 rng.fill(&mut v);
-                s.upsert(k, v)?;
+                s.upsert(&k[..], v)?;
             }
             tx.commit()?;
             n

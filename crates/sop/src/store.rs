@@ -320,15 +320,9 @@ impl<'t> RawStore<'t> {
         let mut n = 0;
         if self.tx.reads_snapshot() {
             let mut walk = SnapWalk::default();
-            while walk.advance(self.tx, self.h, lo, hi, desc)? {
-                let (k, v) = walk.item(self.tx, self.h)?;
-                n += 1;
-                if !f(k, v.bytes()) {
-                    break;
-                }
-            }
+            let r = walk.scan(self.tx, self.h, lo, hi, desc, f);
             walk.finish(self.tx, self.h);
-            return Ok(n);
+            return r;
         }
         let owned = |b: Bound<&[u8]>| b.map(<[u8]>::to_vec);
         for item in self.range(owned(lo), owned(hi), desc)? {

@@ -161,19 +161,29 @@ pub fn cmp_item(akey: &[u8], aid: ItemId, bkey: &[u8], bid: ItemId) -> Ordering 
     cmp_bytes(akey, bkey).then(aid.cmp(&bid))
 }
 
-/// Where a record's key sits in the arena (the record starts just before it,
-/// at the key-length varint).
+/// One item of a leaf: its key's prefix and where its key sits in the arena (the
+/// record starts just before it, at the key-length varint). A leaf keeps the two
+/// halves in separate arrays (`Leaf::prefixes`, `Leaf::locs`), so a search scans
+/// eight bytes per item.
 #[derive(Clone, Copy, Debug)]
 struct SlotRef {
     /// The key's first eight bytes, big-endian, zero-padded: most comparisons
     /// during a search end here without touching the arena.
     prefix: u64,
+    loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Loc {
     key_off: u32,
     key_len: u32,
 }
 
 #[inline]
 fn key_prefix(key: &[u8]) -> u64 {
+    if let Some(b) = key.first_chunk::<8>() {
+        return u64::from_be_bytes(*b);
+    }
     let mut b = [0u8; 8];
     let n = key.len().min(8);
     b[..n].copy_from_slice(&key[..n]);
@@ -188,7 +198,10 @@ fn varint_len(v: u64) -> usize {
 #[derive(Default, Debug)]
 pub struct Leaf {
     arena: Vec<u8>,
-    slots: Vec<SlotRef>,
+    /// Per item in order, its key's first eight bytes (`key_prefix`).
+    prefixes: Vec<u64>,
+    /// Per item in order, where its key is in `arena`.
+    locs: Vec<Loc>,
     dead: usize,
 }
 
@@ -198,11 +211,14 @@ impl Clone for Leaf {
     fn clone(&self) -> Leaf {
         let mut arena = Vec::with_capacity(self.arena.len() + self.arena.len() / 8 + 512);
         arena.extend_from_slice(&self.arena);
-        let mut slots = Vec::with_capacity(self.slots.len() + 4);
-        slots.extend_from_slice(&self.slots);
+        let mut prefixes = Vec::with_capacity(self.len() + 4);
+        prefixes.extend_from_slice(&self.prefixes);
+        let mut locs = Vec::with_capacity(self.len() + 4);
+        locs.extend_from_slice(&self.locs);
         Leaf {
             arena,
-            slots,
+            prefixes,
+            locs,
             dead: self.dead,
         }
     }
@@ -210,17 +226,22 @@ impl Clone for Leaf {
 
 impl Leaf {
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.locs.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.locs.is_empty()
     }
     /// Approximate bytes of memory held.
     pub fn mem_size(&self) -> usize {
-        self.arena.capacity() + self.slots.capacity() * 16 + 64
+        self.arena.capacity() + self.prefixes.capacity() * 8 + self.locs.capacity() * 8 + 64
+    }
+    #[inline]
+    fn push_slot(&mut self, s: SlotRef) {
+        self.prefixes.push(s.prefix);
+        self.locs.push(s.loc);
     }
     pub fn item(&self, i: usize) -> Item<'_> {
-        let s = self.slots[i];
+        let s = self.locs[i];
         // The slot locates the key; the item id and the value follow it.
         let key_end = (s.key_off + s.key_len) as usize;
         Item {
@@ -252,21 +273,20 @@ impl Leaf {
     }
     #[inline]
     pub fn key(&self, i: usize) -> &[u8] {
-        let s = self.slots[i];
-        &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize]
+        self.slot_key(self.locs[i])
     }
     /// Whether item `i` has key `key`; the key's length and first eight bytes,
     /// kept in the slot, usually decide without reading the record.
     #[inline]
     pub fn key_is(&self, i: usize, key: &[u8]) -> bool {
-        let s = self.slots[i];
-        s.key_len as usize == key.len() && s.prefix == key_prefix(key) && self.key(i) == key
+        let s = self.locs[i];
+        s.key_len as usize == key.len() && self.prefixes[i] == key_prefix(key) && self.key(i) == key
     }
     pub fn id(&self, i: usize) -> ItemId {
-        self.slot_id(self.slots[i])
+        self.slot_id(self.locs[i])
     }
     /// The item id stored right after the key.
-    fn slot_id(&self, s: SlotRef) -> ItemId {
+    fn slot_id(&self, s: Loc) -> ItemId {
         let at = (s.key_off + s.key_len) as usize;
         u128::from_le_bytes(self.arena[at..at + 16].try_into().unwrap())
     }
@@ -288,7 +308,7 @@ impl Leaf {
         self.search(p, |s| cmp_bytes(self.slot_key(s), key) != Ordering::Greater)
     }
     #[inline]
-    fn slot_key(&self, s: SlotRef) -> &[u8] {
+    fn slot_key(&self, s: Loc) -> &[u8] {
         &self.arena[s.key_off as usize..(s.key_off + s.key_len) as usize]
     }
     /// The first position whose slot is not "before" the target: slots with a key
@@ -300,29 +320,25 @@ impl Leaf {
     /// array rather than binary-searched: the loads are independent, so a leaf not
     /// in the CPU cache costs about one memory latency instead of one per probe.
     #[inline]
-    fn search(&self, p: u64, before: impl Fn(SlotRef) -> bool) -> usize {
+    fn search(&self, p: u64, before: impl Fn(Loc) -> bool) -> usize {
         const WINDOW: usize = 64;
-        let slots = &self.slots[..];
-        let (mut lo, mut hi) = (0, slots.len());
+        let prefixes = &self.prefixes[..];
+        let (mut lo, mut hi) = (0, prefixes.len());
         while hi - lo > WINDOW {
             let mid = lo + (hi - lo) / 2;
-            if slots[mid].prefix < p {
+            if prefixes[mid] < p {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         let first = lo
-            + slots[lo..hi]
+            + prefixes[lo..hi]
                 .iter()
-                .map(|s| (s.prefix < p) as usize)
+                .map(|&x| (x < p) as usize)
                 .sum::<usize>();
-        match slots.get(first) {
-            Some(s) if s.prefix == p => {
-                first + slots[first..].partition_point(|&s| s.prefix == p && before(s))
-            }
-            _ => first,
-        }
+        let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
+        first + self.locs[first..first + ties].partition_point(|&s| before(s))
     }
     fn push_record(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> SlotRef {
         put_varint(&mut self.arena, key.len() as u64);
@@ -332,14 +348,16 @@ impl Leaf {
         encode_value(&mut self.arena, value);
         SlotRef {
             prefix: key_prefix(key),
-            key_off,
-            key_len: key.len() as u32,
+            loc: Loc {
+                key_off,
+                key_len: key.len() as u32,
+            },
         }
     }
     /// The byte range of slot `s`'s record in the arena (records there were
     /// validated when written or decoded, so only the value's length is read).
     #[inline]
-    fn span(&self, s: SlotRef) -> (usize, usize) {
+    fn span(&self, s: Loc) -> (usize, usize) {
         let start = s.key_off as usize - varint_len(s.key_len as u64);
         let at = (s.key_off + s.key_len) as usize + 16;
         let end = match self.arena[at] {
@@ -356,23 +374,30 @@ impl Leaf {
         (start, end)
     }
     fn record_len(&self, i: usize) -> usize {
-        let (start, end) = self.span(self.slots[i]);
+        let (start, end) = self.span(self.locs[i]);
         end - start
     }
     /// Copy slot `s`'s record to the end of `arena`; the slot for the copy.
     #[inline]
-    fn copy_record(&self, s: SlotRef, arena: &mut Vec<u8>) -> SlotRef {
+    fn copy_record(&self, s: Loc, arena: &mut Vec<u8>) -> Loc {
         let (start, end) = self.span(s);
         let base = arena.len();
         arena.extend_from_slice(&self.arena[start..end]);
-        SlotRef {
+        Loc {
             key_off: (base + (s.key_off as usize - start)) as u32,
             ..s
         }
     }
+    /// Append a copy of `other`'s item `i` (record and slot).
+    #[inline]
+    fn push_copy(&mut self, other: &Leaf, i: usize) {
+        let loc = other.copy_record(other.locs[i], &mut self.arena);
+        self.prefixes.push(other.prefixes[i]);
+        self.locs.push(loc);
+    }
     /// Bytes of the records of items `from..to`.
     fn bytes_of(&self, from: usize, to: usize) -> usize {
-        self.slots[from..to]
+        self.locs[from..to]
             .iter()
             .map(|&s| {
                 let (a, b) = self.span(s);
@@ -381,16 +406,18 @@ impl Leaf {
             .sum()
     }
     pub fn insert(&mut self, pos: usize, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
-        let off = self.push_record(key, id, value);
-        self.slots.insert(pos, off);
+        let s = self.push_record(key, id, value);
+        self.prefixes.insert(pos, s.prefix);
+        self.locs.insert(pos, s.loc);
     }
     pub fn push(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
-        let off = self.push_record(key, id, value);
-        self.slots.push(off);
+        let s = self.push_record(key, id, value);
+        self.push_slot(s);
     }
     pub fn remove(&mut self, pos: usize) {
         self.dead += self.record_len(pos);
-        self.slots.remove(pos);
+        self.prefixes.remove(pos);
+        self.locs.remove(pos);
         self.maybe_compact();
     }
     /// Replace the value of the item at `pos` (key and id unchanged).
@@ -398,7 +425,7 @@ impl Leaf {
         let (key, id) = (self.key(pos).to_vec(), self.id(pos));
         self.dead += self.record_len(pos);
         let slot = self.push_record(&key, id, value);
-        self.slots[pos] = slot;
+        self.locs[pos] = slot.loc;
         self.maybe_compact();
     }
     fn maybe_compact(&mut self) {
@@ -410,12 +437,12 @@ impl Leaf {
     fn slice_with(&self, from: usize, to: usize, extra: usize) -> Leaf {
         let mut out = Leaf {
             arena: Vec::with_capacity(self.bytes_of(from, to) + extra),
-            slots: Vec::with_capacity(to - from),
+            prefixes: Vec::with_capacity(to - from),
+            locs: Vec::with_capacity(to - from),
             dead: 0,
         };
-        for &s in &self.slots[from..to] {
-            let c = self.copy_record(s, &mut out.arena);
-            out.slots.push(c);
+        for i in from..to {
+            out.push_copy(self, i);
         }
         out
     }
@@ -429,25 +456,25 @@ impl Leaf {
         let live = self.arena.len() - self.dead;
         let right = self.slice_with(at, self.len(), live / 2);
         let mut left = self.slice_with(0, at, live / 2);
-        left.slots.reserve(self.slots.len() - at);
+        left.prefixes.reserve(self.len() - at);
+        left.locs.reserve(self.len() - at);
         *self = left;
         right
     }
     /// Append all items of `other` (which must all sort after ours).
     pub fn append(&mut self, other: &Leaf) {
         self.arena.reserve(other.bytes_of(0, other.len()));
-        self.slots.reserve(other.len());
-        for &s in &other.slots {
-            let c = other.copy_record(s, &mut self.arena);
-            self.slots.push(c);
+        self.prefixes.reserve(other.len());
+        self.locs.reserve(other.len());
+        for i in 0..other.len() {
+            self.push_copy(other, i);
         }
     }
     /// Move the first `n` items of `right` to the end of `self`.
     pub fn take_front(&mut self, right: &mut Leaf, n: usize) {
         self.arena.reserve(right.bytes_of(0, n));
-        for &s in &right.slots[..n] {
-            let c = right.copy_record(s, &mut self.arena);
-            self.slots.push(c);
+        for i in 0..n {
+            self.push_copy(right, i);
         }
         *right = right.slice(n, right.len());
     }
@@ -457,6 +484,36 @@ impl Leaf {
         merged.append(self);
         *self = merged;
         *left = left.slice(0, left.len() - n);
+    }
+    /// A compact copy: records in item order, no dead bytes, no spare capacity, each
+    /// `Pending` value replaced by `resolve`'s answer (`None` if one has none). A leaf a
+    /// writer changed carries room to grow and its records in insertion order; this is
+    /// the dense form a reader would get by decoding it, for the node cache.
+    pub fn compacted(
+        &self,
+        resolve: &mut dyn FnMut(u32) -> Option<ValueRef<'static>>,
+    ) -> Option<Leaf> {
+        let mut out = Leaf {
+            arena: Vec::with_capacity(self.bytes_of(0, self.len())),
+            prefixes: Vec::with_capacity(self.len()),
+            locs: Vec::with_capacity(self.len()),
+            dead: 0,
+        };
+        for (i, &s) in self.locs.iter().enumerate() {
+            let at = (s.key_off + s.key_len) as usize + 16;
+            if self.arena[at] != TAG_PENDING {
+                out.push_copy(self, i);
+                continue;
+            }
+            let mut r = Reader::new(&self.arena);
+            r.pos = at + 1;
+            let p = r.u32().expect("leaf arena holds valid records");
+            let v = resolve(p)?;
+            let (key, id) = (self.slot_key(s), self.slot_id(s));
+            let slot = out.push_record(key, id, &v);
+            out.push_slot(slot);
+        }
+        Some(out)
     }
     /// Encode for disk. `resolve` turns each `Pending` value into its final
     /// reference (a segment offset in the record being written).
@@ -468,7 +525,7 @@ impl Leaf {
         out.push(KIND_LEAF);
         put_varint(out, self.len() as u64);
         out.reserve(self.arena.len() - self.dead);
-        for &s in &self.slots {
+        for &s in &self.locs {
             // A record is stored as it is encoded, except a pending value.
             let at = (s.key_off + s.key_len) as usize + 16;
             if self.arena[at] != TAG_PENDING {
@@ -541,6 +598,48 @@ impl Internal {
     pub fn mem_size(&self) -> usize {
         self.seps.iter().map(|s| s.key.len() + 40).sum::<usize>() + self.children.len() * 8 + 64
     }
+    /// The separators' key prefixes, in order: a search index for the `*_indexed`
+    /// searches (kept by readers of nodes that no longer change).
+    pub fn prefixes(&self) -> Box<[u64]> {
+        self.seps.iter().map(|s| s.prefix).collect()
+    }
+    /// `child_for`, given `prefixes()`.
+    #[inline]
+    pub fn child_for_indexed(&self, prefixes: &[u64], key: &[u8], id: ItemId) -> usize {
+        self.search_indexed(prefixes, key, |s| {
+            cmp_bytes(&s.key, key).then(s.id.cmp(&id)) != Ordering::Greater
+        })
+    }
+    /// `child_for_key_lower`, given `prefixes()`.
+    #[inline]
+    pub fn child_for_key_lower_indexed(&self, prefixes: &[u64], key: &[u8]) -> usize {
+        self.search_indexed(prefixes, key, |s| cmp_bytes(&s.key, key) == Ordering::Less)
+    }
+    /// `child_for_key_upper`, given `prefixes()`.
+    #[inline]
+    pub fn child_for_key_upper_indexed(&self, prefixes: &[u64], key: &[u8]) -> usize {
+        self.search_indexed(prefixes, key, |s| {
+            cmp_bytes(&s.key, key) != Ordering::Greater
+        })
+    }
+    /// The number of separators before the target: those whose prefix is below the
+    /// key's, binary-searched in `prefixes` (eight bytes a separator, so the upper
+    /// levels of a tree stay in the CPU cache), then, among those whose prefix
+    /// equals the key's, the ones `before` accepts (monotone).
+    #[inline]
+    fn search_indexed(&self, prefixes: &[u64], key: &[u8], before: impl Fn(&Sep) -> bool) -> usize {
+        if prefixes.len() != self.seps.len() {
+            // Not this node's index: the plain search gives the same answer.
+            let p = key_prefix(key);
+            return self
+                .seps
+                .partition_point(|s| s.prefix < p || (s.prefix == p && before(s)));
+        }
+        let p = key_prefix(key);
+        let first = prefixes.partition_point(|&x| x < p);
+        let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
+        first + self.seps[first..first + ties].partition_point(before)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -593,7 +692,8 @@ impl Node {
                 let n = r.count(19)?;
                 let mut leaf = Leaf {
                     arena: Vec::with_capacity(r.remaining()),
-                    slots: Vec::with_capacity(n),
+                    prefixes: Vec::with_capacity(n),
+                    locs: Vec::with_capacity(n),
                     dead: 0,
                 };
                 let mut prev: Option<(&[u8], ItemId)> = None;
@@ -712,6 +812,95 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The indexed searches of internal nodes agree with the plain ones, with
+    /// separators sharing their eight-byte prefixes, duplicates of a key with
+    /// different item ids, and a wrong index (which falls back).
+    #[test]
+    fn internal_indexed_searches_match_the_plain_ones() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        for n in [1usize, 2, 7, 64, 200] {
+            for shape in 0..3 {
+                let mut seps: Vec<(Vec<u8>, ItemId)> = (0..n)
+                    .map(|i| {
+                        let key = match shape {
+                            0 => rng.u64(..).to_be_bytes().to_vec(),
+                            1 => format!("common/prefix/{:04}", rng.u32(..300)).into_bytes(),
+                            _ => vec![rng.u8(..3); rng.usize(0..10)],
+                        };
+                        (key, rng.u128(..8) + i as ItemId)
+                    })
+                    .collect();
+                seps.sort();
+                seps.dedup();
+                let node = Internal {
+                    seps: seps.iter().map(|(k, id)| Sep::new(k, *id)).collect(),
+                    children: (0..=seps.len() as NodeId).collect(),
+                };
+                let index = node.prefixes();
+                let mut probes = seps.clone();
+                probes.extend(seps.iter().map(|(k, id)| (k.clone(), id + 1)));
+                probes.extend(seps.iter().map(|(k, id)| (k.clone(), id.saturating_sub(1))));
+                probes.extend(seps.iter().map(|(k, _)| (k[..k.len() / 2].to_vec(), 0)));
+                probes.extend([(vec![], 0), (vec![0xff; 30], 0), (b"common/".to_vec(), 5)]);
+                for (k, id) in &probes {
+                    for idx in [&index[..], &[]] {
+                        assert_eq!(node.child_for_indexed(idx, k, *id), node.child_for(k, *id));
+                        assert_eq!(
+                            node.child_for_key_lower_indexed(idx, k),
+                            node.child_for_key_lower(k)
+                        );
+                        assert_eq!(
+                            node.child_for_key_upper_indexed(idx, k),
+                            node.child_for_key_upper(k)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A compacted leaf holds the same items in the same order, packed, with its
+    /// pending values resolved; it is `None` if one of them cannot be.
+    #[test]
+    fn leaf_compacted_keeps_items_and_resolves_pending_values() {
+        let mut l = Leaf::default();
+        for i in (0..50u32).rev() {
+            let k = format!("k{i:03}");
+            let v = if i % 5 == 0 {
+                ValueRef::Pending(i)
+            } else {
+                ValueRef::Inline(k.as_bytes())
+            };
+            let pos = l.lower_bound(k.as_bytes(), 1);
+            l.insert(pos, k.as_bytes(), 1, &v);
+        }
+        l.remove(3);
+        l.set_value(4, &ValueRef::Inline(b"changed"));
+        let resolved = |p: u32| ValueRef::Segment {
+            seq: 9,
+            off: p as u64,
+            len: 1,
+            checksum: 2,
+        };
+        let c = l.compacted(&mut |p| Some(resolved(p))).unwrap();
+        assert_eq!(c.len(), l.len());
+        assert_eq!(c.dead, 0);
+        assert_eq!(c.arena.len(), c.bytes_of(0, c.len()));
+        for i in 0..l.len() {
+            let (a, b) = (l.item(i), c.item(i));
+            assert_eq!((a.key, a.id), (b.key, b.id));
+            match a.value {
+                ValueRef::Pending(p) => assert_eq!(b.value, resolved(p)),
+                v => assert_eq!(b.value, v),
+            }
+        }
+        // Records are in item order in the arena.
+        assert!((1..c.len()).all(|i| c.locs[i - 1].key_off < c.locs[i].key_off));
+        assert!(l
+            .compacted(&mut |p| (p != 10).then(|| resolved(p)))
+            .is_none());
     }
 
     #[test]

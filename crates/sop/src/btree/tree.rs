@@ -81,6 +81,42 @@ pub fn descend<N: NodeRead + ?Sized>(ns: &mut N, t: &Tree, target: Target<'_>) -
     Ok(pos)
 }
 
+/// The child of internal node `n` a descent for `target` takes.
+#[inline]
+pub fn child_index(n: &Internal, target: Target<'_>) -> usize {
+    match target {
+        Target::Item(k, i) => n.child_for(k, i),
+        Target::KeyGe(k) => n.child_for_key_lower(k),
+        Target::KeyGt(k) => n.child_for_key_upper(k),
+        Target::First => 0,
+        Target::End => n.children.len() - 1,
+    }
+}
+
+/// `child_index`, given the node's `Internal::prefixes()`.
+#[inline]
+pub fn child_index_indexed(n: &Internal, prefixes: &[u64], target: Target<'_>) -> usize {
+    match target {
+        Target::Item(k, i) => n.child_for_indexed(prefixes, k, i),
+        Target::KeyGe(k) => n.child_for_key_lower_indexed(prefixes, k),
+        Target::KeyGt(k) => n.child_for_key_upper_indexed(prefixes, k),
+        Target::First => 0,
+        Target::End => n.children.len() - 1,
+    }
+}
+
+/// Where in leaf `l` a descent for `target` ends.
+#[inline]
+pub fn leaf_index(l: &Leaf, target: Target<'_>) -> usize {
+    match target {
+        Target::Item(k, i) => l.lower_bound(k, i),
+        Target::KeyGe(k) => l.lower_bound_key(k),
+        Target::KeyGt(k) => l.upper_bound_key(k),
+        Target::First => 0,
+        Target::End => l.len(),
+    }
+}
+
 /// `descend`, into `pos` (whose path buffer is reused).
 pub fn descend_into<N: NodeRead + ?Sized>(
     ns: &mut N,
@@ -94,26 +130,13 @@ pub fn descend_into<N: NodeRead + ?Sized>(
     loop {
         match &**ns.node(id)? {
             Node::Internal(n) => {
-                let c = match target {
-                    Target::Item(k, i) => n.child_for(k, i),
-                    Target::KeyGe(k) => n.child_for_key_lower(k),
-                    Target::KeyGt(k) => n.child_for_key_upper(k),
-                    Target::First => 0,
-                    Target::End => n.children.len() - 1,
-                };
+                let c = child_index(n, target);
                 path.push((id, c));
                 id = n.children[c];
             }
             Node::Leaf(l) => {
-                let idx = match target {
-                    Target::Item(k, i) => l.lower_bound(k, i),
-                    Target::KeyGe(k) => l.lower_bound_key(k),
-                    Target::KeyGt(k) => l.upper_bound_key(k),
-                    Target::First => 0,
-                    Target::End => l.len(),
-                };
                 pos.leaf = id;
-                pos.idx = idx;
+                pos.idx = leaf_index(l, target);
                 return Ok(());
             }
         }

@@ -122,7 +122,18 @@ impl Transaction {
                 path: std::mem::take(&mut v.st.memo.spare_path),
                 ..Pos::default()
             };
-            tree::descend_into(v, t, Target::KeyGe(key), &mut pos)?;
+            // Usually the descent ends on the item: no further lookup of the leaf.
+            let hit = match v.descend_into(t, Target::KeyGe(key), &mut pos)? {
+                Some(n) => {
+                    let l = as_leaf(n)?;
+                    (pos.idx < l.len()).then(|| l.key_is(pos.idx, key).then(|| n.clone()))
+                }
+                None => None,
+            };
+            if let Some(hit) = hit {
+                v.st.memo.spare_path = std::mem::take(&mut pos.path);
+                return Ok(hit.map(|n| (n, pos.idx)));
+            }
             let found = tree::settle_forward(v, &mut pos)?;
             v.st.memo.spare_path = std::mem::take(&mut pos.path);
             if !found {
@@ -223,7 +234,25 @@ impl SnapWalk {
                         if pos.path.capacity() == 0 {
                             pos.path = std::mem::take(&mut v.st.memo.spare_path);
                         }
-                        tree::descend_into(v, t, target, pos)?;
+                        let leaf = v.descend_into(t, target, pos)?;
+                        // Usually the first item is in the leaf reached: take it from
+                        // the descent (what `settle_forward` or `step_back` would do).
+                        let here = match leaf.map(|n| (n, &**n)) {
+                            Some((n, Node::Leaf(l))) => {
+                                if !back && pos.idx < l.len() {
+                                    Some(n.clone())
+                                } else if back && pos.idx > 0 && pos.idx <= l.len() {
+                                    pos.idx -= 1;
+                                    Some(n.clone())
+                                } else {
+                                    None
+                                }
+                            }
+                            _ => None,
+                        };
+                        if here.is_some() {
+                            return Ok((true, here));
+                        }
                         if back {
                             tree::step_back(v, pos)?
                         } else {
@@ -273,6 +302,64 @@ impl SnapWalk {
                 }
             });
         }
+    }
+
+    /// Call `f` with each item within `lo..hi` (descending if `desc`) until it
+    /// returns false; the number of items given. The walk (`advance`) finds the
+    /// first item and crosses leaves; items inside a leaf are taken straight from
+    /// it, checked only against the far bound (items equal to an excluded near
+    /// bound can only come first, and `advance` skipped them).
+    pub fn scan(
+        &mut self,
+        tx: &Transaction,
+        h: u32,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        desc: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<u64> {
+        let far = if desc { lo } else { hi };
+        let within = |k: &[u8]| match (desc, far) {
+            (_, Bound::Unbounded) => true,
+            (false, Bound::Included(b)) => k <= b,
+            (false, Bound::Excluded(b)) => k < b,
+            (true, Bound::Included(b)) => k >= b,
+            (true, Bound::Excluded(b)) => k > b,
+        };
+        let mut n = 0;
+        while self.advance(tx, h, lo, hi, desc)? {
+            let l = self.leaf()?;
+            let mut i = self.pos.idx;
+            loop {
+                if i >= l.len() {
+                    return Err(Error::InvalidOption(
+                        "the range walk is past its leaf".into(),
+                    ));
+                }
+                let it = l.item(i);
+                let v = match it.value {
+                    ValueRef::Inline(b) => Val::Borrowed(b),
+                    other => Val::Fetched(tx.snap_view(h, |_, _, fetch| fetch.bytes(&other))?),
+                };
+                n += 1;
+                if !f(it.key, v.bytes()) {
+                    return Ok(n);
+                }
+                let next = if desc { i.checked_sub(1) } else { Some(i + 1) };
+                match next {
+                    Some(j) if j < l.len() => {
+                        if !within(l.key(j)) {
+                            return Ok(n);
+                        }
+                        i = j;
+                    }
+                    // The leaf's last item in this direction: `advance` goes on.
+                    _ => break,
+                }
+            }
+            self.pos.idx = i;
+        }
+        Ok(n)
     }
 
     /// Give the walk's path buffer back to the store's memo, for the next walk.

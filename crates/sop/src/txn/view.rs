@@ -3,7 +3,7 @@
 //! that is the read set validated at commit.
 
 use crate::btree::node::{Node, NodeId};
-use crate::btree::tree::{NodeRead, NodeStore};
+use crate::btree::tree::{self, NodeRead, NodeStore, Pos, Target, Tree};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::registry::{StoreInfo, StoreState};
@@ -53,68 +53,136 @@ pub(crate) struct StoreTx {
     pub memo: Memo,
 }
 
-/// A small direct-mapped table of snapshot nodes by logical id, for untracked
-/// views (which keep no read set). The snapshot never changes and an untracked
-/// view never writes, so an entry is never stale; it is cleared anyway if such a
-/// view is ever asked to write. Internal nodes and leaves have separate tables, so
-/// the leaves of random reads do not evict the upper levels of the tree.
-#[derive(Clone, Default)]
+/// The snapshot nodes an untracked (NoCheck) view has read, for the life of the
+/// transaction: the snapshot never changes and an untracked view never writes, so an
+/// entry is never stale (the memo is cleared anyway if such a view is asked to write).
+///
+/// Each internal node keeps its children resolved, as they are first taken, to their
+/// entries here: a descent then goes from node to node by index, without looking the
+/// logical ids up in the registry and the node cache at every level. Cursor steps,
+/// which name nodes by id, find them through `index`. The nodes held are bounded by
+/// a byte budget (a fraction of the node cache): past it, the next descent starts
+/// the memo over.
+#[derive(Default)]
 pub(crate) struct Memo {
-    internals: Vec<(NodeId, Option<Arc<Node>>)>,
-    leaves: Vec<(NodeId, Option<Arc<Node>>)>,
+    nodes: Vec<MemoNode>,
+    index: FxHashMap<NodeId, u32>,
+    /// `mem_size` of the nodes held.
+    bytes: usize,
     /// A path buffer for descents, lent out and given back.
     pub spare_path: Vec<(NodeId, usize)>,
 }
 
-const MEMO_INTERNALS: usize = 256;
-const MEMO_LEAVES: usize = 16;
+struct MemoNode {
+    id: NodeId,
+    node: Arc<Node>,
+    /// Per child of an internal node: its index in `Memo::nodes` plus one, 0 while
+    /// not resolved (empty for a leaf).
+    kids: Box<[u32]>,
+    /// An internal node's `Internal::prefixes()` (empty for a leaf).
+    prefixes: Box<[u64]>,
+}
+
+/// A copy of a memo is empty: it would belong to whatever snapshot the copy reads.
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
 
 impl Memo {
-    #[inline]
-    fn slot(id: NodeId, n: usize) -> usize {
-        // Logical ids are random, so their low bits are a good index.
-        (id as usize) & (n - 1)
+    /// The index of node `id`, from the memo or else from `load` (then remembered).
+    fn find_or_load(
+        &mut self,
+        id: NodeId,
+        load: &mut dyn FnMut(NodeId) -> Result<Arc<Node>>,
+    ) -> Result<usize> {
+        if let Some(&i) = self.index.get(&id) {
+            return Ok(i as usize);
+        }
+        let node = load(id)?;
+        let (kids, prefixes) = match &*node {
+            Node::Internal(n) => (
+                vec![0u32; n.children.len()].into_boxed_slice(),
+                n.prefixes(),
+            ),
+            Node::Leaf(_) => (Box::default(), Box::default()),
+        };
+        self.bytes += node.mem_size() + kids.len() * 12;
+        let i = self.nodes.len();
+        self.nodes.push(MemoNode {
+            id,
+            node,
+            kids,
+            prefixes,
+        });
+        self.index.insert(id, i as u32);
+        Ok(i)
     }
-    /// The node `id`, from the table or else from `load` (then remembered).
+
+    /// The node `id`, from the memo or else from `load` (then remembered).
     #[inline]
     pub fn get_or_load(
         &mut self,
         id: NodeId,
-        load: impl FnOnce() -> Result<Arc<Node>>,
+        load: &mut dyn FnMut(NodeId) -> Result<Arc<Node>>,
     ) -> Result<&Arc<Node>> {
-        let (i, l) = (Self::slot(id, MEMO_INTERNALS), Self::slot(id, MEMO_LEAVES));
-        let hit = |t: &[(NodeId, Option<Arc<Node>>)], i: usize| matches!(t.get(i), Some((x, Some(_))) if *x == id);
-        let leaf = if hit(&self.internals, i) {
-            false
-        } else if hit(&self.leaves, l) {
-            true
-        } else {
-            let node = load()?;
-            let leaf = matches!(*node, Node::Leaf(_));
-            let (t, n, at) = if leaf {
-                (&mut self.leaves, MEMO_LEAVES, l)
-            } else {
-                (&mut self.internals, MEMO_INTERNALS, i)
-            };
-            if t.is_empty() {
-                t.resize(n, (0, None));
-            }
-            t[at] = (id, Some(node));
-            leaf
-        };
-        let entry = if leaf {
-            &self.leaves[l].1
-        } else {
-            &self.internals[i].1
-        };
-        entry
-            .as_ref()
-            .ok_or_else(|| Error::InvalidOption("node memo lost an entry".into()))
+        let i = self.find_or_load(id, load)?;
+        Ok(&self.nodes[i].node)
     }
+
+    /// `tree::descend_into` through the memo: the same choices at every node, with
+    /// children followed through their resolved entries. Starts the memo over first
+    /// if it holds more than `budget` bytes. The index of the leaf reached.
+    pub fn descend(
+        &mut self,
+        root: NodeId,
+        target: Target<'_>,
+        pos: &mut Pos,
+        budget: usize,
+        load: &mut dyn FnMut(NodeId) -> Result<Arc<Node>>,
+    ) -> Result<usize> {
+        if self.bytes > budget {
+            self.clear();
+        }
+        let mut at = match self.nodes.first() {
+            Some(m) if m.id == root => 0,
+            _ => self.find_or_load(root, load)?,
+        };
+        pos.path.clear();
+        loop {
+            let m = &self.nodes[at];
+            let (c, child) = match &*m.node {
+                Node::Internal(n) => {
+                    let c = tree::child_index_indexed(n, &m.prefixes, target);
+                    pos.path.push((m.id, c));
+                    match m.kids.get(c) {
+                        Some(&k) if k != 0 => {
+                            at = k as usize - 1;
+                            continue;
+                        }
+                        _ => (c, n.children[c]),
+                    }
+                }
+                Node::Leaf(l) => {
+                    pos.leaf = m.id;
+                    pos.idx = tree::leaf_index(l, target);
+                    return Ok(at);
+                }
+            };
+            let i = self.find_or_load(child, load)?;
+            if let Some(k) = self.nodes[at].kids.get_mut(c) {
+                *k = i as u32 + 1;
+            }
+            at = i;
+        }
+    }
+
     pub fn clear(&mut self) {
-        if !self.internals.is_empty() || !self.leaves.is_empty() {
-            self.internals = Vec::new();
-            self.leaves = Vec::new();
+        if !self.nodes.is_empty() {
+            self.nodes = Vec::new();
+            self.index = FxHashMap::default();
+            self.bytes = 0;
         }
     }
 }
@@ -217,7 +285,33 @@ impl NodeRead for View<'_> {
         }
         let name = &st.info.name;
         st.memo
-            .get_or_load(id, || Ok(load(db, snap, name, uncached, id)?.0))
+            .get_or_load(id, &mut |id| Ok(load(db, snap, name, uncached, id)?.0))
+    }
+}
+
+impl View<'_> {
+    /// `tree::descend_into` for a reader: through the memo when the view is untracked
+    /// and the transaction has no nodes of its own (a NoCheck transaction never has).
+    /// The leaf reached, when it went through the memo.
+    pub fn descend_into(
+        &mut self,
+        t: &Tree,
+        target: Target<'_>,
+        pos: &mut Pos,
+    ) -> Result<Option<&Arc<Node>>> {
+        if self.track || !self.st.nodes.is_empty() {
+            tree::descend_into(self, t, target, pos)?;
+            return Ok(None);
+        }
+        let (db, snap, uncached) = (self.db, self.snap, self.uncached);
+        let st = &mut *self.st;
+        let name = &st.info.name;
+        // The memo may pin nodes the cache has let go: at most a quarter of its size.
+        let budget = db.opts.node_cache_bytes / 4;
+        let at = st.memo.descend(t.root, target, pos, budget, &mut |id| {
+            Ok(load(db, snap, name, uncached, id)?.0)
+        })?;
+        Ok(Some(&st.memo.nodes[at].node))
     }
 }
 
