@@ -22,7 +22,7 @@ const OPEN_LOCK_WAIT: Duration = Duration::from_secs(3);
 /// are still to be written out as their own files.
 pub(crate) struct Journal {
     active: Option<Active>,
-    /// Sealed journals, oldest first: (base, last sequence).
+    /// Sealed journals, oldest first: (base, last sequence, the file).
     sealed: Vec<(u64, u64, Arc<dyn VFile>)>,
     /// A written-out journal file to reuse for the next one.
     spare: Option<Arc<dyn VFile>>,
@@ -288,9 +288,11 @@ impl DbInner {
                 res?;
             }
             self.sync_records(base, last)?;
-            self.log.unpack(base + 1..=last);
             {
+                // Under the files lock, so no reader caches a slice of the journal
+                // after this (see `segment`).
                 let mut files = self.files.lock();
+                self.log.unpack(base + 1..=last);
                 for seq in base + 1..=last {
                     files.remove(&seq);
                 }

@@ -8,6 +8,9 @@ impl DbInner {
             return Ok(f.clone());
         }
         let path = self.log.path(seq);
+        // A packed record is read from its journal (never a tombstone: reclaim
+        // skips packed records).
+        let packed = self.log.is_packed(seq);
         let Some((f, _)) = self.log.open(&*self.vfs, seq)? else {
             return Err(Error::corrupt(
                 &path,
@@ -15,7 +18,8 @@ impl DbInner {
             ));
         };
         let mut magic = [0u8; 8];
-        let retired = f.len().map_err(|e| Error::io(&path, e))? >= 8
+        let retired = !packed
+            && f.len().map_err(|e| Error::io(&path, e))? >= 8
             && f.read_exact_at(&mut magic, 0).is_ok()
             && crate::log::record::is_tombstone(&magic);
         if retired {
@@ -24,6 +28,11 @@ impl DbInner {
             )));
         }
         let mut files = self.files.lock();
+        // Written out meanwhile: its journal file will be reused and these bytes
+        // overwritten, so do not remember them (write-out unpacks under this lock).
+        if packed && !self.log.is_packed(seq) {
+            return Ok(f);
+        }
         if files.len() >= 512 {
             files.clear();
         }
