@@ -410,10 +410,16 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
 /// Nodes this process just wrote are what the next reader would load: cache them
 /// (a leaf's pending values resolved to where the record put them), and drop the
 /// images they replace, which no new transaction reads.
+///
+/// The transaction is over, so its copies are taken out of it: each leaf's compact
+/// form is built and its staged copy freed at once, and the next compaction reuses
+/// that memory. (Keeping every staged leaf until the transaction is dropped made a
+/// 1M-item bulk commit fault in about 200 MB of fresh pages here.)
 fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
-    let st = tx.st.borrow();
+    let mut guard = tx.st.borrow_mut();
+    let st = &mut *guard;
     for d in &rec.deltas {
-        let Some(s) = st.stores.get(&d.store) else {
+        let Some(s) = st.stores.get_mut(&d.store) else {
             continue;
         };
         let old = st.snap.stores.get(&d.store);
@@ -423,7 +429,7 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
             }
         }
         for (id, pl) in &d.puts {
-            let Some(slot) = s.nodes.get(id) else {
+            let Some(slot) = s.nodes.remove(id) else {
                 continue;
             };
             let node = match &*slot.node {
@@ -447,6 +453,7 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
                 }
                 Node::Internal(_) => slot.node.clone(),
             };
+            drop(slot);
             db.cache.insert((seq, pl.off), node);
         }
     }
