@@ -198,11 +198,21 @@ fn varint_len(v: u64) -> usize {
 #[derive(Default, Debug)]
 pub struct Leaf {
     arena: Vec<u8>,
-    /// Per item in order, its key's first eight bytes (`key_prefix`).
+    /// Per item in order, the first eight bytes of its key after the leaf's
+    /// common prefix (`key_prefix(&key[skip..])`).
     prefixes: Vec<u64>,
     /// Per item in order, where its key is in `arena`.
     locs: Vec<Loc>,
     dead: usize,
+    /// Every key starts with the first `skip` bytes of item 0's key (0 when
+    /// empty). Keys such as `user/000123` share most of their first eight bytes
+    /// within a leaf; skipping what they share keeps the prefixes distinct.
+    skip: usize,
+}
+
+/// The length of the common prefix of `a` and `b`.
+fn common_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// A leaf is cloned to be changed (copy-on-write): the copy gets room for a few
@@ -220,6 +230,7 @@ impl Clone for Leaf {
             prefixes,
             locs,
             dead: self.dead,
+            skip: self.skip,
         }
     }
 }
@@ -280,7 +291,10 @@ impl Leaf {
     #[inline]
     pub fn key_is(&self, i: usize, key: &[u8]) -> bool {
         let s = self.locs[i];
-        s.key_len as usize == key.len() && self.prefixes[i] == key_prefix(key) && self.key(i) == key
+        s.key_len as usize == key.len()
+            && key.len() >= self.skip
+            && self.prefixes[i] == key_prefix(&key[self.skip..])
+            && self.key(i) == key
     }
     pub fn id(&self, i: usize) -> ItemId {
         self.slot_id(self.locs[i])
@@ -292,20 +306,81 @@ impl Leaf {
     }
     /// First position whose (key, id) is >= (key, id).
     pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
-        let p = key_prefix(key);
+        let p = match self.key_prefix_in(key) {
+            Ok(p) => p,
+            Err(at) => return at,
+        };
         self.search(p, |s| {
             cmp_bytes(self.slot_key(s), key).then(self.slot_id(s).cmp(&id)) == Ordering::Less
         })
     }
     /// First position whose key is >= `key` (any id).
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
-        let p = key_prefix(key);
+        let p = match self.key_prefix_in(key) {
+            Ok(p) => p,
+            Err(at) => return at,
+        };
         self.search(p, |s| cmp_bytes(self.slot_key(s), key) == Ordering::Less)
     }
     /// First position whose key is > `key`.
     pub fn upper_bound_key(&self, key: &[u8]) -> usize {
-        let p = key_prefix(key);
+        let p = match self.key_prefix_in(key) {
+            Ok(p) => p,
+            Err(at) => return at,
+        };
         self.search(p, |s| cmp_bytes(self.slot_key(s), key) != Ordering::Greater)
+    }
+    /// The common prefix of this leaf's keys (see `skip`).
+    #[inline]
+    fn common(&self) -> &[u8] {
+        match self.locs.first() {
+            Some(&s) => &self.slot_key(s)[..self.skip],
+            None => &[],
+        }
+    }
+    /// `key`'s search prefix in this leaf, or, when `key` does not start with the
+    /// leaf's common prefix, where it goes: before every item or after all.
+    #[inline]
+    fn key_prefix_in(&self, key: &[u8]) -> Result<u64, usize> {
+        if self.skip == 0 {
+            return Ok(key_prefix(key));
+        }
+        let common = self.common();
+        match key.get(..self.skip) {
+            Some(head) if head == common => Ok(key_prefix(&key[self.skip..])),
+            _ if cmp_bytes(key, common) == Ordering::Less => Err(0),
+            _ => Err(self.len()),
+        }
+    }
+    /// Shrink `skip` so that `key` shares the common prefix too, recomputing the
+    /// prefixes if it changes.
+    #[inline]
+    fn admit(&mut self, key: &[u8]) {
+        if self.skip == 0 {
+            return;
+        }
+        let n = common_len(self.common(), key);
+        if n < self.skip {
+            self.set_skip(n);
+        }
+    }
+    /// Make the common prefix as long as the keys allow (the first and last keys
+    /// bound every other), recomputing the prefixes if it changes.
+    fn fit_skip(&mut self) {
+        let skip = match (self.locs.first(), self.locs.last()) {
+            (Some(&a), Some(&b)) => common_len(self.slot_key(a), self.slot_key(b)),
+            _ => 0,
+        };
+        if skip != self.skip {
+            self.set_skip(skip);
+        }
+    }
+    fn set_skip(&mut self, skip: usize) {
+        self.skip = skip;
+        for i in 0..self.locs.len() {
+            let k = self.slot_key(self.locs[i]);
+            self.prefixes[i] = key_prefix(&k[skip..]);
+        }
     }
     #[inline]
     fn slot_key(&self, s: Loc) -> &[u8] {
@@ -347,7 +422,7 @@ impl Leaf {
         put_u128(&mut self.arena, id);
         encode_value(&mut self.arena, value);
         SlotRef {
-            prefix: key_prefix(key),
+            prefix: key_prefix(key.get(self.skip..).unwrap_or_default()),
             loc: Loc {
                 key_off,
                 key_len: key.len() as u32,
@@ -392,7 +467,12 @@ impl Leaf {
     #[inline]
     fn push_copy(&mut self, other: &Leaf, i: usize) {
         let loc = other.copy_record(other.locs[i], &mut self.arena);
-        self.prefixes.push(other.prefixes[i]);
+        let prefix = if other.skip == self.skip {
+            other.prefixes[i]
+        } else {
+            key_prefix(&other.key(i)[self.skip..])
+        };
+        self.prefixes.push(prefix);
         self.locs.push(loc);
     }
     /// Bytes of the records of items `from..to`.
@@ -406,11 +486,13 @@ impl Leaf {
             .sum()
     }
     pub fn insert(&mut self, pos: usize, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
+        self.admit(key);
         let s = self.push_record(key, id, value);
         self.prefixes.insert(pos, s.prefix);
         self.locs.insert(pos, s.loc);
     }
     pub fn push(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) {
+        self.admit(key);
         let s = self.push_record(key, id, value);
         self.push_slot(s);
     }
@@ -435,11 +517,17 @@ impl Leaf {
     }
     /// A new leaf holding items `from..to`, with room for `extra` more bytes of records.
     fn slice_with(&self, from: usize, to: usize, extra: usize) -> Leaf {
+        let skip = if to > from {
+            common_len(self.key(from), self.key(to - 1))
+        } else {
+            0
+        };
         let mut out = Leaf {
             arena: Vec::with_capacity(self.bytes_of(from, to) + extra),
             prefixes: Vec::with_capacity(to - from),
             locs: Vec::with_capacity(to - from),
             dead: 0,
+            skip,
         };
         for i in from..to {
             out.push_copy(self, i);
@@ -463,6 +551,9 @@ impl Leaf {
     }
     /// Append all items of `other` (which must all sort after ours).
     pub fn append(&mut self, other: &Leaf) {
+        if !other.is_empty() {
+            self.admit_range(other, 0, other.len());
+        }
         self.arena.reserve(other.bytes_of(0, other.len()));
         self.prefixes.reserve(other.len());
         self.locs.reserve(other.len());
@@ -472,11 +563,24 @@ impl Leaf {
     }
     /// Move the first `n` items of `right` to the end of `self`.
     pub fn take_front(&mut self, right: &mut Leaf, n: usize) {
+        if n > 0 {
+            self.admit_range(right, 0, n);
+        }
         self.arena.reserve(right.bytes_of(0, n));
         for i in 0..n {
             self.push_copy(right, i);
         }
         *right = right.slice(n, right.len());
+    }
+    /// Make room in the common prefix for `other`'s items `from..to` (to > from):
+    /// the first and last of them bound the others. An empty leaf takes theirs.
+    fn admit_range(&mut self, other: &Leaf, from: usize, to: usize) {
+        if self.is_empty() {
+            self.skip = common_len(other.key(from), other.key(to - 1));
+            return;
+        }
+        self.admit(other.key(from));
+        self.admit(other.key(to - 1));
     }
     /// Move the last `n` items of `left` to the front of `self`.
     pub fn take_back(&mut self, left: &mut Leaf, n: usize) {
@@ -498,6 +602,7 @@ impl Leaf {
             prefixes: Vec::with_capacity(self.len()),
             locs: Vec::with_capacity(self.len()),
             dead: 0,
+            skip: self.skip,
         };
         for (i, &s) in self.locs.iter().enumerate() {
             let at = (s.key_off + s.key_len) as usize + 16;
@@ -695,6 +800,7 @@ impl Node {
                     prefixes: Vec::with_capacity(n),
                     locs: Vec::with_capacity(n),
                     dead: 0,
+                    skip: 0,
                 };
                 let mut prev: Option<(&[u8], ItemId)> = None;
                 for _ in 0..n {
@@ -721,6 +827,7 @@ impl Node {
                     };
                     leaf.push(it.key, it.id, &v);
                 }
+                leaf.fit_skip();
                 Node::Leaf(leaf)
             }
             KIND_INTERNAL => {
@@ -765,20 +872,75 @@ impl Node {
 mod tests {
     use super::*;
 
+    /// Checks every search of `leaf` (holding exactly `items`, sorted) against a
+    /// plain scan, for present, absent, shorter and longer keys.
+    fn check_searches(leaf: &Leaf, items: &[(Vec<u8>, ItemId)], what: &str) {
+        assert_eq!(leaf.len(), items.len(), "{what}");
+        for (i, (k, id)) in items.iter().enumerate() {
+            assert_eq!((leaf.key(i), leaf.id(i)), (&k[..], *id), "{what}");
+            assert!(leaf.key_is(i, k), "{what}");
+        }
+        let mut probes: Vec<(Vec<u8>, ItemId)> = items.to_vec();
+        probes.extend(items.iter().map(|(k, id)| (k.clone(), id + 1)));
+        probes.extend(items.iter().map(|(k, _)| {
+            let mut k = k.clone();
+            k.push(0);
+            (k, 0)
+        }));
+        probes.extend(items.iter().map(|(k, _)| (k[..k.len() / 2].to_vec(), 0)));
+        probes.extend([
+            (vec![], 0),
+            (vec![0xff; 40], 0),
+            (b"common/".to_vec(), 0),
+            (b"common/prefix/0".to_vec(), 0),
+            (b"common/prefix/9".to_vec(), 0),
+            (b"common/q".to_vec(), 0),
+            (b"common/o".to_vec(), 0),
+        ]);
+        for (k, id) in &probes {
+            let lb = items
+                .iter()
+                .filter(|(ik, iid)| (ik, *iid) < (k, *id))
+                .count();
+            assert_eq!(leaf.lower_bound(k, *id), lb, "{what} {k:?}");
+            let lbk = items.iter().filter(|(ik, _)| ik < k).count();
+            assert_eq!(leaf.lower_bound_key(k), lbk, "{what} {k:?}");
+            let ubk = items.iter().filter(|(ik, _)| ik <= k).count();
+            assert_eq!(leaf.upper_bound_key(k), ubk, "{what} {k:?}");
+            if let Some(i) = items.iter().position(|(ik, _)| ik == k) {
+                assert!(leaf.key_is(i, k), "{what}");
+            }
+        }
+    }
+
+    fn leaf_of(items: &[(Vec<u8>, ItemId)]) -> Leaf {
+        let mut leaf = Leaf::default();
+        for (k, id) in items {
+            leaf.push(k, *id, &ValueRef::Inline(b"v"));
+        }
+        leaf
+    }
+
     /// The searches agree with a plain scan, for leaves below and above the
-    /// search window, keys sharing long prefixes, duplicates and absent keys.
+    /// search window, keys sharing long prefixes (which the leaf skips),
+    /// duplicates and absent keys, however the leaf was built: pushed in order,
+    /// inserted in random order, decoded, sliced, split, appended, or moved
+    /// between siblings (each of which may change the skipped common prefix).
     #[test]
     fn leaf_searches_match_a_linear_scan() {
         let mut rng = fastrand::Rng::with_seed(11);
         for n in [0usize, 1, 2, 7, 63, 64, 65, 200, 1000] {
-            for shape in 0..3 {
+            for shape in 0..4 {
                 let mut items: Vec<(Vec<u8>, ItemId)> = (0..n)
                     .map(|i| {
                         let key = match shape {
                             // Distinct eight-byte prefixes.
                             0 => rng.u64(..).to_be_bytes().to_vec(),
-                            // One long shared prefix: every search is a tie.
+                            // One long shared prefix: every search is a tie
+                            // unless the leaf skips it.
                             1 => format!("common/prefix/{:06}", rng.u32(..5000)).into_bytes(),
+                            // Shared prefixes of varying length.
+                            2 => format!("common/{}", rng.u32(..100_000)).into_bytes(),
                             // Short keys, many duplicates.
                             _ => vec![rng.u8(..4); rng.usize(0..3)],
                         };
@@ -787,28 +949,90 @@ mod tests {
                     .collect();
                 items.sort();
                 items.dedup();
-                let mut leaf = Leaf::default();
-                for (k, id) in &items {
-                    leaf.push(k, *id, &ValueRef::Inline(b"v"));
+                let what = format!("n {n} shape {shape}");
+                let leaf = leaf_of(&items);
+                check_searches(&leaf, &items, &format!("{what} pushed"));
+
+                let mut shuffled = items.clone();
+                rng.shuffle(&mut shuffled);
+                let mut ins = Leaf::default();
+                let mut sofar: Vec<(Vec<u8>, ItemId)> = Vec::new();
+                for (k, id) in &shuffled {
+                    let pos = ins.lower_bound(k, *id);
+                    ins.insert(pos, k, *id, &ValueRef::Inline(b"v"));
+                    let at = sofar.partition_point(|x| x < &(k.clone(), *id));
+                    sofar.insert(at, (k.clone(), *id));
                 }
-                let mut probes: Vec<(Vec<u8>, ItemId)> = items.clone();
-                probes.extend(items.iter().map(|(k, id)| (k.clone(), id + 1)));
-                probes.extend(items.iter().map(|(k, _)| {
-                    let mut k = k.clone();
-                    k.push(0);
-                    (k, 0)
-                }));
-                probes.extend([(vec![], 0), (vec![0xff; 40], 0), (b"common/".to_vec(), 0)]);
-                for (k, id) in &probes {
-                    let lb = items
-                        .iter()
-                        .filter(|(ik, iid)| (ik, *iid) < (k, *id))
-                        .count();
-                    assert_eq!(leaf.lower_bound(k, *id), lb, "n {n} shape {shape}");
-                    let lbk = items.iter().filter(|(ik, _)| ik < k).count();
-                    assert_eq!(leaf.lower_bound_key(k), lbk, "n {n} shape {shape}");
-                    let ubk = items.iter().filter(|(ik, _)| ik <= k).count();
-                    assert_eq!(leaf.upper_bound_key(k), ubk, "n {n} shape {shape}");
+                check_searches(&ins, &items, &format!("{what} inserted"));
+
+                let Node::Leaf(dec) =
+                    Node::decode(&Node::Leaf(leaf.slice(0, leaf.len())).encode(), 1).unwrap()
+                else {
+                    panic!("not a leaf")
+                };
+                check_searches(&dec, &items, &format!("{what} decoded"));
+
+                if items.len() >= 4 {
+                    let at = items.len() / 3;
+                    let mut left = leaf.clone();
+                    let right = left.split_off(at);
+                    check_searches(&left, &items[..at], &format!("{what} split left"));
+                    check_searches(&right, &items[at..], &format!("{what} split right"));
+                    // Moving items between siblings and merging them back.
+                    let mut l2 = left.clone();
+                    let mut r2 = right.clone();
+                    l2.take_front(&mut r2, 2);
+                    check_searches(&l2, &items[..at + 2], &format!("{what} take_front"));
+                    check_searches(&r2, &items[at + 2..], &format!("{what} take_front right"));
+                    let mut r3 = right.clone();
+                    let mut l3 = left.clone();
+                    r3.take_back(&mut l3, 1);
+                    check_searches(&r3, &items[at - 1..], &format!("{what} take_back"));
+                    check_searches(&l3, &items[..at - 1], &format!("{what} take_back left"));
+                    let mut merged = left.clone();
+                    merged.append(&right);
+                    check_searches(&merged, &items, &format!("{what} appended"));
+                    let mut from_empty = Leaf::default();
+                    from_empty.append(&right);
+                    check_searches(
+                        &from_empty,
+                        &items[at..],
+                        &format!("{what} appended to empty"),
+                    );
+                    // Leaves of two neighbouring items skip a long common prefix;
+                    // items from farther away must shorten it.
+                    let pair = |from: usize| match Node::decode(
+                        &Node::Leaf(leaf.slice(from, from + 2)).encode(),
+                        1,
+                    ) {
+                        Ok(Node::Leaf(l)) => l,
+                        _ => panic!("not a leaf"),
+                    };
+                    let mut grown = pair(at);
+                    let mut rest: Vec<&(Vec<u8>, ItemId)> =
+                        items[..at].iter().chain(&items[at + 2..]).collect();
+                    rng.shuffle(&mut rest);
+                    for (k, id) in rest {
+                        let pos = grown.lower_bound(k, *id);
+                        grown.insert(pos, k, *id, &ValueRef::Inline(b"v"));
+                    }
+                    check_searches(&grown, &items, &format!("{what} inserted around a pair"));
+                    let mut l4 = pair(at - 2);
+                    let mut r4 = right.clone();
+                    l4.take_front(&mut r4, right.len());
+                    check_searches(&l4, &items[at - 2..], &format!("{what} take_front all"));
+                    let mut r5 = pair(at);
+                    let mut l5 = left.clone();
+                    r5.take_back(&mut l5, left.len());
+                    check_searches(&r5, &items[..at + 2], &format!("{what} take_back all"));
+                    let mut l6 = pair(at - 2);
+                    l6.append(&right);
+                    check_searches(&l6, &items[at - 2..], &format!("{what} appended to a pair"));
+                    // Removing items keeps the rest searchable.
+                    let mut rem = leaf.clone();
+                    rem.remove(0);
+                    rem.remove(rem.len() - 1);
+                    check_searches(&rem, &items[1..items.len() - 1], &format!("{what} removed"));
                 }
             }
         }
