@@ -2,13 +2,13 @@
 
 use crate::engines::EngineInfo;
 use crate::machine::Machine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One phase measured on one engine. A timed phase has `ms` and `ops_per_sec`; a size phase
 /// has `bytes` (and `ms` when producing it took work, as compaction does). A swarm phase also
 /// has `p50_ms`, `p99_ms`, `retry_rate`, `procs` and `txns`. Fields a phase lacks are left out
 /// of the JSON.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PhaseResult {
     pub engine: String,
     pub phase: String,

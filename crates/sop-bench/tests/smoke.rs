@@ -38,6 +38,9 @@ fn run_on(workload: &str, asked: &str, shown: &[&str], extra: &[&str]) -> Value 
         data.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        // Each engine runs in a child process: this binary (sop-bench itself).
+        "--writer-exe",
+        env!("CARGO_BIN_EXE_sop-bench"),
     ];
     argv.extend_from_slice(extra);
     let args = sop_bench::Args::try_parse_from(argv).unwrap();
@@ -103,6 +106,36 @@ fn sop_go() {
     check_timed(&v, &["insert", "read", "delete"]);
 }
 
+/// `--in-process` runs the engines one after the other in this process, with the same report.
+#[test]
+fn sop_go_in_process() {
+    let v = run("sop-go", &["--in-process"]);
+    check_header(&v, "sop-go");
+    check_timed(&v, &["insert", "read", "delete"]);
+}
+
+/// A child process that fails makes the run fail, naming the engine.
+#[test]
+fn a_failing_engine_run_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = sop_bench::Args::try_parse_from([
+        "sop-bench",
+        "sop-go",
+        "--count",
+        "100",
+        "--engines",
+        "redb",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        // Not sop-bench: `false` exits with 1.
+        "--writer-exe",
+        "false",
+    ])
+    .unwrap();
+    let err = format!("{:#}", sop_bench::run(&args).unwrap_err());
+    assert!(err.contains("engine redb"), "{err}");
+}
+
 #[test]
 fn redb_workload() {
     let v = run(
@@ -162,12 +195,11 @@ fn mixed() {
 #[cfg(feature = "sop-engine")]
 #[test]
 fn swarm() {
-    let exe = env!("CARGO_BIN_EXE_sop-bench");
     let v = run_on(
         "swarm",
         "redb,sop,sop-redis",
         &["sop", "sop-redis", "Skipped redb"],
-        &["--txns", "3", "--writer-exe", exe],
+        &["--txns", "3"],
     );
     assert_eq!(v["workload"], "swarm");
     assert_eq!(v["count"], 2000);
