@@ -589,6 +589,38 @@ impl Leaf {
         *self = merged;
         *left = left.slice(0, left.len() - n);
     }
+    /// Make this leaf fit for the node cache without copying it, if it nearly is:
+    /// no `Pending` value, at most an eighth of its arena dead, and its records in
+    /// item order but for a few (a leaf cloned from a compact one that took a few
+    /// writes). Then its spare capacity is released and it returns true; otherwise it
+    /// is left as it is (use `compacted`). Scans read records in item order, so a
+    /// leaf whose records are scattered (a bulk load inserts in any order) is worth
+    /// the copy. `may_pend`: whether it can hold `Pending` values at all (false
+    /// spares reading every record).
+    pub fn settle(&mut self, may_pend: bool) -> bool {
+        const MAX_BREAKS: usize = 4;
+        if self.dead * 8 > self.arena.len() {
+            return false;
+        }
+        let mut breaks = 0;
+        let mut prev = 0u32;
+        for &s in &self.locs {
+            if may_pend && self.arena[(s.key_off + s.key_len) as usize + 16] == TAG_PENDING {
+                return false;
+            }
+            if s.key_off < prev {
+                breaks += 1;
+                if breaks > MAX_BREAKS {
+                    return false;
+                }
+            }
+            prev = s.key_off;
+        }
+        self.arena.shrink_to_fit();
+        self.prefixes.shrink_to_fit();
+        self.locs.shrink_to_fit();
+        true
+    }
     /// A compact copy: records in item order, no dead bytes, no spare capacity, each
     /// `Pending` value replaced by `resolve`'s answer (`None` if one has none). A leaf a
     /// writer changed carries room to grow and its records in insertion order; this is
@@ -1036,6 +1068,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A compact leaf cloned and given a few writes is cached as it is (its spare room
+    /// released, its items and searches unchanged); one whose records are scattered,
+    /// or that holds a pending value, is not.
+    #[test]
+    fn settle_takes_nearly_compact_leaves_only() {
+        let items: Vec<(Vec<u8>, ItemId)> = (0..60u32)
+            .map(|i| (format!("k{:04}", i * 2).into_bytes(), 1))
+            .collect();
+        let compact = leaf_of(&items).slice(0, items.len());
+        let mut written = compact.clone();
+        let mut all = items.clone();
+        for k in ["k0001", "k0051"] {
+            let pos = written.lower_bound(k.as_bytes(), 1);
+            written.insert(pos, k.as_bytes(), 1, &ValueRef::Inline(b"v"));
+            all.push((k.as_bytes().to_vec(), 1));
+        }
+        all.sort();
+        let before = written.mem_size();
+        assert!(written.settle(true));
+        assert!(written.mem_size() < before);
+        check_searches(&written, &all, "settled");
+        for i in 0..written.len() {
+            assert_eq!(written.item(i).value, ValueRef::Inline(b"v"));
+        }
+
+        // Inserted in an order far from the keys': the copy is worth making.
+        let mut scattered = Leaf::default();
+        for (k, id) in items.iter().rev() {
+            scattered.insert(0, k, *id, &ValueRef::Inline(b"v"));
+        }
+        check_searches(&scattered, &items, "scattered");
+        assert!(!scattered.settle(false));
+
+        let mut pending = compact.clone();
+        pending.insert(1, b"k0001", 1, &ValueRef::Pending(0));
+        assert!(!pending.settle(true));
     }
 
     /// The indexed searches of internal nodes agree with the plain ones, with
