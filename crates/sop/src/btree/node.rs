@@ -204,15 +204,46 @@ pub struct Leaf {
     /// Per item in order, where its key is in `arena`.
     locs: Vec<Loc>,
     dead: usize,
-    /// Every key starts with the first `skip` bytes of item 0's key (0 when
-    /// empty). Keys such as `user/000123` share most of their first eight bytes
-    /// within a leaf; skipping what they share keeps the prefixes distinct.
+    /// Every key starts with the same `skip` bytes (at most `MAX_SKIP`; 0 when
+    /// empty), kept big-endian in `common` (zero beyond `skip`). Keys such as
+    /// `user/000123` share most of their first eight bytes within a leaf;
+    /// skipping what they share keeps the prefixes distinct.
     skip: usize,
+    common: u128,
 }
 
-/// The length of the common prefix of `a` and `b`.
-fn common_len(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// The longest common prefix a leaf skips.
+const MAX_SKIP: usize = 16;
+
+/// The common prefix `a` and `b` give a leaf: its length, at most `MAX_SKIP`.
+fn skip_of(a: &[u8], b: &[u8]) -> usize {
+    a.iter()
+        .zip(b)
+        .take(MAX_SKIP)
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// A key's first sixteen bytes, big-endian, zero-padded.
+#[inline]
+fn head16(key: &[u8]) -> u128 {
+    if let Some(b) = key.first_chunk::<16>() {
+        return u128::from_be_bytes(*b);
+    }
+    let mut b = [0u8; 16];
+    let n = key.len().min(16);
+    b[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(b)
+}
+
+/// The bits of `head16` that the first `skip` bytes occupy.
+#[inline]
+fn skip_mask(skip: usize) -> u128 {
+    if skip == 0 {
+        0
+    } else {
+        !0u128 << (128 - 8 * skip)
+    }
 }
 
 /// A leaf is cloned to be changed (copy-on-write): the copy gets room for a few
@@ -231,6 +262,7 @@ impl Clone for Leaf {
             locs,
             dead: self.dead,
             skip: self.skip,
+            common: self.common,
         }
     }
 }
@@ -330,14 +362,6 @@ impl Leaf {
         };
         self.search(p, |s| cmp_bytes(self.slot_key(s), key) != Ordering::Greater)
     }
-    /// The common prefix of this leaf's keys (see `skip`).
-    #[inline]
-    fn common(&self) -> &[u8] {
-        match self.locs.first() {
-            Some(&s) => &self.slot_key(s)[..self.skip],
-            None => &[],
-        }
-    }
     /// `key`'s search prefix in this leaf, or, when `key` does not start with the
     /// leaf's common prefix, where it goes: before every item or after all.
     #[inline]
@@ -345,11 +369,15 @@ impl Leaf {
         if self.skip == 0 {
             return Ok(key_prefix(key));
         }
-        let common = self.common();
-        match key.get(..self.skip) {
-            Some(head) if head == common => Ok(key_prefix(&key[self.skip..])),
-            _ if cmp_bytes(key, common) == Ordering::Less => Err(0),
-            _ => Err(self.len()),
+        let head = head16(key) & skip_mask(self.skip);
+        if head == self.common && key.len() >= self.skip {
+            return Ok(key_prefix(&key[self.skip..]));
+        }
+        // Equal heads with a shorter key: the key is a prefix of the common one.
+        if head <= self.common {
+            Err(0)
+        } else {
+            Err(self.len())
         }
     }
     /// Shrink `skip` so that `key` shares the common prefix too, recomputing the
@@ -359,24 +387,28 @@ impl Leaf {
         if self.skip == 0 {
             return;
         }
-        let n = common_len(self.common(), key);
-        if n < self.skip {
-            self.set_skip(n);
+        if head16(key) & skip_mask(self.skip) == self.common && key.len() >= self.skip {
+            return;
         }
+        let common = self.common.to_be_bytes();
+        self.set_skip(skip_of(&common[..self.skip], key), key);
     }
     /// Make the common prefix as long as the keys allow (the first and last keys
     /// bound every other), recomputing the prefixes if it changes.
     fn fit_skip(&mut self) {
-        let skip = match (self.locs.first(), self.locs.last()) {
-            (Some(&a), Some(&b)) => common_len(self.slot_key(a), self.slot_key(b)),
-            _ => 0,
-        };
-        if skip != self.skip {
-            self.set_skip(skip);
+        if let (Some(&a), Some(&b)) = (self.locs.first(), self.locs.last()) {
+            let (a, b) = (self.slot_key(a), self.slot_key(b));
+            let skip = skip_of(a, b);
+            if skip != self.skip {
+                let a = a.to_vec();
+                self.set_skip(skip, &a);
+            }
         }
     }
-    fn set_skip(&mut self, skip: usize) {
+    /// Skip the first `skip` bytes, which every key shares with `key`.
+    fn set_skip(&mut self, skip: usize, key: &[u8]) {
         self.skip = skip;
+        self.common = head16(key) & skip_mask(skip);
         for i in 0..self.locs.len() {
             let k = self.slot_key(self.locs[i]);
             self.prefixes[i] = key_prefix(&k[skip..]);
@@ -517,10 +549,11 @@ impl Leaf {
     }
     /// A new leaf holding items `from..to`, with room for `extra` more bytes of records.
     fn slice_with(&self, from: usize, to: usize, extra: usize) -> Leaf {
-        let skip = if to > from {
-            common_len(self.key(from), self.key(to - 1))
+        let (skip, common) = if to > from {
+            let skip = skip_of(self.key(from), self.key(to - 1));
+            (skip, head16(self.key(from)) & skip_mask(skip))
         } else {
-            0
+            (0, 0)
         };
         let mut out = Leaf {
             arena: Vec::with_capacity(self.bytes_of(from, to) + extra),
@@ -528,6 +561,7 @@ impl Leaf {
             locs: Vec::with_capacity(to - from),
             dead: 0,
             skip,
+            common,
         };
         for i in from..to {
             out.push_copy(self, i);
@@ -576,7 +610,8 @@ impl Leaf {
     /// the first and last of them bound the others. An empty leaf takes theirs.
     fn admit_range(&mut self, other: &Leaf, from: usize, to: usize) {
         if self.is_empty() {
-            self.skip = common_len(other.key(from), other.key(to - 1));
+            self.skip = skip_of(other.key(from), other.key(to - 1));
+            self.common = head16(other.key(from)) & skip_mask(self.skip);
             return;
         }
         self.admit(other.key(from));
@@ -635,6 +670,7 @@ impl Leaf {
             locs: Vec::with_capacity(self.len()),
             dead: 0,
             skip: self.skip,
+            common: self.common,
         };
         for (i, &s) in self.locs.iter().enumerate() {
             let at = (s.key_off + s.key_len) as usize + 16;
@@ -833,6 +869,7 @@ impl Node {
                     locs: Vec::with_capacity(n),
                     dead: 0,
                     skip: 0,
+                    common: 0,
                 };
                 let mut prev: Option<(&[u8], ItemId)> = None;
                 for _ in 0..n {
