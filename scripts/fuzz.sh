@@ -16,7 +16,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(decode_node decode_record decode_key wire_reader)
+    targets=(decode_node apply_delta decode_record decode_key wire_reader)
 fi
 case "$secs" in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;

@@ -550,7 +550,10 @@ fn store_info(cli: &Cli, name: &str) -> Result<()> {
         println!("about      {}", i.options.description);
     }
     println!("items      {}", s.items);
-    println!("nodes      {} ({} bytes)", s.nodes, s.node_bytes);
+    println!(
+        "nodes      {} ({} bytes; {} leaves stored as deltas)",
+        s.nodes, s.node_bytes, s.delta_nodes
+    );
     if i.options.values == ValuePlacement::Big {
         println!("big values {blob_bytes} bytes");
     }
@@ -823,7 +826,7 @@ fn stats(cli: &Cli) -> Result<()> {
             .iter()
             .map(|s| {
                 let b = dir_bytes(&cli.db.join("blobs").join(format!("{:016x}", s.info.id))).unwrap_or(0);
-                json!({"name": s.info.name, "items": s.items, "nodes": s.nodes, "node_bytes": s.node_bytes, "blob_bytes": b})
+                json!({"name": s.info.name, "items": s.items, "nodes": s.nodes, "delta_nodes": s.delta_nodes, "node_bytes": s.node_bytes, "blob_bytes": b})
             })
             .collect();
         println!(

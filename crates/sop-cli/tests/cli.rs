@@ -771,6 +771,7 @@ fn check_finds_a_registry_entry_pointing_nowhere() {
                     len: 100,
                     checksum: 0,
                 },
+                None,
             )],
             deletes: vec![],
         }],

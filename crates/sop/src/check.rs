@@ -219,7 +219,7 @@ fn check_images(
     let flen = f.len().map_err(|e| Error::io(&path, e))?;
     let mut buf = Vec::new();
     for d in &rec.deltas {
-        for (id, p) in &d.puts {
+        for (id, p, _) in &d.puts {
             if p.off.checked_add(p.len as u64).is_none_or(|end| end > flen) {
                 problems.push(format!(
                     "corrupt data in {}: node {id:#x} of store {:#x} points to bytes {}..{} past the end of the file ({flen} bytes)",

@@ -100,10 +100,34 @@ fn setup(vfs: &SimVfs, mode: Mode) {
     for i in 0..12u64 {
         s.add(&i, &vec![i as u8; 50]).unwrap();
     }
+    // Wide leaves, so that small changes are written as leaf deltas.
+    for (name, values) in [("wide", ValuePlacement::Inline), ("wsep", ValuePlacement::Separate)] {
+        let w = tx
+            .create_store::<u64, Vec<u8>>(
+                name,
+                StoreOptions {
+                    slot_length: 64,
+                    values,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for i in 0..50u64 {
+            w.add(&i, &vec![i as u8; 40]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    // A first delta of each wide leaf: the one under test is taken against the same base.
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    for name in ["wide", "wsep"] {
+        let w = tx.open_store::<u64, Vec<u8>>(name).unwrap();
+        w.update(&10, &vec![0xaa; 40]).unwrap();
+    }
     tx.commit().unwrap();
 }
 
-/// The transaction under test: splits, merges, big and separate values, a new store and a dropped one.
+/// The transaction under test: splits, merges, big and separate values, leaf
+/// deltas, a new store and a dropped one.
 fn workload(db: &Database) -> sop::Result<()> {
     let tx = db.begin(TxMode::ForWriting)?;
     let a = tx.open_store::<u64, String>("a")?;
@@ -121,6 +145,12 @@ fn workload(db: &Database) -> sop::Result<()> {
     let s = tx.open_store::<u64, Vec<u8>>("sep")?;
     s.update(&3, &vec![1; 80])?;
     s.add(&50, &vec![2; 60])?;
+    for name in ["wide", "wsep"] {
+        let w = tx.open_store::<u64, Vec<u8>>(name)?;
+        w.update(&20, &vec![0xbb; 40])?;
+        w.remove(&30)?;
+        w.add(&1000, &vec![0xcc; 40])?;
+    }
     let c = tx.create_store::<String, u64>("c", StoreOptions::default())?;
     c.add(&"x".to_string(), &1)?;
     tx.drop_store("sep")?;
@@ -135,6 +165,11 @@ fn expected(mode: Mode) -> (State, State, u64) {
     vfs.reset_op_count();
     workload(&db).unwrap();
     let ops = vfs.op_count();
+    for s in db.stats().unwrap().stores {
+        if s.info.name.starts_with('w') {
+            assert_eq!(s.delta_nodes, 1, "{} is a leaf delta", s.info.name);
+        }
+    }
     (before, state(&db), ops)
 }
 

@@ -8,6 +8,9 @@ use crate::codec::wire::{put_u128, put_u32, put_u64, put_varint, Reader};
 use crate::error::CodecError;
 use std::cmp::Ordering;
 
+mod delta;
+pub use delta::{decode_changes, image_values, Change, KIND_DELTA};
+
 pub type NodeId = u64;
 pub type ItemId = u128;
 
@@ -928,6 +931,11 @@ impl Node {
                 }
                 Node::Internal(Internal { seps, children })
             }
+            KIND_DELTA => {
+                return Err(CodecError::new(
+                    "a leaf delta where a full node image was expected",
+                ))
+            }
             k => return Err(CodecError::new(format!("unknown node kind {k}"))),
         };
         if !r.is_empty() {
@@ -943,7 +951,7 @@ mod tests {
 
     /// Checks every search of `leaf` (holding exactly `items`, sorted) against a
     /// plain scan, for present, absent, shorter and longer keys.
-    fn check_searches(leaf: &Leaf, items: &[(Vec<u8>, ItemId)], what: &str) {
+    pub(crate) fn check_searches(leaf: &Leaf, items: &[(Vec<u8>, ItemId)], what: &str) {
         assert_eq!(leaf.len(), items.len(), "{what}");
         for (i, (k, id)) in items.iter().enumerate() {
             assert_eq!((leaf.key(i), leaf.id(i)), (&k[..], *id), "{what}");

@@ -138,8 +138,8 @@ impl DbInner {
     fn victims(&self, head: &DbState, min_dead: f64) -> Result<HashSet<u64>> {
         let mut live: HashMap<u64, u64> = HashMap::new();
         for st in head.stores.values() {
-            for h in st.nodes.values() {
-                *live.entry(h.seq).or_default() += u64::from(h.len);
+            for img in st.nodes.values().flat_map(|h| h.images()) {
+                *live.entry(img.seq).or_default() += u64::from(img.len);
             }
             if st.info.options.values.has_separate() {
                 for_each_value(self, st, |v| {
@@ -178,7 +178,8 @@ impl DbInner {
             ids.sort_unstable_by_key(|(i, _)| *i);
             for (id, h) in ids {
                 // A leaf of a store with separate values is rewritten (its values in
-                // victims are copied along); every other node is copied as it is.
+                // victims are copied along), and so is a leaf delta (moved as one
+                // full image); every other node is copied as it is.
                 let (rewrite, points_into_victim) = if separate {
                     match &*self.read_node(&h)? {
                         Node::Leaf(l) => (
@@ -191,9 +192,9 @@ impl DbInner {
                         Node::Internal(_) => (false, false),
                     }
                 } else {
-                    (false, false)
+                    (h.base.is_some(), false)
                 };
-                if points_into_victim || victims.contains(&h.seq) {
+                if points_into_victim || h.images().any(|i| victims.contains(&i.seq)) {
                     moves.push(Move {
                         store: sid,
                         created_seq: st.created_seq,
@@ -312,7 +313,7 @@ impl DbInner {
                     .last_mut()
                     .expect("pushed above")
                     .puts
-                    .push((m.id, p));
+                    .push((m.id, p, None));
             }
             Ok((rec, (nodes, values, bytes)))
         })();

@@ -9,7 +9,6 @@
 //! after a crash replays it while holding `open.lock`, alone.
 
 use super::*;
-use crate::btree::node::Node;
 use crate::log::journal::{self, Frame};
 use crate::log::Packed;
 use std::collections::BTreeSet;
@@ -475,30 +474,28 @@ impl DbInner {
             bytes.get(start..end)
         };
         for d in &rec.deltas {
-            for (_, pl) in &d.puts {
+            for (_, pl, _) in &d.puts {
                 let Some(img) = slice(pl.off, pl.len as u64) else {
                     return Ok(false);
                 };
                 if checksum(img) != pl.checksum {
                     return Ok(false);
                 }
-                let Ok(Node::Leaf(leaf)) = Node::decode(img, seq) else {
-                    continue;
-                };
-                for i in 0..leaf.len() {
+                // The separate values an image keeps in this same record.
+                let mut ok = true;
+                crate::btree::node::image_values(img, seq, &mut |v| {
                     if let ValueRef::Segment {
                         seq: s,
                         off,
                         len,
                         checksum: sum,
-                    } = leaf.item(i).value
+                    } = *v
                     {
-                        let ok =
-                            s != seq || slice(off, len as u64).is_some_and(|v| checksum(v) == sum);
-                        if !ok {
-                            return Ok(false);
-                        }
+                        ok &= s != seq || slice(off, len as u64).is_some_and(|v| checksum(v) == sum);
                     }
+                });
+                if !ok {
+                    return Ok(false);
                 }
             }
         }

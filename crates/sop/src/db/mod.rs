@@ -19,7 +19,7 @@ use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
 pub(crate) use writer::{RecordWriter, Written};
 
-use crate::btree::node::{Node, ValueRef};
+use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::cache::NodeCache;
 use crate::codec::wire::checksum;
 use crate::coord::{Coordinator, LocalCoordinator, RedisCoordinator};
@@ -354,7 +354,13 @@ impl Database {
                 created_seq: s.created_seq,
                 items: s.count,
                 nodes: s.nodes.len() as u64,
-                node_bytes: s.nodes.values().map(|h| h.len as u64).sum(),
+                delta_nodes: s.nodes.values().filter(|h| h.base.is_some()).count() as u64,
+                node_bytes: s
+                    .nodes
+                    .values()
+                    .flat_map(|h| h.images())
+                    .map(|i| i.len as u64)
+                    .sum(),
             })
             .collect();
         stores.sort_by(|a, b| a.info.name.cmp(&b.info.name));
@@ -383,7 +389,10 @@ pub struct StoreSummary {
     pub items: u64,
     /// Nodes in the registry (current images).
     pub nodes: u64,
-    /// Bytes of the current node images (superseded images are not counted).
+    /// Of those, leaves whose current image is a delta of an earlier full image.
+    pub delta_nodes: u64,
+    /// Bytes of the current node images, and of the full images leaf deltas apply
+    /// to (superseded images are not counted).
     pub node_bytes: u64,
 }
 

@@ -40,17 +40,25 @@ impl DbInner {
         Ok(f)
     }
 
-    /// Read, verify and decode the node image at `h`.
+    /// Read, verify and decode the node at `h` (a leaf delta applied to its base).
     pub fn read_node(&self, h: &Handle) -> Result<Arc<Node>> {
         if let Some(n) = self.cache.get((h.seq, h.off)) {
             return Ok(n);
         }
-        let node = self.read_node_uncached(h)?;
+        let node = match h.base {
+            None => self.read_node_uncached(h)?,
+            // The base stays cached: the next commit of this leaf diffs against it.
+            Some(b) => self.apply_delta(h, &*self.read_node(&Handle::full(b))?)?,
+        };
         self.cache.insert((h.seq, h.off), node.clone());
         Ok(node)
     }
 
+    /// `read_node`, from disk (or the shared cache) whatever this process caches.
     pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
+        if let Some(b) = h.base {
+            return self.apply_delta(h, &*self.read_node_uncached(&Handle::full(b))?);
+        }
         let buf = self.read_node_bytes(h)?;
         let node = Node::decode(&buf, h.seq).map_err(|e| {
             Error::corrupt(
@@ -59,6 +67,22 @@ impl DbInner {
             )
         })?;
         Ok(Arc::new(node))
+    }
+
+    /// The leaf the delta image at `h` makes of `base`.
+    fn apply_delta(&self, h: &Handle, base: &Node) -> Result<Arc<Node>> {
+        let buf = self.read_node_bytes(h)?;
+        let corrupt = |e: String| {
+            Error::corrupt(
+                self.log.path(h.seq),
+                format!("leaf delta at offset {}: {e}", h.off),
+            )
+        };
+        let Node::Leaf(base) = base else {
+            return Err(corrupt("its base is not a leaf".into()));
+        };
+        let leaf = Leaf::apply_delta(base, &buf, h.seq).map_err(|e| corrupt(e.0))?;
+        Ok(Arc::new(Node::Leaf(leaf)))
     }
 
     /// The verified bytes of the node image at `h` (the shared cache, else the record).

@@ -1,7 +1,8 @@
 //! Reclaiming space: retire record files that nothing current points into.
 //!
-//! A record is dead when no node handle of the newest state lives in it and no
-//! current leaf points at a separate value in it. Dead records at or below a
+//! A record is dead when no node handle of the newest state lives in it (as the
+//! node's image or as the base a leaf delta applies to) and no current leaf points
+//! at a separate value in it. Dead records at or below a
 //! durable checkpoint are replaced, atomically (rename), by a hard link to a
 //! tombstone file shared by the records one run retires (one durable write for
 //! thousands of records). The name stays taken, so no stale writer can ever link
@@ -50,7 +51,7 @@ impl Database {
 
         let mut live: HashSet<u64> = HashSet::new();
         for st in head.stores.values() {
-            live.extend(st.nodes.values().map(|h| h.seq));
+            live.extend(st.nodes.values().flat_map(|h| h.images()).map(|i| i.seq));
             if !st.info.options.values.has_separate() {
                 continue;
             }

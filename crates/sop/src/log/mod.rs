@@ -146,7 +146,7 @@ impl LogDir {
         let mut prefix = [0u8; PREFIX_LEN];
         f.read_exact_at(&mut prefix, 0)
             .map_err(|e| Error::io(&path, e))?;
-        Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
+        let version = Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
         let mut t = [0u8; TRAILER_LEN];
         f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
             .map_err(|e| Error::io(&path, e))?;
@@ -155,7 +155,8 @@ impl LogDir {
         let mut h = vec![0u8; len];
         f.read_exact_at(&mut h, off)
             .map_err(|e| Error::io(&path, e))?;
-        let rec = Record::decode_header(&h, sum).map_err(|e| Error::corrupt(&path, e.0))?;
+        let rec = Record::decode_header_of(&h, sum, version)
+            .map_err(|e| Error::corrupt(&path, e.0))?;
         Ok(Some(rec))
     }
 

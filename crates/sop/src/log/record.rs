@@ -17,11 +17,13 @@ use crate::codec::wire::{
     checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader,
 };
 use crate::error::CodecError;
-use crate::registry::StoreInfo;
+use crate::registry::{decode_base, encode_base, Image, StoreInfo};
 
 pub const MAGIC: &[u8; 8] = b"SOPREC\0\x01";
 pub const END_MAGIC: &[u8; 8] = b"SOPEND\0\x01";
-pub const RECORD_VERSION: u32 = 1;
+/// Version 2 gives every node put a base (a leaf delta's full image); version 1
+/// (still read) has none.
+pub const RECORD_VERSION: u32 = 2;
 pub const PREFIX_LEN: usize = 16;
 pub const TRAILER_LEN: usize = 32;
 
@@ -37,7 +39,9 @@ pub struct Placement {
 pub struct StoreDelta {
     pub store: u64,
     pub count_delta: i64,
-    pub puts: Vec<(NodeId, Placement)>,
+    /// Node images placed in this record: logical id, where, and for a leaf delta
+    /// the full image (in an earlier record) it applies to.
+    pub puts: Vec<(NodeId, Placement, Option<Image>)>,
     pub deletes: Vec<NodeId>,
 }
 
@@ -173,11 +177,12 @@ impl Record {
             put_u64(&mut h, d.store);
             put_varint(&mut h, zigzag(d.count_delta));
             put_varint(&mut h, d.puts.len() as u64);
-            for (id, p) in &d.puts {
+            for (id, p, base) in &d.puts {
                 put_u64(&mut h, *id);
                 put_u64(&mut h, p.off);
                 put_u32(&mut h, p.len);
                 put_u64(&mut h, p.checksum);
+                encode_base(&mut h, *base);
             }
             put_varint(&mut h, d.deletes.len() as u64);
             for id in &d.deletes {
@@ -217,17 +222,18 @@ impl Record {
         t
     }
 
-    pub fn check_prefix(p: &[u8]) -> Result<(), CodecError> {
+    /// Check a record's first bytes; its format version.
+    pub fn check_prefix(p: &[u8]) -> Result<u32, CodecError> {
         if p.len() < PREFIX_LEN || &p[..8] != MAGIC {
             return Err(CodecError::new("not a SOP commit record (bad magic)"));
         }
         let version = u32::from_le_bytes(p[8..12].try_into().unwrap());
-        if version != RECORD_VERSION {
+        if version != RECORD_VERSION && version != 1 {
             return Err(CodecError::new(format!(
-                "commit record version {version}, this build reads {RECORD_VERSION}"
+                "commit record version {version}, this build reads 1 to {RECORD_VERSION}"
             )));
         }
-        Ok(())
+        Ok(version)
     }
 
     /// Parse a trailer of a file of `file_len` bytes: (header offset, length, checksum).
@@ -250,8 +256,13 @@ impl Record {
         Ok((off, len, sum))
     }
 
-    /// Decode a header whose checksum is `sum`. Never panics.
+    /// Decode a header of the current version whose checksum is `sum`. Never panics.
     pub fn decode_header(h: &[u8], sum: u64) -> Result<Record, CodecError> {
+        Self::decode_header_of(h, sum, RECORD_VERSION)
+    }
+
+    /// Decode a header of format `version` whose checksum is `sum`. Never panics.
+    pub fn decode_header_of(h: &[u8], sum: u64, version: u32) -> Result<Record, CodecError> {
         if checksum(h) != sum {
             return Err(CodecError::new("commit record header checksum mismatch"));
         }
@@ -288,14 +299,17 @@ impl Record {
             };
             for _ in 0..r.count(28)? {
                 let id = r.u64()?;
-                d.puts.push((
-                    id,
-                    Placement {
-                        off: r.u64()?,
-                        len: r.u32()?,
-                        checksum: r.u64()?,
-                    },
-                ));
+                let p = Placement {
+                    off: r.u64()?,
+                    len: r.u32()?,
+                    checksum: r.u64()?,
+                };
+                let base = if version == 1 {
+                    None
+                } else {
+                    decode_base(&mut r)?
+                };
+                d.puts.push((id, p, base));
             }
             for _ in 0..r.count(8)? {
                 d.deletes.push(r.u64()?);
@@ -319,13 +333,13 @@ impl Record {
 
     /// Decode the header of a whole record file held in memory.
     pub fn decode_file(bytes: &[u8]) -> Result<Record, CodecError> {
-        Self::check_prefix(bytes)?;
+        let version = Self::check_prefix(bytes)?;
         if bytes.len() < PREFIX_LEN + TRAILER_LEN {
             return Err(CodecError::new("commit record too short"));
         }
         let (off, len, sum) =
             Self::parse_trailer(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64)?;
-        Self::decode_header(&bytes[off as usize..off as usize + len], sum)
+        Self::decode_header_of(&bytes[off as usize..off as usize + len], sum, version)
     }
 }
 
@@ -376,14 +390,31 @@ mod tests {
             deltas: vec![StoreDelta {
                 store: 9,
                 count_delta: -2,
-                puts: vec![(
-                    1,
-                    Placement {
-                        off: 24,
-                        len: 5,
-                        checksum: 6,
-                    },
-                )],
+                puts: vec![
+                    (
+                        1,
+                        Placement {
+                            off: 24,
+                            len: 5,
+                            checksum: 6,
+                        },
+                        None,
+                    ),
+                    (
+                        2,
+                        Placement {
+                            off: 29,
+                            len: 3,
+                            checksum: 8,
+                        },
+                        Some(Image {
+                            seq: 2,
+                            off: 40,
+                            len: 90,
+                            checksum: 10,
+                        }),
+                    ),
+                ],
                 deletes: vec![3],
             }],
             aborts: vec![11],

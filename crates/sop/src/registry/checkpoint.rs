@@ -5,12 +5,14 @@
 //! ```text
 //! "SOPCKPT\x01" | version u32 | reserved u32 | seq u64 | body length u64 | body | xxh3-64(body) u64
 //! body: store count; per store: StoreInfo JSON (length-prefixed), created_seq u64,
-//!       count u64, node count, per node (id u64, seq u64, off u64, len u32, xxh3 u64);
+//!       count u64, node count, per node (id u64, seq u64, off u64, len u32, xxh3 u64,
+//!       base: 00, or 01 and the base image's seq u64, off u64, len u32, xxh3 u64);
 //!       aborted count, each u128
 //! ```
+//! Version 1 (still read) has no base field: every image is full.
 //! Checkpoints are derived data: a missing or damaged one only costs replay time.
 
-use super::{DbState, Handle, StoreInfo, StoreState};
+use super::{decode_base, encode_base, DbState, Handle, StoreInfo, StoreState};
 use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
 use crate::error::{CodecError, Error, Result};
 use crate::io::Vfs;
@@ -113,7 +115,7 @@ impl CheckpointDir {
 }
 
 pub const MAGIC: &[u8; 8] = b"SOPCKPT\x01";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 pub fn encode(st: &DbState) -> Vec<u8> {
     let mut body = Vec::new();
@@ -132,10 +134,8 @@ pub fn encode(st: &DbState) -> Vec<u8> {
         put_varint(&mut body, nodes.len() as u64);
         for (id, h) in nodes {
             put_u64(&mut body, *id);
-            put_u64(&mut body, h.seq);
-            put_u64(&mut body, h.off);
-            put_u32(&mut body, h.len);
-            put_u64(&mut body, h.checksum);
+            h.image().encode(&mut body);
+            encode_base(&mut body, h.base);
         }
     }
     let mut aborted: Vec<&u128> = st.aborted.iter().collect();
@@ -161,7 +161,7 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
         return Err(CodecError::new("not a SOP checkpoint (bad magic)"));
     }
     let v = r.u32()?;
-    if v != VERSION {
+    if v != VERSION && v != 1 {
         return Err(CodecError::new(format!(
             "checkpoint version {v}, this build reads {VERSION}"
         )));
@@ -192,15 +192,11 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
         let mut nodes = super::IdMap::default();
         for _ in 0..r.count(36)? {
             let id = r.u64()?;
-            nodes.insert(
-                id,
-                Handle {
-                    seq: r.u64()?,
-                    off: r.u64()?,
-                    len: r.u32()?,
-                    checksum: r.u64()?,
-                },
-            );
+            let mut h = Handle::full(super::Image::decode(&mut r)?);
+            if v != 1 {
+                h.base = decode_base(&mut r)?;
+            }
+            nodes.insert(id, h);
         }
         st.names.insert(info.name.clone(), info.id);
         st.stores.insert(

@@ -10,6 +10,8 @@ pub mod checkpoint;
 
 use crate::btree::node::NodeId;
 use crate::codec::json_key::IndexSpec;
+use crate::codec::wire::{put_u32, put_u64, Reader};
+use crate::error::CodecError;
 use crate::log::record::Record;
 use crate::options::StoreOptions;
 use serde::{Deserialize, Serialize};
@@ -17,12 +19,93 @@ use std::sync::Arc;
 
 /// Where a node's current image lives: commit segment `seq`, bytes `off..off+len`.
 /// `seq` doubles as the node's version: it changes on every rewrite.
+///
+/// A leaf's image may be a *delta* (`btree::node` delta format): the items that
+/// differ from an earlier full image of the same leaf, `base`. Reading the node
+/// reads both; a base is always a full image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handle {
     pub seq: u64,
     pub off: u64,
     pub len: u32,
     pub checksum: u64,
+    pub base: Option<Image>,
+}
+
+/// A full node image: commit segment `seq`, bytes `off..off+len`, their xxh3-64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub seq: u64,
+    pub off: u64,
+    pub len: u32,
+    pub checksum: u64,
+}
+
+impl Handle {
+    /// The handle of a full image.
+    pub fn full(i: Image) -> Handle {
+        Handle {
+            seq: i.seq,
+            off: i.off,
+            len: i.len,
+            checksum: i.checksum,
+            base: None,
+        }
+    }
+    /// The image this handle's bytes are (a delta if `base` is set).
+    pub fn image(&self) -> Image {
+        Image {
+            seq: self.seq,
+            off: self.off,
+            len: self.len,
+            checksum: self.checksum,
+        }
+    }
+    /// The full image a delta is taken against, or this one if it is full.
+    pub fn full_image(&self) -> Image {
+        self.base.unwrap_or_else(|| self.image())
+    }
+    /// Every image the node's content is read from (one or two).
+    pub fn images(&self) -> impl Iterator<Item = Image> {
+        std::iter::once(self.image()).chain(self.base)
+    }
+}
+
+impl Image {
+    /// `seq u64, off u64, len u32, xxh3-64 u64` (28 bytes).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.seq);
+        put_u64(out, self.off);
+        put_u32(out, self.len);
+        put_u64(out, self.checksum);
+    }
+    pub fn decode(r: &mut Reader<'_>) -> Result<Image, CodecError> {
+        Ok(Image {
+            seq: r.u64()?,
+            off: r.u64()?,
+            len: r.u32()?,
+            checksum: r.u64()?,
+        })
+    }
+}
+
+/// A delta's base as stored with its handle: `00` (none) or `01` and the image.
+pub fn encode_base(out: &mut Vec<u8>, base: Option<Image>) {
+    match base {
+        None => out.push(0),
+        Some(b) => {
+            out.push(1);
+            b.encode(out);
+        }
+    }
+}
+
+pub fn decode_base(r: &mut Reader<'_>) -> Result<Option<Image>, CodecError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(Image::decode(r)?)),
+        t => Err(CodecError::new(format!("unknown base tag {t}"))),
+    }
 }
 
 /// What is saved about a store when it is created.
@@ -99,7 +182,7 @@ impl DbState {
             };
             let st = Arc::make_mut(st);
             st.count = (st.count as i64 + d.count_delta).max(0) as u64;
-            for (id, p) in &d.puts {
+            for (id, p, base) in &d.puts {
                 st.nodes.insert(
                     *id,
                     Handle {
@@ -107,6 +190,7 @@ impl DbState {
                         off: p.off,
                         len: p.len,
                         checksum: p.checksum,
+                        base: *base,
                     },
                 );
             }

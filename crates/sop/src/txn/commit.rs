@@ -15,12 +15,12 @@
 use super::ops::Op;
 use super::view::SlotState;
 use super::{Transaction, TxState};
-use crate::btree::node::{Node, ValueRef};
+use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::coord::LockKey;
 use crate::db::{DbInner, Linked, RecordWriter, Written};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
-use crate::registry::DbState;
+use crate::registry::{DbState, Handle, Image};
 use crate::TxMode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -331,12 +331,12 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
                 .map(|(i, _)| *i)
                 .collect();
             ids.sort_unstable();
+            let snap_nodes = st.snap.stores.get(&sid).map(|s| &s.nodes);
             for id in ids {
                 let slot = &s.nodes[&id];
                 match slot.state {
                     SlotState::Dirty => {
-                        buf.clear();
-                        slot.node.encode_with(&mut buf, &mut |p| {
+                        let mut resolve = |p: u32| {
                             let pl = placed[p as usize];
                             ValueRef::Segment {
                                 seq: 0,
@@ -344,9 +344,20 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
                                 len: pl.len,
                                 checksum: pl.checksum,
                             }
-                        });
+                        };
+                        // A leaf the snapshot had goes as a delta of its full image when
+                        // few of its items changed.
+                        let old = snap_nodes.filter(|_| slot.seen != 0).and_then(|n| n.get(&id));
+                        let base = match (&*slot.node, old) {
+                            (Node::Leaf(l), Some(h)) => try_delta(db, l, h, &mut buf, &mut resolve),
+                            _ => None,
+                        };
+                        if base.is_none() {
+                            buf.clear();
+                            slot.node.encode_with(&mut buf, &mut resolve);
+                        }
                         let pl = w.add(&buf)?;
-                        delta.puts.push((id, pl));
+                        delta.puts.push((id, pl, base));
                     }
                     SlotState::Deleted => delta.deletes.push(id),
                     SlotState::Clean => {}
@@ -407,6 +418,41 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
     }
 }
 
+/// A commit writes a changed leaf as a delta of its full image when the delta
+/// takes at most this share (1/N) of the full image: beyond it, a reader would
+/// apply many changes and the writer save little.
+const DELTA_MAX_SHARE: usize = 4;
+
+/// Encode `leaf` (node `old` of the snapshot, changed) into `buf` as a delta of the
+/// full image behind `old`, if that is small enough; the base image if so. Any
+/// trouble reading the base just means a full image is written.
+fn try_delta(
+    db: &DbInner,
+    leaf: &Leaf,
+    old: &Handle,
+    buf: &mut Vec<u8>,
+    resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
+) -> Option<Image> {
+    let base = old.full_image();
+    let full = leaf.encoded_len();
+    let limit = full / DELTA_MAX_SHARE;
+    // Many items came or went: not worth reading the base to find out.
+    if full.abs_diff(base.len as usize) > limit {
+        return None;
+    }
+    let node = match db.read_node(&Handle::full(base)) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "base of a leaf unreadable; writing the leaf whole");
+            return None;
+        }
+    };
+    let Node::Leaf(b) = &*node else {
+        return None;
+    };
+    leaf.encode_delta(b, buf, limit, resolve).then_some(base)
+}
+
 /// Nodes this process just wrote are what the next reader would load: cache them
 /// (a leaf's pending values resolved to where the record put them), and drop the
 /// images they replace, which no new transaction reads.
@@ -423,12 +469,17 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
             continue;
         };
         let old = st.snap.stores.get(&d.store);
-        for id in d.puts.iter().map(|(id, _)| id).chain(&d.deletes) {
-            if let Some(h) = old.and_then(|o| o.nodes.get(id)) {
-                db.cache.remove((h.seq, h.off));
+        let gone = d.puts.iter().map(|(id, _, base)| (id, *base));
+        for (id, keep) in gone.chain(d.deletes.iter().map(|id| (id, None))) {
+            let Some(h) = old.and_then(|o| o.nodes.get(id)) else {
+                continue;
+            };
+            // A new delta's base stays: the next commit of the leaf diffs against it.
+            for img in h.images().filter(|i| Some(*i) != keep) {
+                db.cache.remove((img.seq, img.off));
             }
         }
-        for (id, pl) in &d.puts {
+        for (id, pl, _) in &d.puts {
             let Some(slot) = s.nodes.remove(id) else {
                 continue;
             };
