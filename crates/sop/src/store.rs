@@ -34,12 +34,12 @@ impl Transaction {
         create: Option<StoreOptions>,
         key_spec: Option<IndexSpec>,
     ) -> Result<u32> {
-        let op = Op::OpenStore {
+        let op = Op::OpenStore(Box::new(crate::txn::ops::OpenStore {
             name: name.to_string(),
             key_type: key_type.to_string(),
             create,
             key_spec,
-        };
+        }));
         match self.run(op)? {
             OpOut::Handle(h) => Ok(h),
             _ => unreachable!(),
@@ -161,22 +161,17 @@ impl<'t> RawStore<'t> {
         self.tx.handle_info(self.h)
     }
     fn put(&self, key: &[u8], value: &[u8], mode: PutMode) -> Result<bool> {
+        let (kv, klen) = self.tx.stash2(key, value);
         let op = Op::Put {
             h: self.h,
-            key: self.tx.stash(key),
-            value: self.tx.stash(value),
             mode,
+            klen,
+            kv,
         };
         Ok(as_bool(self.tx.run(op)?))
     }
     pub(crate) fn put_owned(&self, key: Bytes, value: Vec<u8>, mode: PutMode) -> Result<bool> {
-        let op = Op::Put {
-            h: self.h,
-            key,
-            value: Bytes::from(value),
-            mode,
-        };
-        Ok(as_bool(self.tx.run(op)?))
+        self.put(&key, &value, mode)
     }
     /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
     pub fn add(&self, key: &[u8], value: impl AsRef<[u8]>) -> Result<bool> {
@@ -319,10 +314,7 @@ impl<'t> RawStore<'t> {
     ) -> Result<u64> {
         let mut n = 0;
         if self.tx.reads_snapshot() {
-            let mut walk = SnapWalk::default();
-            let r = walk.scan(self.tx, self.h, lo, hi, desc, f);
-            walk.finish(self.tx, self.h);
-            return r;
+            return SnapWalk::default().scan(self.tx, self.h, lo, hi, desc, f);
         }
         let owned = |b: Bound<&[u8]>| b.map(<[u8]>::to_vec);
         for item in self.range(owned(lo), owned(hi), desc)? {
@@ -384,7 +376,7 @@ impl RawCursor<'_> {
     }
     /// Position at the item with this key and item id (one of several duplicates).
     pub fn find_with_id(&mut self, key: &[u8], id: ItemId) -> Result<bool> {
-        self.mv(Move::FindWithId(Bytes::copy_from_slice(key), id))
+        self.mv(Move::FindWithId(Box::new((Bytes::copy_from_slice(key), id))))
     }
     pub fn key(&self) -> Option<&[u8]> {
         self.cur.as_ref().map(|i| &i.key[..])
@@ -520,14 +512,6 @@ impl RawRange<'_> {
                 };
                 Ok(Some(cur.take_current()?.expect("positioned")))
             }
-        }
-    }
-}
-
-impl Drop for RawRange<'_> {
-    fn drop(&mut self) {
-        if let RangeBy::Snapshot { tx, h, walk } = &mut self.by {
-            walk.finish(tx, *h);
         }
     }
 }

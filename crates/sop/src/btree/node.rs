@@ -193,6 +193,24 @@ fn key_prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Ask the CPU to bring every cache line of `xs` into its cache (no effect on the
+/// result; a no-op off x86_64).
+#[inline(always)]
+fn prefetch_all<T>(xs: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(xs);
+        let p = xs.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetching is a hint; the address lies inside `xs`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+    }
+}
+
 fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
@@ -426,27 +444,25 @@ impl Leaf {
     /// `before` decides among those whose prefix equals `p` (it must be monotone
     /// over them, as the slots are sorted).
     ///
-    /// The prefixes are counted in one branch-free pass over a window of the slot
-    /// array rather than binary-searched: the loads are independent, so a leaf not
-    /// in the CPU cache costs about one memory latency instead of one per probe.
+    /// A branch-free binary search over the prefix array, after asking the CPU to
+    /// fetch every cache line of that array at once (up to 128 items): a leaf not in the CPU cache
+    /// then costs about one memory latency (the lines arrive together) rather than
+    /// one per probe, and one in cache costs a few instructions per probe instead of
+    /// a pass over every prefix.
     #[inline]
     fn search(&self, p: u64, before: impl Fn(Loc) -> bool) -> usize {
-        const WINDOW: usize = 64;
         let prefixes = &self.prefixes[..];
-        let (mut lo, mut hi) = (0, prefixes.len());
-        while hi - lo > WINDOW {
-            let mid = lo + (hi - lo) / 2;
-            if prefixes[mid] < p {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        if prefixes.len() <= 128 {
+            prefetch_all(prefixes);
         }
-        let first = lo
-            + prefixes[lo..hi]
-                .iter()
-                .map(|&x| (x < p) as usize)
-                .sum::<usize>();
+        let (mut base, mut size) = (0usize, prefixes.len());
+        while size > 1 {
+            let half = size / 2;
+            let mid = base + half;
+            base = if prefixes[mid - 1] < p { mid } else { base };
+            size -= half;
+        }
+        let first = base + usize::from(size == 1 && prefixes[base] < p);
         let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
         first + self.locs[first..first + ties].partition_point(|&s| before(s))
     }
@@ -471,6 +487,8 @@ impl Leaf {
         let start = s.key_off as usize - varint_len(s.key_len as u64);
         let at = (s.key_off + s.key_len) as usize + 16;
         let end = match self.arena[at] {
+            // Most inline values are shorter than 128 bytes: a one-byte length.
+            TAG_INLINE if self.arena[at + 1] < 0x80 => at + 2 + self.arena[at + 1] as usize,
             TAG_INLINE => {
                 let mut r = Reader::new(&self.arena);
                 r.pos = at + 1;
@@ -558,55 +576,111 @@ impl Leaf {
         } else {
             (0, 0)
         };
+        // Room by the live bytes' share, not by measuring each record.
+        let live = self.arena.len() - self.dead;
+        let guess = live / self.len().max(1) * (to - from) + 64;
         let mut out = Leaf {
-            arena: Vec::with_capacity(self.bytes_of(from, to) + extra),
+            arena: Vec::with_capacity(guess + extra),
             prefixes: Vec::with_capacity(to - from),
             locs: Vec::with_capacity(to - from),
             dead: 0,
             skip,
             common,
         };
-        for i in from..to {
-            out.push_copy(self, i);
-        }
+        out.copy_items(self, from, to);
         out
+    }
+    /// Append copies of `other`'s items `from..to`. Records that follow each other
+    /// in `other`'s arena (a leaf filled in key order, or one decoded) are copied
+    /// as one run.
+    fn copy_items(&mut self, other: &Leaf, from: usize, to: usize) {
+        let same_skip = other.skip == self.skip;
+        // The run being gathered: its source range, and where it goes.
+        let (mut run_start, mut run_end) = (0usize, 0usize);
+        let mut shift = 0isize;
+        for i in from..to {
+            let s = other.locs[i];
+            let (start, end) = other.span(s);
+            if start != run_end || run_end == run_start {
+                self.arena
+                    .extend_from_slice(&other.arena[run_start..run_end]);
+                run_start = start;
+                shift = self.arena.len() as isize - start as isize;
+            }
+            run_end = end;
+            self.locs.push(Loc {
+                key_off: (s.key_off as isize + shift) as u32,
+                key_len: s.key_len,
+            });
+            self.prefixes.push(if same_skip {
+                other.prefixes[i]
+            } else {
+                key_prefix(&other.slot_key(s)[self.skip..])
+            });
+        }
+        self.arena.extend_from_slice(&other.arena[run_start..run_end]);
     }
     /// A new leaf holding items `from..to`.
     pub fn slice(&self, from: usize, to: usize) -> Leaf {
         self.slice_with(from, to, 0)
     }
-    /// Split off the upper half (items `at..`) into a new leaf. Both halves get
-    /// room to grow back to the size of the whole.
+    /// Split off items `at..` into a new leaf, which gets room to grow back to the
+    /// size of the whole. The lower part stays in place (its records do not
+    /// move; the upper part's become dead bytes), unless that leaves it mostly dead.
     pub fn split_off(&mut self, at: usize) -> Leaf {
         let live = self.arena.len() - self.dead;
         let right = self.slice_with(at, self.len(), live / 2);
-        let mut left = self.slice_with(0, at, live / 2);
-        left.prefixes.reserve(self.len() - at);
-        left.locs.reserve(self.len() - at);
-        *self = left;
+        if (self.dead + right.arena.len()) * 2 > self.arena.len() {
+            let mut left = self.slice_with(0, at, live / 2);
+            left.prefixes.reserve(self.len() - at);
+            left.locs.reserve(self.len() - at);
+            *self = left;
+        } else {
+            self.dead += right.arena.len();
+            self.prefixes.truncate(at);
+            self.locs.truncate(at);
+            self.fit_skip();
+        }
         right
     }
     /// Append all items of `other` (which must all sort after ours).
     pub fn append(&mut self, other: &Leaf) {
-        if !other.is_empty() {
-            self.admit_range(other, 0, other.len());
+        self.append_range(other, 0, other.len());
+    }
+    /// Append `other`'s items `from..to` (which must all sort after ours).
+    pub fn append_range(&mut self, other: &Leaf, from: usize, to: usize) {
+        if to > from {
+            self.admit_range(other, from, to);
         }
-        self.arena.reserve(other.bytes_of(0, other.len()));
-        self.prefixes.reserve(other.len());
-        self.locs.reserve(other.len());
-        for i in 0..other.len() {
-            self.push_copy(other, i);
+        let live = other.arena.len() - other.dead;
+        self.arena
+            .reserve(live / other.len().max(1) * (to - from) + 64);
+        self.prefixes.reserve(to - from);
+        self.locs.reserve(to - from);
+        self.copy_items(other, from, to);
+    }
+    /// Keep only the first `at` items (their records stay in place; the others'
+    /// become dead bytes).
+    pub fn truncate(&mut self, at: usize) {
+        if at >= self.len() {
+            return;
         }
+        self.dead += self.bytes_of(at, self.len());
+        self.prefixes.truncate(at);
+        self.locs.truncate(at);
+        if at == 0 {
+            self.skip = 0;
+            self.common = 0;
+        }
+        self.fit_skip();
+        self.maybe_compact();
     }
     /// Move the first `n` items of `right` to the end of `self`.
     pub fn take_front(&mut self, right: &mut Leaf, n: usize) {
         if n > 0 {
             self.admit_range(right, 0, n);
         }
-        self.arena.reserve(right.bytes_of(0, n));
-        for i in 0..n {
-            self.push_copy(right, i);
-        }
+        self.copy_items(right, 0, n);
         *right = right.slice(n, right.len());
     }
     /// Make room in the common prefix for `other`'s items `from..to` (to > from):
@@ -630,7 +704,8 @@ impl Leaf {
     /// Make this leaf fit for the node cache without copying it, if it nearly is:
     /// no `Pending` value, at most an eighth of its arena dead, and its records in
     /// item order but for a few (a leaf cloned from a compact one that took a few
-    /// writes). Then its spare capacity is released and it returns true; otherwise it
+    /// writes). Then its spare capacity, if more than a little, is released and it
+    /// returns true; otherwise it
     /// is left as it is (use `compacted`). Scans read records in item order, so a
     /// leaf whose records are scattered (a bulk load inserts in any order) is worth
     /// the copy. `may_pend`: whether it can hold `Pending` values at all (false
@@ -654,9 +729,14 @@ impl Leaf {
             }
             prev = s.key_off;
         }
-        self.arena.shrink_to_fit();
-        self.prefixes.shrink_to_fit();
-        self.locs.shrink_to_fit();
+        // Shrinking copies the leaf; a little spare room costs less.
+        if self.arena.capacity() > self.arena.len() + self.arena.len() / 4 + 1024 {
+            self.arena.shrink_to_fit();
+        }
+        if self.locs.capacity() > self.locs.len() + 8 {
+            self.prefixes.shrink_to_fit();
+            self.locs.shrink_to_fit();
+        }
         true
     }
     /// A compact copy: records in item order, no dead bytes, no spare capacity, each
@@ -1115,8 +1195,8 @@ mod tests {
         }
     }
 
-    /// A compact leaf cloned and given a few writes is cached as it is (its spare room
-    /// released, its items and searches unchanged); one whose records are scattered,
+    /// A compact leaf cloned and given a few writes is cached as it is (no more than
+    /// a little spare room kept, its items and searches unchanged); one whose records are scattered,
     /// or that holds a pending value, is not.
     #[test]
     fn settle_takes_nearly_compact_leaves_only() {
@@ -1132,9 +1212,10 @@ mod tests {
             all.push((k.as_bytes().to_vec(), 1));
         }
         all.sort();
-        let before = written.mem_size();
         assert!(written.settle(true));
-        assert!(written.mem_size() < before);
+        // At most a little spare room is kept (shrinking would copy the leaf).
+        assert!(written.arena.capacity() <= written.arena.len() * 5 / 4 + 1024);
+        assert!(written.locs.capacity() <= written.locs.len() + 8);
         check_searches(&written, &all, "settled");
         for i in 0..written.len() {
             assert_eq!(written.item(i).value, ValueRef::Inline(b"v"));

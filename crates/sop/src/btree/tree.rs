@@ -3,7 +3,7 @@
 //! a root split moves the old root's content into a new child, and a root with a
 //! single child absorbs it.
 
-use super::node::{Internal, ItemId, Leaf, Node, NodeId, Sep, ValueRef};
+use super::node::{cmp_bytes, Internal, ItemId, Leaf, Node, NodeId, Sep, ValueRef};
 use crate::error::Result;
 use std::sync::Arc;
 
@@ -27,6 +27,121 @@ pub trait NodeStore: NodeRead {
     fn replace(&mut self, id: NodeId, node: Node) -> Result<()>;
     fn alloc(&mut self, node: Node) -> NodeId;
     fn free(&mut self, id: NodeId);
+    /// A number that changes whenever the tree's shape may have changed: an
+    /// internal node changed, or a node was allocated, freed or replaced (so the
+    /// leaf that holds a key, and the separators around it, may be different).
+    /// Changes to a leaf's items alone leave it. 0 disables `Finger`s.
+    fn shape(&self) -> u64 {
+        0
+    }
+}
+
+/// Where the last descent of a writer ended: the path, the leaf, and the keys of
+/// the separators bounding that leaf. An operation on a key strictly between
+/// those keys ends in the same leaf whatever its target (every separator above
+/// the leaf sorts wholly before or after the key), so it starts there instead of
+/// descending again, as long as the tree's shape is unchanged. Runs of nearby
+/// keys (a bulk load in key order, deleting a range) then skip nearly every
+/// descent. `last_insert` remembers where the last insert went, so that a leaf
+/// split during an ascending run can split at the run's point.
+#[derive(Clone, Debug, Default)]
+pub struct Finger {
+    /// `NodeStore::shape` when taken; 0 when empty.
+    shape: u64,
+    path: Path,
+    leaf: NodeId,
+    lo: Option<Vec<u8>>,
+    hi: Option<Vec<u8>>,
+    /// The last insert: its leaf and index, and the shape then.
+    last_insert: Option<(u64, NodeId, usize)>,
+}
+
+impl Finger {
+    /// Does the finger's leaf hold every position for `key` (shape `shape`)?
+    fn covers(&self, shape: u64, key: &[u8]) -> bool {
+        self.shape != 0
+            && self.shape == shape
+            && self
+                .lo
+                .as_deref()
+                .is_none_or(|lo| cmp_bytes(lo, key) == std::cmp::Ordering::Less)
+            && self
+                .hi
+                .as_deref()
+                .is_none_or(|hi| cmp_bytes(key, hi) == std::cmp::Ordering::Less)
+    }
+
+    /// Whether an insert at `idx` of `leaf` continues an ascending run: the last
+    /// insert went just before it, into the same leaf, with nothing reshaped since.
+    fn continues_run(&self, shape: u64, leaf: NodeId, idx: usize) -> bool {
+        idx > 0 && self.last_insert == Some((shape, leaf, idx - 1))
+    }
+}
+
+fn set_bound(b: &mut Option<Vec<u8>>, key: &[u8]) {
+    let v = b.get_or_insert_with(Vec::new);
+    v.clear();
+    v.extend_from_slice(key);
+}
+
+/// `descend_into` for `target` (whose key is `key`), starting from the finger's
+/// leaf when it covers `key`; the finger is left at the leaf reached. Whether the
+/// finger was used.
+pub fn descend_fingered(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    target: Target<'_>,
+    key: &[u8],
+    pos: &mut Pos,
+    f: &mut Finger,
+) -> Result<bool> {
+    let shape = ns.shape();
+    if f.covers(shape, key) {
+        pos.path.clone_from(&f.path);
+        pos.leaf = f.leaf;
+        pos.idx = leaf_index(leaf(ns.node(f.leaf)?), target);
+        return Ok(true);
+    }
+    pos.path.clear();
+    f.shape = 0;
+    if let Some(b) = &mut f.lo {
+        b.clear();
+    }
+    let (mut has_lo, mut has_hi) = (false, false);
+    let mut id = t.root;
+    loop {
+        match &**ns.node(id)? {
+            Node::Internal(n) => {
+                let c = child_index(n, target);
+                // A deeper separator bounds the leaf more tightly.
+                if c > 0 {
+                    set_bound(&mut f.lo, &n.seps[c - 1].key);
+                    has_lo = true;
+                }
+                if let Some(s) = n.seps.get(c) {
+                    set_bound(&mut f.hi, &s.key);
+                    has_hi = true;
+                }
+                pos.path.push((id, c));
+                id = n.children[c];
+            }
+            Node::Leaf(l) => {
+                pos.leaf = id;
+                pos.idx = leaf_index(l, target);
+                break;
+            }
+        }
+    }
+    if !has_lo {
+        f.lo = None;
+    }
+    if !has_hi {
+        f.hi = None;
+    }
+    f.path.clone_from(&pos.path);
+    f.leaf = pos.leaf;
+    f.shape = shape;
+    Ok(false)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -45,11 +160,16 @@ impl Tree {
     }
 }
 
+/// The internal nodes walked from the root, each with the child index taken; kept
+/// inline up to a depth of eight (a tree of 64-slot nodes that deep holds 2^48
+/// items), so a descent allocates nothing.
+pub type Path = smallvec::SmallVec<[(NodeId, usize); 8]>;
+
 /// A position: the internal nodes walked (with the child index taken), the leaf,
 /// and an index into it (may equal the leaf's length: "just past its end").
 #[derive(Clone, Debug, Default)]
 pub struct Pos {
-    pub path: Vec<(NodeId, usize)>,
+    pub path: Path,
     pub leaf: NodeId,
     pub idx: usize,
 }
@@ -248,11 +368,39 @@ pub fn insert_at(
     id: ItemId,
     value: &ValueRef<'_>,
 ) -> Result<()> {
+    insert_at_fingered(ns, t, pos, key, id, value, None)
+}
+
+/// `insert_at`, noting the insert in `f`. A leaf that overflows while inserts run
+/// in ascending order (each just after the last) is split right after the new
+/// item, not in the middle: the run goes on filling the left leaf, so leaves
+/// loaded in key order end up full instead of half full.
+pub fn insert_at_fingered(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    pos: Pos,
+    key: &[u8],
+    id: ItemId,
+    value: &ValueRef<'_>,
+    f: Option<&mut Finger>,
+) -> Result<()> {
+    let shape = ns.shape();
+    let run = f
+        .as_deref()
+        .is_some_and(|f| f.continues_run(shape, pos.leaf, pos.idx));
     let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
         unreachable!()
     };
     l.insert(pos.idx, key, id, value);
-    fix_overflow(ns, t, pos.path, pos.leaf)
+    if l.len() <= t.max {
+        if let Some(f) = f {
+            f.last_insert = Some((shape, pos.leaf, pos.idx));
+        }
+        return Ok(());
+    }
+    // In a run, the new item ends the left leaf (or, at the leaf's end, starts the right).
+    let split_at = run.then_some((pos.idx + 1).min(l.len() - 1));
+    fix_overflow(ns, t, pos.path, pos.leaf, split_at)
 }
 
 /// One descent for a write of (key, id): its insertion position, and whether the
@@ -260,28 +408,32 @@ pub fn insert_at(
 /// before the position or past the end of its leaf; the caller then searches by
 /// key (`Target::KeyGe`). Items of a leaf lie in `[lo, hi)` for the nearest
 /// separators above it, so a neighbour leaf can hold `key` only if that bounding
-/// separator has `key` itself.
+/// separator has `key` itself (never when the finger covered `key`: it lies
+/// strictly between them).
 pub fn put_position(
     ns: &mut dyn NodeStore,
     t: &Tree,
     key: &[u8],
     id: ItemId,
+    f: &mut Finger,
 ) -> Result<Option<(Pos, bool)>> {
-    let pos = descend(ns, t, Target::Item(key, id))?;
-    let n = ns.get(pos.leaf)?;
-    let l = leaf(&n);
-    if pos.idx > 0 {
-        if l.key_is(pos.idx - 1, key) {
-            return Ok(None);
-        }
-    } else if bounding_sep_has(ns, &pos.path, false, key)? {
+    let mut pos = Pos::default();
+    let inside = descend_fingered(ns, t, Target::Item(key, id), key, &mut pos, f)?;
+    let (before, here, len) = {
+        let l = leaf(ns.node(pos.leaf)?);
+        (
+            pos.idx > 0 && l.key_is(pos.idx - 1, key),
+            pos.idx < l.len() && l.key_is(pos.idx, key),
+            l.len(),
+        )
+    };
+    if before || (pos.idx == 0 && !inside && bounding_sep_has(ns, &pos.path, false, key)?) {
         return Ok(None);
     }
-    if pos.idx < l.len() {
-        let found = l.key_is(pos.idx, key);
-        return Ok(Some((pos, found)));
+    if pos.idx < len {
+        return Ok(Some((pos, here)));
     }
-    if bounding_sep_has(ns, &pos.path, true, key)? {
+    if !inside && bounding_sep_has(ns, &pos.path, true, key)? {
         return Ok(None);
     }
     Ok(Some((pos, false)))
@@ -319,11 +471,14 @@ fn size_of(n: &Node) -> usize {
     }
 }
 
+/// Split overflowing nodes from `id` up. `split_at`: where to split the leaf `id`
+/// (the middle if `None`, or if it would leave a side empty).
 fn fix_overflow(
     ns: &mut dyn NodeStore,
     t: &Tree,
-    mut path: Vec<(NodeId, usize)>,
+    mut path: Path,
     mut id: NodeId,
+    mut split_at: Option<usize>,
 ) -> Result<()> {
     loop {
         // No reference to the node is kept: `get_mut` would copy it.
@@ -355,7 +510,11 @@ fn fix_overflow(
         }
         let (sep, right) = match ns.get_mut(id)? {
             Node::Leaf(l) => {
-                let r = l.split_off(l.len() / 2);
+                let at = split_at
+                    .take()
+                    .filter(|a| (1..l.len()).contains(a))
+                    .unwrap_or(l.len() / 2);
+                let r = l.split_off(at);
                 let it = r.item(0);
                 (Sep::new(it.key, it.id), Node::Leaf(r))
             }
@@ -381,6 +540,70 @@ fn fix_overflow(
         p.children.insert(c + 1, rid);
         id = pid;
     }
+}
+
+/// Fix an underflowing leaf, one of the siblings `lid` (child `li` of `pid`) and
+/// `rid` (child `li + 1`): merge them if they fit in one leaf, else move items
+/// from the fuller to the other. Each sibling is changed in place when this
+/// transaction owns it already (copied once otherwise), never copied whole to be
+/// replaced.
+fn rebalance_leaves(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    pid: NodeId,
+    li: usize,
+    lid: NodeId,
+    rid: NodeId,
+) -> Result<()> {
+    let right = ns.get(rid)?;
+    let (llen, rlen) = (leaf(ns.node(lid)?).len(), leaf(&right).len());
+    if llen + rlen <= t.max {
+        let Node::Leaf(l) = ns.get_mut(lid)? else {
+            unreachable!()
+        };
+        l.append(leaf(&right));
+        drop(right);
+        ns.free(rid);
+        let Node::Internal(pm) = ns.get_mut(pid)? else {
+            unreachable!()
+        };
+        pm.seps.remove(li);
+        pm.children.remove(li + 1);
+        return Ok(());
+    }
+    let sep = if llen < rlen {
+        // The first k of the right leaf go to the end of the left one.
+        let k = ((rlen - llen) / 2).max(1);
+        let Node::Leaf(l) = ns.get_mut(lid)? else {
+            unreachable!()
+        };
+        l.append_range(leaf(&right), 0, k);
+        let rest = leaf(&right).slice(k, rlen);
+        drop(right);
+        let it = rest.item(0);
+        let sep = Sep::new(it.key, it.id);
+        ns.replace(rid, Node::Leaf(rest))?;
+        sep
+    } else {
+        // The last k of the left leaf go to the front of the right one.
+        let k = ((llen - rlen) / 2).max(1);
+        let mut moved = leaf(ns.node(lid)?).slice(llen - k, llen);
+        moved.append(leaf(&right));
+        drop(right);
+        let it = moved.item(0);
+        let sep = Sep::new(it.key, it.id);
+        ns.replace(rid, Node::Leaf(moved))?;
+        let Node::Leaf(l) = ns.get_mut(lid)? else {
+            unreachable!()
+        };
+        l.truncate(llen - k);
+        sep
+    };
+    let Node::Internal(pm) = ns.get_mut(pid)? else {
+        unreachable!()
+    };
+    pm.seps[li] = sep;
+    Ok(())
 }
 
 /// Leaf load balancing: shift items of overflowing leaf `id` (child `c` of `pid`)
@@ -457,7 +680,7 @@ pub fn remove_at(ns: &mut dyn NodeStore, t: &Tree, pos: &Pos) -> Result<()> {
 fn fix_underflow(
     ns: &mut dyn NodeStore,
     t: &Tree,
-    mut path: Vec<(NodeId, usize)>,
+    mut path: Path,
     mut id: NodeId,
 ) -> Result<()> {
     loop {
@@ -494,25 +717,15 @@ fn fix_underflow(
         let (lid, rid) = (p.children[li], p.children[ri]);
         let mut sep = p.seps[li].clone();
         drop(parent);
+        if matches!(&*ns.get(lid)?, Node::Leaf(_)) {
+            rebalance_leaves(ns, t, pid, li, lid, rid)?;
+            id = pid;
+            continue;
+        }
         let mut ln = (*ns.get(lid)?).clone();
         let mut rn = (*ns.get(rid)?).clone();
         let merged = size_of(&ln) + size_of(&rn) <= t.max;
         match (&mut ln, &mut rn) {
-            (Node::Leaf(l), Node::Leaf(r)) => {
-                if merged {
-                    l.append(r);
-                } else if l.len() < r.len() {
-                    let k = (r.len() - l.len()) / 2;
-                    l.take_front(r, k.max(1));
-                } else {
-                    let k = (l.len() - r.len()) / 2;
-                    r.take_back(l, k.max(1));
-                }
-                if !merged {
-                    let it = r.item(0);
-                    sep = Sep::new(it.key, it.id);
-                }
-            }
             (Node::Internal(l), Node::Internal(r)) => {
                 if merged {
                     l.seps.push(sep.clone());

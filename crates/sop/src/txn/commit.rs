@@ -221,14 +221,19 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
 fn describe(op: &Op) -> String {
     let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
     match op {
-        Op::Put { key: k, .. } | Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
+        Op::Put { kv, klen, .. } => format!(
+            "the item with key {:?} changed since this transaction read it",
+            key(&kv[..*klen as usize])
+        ),
+        Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
             format!(
                 "the item with key {:?} changed since this transaction read it",
                 key(k)
             )
         }
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
-        Op::OpenStore { name, .. } | Op::DropStore { name } => format!("store {name:?} changed"),
+        Op::OpenStore(o) => format!("store {:?} changed", o.name),
+        Op::DropStore { name } => format!("store {name:?} changed"),
         _ => "items this transaction scanned changed".into(),
     }
 }

@@ -117,6 +117,25 @@ impl Transaction {
         }
     }
 
+    /// `a` and `b` copied into one buffer for an op to keep (see `stash`), and the
+    /// length of `a`.
+    pub(crate) fn stash2(&self, a: &[u8], b: &[u8]) -> (Bytes, u32) {
+        let n = a.len() + b.len();
+        if n > STASH_CHUNK / 8 {
+            let mut v = Vec::with_capacity(n);
+            v.extend_from_slice(a);
+            v.extend_from_slice(b);
+            return (Bytes::from(v), a.len() as u32);
+        }
+        let mut s = self.scratch.borrow_mut();
+        if s.capacity() - s.len() < n {
+            *s = bytes::BytesMut::with_capacity(STASH_CHUNK);
+        }
+        s.extend_from_slice(a);
+        s.extend_from_slice(b);
+        (s.split().freeze(), a.len() as u32)
+    }
+
     /// A copy of `b` for an op to keep (in the op log, for merging). Small
     /// copies share chunks of `STASH_CHUNK` bytes: one allocation per chunk
     /// rather than one per key and value.
@@ -414,12 +433,13 @@ impl TxState {
     pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
-            Op::OpenStore {
-                name,
-                key_type,
-                create,
-                key_spec,
-            } => self.open_store(db, name, key_type, create.as_ref(), key_spec.as_ref()),
+            Op::OpenStore(o) => self.open_store(
+                db,
+                &o.name,
+                &o.key_type,
+                o.create.as_ref(),
+                o.key_spec.as_ref(),
+            ),
             Op::DropStore { name } => {
                 let sid = self
                     .resolve(name)
@@ -434,12 +454,9 @@ impl TxState {
                 self.names.get_mut(name).unwrap().now = None;
                 Ok(OpOut::Unit)
             }
-            Op::Put {
-                h,
-                key,
-                value,
-                mode,
-            } => {
+            Op::Put { h, mode, klen, kv } => {
+                let (key, value) = Op::put_parts(kv, *klen);
+                let value = &value;
                 let sid = self.handle_store(*h)?;
                 if key.len() > MAX_KEY_LEN {
                     return Err(Error::InvalidOption(format!(
@@ -452,7 +469,8 @@ impl TxState {
                 let unique = v.st.info.options.unique;
                 // Usually one descent finds both the insertion point and the first
                 // item with the key; otherwise search by key, then insert by (key, id).
-                let (pos, found, exact) = match tree::put_position(&mut v, &t, key, id)? {
+                let put = v.with_finger(|v, f| tree::put_position(v, &t, key, id, f));
+                let (pos, found, exact) = match put? {
                     Some((p, found)) => (p, found, true),
                     None => {
                         let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
@@ -469,7 +487,9 @@ impl TxState {
                 if insert {
                     let staged = stage_value(db, v.st, sid, value)?;
                     if exact {
-                        tree::insert_at(&mut v, &t, pos, key, id, &staged)?;
+                        v.with_finger(|v, f| {
+                            tree::insert_at_fingered(v, &t, pos, key, id, &staged, Some(f))
+                        })?;
                     } else {
                         tree::insert(&mut v, &t, key, id, &staged)?;
                     }
@@ -487,7 +507,10 @@ impl TxState {
             Op::Remove { h, key } => {
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
-                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                let mut pos = Pos::default();
+                v.with_finger(|v, f| {
+                    tree::descend_fingered(v, &t, Target::KeyGe(key), key, &mut pos, f)
+                })?;
                 if tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)? {
                     release_value(&mut v, &pos)?;
                     tree::remove_at(&mut v, &t, &pos)?;
@@ -501,7 +524,10 @@ impl TxState {
                 use crate::btree::tree::NodeStore;
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, track);
-                let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                let mut pos = Pos::default();
+                v.with_finger(|v, f| {
+                    tree::descend_fingered(v, &t, Target::KeyGe(key), key, &mut pos, f)
+                })?;
                 // Fast path: the key is in the leaf the descent reached.
                 let leaf = v.get(pos.leaf)?;
                 if let Node::Leaf(l) = &*leaf {
@@ -694,8 +720,8 @@ impl TxState {
                 pos = tree::descend(&mut v, &t, Target::KeyGt(k))?;
                 tree::step_back(&mut v, &mut pos)?
             }
-            Move::FindWithId(k, id) => {
-                pos = tree::descend(&mut v, &t, Target::Item(k, *id))?;
+            Move::FindWithId(f) => {
+                pos = tree::descend(&mut v, &t, Target::Item(&f.0, f.1))?;
                 tree::settle_forward(&mut v, &mut pos)?
             }
             Move::Next | Move::Prev => {
@@ -742,7 +768,7 @@ impl TxState {
                 cs.modcount = modcount;
                 return Ok(OpOut::Item(None));
             }
-            (Move::FindWithId(k, id), Some(it)) if it.key != k[..] || it.id != *id => None,
+            (Move::FindWithId(f), Some(it)) if it.key != f.0[..] || it.id != f.1 => None,
             (_, o) => o,
         };
         let cs = &mut self.cursors[c as usize];

@@ -34,28 +34,34 @@ pub(crate) enum Move {
     SeekLe(Bytes),
     /// First item with key == k (cursor left at the first item >= k on a miss).
     Find(Bytes),
-    /// The item with this key and id.
-    FindWithId(Bytes, ItemId),
+    /// The item with this key and id (boxed: it is rare, and the id would double
+    /// the size of every op).
+    FindWithId(Box<(Bytes, ItemId)>),
+}
+
+/// Open a store, or create it (`create`); `key_spec` is saved with a created
+/// JSON store and ignored when opening.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenStore {
+    pub name: String,
+    pub key_type: String,
+    pub create: Option<StoreOptions>,
+    pub key_spec: Option<IndexSpec>,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
-    /// Open a store, or create it (`create`); `key_spec` is saved with a created
-    /// JSON store and ignored when opening.
-    OpenStore {
-        name: String,
-        key_type: String,
-        create: Option<StoreOptions>,
-        key_spec: Option<IndexSpec>,
-    },
+    OpenStore(Box<OpenStore>),
     DropStore {
         name: String,
     },
+    /// The key and the value share one buffer (`kv`, the key its first `klen`
+    /// bytes): the op log holds one entry per write, so its size matters.
     Put {
         h: u32,
-        key: Bytes,
-        value: Bytes,
         mode: PutMode,
+        klen: u32,
+        kv: Bytes,
     },
     Remove {
         h: u32,
@@ -101,6 +107,11 @@ pub(crate) fn chain(prev: u64, next: u64) -> u64 {
 }
 
 impl Op {
+    /// A put's key and value.
+    pub fn put_parts(kv: &Bytes, klen: u32) -> (&[u8], Bytes) {
+        let k = klen as usize;
+        (&kv[..k], kv.slice(k..))
+    }
     pub fn is_write(&self) -> bool {
         matches!(
             self,
@@ -109,24 +120,22 @@ impl Op {
                 | Op::RemoveCurrent { .. }
                 | Op::SetCurrentValue { .. }
                 | Op::DropStore { .. }
-        ) || matches!(
-            self,
-            Op::OpenStore {
-                create: Some(_),
-                ..
-            }
-        )
+        ) || matches!(self, Op::OpenStore(o) if o.create.is_some())
     }
     /// Approximate memory held by the op.
     pub fn weight(&self) -> usize {
         64 + match self {
-            Op::Put { key, value, .. } => key.len() + value.len(),
+            Op::Put { kv, .. } => kv.len(),
             Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
             Op::SetCurrentValue { value, .. } => value.len(),
             Op::Move {
-                mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k) | Move::FindWithId(k, _),
+                mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k),
                 ..
             } => k.len(),
+            Op::Move {
+                mv: Move::FindWithId(f),
+                ..
+            } => f.0.len(),
             _ => 0,
         }
     }
@@ -251,4 +260,14 @@ impl OpOut {
 /// The hash recorded for an op that failed with a deterministic error.
 pub(crate) fn error_hash(kind: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(kind.as_bytes()) ^ 0xe77
+}
+
+#[cfg(test)]
+mod tests {
+    /// The op log holds one entry per operation of a transaction (a bulk load
+    /// keeps millions): a variant that grows every entry should be boxed.
+    #[test]
+    fn ops_stay_small() {
+        assert!(std::mem::size_of::<super::Op>() <= 48);
+    }
 }

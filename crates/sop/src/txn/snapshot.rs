@@ -118,10 +118,7 @@ impl Transaction {
     /// The leaf holding the first item with `key`, and its index (NoCheck only).
     pub(crate) fn snap_find(&self, h: u32, key: &[u8]) -> Result<Option<(Arc<Node>, usize)>> {
         self.snap_view(h, |v, t, _| {
-            let mut pos = Pos {
-                path: std::mem::take(&mut v.st.memo.spare_path),
-                ..Pos::default()
-            };
+            let mut pos = Pos::default();
             // Usually the descent ends on the item: no further lookup of the leaf.
             let hit = match v.descend_into(t, Target::KeyGe(key), &mut pos)? {
                 Some(n) => {
@@ -131,11 +128,9 @@ impl Transaction {
                 None => None,
             };
             if let Some(hit) = hit {
-                v.st.memo.spare_path = std::mem::take(&mut pos.path);
                 return Ok(hit.map(|n| (n, pos.idx)));
             }
             let found = tree::settle_forward(v, &mut pos)?;
-            v.st.memo.spare_path = std::mem::take(&mut pos.path);
             if !found {
                 return Ok(None);
             }
@@ -231,9 +226,6 @@ impl SnapWalk {
                                 (Target::KeyGt(k), true)
                             }
                         };
-                        if pos.path.capacity() == 0 {
-                            pos.path = std::mem::take(&mut v.st.memo.spare_path);
-                        }
                         let leaf = v.descend_into(t, target, pos)?;
                         // Usually the first item is in the leaf reached: take it from
                         // the descent (what `settle_forward` or `step_back` would do).
@@ -360,18 +352,6 @@ impl SnapWalk {
             self.pos.idx = i;
         }
         Ok(n)
-    }
-
-    /// Give the walk's path buffer back to the store's memo, for the next walk.
-    pub fn finish(&mut self, tx: &Transaction, h: u32) {
-        let path = std::mem::take(&mut self.pos.path);
-        if path.capacity() > 0 {
-            // Only a spare: if the store cannot be reached, the buffer is just freed.
-            let _ = tx.snap_view(h, |v, _, _| {
-                v.st.memo.spare_path = path;
-                Ok(())
-            });
-        }
     }
 
     /// The key of the current item.

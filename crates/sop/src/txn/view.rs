@@ -3,7 +3,7 @@
 //! that is the read set validated at commit.
 
 use crate::btree::node::{Node, NodeId};
-use crate::btree::tree::{self, NodeRead, NodeStore, Pos, Target, Tree};
+use crate::btree::tree::{self, Finger, NodeRead, NodeStore, Pos, Target, Tree};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::registry::{StoreInfo, StoreState};
@@ -48,6 +48,10 @@ pub(crate) struct StoreTx {
     pub dirty: bool,
     /// Bumped on every structural change, so cursors know to re-seek.
     pub modcount: u64,
+    /// Bumped whenever the tree's shape may change (see `NodeStore::shape`); never 0.
+    pub shape: u64,
+    /// Where the last write's descent ended (see `tree::Finger`).
+    pub finger: Option<Box<crate::btree::tree::Finger>>,
     /// Nodes recently read by an untracked (NoCheck) view, so a descent or a cursor
     /// step does not look each one up in the registry and the node cache again.
     pub memo: Memo,
@@ -69,8 +73,6 @@ pub(crate) struct Memo {
     index: FxHashMap<NodeId, u32>,
     /// `mem_size` of the nodes held.
     bytes: usize,
-    /// A path buffer for descents, lent out and given back.
-    pub spare_path: Vec<(NodeId, usize)>,
 }
 
 struct MemoNode {
@@ -202,6 +204,8 @@ impl StoreTx {
             released: Vec::new(),
             dirty: false,
             modcount: 0,
+            shape: 1,
+            finger: None,
             memo: Memo::default(),
         }
     }
@@ -315,6 +319,17 @@ impl View<'_> {
     }
 }
 
+impl View<'_> {
+    /// Run `f` with the store's finger (`tree::Finger`) lent out of the view, so
+    /// that the view can be lent alongside it.
+    pub fn with_finger<R>(&mut self, f: impl FnOnce(&mut Self, &mut Finger) -> R) -> R {
+        let mut finger = self.st.finger.take().unwrap_or_default();
+        let r = f(self, &mut finger);
+        self.st.finger = Some(finger);
+        r
+    }
+}
+
 impl NodeStore for View<'_> {
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node> {
         self.st.memo.clear();
@@ -333,7 +348,20 @@ impl NodeStore for View<'_> {
         s.state = SlotState::Dirty;
         self.st.dirty = true;
         self.st.modcount += 1;
+        if matches!(*s.node, Node::Internal(_)) {
+            self.st.shape += 1;
+        }
         Ok(Arc::make_mut(&mut s.node))
+    }
+
+    /// An untracked view (NoCheck) records no read set, so a finger it left must not
+    /// let a tracked one skip nodes: it has none.
+    fn shape(&self) -> u64 {
+        if self.track {
+            self.st.shape
+        } else {
+            0
+        }
     }
 
     fn replace(&mut self, id: NodeId, node: Node) -> Result<()> {
@@ -369,11 +397,13 @@ impl NodeStore for View<'_> {
         }
         self.st.dirty = true;
         self.st.modcount += 1;
+        self.st.shape += 1;
         Ok(())
     }
 
     fn alloc(&mut self, node: Node) -> NodeId {
         self.st.memo.clear();
+        self.st.shape += 1;
         loop {
             let id = fastrand::u64(1..);
             let taken = self.st.nodes.contains_key(&id)
@@ -397,6 +427,7 @@ impl NodeStore for View<'_> {
     fn free(&mut self, id: NodeId) {
         self.st.memo.clear();
         self.st.modcount += 1;
+        self.st.shape += 1;
         self.st.dirty = true;
         match self.st.nodes.get_mut(&id) {
             Some(s) if s.seen == 0 => {

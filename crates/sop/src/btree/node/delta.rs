@@ -80,13 +80,12 @@ impl Leaf {
         out.len() <= limit
     }
 
-    /// Whether item `j` of this leaf has the same record bytes as item `i` of
-    /// `other` (a pending value never does: it is new).
+    /// Whether item `j` of this leaf, whose key and id equal those of item `i` of
+    /// `other`, has the same value too (a pending value never does: it is new).
     fn same_record(&self, j: usize, other: &Leaf, i: usize) -> bool {
-        let (a, b) = self.span(self.locs[j]);
-        let (c, d) = other.span(other.locs[i]);
-        let at = (self.locs[j].key_off + self.locs[j].key_len) as usize + 16;
-        self.arena[at] != TAG_PENDING && self.arena[a..b] == other.arena[c..d]
+        let at = |l: &Leaf, k: usize| (l.locs[k].key_off + l.locs[k].key_len) as usize + 16;
+        let (a, b) = (at(self, j), at(other, i));
+        self.arena[a] != TAG_PENDING && self.value_at(a) == other.value_at(b)
     }
 
     /// Append item `j`'s record to `out`, its pending value resolved.
