@@ -1,18 +1,21 @@
-//! Latency of durable single-insert commits: `cargo run --release -p sop --example single_commits -- [COMMITS] [PRELOAD] [SLOT]`
+//! Latency of durable single-insert commits: `cargo run --release -p sop --example single_commits -- [COMMITS] [PRELOAD] [SLOT] [--exclusive]`
 
 use sop::{Database, DbOptions, StoreOptions, TxMode};
 use std::time::Instant;
 
 fn main() -> sop::Result<()> {
-    let arg = |i: usize, d: u64| {
-        std::env::args()
-            .nth(i)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(d)
-    };
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
+    let exclusive = std::env::args().any(|a| a == "--exclusive");
+    let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let (commits, preload, slot) = (arg(1, 1000), arg(2, 100_000), arg(3, 64) as usize);
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Database::open(dir.path(), DbOptions::default())?;
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            exclusive,
+            ..Default::default()
+        },
+    )?;
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.create_store::<u64, Vec<u8>>(
         "s",
@@ -42,7 +45,7 @@ fn main() -> sop::Result<()> {
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize];
     println!(
-        "{commits} durable single-insert commits (store of {preload}, slot {slot}): {:.0} ms total, mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms",
+        "{commits} durable single-insert commits (store of {preload}, slot {slot}, exclusive {exclusive}): {:.0} ms total, mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms",
         total * 1e3,
         total * 1e3 / commits as f64,
         p(0.5),

@@ -445,7 +445,8 @@ impl Leaf {
     /// over them, as the slots are sorted).
     ///
     /// A branch-free binary search over the prefix array, after asking the CPU to
-    /// fetch every cache line of that array at once (up to 128 items): a leaf not in the CPU cache
+    /// fetch every cache line of that array and of the slot array at once (up to
+    /// 128 items): a leaf not in the CPU cache
     /// then costs about one memory latency (the lines arrive together) rather than
     /// one per probe, and one in cache costs a few instructions per probe instead of
     /// a pass over every prefix.
@@ -453,7 +454,9 @@ impl Leaf {
     fn search(&self, p: u64, before: impl Fn(Loc) -> bool) -> usize {
         let prefixes = &self.prefixes[..];
         if prefixes.len() <= 128 {
+            // The slot the search picks is read next: fetch the slots alongside.
             prefetch_all(prefixes);
+            prefetch_all(&self.locs[..]);
         }
         let (mut base, mut size) = (0usize, prefixes.len());
         while size > 1 {

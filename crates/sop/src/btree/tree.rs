@@ -54,6 +54,10 @@ pub struct Finger {
     hi: Option<Vec<u8>>,
     /// The last insert: its leaf and index, and the shape then.
     last_insert: Option<(u64, NodeId, usize)>,
+    /// Descents in a row the finger did not cover. Copying the bounds costs a
+    /// little at every level; after a run of misses (random keys) they are taken
+    /// only now and then, until the finger hits again.
+    misses: u32,
 }
 
 impl Finger {
@@ -97,16 +101,19 @@ pub fn descend_fingered(
 ) -> Result<bool> {
     let shape = ns.shape();
     if f.covers(shape, key) {
+        f.misses = 0;
         pos.path.clone_from(&f.path);
         pos.leaf = f.leaf;
         pos.idx = leaf_index(leaf(ns.node(f.leaf)?), target);
         return Ok(true);
     }
-    pos.path.clear();
+    f.misses = f.misses.saturating_add(1);
     f.shape = 0;
-    if let Some(b) = &mut f.lo {
-        b.clear();
+    if f.misses > 8 && f.misses % 16 != 0 {
+        descend_into(ns, t, target, pos)?;
+        return Ok(false);
     }
+    pos.path.clear();
     let (mut has_lo, mut has_hi) = (false, false);
     let mut id = t.root;
     loop {
