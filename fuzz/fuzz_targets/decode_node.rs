@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sop::btree::node::{cmp_item, Node};
+use sop::btree::node::{cmp_item, Node, ValueRef};
 use std::cmp::Ordering;
 
 /// Segment references with sequence 0 resolve to this on decode.
@@ -26,12 +26,17 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(leaf.lower_bound(it.key, it.id), i);
                 assert!(leaf.lower_bound_key(it.key) <= i && i < leaf.upper_bound_key(it.key));
             }
-            assert!(!leaf.has_pending(), "pending values never come from disk");
+            for i in 0..leaf.len() {
+                assert!(
+                    !matches!(leaf.item(i).value, ValueRef::Pending(_)),
+                    "pending values never come from disk"
+                );
+            }
         }
         Node::Internal(n) => {
             assert!(n.children.len() >= 2);
-            assert_eq!(n.children.len(), n.seps.len() + 1);
-            for w in n.seps.windows(2) {
+            assert_eq!(n.children.len(), n.seps().len() + 1);
+            for w in n.seps().windows(2) {
                 assert_eq!(cmp_item(&w[0].key, w[0].id, &w[1].key, w[1].id), Ordering::Less);
             }
         }

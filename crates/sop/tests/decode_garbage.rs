@@ -120,7 +120,7 @@ fn arb_internal() -> impl Strategy<Value = Node> {
         .prop_map(|(seps, children)| {
             let seps: Vec<Sep> = seps.into_iter().map(|(k, id)| Sep::new(&k, id)).collect();
             let children = children[..seps.len() + 1].to_vec();
-            Node::Internal(Internal { seps, children })
+            Node::Internal(Internal::new(seps, children))
         })
 }
 

@@ -818,84 +818,132 @@ impl Sep {
             id,
         }
     }
-    #[inline]
-    fn cmp_key(&self, key: &[u8], p: u64) -> Ordering {
-        if self.prefix != p {
-            return self.prefix.cmp(&p);
-        }
-        cmp_bytes(&self.key, key)
-    }
 }
 
 /// An internal node: `children.len() == seps.len() + 1`; child `i` holds items in
-/// `[seps[i-1], seps[i])`.
+/// `[seps[i-1], seps[i])`. The separators' key prefixes are also kept in an array
+/// of their own (eight bytes a separator), which the searches binary-search: the
+/// upper levels of a tree stay in the CPU cache, and a node that is not costs
+/// about one memory latency (its prefix lines are fetched together) instead of one
+/// per probe. So the separators are private: every change goes through a method
+/// that keeps the array in step.
 #[derive(Clone, Default, Debug)]
 pub struct Internal {
-    pub seps: Vec<Sep>,
+    seps: Vec<Sep>,
+    prefixes: Vec<u64>,
     pub children: Vec<NodeId>,
 }
 
 impl Internal {
+    pub fn new(seps: Vec<Sep>, children: Vec<NodeId>) -> Internal {
+        let mut n = Internal {
+            seps,
+            prefixes: Vec::new(),
+            children,
+        };
+        n.reindex();
+        n
+    }
+    fn reindex(&mut self) {
+        self.prefixes.clear();
+        self.prefixes.extend(self.seps.iter().map(|s| s.prefix));
+    }
+    pub fn seps(&self) -> &[Sep] {
+        &self.seps
+    }
+    /// Insert `sep` at `c` and `child` after it (at `c + 1`): a split child's right half.
+    pub fn insert_child(&mut self, c: usize, sep: Sep, child: NodeId) {
+        self.prefixes.insert(c, sep.prefix);
+        self.seps.insert(c, sep);
+        self.children.insert(c + 1, child);
+    }
+    /// Remove child `c + 1` and the separator before it (`c`): a merged sibling.
+    pub fn remove_child(&mut self, c: usize) {
+        self.seps.remove(c);
+        self.prefixes.remove(c);
+        self.children.remove(c + 1);
+    }
+    pub fn set_sep(&mut self, i: usize, sep: Sep) {
+        self.prefixes[i] = sep.prefix;
+        self.seps[i] = sep;
+    }
+    /// Split off children `mid..` (and the separators between them) into a new
+    /// node; the separator that parted them, for the parent.
+    pub fn split_off(&mut self, mid: usize) -> (Sep, Internal) {
+        let rc = self.children.split_off(mid);
+        let mut rs = self.seps.split_off(mid - 1);
+        let sep = rs.remove(0);
+        self.prefixes.truncate(mid - 1);
+        (sep, Internal::new(rs, rc))
+    }
+    /// Append `sep` and all of `right` (whose items sort after it).
+    pub fn append(&mut self, sep: Sep, right: &mut Internal) {
+        self.seps.push(sep);
+        self.seps.append(&mut right.seps);
+        self.children.append(&mut right.children);
+        right.prefixes.clear();
+        self.reindex();
+    }
+    /// Move the first `k` children of `right` to the end of `self`; `sep` (the
+    /// separator between the two) comes down, and becomes the new one between them.
+    pub fn take_front(&mut self, right: &mut Internal, k: usize, sep: &mut Sep) {
+        for _ in 0..k {
+            self.seps
+                .push(std::mem::replace(sep, right.seps.remove(0)));
+            self.children.push(right.children.remove(0));
+        }
+        self.reindex();
+        right.reindex();
+    }
+    /// Move the last `k` children of `left` to the front of `self`, `sep` as in
+    /// `take_front`.
+    pub fn take_back(&mut self, left: &mut Internal, k: usize, sep: &mut Sep) {
+        for _ in 0..k {
+            let last = left.seps.pop().expect("k is at most the separators");
+            self.seps.insert(0, std::mem::replace(sep, last));
+            self.children
+                .insert(0, left.children.pop().expect("a child per separator"));
+        }
+        self.reindex();
+        left.reindex();
+    }
     /// The child whose range contains (key, id).
+    #[inline]
     pub fn child_for(&self, key: &[u8], id: ItemId) -> usize {
-        let p = key_prefix(key);
-        self.seps
-            .partition_point(|s| s.cmp_key(key, p).then(s.id.cmp(&id)) != Ordering::Greater)
+        self.search(key, |s| cmp_bytes(&s.key, key).then(s.id.cmp(&id)) != Ordering::Greater)
     }
     /// The leftmost child that may contain an item with key >= `key`.
+    #[inline]
     pub fn child_for_key_lower(&self, key: &[u8]) -> usize {
-        let p = key_prefix(key);
-        self.seps
-            .partition_point(|s| s.cmp_key(key, p) == Ordering::Less)
+        self.search(key, |s| cmp_bytes(&s.key, key) == Ordering::Less)
     }
     /// The rightmost child that may contain an item with key <= `key`.
+    #[inline]
     pub fn child_for_key_upper(&self, key: &[u8]) -> usize {
-        let p = key_prefix(key);
-        self.seps
-            .partition_point(|s| s.cmp_key(key, p) != Ordering::Greater)
+        self.search(key, |s| cmp_bytes(&s.key, key) != Ordering::Greater)
     }
     pub fn mem_size(&self) -> usize {
-        self.seps.iter().map(|s| s.key.len() + 40).sum::<usize>() + self.children.len() * 8 + 64
+        self.seps.iter().map(|s| s.key.len() + 48).sum::<usize>() + self.children.len() * 8 + 88
     }
-    /// The separators' key prefixes, in order: a search index for the `*_indexed`
-    /// searches (kept by readers of nodes that no longer change).
-    pub fn prefixes(&self) -> Box<[u64]> {
-        self.seps.iter().map(|s| s.prefix).collect()
-    }
-    /// `child_for`, given `prefixes()`.
+    /// The number of separators before the target: those whose prefix is below
+    /// the key's (found by a branch-free binary search over the prefix array, its
+    /// lines fetched first), then, among those whose prefix equals the key's, the
+    /// ones `before` accepts (monotone).
     #[inline]
-    pub fn child_for_indexed(&self, prefixes: &[u64], key: &[u8], id: ItemId) -> usize {
-        self.search_indexed(prefixes, key, |s| {
-            cmp_bytes(&s.key, key).then(s.id.cmp(&id)) != Ordering::Greater
-        })
-    }
-    /// `child_for_key_lower`, given `prefixes()`.
-    #[inline]
-    pub fn child_for_key_lower_indexed(&self, prefixes: &[u64], key: &[u8]) -> usize {
-        self.search_indexed(prefixes, key, |s| cmp_bytes(&s.key, key) == Ordering::Less)
-    }
-    /// `child_for_key_upper`, given `prefixes()`.
-    #[inline]
-    pub fn child_for_key_upper_indexed(&self, prefixes: &[u64], key: &[u8]) -> usize {
-        self.search_indexed(prefixes, key, |s| {
-            cmp_bytes(&s.key, key) != Ordering::Greater
-        })
-    }
-    /// The number of separators before the target: those whose prefix is below the
-    /// key's, binary-searched in `prefixes` (eight bytes a separator, so the upper
-    /// levels of a tree stay in the CPU cache), then, among those whose prefix
-    /// equals the key's, the ones `before` accepts (monotone).
-    #[inline]
-    fn search_indexed(&self, prefixes: &[u64], key: &[u8], before: impl Fn(&Sep) -> bool) -> usize {
-        if prefixes.len() != self.seps.len() {
-            // Not this node's index: the plain search gives the same answer.
-            let p = key_prefix(key);
-            return self
-                .seps
-                .partition_point(|s| s.prefix < p || (s.prefix == p && before(s)));
-        }
+    fn search(&self, key: &[u8], before: impl Fn(&Sep) -> bool) -> usize {
         let p = key_prefix(key);
-        let first = prefixes.partition_point(|&x| x < p);
+        let prefixes = &self.prefixes[..];
+        if prefixes.len() <= 128 {
+            prefetch_all(prefixes);
+        }
+        let (mut base, mut size) = (0usize, prefixes.len());
+        while size > 1 {
+            let half = size / 2;
+            let mid = base + half;
+            base = if prefixes[mid - 1] < p { mid } else { base };
+            size -= half;
+        }
+        let first = base + usize::from(size == 1 && prefixes[base] < p);
         let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
         first + self.seps[first..first + ties].partition_point(before)
     }
@@ -1012,7 +1060,7 @@ impl Node {
                     }
                     seps.push(s);
                 }
-                Node::Internal(Internal { seps, children })
+                Node::Internal(Internal::new(seps, children))
             }
             KIND_DELTA => {
                 return Err(CodecError::new(
@@ -1237,11 +1285,30 @@ mod tests {
         assert!(!pending.settle(true));
     }
 
-    /// The indexed searches of internal nodes agree with the plain ones, with
-    /// separators sharing their eight-byte prefixes, duplicates of a key with
-    /// different item ids, and a wrong index (which falls back).
+    /// The searches of internal nodes agree with a plain scan of the separators,
+    /// with separators sharing their eight-byte prefixes, duplicates of a key with
+    /// different item ids, and after every kind of change to the node.
     #[test]
-    fn internal_indexed_searches_match_the_plain_ones() {
+    fn internal_searches_match_a_linear_scan() {
+        fn check(node: &Internal, seps: &[(Vec<u8>, ItemId)]) {
+            let got: Vec<(Vec<u8>, ItemId)> =
+                node.seps().iter().map(|s| (s.key.to_vec(), s.id)).collect();
+            assert_eq!(got, seps);
+            assert_eq!(node.children.len(), seps.len() + 1);
+            let mut probes = seps.to_vec();
+            probes.extend(seps.iter().map(|(k, id)| (k.clone(), id + 1)));
+            probes.extend(seps.iter().map(|(k, id)| (k.clone(), id.saturating_sub(1))));
+            probes.extend(seps.iter().map(|(k, _)| (k[..k.len() / 2].to_vec(), 0)));
+            probes.extend([(vec![], 0), (vec![0xff; 30], 0), (b"common/".to_vec(), 5)]);
+            for (k, id) in &probes {
+                let item = seps.iter().filter(|(sk, sid)| (sk, *sid) <= (k, *id)).count();
+                let lower = seps.iter().filter(|(sk, _)| sk < k).count();
+                let upper = seps.iter().filter(|(sk, _)| sk <= k).count();
+                assert_eq!(node.child_for(k, *id), item);
+                assert_eq!(node.child_for_key_lower(k), lower);
+                assert_eq!(node.child_for_key_upper(k), upper);
+            }
+        }
         let mut rng = fastrand::Rng::with_seed(12);
         for n in [1usize, 2, 7, 64, 200] {
             for shape in 0..3 {
@@ -1257,29 +1324,38 @@ mod tests {
                     .collect();
                 seps.sort();
                 seps.dedup();
-                let node = Internal {
-                    seps: seps.iter().map(|(k, id)| Sep::new(k, *id)).collect(),
-                    children: (0..=seps.len() as NodeId).collect(),
-                };
-                let index = node.prefixes();
-                let mut probes = seps.clone();
-                probes.extend(seps.iter().map(|(k, id)| (k.clone(), id + 1)));
-                probes.extend(seps.iter().map(|(k, id)| (k.clone(), id.saturating_sub(1))));
-                probes.extend(seps.iter().map(|(k, _)| (k[..k.len() / 2].to_vec(), 0)));
-                probes.extend([(vec![], 0), (vec![0xff; 30], 0), (b"common/".to_vec(), 5)]);
-                for (k, id) in &probes {
-                    for idx in [&index[..], &[]] {
-                        assert_eq!(node.child_for_indexed(idx, k, *id), node.child_for(k, *id));
-                        assert_eq!(
-                            node.child_for_key_lower_indexed(idx, k),
-                            node.child_for_key_lower(k)
-                        );
-                        assert_eq!(
-                            node.child_for_key_upper_indexed(idx, k),
-                            node.child_for_key_upper(k)
-                        );
-                    }
+                let mk = |s: &[(Vec<u8>, ItemId)]| s.iter().map(|(k, id)| Sep::new(k, *id)).collect();
+                let mut node = Internal::new(mk(&seps), (0..=seps.len() as NodeId).collect());
+                check(&node, &seps);
+                if seps.len() < 4 {
+                    continue;
                 }
+                // Split, then put back together.
+                let mid = seps.len() / 2;
+                let (sep, mut right) = node.split_off(mid);
+                check(&node, &seps[..mid - 1]);
+                check(&right, &seps[mid..]);
+                node.append(sep, &mut right);
+                check(&node, &seps);
+                // Remove a child and insert it again; change a separator.
+                let (k, id) = seps[1].clone();
+                node.remove_child(1);
+                let mut less = seps.clone();
+                less.remove(1);
+                check(&node, &less);
+                node.insert_child(1, Sep::new(&k, id), 99);
+                check(&node, &seps);
+                let (k2, id2) = seps[2].clone();
+                node.set_sep(2, Sep::new(&k2, id2));
+                check(&node, &seps);
+                // Move children between siblings both ways.
+                let (mut sep, mut right) = node.split_off(mid);
+                node.take_front(&mut right, 1, &mut sep);
+                check(&node, &seps[..mid]);
+                check(&right, &seps[mid + 1..]);
+                right.take_back(&mut node, 2, &mut sep);
+                check(&node, &seps[..mid - 2]);
+                check(&right, &seps[mid - 1..]);
             }
         }
     }

@@ -122,10 +122,10 @@ pub fn descend_fingered(
                 let c = child_index(n, target);
                 // A deeper separator bounds the leaf more tightly.
                 if c > 0 {
-                    set_bound(&mut f.lo, &n.seps[c - 1].key);
+                    set_bound(&mut f.lo, &n.seps()[c - 1].key);
                     has_lo = true;
                 }
-                if let Some(s) = n.seps.get(c) {
+                if let Some(s) = n.seps().get(c) {
                     set_bound(&mut f.hi, &s.key);
                     has_hi = true;
                 }
@@ -215,18 +215,6 @@ pub fn child_index(n: &Internal, target: Target<'_>) -> usize {
         Target::Item(k, i) => n.child_for(k, i),
         Target::KeyGe(k) => n.child_for_key_lower(k),
         Target::KeyGt(k) => n.child_for_key_upper(k),
-        Target::First => 0,
-        Target::End => n.children.len() - 1,
-    }
-}
-
-/// `child_index`, given the node's `Internal::prefixes()`.
-#[inline]
-pub fn child_index_indexed(n: &Internal, prefixes: &[u64], target: Target<'_>) -> usize {
-    match target {
-        Target::Item(k, i) => n.child_for_indexed(prefixes, k, i),
-        Target::KeyGe(k) => n.child_for_key_lower_indexed(prefixes, k),
-        Target::KeyGt(k) => n.child_for_key_upper_indexed(prefixes, k),
         Target::First => 0,
         Target::End => n.children.len() - 1,
     }
@@ -460,9 +448,9 @@ fn bounding_sep_has(
             unreachable!()
         };
         let s = if upper {
-            p.seps.get(c)
+            p.seps().get(c)
         } else {
-            c.checked_sub(1).and_then(|i| p.seps.get(i))
+            c.checked_sub(1).and_then(|i| p.seps().get(i))
         };
         if let Some(s) = s {
             return Ok(&*s.key == key);
@@ -498,10 +486,7 @@ fn fix_overflow(
         }
         let Some((pid, c)) = path.pop() else {
             // The root overflows: move its content into a new child and split that.
-            let root = Node::Internal(Internal {
-                seps: vec![],
-                children: vec![],
-            });
+            let root = Node::Internal(Internal::default());
             let content = std::mem::replace(ns.get_mut(id)?, root);
             let child = ns.alloc(content);
             let Node::Internal(r) = ns.get_mut(id)? else {
@@ -526,25 +511,15 @@ fn fix_overflow(
                 (Sep::new(it.key, it.id), Node::Leaf(r))
             }
             Node::Internal(n) => {
-                let mid = n.children.len() / 2;
-                let rc = n.children.split_off(mid);
-                let mut rs = n.seps.split_off(mid - 1);
-                let sep = rs.remove(0);
-                (
-                    sep,
-                    Node::Internal(Internal {
-                        seps: rs,
-                        children: rc,
-                    }),
-                )
+                let (sep, right) = n.split_off(n.children.len() / 2);
+                (sep, Node::Internal(right))
             }
         };
         let rid = ns.alloc(right);
         let Node::Internal(p) = ns.get_mut(pid)? else {
             unreachable!()
         };
-        p.seps.insert(c, sep);
-        p.children.insert(c + 1, rid);
+        p.insert_child(c, sep, rid);
         id = pid;
     }
 }
@@ -574,8 +549,7 @@ fn rebalance_leaves(
         let Node::Internal(pm) = ns.get_mut(pid)? else {
             unreachable!()
         };
-        pm.seps.remove(li);
-        pm.children.remove(li + 1);
+        pm.remove_child(li);
         return Ok(());
     }
     let sep = if llen < rlen {
@@ -609,7 +583,7 @@ fn rebalance_leaves(
     let Node::Internal(pm) = ns.get_mut(pid)? else {
         unreachable!()
     };
-    pm.seps[li] = sep;
+    pm.set_sep(li, sep);
     Ok(())
 }
 
@@ -649,7 +623,7 @@ fn balance_leaf(
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
-            pm.seps[c - 1] = sep;
+            pm.set_sep(c - 1, sep);
             return Ok(len - k <= t.max);
         }
     }
@@ -668,7 +642,7 @@ fn balance_leaf(
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
-            pm.seps[c] = sep;
+            pm.set_sep(c, sep);
             return Ok(len - k <= t.max);
         }
     }
@@ -722,7 +696,7 @@ fn fix_underflow(
         }
         let (li, ri) = if c > 0 { (c - 1, c) } else { (c, c + 1) };
         let (lid, rid) = (p.children[li], p.children[ri]);
-        let mut sep = p.seps[li].clone();
+        let mut sep = p.seps()[li].clone();
         drop(parent);
         if matches!(&*ns.get(lid)?, Node::Leaf(_)) {
             rebalance_leaves(ns, t, pid, li, lid, rid)?;
@@ -735,22 +709,13 @@ fn fix_underflow(
         match (&mut ln, &mut rn) {
             (Node::Internal(l), Node::Internal(r)) => {
                 if merged {
-                    l.seps.push(sep.clone());
-                    l.seps.append(&mut r.seps);
-                    l.children.append(&mut r.children);
+                    l.append(sep.clone(), r);
                 } else if l.children.len() < r.children.len() {
                     let k = ((r.children.len() - l.children.len()) / 2).max(1);
-                    for _ in 0..k {
-                        l.seps.push(std::mem::replace(&mut sep, r.seps.remove(0)));
-                        l.children.push(r.children.remove(0));
-                    }
+                    l.take_front(r, k, &mut sep);
                 } else {
                     let k = ((l.children.len() - r.children.len()) / 2).max(1);
-                    for _ in 0..k {
-                        r.seps
-                            .insert(0, std::mem::replace(&mut sep, l.seps.pop().unwrap()));
-                        r.children.insert(0, l.children.pop().unwrap());
-                    }
+                    r.take_back(l, k, &mut sep);
                 }
             }
             _ => unreachable!("siblings are at the same level"),
@@ -761,14 +726,13 @@ fn fix_underflow(
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
-            pm.seps.remove(li);
-            pm.children.remove(ri);
+            pm.remove_child(li);
         } else {
             ns.replace(rid, rn)?;
             let Node::Internal(pm) = ns.get_mut(pid)? else {
                 unreachable!()
             };
-            pm.seps[li] = sep;
+            pm.set_sep(li, sep);
         }
         id = pid;
     }
@@ -824,28 +788,28 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
                 Ok(l.len() as u64)
             }
             Node::Internal(p) => {
-                if p.children.len() != p.seps.len() + 1
+                if p.children.len() != p.seps().len() + 1
                     || p.children.len() > t.max
                     || (p.children.len() < 2)
                 {
                     return Err(format!(
                         "internal {id} has {} children, {} separators",
                         p.children.len(),
-                        p.seps.len()
+                        p.seps().len()
                     ));
                 }
-                for s in &p.seps {
+                for s in p.seps() {
                     if !in_range(&s.key, s.id) {
                         return Err(format!("internal {id} separator outside its range"));
                     }
                 }
                 let mut total = 0;
                 for (i, c) in p.children.iter().enumerate() {
-                    let clo = if i == 0 { lo } else { Some(&p.seps[i - 1]) };
-                    let chi = if i == p.seps.len() {
+                    let clo = if i == 0 { lo } else { Some(&p.seps()[i - 1]) };
+                    let chi = if i == p.seps().len() {
                         hi
                     } else {
-                        Some(&p.seps[i])
+                        Some(&p.seps()[i])
                     };
                     total += walk(ns, t, *c, clo, chi, depth + 1, leaf_depth, false, seen)?;
                 }

@@ -81,8 +81,6 @@ struct MemoNode {
     /// Per child of an internal node: its index in `Memo::nodes` plus one, 0 while
     /// not resolved (empty for a leaf).
     kids: Box<[u32]>,
-    /// An internal node's `Internal::prefixes()` (empty for a leaf).
-    prefixes: Box<[u64]>,
 }
 
 /// A copy of a memo is empty: it would belong to whatever snapshot the copy reads.
@@ -103,12 +101,9 @@ impl Memo {
             return Ok(i as usize);
         }
         let node = load(id)?;
-        let (kids, prefixes) = match &*node {
-            Node::Internal(n) => (
-                vec![0u32; n.children.len()].into_boxed_slice(),
-                n.prefixes(),
-            ),
-            Node::Leaf(_) => (Box::default(), Box::default()),
+        let kids = match &*node {
+            Node::Internal(n) => vec![0u32; n.children.len()].into_boxed_slice(),
+            Node::Leaf(_) => Box::default(),
         };
         self.bytes += node.mem_size() + kids.len() * 12;
         let i = self.nodes.len();
@@ -116,7 +111,6 @@ impl Memo {
             id,
             node,
             kids,
-            prefixes,
         });
         self.index.insert(id, i as u32);
         Ok(i)
@@ -156,7 +150,7 @@ impl Memo {
             let m = &self.nodes[at];
             let (c, child) = match &*m.node {
                 Node::Internal(n) => {
-                    let c = tree::child_index_indexed(n, &m.prefixes, target);
+                    let c = tree::child_index(n, target);
                     pos.path.push((m.id, c));
                     match m.kids.get(c) {
                         Some(&k) if k != 0 => {
