@@ -34,6 +34,22 @@ fn records(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Record names that are links to a record pack, and the distinct packs.
+fn packed_names(dir: &Path) -> (usize, usize) {
+    use std::os::unix::fs::MetadataExt;
+    let mut names = 0;
+    let mut inodes = std::collections::HashSet::new();
+    for e in std::fs::read_dir(dir.join("log").join("00000000")).unwrap() {
+        let p = e.unwrap().path();
+        let head = std::fs::read(&p).unwrap();
+        if head.starts_with(b"SOPPACK") {
+            names += 1;
+            inodes.insert(std::fs::metadata(&p).unwrap().ino());
+        }
+    }
+    (names, inodes.len())
+}
+
 fn fill(db: &Database, from: u64, to: u64) {
     for i in from..to {
         let tx = db.begin(TxMode::ForWriting).unwrap();
@@ -71,6 +87,9 @@ fn commits_survive_rotation_and_reopen_in_either_mode() {
     // A clean close writes every journaled record out and removes the journal.
     assert_eq!(journals(dir.path()), 0);
     assert_eq!(records(dir.path()), 401);
+    // Written out into record packs: many names to each pack file.
+    let (names, packs) = packed_names(dir.path());
+    assert!(names > 300 && packs * 10 < names, "{names} names, {packs} packs");
     let db = Database::open(dir.path(), opts()).unwrap();
     assert_eq!(dump(&db), before);
     assert!(db.check().unwrap().is_ok());

@@ -7,9 +7,12 @@
 //!
 //! In an exclusively opened folder a record may for a while live only in the
 //! commit journal (`journal.rs`): it is then *packed*, and every read of it here
-//! goes to its bytes in the journal file until it is written out as its file.
+//! goes to its bytes in the journal file until it is written out. Written out, its
+//! name is a hard link to a record pack (`pack.rs`) holding it among others; a
+//! read of such a name goes to the record's bytes in the pack.
 
 pub mod journal;
+pub mod pack;
 pub mod record;
 
 use crate::error::{Error, Result};
@@ -31,6 +34,9 @@ pub struct LogDir {
     last_tombstone: Mutex<Option<SeenTombstone>>,
     /// Records that live in a journal file for now (exclusive mode).
     packed: RwLock<BTreeMap<u64, Packed>>,
+    /// The index of the last record pack read: (file length, index checksum, its
+    /// entries). Thousands of record names are links to one pack.
+    last_pack: Mutex<Option<(u64, u64, Arc<Vec<pack::Entry>>)>>,
 }
 
 /// Where a packed record's bytes are: `len` bytes at `off` in a journal file.
@@ -75,6 +81,7 @@ impl LogDir {
             root: db.join("log"),
             last_tombstone: Mutex::new(None),
             packed: RwLock::new(BTreeMap::new()),
+            last_pack: Mutex::new(None),
         }
     }
 
@@ -124,7 +131,48 @@ impl LogDir {
             Err(e) => return Err(Error::io(path, e)),
         };
         let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        let mut magic = [0u8; 8];
+        if flen >= 8 {
+            f.read_exact_at(&mut magic, 0)
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        if pack::is_pack(&magic) {
+            let e = self.pack_entry(&*f, flen, seq)?;
+            let p = Packed {
+                file: f,
+                off: e.off,
+                len: e.len,
+            };
+            return Ok(Some((Arc::new(Slice(p)), e.len)));
+        }
         Ok(Some((f, flen)))
+    }
+
+    /// Where record `seq` lies in the pack `f` (`flen` bytes) its name links to.
+    fn pack_entry(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<pack::Entry> {
+        let path = self.path(seq);
+        let corrupt = |e: crate::error::CodecError| Error::corrupt(&path, e.0);
+        if flen < pack::HEADER_LEN + pack::TRAILER_LEN {
+            return Err(Error::corrupt(&path, "record pack too short"));
+        }
+        let mut t = [0u8; pack::TRAILER_LEN as usize];
+        f.read_exact_at(&mut t, flen - pack::TRAILER_LEN)
+            .map_err(|e| Error::io(&path, e))?;
+        let (off, n, sum) = pack::parse_trailer(&t, flen).map_err(corrupt)?;
+        let memo = self.last_pack.lock().clone();
+        let index = match memo {
+            Some((len, s, index)) if len == flen && s == sum => index,
+            _ => {
+                let mut raw = vec![0u8; n * 24];
+                f.read_exact_at(&mut raw, off)
+                    .map_err(|e| Error::io(&path, e))?;
+                let index = Arc::new(pack::decode_index(&raw, sum, off).map_err(corrupt)?);
+                *self.last_pack.lock() = Some((flen, sum, index.clone()));
+                index
+            }
+        };
+        pack::find(&index, seq)
+            .ok_or_else(|| Error::corrupt(&path, "the record pack this name links to does not hold it"))
     }
 
     /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
@@ -160,10 +208,11 @@ impl LogDir {
         Ok(Some(rec))
     }
 
-    /// Forget the remembered tombstone, so the next one is read and verified whole
-    /// (integrity checks start with this).
+    /// Forget the remembered tombstone and pack index, so the next ones are read
+    /// and verified whole (integrity checks start with this).
     pub fn forget_tombstone(&self) {
         *self.last_tombstone.lock() = None;
+        *self.last_pack.lock() = None;
     }
 
     /// Cheaply: is record `seq` retired (a tombstone), and its file's length;
