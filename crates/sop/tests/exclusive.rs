@@ -99,6 +99,41 @@ fn commits_survive_rotation_and_reopen_in_either_mode() {
     assert_eq!(dump(&db).len(), 410);
 }
 
+/// A damaged record pack (its index) is an error naming a record that links to
+/// it, never a panic or wrong items, and `check` reports it.
+#[test]
+fn a_damaged_record_pack_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), excl()).unwrap();
+    create(&db);
+    fill(&db, 0, 200);
+    drop(db);
+    let pack = std::fs::read_dir(dir.path().join("log").join("00000000"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read(p).unwrap().starts_with(b"SOPPACK"))
+        .expect("a record pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let n = bytes.len();
+    // A byte of the last index entry.
+    bytes[n - 32 - 3] ^= 0x20;
+    std::fs::write(&pack, &bytes).unwrap();
+    let err = match Database::open(dir.path(), opts()) {
+        Err(e) => e,
+        Ok(db) => match db.check() {
+            Ok(r) => {
+                assert!(!r.is_ok(), "check found nothing");
+                return;
+            }
+            Err(e) => e,
+        },
+    };
+    assert!(
+        matches!(err, Error::Corrupt { .. }) && err.to_string().contains(".rec"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_exclusive_folder_admits_nobody_else() {
     let dir = tempfile::tempdir().unwrap();
