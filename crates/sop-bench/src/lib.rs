@@ -118,6 +118,13 @@ pub struct Args {
     /// Keep each engine's data directory instead of removing it after its run.
     #[arg(long)]
     pub keep: bool,
+    /// Run the engines this many times, in rounds (every engine once per round, each
+    /// time in a fresh child process and directory), and report each cell's median.
+    /// On a machine whose disk or CPU speed drifts, one run per engine measures
+    /// engines at different moments; rounds spread that over all of them. Not for
+    /// `swarm` or `--in-process`.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
 }
 
 impl Args {
@@ -334,12 +341,27 @@ pub fn run(args: &Args) -> Result<Report> {
         }
     };
 
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    if args.runs > 1 && (swarm || args.in_process) {
+        bail!("--runs applies to engines run in child processes, not to swarm or --in-process");
+    }
     let progress = Progress::new();
     let mut results = Vec::new();
     if !swarm && !args.in_process {
-        for name in &names {
-            results.extend(run_in_child(args, name, base)?);
+        let mut rounds = Vec::with_capacity(args.runs);
+        for round in 0..args.runs {
+            if args.runs > 1 {
+                eprintln!("round {} of {}", round + 1, args.runs);
+            }
+            let mut this = Vec::new();
+            for name in &names {
+                this.extend(run_in_child(args, name, base)?);
+            }
+            rounds.push(this);
         }
+        results = report::medians(rounds);
     }
     let in_this_process: &[String] = if swarm || args.in_process {
         &names
@@ -376,6 +398,7 @@ pub fn run(args: &Args) -> Result<Report> {
     let report = Report {
         workload: args.workload.name().to_string(),
         count: args.count(),
+        runs: args.runs,
         ops: (args.workload == Workload::Mixed).then_some(args.ops),
         swarm: swarm.then(|| workloads::swarm::params(args)),
         machine: machine::Machine::detect(),

@@ -33,6 +33,38 @@ pub struct PhaseResult {
     /// Committed transactions of all writer processes (swarm).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub txns: Option<u64>,
+    /// With `--runs N` (N > 1): this cell's figure in each round (`ms` for a timed
+    /// phase, `bytes` for a size phase), in round order; the cell holds the median.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<f64>,
+}
+
+/// One result per (engine, phase) out of several rounds of the same engines: the
+/// round whose figure (`bytes` for a size phase, else `ms`) is the median (the lower
+/// middle one for an even count), with every round's figure kept in `rounds`. One
+/// round is returned as it is.
+pub fn medians(rounds: Vec<Vec<PhaseResult>>) -> Vec<PhaseResult> {
+    if rounds.len() <= 1 {
+        return rounds.into_iter().next().unwrap_or_default();
+    }
+    let figure = |r: &PhaseResult| r.bytes.map(|b| b as f64).or(r.ms).unwrap_or(0.0);
+    let mut out = Vec::new();
+    for first in &rounds[0] {
+        let mut same: Vec<&PhaseResult> = rounds
+            .iter()
+            .filter_map(|round| {
+                round
+                    .iter()
+                    .find(|r| r.engine == first.engine && r.phase == first.phase)
+            })
+            .collect();
+        let all: Vec<f64> = same.iter().map(|r| figure(r)).collect();
+        same.sort_by(|a, b| figure(a).total_cmp(&figure(b)));
+        let mut m = same[(same.len() - 1) / 2].clone();
+        m.rounds = all;
+        out.push(m);
+    }
+    out
 }
 
 /// The shape of a `swarm` run (what `count` does not say).
@@ -62,6 +94,8 @@ pub struct SkippedEngine {
 pub struct Report {
     pub workload: String,
     pub count: u64,
+    /// Rounds run (`--runs`); each cell is the median of its rounds.
+    pub runs: usize,
     /// Operations of the `mixed` phase (mixed workload only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ops: Option<u64>,
@@ -140,6 +174,11 @@ impl Report {
             ),
             (None, Some(o)) => format!(", ops {o}"),
             (None, None) => String::new(),
+        };
+        let shape = if self.runs > 1 {
+            format!("{shape}; each cell the median of {} rounds", self.runs)
+        } else {
+            shape
         };
         out.push_str(&format!(
             "workload {}: count {}{}\nmachine: {} cores, {:.1} GiB, {}{}\n\n",

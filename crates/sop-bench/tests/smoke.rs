@@ -114,6 +114,27 @@ fn sop_go_in_process() {
     check_timed(&v, &["insert", "read", "delete"]);
 }
 
+/// `--runs 3` runs every engine three times and reports, per cell, the median of
+/// the three figures, all of which the JSON keeps.
+#[test]
+fn sop_go_in_rounds() {
+    let v = run_on("sop-go", "redb", &["redb", "median of 3 rounds"], &["--runs", "3"]);
+    assert_eq!(v["runs"], 3);
+    assert_eq!(v["results"].as_array().unwrap().len(), 3, "one cell per phase");
+    for phase in ["insert", "read", "delete"] {
+        let r = result(&v, "redb", phase);
+        let mut all: Vec<f64> = r["rounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(all.len(), 3);
+        all.sort_by(f64::total_cmp);
+        assert_eq!(r["ms"].as_f64().unwrap(), all[1], "{phase}: the median");
+    }
+}
+
 /// A child process that fails makes the run fail, naming the engine.
 #[test]
 fn a_failing_engine_run_is_an_error() {
