@@ -41,7 +41,7 @@ fn read_mode(cfg: &EngineConfig) -> TxMode {
 /// the folder too).
 pub fn settings(cfg: &EngineConfig, exclusive: bool) -> String {
     let durability = if exclusive {
-        "DbOptions::exclusive (the folder is this process's alone), commit() durable on return (journal frame fdatasynced; records synced in place at journal rotation)"
+        "DbOptions::exclusive (the folder is this process's alone), commit() durable on return (journal frame fdatasynced; at each journal rotation the records are written out into one record pack)"
     } else {
         "folder shared with other processes, commit() durable on return (record fdatasynced, log directory fsynced)"
     };
