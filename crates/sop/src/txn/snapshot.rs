@@ -162,6 +162,9 @@ impl Transaction {
     }
 }
 
+/// Records a range walk asks the CPU for when it enters a leaf.
+const PREFETCH_RECORDS: usize = 8;
+
 /// A walk over a key range of a NoCheck transaction's snapshot. Steps inside the
 /// current leaf touch nothing but the leaf it holds.
 #[derive(Default)]
@@ -264,6 +267,11 @@ impl SnapWalk {
                 })?;
                 if moved {
                     self.leaf = leaf;
+                    // The walk reads the next records one after the other: ask for
+                    // them all at once.
+                    if let Some(Node::Leaf(l)) = self.leaf.as_deref() {
+                        l.prefetch_records(self.pos.idx, desc, PREFETCH_RECORDS);
+                    }
                 }
                 moved
             };
