@@ -109,7 +109,7 @@ pub fn descend_fingered(
     }
     f.misses = f.misses.saturating_add(1);
     f.shape = 0;
-    if f.misses > 8 && f.misses % 16 != 0 {
+    if f.misses > 8 && f.misses & 15 != 0 {
         descend_into(ns, t, target, pos)?;
         return Ok(false);
     }

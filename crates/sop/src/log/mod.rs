@@ -36,7 +36,7 @@ pub struct LogDir {
     packed: RwLock<BTreeMap<u64, Packed>>,
     /// The index of the last record pack read: (file length, index checksum, its
     /// entries). Thousands of record names are links to one pack.
-    last_pack: Mutex<Option<(u64, u64, Arc<Vec<pack::Entry>>)>>,
+    last_pack: Mutex<Option<SeenPack>>,
 }
 
 /// Where a packed record's bytes are: `len` bytes at `off` in a journal file.
@@ -74,6 +74,8 @@ impl VFile for Slice {
 
 /// (file length, its last 8 bytes, its bytes).
 type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
+/// (file length, its index's checksum, its index).
+type SeenPack = (u64, u64, Arc<Vec<pack::Entry>>);
 
 impl LogDir {
     pub fn new(db: &Path) -> Self {

@@ -100,7 +100,7 @@ pub fn decode_index(index: &[u8], sum: u64, index_off: u64) -> Result<Vec<Entry>
     if checksum(index) != sum {
         return Err(CodecError::new("record pack index checksum mismatch"));
     }
-    if index.len() % ENTRY_LEN != 0 {
+    if !index.chunks_exact(ENTRY_LEN).remainder().is_empty() {
         return Err(CodecError::new("record pack index has a partial entry"));
     }
     let mut out: Vec<Entry> = Vec::with_capacity(index.len() / ENTRY_LEN);
