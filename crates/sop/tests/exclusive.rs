@@ -134,6 +134,40 @@ fn a_damaged_record_pack_is_reported() {
     );
 }
 
+/// Compaction frees record packs: a pack is judged by its dead share as a whole,
+/// so a few live records in it do not keep it, and after the same work an
+/// exclusive folder ends up about as small as a shared one.
+#[test]
+fn compaction_frees_mostly_dead_record_packs() {
+    let run = |o: DbOptions| -> (u64, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path(), o).unwrap();
+        create(&db);
+        fill(&db, 0, 300);
+        // Each key rewritten but one in fifty: most records die, a few stay live.
+        for i in (0..300u64).filter(|i| i % 50 != 0) {
+            let tx = db.begin(TxMode::ForWriting).unwrap();
+            let s = tx.open_store::<u64, String>("s").unwrap();
+            s.update(&i, &"w".repeat(40)).unwrap();
+            tx.commit().unwrap();
+        }
+        let before = support::folder_bytes(dir.path());
+        db.compact().unwrap();
+        let want = dump(&db);
+        drop(db);
+        let after = support::folder_bytes(dir.path());
+        let db = Database::open(dir.path(), opts()).unwrap();
+        assert_eq!(dump(&db), want);
+        assert!(db.check().unwrap().is_ok());
+        (before, after)
+    };
+    let (shared_before, shared) = run(opts());
+    let (excl_before, excl) = run(excl());
+    assert!(shared * 3 < shared_before, "shared: {shared_before} -> {shared} bytes");
+    assert!(excl * 3 < excl_before, "exclusive: {excl_before} -> {excl} bytes");
+    assert!(excl < shared * 2, "exclusive {excl} bytes, shared {shared} bytes");
+}
+
 #[test]
 fn an_exclusive_folder_admits_nobody_else() {
     let dir = tempfile::tempdir().unwrap();

@@ -150,13 +150,28 @@ impl DbInner {
             }
         }
         let mut out = HashSet::new();
+        // Records written out of a journal together share one pack file, which is
+        // freed only with the last of them: they are judged by the pack's dead share,
+        // so a live record does not keep a mostly dead pack (up to a journal's worth).
+        let mut packs: HashMap<(u64, u64), (u64, Vec<u64>)> = HashMap::new();
+        let is_victim = |dead: u64, of: u64| dead > 0 && dead as f64 >= min_dead * of as f64;
         for (seq, live) in live {
             let Some((_, body)) = self.log.sizes(&*self.vfs, seq)? else {
                 continue;
             };
-            let dead = body.saturating_sub(live);
-            if dead > 0 && dead as f64 >= min_dead * body as f64 {
+            if let Some(pack) = self.log.pack_of(&*self.vfs, seq)? {
+                let p = packs.entry(pack).or_default();
+                p.0 += live;
+                p.1.push(seq);
+                continue;
+            }
+            if is_victim(body.saturating_sub(live), body) {
                 out.insert(seq);
+            }
+        }
+        for ((pack_len, _), (live, seqs)) in packs {
+            if is_victim(pack_len.saturating_sub(live), pack_len) {
+                out.extend(seqs);
             }
         }
         Ok(out)

@@ -150,6 +150,32 @@ impl LogDir {
         Ok(Some((f, flen)))
     }
 
+    /// The record pack record `seq` lives in, if its name links to one: (the pack's
+    /// length, its index checksum), which tells packs apart.
+    pub fn pack_of(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
+        let path = self.path(seq);
+        let f = match vfs.open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let flen = f.len().map_err(|e| Error::io(&path, e))?;
+        let mut magic = [0u8; 8];
+        if flen < pack::HEADER_LEN + pack::TRAILER_LEN {
+            return Ok(None);
+        }
+        f.read_exact_at(&mut magic, 0)
+            .map_err(|e| Error::io(&path, e))?;
+        if !pack::is_pack(&magic) {
+            return Ok(None);
+        }
+        let mut t = [0u8; pack::TRAILER_LEN as usize];
+        f.read_exact_at(&mut t, flen - pack::TRAILER_LEN)
+            .map_err(|e| Error::io(&path, e))?;
+        let (_, _, sum) = pack::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
+        Ok(Some((flen, sum)))
+    }
+
     /// Where record `seq` lies in the pack `f` (`flen` bytes) its name links to.
     fn pack_entry(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<pack::Entry> {
         let path = self.path(seq);
