@@ -118,9 +118,18 @@ fn sop_go_in_process() {
 /// the three figures, all of which the JSON keeps.
 #[test]
 fn sop_go_in_rounds() {
-    let v = run_on("sop-go", "redb", &["redb", "median of 3 rounds"], &["--runs", "3"]);
+    let v = run_on(
+        "sop-go",
+        "redb",
+        &["redb", "median of 3 rounds"],
+        &["--runs", "3"],
+    );
     assert_eq!(v["runs"], 3);
-    assert_eq!(v["results"].as_array().unwrap().len(), 3, "one cell per phase");
+    assert_eq!(
+        v["results"].as_array().unwrap().len(),
+        3,
+        "one cell per phase"
+    );
     for phase in ["insert", "read", "delete"] {
         let r = result(&v, "redb", phase);
         let mut all: Vec<f64> = r["rounds"]

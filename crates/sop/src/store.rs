@@ -376,7 +376,10 @@ impl RawCursor<'_> {
     }
     /// Position at the item with this key and item id (one of several duplicates).
     pub fn find_with_id(&mut self, key: &[u8], id: ItemId) -> Result<bool> {
-        self.mv(Move::FindWithId(Box::new((Bytes::copy_from_slice(key), id))))
+        self.mv(Move::FindWithId(Box::new((
+            Bytes::copy_from_slice(key),
+            id,
+        ))))
     }
     pub fn key(&self) -> Option<&[u8]> {
         self.cur.as_ref().map(|i| &i.key[..])

@@ -101,7 +101,10 @@ fn setup(vfs: &SimVfs, mode: Mode) {
         s.add(&i, &vec![i as u8; 50]).unwrap();
     }
     // Wide leaves, so that small changes are written as leaf deltas.
-    for (name, values) in [("wide", ValuePlacement::Inline), ("wsep", ValuePlacement::Separate)] {
+    for (name, values) in [
+        ("wide", ValuePlacement::Inline),
+        ("wsep", ValuePlacement::Separate),
+    ] {
         let w = tx
             .create_store::<u64, Vec<u8>>(
                 name,

@@ -44,7 +44,11 @@ fn contents(db: &Database, name: &str) -> Model {
     let tx = db.begin(TxMode::ForReading).unwrap();
     let s = tx.open_raw_store(name).unwrap();
     let out = s
-        .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false)
+        .range(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+        )
         .unwrap()
         .map(|r| {
             let (k, v) = r.unwrap();
@@ -56,7 +60,14 @@ fn contents(db: &Database, name: &str) -> Model {
 }
 
 /// One commit: update, insert or remove one item, chosen by `rng`.
-fn small_commit(db: &Database, name: &str, n: u64, round: u64, rng: &mut fastrand::Rng, m: &mut Model) {
+fn small_commit(
+    db: &Database,
+    name: &str,
+    n: u64,
+    round: u64,
+    rng: &mut fastrand::Rng,
+    m: &mut Model,
+) {
     let tx = db.begin(TxMode::ForWriting).unwrap();
     let s = tx.open_raw_store(name).unwrap();
     let i = rng.u64(0..n + n / 4);
@@ -177,8 +188,19 @@ fn reclaim_keeps_the_records_deltas_read_from() {
         }
         assert_eq!(contents(&db, "one"), m, "{values:?}");
         drop(db);
-        let db = Database::open(dir.path(), DbOptions { node_cache_bytes: 1 << 20, ..opts() }).unwrap();
-        assert_eq!(contents(&db, "one"), m, "{values:?} after reclaim, reopened");
+        let db = Database::open(
+            dir.path(),
+            DbOptions {
+                node_cache_bytes: 1 << 20,
+                ..opts()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            contents(&db, "one"),
+            m,
+            "{values:?} after reclaim, reopened"
+        );
         let r = db.check().unwrap();
         assert!(r.is_ok(), "{values:?}: {:?}", r.problems);
     }
@@ -233,8 +255,14 @@ fn merging_writers_of_one_leaf_both_land_in_its_delta() {
     create(&db, "one", ValuePlacement::Auto, 40, &mut m);
     let t1 = db.begin(TxMode::ForWriting).unwrap();
     let t2 = db.begin(TxMode::ForWriting).unwrap();
-    t1.open_raw_store("one").unwrap().update(&key(3), b"first").unwrap();
-    t2.open_raw_store("one").unwrap().update(&key(30), b"second").unwrap();
+    t1.open_raw_store("one")
+        .unwrap()
+        .update(&key(3), b"first")
+        .unwrap();
+    t2.open_raw_store("one")
+        .unwrap()
+        .update(&key(30), b"second")
+        .unwrap();
     t1.commit().unwrap();
     t2.commit().unwrap();
     m.insert(key(3), b"first".to_vec());
@@ -242,7 +270,14 @@ fn merging_writers_of_one_leaf_both_land_in_its_delta() {
     assert_eq!(stats(&db, "one").delta_nodes, 1);
     assert_eq!(contents(&db, "one"), m);
     drop(db);
-    let db = Database::open(dir.path(), DbOptions { node_cache_bytes: 1 << 20, ..opts() }).unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            node_cache_bytes: 1 << 20,
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(contents(&db, "one"), m);
 }
 
@@ -257,7 +292,10 @@ fn a_damaged_delta_or_base_is_reported() {
         create(&db, "one", ValuePlacement::Inline, 40, &mut m);
         let base_seq = db.head().unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
-        tx.open_raw_store("one").unwrap().update(&key(5), b"changed").unwrap();
+        tx.open_raw_store("one")
+            .unwrap()
+            .update(&key(5), b"changed")
+            .unwrap();
         tx.commit().unwrap();
         let delta_seq = db.head().unwrap();
         drop(db);
@@ -304,7 +342,10 @@ fn every_read_path_sees_the_delta_leaves_items() {
     let tx = db.begin(TxMode::ForReading).unwrap();
     let s = tx.open_raw_store("s").unwrap();
     for i in 0..1250 {
-        assert_eq!(s.get(&key(i)).unwrap().map(|b| b.to_vec()), m.get(&key(i)).cloned());
+        assert_eq!(
+            s.get(&key(i)).unwrap().map(|b| b.to_vec()),
+            m.get(&key(i)).cloned()
+        );
     }
     assert_eq!(s.count().unwrap(), m.len() as u64);
     tx.commit().unwrap();

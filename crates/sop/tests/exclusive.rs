@@ -89,7 +89,10 @@ fn commits_survive_rotation_and_reopen_in_either_mode() {
     assert_eq!(records(dir.path()), 401);
     // Written out into record packs: many names to each pack file.
     let (names, packs) = packed_names(dir.path());
-    assert!(names > 300 && packs * 10 < names, "{names} names, {packs} packs");
+    assert!(
+        names > 300 && packs * 10 < names,
+        "{names} names, {packs} packs"
+    );
     let db = Database::open(dir.path(), opts()).unwrap();
     assert_eq!(dump(&db), before);
     assert!(db.check().unwrap().is_ok());
@@ -163,9 +166,18 @@ fn compaction_frees_mostly_dead_record_packs() {
     };
     let (shared_before, shared) = run(opts());
     let (excl_before, excl) = run(excl());
-    assert!(shared * 3 < shared_before, "shared: {shared_before} -> {shared} bytes");
-    assert!(excl * 3 < excl_before, "exclusive: {excl_before} -> {excl} bytes");
-    assert!(excl < shared * 2, "exclusive {excl} bytes, shared {shared} bytes");
+    assert!(
+        shared * 3 < shared_before,
+        "shared: {shared_before} -> {shared} bytes"
+    );
+    assert!(
+        excl * 3 < excl_before,
+        "exclusive: {excl_before} -> {excl} bytes"
+    );
+    assert!(
+        excl < shared * 2,
+        "exclusive {excl} bytes, shared {shared} bytes"
+    );
 }
 
 #[test]

@@ -115,7 +115,11 @@ fn runs_of_nearby_keys_give_the_results_of_plain_descents() {
                     }
                 }
                 let all: Vec<(Vec<u8>, Vec<u8>)> = s
-                    .range(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false)
+                    .range(
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Unbounded,
+                        false,
+                    )
                     .unwrap()
                     .map(|r| {
                         let (k, v) = r.unwrap();

@@ -639,7 +639,8 @@ impl Leaf {
                 key_prefix(&other.slot_key(s)[self.skip..])
             });
         }
-        self.arena.extend_from_slice(&other.arena[run_start..run_end]);
+        self.arena
+            .extend_from_slice(&other.arena[run_start..run_end]);
     }
     /// A new leaf holding items `from..to`.
     pub fn slice(&self, from: usize, to: usize) -> Leaf {
@@ -906,8 +907,7 @@ impl Internal {
     /// separator between the two) comes down, and becomes the new one between them.
     pub fn take_front(&mut self, right: &mut Internal, k: usize, sep: &mut Sep) {
         for _ in 0..k {
-            self.seps
-                .push(std::mem::replace(sep, right.seps.remove(0)));
+            self.seps.push(std::mem::replace(sep, right.seps.remove(0)));
             self.children.push(right.children.remove(0));
         }
         self.reindex();
@@ -928,7 +928,9 @@ impl Internal {
     /// The child whose range contains (key, id).
     #[inline]
     pub fn child_for(&self, key: &[u8], id: ItemId) -> usize {
-        self.search(key, |s| cmp_bytes(&s.key, key).then(s.id.cmp(&id)) != Ordering::Greater)
+        self.search(key, |s| {
+            cmp_bytes(&s.key, key).then(s.id.cmp(&id)) != Ordering::Greater
+        })
     }
     /// The leftmost child that may contain an item with key >= `key`.
     #[inline]
@@ -1319,7 +1321,10 @@ mod tests {
             probes.extend(seps.iter().map(|(k, _)| (k[..k.len() / 2].to_vec(), 0)));
             probes.extend([(vec![], 0), (vec![0xff; 30], 0), (b"common/".to_vec(), 5)]);
             for (k, id) in &probes {
-                let item = seps.iter().filter(|(sk, sid)| (sk, *sid) <= (k, *id)).count();
+                let item = seps
+                    .iter()
+                    .filter(|(sk, sid)| (sk, *sid) <= (k, *id))
+                    .count();
                 let lower = seps.iter().filter(|(sk, _)| sk < k).count();
                 let upper = seps.iter().filter(|(sk, _)| sk <= k).count();
                 assert_eq!(node.child_for(k, *id), item);
@@ -1342,7 +1347,8 @@ mod tests {
                     .collect();
                 seps.sort();
                 seps.dedup();
-                let mk = |s: &[(Vec<u8>, ItemId)]| s.iter().map(|(k, id)| Sep::new(k, *id)).collect();
+                let mk =
+                    |s: &[(Vec<u8>, ItemId)]| s.iter().map(|(k, id)| Sep::new(k, *id)).collect();
                 let mut node = Internal::new(mk(&seps), (0..=seps.len() as NodeId).collect());
                 check(&node, &seps);
                 if seps.len() < 4 {

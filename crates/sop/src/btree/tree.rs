@@ -658,12 +658,7 @@ pub fn remove_at(ns: &mut dyn NodeStore, t: &Tree, pos: &Pos) -> Result<()> {
     fix_underflow(ns, t, pos.path.clone(), pos.leaf)
 }
 
-fn fix_underflow(
-    ns: &mut dyn NodeStore,
-    t: &Tree,
-    mut path: Path,
-    mut id: NodeId,
-) -> Result<()> {
+fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Path, mut id: NodeId) -> Result<()> {
     loop {
         let node = ns.get(id)?;
         let Some((pid, c)) = path.pop() else {

@@ -526,7 +526,8 @@ impl DbInner {
                         checksum: sum,
                     } = *v
                     {
-                        ok &= s != seq || slice(off, len as u64).is_some_and(|v| checksum(v) == sum);
+                        ok &=
+                            s != seq || slice(off, len as u64).is_some_and(|v| checksum(v) == sum);
                     }
                 });
                 if !ok {

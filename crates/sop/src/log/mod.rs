@@ -199,8 +199,9 @@ impl LogDir {
                 index
             }
         };
-        pack::find(&index, seq)
-            .ok_or_else(|| Error::corrupt(&path, "the record pack this name links to does not hold it"))
+        pack::find(&index, seq).ok_or_else(|| {
+            Error::corrupt(&path, "the record pack this name links to does not hold it")
+        })
     }
 
     /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
@@ -231,8 +232,8 @@ impl LogDir {
         let mut h = vec![0u8; len];
         f.read_exact_at(&mut h, off)
             .map_err(|e| Error::io(&path, e))?;
-        let rec = Record::decode_header_of(&h, sum, version)
-            .map_err(|e| Error::corrupt(&path, e.0))?;
+        let rec =
+            Record::decode_header_of(&h, sum, version).map_err(|e| Error::corrupt(&path, e.0))?;
         Ok(Some(rec))
     }
 

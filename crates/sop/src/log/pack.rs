@@ -56,9 +56,7 @@ pub struct Entry {
 /// The index and trailer closing a pack whose records (`entries`, in increasing
 /// sequence order) were written from `HEADER_LEN` on.
 pub fn encode_tail(entries: &[Entry]) -> Vec<u8> {
-    let index_off = entries
-        .last()
-        .map_or(HEADER_LEN, |e| e.off + e.len);
+    let index_off = entries.last().map_or(HEADER_LEN, |e| e.off + e.len);
     let mut out = Vec::with_capacity(entries.len() * ENTRY_LEN + TRAILER_LEN as usize);
     for e in entries {
         put_u64(&mut out, e.seq);
@@ -78,7 +76,9 @@ pub fn encode_tail(entries: &[Entry]) -> Vec<u8> {
 /// index checksum).
 pub fn parse_trailer(t: &[u8], file_len: u64) -> Result<(u64, usize, u64), CodecError> {
     if t.len() != TRAILER_LEN as usize || &t[24..] != END_MAGIC {
-        return Err(CodecError::new("record pack trailer missing (bad end magic)"));
+        return Err(CodecError::new(
+            "record pack trailer missing (bad end magic)",
+        ));
     }
     let off = u64::from_le_bytes(t[..8].try_into().unwrap());
     let n = u32::from_le_bytes(t[8..12].try_into().unwrap()) as usize;
@@ -88,7 +88,9 @@ pub fn parse_trailer(t: &[u8], file_len: u64) -> Result<(u64, usize, u64), Codec
         .and_then(|b| b.checked_add(off))
         .and_then(|e| e.checked_add(TRAILER_LEN));
     if off < HEADER_LEN || index_end != Some(file_len) {
-        return Err(CodecError::new("record pack trailer points outside the file"));
+        return Err(CodecError::new(
+            "record pack trailer points outside the file",
+        ));
     }
     Ok((off, n, sum))
 }
@@ -114,7 +116,9 @@ pub fn decode_index(index: &[u8], sum: u64, index_off: u64) -> Result<Vec<Entry>
         let ordered = out.last().is_none_or(|p| p.seq < e.seq);
         let rec_end = e.off.checked_add(e.len);
         if !ordered || e.off < end || rec_end.is_none_or(|r| r > index_off) {
-            return Err(CodecError::new("record pack index out of order or out of bounds"));
+            return Err(CodecError::new(
+                "record pack index out of order or out of bounds",
+            ));
         }
         end = rec_end.unwrap_or(end);
         out.push(e);
@@ -161,7 +165,9 @@ mod tests {
 
     #[test]
     fn a_pack_round_trips_and_damage_is_refused() {
-        let records: Vec<(u64, Vec<u8>)> = (5..40u64).map(|s| (s, vec![s as u8; s as usize * 3])).collect();
+        let records: Vec<(u64, Vec<u8>)> = (5..40u64)
+            .map(|s| (s, vec![s as u8; s as usize * 3]))
+            .collect();
         let (file, entries) = pack_of(&records);
         assert_eq!(read(&file).unwrap(), entries);
         for (seq, r) in &records {

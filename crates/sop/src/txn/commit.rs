@@ -352,7 +352,9 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
                         };
                         // A leaf the snapshot had goes as a delta of its full image when
                         // few of its items changed.
-                        let old = snap_nodes.filter(|_| slot.seen != 0).and_then(|n| n.get(&id));
+                        let old = snap_nodes
+                            .filter(|_| slot.seen != 0)
+                            .and_then(|n| n.get(&id));
                         let base = match (&*slot.node, old) {
                             (Node::Leaf(l), Some(h)) => try_delta(db, l, h, &mut buf, &mut resolve),
                             _ => None,

@@ -107,11 +107,7 @@ impl Memo {
         };
         self.bytes += node.mem_size() + kids.len() * 12;
         let i = self.nodes.len();
-        self.nodes.push(MemoNode {
-            id,
-            node,
-            kids,
-        });
+        self.nodes.push(MemoNode { id, node, kids });
         self.index.insert(id, i as u32);
         Ok(i)
     }

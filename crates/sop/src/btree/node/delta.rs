@@ -125,8 +125,7 @@ impl Leaf {
         };
         let mut i = 0;
         for c in &changes {
-            while i < base.len()
-                && cmp_item(base.key(i), base.id(i), c.key, c.id) == Ordering::Less
+            while i < base.len() && cmp_item(base.key(i), base.id(i), c.key, c.id) == Ordering::Less
             {
                 out.push_copy(base, i);
                 i += 1;
@@ -294,7 +293,11 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(5);
         for round in 0..400 {
             let n = rng.usize(0..80);
-            let prefix: &[u8] = if round % 2 == 0 { b"common/prefix/" } else { b"" };
+            let prefix: &[u8] = if round % 2 == 0 {
+                b"common/prefix/"
+            } else {
+                b""
+            };
             let key = |rng: &mut fastrand::Rng| {
                 let mut k = prefix.to_vec();
                 k.extend_from_slice(format!("{:05}", rng.u32(0..200)).as_bytes());
@@ -302,13 +305,19 @@ mod tests {
             };
             let mut base: Model = BTreeMap::new();
             for _ in 0..n {
-                base.insert((key(&mut rng), rng.u128(0..3)), vec![rng.u8(..); rng.usize(0..40)]);
+                base.insert(
+                    (key(&mut rng), rng.u128(0..3)),
+                    vec![rng.u8(..); rng.usize(0..40)],
+                );
             }
             let mut new = base.clone();
             for _ in 0..rng.usize(0..12) {
                 match rng.u8(0..3) {
                     0 => {
-                        new.insert((key(&mut rng), rng.u128(0..3)), vec![rng.u8(..); rng.usize(0..40)]);
+                        new.insert(
+                            (key(&mut rng), rng.u128(0..3)),
+                            vec![rng.u8(..); rng.usize(0..40)],
+                        );
                     }
                     1 => {
                         if let Some(k) = new.keys().nth(rng.usize(0..new.len().max(1))).cloned() {
