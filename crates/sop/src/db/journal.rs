@@ -17,6 +17,11 @@ use std::collections::BTreeSet;
 pub(crate) const OPEN_LOCK: &str = "open.lock";
 /// How long an opener waits for `open.lock` held by another opener.
 const OPEN_LOCK_WAIT: Duration = Duration::from_secs(3);
+/// A journal file is grown by writing this many zero bytes ahead of its frames:
+/// a frame then lands on blocks the file already has, so its `fdatasync` writes
+/// data only. Appending instead made every commit's sync also write the inode
+/// (new size, new blocks), about 0.1 ms more per commit on ext4.
+const GROW_BY: u64 = 1 << 20;
 
 /// The commit journal: the file being appended to, and older ones whose records
 /// are still to be written out as their own files.
@@ -37,6 +42,8 @@ struct Active {
     /// Where the next frame goes (a reused file is longer: its old frames,
     /// checksummed for another base, end the replay where the new ones end).
     len: u64,
+    /// The bytes the file holds (frames, then zeros or old frames past `len`).
+    written: u64,
     buf: Vec<u8>,
 }
 
@@ -151,12 +158,14 @@ impl DbInner {
             }
             None => self.vfs.create_new(&path).map_err(io_err(&path))?,
         };
+        let written = file.len().map_err(io_err(&path))?;
         self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))?;
         Ok(Active {
             file,
             base,
             last: base,
             len: 0,
+            written,
             buf: Vec::new(),
         })
     }
@@ -181,6 +190,15 @@ impl DbInner {
         a.buf.clear();
         journal::encode(&mut a.buf, a.base, seq, frame);
         let path = journal::path(&self.path, a.base);
+        let end = a.len + a.buf.len() as u64;
+        if end > a.written {
+            // Zeros past the frames are no frame (a frame carries its sequence),
+            // so replay stops where the frames stop, as at the end of a file.
+            let to = end + GROW_BY.min(self.opts.journal_bytes);
+            let zeros = vec![0u8; (to - a.written) as usize];
+            a.file.write_at(&zeros, a.written).map_err(io_err(&path))?;
+            a.written = to;
+        }
         a.file.write_at(&a.buf, a.len).map_err(io_err(&path))?;
         if let Some(b) = &w.bytes {
             self.log.pack(

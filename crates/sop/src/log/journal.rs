@@ -8,7 +8,10 @@
 //! closed, and rebuilt from their frames after a power cut.
 //!
 //! A journal file holds the frames of the commits after `base`, in order, with no
-//! header (its name carries `base`). A frame (integers little-endian):
+//! header (its name carries `base`). Past the last frame it may hold zeros (the
+//! file is grown ahead of its frames, so that syncing a frame writes no inode) or
+//! the frames of an older journal (a reused file); neither parses as the next
+//! frame. A frame (integers little-endian):
 //! ```text
 //! 0   payload length u32, sequence u64, kind u8 (0 = the whole record, 1 = marker)
 //! 13  payload (kind 0: the record file's bytes; kind 1: empty)
