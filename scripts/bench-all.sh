@@ -27,7 +27,7 @@ mkdir -p "$out" target/bench-data
 features=()
 if [ -n "${BENCH_FEATURES:-}" ]; then
     features=(--features "$BENCH_FEATURES")
-    if [[ "$BENCH_FEATURES" == *rocksdb* ]] && ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+    if [[ "$BENCH_FEATURES" == *rocksdb* ]] && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1; then
         echo "== installing libclang-dev (Debian package; RocksDB's bindings need it)" >&2
         sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
         $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq libclang-dev >/dev/null
