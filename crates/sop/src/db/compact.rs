@@ -102,6 +102,9 @@ impl Database {
         o.validate()?;
         let db = &*self.inner;
         db.check_poisoned()?;
+        // Records still in an exclusive folder's journal are not files yet: write
+        // them out first, or a journal's worth of dead records would stay.
+        db.write_out_journal()?;
         let mut report = CompactReport::default();
         // Moving a leaf for the sake of its values leaves dead bytes in the record
         // it came from, so a round can make new victims: go on while there are some.

@@ -243,6 +243,19 @@ impl DbInner {
         if !full {
             return Ok(());
         }
+        self.seal_active_journal()?;
+        if self.opts.recovery_interval.is_some() {
+            self.kick.notify();
+        } else {
+            // No background threads: write out here, after this commit is durable.
+            self.write_out_or_poison();
+        }
+        Ok(())
+    }
+
+    /// Under the commit lock: make the active journal durable, seal it and start
+    /// the next after its last record.
+    fn seal_active_journal(&self) -> Result<()> {
         let mut d = self.durable.lock();
         let last = self.journal_sync()?;
         *d = last;
@@ -254,14 +267,44 @@ impl DbInner {
                 j.sealed.push((old.base, old.last, old.file));
             }
         }
-        drop(g);
-        if self.opts.recovery_interval.is_some() {
-            self.kick.notify();
-        } else {
-            // No background threads: write out here, after this commit is durable.
-            self.write_out_or_poison();
-        }
         Ok(())
+    }
+
+    /// Write every journaled record out into the log now (sealing the active
+    /// journal if it holds any), so that compaction sees each as a record file
+    /// it can judge and empty, and remove the spare journal file. A no-op on a
+    /// folder that does not journal. A failure poisons the handle, as a failed
+    /// write-out in the background does.
+    pub(super) fn write_out_journal(&self) -> Result<()> {
+        (|| {
+            {
+                let _g = self.commit_lock.lock();
+                let holds_frames = self
+                    .journal
+                    .lock()
+                    .as_ref()
+                    .and_then(|j| j.active.as_ref())
+                    .is_some_and(|a| a.last > a.base);
+                if holds_frames {
+                    self.seal_active_journal()?;
+                }
+            }
+            self.write_out_sealed()?;
+            // Compaction gives space back: the spare journal goes too (the next
+            // rotation makes a new one). Under `writing_out`, so no write-out
+            // renames another journal to the spare's name meanwhile.
+            let _w = self.writing_out.lock();
+            let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
+            if spare.is_some() {
+                let p = journal::spare_path(&self.path);
+                self.vfs.remove_file(&p).map_err(io_err(&p))?;
+            }
+            Ok(())
+        })()
+        .inspect_err(|e| {
+            tracing::error!(error = %e, "writing out journaled records failed; reopen the database");
+            self.poison();
+        })
     }
 
     /// Write out sealed journals. A failure poisons the handle: after a failed
