@@ -121,8 +121,9 @@ pub struct Args {
     /// Run the engines this many times, in rounds (every engine once per round, each
     /// time in a fresh child process and directory), and report each cell's median.
     /// On a machine whose disk or CPU speed drifts, one run per engine measures
-    /// engines at different moments; rounds spread that over all of them. Not for
-    /// `swarm` or `--in-process`.
+    /// engines at different moments; rounds spread that over all of them. Each
+    /// round starts one engine further down the list, so no engine always runs
+    /// first. Not for `swarm` or `--in-process`.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
 }
@@ -356,7 +357,7 @@ pub fn run(args: &Args) -> Result<Report> {
                 eprintln!("round {} of {}", round + 1, args.runs);
             }
             let mut this = Vec::new();
-            for name in &names {
+            for name in round_order(&names, round) {
                 this.extend(run_in_child(args, name, base)?);
             }
             rounds.push(this);
@@ -466,4 +467,32 @@ fn run_in_child(args: &Args, engine: &str, base: &Path) -> Result<Vec<PhaseResul
     let child: ChildReport = serde_json::from_str(&text)
         .with_context(|| format!("engine {engine}: reading its results"))?;
     Ok(child.results)
+}
+
+/// The engines in the order round `round` runs them: the given order turned left
+/// by `round`, so that with several rounds no engine always runs first (on a
+/// virtual disk the first run after a pause can be the slow one, or the fast one).
+fn round_order(names: &[String], round: usize) -> impl Iterator<Item = &String> {
+    let k = if names.is_empty() {
+        0
+    } else {
+        round % names.len()
+    };
+    names[k..].iter().chain(&names[..k])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    #[test]
+    fn each_round_starts_with_the_next_engine() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let order = |r| round_order(&names, r).cloned().collect::<Vec<_>>().join("");
+        assert_eq!(order(0), "abc");
+        assert_eq!(order(1), "bca");
+        assert_eq!(order(2), "cab");
+        assert_eq!(order(3), "abc");
+        assert_eq!(round_order(&[], 5).count(), 0);
+    }
 }

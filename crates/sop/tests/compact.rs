@@ -64,6 +64,7 @@ fn compaction_frees_what_reclaim_cannot_and_keeps_every_item() {
         .compact_with(&CompactOptions {
             min_dead_fraction: 0.0,
             chunk_bytes: 16 << 10,
+            ..Default::default()
         })
         .unwrap();
     assert!(r.records_emptied > 50, "{r:?}");
@@ -179,6 +180,7 @@ fn writers_and_compaction_run_together() {
                 db.compact_with(&CompactOptions {
                     min_dead_fraction: 0.0,
                     chunk_bytes: 8 << 10,
+                    ..Default::default()
                 })
                 .unwrap();
                 rounds += 1;
@@ -252,6 +254,7 @@ const SIM_DB: &str = "/c/db";
 const SIM_COMPACT: CompactOptions = CompactOptions {
     min_dead_fraction: 0.0,
     chunk_bytes: 8 << 10,
+    write_out_journal: true,
 };
 
 fn sim_open(vfs: &SimVfs) -> sop::Result<Database> {

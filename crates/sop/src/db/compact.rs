@@ -29,6 +29,11 @@ pub struct CompactOptions {
     /// Live bytes moved per relocation commit (bounds memory and the window in
     /// which a concurrent writer can make a chunk be planned again). Default 64 MiB.
     pub chunk_bytes: u64,
+    /// First write an exclusive folder's journal out into the log (sealing it
+    /// early) and drop its spare file, so records still journaled can be freed
+    /// too. Default true; the periodic compaction of `auto_reclaim` passes false
+    /// and leaves the journal to rotate at its own pace.
+    pub write_out_journal: bool,
 }
 
 impl Default for CompactOptions {
@@ -36,6 +41,7 @@ impl Default for CompactOptions {
         CompactOptions {
             min_dead_fraction: 0.2,
             chunk_bytes: 64 << 20,
+            write_out_journal: true,
         }
     }
 }
@@ -104,7 +110,9 @@ impl Database {
         db.check_poisoned()?;
         // Records still in an exclusive folder's journal are not files yet: write
         // them out first, or a journal's worth of dead records would stay.
-        db.write_out_journal()?;
+        if o.write_out_journal {
+            db.write_out_journal()?;
+        }
         let mut report = CompactReport::default();
         // Moving a leaf for the sake of its values leaves dead bytes in the record
         // it came from, so a round can make new victims: go on while there are some.

@@ -28,7 +28,11 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                 }
                 db.inner.collect_trash();
                 if db.inner.opts.auto_reclaim {
-                    if let Err(e) = db.compact() {
+                    let o = super::compact::CompactOptions {
+                        write_out_journal: false,
+                        ..Default::default()
+                    };
+                    if let Err(e) = db.compact_with(&o) {
                         tracing::warn!(error = %e, "periodic compaction failed");
                     }
                 }
