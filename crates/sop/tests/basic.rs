@@ -279,8 +279,8 @@ fn auto_placement_keeps_small_values_in_the_leaf_and_large_ones_apart() {
 }
 
 /// NoCheck reads (descents through the transaction's memo of resolved nodes, which
-/// turns its leaf slots over past a quarter of a small node cache) give what validated reads
-/// give: point reads and scans both ways, over keys sharing a long prefix (so the
+/// turns its leaf slots over past a quarter of a small node cache) give what
+/// validated reads give: point reads and scans both ways, over keys sharing a long prefix (so the
 /// eight-byte prefixes searches compare first tie), with duplicates, and with
 /// inline and separate values.
 #[test]

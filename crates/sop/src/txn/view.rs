@@ -92,7 +92,7 @@ struct MemoNode {
 
 impl MemoNode {
     fn size(&self) -> usize {
-        self.node.mem_size() + self.kids.len() * 4
+        self.node.mem_size() + std::mem::size_of_val(&*self.kids)
     }
 }
 
@@ -565,7 +565,13 @@ mod tests {
     /// Memo bytes of (the internal nodes, one leaf).
     fn sizes() -> (usize, usize) {
         let nodes = tree();
-        let kids = |id: NodeId| if id <= 3 { 2 * 4 } else { 0 };
+        let kids = |id: NodeId| {
+            if id <= 3 {
+                2 * std::mem::size_of::<u32>()
+            } else {
+                0
+            }
+        };
         let size = |id: NodeId| nodes[&id].mem_size() + kids(id);
         let internal: usize = (1..=3).map(size).sum();
         assert!(
