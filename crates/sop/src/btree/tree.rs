@@ -34,6 +34,8 @@ pub trait NodeStore: NodeRead {
     fn shape(&self) -> u64 {
         0
     }
+    /// This store as a trait object (for the rarely taken paths: splits, merges).
+    fn as_dyn(&mut self) -> &mut dyn NodeStore;
 }
 
 /// Where the last descent of a writer ended: the path, the leaf, and the keys of
@@ -91,32 +93,51 @@ fn set_bound(b: &mut Option<Vec<u8>>, key: &[u8]) {
 /// `descend_into` for `target` (whose key is `key`), starting from the finger's
 /// leaf when it covers `key`; the finger is left at the leaf reached. Whether the
 /// finger was used.
-pub fn descend_fingered(
-    ns: &mut dyn NodeStore,
+pub fn descend_fingered<N: NodeStore + ?Sized>(
+    ns: &mut N,
     t: &Tree,
     target: Target<'_>,
     key: &[u8],
     pos: &mut Pos,
     f: &mut Finger,
 ) -> Result<bool> {
+    Ok(descend_fingered_with(ns, t, target, key, pos, f, |_, _| ())?.0)
+}
+
+/// `descend_fingered`, then `at(leaf, index)` on the leaf reached, in the same
+/// lookup of it: whether the finger was used, and what `at` returned.
+#[inline]
+pub fn descend_fingered_with<N: NodeStore + ?Sized, R>(
+    ns: &mut N,
+    t: &Tree,
+    target: Target<'_>,
+    key: &[u8],
+    pos: &mut Pos,
+    f: &mut Finger,
+    at: impl FnOnce(&Leaf, usize) -> R,
+) -> Result<(bool, R)> {
     let shape = ns.shape();
     if f.covers(shape, key) {
         f.misses = 0;
-        pos.path.clone_from(&f.path);
+        pos.path.clear();
+        pos.path.extend_from_slice(&f.path);
         pos.leaf = f.leaf;
-        pos.idx = leaf_index(leaf(ns.node(f.leaf)?), target);
-        return Ok(true);
+        // The finger's leaf was used by the last operation: no need to prefetch it.
+        let l = leaf(ns.node(f.leaf)?);
+        pos.idx = leaf_index_in(l, target, true);
+        return Ok((true, at(l, pos.idx)));
     }
     f.misses = f.misses.saturating_add(1);
     f.shape = 0;
     if f.misses > 8 && f.misses & 15 != 0 {
         descend_into(ns, t, target, pos)?;
-        return Ok(false);
+        let r = at(leaf(ns.node(pos.leaf)?), pos.idx);
+        return Ok((false, r));
     }
     pos.path.clear();
     let (mut has_lo, mut has_hi) = (false, false);
     let mut id = t.root;
-    loop {
+    let r = loop {
         match &**ns.node(id)? {
             Node::Internal(n) => {
                 let c = child_index(n, target);
@@ -135,10 +156,10 @@ pub fn descend_fingered(
             Node::Leaf(l) => {
                 pos.leaf = id;
                 pos.idx = leaf_index(l, target);
-                break;
+                break at(l, pos.idx);
             }
         }
-    }
+    };
     if !has_lo {
         f.lo = None;
     }
@@ -148,7 +169,7 @@ pub fn descend_fingered(
     f.path.clone_from(&pos.path);
     f.leaf = pos.leaf;
     f.shape = shape;
-    Ok(false)
+    Ok((false, r))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -223,9 +244,15 @@ pub fn child_index(n: &Internal, target: Target<'_>) -> usize {
 /// Where in leaf `l` a descent for `target` ends.
 #[inline]
 pub fn leaf_index(l: &Leaf, target: Target<'_>) -> usize {
+    leaf_index_in(l, target, false)
+}
+
+/// `leaf_index`; `hot`: the leaf was just used, so its arrays are not prefetched.
+#[inline]
+fn leaf_index_in(l: &Leaf, target: Target<'_>, hot: bool) -> usize {
     match target {
-        Target::Item(k, i) => l.lower_bound(k, i),
-        Target::KeyGe(k) => l.lower_bound_key(k),
+        Target::Item(k, i) => l.lower_bound_in(k, i, hot),
+        Target::KeyGe(k) => l.lower_bound_key_in(k, hot),
         Target::KeyGt(k) => l.upper_bound_key(k),
         Target::First => 0,
         Target::End => l.len(),
@@ -351,14 +378,14 @@ pub fn insert(
     value: &ValueRef<'_>,
 ) -> Result<()> {
     let pos = descend(ns, t, Target::Item(key, id))?;
-    insert_at(ns, t, pos, key, id, value)
+    insert_at(ns, t, &pos, key, id, value)
 }
 
 /// Insert an item at `pos`, the position `descend(Target::Item(key, id))` gives.
 pub fn insert_at(
     ns: &mut dyn NodeStore,
     t: &Tree,
-    pos: Pos,
+    pos: &Pos,
     key: &[u8],
     id: ItemId,
     value: &ValueRef<'_>,
@@ -370,10 +397,10 @@ pub fn insert_at(
 /// in ascending order (each just after the last) is split right after the new
 /// item, not in the middle: the run goes on filling the left leaf, so leaves
 /// loaded in key order end up full instead of half full.
-pub fn insert_at_fingered(
-    ns: &mut dyn NodeStore,
+pub fn insert_at_fingered<N: NodeStore + ?Sized>(
+    ns: &mut N,
     t: &Tree,
-    pos: Pos,
+    pos: &Pos,
     key: &[u8],
     id: ItemId,
     value: &ValueRef<'_>,
@@ -395,7 +422,7 @@ pub fn insert_at_fingered(
     }
     // In a run, the new item ends the left leaf (or, at the leaf's end, starts the right).
     let split_at = run.then_some((pos.idx + 1).min(l.len() - 1));
-    fix_overflow(ns, t, pos.path, pos.leaf, split_at)
+    fix_overflow(ns.as_dyn(), t, pos.path.clone(), pos.leaf, split_at)
 }
 
 /// One descent for a write of (key, id): its insertion position, and whether the
@@ -405,46 +432,44 @@ pub fn insert_at_fingered(
 /// separators above it, so a neighbour leaf can hold `key` only if that bounding
 /// separator has `key` itself (never when the finger covered `key`: it lies
 /// strictly between them).
-pub fn put_position(
-    ns: &mut dyn NodeStore,
+pub fn put_position<N: NodeStore + ?Sized>(
+    ns: &mut N,
     t: &Tree,
     key: &[u8],
     id: ItemId,
     f: &mut Finger,
-) -> Result<Option<(Pos, bool)>> {
-    let mut pos = Pos::default();
-    let inside = descend_fingered(ns, t, Target::Item(key, id), key, &mut pos, f)?;
-    let (before, here, len) = {
-        let l = leaf(ns.node(pos.leaf)?);
-        (
-            pos.idx > 0 && l.key_is(pos.idx - 1, key),
-            pos.idx < l.len() && l.key_is(pos.idx, key),
-            l.len(),
-        )
-    };
+    pos: &mut Pos,
+) -> Result<Option<bool>> {
+    let (inside, (before, here, len)) =
+        descend_fingered_with(ns, t, Target::Item(key, id), key, pos, f, |l, i| {
+            (
+                i > 0 && l.key_is(i - 1, key),
+                i < l.len() && l.key_is(i, key),
+                l.len(),
+            )
+        })?;
     if before || (pos.idx == 0 && !inside && bounding_sep_has(ns, &pos.path, false, key)?) {
         return Ok(None);
     }
     if pos.idx < len {
-        return Ok(Some((pos, here)));
+        return Ok(Some(here));
     }
     if !inside && bounding_sep_has(ns, &pos.path, true, key)? {
         return Ok(None);
     }
-    Ok(Some((pos, false)))
+    Ok(Some(false))
 }
 
 /// Whether the separator bounding the leaf at the end of `path` from above
 /// (`upper`) or below has key `key` (false at the tree's edge).
-fn bounding_sep_has(
-    ns: &mut dyn NodeStore,
+fn bounding_sep_has<N: NodeStore + ?Sized>(
+    ns: &mut N,
     path: &[(NodeId, usize)],
     upper: bool,
     key: &[u8],
 ) -> Result<bool> {
     for &(pid, c) in path.iter().rev() {
-        let n = ns.get(pid)?;
-        let Node::Internal(p) = &*n else {
+        let Node::Internal(p) = &**ns.node(pid)? else {
             unreachable!()
         };
         let s = if upper {
@@ -650,12 +675,16 @@ fn balance_leaf(
 }
 
 /// Remove the item at `pos` (which must point at an item).
-pub fn remove_at(ns: &mut dyn NodeStore, t: &Tree, pos: &Pos) -> Result<()> {
+pub fn remove_at<N: NodeStore + ?Sized>(ns: &mut N, t: &Tree, pos: &Pos) -> Result<()> {
     let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
         unreachable!()
     };
     l.remove(pos.idx);
-    fix_underflow(ns, t, pos.path.clone(), pos.leaf)
+    if pos.path.is_empty() || l.len() >= t.min_items() {
+        // Neither the root leaf nor a leaf still at least at its minimum needs fixing.
+        return Ok(());
+    }
+    fix_underflow(ns.as_dyn(), t, pos.path.clone(), pos.leaf)
 }
 
 fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Path, mut id: NodeId) -> Result<()> {

@@ -313,7 +313,7 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
         let mut buf = Vec::new();
         let mut all_placed = Vec::new();
         for sid in sids {
-            let s = &st.stores[&sid];
+            let s = st.stores.get_mut(&sid).expect("listed above");
             if !s.dirty {
                 continue;
             }
@@ -338,7 +338,7 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
             ids.sort_unstable();
             let snap_nodes = st.snap.stores.get(&sid).map(|s| &s.nodes);
             for id in ids {
-                let slot = &s.nodes[&id];
+                let slot = s.nodes.get_mut(&id).expect("listed above");
                 match slot.state {
                     SlotState::Dirty => {
                         let mut resolve = |p: u32| {
@@ -361,7 +361,12 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
                         };
                         if base.is_none() {
                             buf.clear();
-                            slot.node.encode_with(&mut buf, &mut resolve);
+                            // A leaf written whole is left compact as well, ready for
+                            // the node cache once the commit is in.
+                            match Arc::get_mut(&mut slot.node) {
+                                Some(Node::Leaf(l)) => l.encode_compacting(&mut buf, &mut resolve),
+                                _ => slot.node.encode_with(&mut buf, &mut resolve),
+                            }
                         }
                         let pl = w.add(&buf)?;
                         delta.puts.push((id, pl, base));
@@ -490,10 +495,15 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
             let Some(slot) = s.nodes.remove(id) else {
                 continue;
             };
-            // A leaf that nearly is in compact form already (cloned from a compact
-            // leaf, a few writes) is cached as it is, its spare room released.
+            // A leaf written whole was left compact by `encode_compacting`; one that
+            // nearly is compact (cloned from a compact leaf, a few writes, written as
+            // a delta) is cached as it is too, its spare room released.
             let slot_node = match Arc::try_unwrap(slot.node) {
                 Ok(Node::Leaf(mut l)) => {
+                    if !s.pending.is_empty() {
+                        // A leaf written whole refers to its values in this record as "0".
+                        l.resolve_own_segments(seq);
+                    }
                     if l.settle(!s.pending.is_empty()) {
                         db.cache.insert((seq, pl.off), Arc::new(Node::Leaf(l)));
                         continue;

@@ -469,14 +469,15 @@ impl TxState {
                 let unique = v.st.info.options.unique;
                 // Usually one descent finds both the insertion point and the first
                 // item with the key; otherwise search by key, then insert by (key, id).
-                let put = v.with_finger(|v, f| tree::put_position(v, &t, key, id, f));
-                let (pos, found, exact) = match put? {
-                    Some((p, found)) => (p, found, true),
+                let mut pos = Pos::default();
+                let put = v.with_finger(|v, f| tree::put_position(v, &t, key, id, f, &mut pos));
+                let (found, exact) = match put? {
+                    Some(found) => (found, true),
                     None => {
-                        let mut pos = tree::descend(&mut v, &t, Target::KeyGe(key))?;
+                        tree::descend_into(&mut v, &t, Target::KeyGe(key), &mut pos)?;
                         let found = tree::settle_forward(&mut v, &mut pos)?
                             && key_at_is(&mut v, &pos, key)?;
-                        (pos, found, false)
+                        (found, false)
                     }
                 };
                 let insert = match mode {
@@ -488,7 +489,7 @@ impl TxState {
                     let staged = stage_value(db, v.st, sid, value)?;
                     if exact {
                         v.with_finger(|v, f| {
-                            tree::insert_at_fingered(v, &t, pos, key, id, &staged, Some(f))
+                            tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))
                         })?;
                     } else {
                         tree::insert(&mut v, &t, key, id, &staged)?;
@@ -508,10 +509,26 @@ impl TxState {
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
                 let mut pos = Pos::default();
-                v.with_finger(|v, f| {
-                    tree::descend_fingered(v, &t, Target::KeyGe(key), key, &mut pos, f)
+                // Whether the item the descent reached has the key, looked at in the
+                // same lookup of the leaf (`None`: past the leaf's end).
+                let (_, here) = v.with_finger(|v, f| {
+                    tree::descend_fingered_with(
+                        v,
+                        &t,
+                        Target::KeyGe(key),
+                        key,
+                        &mut pos,
+                        f,
+                        |l, i| (i < l.len()).then(|| l.key_is(i, key)),
+                    )
                 })?;
-                if tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)? {
+                let found = match here {
+                    Some(found) => found,
+                    None => {
+                        tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)?
+                    }
+                };
+                if found {
                     release_value(&mut v, &pos)?;
                     tree::remove_at(&mut v, &t, &pos)?;
                     v.st.count_delta -= 1;
@@ -800,8 +817,10 @@ fn leaf_key(v: &mut View<'_>, pos: &Pos) -> Result<Bytes> {
 
 /// Whether the item at `pos` has key `key` (compared in place).
 fn key_at_is(v: &mut View<'_>, pos: &Pos, key: &[u8]) -> Result<bool> {
-    let n = leaf_of(v, pos)?;
-    let Node::Leaf(l) = &*n else { unreachable!() };
+    use crate::btree::tree::NodeRead;
+    let Node::Leaf(l) = &**v.node(pos.leaf)? else {
+        unreachable!()
+    };
     Ok(l.key_is(pos.idx, key))
 }
 
@@ -825,9 +844,11 @@ fn item_out(v: &mut View<'_>, pos: &Pos) -> Result<ItemOut> {
 /// Note that the item at `pos` is losing its value: a committed big-value blob
 /// becomes garbage once this transaction commits.
 fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
-    let n = leaf_of(v, pos)?;
-    let Node::Leaf(l) = &*n else { unreachable!() };
-    if let ValueRef::File { blob, .. } = l.item(pos.idx).value {
+    use crate::btree::tree::NodeRead;
+    let Node::Leaf(l) = &**v.node(pos.leaf)? else {
+        unreachable!()
+    };
+    if let Some(blob) = l.big_blob(pos.idx) {
         if !v.st.big.contains(&blob) {
             v.st.released.push(blob);
         }

@@ -231,29 +231,29 @@ pub(crate) enum OpOut {
 }
 
 impl OpOut {
+    /// A hash of the result, compared with the replay's at commit. Small results
+    /// map to distinct values by a bijective mix per variant (no hashing for the
+    /// `true` of each write); items hash their key, id and value identity.
     pub fn hash(&self) -> u64 {
-        let mut h = Xxh3::new();
+        /// An odd multiplier: `x * K` is a bijection on u64.
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mix = |tag: u64, x: u64| (x ^ tag.rotate_left(56)).wrapping_mul(K);
         match self {
-            OpOut::Unit => h.update(&[0]),
-            OpOut::Bool(b) => h.update(&[1, *b as u8]),
-            OpOut::Handle(x) => {
-                h.update(&[2]);
-                h.update(&x.to_le_bytes())
-            }
-            OpOut::Count(n) => {
-                h.update(&[3]);
-                h.update(&n.to_le_bytes())
-            }
-            OpOut::Item(None) => h.update(&[4]),
+            OpOut::Unit => mix(1, 0),
+            OpOut::Bool(b) => mix(2, *b as u64),
+            OpOut::Handle(x) => mix(3, *x as u64),
+            OpOut::Count(n) => mix(4, *n),
+            OpOut::Item(None) => mix(5, 0),
             OpOut::Item(Some(it)) => {
+                let mut h = Xxh3::new();
                 h.update(&[5]);
                 h.update(&(it.key.len() as u64).to_le_bytes());
                 h.update(&it.key);
                 h.update(&it.id.to_le_bytes());
                 h.update(&it.value.as_ref().identity_hash().to_le_bytes());
+                h.digest()
             }
         }
-        h.digest()
     }
 }
 

@@ -273,12 +273,6 @@ fn load(
     Ok((n, h.seq))
 }
 
-impl View<'_> {
-    fn load(&self, id: NodeId) -> Result<(Arc<Node>, u64)> {
-        load(self.db, self.snap, &self.st.info.name, self.uncached, id)
-    }
-}
-
 impl NodeRead for View<'_> {
     fn node(&mut self, id: NodeId) -> Result<&Arc<Node>> {
         let (db, snap, uncached) = (self.db, self.snap, self.uncached);
@@ -364,26 +358,31 @@ impl View<'_> {
     }
 }
 
-impl NodeStore for View<'_> {
+impl<'a> NodeStore for View<'a> {
+    fn as_dyn(&mut self) -> &mut dyn NodeStore {
+        self
+    }
+
     fn get_mut(&mut self, id: NodeId) -> Result<&mut Node> {
         self.st.memo.clear();
-        if !self.st.nodes.contains_key(&id) {
-            let (n, seq) = self.load(id)?;
-            self.st.nodes.insert(
-                id,
-                Slot {
-                    node: n,
-                    seen: seq,
+        let (db, snap, uncached) = (self.db, self.snap, self.uncached);
+        let st = &mut *self.st;
+        let s = match st.nodes.entry(id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let (node, seen) = load(db, snap, &st.info.name, uncached, id)?;
+                v.insert(Slot {
+                    node,
+                    seen,
                     state: SlotState::Clean,
-                },
-            );
-        }
-        let s = self.st.nodes.get_mut(&id).expect("just inserted");
+                })
+            }
+        };
         s.state = SlotState::Dirty;
-        self.st.dirty = true;
-        self.st.modcount += 1;
+        st.dirty = true;
+        st.modcount += 1;
         if matches!(*s.node, Node::Internal(_)) {
-            self.st.shape += 1;
+            st.shape += 1;
         }
         Ok(Arc::make_mut(&mut s.node))
     }

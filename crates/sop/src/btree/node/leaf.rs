@@ -86,6 +86,19 @@ impl Leaf {
             value: self.value_at(key_end + 16),
         }
     }
+    /// The blob of item `i`'s value if it is a big value in a file of its own.
+    #[inline]
+    pub fn big_blob(&self, i: usize) -> Option<u128> {
+        let s = self.locs[i];
+        let at = (s.key_off + s.key_len) as usize + 16;
+        if self.arena[at] != TAG_FILE {
+            return None;
+        }
+        match self.value_at(at) {
+            ValueRef::File { blob, .. } => Some(blob),
+            _ => None,
+        }
+    }
     /// The value whose tag is at arena offset `at`.
     #[inline]
     pub(super) fn value_at(&self, at: usize) -> ValueRef<'_> {
@@ -149,21 +162,38 @@ impl Leaf {
     }
     /// First position whose (key, id) is >= (key, id).
     pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
+        self.lower_bound_in(key, id, false)
+    }
+    /// `lower_bound`; `hot`: the leaf was just used (a writer's finger), so its
+    /// arrays are not prefetched first.
+    #[inline]
+    pub fn lower_bound_in(&self, key: &[u8], id: ItemId, hot: bool) -> usize {
         let p = match self.key_prefix_in(key) {
             Ok(p) => p,
             Err(at) => return at,
         };
-        self.search(p, |s| {
-            cmp_bytes(self.slot_key(s), key).then(self.slot_id(s).cmp(&id)) == Ordering::Less
-        })
+        self.search(
+            p,
+            |s| cmp_bytes(self.slot_key(s), key).then(self.slot_id(s).cmp(&id)) == Ordering::Less,
+            hot,
+        )
     }
     /// First position whose key is >= `key` (any id).
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
+        self.lower_bound_key_in(key, false)
+    }
+    /// `lower_bound_key`; `hot` as in `lower_bound_in`.
+    #[inline]
+    pub fn lower_bound_key_in(&self, key: &[u8], hot: bool) -> usize {
         let p = match self.key_prefix_in(key) {
             Ok(p) => p,
             Err(at) => return at,
         };
-        self.search(p, |s| cmp_bytes(self.slot_key(s), key) == Ordering::Less)
+        self.search(
+            p,
+            |s| cmp_bytes(self.slot_key(s), key) == Ordering::Less,
+            hot,
+        )
     }
     /// First position whose key is > `key`.
     pub fn upper_bound_key(&self, key: &[u8]) -> usize {
@@ -171,7 +201,11 @@ impl Leaf {
             Ok(p) => p,
             Err(at) => return at,
         };
-        self.search(p, |s| cmp_bytes(self.slot_key(s), key) != Ordering::Greater)
+        self.search(
+            p,
+            |s| cmp_bytes(self.slot_key(s), key) != Ordering::Greater,
+            false,
+        )
     }
     /// `key`'s search prefix in this leaf, or, when `key` does not start with the
     /// leaf's common prefix, where it goes: before every item or after all.
@@ -239,14 +273,28 @@ impl Leaf {
     /// 128 items): a leaf not in the CPU cache
     /// then costs about one memory latency (the lines arrive together) rather than
     /// one per probe, and one in cache costs a few instructions per probe instead of
-    /// a pass over every prefix.
+    /// a pass over every prefix. A `hot` leaf (a writer's finger just used it) is
+    /// in the CPU cache already, and its search skips the prefetching.
     #[inline]
-    pub(super) fn search(&self, p: u64, before: impl Fn(Loc) -> bool) -> usize {
+    pub(super) fn search(&self, p: u64, before: impl Fn(Loc) -> bool, hot: bool) -> usize {
         let prefixes = &self.prefixes[..];
-        if prefixes.len() <= 128 {
+        if !hot && prefixes.len() <= 128 {
             // The slot the search picks is read next: fetch the slots alongside.
             prefetch_all(prefixes);
             prefetch_all(&self.locs[..]);
+        }
+        // The edges first: a run of inserts (or removals) at one end of a leaf
+        // finds its place without searching.
+        match (prefixes.first(), prefixes.last()) {
+            (Some(&lo), Some(&hi)) => {
+                if p > hi {
+                    return prefixes.len();
+                }
+                if p < lo {
+                    return 0;
+                }
+            }
+            _ => return 0,
         }
         let (mut base, mut size) = (0usize, prefixes.len());
         while size > 1 {
@@ -423,7 +471,9 @@ impl Leaf {
     /// move; the upper part's become dead bytes), unless that leaves it mostly dead.
     pub fn split_off(&mut self, at: usize) -> Leaf {
         let live = self.arena.len() - self.dead;
-        let right = self.slice_with(at, self.len(), live / 2);
+        let mut right = self.slice_with(at, self.len(), live / 2);
+        right.prefixes.reserve(at);
+        right.locs.reserve(at);
         if (self.dead + right.arena.len()) * 2 > self.arena.len() {
             let mut left = self.slice_with(0, at, live / 2);
             left.prefixes.reserve(self.len() - at);
@@ -564,6 +614,53 @@ impl Leaf {
             out.push_slot(slot);
         }
         Some(out)
+    }
+    /// `encode_with`, and this leaf made compact from what it wrote: records in
+    /// item order, no dead bytes (the arena's memory is reused, not copied), each
+    /// `Pending` value replaced by what `resolve` said, a `Segment` of sequence 0,
+    /// "the record being written", until `resolve_own_segments` names that record.
+    /// The same items, so a leaf staged in a transaction stays valid; a commit
+    /// that writes it whole thereby has its compact form, for the node cache,
+    /// without building a copy.
+    pub fn encode_compacting(
+        &mut self,
+        out: &mut Vec<u8>,
+        resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
+    ) {
+        out.push(KIND_LEAF);
+        put_varint(out, self.len() as u64);
+        let base = out.len();
+        out.reserve(self.arena.len() - self.dead);
+        for i in 0..self.locs.len() {
+            let s = self.locs[i];
+            let at = (s.key_off + s.key_len) as usize + 16;
+            let key_off = if self.arena[at] != TAG_PENDING {
+                self.copy_record(s, out).key_off as usize
+            } else {
+                let (start, _) = self.span(s);
+                let key_off = out.len() + (s.key_off as usize - start);
+                out.extend_from_slice(&self.arena[start..at]);
+                let mut r = Reader::new(&self.arena);
+                r.pos = at + 1;
+                let p = r.u32().expect("leaf arena holds valid records");
+                encode_value(out, &resolve(p));
+                key_off
+            };
+            self.locs[i].key_off = (key_off - base) as u32;
+        }
+        self.arena.clear();
+        self.arena.extend_from_slice(&out[base..]);
+        self.dead = 0;
+    }
+    /// Name record `seq` in every `Segment` value of sequence 0 ("the record being
+    /// written", left by `encode_compacting`).
+    pub fn resolve_own_segments(&mut self, seq: u64) {
+        for s in &self.locs {
+            let at = (s.key_off + s.key_len) as usize + 16;
+            if self.arena[at] == TAG_SEGMENT && self.arena[at + 1..at + 9] == [0; 8] {
+                self.arena[at + 1..at + 9].copy_from_slice(&seq.to_le_bytes());
+            }
+        }
     }
     /// Encode for disk. `resolve` turns each `Pending` value into its final
     /// reference (a segment offset in the record being written).
