@@ -325,6 +325,63 @@ fn leaf_compacted_keeps_items_and_resolves_pending_values() {
         .is_none());
 }
 
+/// A leaf encoded with `encode_compacting` writes what `encode_with` writes and is
+/// left as `compacted` would copy it, its own-record segments ("0") named later.
+#[test]
+fn leaf_encode_compacting_writes_the_same_and_compacts_in_place() {
+    let mut l = Leaf::default();
+    for i in (0..60u32).rev() {
+        let k = format!("key_{}", i * 7919 % 1000);
+        let v = if i % 4 == 0 {
+            ValueRef::Pending(i)
+        } else {
+            ValueRef::Inline(k.as_bytes())
+        };
+        let pos = l.lower_bound(k.as_bytes(), i as u128);
+        l.insert(pos, k.as_bytes(), i as u128, &v);
+    }
+    l.remove(5);
+    l.set_value(7, &ValueRef::Inline(b"changed value"));
+    assert!(l.dead > 0);
+    let own = |p: u32| ValueRef::Segment {
+        seq: 0,
+        off: 100 + p as u64,
+        len: 3,
+        checksum: 4,
+    };
+    let mut expected = Vec::new();
+    l.encode_with(&mut expected, &mut |p| own(p));
+    let named = |p: u32| ValueRef::Segment {
+        seq: 42,
+        off: 100 + p as u64,
+        len: 3,
+        checksum: 4,
+    };
+    let copy = l.compacted(&mut |p| Some(named(p))).unwrap();
+    let mut out = b"earlier bytes".to_vec();
+    l.encode_compacting(&mut out, &mut |p| own(p));
+    assert_eq!(&out[13..], &expected[..]);
+    assert_eq!(l.dead, 0);
+    assert_eq!(l.arena.len(), l.bytes_of(0, l.len()));
+    assert!((1..l.len()).all(|i| l.locs[i - 1].key_off < l.locs[i].key_off));
+    l.resolve_own_segments(42);
+    assert_eq!(l.len(), copy.len());
+    assert_eq!(l.arena, copy.arena);
+    for i in 0..l.len() {
+        let (a, b) = (l.item(i), copy.item(i));
+        assert_eq!((a.key, a.id, a.value), (b.key, b.id, b.value));
+    }
+    let items: Vec<(Vec<u8>, ItemId)> = (0..copy.len())
+        .map(|i| (copy.key(i).to_vec(), copy.id(i)))
+        .collect();
+    check_searches(&l, &items, "compacted in place");
+    // Decoding what was written gives the same leaf.
+    match Node::decode(&expected, 42).unwrap() {
+        Node::Leaf(d) => assert_eq!(d.arena, l.arena),
+        Node::Internal(_) => panic!("a leaf was written"),
+    }
+}
+
 #[test]
 fn leaf_insert_remove_encode_round_trip() {
     let mut l = Leaf::default();
