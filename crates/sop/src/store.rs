@@ -161,12 +161,11 @@ impl<'t> RawStore<'t> {
         self.tx.handle_info(self.h)
     }
     fn put(&self, key: &[u8], value: &[u8], mode: PutMode) -> Result<bool> {
-        let (kv, klen) = self.tx.stash2(key, value);
         let op = Op::Put {
             h: self.h,
             mode,
-            klen,
-            kv,
+            key,
+            value,
         };
         Ok(as_bool(self.tx.run(op)?))
     }
@@ -191,12 +190,9 @@ impl<'t> RawStore<'t> {
     }
     /// Remove the (first) item with this key; false if there is none.
     pub fn remove(&self, key: &[u8]) -> Result<bool> {
-        self.remove_owned(self.tx.stash(key))
-    }
-    fn remove_owned(&self, key: Bytes) -> Result<bool> {
         Ok(as_bool(self.tx.run(Op::Remove { h: self.h, key })?))
     }
-    pub(crate) fn get_item(&self, key: Bytes) -> Result<Option<ItemOut>> {
+    pub(crate) fn get_item(&self, key: &[u8]) -> Result<Option<ItemOut>> {
         match self.tx.run(Op::Get { h: self.h, key })? {
             OpOut::Item(i) => Ok(i),
             _ => unreachable!(),
@@ -206,12 +202,6 @@ impl<'t> RawStore<'t> {
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         if self.tx.reads_snapshot() {
             return self.tx.snap_get(self.h, key, |v| v.into_bytes());
-        }
-        self.get_owned(Bytes::copy_from_slice(key))
-    }
-    fn get_owned(&self, key: Bytes) -> Result<Option<Bytes>> {
-        if self.tx.reads_snapshot() {
-            return self.tx.snap_get(self.h, &key, |v| v.into_bytes());
         }
         match self.get_item(key)? {
             Some(it) => Ok(Some(self.tx.take_value(self.h, it.value)?)),
@@ -239,7 +229,7 @@ impl<'t> RawStore<'t> {
         if self.tx.reads_snapshot() {
             return Ok(self.tx.snap_find(self.h, key)?.is_some());
         }
-        Ok(self.get_item(Bytes::copy_from_slice(key))?.is_some())
+        Ok(self.get_item(key)?.is_some())
     }
     /// Number of items, as this transaction sees it.
     pub fn count(&self) -> Result<u64> {
@@ -575,10 +565,10 @@ impl<'t, K: Key, V: Value> Store<'t, K, V> {
             .put_owned(Self::k(key), enc(value)?, PutMode::Upsert)
     }
     pub fn remove(&self, key: &K) -> Result<bool> {
-        self.raw.remove_owned(Self::k(key))
+        self.raw.remove(&Self::k(key))
     }
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        match self.raw.get_owned(Self::k(key))? {
+        match self.raw.get(&Self::k(key))? {
             Some(b) => Ok(Some(V::decode_value(&b)?)),
             None => Ok(None),
         }

@@ -168,7 +168,8 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     st.next_item = st.item_base;
     st.recording = false;
     let mut result = Ok(());
-    for (op, h) in &ops {
+    for (entry, h) in ops.entries() {
+        let op = entry.op();
         if let Op::Steps { c, forward, n } = *op {
             let mv = Op::Move {
                 c,
@@ -192,7 +193,7 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
             if result.is_err() {
                 break;
             }
-            if got != Some(*h) {
+            if got != Some(h) {
                 result = Err(Error::Conflict(describe(op)));
                 break;
             }
@@ -208,7 +209,7 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
                 }
             },
         };
-        if got != Some(*h) {
+        if got != Some(h) {
             result = Err(Error::Conflict(describe(op)));
             break;
         }
@@ -218,12 +219,12 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     result
 }
 
-fn describe(op: &Op) -> String {
+fn describe(op: &Op<'_>) -> String {
     let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
     match op {
-        Op::Put { kv, klen, .. } => format!(
+        Op::Put { key: k, .. } => format!(
             "the item with key {:?} changed since this transaction read it",
-            key(&kv[..*klen as usize])
+            key(k)
         ),
         Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
             format!(

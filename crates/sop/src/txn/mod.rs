@@ -1,6 +1,7 @@
 //! Transactions: optimistic, staged in memory, validated and merged at commit.
 
 mod commit;
+mod oplog;
 pub(crate) mod ops;
 pub(crate) mod snapshot;
 pub(crate) mod view;
@@ -50,8 +51,7 @@ pub(crate) struct TxState {
     pub dropped: Vec<u64>,
     pub handles: Vec<u64>,
     pub cursors: Vec<CursorState>,
-    pub ops: Vec<(Op, u64)>,
-    pub ops_bytes: usize,
+    pub ops: oplog::OpLog,
     /// False once the op log was dropped for size: a conflict then fails outright.
     pub mergeable: bool,
     pub recording: bool,
@@ -71,12 +71,7 @@ pub struct Transaction {
     pub(crate) mode: TxMode,
     pub(crate) max_commit_time: Duration,
     pub(crate) st: RefCell<TxState>,
-    /// The chunk `stash` copies op arguments into.
-    scratch: RefCell<bytes::BytesMut>,
 }
-
-/// Size of the chunks keys and values of ops are copied into.
-const STASH_CHUNK: usize = 64 << 10;
 
 impl Transaction {
     pub(crate) fn new(
@@ -102,8 +97,7 @@ impl Transaction {
                 dropped: vec![],
                 handles: vec![],
                 cursors: vec![],
-                ops: vec![],
-                ops_bytes: 0,
+                ops: oplog::OpLog::default(),
                 mergeable: mode != TxMode::NoCheck,
                 recording: mode != TxMode::NoCheck,
                 staged: 0,
@@ -113,42 +107,7 @@ impl Transaction {
                 old_big: vec![],
                 first_snap: snap_seq,
             }),
-            scratch: RefCell::new(bytes::BytesMut::new()),
         }
-    }
-
-    /// `a` and `b` copied into one buffer for an op to keep (see `stash`), and the
-    /// length of `a`.
-    pub(crate) fn stash2(&self, a: &[u8], b: &[u8]) -> (Bytes, u32) {
-        let n = a.len() + b.len();
-        if n > STASH_CHUNK / 8 {
-            let mut v = Vec::with_capacity(n);
-            v.extend_from_slice(a);
-            v.extend_from_slice(b);
-            return (Bytes::from(v), a.len() as u32);
-        }
-        let mut s = self.scratch.borrow_mut();
-        if s.capacity() - s.len() < n {
-            *s = bytes::BytesMut::with_capacity(STASH_CHUNK);
-        }
-        s.extend_from_slice(a);
-        s.extend_from_slice(b);
-        (s.split().freeze(), a.len() as u32)
-    }
-
-    /// A copy of `b` for an op to keep (in the op log, for merging). Small
-    /// copies share chunks of `STASH_CHUNK` bytes: one allocation per chunk
-    /// rather than one per key and value.
-    pub(crate) fn stash(&self, b: &[u8]) -> Bytes {
-        if b.len() > STASH_CHUNK / 8 {
-            return Bytes::copy_from_slice(b);
-        }
-        let mut s = self.scratch.borrow_mut();
-        if s.capacity() - s.len() < b.len() {
-            *s = bytes::BytesMut::with_capacity(STASH_CHUNK);
-        }
-        s.extend_from_slice(b);
-        s.split().freeze()
     }
 
     pub fn mode(&self) -> TxMode {
@@ -164,7 +123,7 @@ impl Transaction {
     }
 
     /// Run one op: check, execute, record.
-    pub(crate) fn run(&self, op: Op) -> Result<OpOut> {
+    pub(crate) fn run(&self, op: Op<'_>) -> Result<OpOut> {
         let mut st = self.st.borrow_mut();
         if st.ended {
             return Err(Error::TxEnded);
@@ -185,11 +144,11 @@ impl Transaction {
         }
         let res = st.exec(&self.db, self.mode, &op);
         if st.recording {
-            let h = match &res {
-                Ok(out) => Some(out.hash()),
-                Err(e) => deterministic_error(e).map(error_hash),
+            let outcome = match &res {
+                Ok(out) => Some(oplog::Outcome::of(out)),
+                Err(e) => deterministic_error(e).map(|k| oplog::Outcome::Hash(error_hash(k))),
             };
-            if let Some(h) = h {
+            if let Some(outcome) = outcome {
                 // Consecutive steps of one cursor in one direction fold into one entry.
                 if let Op::Move {
                     c,
@@ -197,7 +156,7 @@ impl Transaction {
                 } = &op
                 {
                     let forward = matches!(mv, Move::Next);
-                    if let Some((last, lh)) = st.ops.last_mut() {
+                    if let Some((last, lh)) = st.ops.last_kept_mut() {
                         let folded = match last {
                             Op::Steps {
                                 c: lc,
@@ -222,15 +181,14 @@ impl Transaction {
                             _ => false,
                         };
                         if folded {
-                            *lh = ops::chain(*lh, h);
+                            *lh = ops::chain(*lh, outcome.hash());
                             return res;
                         }
                     }
                 }
-                st.ops_bytes += op.weight();
-                st.ops.push((op, h));
-                if st.ops_bytes > self.db.opts.txn_memory_budget / 4 {
-                    st.ops = Vec::new();
+                st.ops.push(op, outcome);
+                if st.ops.mem_size() > self.db.opts.txn_memory_budget / 4 {
+                    st.ops = oplog::OpLog::default();
                     st.recording = false;
                     st.mergeable = false;
                 }
@@ -430,7 +388,7 @@ impl TxState {
         id
     }
 
-    pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op) -> Result<OpOut> {
+    pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op<'_>) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
             Op::OpenStore(o) => self.open_store(
@@ -454,9 +412,13 @@ impl TxState {
                 self.names.get_mut(name).unwrap().now = None;
                 Ok(OpOut::Unit)
             }
-            Op::Put { h, mode, klen, kv } => {
-                let (key, value) = Op::put_parts(kv, *klen);
-                let value = &value;
+            Op::Put {
+                h,
+                mode,
+                key,
+                value,
+            } => {
+                let (key, value) = (*key, *value);
                 let sid = self.handle_store(*h)?;
                 if key.len() > MAX_KEY_LEN {
                     return Err(Error::InvalidOption(format!(
@@ -506,6 +468,7 @@ impl TxState {
                 }
             }
             Op::Remove { h, key } => {
+                let key = *key;
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
                 let mut pos = Pos::default();
@@ -539,6 +502,7 @@ impl TxState {
             }
             Op::Get { h, key } => {
                 use crate::btree::tree::NodeStore;
+                let key = *key;
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, track);
                 let mut pos = Pos::default();
@@ -549,7 +513,7 @@ impl TxState {
                 let leaf = v.get(pos.leaf)?;
                 if let Node::Leaf(l) = &*leaf {
                     if pos.idx < l.len() {
-                        if l.key(pos.idx) != &key[..] {
+                        if l.key(pos.idx) != key {
                             return Ok(OpOut::Item(None));
                         }
                         let it = l.item(pos.idx);
@@ -870,7 +834,7 @@ fn stage_value<'v>(
     db: &DbInner,
     st: &mut StoreTx,
     sid: u64,
-    value: &'v Bytes,
+    value: &'v [u8],
 ) -> Result<ValueRef<'v>> {
     let placement = match st.info.options.values {
         ValuePlacement::Auto if value.len() <= crate::options::AUTO_INLINE_MAX => {
@@ -896,7 +860,7 @@ fn stage_value<'v>(
                     "separate values are limited to 4 GiB; use Big".into(),
                 ));
             }
-            st.pending.push(value.clone());
+            st.pending.push(Bytes::copy_from_slice(value));
             Ok(ValueRef::Pending(st.pending.len() as u32 - 1))
         }
         ValuePlacement::Big => {

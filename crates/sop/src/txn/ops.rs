@@ -49,27 +49,28 @@ pub(crate) struct OpenStore {
     pub key_spec: Option<IndexSpec>,
 }
 
+/// An operation. Puts, removes and gets borrow their key and value from the caller
+/// (or, replayed, from the op log, which keeps its own copy: `OpLog`); every other
+/// op owns what it holds.
 #[derive(Clone, Debug)]
-pub(crate) enum Op {
+pub(crate) enum Op<'a> {
     OpenStore(Box<OpenStore>),
     DropStore {
         name: String,
     },
-    /// The key and the value share one buffer (`kv`, the key its first `klen`
-    /// bytes): the op log holds one entry per write, so its size matters.
     Put {
         h: u32,
         mode: PutMode,
-        klen: u32,
-        kv: Bytes,
+        key: &'a [u8],
+        value: &'a [u8],
     },
     Remove {
         h: u32,
-        key: Bytes,
+        key: &'a [u8],
     },
     Get {
         h: u32,
-        key: Bytes,
+        key: &'a [u8],
     },
     Count {
         h: u32,
@@ -106,11 +107,21 @@ pub(crate) fn chain(prev: u64, next: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&b)
 }
 
-impl Op {
-    /// A put's key and value.
-    pub fn put_parts(kv: &Bytes, klen: u32) -> (&[u8], Bytes) {
-        let k = klen as usize;
-        (&kv[..k], kv.slice(k..))
+impl Op<'_> {
+    /// The op, owning everything it holds: an op that borrows (a put, a remove, a
+    /// get) is `None`.
+    pub fn into_owned(self) -> Option<Op<'static>> {
+        Some(match self {
+            Op::OpenStore(o) => Op::OpenStore(o),
+            Op::DropStore { name } => Op::DropStore { name },
+            Op::Count { h } => Op::Count { h },
+            Op::NewCursor { h } => Op::NewCursor { h },
+            Op::Move { c, mv } => Op::Move { c, mv },
+            Op::RemoveCurrent { c } => Op::RemoveCurrent { c },
+            Op::SetCurrentValue { c, value } => Op::SetCurrentValue { c, value },
+            Op::Steps { c, forward, n } => Op::Steps { c, forward, n },
+            Op::Put { .. } | Op::Remove { .. } | Op::Get { .. } => return None,
+        })
     }
     pub fn is_write(&self) -> bool {
         matches!(
@@ -125,7 +136,7 @@ impl Op {
     /// Approximate memory held by the op.
     pub fn weight(&self) -> usize {
         64 + match self {
-            Op::Put { kv, .. } => kv.len(),
+            Op::Put { key, value, .. } => key.len() + value.len(),
             Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
             Op::SetCurrentValue { value, .. } => value.len(),
             Op::Move {
@@ -264,10 +275,10 @@ pub(crate) fn error_hash(kind: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    /// The op log holds one entry per operation of a transaction (a bulk load
-    /// keeps millions): a variant that grows every entry should be boxed.
+    /// Ops the log keeps as they are (every kind but puts, removes and gets)
+    /// should stay small: a variant that grows every entry should be boxed.
     #[test]
     fn ops_stay_small() {
-        assert!(std::mem::size_of::<super::Op>() <= 48);
+        assert!(std::mem::size_of::<super::Op<'static>>() <= 48);
     }
 }
