@@ -120,7 +120,10 @@ pub fn descend_fingered_with<N: NodeStore + ?Sized, R>(
     if f.covers(shape, key) {
         f.misses = 0;
         pos.path.clear();
-        pos.path.extend_from_slice(&f.path);
+        // Paths are short: element by element beats a generic slice copy.
+        for &e in &f.path {
+            pos.path.push(e);
+        }
         pos.leaf = f.leaf;
         // The finger's leaf was used by the last operation: no need to prefetch it.
         let l = leaf(ns.node(f.leaf)?);

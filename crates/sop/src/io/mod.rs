@@ -25,6 +25,12 @@ pub trait VFile: Send + Sync {
     fn write_at(&self, data: &[u8], off: u64) -> io::Result<()>;
     /// Make the file's content durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
+    /// A hint: start writing bytes `off..off + len` to the device now, without
+    /// waiting, so that a later `sync_data` finds less to do. Durability still
+    /// comes only from `sync_data`; the default does nothing.
+    fn start_writeback(&self, _off: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
 }

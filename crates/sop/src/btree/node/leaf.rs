@@ -285,25 +285,23 @@ impl Leaf {
         }
         // The edges first: a run of inserts (or removals) at one end of a leaf
         // finds its place without searching.
-        match (prefixes.first(), prefixes.last()) {
-            (Some(&lo), Some(&hi)) => {
-                if p > hi {
-                    return prefixes.len();
-                }
-                if p < lo {
-                    return 0;
-                }
+        let (Some(&lo), Some(&hi)) = (prefixes.first(), prefixes.last()) else {
+            return 0;
+        };
+        let first = if p <= lo {
+            0
+        } else if p > hi {
+            return prefixes.len();
+        } else {
+            let (mut base, mut size) = (0usize, prefixes.len());
+            while size > 1 {
+                let half = size / 2;
+                let mid = base + half;
+                base = if prefixes[mid - 1] < p { mid } else { base };
+                size -= half;
             }
-            _ => return 0,
-        }
-        let (mut base, mut size) = (0usize, prefixes.len());
-        while size > 1 {
-            let half = size / 2;
-            let mid = base + half;
-            base = if prefixes[mid - 1] < p { mid } else { base };
-            size -= half;
-        }
-        let first = base + usize::from(size == 1 && prefixes[base] < p);
+            base + usize::from(size == 1 && prefixes[base] < p)
+        };
         let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
         first + self.locs[first..first + ties].partition_point(|&s| before(s))
     }
