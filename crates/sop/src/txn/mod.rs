@@ -429,43 +429,44 @@ impl TxState {
                 let id = self.new_item_id();
                 let (mut v, t) = self.view(db, sid, true);
                 let unique = v.st.info.options.unique;
-                // Usually one descent finds both the insertion point and the first
-                // item with the key; otherwise search by key, then insert by (key, id).
-                let mut pos = Pos::default();
-                let put = v.with_finger(|v, f| tree::put_position(v, &t, key, id, f, &mut pos));
-                let (found, exact) = match put? {
-                    Some(found) => (found, true),
-                    None => {
-                        tree::descend_into(&mut v, &t, Target::KeyGe(key), &mut pos)?;
-                        let found = tree::settle_forward(&mut v, &mut pos)?
-                            && key_at_is(&mut v, &pos, key)?;
-                        (found, false)
-                    }
-                };
-                let insert = match mode {
-                    PutMode::Add => !(unique && found),
-                    PutMode::AddIfAbsent => !found,
-                    PutMode::Update | PutMode::Upsert => !found && *mode == PutMode::Upsert,
-                };
-                if insert {
-                    let staged = stage_value(db, v.st, sid, value)?;
-                    if exact {
-                        v.with_finger(|v, f| {
-                            tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))
-                        })?;
+                let mode = *mode;
+                // One loan of the finger for the whole put.
+                v.with_finger(|v, f| {
+                    // Usually one descent finds both the insertion point and the first
+                    // item with the key; otherwise search by key, then insert by (key, id).
+                    let mut pos = Pos::default();
+                    let (found, exact) = match tree::put_position(v, &t, key, id, f, &mut pos)? {
+                        Some(found) => (found, true),
+                        None => {
+                            tree::descend_into(v, &t, Target::KeyGe(key), &mut pos)?;
+                            let found =
+                                tree::settle_forward(v, &mut pos)? && key_at_is(v, &pos, key)?;
+                            (found, false)
+                        }
+                    };
+                    let insert = match mode {
+                        PutMode::Add => !(unique && found),
+                        PutMode::AddIfAbsent => !found,
+                        PutMode::Update | PutMode::Upsert => !found && mode == PutMode::Upsert,
+                    };
+                    if insert {
+                        let staged = stage_value(db, v.st, sid, value)?;
+                        if exact {
+                            tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))?;
+                        } else {
+                            tree::insert(v, &t, key, id, &staged)?;
+                        }
+                        v.st.count_delta += 1;
+                        Ok(OpOut::Bool(true))
+                    } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
+                        let staged = stage_value(db, v.st, sid, value)?;
+                        release_value(v, &pos)?;
+                        set_value(v, &pos, &staged)?;
+                        Ok(OpOut::Bool(mode == PutMode::Update))
                     } else {
-                        tree::insert(&mut v, &t, key, id, &staged)?;
+                        Ok(OpOut::Bool(false))
                     }
-                    v.st.count_delta += 1;
-                    Ok(OpOut::Bool(true))
-                } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
-                    let staged = stage_value(db, v.st, sid, value)?;
-                    release_value(&mut v, &pos)?;
-                    set_value(&mut v, &pos, &staged)?;
-                    Ok(OpOut::Bool(*mode == PutMode::Update))
-                } else {
-                    Ok(OpOut::Bool(false))
-                }
+                })
             }
             Op::Remove { h, key } => {
                 let key = *key;

@@ -214,15 +214,23 @@ impl Leaf {
         if self.skip == 0 {
             return Ok(key_prefix(key));
         }
-        let head = head16(key) & skip_mask(self.skip);
-        if head == self.common && key.len() >= self.skip {
-            return Ok(key_prefix(&key[self.skip..]));
+        match self.head_vs_common(key) {
+            Ordering::Equal if key.len() >= self.skip => Ok(key_prefix(&key[self.skip..])),
+            // Equal heads with a shorter key: the key is a prefix of the common one.
+            Ordering::Equal | Ordering::Less => Err(0),
+            Ordering::Greater => Err(self.len()),
         }
-        // Equal heads with a shorter key: the key is a prefix of the common one.
-        if head <= self.common {
-            Err(0)
+    }
+    /// `key`'s first `skip` bytes (zero past its end) against the common prefix
+    /// (`skip` > 0). A common prefix of at most eight bytes, the usual case, is
+    /// compared as one word.
+    #[inline]
+    fn head_vs_common(&self, key: &[u8]) -> Ordering {
+        if self.skip <= 8 {
+            let mask = !0u64 << (64 - 8 * self.skip);
+            (key_prefix(key) & mask).cmp(&((self.common >> 64) as u64))
         } else {
-            Err(self.len())
+            (head16(key) & skip_mask(self.skip)).cmp(&self.common)
         }
     }
     /// Shrink `skip` so that `key` shares the common prefix too, recomputing the
@@ -232,7 +240,7 @@ impl Leaf {
         if self.skip == 0 {
             return;
         }
-        if head16(key) & skip_mask(self.skip) == self.common && key.len() >= self.skip {
+        if key.len() >= self.skip && self.head_vs_common(key) == Ordering::Equal {
             return;
         }
         let common = self.common.to_be_bytes();
@@ -404,11 +412,47 @@ impl Leaf {
     }
     pub(super) fn maybe_compact(&mut self) {
         if self.dead > 4096 && self.dead * 2 > self.arena.len() {
-            *self = self.slice(0, self.len());
+            self.compact_in_place();
         }
     }
-    /// A new leaf holding items `from..to`, with room for `extra` more bytes of records.
-    pub(super) fn slice_with(&self, from: usize, to: usize, extra: usize) -> Leaf {
+    /// Drop the dead bytes by sliding the live records to the front of the arena,
+    /// in the order they lie there: no new allocation, and the room freed is there
+    /// for the records to come.
+    pub(super) fn compact_in_place(&mut self) {
+        if self.dead == 0 {
+            return;
+        }
+        // Each item's record start and index, in arena order.
+        let mut order: smallvec::SmallVec<[(u32, u32); 128]> = self
+            .locs
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s.key_off, i as u32))
+            .collect();
+        order.sort_unstable();
+        let mut w = 0usize;
+        for (_, i) in order {
+            let s = self.locs[i as usize];
+            let (start, end) = self.span(s);
+            // `w <= start`: the records not moved yet all lie past `end`.
+            if start != w {
+                self.arena.copy_within(start..end, w);
+            }
+            self.locs[i as usize].key_off = (w + (s.key_off as usize - start)) as u32;
+            w += end - start;
+        }
+        self.arena.truncate(w);
+        self.dead = 0;
+    }
+    /// A new leaf holding items `from..to`, with room for `extra` more bytes of
+    /// records and `extra_items` more items.
+    pub(super) fn slice_with(
+        &self,
+        from: usize,
+        to: usize,
+        extra: usize,
+        extra_items: usize,
+    ) -> Leaf {
         let (skip, common) = if to > from {
             let skip = skip_of(self.key(from), self.key(to - 1));
             (skip, head16(self.key(from)) & skip_mask(skip))
@@ -420,8 +464,8 @@ impl Leaf {
         let guess = live / self.len().max(1) * (to - from) + 64;
         let mut out = Leaf {
             arena: Vec::with_capacity(guess + extra),
-            prefixes: Vec::with_capacity(to - from),
-            locs: Vec::with_capacity(to - from),
+            prefixes: Vec::with_capacity(to - from + extra_items),
+            locs: Vec::with_capacity(to - from + extra_items),
             dead: 0,
             skip,
             common,
@@ -462,21 +506,16 @@ impl Leaf {
     }
     /// A new leaf holding items `from..to`.
     pub fn slice(&self, from: usize, to: usize) -> Leaf {
-        self.slice_with(from, to, 0)
+        self.slice_with(from, to, 0, 0)
     }
     /// Split off items `at..` into a new leaf, which gets room to grow back to the
     /// size of the whole. The lower part stays in place (its records do not
     /// move; the upper part's become dead bytes), unless that leaves it mostly dead.
     pub fn split_off(&mut self, at: usize) -> Leaf {
         let live = self.arena.len() - self.dead;
-        let mut right = self.slice_with(at, self.len(), live / 2);
-        right.prefixes.reserve(at);
-        right.locs.reserve(at);
+        let right = self.slice_with(at, self.len(), live / 2, at);
         if (self.dead + right.arena.len()) * 2 > self.arena.len() {
-            let mut left = self.slice_with(0, at, live / 2);
-            left.prefixes.reserve(self.len() - at);
-            left.locs.reserve(self.len() - at);
-            *self = left;
+            *self = self.slice_with(0, at, live / 2, self.len() - at);
         } else {
             self.dead += right.arena.len();
             self.prefixes.truncate(at);
