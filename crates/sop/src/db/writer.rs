@@ -67,12 +67,25 @@ impl RecordWriter {
         Ok(f)
     }
     pub fn add(&mut self, bytes: &[u8]) -> Result<Placement> {
+        self.add_with(|out| out.extend_from_slice(bytes))
+    }
+    /// Add what `encode` appends to the buffer it is given (no copy through a
+    /// buffer of the caller's).
+    pub fn add_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<Placement> {
+        if self.buf.len() + (64 << 10) > self.buf.capacity() && self.buf.capacity() < FLUSH_AT {
+            // A large record: grow once to about the flush size rather than
+            // doubling through every size below it (each step fresh memory).
+            self.buf
+                .reserve_exact(FLUSH_AT + (256 << 10) - self.buf.len());
+        }
+        let start = self.buf.len();
+        encode(&mut self.buf);
+        let bytes = &self.buf[start..];
         let p = Placement {
             off: self.pos,
             len: bytes.len() as u32,
             checksum: checksum(bytes),
         };
-        self.buf.extend_from_slice(bytes);
         self.pos += bytes.len() as u64;
         // A journaled record stays in memory while it may still go into the journal.
         let limit = if self.journaled && self.file.is_none() {

@@ -280,9 +280,12 @@ impl TxState {
             .stores
             .iter()
             .flat_map(|(sid, s)| {
+                // A node this transaction created has a fresh random id that no
+                // one else knows (validation checks that it is still free): only
+                // nodes of the snapshot that it changes or deletes are contended.
                 s.nodes
                     .iter()
-                    .filter(|(_, n)| n.state != SlotState::Clean)
+                    .filter(|(_, n)| n.state != SlotState::Clean && n.seen != 0)
                     .map(move |(id, _)| (*sid, *id))
             })
             .collect();
@@ -360,16 +363,15 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
                             (Node::Leaf(l), Some(h)) => try_delta(db, l, h, &mut buf, &mut resolve),
                             _ => None,
                         };
-                        if base.is_none() {
-                            buf.clear();
+                        let pl = match base {
+                            Some(_) => w.add(&buf)?,
                             // A leaf written whole is left compact as well, ready for
                             // the node cache once the commit is in.
-                            match Arc::get_mut(&mut slot.node) {
-                                Some(Node::Leaf(l)) => l.encode_compacting(&mut buf, &mut resolve),
-                                _ => slot.node.encode_with(&mut buf, &mut resolve),
-                            }
-                        }
-                        let pl = w.add(&buf)?;
+                            None => w.add_with(|out| match Arc::get_mut(&mut slot.node) {
+                                Some(Node::Leaf(l)) => l.encode_compacting(out, &mut resolve),
+                                _ => slot.node.encode_with(out, &mut resolve),
+                            })?,
+                        };
                         delta.puts.push((id, pl, base));
                     }
                     SlotState::Deleted => delta.deletes.push(id),
