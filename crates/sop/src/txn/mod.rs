@@ -1,6 +1,7 @@
 //! Transactions: optimistic, staged in memory, validated and merged at commit.
 
 mod commit;
+mod memo;
 mod oplog;
 pub(crate) mod ops;
 pub(crate) mod snapshot;
