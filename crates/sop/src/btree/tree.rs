@@ -67,14 +67,7 @@ impl Finger {
     fn covers(&self, shape: u64, key: &[u8]) -> bool {
         self.shape != 0
             && self.shape == shape
-            && self
-                .lo
-                .as_deref()
-                .is_none_or(|lo| cmp_bytes(lo, key) == std::cmp::Ordering::Less)
-            && self
-                .hi
-                .as_deref()
-                .is_none_or(|hi| cmp_bytes(key, hi) == std::cmp::Ordering::Less)
+            && strictly_inside(self.lo.as_deref(), self.hi.as_deref(), key)
     }
 
     /// Whether an insert at `idx` of `leaf` continues an ascending run: the last
@@ -84,7 +77,7 @@ impl Finger {
     }
 }
 
-fn set_bound(b: &mut Option<Vec<u8>>, key: &[u8]) {
+pub fn set_bound(b: &mut Option<Vec<u8>>, key: &[u8]) {
     let v = b.get_or_insert_with(Vec::new);
     v.clear();
     v.extend_from_slice(key);
@@ -218,6 +211,25 @@ pub enum Target<'a> {
     End,
 }
 
+impl Target<'_> {
+    /// The key the target names, if it names one.
+    #[inline]
+    pub fn key(&self) -> Option<&[u8]> {
+        match *self {
+            Target::Item(k, _) | Target::KeyGe(k) | Target::KeyGt(k) => Some(k),
+            Target::First | Target::End => None,
+        }
+    }
+}
+
+/// Whether `key` lies strictly between the bounds `lo` and `hi` (absent: the
+/// tree's edge), so that every position for it is in the leaf they bound.
+#[inline]
+pub fn strictly_inside(lo: Option<&[u8]>, hi: Option<&[u8]>, key: &[u8]) -> bool {
+    lo.is_none_or(|lo| cmp_bytes(lo, key) == std::cmp::Ordering::Less)
+        && hi.is_none_or(|hi| cmp_bytes(key, hi) == std::cmp::Ordering::Less)
+}
+
 fn leaf(n: &Node) -> &Leaf {
     match n {
         Node::Leaf(l) => l,
@@ -252,7 +264,7 @@ pub fn leaf_index(l: &Leaf, target: Target<'_>) -> usize {
 
 /// `leaf_index`; `hot`: the leaf was just used, so its arrays are not prefetched.
 #[inline]
-fn leaf_index_in(l: &Leaf, target: Target<'_>, hot: bool) -> usize {
+pub fn leaf_index_in(l: &Leaf, target: Target<'_>, hot: bool) -> usize {
     match target {
         Target::Item(k, i) => l.lower_bound_in(k, i, hot),
         Target::KeyGe(k) => l.lower_bound_key_in(k, hot),

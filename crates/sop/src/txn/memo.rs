@@ -30,6 +30,29 @@ pub(crate) struct Memo {
     leaves: Vec<u32>,
     /// The entry of `leaves` to reuse next.
     hand: usize,
+    /// Where the last descent ended.
+    finger: ReadFinger,
+}
+
+/// A reader's finger (as a writer's, `tree::Finger`): the leaf the last descent
+/// reached, its slot, the path to it and the keys of the separators bounding it.
+/// A key strictly between those lands in that leaf whatever the target, so the
+/// next descent for it starts there, as long as the slot still holds the leaf (the
+/// snapshot never changes). Reads of nearby keys skip nearly every descent; after
+/// a run of misses (random keys) the bounds are taken only now and then.
+#[derive(Default)]
+struct ReadFinger {
+    /// Whether the fields below describe a leaf.
+    set: bool,
+    slot: usize,
+    leaf: NodeId,
+    path: tree::Path,
+    lo: Option<Vec<u8>>,
+    hi: Option<Vec<u8>>,
+    misses: u32,
+    /// Descents the finger saved (tests look).
+    #[cfg(test)]
+    hits: usize,
 }
 
 struct MemoNode {
@@ -115,7 +138,8 @@ impl Memo {
     }
 
     /// `tree::descend_into` through the memo: the same choices at every node, with
-    /// children followed through their resolved slots. The slot of the leaf reached.
+    /// children followed through their resolved slots, or none at all when the
+    /// finger covers the target's key. The slot of the leaf reached.
     pub fn descend(
         &mut self,
         root: NodeId,
@@ -125,6 +149,35 @@ impl Memo {
         load: &mut dyn FnMut(NodeId) -> Result<Arc<Node>>,
     ) -> Result<usize> {
         self.bound(budget);
+        let f = &mut self.finger;
+        if let Some(key) = target.key() {
+            if f.set
+                && self.nodes.get(f.slot).is_some_and(|m| m.id == f.leaf)
+                && tree::strictly_inside(f.lo.as_deref(), f.hi.as_deref(), key)
+            {
+                f.misses = 0;
+                #[cfg(test)]
+                {
+                    f.hits += 1;
+                }
+                pos.path.clear();
+                for &e in &f.path {
+                    pos.path.push(e);
+                }
+                pos.leaf = f.leaf;
+                let Node::Leaf(l) = &*self.nodes[f.slot].node else {
+                    unreachable!("the finger's slot holds its leaf")
+                };
+                pos.idx = tree::leaf_index_in(l, target, true);
+                return Ok(f.slot);
+            }
+        }
+        f.misses = f.misses.saturating_add(1);
+        // Copying the bounds costs a little at every level: after a run of misses,
+        // only every sixteenth descent takes them.
+        let track = target.key().is_some() && (f.misses <= 8 || f.misses & 15 == 0);
+        f.set = false;
+        let (mut has_lo, mut has_hi) = (false, false);
         let mut at = match self.nodes.first() {
             Some(m) if m.id == root => 0,
             _ => self.find_or_load(root, budget, load)?,
@@ -137,6 +190,18 @@ impl Memo {
                     let c = tree::child_index(n, target);
                     let child = n.children[c];
                     pos.path.push((m.id, c));
+                    if track {
+                        // A deeper separator bounds the leaf more tightly.
+                        let f = &mut self.finger;
+                        if c > 0 {
+                            tree::set_bound(&mut f.lo, &n.seps()[c - 1].key);
+                            has_lo = true;
+                        }
+                        if let Some(s) = n.seps().get(c) {
+                            tree::set_bound(&mut f.hi, &s.key);
+                            has_hi = true;
+                        }
+                    }
                     match m.kids.get(c) {
                         Some(&k) if k != 0 && self.nodes[k as usize - 1].id == child => {
                             at = k as usize - 1;
@@ -148,6 +213,19 @@ impl Memo {
                 Node::Leaf(l) => {
                     pos.leaf = m.id;
                     pos.idx = tree::leaf_index(l, target);
+                    if track {
+                        let f = &mut self.finger;
+                        if !has_lo {
+                            f.lo = None;
+                        }
+                        if !has_hi {
+                            f.hi = None;
+                        }
+                        f.path.clone_from(&pos.path);
+                        f.slot = at;
+                        f.leaf = m.id;
+                        f.set = true;
+                    }
                     return Ok(at);
                 }
             };
@@ -257,6 +335,58 @@ mod tests {
         assert_eq!(reached, [6, 7, 4, 6, 7, 4]);
         assert_eq!(loaded, [4, 6, 7, 4]);
         assert_eq!((memo.nodes.len(), memo.bytes), (5, internal + 2 * leaf));
+    }
+
+    /// Descend for `key`; the leaf, index and path reached.
+    fn reach(memo: &mut Memo, budget: usize, key: &[u8]) -> (NodeId, usize, Vec<(NodeId, usize)>) {
+        let nodes = tree();
+        let mut pos = Pos::default();
+        memo.descend(1, Target::KeyGe(key), &mut pos, budget, &mut |id| {
+            Ok(nodes[&id].clone())
+        })
+        .unwrap();
+        (pos.leaf, pos.idx, pos.path.to_vec())
+    }
+
+    /// A key strictly between the separators bounding the last leaf reached is
+    /// found there without a descent; a key equal to a bound descends, and so
+    /// does one whose leaf's slot now holds another leaf.
+    #[test]
+    fn the_finger_saves_descents_for_keys_inside_the_last_leaf() {
+        let mut memo = Memo::default();
+        let big = usize::MAX / 4;
+        // "d" reaches leaf 5 (c, d): bounded by "c" below (node 2) and "e" above (root).
+        assert_eq!(reach(&mut memo, big, b"d"), (5, 1, vec![(1, 0), (2, 1)]));
+        assert_eq!(memo.finger.hits, 0);
+        assert_eq!(reach(&mut memo, big, b"ca"), (5, 1, vec![(1, 0), (2, 1)]));
+        assert_eq!(reach(&mut memo, big, b"dz"), (5, 2, vec![(1, 0), (2, 1)]));
+        assert_eq!(
+            reach(&mut memo, big, b"c\xff"),
+            (5, 1, vec![(1, 0), (2, 1)])
+        );
+        assert_eq!(memo.finger.hits, 3);
+        // The bounds themselves descend (and, being keys that may sit before the
+        // leaf's first item, end at the end of the leaf before it).
+        assert_eq!(reach(&mut memo, big, b"e"), (5, 2, vec![(1, 0), (2, 1)]));
+        assert_eq!(reach(&mut memo, big, b"c"), (4, 2, vec![(1, 0), (2, 0)]));
+        assert_eq!(memo.finger.hits, 3);
+        // With room for two leaves, loads by id (as cursor steps do) turn the
+        // finger's slot over to another leaf: the next descent checks and goes down.
+        let (internal, leaf) = sizes();
+        let budget = internal + 2 * leaf + leaf / 2;
+        let mut memo = Memo::default();
+        let nodes = tree();
+        let mut load = |id: NodeId| Ok(nodes[&id].clone());
+        assert_eq!(reach(&mut memo, budget, b"f"), (6, 1, vec![(1, 1), (3, 0)]));
+        for id in [4, 5] {
+            memo.get_or_load(id, budget, &mut load).unwrap();
+        }
+        assert!(memo.nodes.iter().all(|m| m.id != 6), "leaf 6 was let go");
+        assert_eq!(
+            reach(&mut memo, budget, b"ea"),
+            (6, 1, vec![(1, 1), (3, 0)])
+        );
+        assert_eq!(memo.finger.hits, 0);
     }
 
     #[test]

@@ -6,8 +6,6 @@ use super::*;
 /// A separator: the smallest (key, id) of the subtree to its right.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sep {
-    /// The key's first eight bytes (see `key_prefix`): searches compare it first.
-    pub(super) prefix: u64,
     pub key: Box<[u8]>,
     pub id: ItemId,
 }
@@ -15,7 +13,6 @@ pub struct Sep {
 impl Sep {
     pub fn new(key: &[u8], id: ItemId) -> Sep {
         Sep {
-            prefix: key_prefix(key),
             key: key.into(),
             id,
         }
@@ -23,17 +20,25 @@ impl Sep {
 }
 
 /// An internal node: `children.len() == seps.len() + 1`; child `i` holds items in
-/// `[seps[i-1], seps[i])`. The separators' key prefixes are also kept in an array
-/// of their own (eight bytes a separator), which the searches binary-search: the
-/// upper levels of a tree stay in the CPU cache, and a node that is not costs
-/// about one memory latency (its prefix lines are fetched together) instead of one
-/// per probe. So the separators are private: every change goes through a method
-/// that keeps the array in step.
+/// `[seps[i-1], seps[i])`. The separators' search prefixes (their first eight
+/// bytes, or, when those tie, the eight after the prefix all of them share, up to
+/// sixteen bytes, which the node then skips, as a leaf does) are also kept in an
+/// array of their own, which the searches binary-search: the upper levels of a
+/// tree stay in the CPU cache, and a node that is not costs about one memory
+/// latency (its prefix lines are fetched together) instead of one per probe.
+/// Keys such as `user/profile/00001234` tie on their first eight bytes all over
+/// a node; a tie costs a comparison of whole keys, each behind a pointer. So the
+/// separators are private: every change goes through a method that keeps the
+/// array in step.
 #[derive(Clone, Default, Debug)]
 pub struct Internal {
     pub(super) seps: Vec<Sep>,
     pub(super) prefixes: Vec<u64>,
     pub children: Vec<NodeId>,
+    /// Every separator's key starts with the same `skip` bytes (at most
+    /// `MAX_SKIP`; 0 when there is none), kept big-endian in `common`.
+    skip: usize,
+    common: u128,
 }
 
 impl Internal {
@@ -42,22 +47,55 @@ impl Internal {
             seps,
             prefixes: Vec::new(),
             children,
+            skip: 0,
+            common: 0,
         };
         n.reindex();
         n
     }
+    /// Recompute every search prefix. The node skips the prefix its separators
+    /// share (the first and last bound the others) only when their first eight
+    /// bytes tie somewhere: otherwise those tell them apart already, and a search
+    /// need not look at the shared prefix.
     fn reindex(&mut self) {
+        self.skip = 0;
+        self.common = 0;
         self.prefixes.clear();
-        self.prefixes.extend(self.seps.iter().map(|s| s.prefix));
+        self.prefixes
+            .extend(self.seps.iter().map(|s| key_prefix(&s.key)));
+        if !self.prefixes.windows(2).any(|w| w[0] == w[1]) {
+            return;
+        }
+        let (Some(a), Some(b)) = (self.seps.first(), self.seps.last()) else {
+            return;
+        };
+        let skip = skip_of(&a.key, &b.key);
+        if skip == 0 {
+            return;
+        }
+        self.skip = skip;
+        self.common = head16(&a.key) & skip_mask(skip);
+        for (p, s) in self.prefixes.iter_mut().zip(&self.seps) {
+            *p = key_prefix(&s.key[skip..]);
+        }
+    }
+    /// `sep`'s search prefix here, or `None` if it does not share the prefix the
+    /// node skips (which must then shrink: `reindex`).
+    fn prefix_of(&self, sep: &Sep) -> Option<u64> {
+        prefix_after(&sep.key, self.skip, self.common).ok()
     }
     pub fn seps(&self) -> &[Sep] {
         &self.seps
     }
     /// Insert `sep` at `c` and `child` after it (at `c + 1`): a split child's right half.
     pub fn insert_child(&mut self, c: usize, sep: Sep, child: NodeId) {
-        self.prefixes.insert(c, sep.prefix);
+        let prefix = self.prefix_of(&sep);
         self.seps.insert(c, sep);
         self.children.insert(c + 1, child);
+        match prefix {
+            Some(p) => self.prefixes.insert(c, p),
+            None => self.reindex(),
+        }
     }
     /// Remove child `c + 1` and the separator before it (`c`): a merged sibling.
     pub fn remove_child(&mut self, c: usize) {
@@ -66,8 +104,12 @@ impl Internal {
         self.children.remove(c + 1);
     }
     pub fn set_sep(&mut self, i: usize, sep: Sep) {
-        self.prefixes[i] = sep.prefix;
+        let prefix = self.prefix_of(&sep);
         self.seps[i] = sep;
+        match prefix {
+            Some(p) => self.prefixes[i] = p,
+            None => self.reindex(),
+        }
     }
     /// Split off children `mid..` (and the separators between them) into a new
     /// node; the separator that parted them, for the parent.
@@ -128,13 +170,20 @@ impl Internal {
     pub fn mem_size(&self) -> usize {
         self.seps.iter().map(|s| s.key.len() + 48).sum::<usize>() + self.children.len() * 8 + 88
     }
-    /// The number of separators before the target: those whose prefix is below
-    /// the key's (found by a branch-free binary search over the prefix array, its
+    /// The number of separators before the target: none or all when the key
+    /// does not share the skipped prefix; else those whose prefix is below the
+    /// key's (found by a branch-free binary search over the prefix array, its
     /// lines fetched first), then, among those whose prefix equals the key's, the
     /// ones `before` accepts (monotone).
     #[inline]
     fn search(&self, key: &[u8], before: impl Fn(&Sep) -> bool) -> usize {
-        let p = key_prefix(key);
+        let p = match prefix_after(key, self.skip, self.common) {
+            Ok(p) => p,
+            // Before the shared prefix (or a proper prefix of it): before every
+            // separator; after it: after every one.
+            Err(Ordering::Greater) => return self.seps.len(),
+            Err(_) => return 0,
+        };
         let prefixes = &self.prefixes[..];
         if prefixes.len() <= 128 {
             prefetch_all(prefixes);

@@ -112,6 +112,30 @@ pub(super) fn head16(key: &[u8]) -> u128 {
     (key_prefix(key) as u128) << 64
 }
 
+/// Where `key` stands against a node whose keys all start with the `skip` bytes
+/// of `common` (`head16` masked to them): `Ok(its search prefix)`, the eight
+/// bytes after those, when it starts with them too; else `Err(Less)` or
+/// `Err(Greater)`: it sorts before, or after, every key of the node. A skipped
+/// prefix of at most eight bytes, the usual case, is compared as one word.
+#[inline]
+pub(super) fn prefix_after(key: &[u8], skip: usize, common: u128) -> Result<u64, Ordering> {
+    if skip == 0 {
+        return Ok(key_prefix(key));
+    }
+    let head = if skip <= 8 {
+        let mask = !0u64 << (64 - 8 * skip);
+        (key_prefix(key) & mask).cmp(&((common >> 64) as u64))
+    } else {
+        (head16(key) & skip_mask(skip)).cmp(&common)
+    };
+    match head {
+        Ordering::Equal if key.len() >= skip => Ok(key_prefix(&key[skip..])),
+        // Equal heads with a shorter key: the key is a prefix of the common one.
+        Ordering::Equal | Ordering::Less => Err(Ordering::Less),
+        Ordering::Greater => Err(Ordering::Greater),
+    }
+}
+
 /// The bits of `head16` that the first `skip` bytes occupy.
 #[inline]
 pub(super) fn skip_mask(skip: usize) -> u128 {

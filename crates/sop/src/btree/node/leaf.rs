@@ -211,27 +211,10 @@ impl Leaf {
     /// leaf's common prefix, where it goes: before every item or after all.
     #[inline]
     pub(super) fn key_prefix_in(&self, key: &[u8]) -> Result<u64, usize> {
-        if self.skip == 0 {
-            return Ok(key_prefix(key));
-        }
-        match self.head_vs_common(key) {
-            Ordering::Equal if key.len() >= self.skip => Ok(key_prefix(&key[self.skip..])),
-            // Equal heads with a shorter key: the key is a prefix of the common one.
-            Ordering::Equal | Ordering::Less => Err(0),
-            Ordering::Greater => Err(self.len()),
-        }
-    }
-    /// `key`'s first `skip` bytes (zero past its end) against the common prefix
-    /// (`skip` > 0). A common prefix of at most eight bytes, the usual case, is
-    /// compared as one word.
-    #[inline]
-    fn head_vs_common(&self, key: &[u8]) -> Ordering {
-        if self.skip <= 8 {
-            let mask = !0u64 << (64 - 8 * self.skip);
-            (key_prefix(key) & mask).cmp(&((self.common >> 64) as u64))
-        } else {
-            (head16(key) & skip_mask(self.skip)).cmp(&self.common)
-        }
+        prefix_after(key, self.skip, self.common).map_err(|o| match o {
+            Ordering::Greater => self.len(),
+            _ => 0,
+        })
     }
     /// Shrink `skip` so that `key` shares the common prefix too, recomputing the
     /// prefixes if it changes.
@@ -240,7 +223,7 @@ impl Leaf {
         if self.skip == 0 {
             return;
         }
-        if key.len() >= self.skip && self.head_vs_common(key) == Ordering::Equal {
+        if prefix_after(key, self.skip, self.common).is_ok() {
             return;
         }
         let common = self.common.to_be_bytes();

@@ -234,12 +234,13 @@ fn internal_searches_match_a_linear_scan() {
     }
     let mut rng = fastrand::Rng::with_seed(12);
     for n in [1usize, 2, 7, 64, 200] {
-        for shape in 0..3 {
+        for shape in 0..4 {
             let mut seps: Vec<(Vec<u8>, ItemId)> = (0..n)
                 .map(|i| {
                     let key = match shape {
                         0 => rng.u64(..).to_be_bytes().to_vec(),
                         1 => format!("common/prefix/{:04}", rng.u32(..300)).into_bytes(),
+                        2 => format!("key_{}", rng.u32(..100_000)).into_bytes(),
                         _ => vec![rng.u8(..3); rng.usize(0..10)],
                     };
                     (key, rng.u128(..8) + i as ItemId)
@@ -271,6 +272,23 @@ fn internal_searches_match_a_linear_scan() {
             let (k2, id2) = seps[2].clone();
             node.set_sep(2, Sep::new(&k2, id2));
             check(&node, &seps);
+            // A separator that does not share the prefix the node skips (before
+            // every other), inserted and taken out again.
+            let low: (Vec<u8>, ItemId) = (vec![], 0);
+            if low < seps[0] {
+                let mut more = vec![low.clone()];
+                more.extend(seps.iter().cloned());
+                node.insert_child(0, Sep::new(&low.0, low.1), 98);
+                check(&node, &more);
+                node.remove_child(0);
+                check(&node, &seps);
+                let (k0, id0) = seps[0].clone();
+                node.set_sep(0, Sep::new(&low.0, low.1));
+                more.remove(1);
+                check(&node, &more);
+                node.set_sep(0, Sep::new(&k0, id0));
+                check(&node, &seps);
+            }
             // Move children between siblings both ways.
             let (mut sep, mut right) = node.split_off(mid);
             node.take_front(&mut right, 1, &mut sep);
