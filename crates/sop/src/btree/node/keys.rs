@@ -117,7 +117,7 @@ pub(super) fn head16(key: &[u8]) -> u128 {
 /// bytes after those, when it starts with them too; else `Err(Less)` or
 /// `Err(Greater)`: it sorts before, or after, every key of the node. A skipped
 /// prefix of at most eight bytes, the usual case, is compared as one word.
-#[inline]
+#[inline(always)]
 pub(super) fn prefix_after(key: &[u8], skip: usize, common: u128) -> Result<u64, Ordering> {
     if skip == 0 {
         return Ok(key_prefix(key));
