@@ -1,6 +1,6 @@
 //! Writes with locality: ascending and descending runs, runs in the middle of the
 //! key space (the Go benchmark's `key_{i}` order), deletes in order, and
-//! duplicates. These are where a writer's finger (the last leaf and its bounds)
+//! duplicates, written by adds and upserts in turn. These are where a writer's finger (the last leaf and its bounds)
 //! skips descents and where ascending runs split leaves at the run's point; every
 //! result must be what a plain descent gives, checked against a model after every
 //! operation and by `check` after each commit.
@@ -63,11 +63,26 @@ fn runs_of_nearby_keys_give_the_results_of_plain_descents() {
                 for (n, &i) in seq.iter().enumerate() {
                     let k = key(order, i);
                     let v = format!("v{n}").into_bytes();
-                    let added = s.add(&k, &v).unwrap();
+                    // Adds and upserts in turn (an upsert of a new key into the
+                    // finger's leaf takes a path of its own).
+                    let upsert = n % 2 == 1;
+                    let added = if upsert {
+                        s.upsert(&k, &v).unwrap()
+                    } else {
+                        s.add(&k, &v).unwrap()
+                    };
                     let slot_vals = model.entry(k.clone()).or_default();
-                    assert_eq!(added, !unique || slot_vals.is_empty(), "{what}: add {n}");
-                    if added {
-                        slot_vals.push(v);
+                    if upsert {
+                        assert_eq!(added, slot_vals.is_empty(), "{what}: upsert {n}");
+                        match slot_vals.first_mut() {
+                            Some(first) => *first = v,
+                            None => slot_vals.push(v),
+                        }
+                    } else {
+                        assert_eq!(added, !unique || slot_vals.is_empty(), "{what}: add {n}");
+                        if added {
+                            slot_vals.push(v);
+                        }
                     }
                     // The item just written, and its neighbours, read back.
                     assert_eq!(

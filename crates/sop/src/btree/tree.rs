@@ -440,6 +440,46 @@ pub fn insert_at_fingered<N: NodeStore + ?Sized>(
     fix_overflow(ns.as_dyn(), t, pos.path.clone(), pos.leaf, split_at)
 }
 
+/// An insert of a new item through the finger alone, for a caller that writes
+/// the leaf holding `key` whatever it finds there (an upsert): when the finger
+/// covers `key`, its leaf is taken for writing at once (one lookup, no path
+/// copied) and, if no item with `key` is in it, (key, id) is inserted: `true`.
+/// `false` when the finger does not cover `key` (nothing done) or an item with
+/// `key` is there (the leaf was taken for writing): the caller then does the
+/// general put.
+pub fn insert_new_fingered<N: NodeStore + ?Sized>(
+    ns: &mut N,
+    t: &Tree,
+    key: &[u8],
+    id: ItemId,
+    value: &ValueRef<'_>,
+    f: &mut Finger,
+) -> Result<bool> {
+    let shape = ns.shape();
+    if !f.covers(shape, key) {
+        return Ok(false);
+    }
+    let leaf_id = f.leaf;
+    let Node::Leaf(l) = ns.get_mut(leaf_id)? else {
+        unreachable!()
+    };
+    let idx = l.lower_bound_in(key, id, true);
+    if (idx > 0 && l.key_is(idx - 1, key)) || (idx < l.len() && l.key_is(idx, key)) {
+        return Ok(false);
+    }
+    f.misses = 0;
+    let run = f.continues_run(shape, leaf_id, idx);
+    l.insert(idx, key, id, value);
+    if l.len() <= t.max {
+        f.last_insert = Some((shape, leaf_id, idx));
+        return Ok(true);
+    }
+    // In a run, the new item ends the left leaf (or, at the leaf's end, starts the right).
+    let split_at = run.then_some((idx + 1).min(l.len() - 1));
+    fix_overflow(ns.as_dyn(), t, f.path.clone(), leaf_id, split_at)?;
+    Ok(true)
+}
+
 /// One descent for a write of (key, id): its insertion position, and whether the
 /// item there is the first with `key`. `None` when an item with `key` may lie
 /// before the position or past the end of its leaf; the caller then searches by

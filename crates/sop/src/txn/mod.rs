@@ -431,8 +431,18 @@ impl TxState {
                 let (mut v, t) = self.view(db, sid, true);
                 let unique = v.st.info.options.unique;
                 let mode = *mode;
+                let inline = inline_placement(&v.st.info.options, value);
                 // One loan of the finger for the whole put.
                 v.with_finger(|v, f| {
+                    // An upsert of a new key into the finger's leaf, the common
+                    // case of a load: one lookup of the leaf, nothing else.
+                    if mode == PutMode::Upsert
+                        && inline
+                        && tree::insert_new_fingered(v, &t, key, id, &ValueRef::Inline(value), f)?
+                    {
+                        v.st.count_delta += 1;
+                        return Ok(OpOut::Bool(true));
+                    }
                     // Usually one descent finds both the insertion point and the first
                     // item with the key; otherwise search by key, then insert by (key, id).
                     let mut pos = Pos::default();
@@ -829,6 +839,15 @@ fn set_value(v: &mut View<'_>, pos: &Pos, value: &ValueRef<'_>) -> Result<()> {
     };
     l.set_value(pos.idx, value);
     Ok(())
+}
+
+/// Whether `stage_value` keeps `value` inside the leaf (and fails for nothing).
+fn inline_placement(o: &StoreOptions, value: &[u8]) -> bool {
+    match o.values {
+        ValuePlacement::Auto => value.len() <= crate::options::AUTO_INLINE_MAX,
+        ValuePlacement::Inline => value.len() <= MAX_INLINE_VALUE,
+        ValuePlacement::Separate | ValuePlacement::Big => false,
+    }
 }
 
 /// Place a value according to the store's options; the reference the leaf keeps.
