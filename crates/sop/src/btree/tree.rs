@@ -463,10 +463,27 @@ pub fn insert_new_fingered<N: NodeStore + ?Sized>(
     let Node::Leaf(l) = ns.get_mut(leaf_id)? else {
         unreachable!()
     };
-    let idx = l.lower_bound_in(key, id, true);
-    if (idx > 0 && l.key_is(idx - 1, key)) || (idx < l.len() && l.key_is(idx, key)) {
-        return Ok(false);
-    }
+    // A run of inserts goes on just after the last one: two comparisons with the
+    // items around that place settle it (and that no item there has `key`).
+    let next = match f.last_insert {
+        Some((s, lf, i)) if s == shape && lf == leaf_id && i < l.len() => {
+            let after = i + 1;
+            (cmp_bytes(l.key(i), key).is_lt()
+                && (after == l.len() || cmp_bytes(key, l.key(after)).is_lt()))
+            .then_some(after)
+        }
+        _ => None,
+    };
+    let idx = match next {
+        Some(idx) => idx,
+        None => {
+            let idx = l.lower_bound_in(key, id, true);
+            if (idx > 0 && l.key_is(idx - 1, key)) || (idx < l.len() && l.key_is(idx, key)) {
+                return Ok(false);
+            }
+            idx
+        }
+    };
     f.misses = 0;
     let run = f.continues_run(shape, leaf_id, idx);
     l.insert(idx, key, id, value);
