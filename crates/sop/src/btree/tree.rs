@@ -497,6 +497,52 @@ pub fn insert_new_fingered<N: NodeStore + ?Sized>(
     Ok(true)
 }
 
+/// What `remove_fingered` did.
+pub enum FingerRemove {
+    /// The finger does not cover the key: nothing done.
+    NotCovered,
+    /// No item has the key.
+    Absent,
+    /// The first item with the key was removed; its value's big-value blob, if
+    /// it had one.
+    Removed(Option<u128>),
+}
+
+/// A removal of the first item with `key` through the finger alone: when the
+/// finger covers `key`, every item with it is in the finger's leaf (the next
+/// leaf's items are past the bound above), so one look there tells, and the leaf
+/// is taken for writing only if an item goes (no path copied but to fix an
+/// underflow).
+pub fn remove_fingered<N: NodeStore + ?Sized>(
+    ns: &mut N,
+    t: &Tree,
+    key: &[u8],
+    f: &mut Finger,
+) -> Result<FingerRemove> {
+    let shape = ns.shape();
+    if !f.covers(shape, key) {
+        return Ok(FingerRemove::NotCovered);
+    }
+    f.misses = 0;
+    let leaf_id = f.leaf;
+    let (idx, blob) = {
+        let l = leaf(ns.node(leaf_id)?);
+        let idx = l.lower_bound_key_in(key, true);
+        if idx >= l.len() || !l.key_is(idx, key) {
+            return Ok(FingerRemove::Absent);
+        }
+        (idx, l.big_blob(idx))
+    };
+    let Node::Leaf(l) = ns.get_mut(leaf_id)? else {
+        unreachable!()
+    };
+    l.remove(idx);
+    if !f.path.is_empty() && l.len() < t.min_items() {
+        fix_underflow(ns.as_dyn(), t, f.path.clone(), leaf_id)?;
+    }
+    Ok(FingerRemove::Removed(blob))
+}
+
 /// One descent for a write of (key, id): its insertion position, and whether the
 /// item there is the first with `key`. `None` when an item with `key` may lie
 /// before the position or past the end of its leaf; the caller then searches by

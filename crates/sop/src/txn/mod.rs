@@ -483,6 +483,18 @@ impl TxState {
                 let key = *key;
                 let sid = self.handle_store(*h)?;
                 let (mut v, t) = self.view(db, sid, true);
+                // A key the finger covers: one look at its leaf.
+                match v.with_finger(|v, f| tree::remove_fingered(v, &t, key, f))? {
+                    tree::FingerRemove::NotCovered => {}
+                    tree::FingerRemove::Absent => return Ok(OpOut::Bool(false)),
+                    tree::FingerRemove::Removed(blob) => {
+                        if let Some(b) = blob {
+                            release_blob(v.st, b);
+                        }
+                        v.st.count_delta -= 1;
+                        return Ok(OpOut::Bool(true));
+                    }
+                }
                 let mut pos = Pos::default();
                 // Whether the item the descent reached has the key, looked at in the
                 // same lookup of the leaf (`None`: past the leaf's end).
@@ -825,11 +837,17 @@ fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
         unreachable!()
     };
     if let Some(blob) = l.big_blob(pos.idx) {
-        if !v.st.big.contains(&blob) {
-            v.st.released.push(blob);
-        }
+        release_blob(v.st, blob);
     }
     Ok(())
+}
+
+/// Note that big-value blob `blob` lost its item: garbage once the transaction
+/// commits, unless the transaction wrote it itself (then it is simply not adopted).
+fn release_blob(st: &mut StoreTx, blob: u128) {
+    if !st.big.contains(&blob) {
+        st.released.push(blob);
+    }
 }
 
 fn set_value(v: &mut View<'_>, pos: &Pos, value: &ValueRef<'_>) -> Result<()> {
