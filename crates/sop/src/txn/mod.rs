@@ -124,6 +124,7 @@ impl Transaction {
     }
 
     /// Run one op: check, execute, record.
+    #[inline]
     pub(crate) fn run(&self, op: Op<'_>) -> Result<OpOut> {
         let mut st = self.st.borrow_mut();
         if st.ended {
@@ -143,7 +144,19 @@ impl Transaction {
             }
             st.staged += w;
         }
-        let res = st.exec(&self.db, self.mode, &op);
+        // Puts and removes, nearly every op of a large transaction, go straight to
+        // their code (`run` is inlined into each store method, so this match is
+        // settled where the op is made).
+        let res = match op {
+            Op::Put {
+                h,
+                mode,
+                key,
+                value,
+            } => st.exec_put(&self.db, h, mode, key, value),
+            Op::Remove { h, key } => st.exec_remove(&self.db, h, key),
+            _ => st.exec(&self.db, self.mode, &op),
+        };
         if st.recording {
             let outcome = match &res {
                 Ok(out) => Some(oplog::Outcome::of(out)),
@@ -389,6 +402,111 @@ impl TxState {
         id
     }
 
+    /// A put (`Op::Put`).
+    fn exec_put(
+        &mut self,
+        db: &DbInner,
+        h: u32,
+        mode: PutMode,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<OpOut> {
+        let sid = self.handle_store(h)?;
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::InvalidOption(format!(
+                "key of {} bytes exceeds {MAX_KEY_LEN}",
+                key.len()
+            )));
+        }
+        let id = self.new_item_id();
+        let (mut v, t) = self.view(db, sid, true);
+        let unique = v.st.info.options.unique;
+        let inline = inline_placement(&v.st.info.options, value);
+        // One loan of the finger for the whole put.
+        v.with_finger(|v, f| {
+            // An upsert of a new key into the finger's leaf, the common
+            // case of a load: one lookup of the leaf, nothing else.
+            if mode == PutMode::Upsert
+                && inline
+                && tree::insert_new_fingered(v, &t, key, id, &ValueRef::Inline(value), f)?
+            {
+                v.st.count_delta += 1;
+                return Ok(OpOut::Bool(true));
+            }
+            // Usually one descent finds both the insertion point and the first
+            // item with the key; otherwise search by key, then insert by (key, id).
+            let mut pos = Pos::default();
+            let (found, exact) = match tree::put_position(v, &t, key, id, f, &mut pos)? {
+                Some(found) => (found, true),
+                None => {
+                    tree::descend_into(v, &t, Target::KeyGe(key), &mut pos)?;
+                    let found = tree::settle_forward(v, &mut pos)? && key_at_is(v, &pos, key)?;
+                    (found, false)
+                }
+            };
+            let insert = match mode {
+                PutMode::Add => !(unique && found),
+                PutMode::AddIfAbsent => !found,
+                PutMode::Update | PutMode::Upsert => !found && mode == PutMode::Upsert,
+            };
+            if insert {
+                let staged = stage_value(db, v.st, sid, value)?;
+                if exact {
+                    tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))?;
+                } else {
+                    tree::insert(v, &t, key, id, &staged)?;
+                }
+                v.st.count_delta += 1;
+                Ok(OpOut::Bool(true))
+            } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
+                let staged = stage_value(db, v.st, sid, value)?;
+                release_value(v, &pos)?;
+                set_value(v, &pos, &staged)?;
+                Ok(OpOut::Bool(mode == PutMode::Update))
+            } else {
+                Ok(OpOut::Bool(false))
+            }
+        })
+    }
+
+    /// A removal (`Op::Remove`).
+    fn exec_remove(&mut self, db: &DbInner, h: u32, key: &[u8]) -> Result<OpOut> {
+        let sid = self.handle_store(h)?;
+        let (mut v, t) = self.view(db, sid, true);
+        // A key the finger covers: one look at its leaf.
+        match v.with_finger(|v, f| tree::remove_fingered(v, &t, key, f))? {
+            tree::FingerRemove::NotCovered => {}
+            tree::FingerRemove::Absent => return Ok(OpOut::Bool(false)),
+            tree::FingerRemove::Removed(blob) => {
+                if let Some(b) = blob {
+                    release_blob(v.st, b);
+                }
+                v.st.count_delta -= 1;
+                return Ok(OpOut::Bool(true));
+            }
+        }
+        let mut pos = Pos::default();
+        // Whether the item the descent reached has the key, looked at in the
+        // same lookup of the leaf (`None`: past the leaf's end).
+        let (_, here) = v.with_finger(|v, f| {
+            tree::descend_fingered_with(v, &t, Target::KeyGe(key), key, &mut pos, f, |l, i| {
+                (i < l.len()).then(|| l.key_is(i, key))
+            })
+        })?;
+        let found = match here {
+            Some(found) => found,
+            None => tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)?,
+        };
+        if found {
+            release_value(&mut v, &pos)?;
+            tree::remove_at(&mut v, &t, &pos)?;
+            v.st.count_delta -= 1;
+            Ok(OpOut::Bool(true))
+        } else {
+            Ok(OpOut::Bool(false))
+        }
+    }
+
     pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op<'_>) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
@@ -418,112 +536,8 @@ impl TxState {
                 mode,
                 key,
                 value,
-            } => {
-                let (key, value) = (*key, *value);
-                let sid = self.handle_store(*h)?;
-                if key.len() > MAX_KEY_LEN {
-                    return Err(Error::InvalidOption(format!(
-                        "key of {} bytes exceeds {MAX_KEY_LEN}",
-                        key.len()
-                    )));
-                }
-                let id = self.new_item_id();
-                let (mut v, t) = self.view(db, sid, true);
-                let unique = v.st.info.options.unique;
-                let mode = *mode;
-                let inline = inline_placement(&v.st.info.options, value);
-                // One loan of the finger for the whole put.
-                v.with_finger(|v, f| {
-                    // An upsert of a new key into the finger's leaf, the common
-                    // case of a load: one lookup of the leaf, nothing else.
-                    if mode == PutMode::Upsert
-                        && inline
-                        && tree::insert_new_fingered(v, &t, key, id, &ValueRef::Inline(value), f)?
-                    {
-                        v.st.count_delta += 1;
-                        return Ok(OpOut::Bool(true));
-                    }
-                    // Usually one descent finds both the insertion point and the first
-                    // item with the key; otherwise search by key, then insert by (key, id).
-                    let mut pos = Pos::default();
-                    let (found, exact) = match tree::put_position(v, &t, key, id, f, &mut pos)? {
-                        Some(found) => (found, true),
-                        None => {
-                            tree::descend_into(v, &t, Target::KeyGe(key), &mut pos)?;
-                            let found =
-                                tree::settle_forward(v, &mut pos)? && key_at_is(v, &pos, key)?;
-                            (found, false)
-                        }
-                    };
-                    let insert = match mode {
-                        PutMode::Add => !(unique && found),
-                        PutMode::AddIfAbsent => !found,
-                        PutMode::Update | PutMode::Upsert => !found && mode == PutMode::Upsert,
-                    };
-                    if insert {
-                        let staged = stage_value(db, v.st, sid, value)?;
-                        if exact {
-                            tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))?;
-                        } else {
-                            tree::insert(v, &t, key, id, &staged)?;
-                        }
-                        v.st.count_delta += 1;
-                        Ok(OpOut::Bool(true))
-                    } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
-                        let staged = stage_value(db, v.st, sid, value)?;
-                        release_value(v, &pos)?;
-                        set_value(v, &pos, &staged)?;
-                        Ok(OpOut::Bool(mode == PutMode::Update))
-                    } else {
-                        Ok(OpOut::Bool(false))
-                    }
-                })
-            }
-            Op::Remove { h, key } => {
-                let key = *key;
-                let sid = self.handle_store(*h)?;
-                let (mut v, t) = self.view(db, sid, true);
-                // A key the finger covers: one look at its leaf.
-                match v.with_finger(|v, f| tree::remove_fingered(v, &t, key, f))? {
-                    tree::FingerRemove::NotCovered => {}
-                    tree::FingerRemove::Absent => return Ok(OpOut::Bool(false)),
-                    tree::FingerRemove::Removed(blob) => {
-                        if let Some(b) = blob {
-                            release_blob(v.st, b);
-                        }
-                        v.st.count_delta -= 1;
-                        return Ok(OpOut::Bool(true));
-                    }
-                }
-                let mut pos = Pos::default();
-                // Whether the item the descent reached has the key, looked at in the
-                // same lookup of the leaf (`None`: past the leaf's end).
-                let (_, here) = v.with_finger(|v, f| {
-                    tree::descend_fingered_with(
-                        v,
-                        &t,
-                        Target::KeyGe(key),
-                        key,
-                        &mut pos,
-                        f,
-                        |l, i| (i < l.len()).then(|| l.key_is(i, key)),
-                    )
-                })?;
-                let found = match here {
-                    Some(found) => found,
-                    None => {
-                        tree::settle_forward(&mut v, &mut pos)? && key_at_is(&mut v, &pos, key)?
-                    }
-                };
-                if found {
-                    release_value(&mut v, &pos)?;
-                    tree::remove_at(&mut v, &t, &pos)?;
-                    v.st.count_delta -= 1;
-                    Ok(OpOut::Bool(true))
-                } else {
-                    Ok(OpOut::Bool(false))
-                }
-            }
+            } => self.exec_put(db, *h, *mode, key, value),
+            Op::Remove { h, key } => self.exec_remove(db, *h, key),
             Op::Get { h, key } => {
                 use crate::btree::tree::NodeStore;
                 let key = *key;

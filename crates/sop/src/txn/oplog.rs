@@ -107,6 +107,7 @@ fn varint(b: &mut Vec<u8>, v: usize) {
 
 impl OpLog {
     /// Append `op`, with its result.
+    #[inline]
     pub fn push(&mut self, op: Op<'_>, out: Outcome) {
         let b = &mut self.bytes;
         match op {
@@ -116,12 +117,23 @@ impl OpLog {
                 key,
                 value,
             } => {
-                b.reserve(16 + key.len() + value.len());
-                b.push(PUT);
-                varint(b, h as usize);
-                b.push(mode_byte(mode));
-                varint(b, key.len());
-                varint(b, value.len());
+                b.reserve(32 + key.len() + value.len());
+                if h < 0x80 && key.len() < 0x80 && value.len() < 0x80 {
+                    // The usual small header in one write.
+                    b.extend_from_slice(&[
+                        PUT,
+                        h as u8,
+                        mode_byte(mode),
+                        key.len() as u8,
+                        value.len() as u8,
+                    ]);
+                } else {
+                    b.push(PUT);
+                    varint(b, h as usize);
+                    b.push(mode_byte(mode));
+                    varint(b, key.len());
+                    varint(b, value.len());
+                }
                 b.extend_from_slice(key);
                 b.extend_from_slice(value);
             }
