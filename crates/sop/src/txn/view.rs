@@ -115,22 +115,36 @@ fn load(
     Ok((n, h.seq))
 }
 
+/// The transaction's slot of node `id` in `nodes`, loaded from the snapshot (and
+/// remembered, with its version: the read set) when it has none yet.
+#[inline(always)]
+fn slot_in<'s>(
+    nodes: &'s mut FxHashMap<NodeId, Slot>,
+    db: &DbInner,
+    snap: Option<&StoreState>,
+    name: &str,
+    uncached: bool,
+    id: NodeId,
+) -> Result<&'s mut Slot> {
+    Ok(match nodes.entry(id) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => {
+            let (node, seen) = load(db, snap, name, uncached, id)?;
+            v.insert(Slot {
+                node,
+                seen,
+                state: SlotState::Clean,
+            })
+        }
+    })
+}
+
 impl NodeRead for View<'_> {
     fn node(&mut self, id: NodeId) -> Result<&Arc<Node>> {
         let (db, snap, uncached) = (self.db, self.snap, self.uncached);
         let st = &mut *self.st;
         if self.track {
-            let slot = match st.nodes.entry(id) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => {
-                    let (node, seen) = load(db, snap, &st.info.name, uncached, id)?;
-                    v.insert(Slot {
-                        node,
-                        seen,
-                        state: SlotState::Clean,
-                    })
-                }
-            };
+            let slot = slot_in(&mut st.nodes, db, snap, &st.info.name, uncached, id)?;
             if slot.state == SlotState::Deleted {
                 return Err(Error::corrupt(
                     db.path.join("log"),
@@ -209,17 +223,7 @@ impl<'a> NodeStore for View<'a> {
         self.st.memo.clear();
         let (db, snap, uncached) = (self.db, self.snap, self.uncached);
         let st = &mut *self.st;
-        let s = match st.nodes.entry(id) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
-                let (node, seen) = load(db, snap, &st.info.name, uncached, id)?;
-                v.insert(Slot {
-                    node,
-                    seen,
-                    state: SlotState::Clean,
-                })
-            }
-        };
+        let s = slot_in(&mut st.nodes, db, snap, &st.info.name, uncached, id)?;
         s.state = SlotState::Dirty;
         st.dirty = true;
         st.modcount += 1;

@@ -95,18 +95,7 @@ impl Leaf {
         out: &mut Vec<u8>,
         resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
     ) {
-        let s = self.locs[j];
-        let at = (s.key_off + s.key_len) as usize + 16;
-        if self.arena[at] != TAG_PENDING {
-            self.copy_record(s, out);
-            return;
-        }
-        let (start, _) = self.span(s);
-        out.extend_from_slice(&self.arena[start..at]);
-        let mut r = Reader::new(&self.arena);
-        r.pos = at + 1;
-        let p = r.u32().expect("leaf arena holds valid records");
-        encode_value(out, &resolve(p));
+        self.encode_slot(self.locs[j], out, resolve);
     }
 
     /// The leaf `base` becomes with the delta image `bytes` (read from commit

@@ -188,14 +188,7 @@ impl Internal {
         if prefixes.len() <= 128 {
             prefetch_all(prefixes);
         }
-        let (mut base, mut size) = (0usize, prefixes.len());
-        while size > 1 {
-            let half = size / 2;
-            let mid = base + half;
-            base = if prefixes[mid - 1] < p { mid } else { base };
-            size -= half;
-        }
-        let first = base + usize::from(size == 1 && prefixes[base] < p);
+        let first = count_below(prefixes, p);
         let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
         first + self.seps[first..first + ties].partition_point(before)
     }

@@ -84,6 +84,19 @@ pub(super) fn prefetch_all<T>(xs: &[T]) {
     }
 }
 
+/// How many of `prefixes` (sorted) are below `p`: a branch-free binary search.
+#[inline]
+pub(super) fn count_below(prefixes: &[u64], p: u64) -> usize {
+    let (mut base, mut size) = (0usize, prefixes.len());
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = if prefixes[mid - 1] < p { mid } else { base };
+        size -= half;
+    }
+    base + usize::from(size == 1 && prefixes[base] < p)
+}
+
 pub(super) fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }

@@ -284,14 +284,7 @@ impl Leaf {
         } else if p > hi {
             return prefixes.len();
         } else {
-            let (mut base, mut size) = (0usize, prefixes.len());
-            while size > 1 {
-                let half = size / 2;
-                let mid = base + half;
-                base = if prefixes[mid - 1] < p { mid } else { base };
-                size -= half;
-            }
-            base + usize::from(size == 1 && prefixes[base] < p)
+            count_below(prefixes, p)
         };
         let ties = prefixes[first..].iter().take_while(|&&x| x == p).count();
         first + self.locs[first..first + ties].partition_point(|&s| before(s))
@@ -653,20 +646,7 @@ impl Leaf {
         let base = out.len();
         out.reserve(self.arena.len() - self.dead);
         for i in 0..self.locs.len() {
-            let s = self.locs[i];
-            let at = (s.key_off + s.key_len) as usize + 16;
-            let key_off = if self.arena[at] != TAG_PENDING {
-                self.copy_record(s, out).key_off as usize
-            } else {
-                let (start, _) = self.span(s);
-                let key_off = out.len() + (s.key_off as usize - start);
-                out.extend_from_slice(&self.arena[start..at]);
-                let mut r = Reader::new(&self.arena);
-                r.pos = at + 1;
-                let p = r.u32().expect("leaf arena holds valid records");
-                encode_value(out, &resolve(p));
-                key_off
-            };
+            let key_off = self.encode_slot(self.locs[i], out, resolve);
             self.locs[i].key_off = (key_off - base) as u32;
         }
         self.arena.clear();
@@ -694,18 +674,30 @@ impl Leaf {
         put_varint(out, self.len() as u64);
         out.reserve(self.arena.len() - self.dead);
         for &s in &self.locs {
-            // A record is stored as it is encoded, except a pending value.
-            let at = (s.key_off + s.key_len) as usize + 16;
-            if self.arena[at] != TAG_PENDING {
-                self.copy_record(s, out);
-                continue;
-            }
-            let (start, _) = self.span(s);
-            out.extend_from_slice(&self.arena[start..at]);
-            let mut r = Reader::new(&self.arena);
-            r.pos = at + 1;
-            let p = r.u32().expect("leaf arena holds valid records");
-            encode_value(out, &resolve(p));
+            self.encode_slot(s, out, resolve);
         }
+    }
+    /// Append slot `s`'s record to `out` as it is stored on disk: as it is in the
+    /// arena, but for a pending value, replaced by `resolve`'s reference. Where
+    /// its key went in `out`.
+    #[inline]
+    pub(super) fn encode_slot(
+        &self,
+        s: Loc,
+        out: &mut Vec<u8>,
+        resolve: &mut dyn FnMut(u32) -> ValueRef<'static>,
+    ) -> usize {
+        let at = (s.key_off + s.key_len) as usize + 16;
+        if self.arena[at] != TAG_PENDING {
+            return self.copy_record(s, out).key_off as usize;
+        }
+        let (start, _) = self.span(s);
+        let key_off = out.len() + (s.key_off as usize - start);
+        out.extend_from_slice(&self.arena[start..at]);
+        let mut r = Reader::new(&self.arena);
+        r.pos = at + 1;
+        let p = r.u32().expect("leaf arena holds valid records");
+        encode_value(out, &resolve(p));
+        key_off
     }
 }
