@@ -290,11 +290,28 @@ impl Leaf {
         first + self.locs[first..first + ties].partition_point(|&s| before(s))
     }
     pub(super) fn push_record(&mut self, key: &[u8], id: ItemId, value: &ValueRef<'_>) -> SlotRef {
-        put_varint(&mut self.arena, key.len() as u64);
-        let key_off = self.arena.len() as u32;
-        self.arena.extend_from_slice(key);
-        put_u128(&mut self.arena, id);
-        encode_value(&mut self.arena, value);
+        let a = &mut self.arena;
+        let key_off;
+        match *value {
+            // The usual record, written with room made for it once: one-byte
+            // lengths, the key, the id, an inline value.
+            ValueRef::Inline(v) if key.len() < 0x80 && v.len() < 0x80 => {
+                a.reserve(key.len() + v.len() + 19);
+                a.push(key.len() as u8);
+                key_off = a.len() as u32;
+                a.extend_from_slice(key);
+                a.extend_from_slice(&id.to_le_bytes());
+                a.extend_from_slice(&[TAG_INLINE, v.len() as u8]);
+                a.extend_from_slice(v);
+            }
+            _ => {
+                put_varint(a, key.len() as u64);
+                key_off = a.len() as u32;
+                a.extend_from_slice(key);
+                put_u128(a, id);
+                encode_value(a, value);
+            }
+        }
         SlotRef {
             prefix: key_prefix(key.get(self.skip..).unwrap_or_default()),
             loc: Loc {
