@@ -222,6 +222,19 @@ impl Report {
             }
         }
         out.push('\n');
+        if ratio && self.runs > 1 {
+            let led: Vec<String> = self
+                .phases()
+                .into_iter()
+                .filter_map(|p| self.rounds_led(p).map(|(k, n)| format!("{p} {k} of {n}")))
+                .collect();
+            if !led.is_empty() {
+                out.push_str(&format!(
+                    "Rounds in which sop led every peer (each round's own figures; a median can hide a round run at a slow moment): {}.\n",
+                    led.join(", ")
+                ));
+            }
+        }
         if self.swarm.is_some() {
             out.push_str(
                 "Swarm cells: committed transactions per second of all writer processes together; \
@@ -245,6 +258,26 @@ impl Report {
             out.push_str(&format!("- {}: {}; {}\n", e.engine, e.version, e.settings));
         }
         out
+    }
+
+    /// In how many of the rounds sop's figure beat every peer's of the same round
+    /// (time or bytes: lower is better), out of how many; `None` without rounds or
+    /// without a peer that ran in every round.
+    fn rounds_led(&self, phase: &str) -> Option<(usize, usize)> {
+        let n = self.runs;
+        let sop = self.find("sop", phase).filter(|r| r.rounds.len() == n)?;
+        let peers: Vec<&PhaseResult> = self
+            .results
+            .iter()
+            .filter(|r| r.phase == phase && !r.engine.starts_with("sop") && r.rounds.len() == n)
+            .collect();
+        if peers.is_empty() {
+            return None;
+        }
+        let led = (0..n)
+            .filter(|&i| peers.iter().all(|p| sop.rounds[i] < p.rounds[i]))
+            .count();
+        Some((led, n))
     }
 
     /// sop's figure over the best peer's: throughput (higher is better) for timed phases,
@@ -332,5 +365,60 @@ pub fn human_bytes(b: u64) -> String {
         format!("{:.1} MiB", b as f64 / MIB)
     } else {
         format!("{:.1} KiB", b as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(engine: &str, phase: &str, rounds: &[f64]) -> PhaseResult {
+        let ms = rounds[(rounds.len() - 1) / 2];
+        PhaseResult {
+            engine: engine.into(),
+            phase: phase.into(),
+            ms: Some(ms),
+            ops_per_sec: Some(1000.0 / ms),
+            rounds: rounds.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The text report says in how many rounds sop beat every peer, round by round
+    /// (a peer that is best in one round and not in another counts in its round).
+    #[test]
+    fn rounds_led_compares_each_round() {
+        let info = |e: &str| EngineInfo {
+            engine: e.into(),
+            version: String::new(),
+            settings: String::new(),
+        };
+        let report = Report {
+            workload: "w".into(),
+            count: 1,
+            runs: 3,
+            ops: None,
+            swarm: None,
+            machine: Machine {
+                cores: 2,
+                memory_bytes: 1 << 30,
+                os: "os".into(),
+                cpu_model: None,
+            },
+            engines: vec![info("sop"), info("a"), info("b")],
+            skipped: vec![],
+            results: vec![
+                result("sop", "insert", &[10.0, 30.0, 20.0]),
+                result("a", "insert", &[12.0, 20.0, 25.0]),
+                result("b", "insert", &[11.0, 40.0, 19.0]),
+                result("sop", "read", &[5.0, 5.0, 5.0]),
+                result("a", "read", &[6.0, 6.0, 6.0]),
+            ],
+        };
+        assert_eq!(report.rounds_led("insert"), Some((1, 3)));
+        assert_eq!(report.rounds_led("read"), Some((3, 3)));
+        assert!(report
+            .render()
+            .contains("Rounds in which sop led every peer (each round's own figures; a median can hide a round run at a slow moment): insert 1 of 3, read 3 of 3."));
     }
 }
