@@ -52,22 +52,15 @@ pub struct Finger {
     shape: u64,
     path: Path,
     leaf: NodeId,
-    lo: Option<Vec<u8>>,
-    hi: Option<Vec<u8>>,
+    bounds: Bounds,
     /// The last insert: its leaf and index, and the shape then.
     last_insert: Option<(u64, NodeId, usize)>,
-    /// Descents in a row the finger did not cover. Copying the bounds costs a
-    /// little at every level; after a run of misses (random keys) they are taken
-    /// only now and then, until the finger hits again.
-    misses: u32,
 }
 
 impl Finger {
     /// Does the finger's leaf hold every position for `key` (shape `shape`)?
     fn covers(&self, shape: u64, key: &[u8]) -> bool {
-        self.shape != 0
-            && self.shape == shape
-            && strictly_inside(self.lo.as_deref(), self.hi.as_deref(), key)
+        self.shape != 0 && self.shape == shape && self.bounds.covers(key)
     }
 
     /// Whether an insert at `idx` of `leaf` continues an ascending run: the last
@@ -77,10 +70,94 @@ impl Finger {
     }
 }
 
-pub fn set_bound(b: &mut Option<Vec<u8>>, key: &[u8]) {
-    let v = b.get_or_insert_with(Vec::new);
-    v.clear();
-    v.extend_from_slice(key);
+/// The keys of the separators bounding the leaf a descent reached (`None` at
+/// the tree's edge), for a finger (a writer's, above, or a reader's, in the
+/// memo): a key strictly between them lands in that leaf whatever its target.
+/// Taking them costs a copy at every level, so after a run of descents they did
+/// not cover (random keys) they are taken only now and then, until they cover
+/// again.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    lo: Option<Vec<u8>>,
+    hi: Option<Vec<u8>>,
+    /// Which bounds the descent under way has taken.
+    took: (bool, bool),
+    /// Descents in a row the bounds did not cover.
+    misses: u32,
+}
+
+impl Bounds {
+    /// Whether `key` lies strictly between the bounds.
+    #[inline]
+    pub fn covers(&self, key: &[u8]) -> bool {
+        self.lo
+            .as_deref()
+            .is_none_or(|lo| cmp_bytes(lo, key) == std::cmp::Ordering::Less)
+            && self
+                .hi
+                .as_deref()
+                .is_none_or(|hi| cmp_bytes(key, hi) == std::cmp::Ordering::Less)
+    }
+
+    /// A lookup the bounds covered.
+    #[inline]
+    pub fn hit(&mut self) {
+        self.misses = 0;
+    }
+
+    /// A descent the bounds did not cover: whether it should take them (always
+    /// after a few misses in a row, then one descent in sixteen).
+    #[inline]
+    pub fn miss(&mut self) -> bool {
+        self.misses = self.misses.saturating_add(1);
+        self.misses <= 8 || self.misses & 15 == 0
+    }
+
+    /// Start taking the bounds of a descent.
+    #[inline]
+    pub fn begin(&mut self) {
+        self.took = (false, false);
+    }
+
+    /// The descent took child `c` of internal node `n`: its separators bound the
+    /// leaf below (a deeper one more tightly than any above it).
+    #[inline]
+    pub fn note(&mut self, n: &Internal, c: usize) {
+        fn set(b: &mut Option<Vec<u8>>, key: &[u8]) {
+            let v = b.get_or_insert_with(Vec::new);
+            v.clear();
+            v.extend_from_slice(key);
+        }
+        if c > 0 {
+            set(&mut self.lo, &n.seps()[c - 1].key);
+            self.took.0 = true;
+        }
+        if let Some(s) = n.seps().get(c) {
+            set(&mut self.hi, &s.key);
+            self.took.1 = true;
+        }
+    }
+
+    /// The descent reached its leaf: a side no separator bounded is the tree's edge.
+    #[inline]
+    pub fn end(&mut self) {
+        if !self.took.0 {
+            self.lo = None;
+        }
+        if !self.took.1 {
+            self.hi = None;
+        }
+    }
+}
+
+/// `dst` made a copy of `src` (paths are short: element by element beats a
+/// generic slice copy).
+#[inline]
+pub fn copy_path(dst: &mut Path, src: &Path) {
+    dst.clear();
+    for &e in src {
+        dst.push(e);
+    }
 }
 
 /// `descend_into` for `target` (whose key is `key`), starting from the finger's
@@ -111,41 +188,28 @@ pub fn descend_fingered_with<N: NodeStore + ?Sized, R>(
 ) -> Result<(bool, R)> {
     let shape = ns.shape();
     if f.covers(shape, key) {
-        f.misses = 0;
-        pos.path.clear();
-        // Paths are short: element by element beats a generic slice copy.
-        for &e in &f.path {
-            pos.path.push(e);
-        }
+        f.bounds.hit();
+        copy_path(&mut pos.path, &f.path);
         pos.leaf = f.leaf;
         // The finger's leaf was used by the last operation: no need to prefetch it.
         let l = leaf(ns.node(f.leaf)?);
         pos.idx = leaf_index_in(l, target, true);
         return Ok((true, at(l, pos.idx)));
     }
-    f.misses = f.misses.saturating_add(1);
     f.shape = 0;
-    if f.misses > 8 && f.misses & 15 != 0 {
+    if !f.bounds.miss() {
         descend_into(ns, t, target, pos)?;
         let r = at(leaf(ns.node(pos.leaf)?), pos.idx);
         return Ok((false, r));
     }
     pos.path.clear();
-    let (mut has_lo, mut has_hi) = (false, false);
+    f.bounds.begin();
     let mut id = t.root;
     let r = loop {
         match &**ns.node(id)? {
             Node::Internal(n) => {
                 let c = child_index(n, target);
-                // A deeper separator bounds the leaf more tightly.
-                if c > 0 {
-                    set_bound(&mut f.lo, &n.seps()[c - 1].key);
-                    has_lo = true;
-                }
-                if let Some(s) = n.seps().get(c) {
-                    set_bound(&mut f.hi, &s.key);
-                    has_hi = true;
-                }
+                f.bounds.note(n, c);
                 pos.path.push((id, c));
                 id = n.children[c];
             }
@@ -156,12 +220,7 @@ pub fn descend_fingered_with<N: NodeStore + ?Sized, R>(
             }
         }
     };
-    if !has_lo {
-        f.lo = None;
-    }
-    if !has_hi {
-        f.hi = None;
-    }
+    f.bounds.end();
     f.path.clone_from(&pos.path);
     f.leaf = pos.leaf;
     f.shape = shape;
@@ -220,14 +279,6 @@ impl Target<'_> {
             Target::First | Target::End => None,
         }
     }
-}
-
-/// Whether `key` lies strictly between the bounds `lo` and `hi` (absent: the
-/// tree's edge), so that every position for it is in the leaf they bound.
-#[inline]
-pub fn strictly_inside(lo: Option<&[u8]>, hi: Option<&[u8]>, key: &[u8]) -> bool {
-    lo.is_none_or(|lo| cmp_bytes(lo, key) == std::cmp::Ordering::Less)
-        && hi.is_none_or(|hi| cmp_bytes(key, hi) == std::cmp::Ordering::Less)
 }
 
 fn leaf(n: &Node) -> &Leaf {
@@ -408,10 +459,8 @@ pub fn insert_at(
     insert_at_fingered(ns, t, pos, key, id, value, None)
 }
 
-/// `insert_at`, noting the insert in `f`. A leaf that overflows while inserts run
-/// in ascending order (each just after the last) is split right after the new
-/// item, not in the middle: the run goes on filling the left leaf, so leaves
-/// loaded in key order end up full instead of half full.
+/// `insert_at`, noting the insert in `f` (a split then follows the run of
+/// inserts: `after_insert`).
 pub fn insert_at_fingered<N: NodeStore + ?Sized>(
     ns: &mut N,
     t: &Tree,
@@ -422,22 +471,59 @@ pub fn insert_at_fingered<N: NodeStore + ?Sized>(
     f: Option<&mut Finger>,
 ) -> Result<()> {
     let shape = ns.shape();
-    let run = f
-        .as_deref()
-        .is_some_and(|f| f.continues_run(shape, pos.leaf, pos.idx));
     let Node::Leaf(l) = ns.get_mut(pos.leaf)? else {
         unreachable!()
     };
     l.insert(pos.idx, key, id, value);
-    if l.len() <= t.max {
+    let at = Inserted {
+        shape,
+        leaf: pos.leaf,
+        idx: pos.idx,
+        len: l.len(),
+    };
+    after_insert(ns.as_dyn(), t, at, Some(&pos.path), f)
+}
+
+/// Where an insert went: the tree's shape then, the leaf, the new item's index
+/// and the leaf's length with it.
+struct Inserted {
+    shape: u64,
+    leaf: NodeId,
+    idx: usize,
+    len: usize,
+}
+
+/// After an insert: note it in the finger `f`, or, if the leaf overflows, split
+/// it, `path` leading to it (`None`: the finger's own path, the insert having
+/// gone through the finger). A leaf that overflows while inserts run in
+/// ascending order (each just after the last) is split right after the new
+/// item, not in the middle: the run goes on filling the left leaf, so leaves
+/// loaded in key order end up full instead of half full.
+#[inline]
+fn after_insert(
+    ns: &mut dyn NodeStore,
+    t: &Tree,
+    at: Inserted,
+    path: Option<&Path>,
+    f: Option<&mut Finger>,
+) -> Result<()> {
+    let run = f
+        .as_deref()
+        .is_some_and(|f| f.continues_run(at.shape, at.leaf, at.idx));
+    if at.len <= t.max {
         if let Some(f) = f {
-            f.last_insert = Some((shape, pos.leaf, pos.idx));
+            f.last_insert = Some((at.shape, at.leaf, at.idx));
         }
         return Ok(());
     }
+    let path = match (path, f) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => f.path.clone(),
+        (None, None) => unreachable!("an insert through a finger names it"),
+    };
     // In a run, the new item ends the left leaf (or, at the leaf's end, starts the right).
-    let split_at = run.then_some((pos.idx + 1).min(l.len() - 1));
-    fix_overflow(ns.as_dyn(), t, pos.path.clone(), pos.leaf, split_at)
+    let split_at = run.then_some((at.idx + 1).min(at.len - 1));
+    fix_overflow(ns, t, path, at.leaf, split_at)
 }
 
 /// An insert of a new item through the finger alone, for a caller that writes
@@ -484,16 +570,15 @@ pub fn insert_new_fingered<N: NodeStore + ?Sized>(
             idx
         }
     };
-    f.misses = 0;
-    let run = f.continues_run(shape, leaf_id, idx);
+    f.bounds.hit();
     l.insert(idx, key, id, value);
-    if l.len() <= t.max {
-        f.last_insert = Some((shape, leaf_id, idx));
-        return Ok(true);
-    }
-    // In a run, the new item ends the left leaf (or, at the leaf's end, starts the right).
-    let split_at = run.then_some((idx + 1).min(l.len() - 1));
-    fix_overflow(ns.as_dyn(), t, f.path.clone(), leaf_id, split_at)?;
+    let at = Inserted {
+        shape,
+        leaf: leaf_id,
+        idx,
+        len: l.len(),
+    };
+    after_insert(ns.as_dyn(), t, at, None, Some(f))?;
     Ok(true)
 }
 
@@ -523,7 +608,7 @@ pub fn remove_fingered<N: NodeStore + ?Sized>(
     if !f.covers(shape, key) {
         return Ok(FingerRemove::NotCovered);
     }
-    f.misses = 0;
+    f.bounds.hit();
     let leaf_id = f.leaf;
     let (idx, blob) = {
         let l = leaf(ns.node(leaf_id)?);

@@ -47,9 +47,7 @@ struct ReadFinger {
     slot: usize,
     leaf: NodeId,
     path: tree::Path,
-    lo: Option<Vec<u8>>,
-    hi: Option<Vec<u8>>,
-    misses: u32,
+    bounds: tree::Bounds,
     /// Descents the finger saved (tests look).
     #[cfg(test)]
     hits: usize,
@@ -153,17 +151,14 @@ impl Memo {
         if let Some(key) = target.key() {
             if f.set
                 && self.nodes.get(f.slot).is_some_and(|m| m.id == f.leaf)
-                && tree::strictly_inside(f.lo.as_deref(), f.hi.as_deref(), key)
+                && f.bounds.covers(key)
             {
-                f.misses = 0;
+                f.bounds.hit();
                 #[cfg(test)]
                 {
                     f.hits += 1;
                 }
-                pos.path.clear();
-                for &e in &f.path {
-                    pos.path.push(e);
-                }
+                tree::copy_path(&mut pos.path, &f.path);
                 pos.leaf = f.leaf;
                 let Node::Leaf(l) = &*self.nodes[f.slot].node else {
                     unreachable!("the finger's slot holds its leaf")
@@ -172,12 +167,11 @@ impl Memo {
                 return Ok(f.slot);
             }
         }
-        f.misses = f.misses.saturating_add(1);
-        // Copying the bounds costs a little at every level: after a run of misses,
-        // only every sixteenth descent takes them.
-        let track = target.key().is_some() && (f.misses <= 8 || f.misses & 15 == 0);
+        let track = f.bounds.miss() && target.key().is_some();
         f.set = false;
-        let (mut has_lo, mut has_hi) = (false, false);
+        if track {
+            f.bounds.begin();
+        }
         let mut at = match self.nodes.first() {
             Some(m) if m.id == root => 0,
             _ => self.find_or_load(root, budget, load)?,
@@ -191,16 +185,7 @@ impl Memo {
                     let child = n.children[c];
                     pos.path.push((m.id, c));
                     if track {
-                        // A deeper separator bounds the leaf more tightly.
-                        let f = &mut self.finger;
-                        if c > 0 {
-                            tree::set_bound(&mut f.lo, &n.seps()[c - 1].key);
-                            has_lo = true;
-                        }
-                        if let Some(s) = n.seps().get(c) {
-                            tree::set_bound(&mut f.hi, &s.key);
-                            has_hi = true;
-                        }
+                        self.finger.bounds.note(n, c);
                     }
                     match m.kids.get(c) {
                         Some(&k) if k != 0 && self.nodes[k as usize - 1].id == child => {
@@ -215,12 +200,7 @@ impl Memo {
                     pos.idx = tree::leaf_index(l, target);
                     if track {
                         let f = &mut self.finger;
-                        if !has_lo {
-                            f.lo = None;
-                        }
-                        if !has_hi {
-                            f.hi = None;
-                        }
+                        f.bounds.end();
                         f.path.clone_from(&pos.path);
                         f.slot = at;
                         f.leaf = m.id;
