@@ -60,8 +60,14 @@ pub enum Error {
     /// `Database::commit_outcome(attempt)`.
     #[error("commit outcome unknown for attempt {attempt}: {source}")]
     CommitOutcomeUnknown { attempt: String, source: Box<Error> },
-    #[error("the database is poisoned after a failed fsync or a lost lease; reopen it")]
-    Poisoned,
+    /// An earlier error left this handle unable to go on safely (after a failed
+    /// fsync the page cache may claim bytes the disk never got); the text says
+    /// which. Reopening the database rebuilds its state from what is durable.
+    #[error("the database handle is poisoned by an earlier error ({0}); reopen the database")]
+    Poisoned(String),
+    /// The volume holding the database is full (ENOSPC or a quota).
+    #[error("disk full at {path}: free some space on that volume (nothing committed was lost), then retry or reopen")]
+    DiskFull { path: PathBuf, source: std::io::Error },
     #[error("this process's lease expired and other processes fenced it off; reopen the database")]
     Fenced,
     #[error("snapshot too old: {0}")]
@@ -72,6 +78,13 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        if matches!(source.kind(), StorageFull | QuotaExceeded) {
+            return Error::DiskFull {
+                path: path.into(),
+                source,
+            };
+        }
         Error::Io {
             path: path.into(),
             source,
@@ -93,3 +106,26 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ENOSPC and quota errors say "disk full" and what to do; other I/O errors
+    /// stay I/O errors.
+    #[test]
+    fn a_full_volume_is_named_as_such() {
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::QuotaExceeded,
+        ] {
+            let e = Error::io("/db/tmp/x.tmp", std::io::Error::from(kind));
+            assert!(matches!(e, Error::DiskFull { .. }), "{e:?}");
+            let text = e.to_string();
+            assert!(text.starts_with("disk full at /db/tmp/x.tmp"), "{text}");
+            assert!(text.contains("free some space"), "{text}");
+        }
+        let e = Error::io("/db/x", std::io::Error::other("boom"));
+        assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    }
+}

@@ -140,6 +140,9 @@ impl Database {
         // at some of them: leave them for a later pass.
         let head = db.catch_up()?.seq;
         let busy = db.oldest_snapshot().is_some_and(|s| s < head);
+        // "Referenced" is judged by the head: make it durable first, or a power
+        // cut could bring back an older state that still points at what we delete.
+        db.make_durable(head)?;
         if !candidates.is_empty() && !busy {
             let referenced = self.referenced_blobs()?;
             for (sdir, name) in candidates {

@@ -325,7 +325,7 @@ fn an_io_error_at_every_step_of_compaction_loses_nothing() {
         if res.is_ok()
             || !matches!(
                 res,
-                Err(Error::Poisoned | Error::CommitOutcomeUnknown { .. })
+                Err(Error::Poisoned(_) | Error::CommitOutcomeUnknown { .. })
             )
         {
             // The handle is still usable: what it reads is unchanged.

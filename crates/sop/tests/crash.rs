@@ -343,7 +343,7 @@ fn io_error_at_every_step_of_a_commit_in(mode: Mode) {
         let res = workload(&db);
         vfs.set_fault(Fault::None);
         match &res {
-            Ok(()) if matches!(db.begin(TxMode::NoCheck), Err(Error::Poisoned)) => {
+            Ok(()) if matches!(db.begin(TxMode::NoCheck), Err(Error::Poisoned(_))) => {
                 // The commit is durable in the journal, but writing journaled
                 // records out to their files failed afterwards: only a reopen,
                 // which replays the journal, may go on.
@@ -362,7 +362,7 @@ fn io_error_at_every_step_of_a_commit_in(mode: Mode) {
             Err(Error::CommitOutcomeUnknown { .. }) => {
                 // The record is linked; whether it is durable is unknown. The database
                 // refuses further work until reopened.
-                assert!(matches!(db.begin(TxMode::ForWriting), Err(Error::Poisoned)));
+                assert!(matches!(db.begin(TxMode::ForWriting), Err(Error::Poisoned(_))));
             }
             Err(e) => {
                 assert!(!e.is_conflict(), "an I/O error is not a conflict: {e}");

@@ -147,13 +147,16 @@ impl DbInner {
 
     /// The journal after `base`: the spare file renamed, or a new one. Its name
     /// is synced before any frame goes in (a frame under the old name would be
-    /// checked against the wrong base, and lost).
+    /// checked against the wrong base, and lost). The caller holds the journal
+    /// lock when it passes the spare: the spare's name belongs to whoever holds
+    /// that lock, so no write-out can rename another journal to it meanwhile.
     fn new_journal_file(&self, base: u64, spare: Option<Arc<dyn VFile>>) -> Result<Active> {
         let path = journal::path(&self.path, base);
         let file = match spare {
             Some(f) => {
                 let from = journal::spare_path(&self.path);
                 self.vfs.rename(&from, &path).map_err(io_err(&path))?;
+                self.verify_name(&path, &*f)?;
                 f
             }
             None => self.vfs.create_new(&path).map_err(io_err(&path))?,
@@ -168,6 +171,21 @@ impl DbInner {
             written,
             buf: Vec::new(),
         })
+    }
+
+    /// After a rename of a journal file: fail unless the name now holds `file`.
+    /// Frames appended to a file that lost its name would be acknowledged and
+    /// then lost; this turns any such race into an error (which poisons).
+    fn verify_name(&self, path: &Path, file: &dyn VFile) -> Result<()> {
+        let named = self.vfs.file_id(path).map_err(io_err(path))?;
+        let held = file.id().map_err(io_err(path))?;
+        if named != held {
+            return Err(Error::io(
+                path,
+                io::Error::other("this name does not hold the journal file just renamed to it"),
+            ));
+        }
+        Ok(())
     }
 
     /// Under the commit lock, just after record `seq` was linked or packed: append
@@ -259,13 +277,30 @@ impl DbInner {
         let mut d = self.durable.lock();
         let last = self.journal_sync()?;
         *d = last;
-        let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
-        let next = self.new_journal_file(last, spare)?;
+        // Taking the spare, renaming it and installing it happen under one hold of
+        // the journal lock: the write-out renames a written-out journal to the
+        // spare's name under the same lock, so it can never do so between our
+        // taking the spare and our rename (which once gave our frames a file with
+        // no name, and lost them).
         let mut g = self.journal.lock();
-        if let Some(j) = g.as_mut() {
-            if let Some(old) = j.active.replace(next) {
-                j.sealed.push((old.base, old.last, old.file));
-            }
+        let j = g
+            .as_mut()
+            .ok_or_else(|| Error::InvalidOption("the journal is closed".into()))?;
+        let spare = j.spare.take();
+        let next = self.new_journal_file(last, spare)?;
+        if let Some(old) = j.active.replace(next) {
+            j.sealed.push((old.base, old.last, old.file));
+        }
+        Ok(())
+    }
+
+    /// Remove the spare journal file (compaction and close give its space back).
+    /// Under the journal lock, the owner of the spare's name.
+    fn remove_spare(&self) -> Result<()> {
+        let mut g = self.journal.lock();
+        if g.as_mut().and_then(|j| j.spare.take()).is_some() {
+            let p = journal::spare_path(&self.path);
+            self.vfs.remove_file(&p).map_err(io_err(&p))?;
         }
         Ok(())
     }
@@ -291,19 +326,12 @@ impl DbInner {
             }
             self.write_out_sealed()?;
             // Compaction gives space back: the spare journal goes too (the next
-            // rotation makes a new one). Under `writing_out`, so no write-out
-            // renames another journal to the spare's name meanwhile.
-            let _w = self.writing_out.lock();
-            let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
-            if spare.is_some() {
-                let p = journal::spare_path(&self.path);
-                self.vfs.remove_file(&p).map_err(io_err(&p))?;
-            }
-            Ok(())
+            // rotation makes a new one).
+            self.remove_spare()
         })()
         .inspect_err(|e| {
             tracing::error!(error = %e, "writing out journaled records failed; reopen the database");
-            self.poison();
+            self.poison_with(e);
         })
     }
 
@@ -313,7 +341,7 @@ impl DbInner {
     fn write_out_or_poison(&self) {
         if let Err(e) = self.write_out_sealed() {
             tracing::error!(error = %e, "writing out journaled records failed; reopen the database");
-            self.poison();
+            self.poison_with(&e);
         }
     }
 
@@ -331,7 +359,7 @@ impl DbInner {
                 return Ok(());
             };
             self.write_pack(base, last)?;
-            self.sync_records(base, last)?;
+            self.sync_record_names(base, last)?;
             {
                 // Under the files lock, so no reader caches a slice of the journal
                 // after this (see `segment`).
@@ -349,8 +377,10 @@ impl DbInner {
             if let Some(j) = g.as_mut() {
                 j.sealed.retain(|s| s.0 != base);
                 if j.spare.is_none() {
+                    // Under the journal lock: the spare's name is ours now.
                     let to = journal::spare_path(&self.path);
                     self.vfs.rename(&p, &to).map_err(io_err(&to))?;
+                    self.verify_name(&to, &*file)?;
                     j.spare = Some(file);
                     continue;
                 }
@@ -360,8 +390,6 @@ impl DbInner {
         }
     }
 
-    /// A clean close: seal the journal, write every journaled record out, remove
-    /// the journals. Errors leave them for the next opener to replay.
     /// Copy the packed records of the sealed journal `base` (sequences up to
     /// `last`) into one record pack (`log::pack`), sync it, and make each record's
     /// name a hard link to it: one file and one sync for the lot, where a file per
@@ -370,28 +398,42 @@ impl DbInner {
         let records: Vec<(u64, Packed)> = (base + 1..=last)
             .filter_map(|s| self.log.packed(s).map(|p| (s, p)))
             .collect();
+        let jpath = journal::path(&self.path, base);
+        let sizes: Vec<(u64, u64)> = records.iter().map(|(s, p)| (*s, p.len)).collect();
+        let mut at = records.iter();
+        self.pack_records(&sizes, false, &mut |buf| {
+            let (_, p) = at.next().expect("one read per record");
+            p.file.read_exact_at(buf, p.off).map_err(io_err(&jpath))
+        })
+    }
+
+    /// Write records (sequence, length) into one record pack, reading each one's
+    /// bytes with `read` in order, `fdatasync` it once, and give each record its
+    /// name as a hard link to it: exclusively (`replace` false: a name taken is an
+    /// error), or in place of whatever the name holds (`replace`: journal
+    /// recovery, where a name may hold a torn or unsynced copy). Directory
+    /// entries are not synced here.
+    fn pack_records(
+        &self,
+        records: &[(u64, u64)],
+        replace: bool,
+        read: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        let jpath = journal::path(&self.path, base);
         let tmp = self.tmp_path();
         let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
         let res = (|| {
             let mut buf = pack::header().to_vec();
             let mut entries = Vec::with_capacity(records.len());
             let mut off = pack::HEADER_LEN;
-            for (seq, p) in &records {
+            for &(seq, len) in records {
                 let at = buf.len();
-                buf.resize(at + p.len as usize, 0);
-                p.file
-                    .read_exact_at(&mut buf[at..], p.off)
-                    .map_err(io_err(&jpath))?;
-                entries.push(pack::Entry {
-                    seq: *seq,
-                    off,
-                    len: p.len,
-                });
-                off += p.len;
+                buf.resize(at + len as usize, 0);
+                read(&mut buf[at..])?;
+                entries.push(pack::Entry { seq, off, len });
+                off += len;
                 if buf.len() >= 1 << 20 {
                     f.append(&buf).map_err(io_err(&tmp))?;
                     buf.clear();
@@ -400,8 +442,15 @@ impl DbInner {
             buf.extend_from_slice(&pack::encode_tail(&entries));
             f.append(&buf).map_err(io_err(&tmp))?;
             f.sync_data().map_err(io_err(&tmp))?;
-            for (seq, _) in &records {
-                self.log.link(&*self.vfs, &tmp, *seq)?;
+            for &(seq, _) in records {
+                if replace {
+                    self.log.put(&*self.vfs, &tmp, seq, &self.tmp_path())?;
+                } else if !self.log.link(&*self.vfs, &tmp, seq)? {
+                    return Err(Error::corrupt(
+                        self.log.path(seq),
+                        "a journaled record's name is taken by another file",
+                    ));
+                }
             }
             Ok(())
         })();
@@ -409,11 +458,13 @@ impl DbInner {
         res
     }
 
-    pub(super) fn close_journal(&self) {
+    /// A clean close: seal the journal, write every journaled record out, remove
+    /// the journals. Errors leave them for the next opener to replay.
+    pub(super) fn close_journal(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Relaxed) {
-            return;
+            return Err(self.poisoned_error());
         }
-        let res = (|| {
+        (|| {
             let active = match self.journal.lock().as_mut() {
                 Some(j) => j.active.take(),
                 None => return Ok(()),
@@ -426,28 +477,20 @@ impl DbInner {
                 }
             }
             self.write_out_sealed()?;
-            let spare = self.journal.lock().as_mut().and_then(|j| j.spare.take());
-            if spare.is_some() {
-                let p = journal::spare_path(&self.path);
-                self.vfs.remove_file(&p).map_err(io_err(&p))?;
-            }
+            self.remove_spare()?;
             self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
-        })();
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "journal left for the next open to replay");
-        }
+        })()
     }
 
-    /// Make records `from + 1 ..= to` durable in place: their bytes, then their
-    /// folders' entries.
-    fn sync_records(&self, from: u64, to: u64) -> Result<()> {
+    /// Make the names of records `from + 1 ..= to` durable: their folders'
+    /// entries, and `log/`'s (which holds the folders). Their bytes were made
+    /// durable by each file's own `fdatasync` (a record pack's, or a large
+    /// record's before its marker frame): never by a whole-file-system sync,
+    /// which FUSE and network volumes accept and ignore.
+    fn sync_record_names(&self, from: u64, to: u64) -> Result<()> {
         if from >= to {
             return Ok(());
         }
-        let files: Vec<PathBuf> = (from + 1..=to).map(|s| self.log.path(s)).collect();
-        self.vfs
-            .sync_files(&files)
-            .map_err(io_err(&self.log.root))?;
         let dirs: BTreeSet<PathBuf> = (from + 1..=to).map(|s| self.log.subdir(s)).collect();
         for d in &dirs {
             self.vfs.sync_dir(d).map_err(io_err(d))?;
@@ -458,10 +501,12 @@ impl DbInner {
     }
 
     /// On open, holding `open.lock` alone: replay the journals a crashed exclusive
-    /// owner left, oldest first. Every record with a valid frame is made whole;
+    /// owner left, oldest first. Every record with a valid frame is rewritten from
+    /// it, all of them into one record pack made durable by its own `fdatasync`;
     /// records after the last valid frame never returned Ok: those intact are
-    /// kept, the first damaged one and everything after it are removed (newest
-    /// first, so the log stays a prefix). Then all is synced and the journals go.
+    /// kept (each synced), the first damaged one and everything after it are
+    /// removed (newest first, so the log stays a prefix). Only once all of that is
+    /// durable do the journals go.
     pub(super) fn recover_journal(&self) -> Result<()> {
         let mut bases: Vec<u64> = self
             .vfs
@@ -478,14 +523,25 @@ impl DbInner {
         let Some(&first) = bases.first() else {
             return Ok(());
         };
-        let mut last = first;
+        let mut journals = Vec::with_capacity(bases.len());
         for &base in &bases {
             let jpath = journal::path(&self.path, base);
-            let bytes = self.vfs.read_all(&jpath).map_err(io_err(&jpath))?;
-            last = base;
-            for (seq, frame) in journal::parse(&bytes, base) {
+            journals.push((base, self.vfs.read_all(&jpath).map_err(io_err(&jpath))?));
+        }
+        let mut last = first;
+        let mut restore: Vec<(u64, &[u8])> = Vec::new();
+        for (base, bytes) in &journals {
+            last = *base;
+            for (seq, frame) in journal::parse(bytes, *base) {
                 match frame {
-                    Frame::Record(b) => self.restore_record(seq, b)?,
+                    // Rewritten even when the file reads back the same: after a
+                    // failed fsync the page cache can show bytes the disk lacks.
+                    // A record retired since keeps its tombstone.
+                    Frame::Record(b) => {
+                        if !matches!(self.log.peek(&*self.vfs, seq)?, Some((true, _))) {
+                            restore.push((seq, b));
+                        }
+                    }
                     Frame::Marker => {
                         if self.log.read_header(&*self.vfs, seq)?.is_none() {
                             return Err(Error::corrupt(
@@ -498,6 +554,13 @@ impl DbInner {
                 last = seq;
             }
         }
+        let sizes: Vec<(u64, u64)> = restore.iter().map(|(s, b)| (*s, b.len() as u64)).collect();
+        let mut next = restore.iter();
+        self.pack_records(&sizes, true, &mut |buf| {
+            let (_, b) = next.next().expect("one read per record");
+            buf.copy_from_slice(b);
+            Ok(())
+        })?;
         let beyond: Vec<u64> = self
             .log
             .list_from(&*self.vfs, last + 1)?
@@ -517,31 +580,23 @@ impl DbInner {
             self.vfs.remove_file(&p).map_err(io_err(&p))?;
         }
         checkpoint::CheckpointDir::new(&self.path).remove_after(&*self.vfs, keep)?;
-        self.sync_records(first, keep)?;
+        // Records kept beyond the journal were linked but maybe never synced (a
+        // crash between a large record's link and its marker frame).
+        for s in last + 1..=keep {
+            let p = self.log.path(s);
+            self.vfs
+                .open(&p)
+                .and_then(|f| f.sync_data())
+                .map_err(io_err(&p))?;
+        }
+        self.sync_record_names(first, keep)?;
+        let ckpts = self.path.join("checkpoints");
+        self.vfs.sync_dir(&ckpts).map_err(io_err(&ckpts))?;
         for b in bases {
             let p = journal::path(&self.path, b);
             self.vfs.remove_file(&p).map_err(io_err(&p))?;
         }
         self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
-    }
-
-    /// Make record `seq` hold exactly `bytes` (its journal frame), unless it was
-    /// retired since. The file is rewritten even when it reads back the same: after
-    /// a failed fsync the page cache can show bytes the disk does not hold. Not
-    /// synced here: recovery syncs everything at the end.
-    fn restore_record(&self, seq: u64, bytes: &[u8]) -> Result<()> {
-        let p = self.log.path(seq);
-        if let Some((true, _)) = self.log.peek(&*self.vfs, seq)? {
-            return Ok(());
-        }
-        let tmp = self.tmp_path();
-        let f = self.vfs.create_new(&tmp).map_err(io_err(&tmp))?;
-        f.append(bytes).map_err(io_err(&tmp))?;
-        let dir = self.log.subdir(seq);
-        if !self.vfs.exists(&dir).map_err(io_err(&dir))? {
-            self.vfs.create_dir_all(&dir).map_err(io_err(&dir))?;
-        }
-        self.vfs.rename(&tmp, &p).map_err(io_err(&p))
     }
 
     /// Whether record `seq` is whole: its header, every node image it holds and

@@ -41,6 +41,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long [`Database::close`] waits for background threads to let go.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 /// Detail of the error for a big-value file that is not there.
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
 
@@ -84,6 +87,8 @@ pub(crate) struct DbInner {
     _proc_lock: Box<dyn VLock>,
     tmp_counter: AtomicU64,
     poisoned: AtomicBool,
+    /// What poisoned the handle (the first such error).
+    poison_reason: Mutex<Option<String>>,
     /// Snapshot sequences of this process's open transactions (seq -> how many).
     snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
     /// Clustered mode: when a process's lease was first seen missing.
@@ -192,6 +197,7 @@ impl Database {
             _proc_lock: proc_lock,
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            poison_reason: Mutex::new(None),
             snapshots: Mutex::new(Default::default()),
             suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
@@ -222,6 +228,9 @@ impl Database {
             db.inner.log.sync(&*db.inner.vfs, head)?;
         }
         *db.inner.durable.lock() = head;
+        // Checkpoints beyond the head whose record is gone were written for a
+        // record a power cut removed: a later commit will take that sequence.
+        db.inner.remove_stale_checkpoints(head)?;
         if db.inner.opts.exclusive {
             db.inner.start_journal(head)?;
             db.inner.alone.store(true, Ordering::Release);
@@ -244,9 +253,7 @@ impl Database {
 
     /// Begin a transaction whose commit gives up after `max_commit_time`.
     pub fn begin_with(&self, mode: TxMode, max_commit_time: Duration) -> Result<Transaction> {
-        if self.inner.poisoned.load(Ordering::Relaxed) {
-            return Err(Error::Poisoned);
-        }
+        self.inner.check_poisoned()?;
         let mut snap = self.inner.catch_up()?;
         // Another process announced a newer commit that our view of the folder
         // does not show yet (network file systems cache directory lookups).
@@ -264,6 +271,38 @@ impl Database {
             snap,
             max_commit_time,
         ))
+    }
+
+    /// Close the database now, in this thread, and report what closing did not
+    /// finish. Dropping the last handle closes it too, but silently, and if a
+    /// background thread (journal write-out, periodic recovery) is busy at that
+    /// moment, that thread finishes the close a little later; `close` waits for
+    /// it (up to `CLOSE_WAIT`). An exclusive folder closed with `Ok` holds no
+    /// journal: every journaled commit was written out into the log. Fails with
+    /// `Error::InUse` if other clones of this handle or open transactions still
+    /// hold the database (it then closes when the last of them goes).
+    pub fn close(self) -> Result<()> {
+        let start = Instant::now();
+        let mut inner = self.inner;
+        loop {
+            match Arc::try_unwrap(inner) {
+                Ok(db) => {
+                    let res = db.close_journal();
+                    drop(db);
+                    return res;
+                }
+                Err(shared) if start.elapsed() < CLOSE_WAIT => {
+                    inner = shared;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(shared) => {
+                    return Err(Error::InUse(
+                        shared.path.clone(),
+                        "other handles or open transactions of this database are still alive".into(),
+                    ))
+                }
+            }
+        }
     }
 
     /// The folder of this database.
@@ -399,13 +438,22 @@ pub struct StoreSummary {
 impl DbInner {
     pub fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Relaxed) {
-            Err(Error::Poisoned)
+            Err(self.poisoned_error())
         } else {
             Ok(())
         }
     }
+    pub(crate) fn poisoned_error(&self) -> Error {
+        let why = self.poison_reason.lock().clone();
+        Error::Poisoned(why.unwrap_or_else(|| "an earlier write or fsync failed".into()))
+    }
     pub fn poison(&self) {
         self.poisoned.store(true, Ordering::Relaxed);
+    }
+    /// Poison the handle, saying why (kept for every later `Poisoned` error).
+    pub fn poison_with(&self, why: &Error) {
+        self.poison_reason.lock().get_or_insert_with(|| why.to_string());
+        self.poison();
     }
 
     /// Read every record newer than what this process has applied.
@@ -424,7 +472,7 @@ impl DbInner {
                 Some(rec) if rec.retired => {
                     // Reclaimed after a checkpoint covered it: continue from that checkpoint.
                     let dir = checkpoint::CheckpointDir::new(&self.path);
-                    match dir.load_newest(&*self.vfs, |seq| self.log_has(seq))? {
+                    match dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))? {
                         Some(cp) if cp.seq >= next => st = Arc::new(cp),
                         _ => {
                             return Err(Error::corrupt(
@@ -446,10 +494,29 @@ impl DbInner {
     /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
     fn load_checkpoint(&self) -> Result<()> {
         let dir = checkpoint::CheckpointDir::new(&self.path);
-        if let Some(st) = dir.load_newest(&*self.vfs, |seq| self.log_has(seq))? {
+        if let Some(st) = dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))? {
             *self.state.write() = Arc::new(st);
         }
         Ok(())
+    }
+
+    /// Whether record `seq` exists and, if `txn` is known (non-zero), is the
+    /// record of that transaction: a checkpoint of `seq` applies only then.
+    fn checkpoint_matches(&self, seq: u64, txn: u128) -> Result<bool> {
+        match self.log.read_header(&*self.vfs, seq) {
+            Ok(Some(rec)) => Ok(txn == 0 || rec.txn == txn),
+            Ok(None) | Err(Error::Corrupt { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write a checkpoint of `st`, once its record is durable. A checkpoint is
+    /// derived from the records up to `st.seq`; written while the newest of them
+    /// could still vanish in a power cut, it would outlive that record and later
+    /// stand for another commit at the same sequence.
+    pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
+        self.make_durable(st.seq)?;
+        checkpoint::CheckpointDir::new(&self.path).write(&*self.vfs, st, &self.tmp_path())
     }
 
     /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
@@ -462,10 +529,20 @@ impl DbInner {
         if st.seq != seq {
             return; // someone else's commit came in between; theirs will do
         }
-        let dir = checkpoint::CheckpointDir::new(&self.path);
-        if let Err(e) = dir.write(&*self.vfs, &st, &self.tmp_path()) {
+        if let Err(e) = self.write_checkpoint(&st) {
             tracing::warn!(seq, error = %e, "checkpoint not written");
         }
+    }
+
+    /// Remove the checkpoints after `head` whose record does not exist.
+    fn remove_stale_checkpoints(&self, head: u64) -> Result<()> {
+        let dir = checkpoint::CheckpointDir::new(&self.path);
+        for seq in dir.list(&*self.vfs)?.into_iter().filter(|s| *s > head) {
+            if !self.log_has(seq)? {
+                dir.remove(&*self.vfs, seq)?;
+            }
+        }
+        Ok(())
     }
 
     /// Records beyond `head` with one missing in between mean a damaged log
@@ -518,7 +595,7 @@ impl DbInner {
             if head.aborted.contains(&self.proc_id) {
                 // Our lease lapsed and another process fenced us off and collected
                 // what we left: nothing of ours may commit any more.
-                self.poison();
+                self.poison_with(&Error::Fenced);
                 return Err(Error::Fenced);
             }
             if !valid(&head) {
@@ -563,7 +640,7 @@ impl DbInner {
 
     /// An error after attempt `txn` was linked: poison the handle.
     fn outcome_unknown(&self, txn: u128, e: Error) -> Error {
-        self.poison();
+        self.poison_with(&e);
         Error::CommitOutcomeUnknown {
             attempt: format!("{txn:032x}"),
             source: Box::new(e),
@@ -608,7 +685,11 @@ impl DbInner {
 
 impl Drop for DbInner {
     fn drop(&mut self) {
-        self.close_journal();
+        if let Err(e) = self.close_journal() {
+            if !matches!(e, Error::Poisoned(_)) {
+                tracing::warn!(error = %e, "journal left for the next open to replay");
+            }
+        }
         // No transaction is open (each holds an Arc to us): everything can go.
         for (_, path) in std::mem::take(&mut *self.trash.lock()) {
             self.remove_path(&path);

@@ -47,7 +47,9 @@ impl Database {
             });
         }
         // A checkpoint at the head: nobody needs a record header at or below it.
-        checkpoint::CheckpointDir::new(&db.path).write(vfs, &head, &db.tmp_path())?;
+        // The head is made durable first: what is retired here is judged dead by
+        // the head, and must stay dead after a power cut.
+        db.write_checkpoint(&head)?;
 
         let mut live: HashSet<u64> = HashSet::new();
         for st in head.stores.values() {

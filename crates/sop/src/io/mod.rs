@@ -33,6 +33,17 @@ pub trait VFile: Send + Sync {
     }
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// Which file this is (device and inode number, or the simulator's inode):
+    /// compared with [`Vfs::file_id`] of a name to verify that a rename put this
+    /// very file under that name.
+    fn id(&self) -> io::Result<FileId>;
+}
+
+/// The identity of a file, independent of its names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// An exclusive advisory lock on a file, held until dropped.
@@ -63,16 +74,13 @@ pub trait Vfs: Send + Sync + 'static {
     /// blocking. `Ok(None)` means another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>>;
 
-    /// Make the content of every file in `files` durable (their directory entries
-    /// are not covered: sync those with `sync_dir`). The OS implementation syncs
-    /// the whole file system at once when there are many (one journal commit
-    /// instead of one per file).
-    fn sync_files(&self, files: &[std::path::PathBuf]) -> io::Result<()> {
-        for p in files {
-            self.open(p)?.sync_data()?;
-        }
-        Ok(())
-    }
+    /// The identity of the file named `path` (see [`VFile::id`]).
+    fn file_id(&self, path: &Path) -> io::Result<FileId>;
+
+    // There is deliberately no whole-file-system sync (`syncfs`, `sync`): on FUSE
+    // file systems (s3fs, gcsfuse, sshfs, rclone, passthrough FUSE) and on several
+    // network volumes they return success and persist nothing. Durability comes
+    // only from `VFile::sync_data` of each file and `sync_dir` of each directory.
 
     /// Read a whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {

@@ -1,6 +1,6 @@
 //! The real file system.
 
-use super::{VFile, VLock, Vfs};
+use super::{FileId, VFile, VLock, Vfs};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -62,6 +62,17 @@ impl VFile for OsFile {
     fn len(&self) -> io::Result<u64> {
         Ok(*self.len.lock())
     }
+    fn id(&self) -> io::Result<FileId> {
+        id_of(&self.file.metadata()?)
+    }
+}
+
+fn id_of(m: &fs::Metadata) -> io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
 }
 
 struct OsLock {
@@ -120,24 +131,8 @@ impl Vfs for OsVfs {
     fn exists(&self, path: &Path) -> io::Result<bool> {
         path.try_exists()
     }
-    fn sync_files(&self, files: &[std::path::PathBuf]) -> io::Result<()> {
-        const SYNCFS_FROM: usize = 8;
-        #[cfg(target_os = "linux")]
-        if files.len() >= SYNCFS_FROM {
-            use std::os::fd::AsRawFd;
-            // One syncfs writes back every dirty page of the file system and commits
-            // its journal once; an fdatasync per file would commit it per file.
-            let f = File::open(&files[0])?;
-            // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
-            if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            return Ok(());
-        }
-        for p in files {
-            File::open(p)?.sync_data()?;
-        }
-        Ok(())
+    fn file_id(&self, path: &Path) -> io::Result<FileId> {
+        id_of(&fs::metadata(path)?)
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>> {
         let file = OpenOptions::new()

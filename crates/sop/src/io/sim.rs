@@ -23,7 +23,7 @@
 //! `remove_file`, `remove_dir`, `sync_dir`, `create_dir_all`) is one numbered
 //! *op*, and a [`Fault`] can fail one op or cut the power at one.
 
-use super::{VFile, VLock, Vfs};
+use super::{FileId, VFile, VLock, Vfs};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -52,6 +52,17 @@ pub enum Fault {
 #[derive(Clone, Default)]
 pub struct SimVfs {
     state: Arc<Mutex<State>>,
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+/// Called before some operations (see [`SimVfs::set_hook`]).
+pub type Hook = Arc<dyn Fn(HookOp<'_>) + Send + Sync>;
+
+/// An operation about to run, as a [`Hook`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum HookOp<'a> {
+    CreateNew(&'a Path),
+    Rename { from: &'a Path, to: &'a Path },
 }
 
 /// The root directory's id.
@@ -428,6 +439,20 @@ impl SimVfs {
 
     /// Set the fault plan (replacing any previous one). A power cut that has
     /// already happened stays in effect.
+    /// Run `hook` at the start of every `create_new` and `rename`, outside the
+    /// file system's lock, in the calling thread (tests use it to force an
+    /// interleaving of threads: it may block). `None` removes it.
+    pub fn set_hook(&self, hook: Option<Hook>) {
+        *self.hook.lock() = hook;
+    }
+
+    fn run_hook(&self, op: HookOp<'_>) {
+        let hook = self.hook.lock().clone();
+        if let Some(h) = hook {
+            h(op);
+        }
+    }
+
     pub fn set_fault(&self, fault: Fault) {
         self.state.lock().fault = fault;
     }
@@ -471,6 +496,7 @@ impl SimVfs {
         let image = self.state.lock().image(choose);
         SimVfs {
             state: Arc::new(Mutex::new(image)),
+            hook: Arc::default(),
         }
     }
 
@@ -480,6 +506,7 @@ impl SimVfs {
         let image = self.state.lock().image(|_| 0);
         SimVfs {
             state: Arc::new(Mutex::new(image)),
+            hook: Arc::default(),
         }
     }
 
@@ -673,6 +700,14 @@ impl VFile for SimFile {
         st.check_power()?;
         Ok(st.inode(self.ino).data.len() as u64)
     }
+
+    fn id(&self) -> io::Result<FileId> {
+        self.vfs.state.lock().check_power()?;
+        Ok(FileId {
+            dev: 0,
+            ino: self.ino,
+        })
+    }
 }
 
 impl Drop for SimFile {
@@ -741,6 +776,7 @@ impl Vfs for SimVfs {
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
+        self.run_hook(HookOp::CreateNew(path));
         let mut st = self.state.lock();
         st.begin_op()?;
         let comps = norm(path);
@@ -788,6 +824,7 @@ impl Vfs for SimVfs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.run_hook(HookOp::Rename { from, to });
         let mut st = self.state.lock();
         st.begin_op()?;
         let fc = norm(from);
@@ -916,6 +953,15 @@ impl Vfs for SimVfs {
         st.dir_mut(d).sync();
         st.maybe_gc();
         Ok(())
+    }
+
+    fn file_id(&self, path: &Path) -> io::Result<FileId> {
+        let st = self.state.lock();
+        st.check_power()?;
+        Ok(FileId {
+            dev: 0,
+            ino: self.file_inode(&st, path)?,
+        })
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {

@@ -70,6 +70,9 @@ impl VFile for Slice {
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.len)
     }
+    fn id(&self) -> io::Result<crate::io::FileId> {
+        self.0.file.id()
+    }
 }
 
 /// (file length, its last 8 bytes, its bytes).
@@ -355,6 +358,23 @@ impl LogDir {
             }
             Err(e) => Err(Error::io(to, e)),
         }
+    }
+
+    /// Make the file `src` record `seq`, replacing whatever the name holds (journal
+    /// recovery rewriting a record from its frame): a hard link under the spare
+    /// name `via`, then an atomic rename over the record's name. Not synced.
+    pub fn put(&self, vfs: &dyn Vfs, src: &Path, seq: u64, via: &Path) -> Result<()> {
+        let dir = self.subdir(seq);
+        if !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
+            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        vfs.link_exclusive(src, via)
+            .map_err(|e| Error::io(via, e))?;
+        let to = self.path(seq);
+        vfs.rename(via, &to).map_err(|e| {
+            let _ = vfs.remove_file(via);
+            Error::io(&to, e)
+        })
     }
 
     /// Make record `seq` (and all before it in its directory) durable.

@@ -3,13 +3,17 @@
 //!
 //! `checkpoints/<seq %016x>.ckpt`:
 //! ```text
-//! "SOPCKPT\x01" | version u32 | reserved u32 | seq u64 | body length u64 | body | xxh3-64(body) u64
+//! "SOPCKPT\x01" | version u32 | reserved u32 | seq u64 | txn u128 | body length u64 | body | xxh3-64(body) u64
 //! body: store count; per store: StoreInfo JSON (length-prefixed), created_seq u64,
 //!       count u64, node count, per node (id u64, seq u64, off u64, len u32, xxh3 u64,
 //!       base: 00, or 01 and the base image's seq u64, off u64, len u32, xxh3 u64);
 //!       aborted count, each u128
 //! ```
-//! Version 1 (still read) has no base field: every image is full.
+//! `txn` is the transaction id of record `seq`: a checkpoint is used only while
+//! the record at `seq` is that very record (a power cut can remove a record that
+//! was not yet durable, and a later commit then takes its sequence).
+//! Version 2 (still read) has no `txn`; version 1 no base field either (every
+//! image is full).
 //! Checkpoints are derived data: a missing or damaged one only costs replay time.
 
 use super::{decode_base, encode_base, DbState, Handle, StoreInfo, StoreState};
@@ -40,7 +44,7 @@ impl CheckpointDir {
     }
 
     /// Sequences of the checkpoints present, ascending.
-    fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
+    pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
         let mut seqs: Vec<u64> = vfs
             .list_dir(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?
@@ -54,11 +58,13 @@ impl CheckpointDir {
         Ok(seqs)
     }
 
-    /// The newest checkpoint that decodes and whose record `in_log` confirms.
+    /// The newest checkpoint that decodes and whose record `in_log` confirms:
+    /// `in_log(seq, txn)` says whether record `seq` exists and, when the
+    /// checkpoint names its transaction (`txn` non-zero), was written by it.
     pub fn load_newest(
         &self,
         vfs: &dyn Vfs,
-        in_log: impl Fn(u64) -> Result<bool>,
+        in_log: impl Fn(u64, u128) -> Result<bool>,
     ) -> Result<Option<DbState>> {
         for seq in self.list(vfs)?.into_iter().rev() {
             let path = self.path(seq);
@@ -67,7 +73,7 @@ impl CheckpointDir {
                 .map_err(|e| e.to_string())
                 .and_then(|b| decode(&b).map_err(|e| e.0));
             match decoded {
-                Ok(st) if st.seq == seq && in_log(seq)? => return Ok(Some(st)),
+                Ok(st) if st.seq == seq && in_log(seq, st.head_txn)? => return Ok(Some(st)),
                 Ok(_) => {
                     tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log")
                 }
@@ -80,13 +86,24 @@ impl CheckpointDir {
     }
 
     /// Remove the checkpoints of sequences after `seq` (their records were removed
-    /// by journal recovery; a later record at that sequence is another commit).
+    /// by journal recovery, or lost to a power cut before they were durable; a
+    /// later record at that sequence is another commit).
     pub fn remove_after(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
         for s in self.list(vfs)?.into_iter().filter(|s| *s > seq) {
             let p = self.path(s);
             vfs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }
         Ok(())
+    }
+
+    /// Remove the checkpoint of `seq`, if there is one.
+    pub fn remove(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
+        let p = self.path(seq);
+        match vfs.remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&p, e)),
+        }
     }
 
     /// Write a checkpoint of `st` (through `tmp`, fsynced, linked exclusively), then
@@ -115,7 +132,7 @@ impl CheckpointDir {
 }
 
 pub const MAGIC: &[u8; 8] = b"SOPCKPT\x01";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 pub fn encode(st: &DbState) -> Vec<u8> {
     let mut body = Vec::new();
@@ -149,6 +166,7 @@ pub fn encode(st: &DbState) -> Vec<u8> {
     put_u32(&mut out, VERSION);
     put_u32(&mut out, 0);
     put_u64(&mut out, st.seq);
+    put_u128(&mut out, st.head_txn);
     put_u64(&mut out, body.len() as u64);
     out.extend_from_slice(&body);
     put_u64(&mut out, checksum(&body));
@@ -161,13 +179,14 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
         return Err(CodecError::new("not a SOP checkpoint (bad magic)"));
     }
     let v = r.u32()?;
-    if v != VERSION && v != 1 {
+    if !(1..=VERSION).contains(&v) {
         return Err(CodecError::new(format!(
             "checkpoint version {v}, this build reads {VERSION}"
         )));
     }
     r.u32()?;
     let seq = r.u64()?;
+    let head_txn = if v >= 3 { r.u128()? } else { 0 };
     let len = r.u64()?;
     if len > r.remaining() as u64 {
         return Err(CodecError::new("checkpoint body truncated"));
@@ -179,6 +198,7 @@ pub fn decode(bytes: &[u8]) -> Result<DbState, CodecError> {
     let mut r = Reader::new(body);
     let mut st = DbState {
         seq,
+        head_txn,
         ..Default::default()
     };
     for _ in 0..r.count(20)? {

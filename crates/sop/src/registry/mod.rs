@@ -146,6 +146,10 @@ pub struct DbState {
     pub names: imbl::HashMap<String, u64>,
     /// Transactions recovery declared dead: their commits are refused.
     pub aborted: imbl::HashSet<u128>,
+    /// The transaction id of record `seq` (0 for the empty database, or a state
+    /// loaded from a checkpoint of an older format): a checkpoint saves it, so
+    /// that it is never taken for the state of another record at `seq`.
+    pub head_txn: u128,
 }
 
 impl DbState {
@@ -156,6 +160,7 @@ impl DbState {
     /// Apply commit record `seq`. Records are applied strictly in order.
     pub fn apply(&mut self, seq: u64, rec: &Record) {
         debug_assert_eq!(seq, self.seq + 1);
+        self.head_txn = rec.txn;
         for t in &rec.aborts {
             self.aborted.insert(*t);
         }

@@ -66,11 +66,15 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         let has_writes = tx.st.borrow().has_writes();
         if !has_writes {
             // Read-only: valid if nothing read changed, or if re-reading gives the same results.
+            // What it read is then confirmed only once the commits it read are
+            // durable: another process links a record before syncing its folder,
+            // and a power cut in between would remove a commit this reader saw.
             let head = db.catch_up()?;
-            if tx.st.borrow().validate(&head) {
-                return Ok(());
+            let seq = head.seq;
+            if !tx.st.borrow().validate(&head) {
+                replay(tx, db, head)?;
             }
-            replay(tx, db, head)?;
+            db.make_durable(seq)?;
             return Ok(());
         }
         // Lock the nodes this transaction writes (so writers of the same nodes
