@@ -97,6 +97,7 @@ impl Database {
     /// Run recovery now.
     pub fn recover(&self) -> Result<RecoveryReport> {
         let db = &*self.inner;
+        db.check_writable()?;
         let vfs = &*db.vfs;
         let mut report = RecoveryReport::default();
         // List what may be garbage before deciding who is alive: a process that

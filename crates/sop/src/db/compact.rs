@@ -108,6 +108,7 @@ impl Database {
         o.validate()?;
         let db = &*self.inner;
         db.check_poisoned()?;
+        db.check_writable()?;
         // Records still in an exclusive folder's journal are not files yet: write
         // them out first, or a journal's worth of dead records would stay.
         if o.write_out_journal {

@@ -599,6 +599,65 @@ impl DbInner {
         self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
     }
 
+    /// On open, when the journals cannot be replayed because the volume is full:
+    /// read them in place instead. Every record with a valid frame is read from
+    /// its frame (packed, as while its owner ran), a marker frame's record from its
+    /// file; nothing is written or removed. Returns the last record to read:
+    /// records beyond the journals count only while intact, as replay would keep
+    /// them.
+    pub(super) fn attach_journals(&self) -> Result<u64> {
+        let mut bases: Vec<u64> = self
+            .vfs
+            .list_dir(&self.path)
+            .map_err(io_err(&self.path))?
+            .iter()
+            .filter_map(|n| journal::parse_name(n))
+            .collect();
+        bases.sort_unstable();
+        let mut last = bases.first().copied().unwrap_or(0);
+        for &base in &bases {
+            let jpath = journal::path(&self.path, base);
+            let file = self.vfs.open(&jpath).map_err(io_err(&jpath))?;
+            let bytes = self.vfs.read_all(&jpath).map_err(io_err(&jpath))?;
+            last = base;
+            for (seq, frame) in journal::parse(&bytes, base) {
+                match frame {
+                    Frame::Record(b) => {
+                        if matches!(self.log.peek(&*self.vfs, seq)?, Some((true, _))) {
+                            last = seq;
+                            continue; // retired since: its tombstone stands
+                        }
+                        let off = b.as_ptr() as u64 - bytes.as_ptr() as u64;
+                        self.log.pack(
+                            seq,
+                            Packed {
+                                file: file.clone(),
+                                off,
+                                len: b.len() as u64,
+                            },
+                        );
+                    }
+                    Frame::Marker => {
+                        if self.log.read_header(&*self.vfs, seq)?.is_none() {
+                            return Err(Error::corrupt(
+                                self.log.path(seq),
+                                "record is missing though the journal says it was synced",
+                            ));
+                        }
+                    }
+                }
+                last = seq;
+            }
+        }
+        let mut keep = last;
+        while self.log.read_header(&*self.vfs, keep + 1).is_ok_and(|h| h.is_some())
+            && self.record_intact(keep + 1)?
+        {
+            keep += 1;
+        }
+        Ok(keep)
+    }
+
     /// Whether record `seq` is whole: its header, every node image it holds and
     /// every separate value its leaves keep in it pass their checksums.
     fn record_intact(&self, seq: u64) -> Result<bool> {

@@ -89,6 +89,9 @@ pub(crate) struct DbInner {
     poisoned: AtomicBool,
     /// What poisoned the handle (the first such error).
     poison_reason: Mutex<Option<String>>,
+    /// Opened on a full volume with a crashed owner's journal that could not be
+    /// replayed (where the disk was full): reads only.
+    full: Mutex<Option<PathBuf>>,
     /// Snapshot sequences of this process's open transactions (seq -> how many).
     snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
     /// Clustered mode: when a process's lease was first seen missing.
@@ -198,6 +201,7 @@ impl Database {
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(None),
+            full: Mutex::new(None),
             snapshots: Mutex::new(Default::default()),
             suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
@@ -211,23 +215,41 @@ impl Database {
         let db = Database {
             inner: Arc::new(inner),
         };
-        db.inner.recover_journal()?;
+        // A crashed exclusive owner's journals are replayed into the log; on a
+        // full volume they cannot be (that writes a record pack), so they are
+        // read in place and the handle only reads (`DbInner::full`).
+        let limit = match db.inner.recover_journal() {
+            Ok(()) => u64::MAX,
+            Err(Error::DiskFull { path, .. }) => {
+                let keep = db.inner.attach_journals()?;
+                tracing::warn!(path = %path.display(), "disk full: the journal cannot be replayed; the database is open for reading only");
+                *db.inner.full.lock() = Some(path);
+                keep
+            }
+            Err(e) => return Err(e),
+        };
+        let full = db.inner.full.lock().is_some();
         if db.inner.opts.exclusive {
             *db.inner._open_lock.lock() = Some(open_lock);
         } else {
             drop(open_lock);
         }
         db.inner.load_checkpoint()?;
-        if db.inner.opts.recover_on_open {
+        if db.inner.opts.recover_on_open && !full {
             db.recover()?;
         }
-        let head = db.inner.catch_up()?.seq;
+        let head = db.inner.catch_up_to(limit)?.seq;
         db.inner.check_no_gap(head)?;
         // Records a crashed process linked may still sit only in the page cache.
         if head > 0 {
             db.inner.log.sync(&*db.inner.vfs, head)?;
         }
         *db.inner.durable.lock() = head;
+        if full {
+            // Reads only, of the state the journals hold: nothing newer is read.
+            db.inner.alone.store(true, Ordering::Release);
+            return Ok(db);
+        }
         // Checkpoints beyond the head whose record is gone were written for a
         // record a power cut removed: a later commit will take that sequence.
         db.inner.remove_stale_checkpoints(head)?;
@@ -254,6 +276,9 @@ impl Database {
     /// Begin a transaction whose commit gives up after `max_commit_time`.
     pub fn begin_with(&self, mode: TxMode, max_commit_time: Duration) -> Result<Transaction> {
         self.inner.check_poisoned()?;
+        if mode == TxMode::ForWriting {
+            self.inner.check_writable()?;
+        }
         let mut snap = self.inner.catch_up()?;
         // Another process announced a newer commit that our view of the folder
         // does not show yet (network file systems cache directory lookups).
@@ -436,6 +461,18 @@ pub struct StoreSummary {
 }
 
 impl DbInner {
+    /// Fail with `Error::DiskFull` if this handle was opened on a full volume
+    /// and so only reads (every write, maintenance included, is refused).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        match &*self.full.lock() {
+            Some(path) => Err(Error::DiskFull {
+                path: path.clone(),
+                source: io::ErrorKind::StorageFull.into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Relaxed) {
             Err(self.poisoned_error())
@@ -458,6 +495,11 @@ impl DbInner {
 
     /// Read every record newer than what this process has applied.
     pub fn catch_up(&self) -> Result<Arc<DbState>> {
+        self.catch_up_to(u64::MAX)
+    }
+
+    /// Read the records newer than what this process has applied, up to `limit`.
+    fn catch_up_to(&self, limit: u64) -> Result<Arc<DbState>> {
         let current = self.state.read().clone();
         if self.alone.load(Ordering::Acquire) || !self.log_has(current.seq + 1)? {
             return Ok(current);
@@ -465,7 +507,7 @@ impl DbInner {
         let _g = self.catchup.lock();
         let mut st = self.state.read().clone();
         let start = st.seq;
-        loop {
+        while st.seq < limit {
             let next = st.seq + 1;
             match self.log.read_header(&*self.vfs, next)? {
                 None => break,

@@ -35,6 +35,7 @@ impl Database {
     /// snapshot postpones it.
     pub fn reclaim(&self) -> Result<ReclaimReport> {
         let db = &*self.inner;
+        db.check_writable()?;
         let vfs = &*db.vfs;
         let head = db.catch_up()?;
         if head.seq == 0 {

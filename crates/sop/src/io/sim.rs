@@ -44,6 +44,11 @@ pub enum Fault {
     /// (including reads) fails and changes nothing. Take a
     /// [`SimVfs::crash_image`] to see what the disk holds.
     PowerCutAt(u64),
+    /// The volume is full: every write of file bytes (`append`, `write_at`)
+    /// fails with `ErrorKind::StorageFull` and changes nothing, until the fault
+    /// is changed; every other operation works (reads, syncs, creating empty
+    /// files, links, renames, removals).
+    DiskFull,
 }
 
 /// An in-memory file system that models durability and injects faults.
@@ -651,6 +656,9 @@ impl VFile for SimFile {
                 "append to a file opened read-only",
             ));
         }
+        if st.fault == Fault::DiskFull && !data.is_empty() {
+            return Err(err(io::ErrorKind::StorageFull, "no space left on device"));
+        }
         st.inode_mut(self.ino).data.extend_from_slice(data);
         Ok(())
     }
@@ -663,6 +671,9 @@ impl VFile for SimFile {
                 io::ErrorKind::PermissionDenied,
                 "write to a file opened read-only",
             ));
+        }
+        if st.fault == Fault::DiskFull && !data.is_empty() {
+            return Err(err(io::ErrorKind::StorageFull, "no space left on device"));
         }
         let inode = st.inode_mut(self.ino);
         let off = usize::try_from(off).unwrap_or(usize::MAX);
