@@ -74,6 +74,7 @@ impl Database {
                 Ok(Some(rec)) => check_images(db, seq, &rec, &mut report.problems)?,
             }
         }
+        check_checkpoints(db, head.seq, &mut report.problems)?;
         let mut referenced_blobs = HashSet::new();
         let mut names: Vec<_> = head.stores.values().cloned().collect();
         names.sort_by(|a, b| a.info.name.cmp(&b.info.name));
@@ -256,6 +257,41 @@ fn check_json_item(info: &StoreInfo, key: &[u8], value: &[u8]) -> std::result::R
         return Err(format!(
             "stored key document {k} does not encode to the item's key"
         ));
+    }
+    Ok(())
+}
+
+/// Every checkpoint must decode, and stand for the record at its sequence: that
+/// record exists (a checkpoint is written only once its record is durable, so one
+/// beyond the newest record proves records were lost) and, when the checkpoint
+/// names its transaction, is that transaction's.
+fn check_checkpoints(
+    db: &crate::db::DbInner,
+    head: u64,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let dir = crate::registry::checkpoint::CheckpointDir::new(&db.path);
+    for seq in dir.list(&*db.vfs)? {
+        let st = match dir.read(&*db.vfs, seq) {
+            Ok(st) => st,
+            Err(e) => {
+                problems.push(format!("checkpoint {seq} is damaged: {e}"));
+                continue;
+            }
+        };
+        match db.log.read_header(&*db.vfs, seq) {
+            Ok(None) if seq > head => problems.push(format!(
+                "checkpoint {seq} proves records up to {seq} were committed, but the log ends at {head}: records were lost"
+            )),
+            Ok(None) => problems.push(format!("checkpoint {seq}: log record {seq} is missing")),
+            Ok(Some(rec)) if st.head_txn != 0 && rec.txn != st.head_txn => problems.push(format!(
+                "checkpoint {seq} was taken at another record {seq} (transaction {:032x}; the log's is {:032x}): a record was lost and its sequence taken again",
+                st.head_txn, rec.txn
+            )),
+            Ok(Some(_)) => {}
+            // The record's own fault is reported with the log.
+            Err(_) => {}
+        }
     }
     Ok(())
 }

@@ -153,6 +153,64 @@ fn a_checkpoint_of_another_commit_at_the_same_sequence_is_ignored() {
     let names = stores(&d);
     assert!(names.contains(&"acked".to_string()), "{names:?}");
     assert!(!names.contains(&"lost".to_string()), "{names:?}");
+    // The planted checkpoint is evidence that a durable record was lost: check
+    // says so (and only that).
     let report = d.check().unwrap();
-    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains(&format!("checkpoint {head} was taken at another record")),
+        "{:?}",
+        report.problems
+    );
+}
+
+fn every_commit_checkpointed(vfs: &SimVfs) -> Database {
+    let opts = DbOptions {
+        checkpoint_every: 1,
+        ..opts(vfs)
+    };
+    Database::open(Path::new(DB), opts).unwrap()
+}
+
+#[test]
+fn check_reads_every_checkpoint() {
+    let vfs = SimVfs::new();
+    let db = every_commit_checkpointed(&vfs);
+    for n in ["a", "b", "c"] {
+        create(&db, n).unwrap();
+    }
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    // A damaged checkpoint is skipped on open, and reported by check.
+    let ckpt = Path::new(DB).join("checkpoints").join(format!("{:016x}.ckpt", 2));
+    vfs.corrupt_byte(&ckpt, 60).unwrap();
+    let db = every_commit_checkpointed(&vfs);
+    assert_eq!(stores(&db), ["a", "b", "c"]);
+    let report = db.check().unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].starts_with("checkpoint 2 is damaged"), "{:?}", report.problems);
+}
+
+#[test]
+fn a_lost_newest_record_is_caught_by_its_checkpoint() {
+    let vfs = SimVfs::new();
+    let db = every_commit_checkpointed(&vfs);
+    for n in ["a", "b", "c"] {
+        create(&db, n).unwrap();
+    }
+    drop(db);
+    // The newest record of a cleanly closed folder goes missing.
+    let rec = Path::new(DB).join("log/00000000").join(format!("{:016x}.rec", 3));
+    sop::io::Vfs::remove_file(&vfs, &rec).unwrap();
+    let db = every_commit_checkpointed(&vfs);
+    assert_eq!(stores(&db), ["a", "b"]);
+    let report = db.check().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("checkpoint 3 proves records up to 3 were committed, but the log ends at 2")),
+        "{:?}",
+        report.problems
+    );
 }

@@ -41,9 +41,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long [`Database::close`] waits for background threads to let go.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
-
 /// Detail of the error for a big-value file that is not there.
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
 
@@ -63,9 +60,30 @@ pub struct DbConfig {
 }
 
 /// An open database. Cheap to clone; share it between threads.
-#[derive(Clone)]
+///
+/// The database closes when the last clone and the last transaction begun from
+/// it are gone, in the thread that drops that last one: an exclusive folder's
+/// journal is then written out into the log (`Database::close` does the same and
+/// reports errors).
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
+    /// Counted among the database's users (false for the background thread's
+    /// handle, which must never be the one to close it).
+    user: bool,
+}
+
+impl Clone for Database {
+    fn clone(&self) -> Self {
+        Database::from_inner(self.inner.clone())
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if self.user {
+            self.inner.release_user();
+        }
+    }
 }
 
 pub(crate) struct DbInner {
@@ -106,6 +124,9 @@ pub(crate) struct DbInner {
     alone: AtomicBool,
     /// Exclusive mode: `open.lock`, held while open.
     _open_lock: Mutex<Option<Box<dyn VLock>>>,
+    /// Database handles and transactions alive (background threads are not
+    /// counted): the last one to go closes the journal, in its own thread.
+    users: std::sync::atomic::AtomicUsize,
     /// Exclusive mode: one writer of sealed journals at a time, and its wake-up.
     writing_out: Mutex<()>,
     kick: Arc<journal::Kick>,
@@ -209,12 +230,11 @@ impl Database {
             alone: AtomicBool::new(false),
             _open_lock: Mutex::new(None),
             writing_out: Mutex::new(()),
+            users: Default::default(),
             kick: Arc::default(),
             opts,
         };
-        let db = Database {
-            inner: Arc::new(inner),
-        };
+        let db = Database::from_inner(Arc::new(inner));
         // A crashed exclusive owner's journals are replayed into the log; on a
         // full volume they cannot be (that writes a record pack), so they are
         // read in place and the handle only reads (`DbInner::full`).
@@ -298,36 +318,33 @@ impl Database {
         ))
     }
 
-    /// Close the database now, in this thread, and report what closing did not
-    /// finish. Dropping the last handle closes it too, but silently, and if a
-    /// background thread (journal write-out, periodic recovery) is busy at that
-    /// moment, that thread finishes the close a little later; `close` waits for
-    /// it (up to `CLOSE_WAIT`). An exclusive folder closed with `Ok` holds no
-    /// journal: every journaled commit was written out into the log. Fails with
-    /// `Error::InUse` if other clones of this handle or open transactions still
-    /// hold the database (it then closes when the last of them goes).
+    /// Close the database now and report what closing did not finish (dropping
+    /// the last handle closes it too, logging errors). An exclusive folder closed
+    /// with `Ok` holds no journal: every journaled commit was written out into
+    /// the log. Fails with `Error::InUse` if other clones of this handle or open
+    /// transactions are still alive (it then closes when the last of them goes).
     pub fn close(self) -> Result<()> {
-        let start = Instant::now();
-        let mut inner = self.inner;
-        loop {
-            match Arc::try_unwrap(inner) {
-                Ok(db) => {
-                    let res = db.close_journal();
-                    drop(db);
-                    return res;
-                }
-                Err(shared) if start.elapsed() < CLOSE_WAIT => {
-                    inner = shared;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(shared) => {
-                    return Err(Error::InUse(
-                        shared.path.clone(),
-                        "other handles or open transactions of this database are still alive".into(),
-                    ))
-                }
-            }
+        if self.inner.users.load(Ordering::Acquire) > 1 {
+            return Err(Error::InUse(
+                self.inner.path.clone(),
+                "other handles or open transactions of this database are still alive".into(),
+            ));
         }
+        let res = self.inner.close_journal();
+        drop(self);
+        res
+    }
+
+    /// A handle on `inner`, counted as a user.
+    pub(crate) fn from_inner(inner: Arc<DbInner>) -> Database {
+        inner.add_user();
+        Database { inner, user: true }
+    }
+
+    /// A handle for a background thread's maintenance: not a user, so dropping
+    /// it never closes the database.
+    pub(crate) fn background(inner: Arc<DbInner>) -> Database {
+        Database { inner, user: false }
     }
 
     /// The folder of this database.
@@ -473,6 +490,22 @@ impl DbInner {
         }
     }
 
+    pub(crate) fn add_user(&self) {
+        self.users.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The last handle or transaction is gone: close the journal here, in the
+    /// caller's thread. (Left to the last `Arc`, the close could run in a
+    /// background thread that the process's exit then kills halfway.)
+    pub(crate) fn release_user(&self) {
+        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            match self.close_journal() {
+                Ok(()) | Err(Error::Poisoned(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "journal left for the next open to replay"),
+            }
+        }
+    }
+
     pub fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Relaxed) {
             Err(self.poisoned_error())
@@ -576,12 +609,24 @@ impl DbInner {
         }
     }
 
-    /// Remove the checkpoints after `head` whose record does not exist.
+    /// Checkpoints after `head` whose record does not exist. One written by an
+    /// older build (no transaction id) may be of a record a power cut removed
+    /// before it was durable: it is removed. This build writes a checkpoint only
+    /// of a durable record, so one of those beyond the head is evidence that
+    /// durable records were lost (damage): it is kept, for `check` to report.
     fn remove_stale_checkpoints(&self, head: u64) -> Result<()> {
         let dir = checkpoint::CheckpointDir::new(&self.path);
         for seq in dir.list(&*self.vfs)?.into_iter().filter(|s| *s > head) {
-            if !self.log_has(seq)? {
-                dir.remove(&*self.vfs, seq)?;
+            if self.log_has(seq)? {
+                continue;
+            }
+            match dir.read(&*self.vfs, seq) {
+                Ok(st) if st.head_txn != 0 => tracing::error!(
+                    seq,
+                    head,
+                    "a checkpoint proves that log records up to its sequence were durable, but the log ends before it"
+                ),
+                _ => dir.remove(&*self.vfs, seq)?,
             }
         }
         Ok(())

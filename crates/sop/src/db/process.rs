@@ -22,7 +22,7 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                 }
                 waited = Duration::ZERO;
                 let Some(inner) = weak.upgrade() else { return };
-                let db = Database { inner };
+                let db = Database::background(inner);
                 if let Err(e) = db.recover() {
                     tracing::warn!(error = %e, "periodic recovery failed");
                 }

@@ -96,6 +96,18 @@ impl CheckpointDir {
         Ok(())
     }
 
+    /// Read and decode the checkpoint of `seq` (`Err` says why it is unusable).
+    pub fn read(&self, vfs: &dyn Vfs, seq: u64) -> std::result::Result<DbState, String> {
+        let st = vfs
+            .read_all(&self.path(seq))
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b).map_err(|e| e.0))?;
+        if st.seq != seq {
+            return Err(format!("it holds the state of record {}", st.seq));
+        }
+        Ok(st)
+    }
+
     /// Remove the checkpoint of `seq`, if there is one.
     pub fn remove(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
         let p = self.path(seq);

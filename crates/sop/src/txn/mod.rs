@@ -85,6 +85,7 @@ impl Transaction {
         let item_base = next_item_base();
         let snap_seq = snap.seq;
         db.register_snapshot(snap_seq);
+        db.add_user();
         Transaction {
             db,
             mode,
@@ -303,6 +304,7 @@ impl Drop for Transaction {
         self.abandon();
         let seq = self.st.get_mut().first_snap;
         self.db.release_snapshot(seq);
+        self.db.release_user();
     }
 }
 
