@@ -66,5 +66,32 @@ fn list_stores_write_skew_at_most_one_commits() {
             Err(e) => assert!(e.is_conflict(), "T1 failed with {e}"),
         }
     }
-    assert_eq!(both, 0, "both committed in {both} of 20 rounds (write skew)");
+    assert_eq!(
+        both, 0,
+        "both committed in {both} of 20 rounds (write skew)"
+    );
+}
+
+/// Listing the stores is no conflict with a writer of items: T1 lists the stores
+/// and writes key 1 of "a", T2 writes key 2 of "a" (the same leaf) and commits
+/// first; T1 is merged and commits. A writer that creates or drops a store does
+/// conflict with it (tests/read_coverage.rs drives those).
+#[test]
+fn listing_stores_merges_with_item_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let h1 = Database::open(dir.path(), opts()).unwrap();
+    let h2 = Database::open(dir.path(), opts()).unwrap();
+    let tx = h1.begin(TxMode::ForWriting).unwrap();
+    tx.create_store::<u64, u64>("a", StoreOptions::default())
+        .unwrap();
+    tx.commit().unwrap();
+    let t1 = h1.begin(TxMode::ForWriting).unwrap();
+    assert_eq!(t1.list_stores().unwrap(), ["a"]);
+    t1.open_store::<u64, u64>("a").unwrap().add(&1, &1).unwrap();
+    let t2 = h2.begin(TxMode::ForWriting).unwrap();
+    t2.open_store::<u64, u64>("a").unwrap().add(&2, &2).unwrap();
+    t2.commit().unwrap();
+    t1.commit().unwrap();
+    let t = h2.begin(TxMode::NoCheck).unwrap();
+    assert_eq!(t.open_store::<u64, u64>("a").unwrap().count().unwrap(), 2);
 }

@@ -165,6 +165,7 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     st.dropped.clear();
     st.handles.clear();
     st.cursors.clear();
+    st.listed = false;
     st.next_item = st.item_base;
     st.recording = false;
     let mut result = Ok(());
@@ -235,6 +236,9 @@ fn describe(op: &Op<'_>) -> String {
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
         Op::OpenStore(o) => format!("store {:?} changed", o.name),
         Op::DropStore { name } => format!("store {name:?} changed"),
+        Op::ListStores => {
+            "a store was created or dropped since this transaction listed them".into()
+        }
         _ => "items this transaction scanned changed".into(),
     }
 }
@@ -253,6 +257,11 @@ impl TxState {
             if now != obs.seen {
                 return false;
             }
+        }
+        // A transaction that listed the stores observed every name there was (each
+        // is in `names`, checked above): a name it never saw is a store created since.
+        if self.listed && head.names.keys().any(|n| !self.names.contains_key(n)) {
+            return false;
         }
         for (sid, st) in &self.stores {
             if st.created_seq == 0 {
