@@ -533,7 +533,13 @@ impl DbInner {
                 self.make_durable(head.seq)?;
             }
             let linked = match &w.path {
-                Some(tmp) => self.log.link(&*self.vfs, tmp, seq)?,
+                // A failed link may have linked (a network file system can lose the
+                // reply), and a failed directory sync on the way poisons like any
+                // failed sync: either way the outcome is unknown.
+                Some(tmp) => self
+                    .log
+                    .link(&*self.vfs, tmp, seq)
+                    .map_err(|e| self.outcome_unknown(rec.txn, e))?,
                 // Journaled and small: the record lives in the journal (packed) until
                 // it is written out; no other process takes sequences meanwhile.
                 None => true,
@@ -581,6 +587,9 @@ impl DbInner {
     }
 
     /// Make record `seq` durable; concurrent committers share one directory sync.
+    /// A failure poisons the handle (whoever's record it was): after a failed
+    /// fsync the page cache may show entries the disk lacks, and a later sync may
+    /// report success without writing them.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
         let mut d = self.durable.lock();
         if *d >= seq || seq == 0 {
@@ -588,12 +597,14 @@ impl DbInner {
         }
         if self.journaled() {
             // One fdatasync covers every frame appended so far.
-            *d = self.journal_sync()?;
+            *d = self.journal_sync().inspect_err(|_| self.poison())?;
             return Ok(());
         }
         // Syncing seq's folder makes every record linked before it durable (earlier
         // folders were synced before the first link into a later one).
-        self.log.sync(&*self.vfs, seq)?;
+        self.log
+            .sync(&*self.vfs, seq)
+            .inspect_err(|_| self.poison())?;
         *d = seq;
         Ok(())
     }

@@ -72,6 +72,29 @@ impl VFile for Slice {
     }
 }
 
+/// Whether the file named `other` is the one named `ours`, judged by content:
+/// the same length and the same last 32 bytes. A record ends with its trailer,
+/// which holds the checksum of its header, and the header names the transaction,
+/// the sequence it was validated against and the checksum of every node image, so
+/// an attempt is identified exactly (a record pack ends with its index's
+/// checksum). A name that vanished meanwhile is not ours.
+fn same_content(vfs: &dyn Vfs, ours: &Path, other: &Path) -> Result<bool> {
+    let tail = |p: &Path| -> io::Result<(u64, Vec<u8>)> {
+        let f = vfs.open(p)?;
+        let len = f.len()?;
+        let n = len.min(TRAILER_LEN as u64);
+        let mut b = vec![0u8; n as usize];
+        f.read_exact_at(&mut b, len - n)?;
+        Ok((len, b))
+    };
+    let theirs = match tail(other) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(other, e)),
+    };
+    Ok(tail(ours).map_err(|e| Error::io(ours, e))? == theirs)
+}
+
 /// (file length, its last 8 bytes, its bytes).
 type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
 /// (file length, its index's checksum, its index).
@@ -347,7 +370,19 @@ impl LogDir {
         let to = self.path(seq);
         match vfs.link_exclusive(tmp, &to) {
             Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // On a network file system a link whose reply was lost is sent again,
+            // and the retry finds the name taken by the first one: the name may
+            // hold this very file.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let ours = same_content(vfs, tmp, &to)?;
+                if ours {
+                    tracing::warn!(
+                        seq,
+                        "link reported \"already exists\" but the name holds this record: linked"
+                    );
+                }
+                Ok(ours)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound && !vfs.exists(&dir).unwrap_or(true) => {
                 // The subdirectory is created by whoever links its first record; we
                 // are behind, so report the slot as taken and catch up.
