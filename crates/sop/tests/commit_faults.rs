@@ -173,3 +173,54 @@ fn a_failed_sync_or_link_in_the_log_poisons_the_handle() {
     }
     assert!(log_errors >= 2, "{log_errors}");
 }
+
+/// The folder of a store's big values is shared by every committer of the
+/// process: a failed sync of it may have dropped another commit's blob entry,
+/// which a later sync would not report. It poisons the handle like the log's.
+#[test]
+fn a_failed_sync_of_the_big_value_folder_poisons_the_handle() {
+    let put = |db: &Database, v: u8| {
+        let tx = db.begin(TxMode::ForWriting)?;
+        tx.open_store::<u64, Vec<u8>>("big")?
+            .upsert(&1, &vec![v; 100])?;
+        tx.commit()
+    };
+    let fresh = || {
+        let vfs = SimVfs::new();
+        let db = open(&vfs);
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let o = StoreOptions {
+            values: sop::ValuePlacement::Big,
+            ..Default::default()
+        };
+        tx.create_store::<u64, Vec<u8>>("big", o).unwrap();
+        tx.commit().unwrap();
+        put(&db, 1).unwrap();
+        (vfs, db)
+    };
+    let ops = {
+        let (vfs, db) = fresh();
+        vfs.reset_op_count();
+        put(&db, 2).unwrap();
+        vfs.op_count()
+    };
+    let mut hit = false;
+    for k in 0..ops {
+        let (vfs, db) = fresh();
+        vfs.reset_op_count();
+        vfs.set_fault(Fault::IoErrorAt(k));
+        let r = put(&db, 2);
+        vfs.set_fault(Fault::None);
+        let Some(p) = io_path(&r) else { continue };
+        if p.parent() != Some(Path::new("/db/blobs")) {
+            continue; // a blob file of this transaction's own, or elsewhere
+        }
+        hit = true;
+        let next = put(&db, 3);
+        assert!(
+            matches!(next, Err(Error::Poisoned)),
+            "op {k} failed with {r:?}, and the handle committed again: {next:?}"
+        );
+    }
+    assert!(hit, "no op of the commit synced the big-value folder");
+}

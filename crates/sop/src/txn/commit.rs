@@ -421,7 +421,13 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
         dirs.dedup();
         for sid in dirs {
             let d = db.path.join("blobs").join(format!("{sid:016x}"));
-            db.vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+            // The folder is shared with every committer of the process: a failed
+            // sync may have lost another commit's entry, and a later sync would not
+            // say so. Poison, as for any failed sync of shared state.
+            db.vfs.sync_dir(&d).map_err(|e| {
+                db.poison();
+                Error::io(&d, e)
+            })?;
         }
         Ok((rec, all_placed))
     })();
