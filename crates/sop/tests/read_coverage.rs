@@ -4,8 +4,9 @@
 //! `ROWS` drives each public method of the transaction API through a write-skew
 //! scenario: T1 makes the read (and, ForWriting, an unrelated write), T2 changes
 //! what that read observed and commits first, and T1's commit must fail with
-//! `Conflict`. A second run makes T2's change unrelated (it touches the node T1
-//! wrote, so T1 is merged by replay): T1 must then commit. Methods that read
+//! `Conflict`. A second run makes T2's change unrelated (it writes the leaf of
+//! store "z" that T1 read, or wrote, elsewhere, so T1 is merged by replay): T1 must
+//! then commit. Methods that read
 //! nothing of the database are listed in `NO_STATE` with the reason.
 //!
 //! `every_public_method_is_in_the_table` scans the `pub fn` items of the public
@@ -679,7 +680,7 @@ enum Then {
     Unrelated,
 }
 
-/// One scenario: T1 reads (ForWriting: and writes "z" key 1), T2 commits a
+/// One scenario: T1 reads, and reads key 1 of "z" (ForWriting: and writes it); T2 commits a
 /// change, T1 commits. Two handles on one folder, as two processes.
 fn run(row: &Row, mode: TxMode, then: Then) -> sop::Result<()> {
     let dir = tempfile::tempdir().unwrap();
@@ -708,11 +709,13 @@ fn run(row: &Row, mode: TxMode, then: Then) -> sop::Result<()> {
     }
     let t1 = h1.begin(mode).unwrap();
     let seen = (row.read)(&t1, &ctx);
+    // T1 reads key 1 of "z" (ForWriting: and writes it), in the leaf T2's
+    // unrelated change writes: that change fails T1's validation, so T1 commits
+    // only through the replay of every op, the read under test included.
+    let z = t1.open_store::<u64, u64>("z").unwrap();
+    assert_eq!(z.get(&1).unwrap(), Some(1));
     if mode == TxMode::ForWriting {
-        t1.open_store::<u64, u64>("z")
-            .unwrap()
-            .upsert(&1, &100)
-            .unwrap();
+        z.upsert(&1, &100).unwrap();
     }
     let t2 = h2.begin(TxMode::ForWriting).unwrap();
     change(&t2);
