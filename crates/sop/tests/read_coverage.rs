@@ -680,8 +680,8 @@ enum Then {
     Unrelated,
 }
 
-/// One scenario: T1 reads, and reads key 1 of "z" (ForWriting: and writes it); T2 commits a
-/// change, T1 commits. Two handles on one folder, as two processes.
+/// One scenario: T1 reads, and reads key 1 of "z" (ForWriting: and writes it);
+/// T2 commits a change; T1 commits. Two handles on one folder, as two processes.
 fn run(row: &Row, mode: TxMode, then: Then) -> sop::Result<()> {
     let dir = tempfile::tempdir().unwrap();
     let h1 = Database::open(dir.path(), opts()).unwrap();
