@@ -533,13 +533,15 @@ impl DbInner {
                 self.make_durable(head.seq)?;
             }
             let linked = match &w.path {
-                // A failed link may have linked (a network file system can lose the
-                // reply), and a failed directory sync on the way poisons like any
-                // failed sync: either way the outcome is unknown.
-                Some(tmp) => self
-                    .log
-                    .link(&*self.vfs, tmp, seq)
-                    .map_err(|e| self.outcome_unknown(rec.txn, e))?,
+                // A failed directory sync on the way poisons like any failed sync; a
+                // failed link may have linked (a network file system can lose the
+                // reply): its outcome is unknown.
+                Some(tmp) => {
+                    self.log.prepare_link(&*self.vfs, seq, &|| self.poison())?;
+                    self.log
+                        .link_prepared(&*self.vfs, tmp, seq)
+                        .map_err(|e| self.outcome_unknown(rec.txn, e))?
+                }
                 // Journaled and small: the record lives in the journal (packed) until
                 // it is written out; no other process takes sequences meanwhile.
                 None => true,

@@ -349,14 +349,25 @@ impl LogDir {
     }
 
     /// Make `tmp` record `seq`. `Ok(false)` if that sequence is already taken.
-    /// Before the first record of a new subdirectory, the previous subdirectory is
-    /// synced so that a durable later record always has durable predecessors.
     pub fn link(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
+        self.prepare_link(vfs, seq, &|| {})?;
+        self.link_prepared(vfs, tmp, seq)
+    }
+
+    /// What linking record `seq` needs first: before the first record of a new
+    /// subdirectory, the previous subdirectory is synced so that a durable later
+    /// record always has durable predecessors, and the new one is created and its
+    /// name synced. `failed_sync` is called if a directory sync fails (the caller
+    /// poisons its handle: the page cache may show entries the disk lacks).
+    pub fn prepare_link(&self, vfs: &dyn Vfs, seq: u64, failed_sync: &dyn Fn()) -> Result<()> {
         let dir = self.subdir(seq);
         let first_in_dir = seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1;
         if first_in_dir && seq > 1 {
             let prev = self.subdir(seq - 1);
-            vfs.sync_dir(&prev).map_err(|e| Error::io(&prev, e))?;
+            vfs.sync_dir(&prev).map_err(|e| {
+                failed_sync();
+                Error::io(&prev, e)
+            })?;
         }
         // In an exclusive folder the records before `seq` may all be packed in the
         // journal, so the subdirectory may be missing for any `seq`.
@@ -364,9 +375,19 @@ impl LogDir {
             && !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))?
         {
             vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            vfs.sync_dir(&self.root)
-                .map_err(|e| Error::io(&self.root, e))?;
+            vfs.sync_dir(&self.root).map_err(|e| {
+                failed_sync();
+                Error::io(&self.root, e)
+            })?;
         }
+        Ok(())
+    }
+
+    /// Link `tmp` as record `seq` (after `prepare_link`). `Ok(false)` if another
+    /// record took the sequence. An error leaves the outcome unknown: a network
+    /// file system may have made the link and lost the reply.
+    pub fn link_prepared(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
+        let dir = self.subdir(seq);
         let to = self.path(seq);
         match vfs.link_exclusive(tmp, &to) {
             Ok(()) => Ok(true),
