@@ -26,6 +26,21 @@ impl Transaction {
     fn open_handle(&self, name: &str, key_type: &str, create: Option<StoreOptions>) -> Result<u32> {
         self.open_handle_spec(name, key_type, create, None)
     }
+    /// Open an existing store whatever its key type (recorded as an op, so its
+    /// absence is validated and replayed like any other read).
+    fn open_handle_any(&self, name: &str) -> Result<u32> {
+        let op = Op::OpenStore(Box::new(crate::txn::ops::OpenStore {
+            name: name.to_string(),
+            key_type: String::new(),
+            any_key_type: true,
+            create: None,
+            key_spec: None,
+        }));
+        match self.run(op)? {
+            OpOut::Store { h, .. } => Ok(h),
+            _ => unreachable!(),
+        }
+    }
     /// Open a store, or create it with `create` and (JSON stores) an index spec.
     pub(crate) fn open_handle_spec(
         &self,
@@ -37,11 +52,12 @@ impl Transaction {
         let op = Op::OpenStore(Box::new(crate::txn::ops::OpenStore {
             name: name.to_string(),
             key_type: key_type.to_string(),
+            any_key_type: false,
             create,
             key_spec,
         }));
         match self.run(op)? {
-            OpOut::Handle(h) => Ok(h),
+            OpOut::Store { h, .. } => Ok(h),
             _ => unreachable!(),
         }
     }
@@ -111,21 +127,9 @@ impl Transaction {
     }
     /// Open any store at the byte level, whatever its key type.
     pub fn open_raw_store(&self, name: &str) -> Result<RawStore<'_>> {
-        let key_type = {
-            let mut st = self.st.borrow_mut();
-            let sid = st
-                .resolve(name)
-                .ok_or_else(|| Error::StoreNotFound(name.to_string()))?;
-            st.snap
-                .stores
-                .get(&sid)
-                .map(|s| s.info.key_type.clone())
-                .or_else(|| st.stores.get(&sid).map(|s| s.info.key_type.clone()))
-                .ok_or_else(|| Error::StoreNotFound(name.to_string()))?
-        };
         Ok(RawStore {
             tx: self,
-            h: self.open_handle(name, &key_type, None)?,
+            h: self.open_handle_any(name)?,
         })
     }
     /// Remove a store and everything in it (durable with the commit).

@@ -22,8 +22,17 @@ pub(super) fn load_or_create_config(
         write_config(vfs, path, &cfg, false)?;
     }
     let bytes = vfs.read_all(&cfg_path).map_err(io_err(&cfg_path))?;
-    let cfg: DbConfig =
-        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&cfg_path, e.to_string()))?;
+    let corrupt = |e: String| Error::corrupt(&cfg_path, e);
+    // Every member is known: a damaged name (of the checksum, say) is not
+    // silently ignored.
+    let members: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(k) = members.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        return Err(corrupt(format!("unknown member {k:?}")));
+    }
+    let checksum = members.get(CHECKSUM).cloned();
+    let cfg: DbConfig = serde_json::from_value(serde_json::Value::Object(members))
+        .map_err(|e| corrupt(e.to_string()))?;
     if cfg.format != "sop" {
         return Err(Error::corrupt(
             &cfg_path,
@@ -37,7 +46,47 @@ pub(super) fn load_or_create_config(
             supported: FORMAT_VERSION,
         });
     }
+    match checksum {
+        // Written before the checksum existed: read as it is.
+        None => {}
+        Some(serde_json::Value::String(want)) => {
+            let have = format!("{:016x}", config_checksum(&bytes).unwrap_or_default());
+            if want != have {
+                return Err(corrupt(format!(
+                    "checksum {want} does not match the content ({have}): the file is damaged"
+                )));
+            }
+        }
+        Some(v) => return Err(corrupt(format!("checksum {v} is not a string"))),
+    }
     Ok(cfg)
+}
+
+/// The members `sop.json` may have.
+const MEMBERS: [&str; 5] = ["format", "version", "id", "coordination", CHECKSUM];
+const CHECKSUM: &str = "checksum";
+
+/// The checksum of a `sop.json`: xxh3-64 of its bytes before the last
+/// `"checksum"` (the key of its last member; docs/FORMAT.md). `None` if absent.
+fn config_checksum(bytes: &[u8]) -> Option<u64> {
+    let key = b"\"checksum\"";
+    let at = bytes.windows(key.len()).rposition(|w| w == key)?;
+    Some(xxhash_rust::xxh3::xxh3_64(&bytes[..at]))
+}
+
+/// `cfg` as `sop.json`: pretty JSON whose last member is the checksum of every
+/// byte before its key.
+fn encode_config(cfg: &DbConfig) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(cfg).expect("config serializes");
+    // Reopen the object: drop the closing brace and the line break before it.
+    assert_eq!(b.pop(), Some(b'}'), "an object ends with a brace");
+    while b.last().is_some_and(u8::is_ascii_whitespace) {
+        b.pop();
+    }
+    b.extend_from_slice(b",\n  ");
+    let sum = xxhash_rust::xxh3::xxh3_64(&b);
+    b.extend_from_slice(format!("\"{CHECKSUM}\": \"{sum:016x}\"\n}}\n").as_bytes());
+    b
 }
 
 /// Create `path` and any missing ancestors, syncing the parent of each one
@@ -74,8 +123,7 @@ pub(crate) fn write_config(
         uuid::Uuid::new_v4().as_u128()
     ));
     let f = vfs.create_new(&tmp).map_err(io_err(&tmp))?;
-    f.append(&serde_json::to_vec_pretty(cfg).expect("config serializes"))
-        .map_err(io_err(&tmp))?;
+    f.append(&encode_config(cfg)).map_err(io_err(&tmp))?;
     f.sync_data().map_err(io_err(&tmp))?;
     drop(f);
     let res = if replace {

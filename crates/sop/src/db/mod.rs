@@ -697,7 +697,15 @@ impl DbInner {
                 self.make_durable(head.seq)?;
             }
             let linked = match &w.path {
-                Some(tmp) => self.log.link(&*self.vfs, tmp, seq)?,
+                // A failed directory sync on the way poisons like any failed sync; a
+                // failed link may have linked (a network file system can lose the
+                // reply): its outcome is unknown.
+                Some(tmp) => {
+                    self.log.prepare_link(&*self.vfs, seq, &|| self.poison())?;
+                    self.log
+                        .link_prepared(&*self.vfs, tmp, seq)
+                        .map_err(|e| self.outcome_unknown(rec.txn, e))?
+                }
                 // Journaled and small: the record lives in the journal (packed) until
                 // it is written out; no other process takes sequences meanwhile.
                 None => true,
@@ -745,6 +753,9 @@ impl DbInner {
     }
 
     /// Make record `seq` durable; concurrent committers share one directory sync.
+    /// A failure poisons the handle (whoever's record it was): after a failed
+    /// fsync the page cache may show entries the disk lacks, and a later sync may
+    /// report success without writing them.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
         let mut d = self.durable.lock();
         if *d >= seq || seq == 0 {
@@ -752,12 +763,14 @@ impl DbInner {
         }
         if self.journaled() {
             // One fdatasync covers every frame appended so far.
-            *d = self.journal_sync()?;
+            *d = self.journal_sync().inspect_err(|e| self.poison_with(e))?;
             return Ok(());
         }
         // Syncing seq's folder makes every record linked before it durable (earlier
         // folders were synced before the first link into a later one).
-        self.log.sync(&*self.vfs, seq)?;
+        self.log
+            .sync(&*self.vfs, seq)
+            .inspect_err(|e| self.poison_with(e))?;
         *d = seq;
         Ok(())
     }

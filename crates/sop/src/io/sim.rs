@@ -21,7 +21,8 @@
 //! Faults are injected with [`SimVfs::set_fault`]: every mutating or durability
 //! call (`create_new`, `append`, `sync_data`, `link_exclusive`, `rename`,
 //! `remove_file`, `remove_dir`, `sync_dir`, `create_dir_all`) is one numbered
-//! *op*, and a [`Fault`] can fail one op or cut the power at one.
+//! *op*, and a [`Fault`] can fail one op or cut the power at one (or make one
+//! link report `AlreadyExists` after linking, as NFS can).
 
 use super::{FileId, VFile, VLock, Vfs};
 use parking_lot::Mutex;
@@ -49,6 +50,10 @@ pub enum Fault {
     /// is changed; every other operation works (reads, syncs, creating empty
     /// files, links, renames, removals).
     DiskFull,
+    /// If op `n` is a `link_exclusive`, it makes the link and then fails with
+    /// `AlreadyExists`, as a retransmitted NFS LINK does when the server's first
+    /// reply was lost; any other op `n` runs normally.
+    LinkThenExistsAt(u64),
 }
 
 /// An in-memory file system that models durability and injects faults.
@@ -831,6 +836,12 @@ impl Vfs for SimVfs {
             ));
         }
         st.dir_mut(dir).apply(DirOp::Insert(name.to_string(), src));
+        if st.fault == Fault::LinkThenExistsAt(st.ops - 1) {
+            return Err(err(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: already exists (injected after linking)", to.display()),
+            ));
+        }
         Ok(())
     }
 

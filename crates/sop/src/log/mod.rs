@@ -75,6 +75,29 @@ impl VFile for Slice {
     }
 }
 
+/// Whether the file named `other` is the one named `ours`, judged by content:
+/// the same length and the same last 32 bytes. A record ends with its trailer,
+/// which holds the checksum of its header, and the header names the transaction,
+/// the sequence it was validated against and the checksum of every node image, so
+/// an attempt is identified exactly (a record pack ends with its index's
+/// checksum). A name that vanished meanwhile is not ours.
+fn same_content(vfs: &dyn Vfs, ours: &Path, other: &Path) -> Result<bool> {
+    let tail = |p: &Path| -> io::Result<(u64, Vec<u8>)> {
+        let f = vfs.open(p)?;
+        let len = f.len()?;
+        let n = len.min(TRAILER_LEN as u64);
+        let mut b = vec![0u8; n as usize];
+        f.read_exact_at(&mut b, len - n)?;
+        Ok((len, b))
+    };
+    let theirs = match tail(other) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(other, e)),
+    };
+    Ok(tail(ours).map_err(|e| Error::io(ours, e))? == theirs)
+}
+
 /// (file length, its last 8 bytes, its bytes).
 type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
 /// (file length, its index's checksum, its index).
@@ -329,14 +352,25 @@ impl LogDir {
     }
 
     /// Make `tmp` record `seq`. `Ok(false)` if that sequence is already taken.
-    /// Before the first record of a new subdirectory, the previous subdirectory is
-    /// synced so that a durable later record always has durable predecessors.
     pub fn link(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
+        self.prepare_link(vfs, seq, &|| {})?;
+        self.link_prepared(vfs, tmp, seq)
+    }
+
+    /// What linking record `seq` needs first: before the first record of a new
+    /// subdirectory, the previous subdirectory is synced so that a durable later
+    /// record always has durable predecessors, and the new one is created and its
+    /// name synced. `failed_sync` is called if a directory sync fails (the caller
+    /// poisons its handle: the page cache may show entries the disk lacks).
+    pub fn prepare_link(&self, vfs: &dyn Vfs, seq: u64, failed_sync: &dyn Fn()) -> Result<()> {
         let dir = self.subdir(seq);
         let first_in_dir = seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1;
         if first_in_dir && seq > 1 {
             let prev = self.subdir(seq - 1);
-            vfs.sync_dir(&prev).map_err(|e| Error::io(&prev, e))?;
+            vfs.sync_dir(&prev).map_err(|e| {
+                failed_sync();
+                Error::io(&prev, e)
+            })?;
         }
         // In an exclusive folder the records before `seq` may all be packed in the
         // journal, so the subdirectory may be missing for any `seq`.
@@ -344,13 +378,35 @@ impl LogDir {
             && !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))?
         {
             vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            vfs.sync_dir(&self.root)
-                .map_err(|e| Error::io(&self.root, e))?;
+            vfs.sync_dir(&self.root).map_err(|e| {
+                failed_sync();
+                Error::io(&self.root, e)
+            })?;
         }
+        Ok(())
+    }
+
+    /// Link `tmp` as record `seq` (after `prepare_link`). `Ok(false)` if another
+    /// record took the sequence. An error leaves the outcome unknown: a network
+    /// file system may have made the link and lost the reply.
+    pub fn link_prepared(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
+        let dir = self.subdir(seq);
         let to = self.path(seq);
         match vfs.link_exclusive(tmp, &to) {
             Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // On a network file system a link whose reply was lost is sent again,
+            // and the retry finds the name taken by the first one: the name may
+            // hold this very file.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let ours = same_content(vfs, tmp, &to)?;
+                if ours {
+                    tracing::warn!(
+                        seq,
+                        "link reported \"already exists\" but the name holds this record: linked"
+                    );
+                }
+                Ok(ours)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound && !vfs.exists(&dir).unwrap_or(true) => {
                 // The subdirectory is created by whoever links its first record; we
                 // are behind, so report the slot as taken and catch up.

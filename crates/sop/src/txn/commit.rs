@@ -169,6 +169,7 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     st.dropped.clear();
     st.handles.clear();
     st.cursors.clear();
+    st.listed = false;
     st.next_item = st.item_base;
     st.recording = false;
     let mut result = Ok(());
@@ -239,6 +240,9 @@ fn describe(op: &Op<'_>) -> String {
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
         Op::OpenStore(o) => format!("store {:?} changed", o.name),
         Op::DropStore { name } => format!("store {name:?} changed"),
+        Op::ListStores => {
+            "a store was created or dropped since this transaction listed them".into()
+        }
         _ => "items this transaction scanned changed".into(),
     }
 }
@@ -257,6 +261,11 @@ impl TxState {
             if now != obs.seen {
                 return false;
             }
+        }
+        // A transaction that listed the stores observed every name there was (each
+        // is in `names`, checked above): a name it never saw is a store created since.
+        if self.listed && head.names.keys().any(|n| !self.names.contains_key(n)) {
+            return false;
         }
         for (sid, st) in &self.stores {
             if st.created_seq == 0 {
@@ -416,7 +425,14 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
         dirs.dedup();
         for sid in dirs {
             let d = db.path.join("blobs").join(format!("{sid:016x}"));
-            db.vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+            // The folder is shared with every committer of the process: a failed
+            // sync may have lost another commit's entry, and a later sync would not
+            // say so. Poison, as for any failed sync of shared state.
+            db.vfs.sync_dir(&d).map_err(|e| {
+                let e = Error::io(&d, e);
+                db.poison_with(&e);
+                e
+            })?;
         }
         Ok((rec, all_placed))
     })();

@@ -9,7 +9,6 @@ pub(crate) mod view;
 
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
-use crate::codec::json_key::IndexSpec;
 use crate::codec::wire::checksum;
 use crate::db::DbInner;
 use crate::error::{Error, Result};
@@ -52,6 +51,9 @@ pub(crate) struct TxState {
     pub dropped: Vec<u64>,
     pub handles: Vec<u64>,
     pub cursors: Vec<CursorState>,
+    /// The transaction listed the stores: validation then also fails on a store
+    /// created since (every name it saw is in `names`).
+    pub listed: bool,
     pub ops: oplog::OpLog,
     /// False once the op log was dropped for size: a conflict then fails outright.
     pub mergeable: bool,
@@ -99,6 +101,7 @@ impl Transaction {
                 dropped: vec![],
                 handles: vec![],
                 cursors: vec![],
+                listed: false,
                 ops: oplog::OpLog::default(),
                 mergeable: mode != TxMode::NoCheck,
                 recording: mode != TxMode::NoCheck,
@@ -250,24 +253,14 @@ impl Transaction {
             .ok_or_else(|| Error::StoreNotFound(format!("#{h}")))
     }
 
-    /// Names of all stores visible to this transaction.
+    /// Names of all stores visible to this transaction, sorted. Recorded as a read:
+    /// a store created or dropped by a commit after the snapshot makes this
+    /// transaction's commit fail with `Conflict`.
     pub fn list_stores(&self) -> Result<Vec<String>> {
-        let mut st = self.st.borrow_mut();
-        let mut names: Vec<String> = st.snap.names.keys().cloned().collect();
-        for (n, o) in &st.names {
-            if o.now.is_some() && !names.contains(n) {
-                names.push(n.clone());
-            }
+        match self.run(Op::ListStores)? {
+            OpOut::Names(names) => Ok(names),
+            _ => unreachable!(),
         }
-        names.sort();
-        names.dedup();
-        let mut out = vec![];
-        for n in names {
-            if st.resolve(&n).is_some() {
-                out.push(n);
-            }
-        }
-        Ok(out)
     }
 
     /// Commit: durable when it returns Ok.
@@ -512,13 +505,8 @@ impl TxState {
     pub(crate) fn exec(&mut self, db: &DbInner, mode: TxMode, op: &Op<'_>) -> Result<OpOut> {
         let track = mode != TxMode::NoCheck;
         match op {
-            Op::OpenStore(o) => self.open_store(
-                db,
-                &o.name,
-                &o.key_type,
-                o.create.as_ref(),
-                o.key_spec.as_ref(),
-            ),
+            Op::OpenStore(o) => self.open_store(db, o),
+            Op::ListStores => Ok(OpOut::Names(self.list_stores())),
             Op::DropStore { name } => {
                 let sid = self
                     .resolve(name)
@@ -613,21 +601,32 @@ impl TxState {
         }
     }
 
-    fn open_store(
-        &mut self,
-        db: &DbInner,
-        name: &str,
-        key_type: &str,
-        create: Option<&StoreOptions>,
-        key_spec: Option<&IndexSpec>,
-    ) -> Result<OpOut> {
+    /// The names of the stores this transaction sees, sorted; each one is
+    /// resolved, so validation checks that it still means the same store.
+    fn list_stores(&mut self) -> Vec<String> {
+        self.listed = true;
+        let mut names: Vec<String> = self.snap.names.keys().cloned().collect();
+        for (n, o) in &self.names {
+            if o.now.is_some() && !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        names.retain(|n| self.resolve(n).is_some());
+        names
+    }
+
+    fn open_store(&mut self, db: &DbInner, o: &ops::OpenStore) -> Result<OpOut> {
+        let (name, key_type) = (&o.name[..], &o.key_type[..]);
+        let (create, key_spec) = (o.create.as_ref(), o.key_spec.as_ref());
         let existing = self.resolve(name);
         let sid = match (existing, create) {
             (Some(_), Some(_)) => return Err(Error::StoreExists(name.to_string())),
             (None, None) => return Err(Error::StoreNotFound(name.to_string())),
             (Some(sid), None) => {
                 let st = self.store_tx(sid)?;
-                if st.info.key_type != key_type {
+                if !o.any_key_type && st.info.key_type != key_type {
                     return Err(Error::StoreMismatch {
                         name: name.to_string(),
                         detail: format!(
@@ -684,7 +683,12 @@ impl TxState {
             }
         };
         self.handles.push(sid);
-        Ok(OpOut::Handle(self.handles.len() as u32 - 1))
+        let created_seq = self.stores.get(&sid).map_or(0, |s| s.created_seq);
+        Ok(OpOut::Store {
+            h: self.handles.len() as u32 - 1,
+            id: if created_seq == 0 { 0 } else { sid },
+            created_seq,
+        })
     }
 
     /// The cursor's position, re-found after structural changes. Errors if it is not on an item.

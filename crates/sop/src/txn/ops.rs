@@ -40,11 +40,13 @@ pub(crate) enum Move {
 }
 
 /// Open a store, or create it (`create`); `key_spec` is saved with a created
-/// JSON store and ignored when opening.
+/// JSON store and ignored when opening. `any_key_type` opens an existing store
+/// whatever its key type (`open_raw_store`, `store_info`).
 #[derive(Clone, Debug)]
 pub(crate) struct OpenStore {
     pub name: String,
     pub key_type: String,
+    pub any_key_type: bool,
     pub create: Option<StoreOptions>,
     pub key_spec: Option<IndexSpec>,
 }
@@ -58,6 +60,8 @@ pub(crate) enum Op<'a> {
     DropStore {
         name: String,
     },
+    /// The names of the stores visible to the transaction (`list_stores`).
+    ListStores,
     Put {
         h: u32,
         mode: PutMode,
@@ -114,6 +118,7 @@ impl Op<'_> {
         Some(match self {
             Op::OpenStore(o) => Op::OpenStore(o),
             Op::DropStore { name } => Op::DropStore { name },
+            Op::ListStores => Op::ListStores,
             Op::Count { h } => Op::Count { h },
             Op::NewCursor { h } => Op::NewCursor { h },
             Op::Move { c, mv } => Op::Move { c, mv },
@@ -237,8 +242,19 @@ pub(crate) enum OpOut {
     Unit,
     Bool(bool),
     Handle(u32),
+    /// A store opened or created: its handle, and which store the name meant (its
+    /// id and creating commit; 0 and 0 for a store this transaction created, whose
+    /// id is new in each attempt). A store dropped and created again under the
+    /// same name is another store: the replay's open then differs.
+    Store {
+        h: u32,
+        id: u64,
+        created_seq: u64,
+    },
     Count(u64),
     Item(Option<ItemOut>),
+    /// Store names, sorted.
+    Names(Vec<String>),
 }
 
 impl OpOut {
@@ -253,8 +269,24 @@ impl OpOut {
             OpOut::Unit => mix(1, 0),
             OpOut::Bool(b) => mix(2, *b as u64),
             OpOut::Handle(x) => mix(3, *x as u64),
+            OpOut::Store { h, id, created_seq } => {
+                let mut b = [0u8; 20];
+                b[..4].copy_from_slice(&h.to_le_bytes());
+                b[4..12].copy_from_slice(&id.to_le_bytes());
+                b[12..].copy_from_slice(&created_seq.to_le_bytes());
+                mix(7, xxhash_rust::xxh3::xxh3_64(&b))
+            }
             OpOut::Count(n) => mix(4, *n),
             OpOut::Item(None) => mix(5, 0),
+            OpOut::Names(names) => {
+                let mut h = Xxh3::new();
+                h.update(&[6]);
+                for n in names {
+                    h.update(&(n.len() as u64).to_le_bytes());
+                    h.update(n.as_bytes());
+                }
+                h.digest()
+            }
             OpOut::Item(Some(it)) => {
                 let mut h = Xxh3::new();
                 h.update(&[5]);
