@@ -1,0 +1,204 @@
+//! Big values (`ValuePlacement::Big`, one file each) read by one handle while
+//! another handle on the same folder replaces them. Two `Database` handles on one
+//! folder are two processes as far as the engine knows (each has its own process
+//! id, lock file, snapshots and garbage queue); `snapshot_across_processes` runs
+//! the writer in a real second OS process.
+//!
+//! The promise: a reader in any process either reads the value its snapshot has,
+//! or gets the retryable `SnapshotTooOld`; never `Corrupt` on a healthy database.
+//! A released blob is deleted only `DbOptions::blob_grace` after the commit that
+//! released it, so a reader younger than that always reads its value.
+
+use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
+use std::path::Path;
+use std::time::Duration;
+
+const MODES: [TxMode; 3] = [TxMode::NoCheck, TxMode::ForReading, TxMode::ForWriting];
+
+fn opts() -> DbOptions {
+    DbOptions {
+        recovery_interval: None,
+        ..Default::default()
+    }
+}
+
+fn no_grace() -> DbOptions {
+    DbOptions {
+        blob_grace: Duration::ZERO,
+        ..opts()
+    }
+}
+
+fn big() -> StoreOptions {
+    StoreOptions {
+        slot_length: 8,
+        values: ValuePlacement::Big,
+        ..Default::default()
+    }
+}
+
+fn v(n: u8) -> Vec<u8> {
+    vec![n; 1000]
+}
+
+fn put(db: &Database, k: u64, val: &[u8]) {
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let s = tx
+        .open_or_create_store::<u64, Vec<u8>>("s", big())
+        .unwrap();
+    s.upsert(&k, &val.to_vec()).unwrap();
+    tx.commit().unwrap();
+}
+
+fn blob_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for s in std::fs::read_dir(dir.join("blobs")).unwrap() {
+        for b in std::fs::read_dir(s.unwrap().path()).unwrap() {
+            out.push(b.unwrap().path());
+        }
+    }
+    out
+}
+
+/// What `reader` finds under key 1.
+fn read1(reader: &sop::Transaction) -> sop::Result<Option<Vec<u8>>> {
+    reader.open_store::<u64, Vec<u8>>("s")?.get(&1)
+}
+
+/// A replaces the value B's open transaction reads; B still reads the old one
+/// (the blob is kept for `blob_grace`), in every mode.
+#[test]
+fn a_reader_in_another_handle_reads_a_replaced_big_value() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Database::open(dir.path(), opts()).unwrap();
+        put(&a, 1, &v(1));
+        let b = Database::open(dir.path(), opts()).unwrap();
+        let reader = b.begin(mode).unwrap();
+        put(&a, 1, &v(2));
+        match read1(&reader) {
+            Ok(got) => assert_eq!(got, Some(v(1)), "{mode:?}: the snapshot's value"),
+            Err(e) => panic!("{mode:?}: a young snapshot must read its value: {e}"),
+        }
+        drop(reader);
+        let now = b.begin(TxMode::NoCheck).unwrap();
+        assert_eq!(read1(&now).unwrap(), Some(v(2)), "{mode:?}: the newest value");
+    }
+}
+
+/// Without a grace period the blob goes at once: the reader gets the retryable
+/// `SnapshotTooOld`, never `Corrupt`, and a retry reads the new value.
+#[test]
+fn a_collected_blob_is_snapshot_too_old_not_corrupt() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Database::open(dir.path(), no_grace()).unwrap();
+        put(&a, 1, &v(1));
+        let b = Database::open(dir.path(), no_grace()).unwrap();
+        let reader = b.begin(mode).unwrap();
+        put(&a, 1, &v(2));
+        assert_eq!(blob_files(dir.path()).len(), 1, "the old blob is gone");
+        match read1(&reader) {
+            Ok(got) => panic!("{mode:?}: read {got:?} from a deleted blob"),
+            Err(Error::SnapshotTooOld(_)) => {}
+            Err(e) => panic!("{mode:?}: expected SnapshotTooOld, got {e}"),
+        }
+        drop(reader);
+        let retry = b.begin(mode).unwrap();
+        assert_eq!(read1(&retry).unwrap(), Some(v(2)), "{mode:?}: the retry");
+    }
+}
+
+/// A store dropped after the snapshot releases its whole blob folder: also
+/// `SnapshotTooOld`.
+#[test]
+fn a_dropped_stores_blobs_are_snapshot_too_old_not_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Database::open(dir.path(), no_grace()).unwrap();
+    put(&a, 1, &v(1));
+    let b = Database::open(dir.path(), no_grace()).unwrap();
+    let reader = b.begin(TxMode::NoCheck).unwrap();
+    let tx = a.begin(TxMode::ForWriting).unwrap();
+    tx.drop_store("s").unwrap();
+    tx.commit().unwrap();
+    assert!(blob_files(dir.path()).is_empty(), "the store's blobs are gone");
+    match read1(&reader) {
+        Err(Error::SnapshotTooOld(_)) => {}
+        r => panic!("expected SnapshotTooOld, got {r:?}"),
+    }
+}
+
+/// Recovery in a third handle does not collect a released blob a younger
+/// snapshot still reads, though its creator is gone.
+#[test]
+fn recovery_elsewhere_keeps_a_blob_a_young_snapshot_reads() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Database::open(dir.path(), opts()).unwrap();
+        put(&a, 1, &v(1));
+        drop(a); // the blob's creator is gone
+        let b = Database::open(dir.path(), opts()).unwrap();
+        let reader = b.begin(mode).unwrap();
+        // C replaces the value while a snapshot of its own keeps its garbage queued.
+        let c = Database::open(dir.path(), opts()).unwrap();
+        let c_reader = c.begin(TxMode::NoCheck).unwrap();
+        put(&c, 1, &v(2));
+        // D opens (recovery on open) and recovers again.
+        let d = Database::open(dir.path(), opts()).unwrap();
+        d.recover().unwrap();
+        assert_eq!(blob_files(dir.path()).len(), 2, "{mode:?}: both blobs kept");
+        match read1(&reader) {
+            Ok(got) => assert_eq!(got, Some(v(1)), "{mode:?}"),
+            Err(e) => panic!("{mode:?}: a young snapshot must read its value: {e}"),
+        }
+        drop(c_reader);
+    }
+}
+
+/// The same with no grace: recovery collects the blob, the reader gets
+/// `SnapshotTooOld`.
+#[test]
+fn recovery_elsewhere_without_grace_is_snapshot_too_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Database::open(dir.path(), no_grace()).unwrap();
+    put(&a, 1, &v(1));
+    drop(a);
+    let b = Database::open(dir.path(), no_grace()).unwrap();
+    let reader = b.begin(TxMode::NoCheck).unwrap();
+    let c = Database::open(dir.path(), no_grace()).unwrap();
+    let c_reader = c.begin(TxMode::NoCheck).unwrap();
+    put(&c, 1, &v(2));
+    let d = Database::open(dir.path(), no_grace()).unwrap();
+    d.recover().unwrap();
+    assert_eq!(blob_files(dir.path()).len(), 1, "recovery took the old blob");
+    match read1(&reader) {
+        Err(Error::SnapshotTooOld(_)) => {}
+        r => panic!("expected SnapshotTooOld, got {r:?}"),
+    }
+    drop(c_reader);
+}
+
+/// A blob that no commit released is damage: `Corrupt`, even when the reader's
+/// process knows newer commits.
+#[test]
+fn a_blob_missing_without_a_release_is_corrupt() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Database::open(dir.path(), opts()).unwrap();
+        put(&a, 1, &v(1));
+        let b = Database::open(dir.path(), opts()).unwrap();
+        let reader = b.begin(mode).unwrap();
+        put(&a, 2, &v(2)); // a later commit that releases nothing
+        drop(b.begin(TxMode::NoCheck).unwrap()); // B catches up past it
+        let blobs = blob_files(dir.path());
+        let first = blobs
+            .iter()
+            .find(|p| std::fs::read(p).unwrap().ends_with(&v(1)))
+            .unwrap();
+        std::fs::remove_file(first).unwrap();
+        match read1(&reader) {
+            Err(Error::Corrupt { .. }) => {}
+            r => panic!("{mode:?}: expected Corrupt, got {r:?}"),
+        }
+    }
+}
