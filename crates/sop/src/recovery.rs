@@ -140,6 +140,13 @@ impl Database {
             .into_iter()
             .filter(|(_, n)| unreferenced(n, &life.live) == Unreferenced::Garbage)
             .collect();
+        // The dead processes' lock files go now: holding their locks would make
+        // them look alive to the grace rule's fresh look below. Their blobs stay
+        // garbage without them (one rule: db/blobs.rs).
+        for (path, guard) in life.dead {
+            remove_if_present(vfs, &path)?;
+            drop(guard);
+        }
         // An open transaction of ours may read an older snapshot that still points
         // at some of them: leave them for a later pass.
         let head = db.catch_up()?.seq;
@@ -156,10 +163,6 @@ impl Database {
                 remove_if_present(vfs, &path)?;
                 report.removed_blobs += 1;
             }
-        }
-        for (path, guard) in life.dead {
-            remove_if_present(vfs, &path)?;
-            drop(guard);
         }
         Ok(report)
     }

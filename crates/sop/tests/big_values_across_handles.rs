@@ -202,3 +202,46 @@ fn a_blob_missing_without_a_release_is_corrupt() {
         }
     }
 }
+
+// ---- check and recovery agree on garbage (simulated file system) -------------
+
+/// A commit releases a big-value blob and its process unlinks it without syncing
+/// `blobs/<store>/`; a power cut undoes the unlink. The blob's writer (another
+/// process) closed cleanly, so its lock file is gone. `check` (no recovery on
+/// open, as `sop check` runs) must call the blob garbage, not a fault, and
+/// recovery must remove it.
+#[test]
+fn check_calls_a_resurrected_released_blob_garbage() {
+    use sop::io::sim::SimVfs;
+    use std::sync::Arc;
+    let vfs = SimVfs::new();
+    let o = |recover_on_open| DbOptions {
+        vfs: Some(Arc::new(vfs.clone())),
+        recover_on_open,
+        ..opts()
+    };
+    let a = Database::open("/db", o(true)).unwrap();
+    put(&a, 1, &v(1));
+    drop(a);
+    let b = Database::open("/db", o(true)).unwrap();
+    put(&b, 1, &v(2));
+    let blobs = |vfs: &SimVfs| vfs.file_names_under(Path::new("/db/blobs")).len();
+    assert_eq!(blobs(&vfs), 1, "B unlinked the released blob");
+    let img = vfs.crash_image_strict();
+    drop(b); // on the old file system: the image is what the cut left
+    assert_eq!(blobs(&img), 2, "the cut undid the unlink");
+    let o = |recover_on_open| DbOptions {
+        vfs: Some(Arc::new(img.clone())),
+        recover_on_open,
+        ..opts()
+    };
+    let report = Database::open("/db", o(false)).unwrap().check().unwrap();
+    assert!(report.is_ok(), "faults: {:?}", report.problems);
+    assert_eq!(report.garbage.len(), 1, "garbage: {:?}", report.garbage);
+    let db = Database::open("/db", o(true)).unwrap();
+    assert_eq!(blobs(&img), 1, "recovery removed it");
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    assert_eq!(read1(&tx).unwrap(), Some(v(2)));
+    let report = db.check().unwrap();
+    assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");
+}
