@@ -186,6 +186,12 @@ impl Database {
                 }
             }
         }
+        for path in crate::db::config_temps(&*db.vfs, &db.path)? {
+            report.garbage.push(format!(
+                "temporary configuration file (of a crashed writer, or one at work) {}",
+                path.display()
+            ));
+        }
         let tmp = db.path.join("tmp");
         for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
             if !(name.len() >= 16 && live.contains(&name[..16])) {

@@ -25,7 +25,8 @@ use std::io;
 pub struct RecoveryReport {
     /// Processes found dead.
     pub dead_processes: usize,
-    /// Temporary record files of dead processes, deleted.
+    /// Temporary record files of dead processes, and temporary configuration
+    /// files a crash left, deleted.
     pub removed_temp_files: usize,
     /// Big-value blobs of dead processes that no item refers to, deleted.
     pub removed_blobs: usize,
@@ -131,6 +132,8 @@ impl Database {
                 .collect();
             db.append_aborts(&ids)?;
         }
+        // `sop.json` temps a crash left (their writers hold open.lock).
+        report.removed_temp_files += db.remove_abandoned_config_temps()?;
         let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
         for name in tmp_names.iter().filter(|n| dead(n)) {
             remove_if_present(vfs, &tmp.join(name))?;

@@ -16,7 +16,7 @@ mod writer;
 pub use compact::{CompactOptions, CompactReport};
 use config::load_or_create_config;
 pub(crate) use blobs::{unreferenced, Unreferenced};
-pub(crate) use config::{create_dir_durable, write_config};
+pub(crate) use config::{config_temps, create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
 pub(crate) use writer::{RecordWriter, Written};
