@@ -245,3 +245,67 @@ fn check_calls_a_resurrected_released_blob_garbage() {
     let report = db.check().unwrap();
     assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");
 }
+
+// ---- a real second process -----------------------------------------------------
+
+const CHILD_DIR: &str = "SOP_BLOB_CHILD_DIR";
+const CHILD_NO_GRACE: &str = "SOP_BLOB_CHILD_NO_GRACE";
+
+/// The child: replace the value of key 1 (with the byte given), then close.
+#[test]
+fn blob_child_entry() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let o = if std::env::var(CHILD_NO_GRACE).is_ok() {
+        no_grace()
+    } else {
+        opts()
+    };
+    let db = Database::open(&dir, o).unwrap();
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let n = read1(&tx).unwrap().unwrap()[0] + 1;
+    drop(tx);
+    put(&db, 1, &v(n));
+}
+
+fn run_child(dir: &Path, no_grace: bool) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    if no_grace {
+        cmd.env(CHILD_NO_GRACE, "1");
+    }
+    let out = cmd
+        .args(["--exact", "blob_child_entry", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "child: {out:?}");
+}
+
+/// Another OS process replaces (and closes, taking its garbage with it as far as
+/// the grace allows) the value this process's open transactions read.
+#[test]
+fn snapshot_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    put(&db, 1, &v(1));
+    for mode in MODES {
+        let reader = db.begin(mode).unwrap();
+        let before = read1(&db.begin(TxMode::NoCheck).unwrap()).unwrap().unwrap();
+        run_child(dir.path(), false);
+        match read1(&reader) {
+            Ok(got) => assert_eq!(got, Some(before), "{mode:?}"),
+            Err(e) => panic!("{mode:?}: a young snapshot must read its value: {e}"),
+        }
+    }
+    let reader = db.begin(TxMode::NoCheck).unwrap();
+    run_child(dir.path(), true);
+    match read1(&reader) {
+        Err(Error::SnapshotTooOld(_)) => {}
+        r => panic!("without grace: expected SnapshotTooOld, got {r:?}"),
+    }
+    drop(reader);
+    let now = db.begin(TxMode::NoCheck).unwrap();
+    assert_eq!(read1(&now).unwrap(), Some(v(5)), "four children replaced it");
+    assert!(db.check().unwrap().is_ok());
+}
