@@ -43,9 +43,7 @@ fn v(n: u8) -> Vec<u8> {
 
 fn put(db: &Database, k: u64, val: &[u8]) {
     let tx = db.begin(TxMode::ForWriting).unwrap();
-    let s = tx
-        .open_or_create_store::<u64, Vec<u8>>("s", big())
-        .unwrap();
+    let s = tx.open_or_create_store::<u64, Vec<u8>>("s", big()).unwrap();
     s.upsert(&k, &val.to_vec()).unwrap();
     tx.commit().unwrap();
 }
@@ -82,7 +80,11 @@ fn a_reader_in_another_handle_reads_a_replaced_big_value() {
         }
         drop(reader);
         let now = b.begin(TxMode::NoCheck).unwrap();
-        assert_eq!(read1(&now).unwrap(), Some(v(2)), "{mode:?}: the newest value");
+        assert_eq!(
+            read1(&now).unwrap(),
+            Some(v(2)),
+            "{mode:?}: the newest value"
+        );
     }
 }
 
@@ -121,7 +123,10 @@ fn a_dropped_stores_blobs_are_snapshot_too_old_not_corrupt() {
     let tx = a.begin(TxMode::ForWriting).unwrap();
     tx.drop_store("s").unwrap();
     tx.commit().unwrap();
-    assert!(blob_files(dir.path()).is_empty(), "the store's blobs are gone");
+    assert!(
+        blob_files(dir.path()).is_empty(),
+        "the store's blobs are gone"
+    );
     match read1(&reader) {
         Err(Error::SnapshotTooOld(_)) => {}
         r => panic!("expected SnapshotTooOld, got {r:?}"),
@@ -170,7 +175,11 @@ fn recovery_elsewhere_without_grace_is_snapshot_too_old() {
     put(&c, 1, &v(2));
     let d = Database::open(dir.path(), no_grace()).unwrap();
     d.recover().unwrap();
-    assert_eq!(blob_files(dir.path()).len(), 1, "recovery took the old blob");
+    assert_eq!(
+        blob_files(dir.path()).len(),
+        1,
+        "recovery took the old blob"
+    );
     match read1(&reader) {
         Err(Error::SnapshotTooOld(_)) => {}
         r => panic!("expected SnapshotTooOld, got {r:?}"),
@@ -306,6 +315,10 @@ fn snapshot_across_processes() {
     }
     drop(reader);
     let now = db.begin(TxMode::NoCheck).unwrap();
-    assert_eq!(read1(&now).unwrap(), Some(v(5)), "four children replaced it");
+    assert_eq!(
+        read1(&now).unwrap(),
+        Some(v(5)),
+        "four children replaced it"
+    );
     assert!(db.check().unwrap().is_ok());
 }

@@ -32,7 +32,11 @@ impl DbInner {
             t.push((seq, now, self.blob_path(*sid, *blob)));
         }
         for sid in &rec.dropped {
-            t.push((seq, now, self.path.join("blobs").join(format!("{sid:016x}"))));
+            t.push((
+                seq,
+                now,
+                self.path.join("blobs").join(format!("{sid:016x}")),
+            ));
         }
         drop(t);
         self.collect_trash();
@@ -77,7 +81,11 @@ impl DbInner {
 
     /// Garbage waiting for deletion (not orphans).
     pub fn trash_paths(&self) -> Vec<PathBuf> {
-        self.trash.lock().iter().map(|(_, _, p)| p.clone()).collect()
+        self.trash
+            .lock()
+            .iter()
+            .map(|(_, _, p)| p.clone())
+            .collect()
     }
 
     /// A file, or a folder of files (a dropped store's blobs). True when gone.

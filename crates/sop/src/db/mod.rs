@@ -13,9 +13,9 @@ mod read;
 mod reclaim;
 mod writer;
 
+pub(crate) use blobs::{unreferenced, Unreferenced};
 pub use compact::{CompactOptions, CompactReport};
 use config::load_or_create_config;
-pub(crate) use blobs::{unreferenced, Unreferenced};
 pub(crate) use config::{config_temps, create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
