@@ -6,7 +6,8 @@
 //! A blob's name starts with the first 16 hex digits of the id of the process
 //! that wrote it. A blob no item of the newest state refers to is either
 //! - **in flight**: its writer is alive (a transaction of it may still commit the
-//!   blob, or the writer's own commit released it and queued it for deletion), or
+//!   blob; or a commit released it, and the releasing process deletes it, or left
+//!   it at its close: then it waits for its writer to end), or
 //! - **garbage**: its writer is not alive. Nothing can adopt it any more (in
 //!   Clustered mode a presumed-dead writer is fenced off first), so it is a blob
 //!   a commit released, or one an uncommitted transaction wrote. Recovery deletes
