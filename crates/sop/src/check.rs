@@ -3,15 +3,16 @@
 //! entries no tree reaches (orphan nodes), the item frames of JSON stores, and
 //! big-value blobs (missing, damaged, or orphaned).
 //!
-//! Leftovers of a crashed process (its temporary record files, and blobs of its
-//! uncommitted transactions, while its `procs/` lock file is still there) are not
-//! faults: recovery removes them. They are listed in `CheckReport::garbage`.
+//! Leftovers of processes no longer running (temporary record files, blobs no
+//! item refers to: released by a commit, or written by an uncommitted
+//! transaction) are not faults: recovery removes them, by the same rule
+//! (`db/blobs.rs`). They are listed in `CheckReport::garbage`.
 
 use crate::btree::node::{Node, ValueRef};
 use crate::btree::tree::{self, NodeStore, Tree};
 use crate::codec::json_key::encode_json_key;
 use crate::codec::wire::checksum;
-use crate::db::Database;
+use crate::db::{unreferenced, Database, Unreferenced};
 use crate::error::{Error, Result};
 use crate::json::{decode_item, JSON_KEY_TYPE};
 use crate::log::record::Record;
@@ -158,40 +159,39 @@ impl Database {
                 depth,
             });
         }
-        // Blob files nobody references, except those of live processes (in flight)
-        // and those of crashed processes whose lock file is still there (recovery
-        // removes them).
-        let life = crate::recovery::liveness(db)?;
-        let live = life.live;
-        let crashed: HashSet<String> = life
-            .dead
-            .into_iter()
-            .filter_map(|(p, _)| p.file_name()?.to_str().map(|n| n[..16].to_string()))
-            .collect();
+        // Blob files nobody references: in flight while their writer lives,
+        // garbage that recovery removes once it does not (the one rule, shared
+        // with recovery: db/blobs.rs). Never a fault: nothing refers to them.
+        let live = crate::recovery::liveness(db)?.live;
         let trash: HashSet<_> = db.trash_paths().into_iter().collect();
         let blobs = db.path.join("blobs");
         for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
             let dir = blobs.join(&sdir);
             for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                let in_flight = name.len() >= 16 && live.contains(&name[..16]);
-                if !in_flight
-                    && !trash.contains(&dir.join(&name))
-                    && !trash.contains(&dir)
-                    && !referenced_blobs.contains(&(sdir.clone(), name.clone()))
+                if trash.contains(&dir.join(&name))
+                    || trash.contains(&dir)
+                    || referenced_blobs.contains(&(sdir.clone(), name.clone()))
                 {
-                    if name.len() >= 16 && crashed.contains(&name[..16]) {
-                        report.garbage.push(format!(
-                            "blob of a crashed process's uncommitted transaction {}",
-                            dir.join(&name).display()
-                        ));
-                    } else {
-                        report.problems.push(format!(
-                            "orphan blob {} (no item refers to it)",
-                            dir.join(&name).display()
-                        ));
-                    }
+                    continue;
+                }
+                match unreferenced(&name, &live) {
+                    Unreferenced::InFlight => {}
+                    Unreferenced::Garbage => report.garbage.push(format!(
+                        "blob no item refers to (released, or of an uncommitted transaction), of a process no longer running {}",
+                        dir.join(&name).display()
+                    )),
+                    Unreferenced::Stranger => report.problems.push(format!(
+                        "unexpected file {} (not a big-value blob)",
+                        dir.join(&name).display()
+                    )),
                 }
             }
+        }
+        for path in crate::db::config_temps(&*db.vfs, &db.path)? {
+            report.garbage.push(format!(
+                "temporary configuration file (of a crashed writer, or one at work) {}",
+                path.display()
+            ));
         }
         let tmp = db.path.join("tmp");
         for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {

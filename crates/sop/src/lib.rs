@@ -35,7 +35,7 @@ pub use codec::value::Value;
 pub use db::{CompactOptions, CompactReport, Database, ReclaimReport};
 pub use error::{CodecError, Error, Result};
 pub use json::{JsonRange, JsonStore};
-pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement};
+pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
 pub use recovery::RecoveryReport;
 pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
 pub use txn::Transaction;

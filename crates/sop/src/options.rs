@@ -94,6 +94,9 @@ pub enum Coordination {
     Redis { url: String },
 }
 
+/// `DbOptions::blob_grace` by default: longer than nearly every transaction.
+pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(300);
+
 /// Options for opening a database.
 #[derive(Clone)]
 pub struct DbOptions {
@@ -138,6 +141,13 @@ pub struct DbOptions {
     pub exclusive: bool,
     /// Exclusive mode: rotate the journal once it holds this many bytes.
     pub journal_bytes: u64,
+    /// How long a big-value blob that a commit released is kept before it is
+    /// deleted, while other processes have the folder open (they may read a
+    /// snapshot from before that commit). A transaction younger than this always
+    /// reads its snapshot's big values; an older one may get `SnapshotTooOld`.
+    /// Applies to the releasing process and to recovery in every process
+    /// (docs/ARCHITECTURE.md §7, "Garbage").
+    pub blob_grace: Duration,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -158,6 +168,7 @@ impl Default for DbOptions {
             recover_on_open: true,
             exclusive: false,
             journal_bytes: 64 << 20,
+            blob_grace: DEFAULT_BLOB_GRACE,
             vfs: None,
         }
     }
@@ -175,6 +186,7 @@ impl std::fmt::Debug for DbOptions {
             .field("recover_on_open", &self.recover_on_open)
             .field("exclusive", &self.exclusive)
             .field("journal_bytes", &self.journal_bytes)
+            .field("blob_grace", &self.blob_grace)
             .finish_non_exhaustive()
     }
 }

@@ -8,11 +8,12 @@
 //! - A process is dead when its `procs/<id>.lock` file lock can be taken. Its
 //!   temporary record files are deleted (they were never linked, so never
 //!   committed), and so are its big-value blobs that no live item references
-//!   (written by transactions that never committed).
+//!   (released by a commit, or written by a transaction that never committed),
+//!   once `DbOptions::blob_grace` has passed (the rule: `db/blobs.rs`).
 
 use crate::btree::node::ValueRef;
 
-use crate::db::Database;
+use crate::db::{unreferenced, Database, Unreferenced};
 use crate::error::{Error, Result};
 use crate::options::ValuePlacement;
 use crate::txn::view::for_each_value;
@@ -24,9 +25,10 @@ use std::io;
 pub struct RecoveryReport {
     /// Processes found dead.
     pub dead_processes: usize,
-    /// Temporary record files of dead processes, deleted.
+    /// Temporary record files of dead processes, and temporary configuration
+    /// files a crash left, deleted.
     pub removed_temp_files: usize,
-    /// Big-value blobs of dead processes' uncommitted transactions, deleted.
+    /// Big-value blobs of dead processes that no item refers to, deleted.
     pub removed_blobs: usize,
 }
 
@@ -131,12 +133,24 @@ impl Database {
                 .collect();
             db.append_aborts(&ids)?;
         }
+        // `sop.json` temps a crash left (their writers hold open.lock).
+        report.removed_temp_files += db.remove_abandoned_config_temps()?;
         let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
         for name in tmp_names.iter().filter(|n| dead(n)) {
             remove_if_present(vfs, &tmp.join(name))?;
             report.removed_temp_files += 1;
         }
-        let candidates: Vec<_> = blob_names.into_iter().filter(|(_, n)| dead(n)).collect();
+        let candidates: Vec<_> = blob_names
+            .into_iter()
+            .filter(|(_, n)| unreferenced(n, &life.live) == Unreferenced::Garbage)
+            .collect();
+        // The dead processes' lock files go now: holding their locks would make
+        // them look alive to the grace rule's fresh look below. Their blobs stay
+        // garbage without them (one rule: db/blobs.rs).
+        for (path, guard) in life.dead {
+            remove_if_present(vfs, &path)?;
+            drop(guard);
+        }
         // An open transaction of ours may read an older snapshot that still points
         // at some of them: leave them for a later pass.
         let head = db.catch_up()?.seq;
@@ -146,16 +160,16 @@ impl Database {
         db.make_durable(head)?;
         if !candidates.is_empty() && !busy {
             let referenced = self.referenced_blobs()?;
-            for (sdir, name) in candidates {
-                if !referenced.contains(&(sdir.clone(), name.clone())) {
-                    remove_if_present(vfs, &blobs.join(&sdir).join(&name))?;
-                    report.removed_blobs += 1;
-                }
+            let garbage = candidates
+                .into_iter()
+                .filter(|(sdir, name)| !referenced.contains(&(sdir.clone(), name.clone())))
+                .map(|(sdir, name)| blobs.join(sdir).join(name))
+                .collect();
+            // Other processes' snapshots may still read them: the grace period.
+            for path in db.past_grace(garbage) {
+                remove_if_present(vfs, &path)?;
+                report.removed_blobs += 1;
             }
-        }
-        for (path, guard) in life.dead {
-            remove_if_present(vfs, &path)?;
-            drop(guard);
         }
         Ok(report)
     }

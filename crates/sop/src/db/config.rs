@@ -111,6 +111,10 @@ pub(crate) fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> Result<()> {
 }
 
 /// Write `sop.json` atomically; `replace` allows overwriting an existing one.
+///
+/// Through a temporary file `sop.json.<uuid>.tmp`, written while holding
+/// `open.lock`: a temp seen by someone else holding that lock is abandoned (its
+/// writer crashed), and `remove_config_temps` may remove it.
 pub(crate) fn write_config(
     vfs: &dyn Vfs,
     path: &Path,
@@ -118,8 +122,9 @@ pub(crate) fn write_config(
     replace: bool,
 ) -> Result<()> {
     let cfg_path = path.join(CONFIG_FILE);
+    let open_lock = journal::take_open_lock(vfs, path)?;
     let tmp = path.join(format!(
-        "{CONFIG_FILE}.{:032x}.tmp",
+        "{CONFIG_FILE}.{:032x}{TEMP_SUFFIX}",
         uuid::Uuid::new_v4().as_u128()
     ));
     let f = vfs.create_new(&tmp).map_err(io_err(&tmp))?;
@@ -136,6 +141,55 @@ pub(crate) fn write_config(
             r => r,
         }
     };
+    drop(open_lock);
     res.map_err(io_err(&cfg_path))?;
     vfs.sync_dir(path).map_err(io_err(path))
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// The temporary configuration files in `path`: abandoned by a crash, or being
+/// written by a writer that holds `open.lock`.
+pub(crate) fn config_temps(vfs: &dyn Vfs, path: &Path) -> Result<Vec<PathBuf>> {
+    let prefix = format!("{CONFIG_FILE}.");
+    Ok(vfs
+        .list_dir(path)
+        .map_err(io_err(path))?
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix) && n.ends_with(TEMP_SUFFIX))
+        .map(|n| path.join(n))
+        .collect())
+}
+
+/// Remove the temporary configuration files a crash left; the caller holds
+/// `open.lock`, so no writer is at work on any (`write_config`). How many.
+pub(crate) fn remove_config_temps(vfs: &dyn Vfs, path: &Path) -> Result<usize> {
+    let mut n = 0;
+    for tmp in config_temps(vfs, path)? {
+        match vfs.remove_file(&tmp) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&tmp, e)),
+        }
+    }
+    Ok(n)
+}
+
+impl DbInner {
+    /// `remove_config_temps` if `open.lock` is ours or free (else next time).
+    pub(crate) fn remove_abandoned_config_temps(&self) -> Result<usize> {
+        let held = self._open_lock.lock().is_some();
+        let lock = if held {
+            None
+        } else {
+            let p = self.path.join(journal::OPEN_LOCK);
+            match self.vfs.try_lock(&p).map_err(io_err(&p))? {
+                Some(l) => Some(l),
+                None => return Ok(0),
+            }
+        };
+        let n = remove_config_temps(&*self.vfs, &self.path)?;
+        drop(lock);
+        Ok(n)
+    }
 }

@@ -26,29 +26,54 @@ impl DbInner {
 
     /// Queue what commit `seq` released, then collect what no snapshot needs.
     pub fn trash_after_commit(&self, seq: u64, rec: &Record) {
+        let now = Instant::now();
         let mut t = self.trash.lock();
         for (sid, blob) in &rec.released_files {
-            t.push((seq, self.blob_path(*sid, *blob)));
+            t.push((seq, now, self.blob_path(*sid, *blob)));
         }
         for sid in &rec.dropped {
-            t.push((seq, self.path.join("blobs").join(format!("{sid:016x}"))));
+            t.push((
+                seq,
+                now,
+                self.path.join("blobs").join(format!("{sid:016x}")),
+            ));
         }
         drop(t);
         self.collect_trash();
     }
 
-    /// Delete trash released by commits newer than every open snapshot.
+    /// Delete trash released by commits newer than every open snapshot of this
+    /// process, once `blob_grace` has passed since the release or no other
+    /// process is alive (snapshots of other processes: `db/blobs.rs`).
     pub fn collect_trash(&self) {
-        let oldest = self.snapshots.lock().keys().next().copied();
+        self.collect_trash_with(self.snapshots.lock().keys().next().copied());
+    }
+
+    /// At close: no snapshot of ours is left; the grace still holds for others.
+    /// What stays is collected by recovery (its writer is then not alive).
+    pub(super) fn collect_trash_at_close(&self) {
+        self.collect_trash_with(None);
+    }
+
+    fn collect_trash_with(&self, oldest: Option<u64>) {
+        let grace = self.opts.blob_grace;
         let mut t = self.trash.lock();
-        let (ready, keep): (Vec<_>, Vec<_>) = t
+        let (unneeded, keep): (Vec<_>, Vec<_>) = t
             .drain(..)
-            .partition(|(seq, _)| oldest.is_none_or(|o| o >= *seq));
+            .partition(|(seq, _, _)| oldest.is_none_or(|o| o >= *seq));
         *t = keep;
         drop(t);
+        let (mut ready, waiting): (Vec<_>, Vec<_>) = unneeded
+            .into_iter()
+            .partition(|(_, at, _)| at.elapsed() >= grace);
+        if !waiting.is_empty() && !self.others_alive() {
+            ready.extend(waiting);
+        } else {
+            self.trash.lock().extend(waiting);
+        }
         let failed: Vec<_> = ready
             .into_iter()
-            .filter(|(_, path)| !self.remove_path(path))
+            .filter(|(_, _, path)| !self.remove_path(path))
             .collect();
         // Retried at the next collection (or by recovery after this process ends).
         self.trash.lock().extend(failed);
@@ -56,7 +81,11 @@ impl DbInner {
 
     /// Garbage waiting for deletion (not orphans).
     pub fn trash_paths(&self) -> Vec<PathBuf> {
-        self.trash.lock().iter().map(|(_, p)| p.clone()).collect()
+        self.trash
+            .lock()
+            .iter()
+            .map(|(_, _, p)| p.clone())
+            .collect()
     }
 
     /// A file, or a folder of files (a dropped store's blobs). True when gone.

@@ -3,6 +3,7 @@
 //! `read`, writing records in `writer`, garbage in `garbage`, the folder's
 //! configuration in `config`, liveness and fencing in `process`.
 
+mod blobs;
 mod compact;
 mod config;
 mod garbage;
@@ -12,9 +13,10 @@ mod read;
 mod reclaim;
 mod writer;
 
+pub(crate) use blobs::{unreferenced, Unreferenced};
 pub use compact::{CompactOptions, CompactReport};
 use config::load_or_create_config;
-pub(crate) use config::{create_dir_durable, write_config};
+pub(crate) use config::{config_temps, create_dir_durable, write_config};
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
 pub(crate) use writer::{RecordWriter, Written};
@@ -114,9 +116,11 @@ pub(crate) struct DbInner {
     snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
     /// Clustered mode: when a process's lease was first seen missing.
     suspects: Mutex<HashMap<u128, std::time::Instant>>,
-    /// Garbage released by commit `seq`: big-value blobs, and whole blob folders of
-    /// dropped stores. Deleted once no open transaction reads a snapshot before `seq`.
-    trash: Mutex<Vec<(u64, PathBuf)>>,
+    /// Garbage released by commit `seq` at an instant: big-value blobs, and whole
+    /// blob folders of dropped stores. Deleted once no open transaction reads a
+    /// snapshot before `seq` and the grace period has passed (`blobs.rs`).
+    trash: Mutex<Vec<(u64, Instant, PathBuf)>>,
+    blob_gc: blobs::BlobGc,
     /// Exclusive mode: the commit journal (None until open finishes, and in shared mode).
     journal: Mutex<Option<journal::Journal>>,
     /// Exclusive mode, open: no other process writes the log, so the state in
@@ -226,6 +230,7 @@ impl Database {
             snapshots: Mutex::new(Default::default()),
             suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
+            blob_gc: Default::default(),
             journal: Mutex::new(None),
             alone: AtomicBool::new(false),
             _open_lock: Mutex::new(None),
@@ -790,10 +795,8 @@ impl Drop for DbInner {
                 tracing::warn!(error = %e, "journal left for the next open to replay");
             }
         }
-        // No transaction is open (each holds an Arc to us): everything can go.
-        for (_, path) in std::mem::take(&mut *self.trash.lock()) {
-            self.remove_path(&path);
-        }
+        // No transaction is open (each holds an Arc to us); other processes' may be.
+        self.collect_trash_at_close();
         // A clean close leaves nothing for recovery: our temp files are gone
         // with our transactions; remove our liveness lock file and lease.
         self.coord.release_lease(self.proc_id);

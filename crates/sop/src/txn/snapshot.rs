@@ -35,16 +35,14 @@ impl Fetch<'_> {
                 "a staged value was read outside its transaction".into(),
             )),
             _ => match self.db.read_value(self.sid, v, self.cache) {
-                // A blob released by a later commit was collected while this
-                // snapshot still pointed at it: retry with a newer snapshot.
-                Err(Error::Corrupt { detail, path })
-                    if detail == crate::db::MISSING_BLOB
-                        && self.snap_seq < self.db.state.read().seq =>
-                {
-                    Err(Error::SnapshotTooOld(format!(
-                        "{} was collected after this snapshot",
-                        path.display()
-                    )))
+                // Collected after a later commit released it (another process's
+                // snapshots past the grace period): retry with a newer snapshot.
+                // The log says which (db/blobs.rs).
+                Err(Error::Corrupt { detail, .. }) if detail == crate::db::MISSING_BLOB => {
+                    let ValueRef::File { blob, .. } = *v else {
+                        unreachable!("only big values live in blob files")
+                    };
+                    Err(self.db.missing_blob(self.sid, blob, self.snap_seq))
                 }
                 r => r,
             },
