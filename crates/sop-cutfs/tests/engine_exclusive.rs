@@ -1,0 +1,169 @@
+//! Exclusive mode (`DbOptions::exclusive`, small journals) on cutfs, with real
+//! writer threads: each round lets three threads commit, cuts the power at a
+//! random moment, cuts it again at a random moment of the recovery that the next
+//! open does, then opens once more and demands every acknowledged commit and a
+//! clean `check`. Rounds go on for a few seconds per test.
+
+mod support;
+
+use sop::Database;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+use support::*;
+
+const WRITERS: u64 = 3;
+const BUDGET: Duration = Duration::from_secs(8);
+const MIN_ROUNDS: usize = 4;
+
+struct Writer {
+    acked: Vec<u64>,
+    error: String,
+    /// The error came before the power was cut: a failure in itself.
+    before_cut: bool,
+}
+
+fn run_writers(db: &Arc<Database>, cutting: &Arc<AtomicBool>) -> Vec<thread::JoinHandle<Writer>> {
+    (0..WRITERS)
+        .map(|w| {
+            let db = db.clone();
+            let cutting = cutting.clone();
+            thread::spawn(move || {
+                let first = next_i(&db, w);
+                let mut acked = Vec::new();
+                let error = write_until_error(&db, w, first, |i| acked.push(i), || false);
+                Writer {
+                    acked,
+                    error,
+                    before_cut: !cutting.load(Ordering::SeqCst),
+                }
+            })
+        })
+        .collect()
+}
+
+fn open(dir: &Path, journal_bytes: u64) -> sop::Result<Database> {
+    Database::open(dir, exclusive(journal_bytes))
+}
+
+fn cuts_in_exclusive_mode(journal_bytes: u64, seed: u64) {
+    let (_tmp, m) = mount();
+    let dir = m.path().join("db");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut acked: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut db = open(&dir, journal_bytes).unwrap();
+    create_stores(&db);
+    let t0 = Instant::now();
+    let mut open_took = Duration::from_millis(20);
+    let (mut round, mut landed_in_open, mut commits) = (0, 0, 0);
+    while round < MIN_ROUNDS || t0.elapsed() < BUDGET {
+        round += 1;
+        // 1. Writers commit; the power goes off at a random moment.
+        let shared = Arc::new(db);
+        let cutting = Arc::new(AtomicBool::new(false));
+        let writers = run_writers(&shared, &cutting);
+        let write_for = Duration::from_millis(rng.u64(20..400));
+        thread::sleep(write_for);
+        cutting.store(true, Ordering::SeqCst);
+        m.power_off();
+        let mut early = Vec::new();
+        for (w, h) in writers.into_iter().enumerate() {
+            let r = h.join().expect("writer thread panicked");
+            commits += r.acked.len();
+            if r.before_cut {
+                early.push(format!("writer {w} failed before the cut: {}", r.error));
+            }
+            acked.entry(w as u64).or_default().extend(r.acked);
+        }
+        drop(Arc::try_unwrap(shared).ok().expect("writers joined"));
+        m.power_on();
+
+        // 2. The next open recovers; the power goes off again somewhere in it.
+        let second = Duration::from_micros(rng.u64(0..=open_took.as_micros() as u64 * 3 / 2));
+        let d = dir.clone();
+        let opener = thread::spawn(move || open(&d, journal_bytes).map(drop));
+        thread::sleep(second);
+        m.power_off();
+        let in_open = opener.join().expect("open panicked").is_err();
+        landed_in_open += in_open as usize;
+        m.power_on();
+
+        // 3. Open again: every acknowledged commit must be there.
+        let t = Instant::now();
+        db = match open(&dir, journal_bytes) {
+            Ok(db) => db,
+            Err(e) => panic!(
+                "round {round} (journal {journal_bytes} bytes): the open after two cuts failed: {e}{}",
+                if early.is_empty() { String::new() } else { format!("; earlier: {}", early.join("; ")) }
+            ),
+        };
+        open_took = t.elapsed();
+        let faults = verify(&db, &acked);
+        if !faults.is_empty() || !early.is_empty() {
+            panic!(
+                "round {round} (journal {journal_bytes} bytes; cut after {write_for:?} of writing, second cut {second:?} into the next open, {}):\n  {}",
+                if in_open { "which it interrupted" } else { "which had finished" },
+                early.iter().chain(&faults).cloned().collect::<Vec<_>>().join("\n  ")
+            );
+        }
+    }
+    eprintln!(
+        "exclusive, journal {journal_bytes} bytes: {round} rounds, {commits} acknowledged commits, {landed_in_open} second cuts inside the reopen, {:?}",
+        m.stats()
+    );
+    assert!(commits > 0, "no commit was acknowledged in {round} rounds");
+}
+
+#[test]
+fn exclusive_4k_journal_keeps_every_acknowledged_commit_across_cuts() {
+    cuts_in_exclusive_mode(4 << 10, 4);
+}
+
+#[test]
+fn exclusive_16k_journal_keeps_every_acknowledged_commit_across_cuts() {
+    cuts_in_exclusive_mode(16 << 10, 16);
+}
+
+/// A clean close writes every journal out and removes it: no `journal-*.wal`
+/// remains, and what it held is durable without the journal (a cut right after
+/// the close loses nothing).
+#[test]
+fn a_clean_exclusive_close_leaves_no_journal_and_survives_a_cut() {
+    let (_tmp, m) = mount();
+    let dir = m.path().join("db");
+    let db = Arc::new(open(&dir, 4 << 10).unwrap());
+    create_stores(&db);
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let db = db.clone();
+            thread::spawn(move || {
+                let mut acked = Vec::new();
+                for i in 0..150 {
+                    loop {
+                        match commit_one(&db, w, i) {
+                            Ok(()) => break,
+                            Err(e) if e.is_conflict() => continue,
+                            Err(e) => panic!("writer {w}, commit {i}: {e}"),
+                        }
+                    }
+                    acked.push(i);
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked = BTreeMap::new();
+    for (w, h) in writers.into_iter().enumerate() {
+        acked.insert(w as u64, h.join().unwrap());
+    }
+    drop(Arc::try_unwrap(db).ok().expect("writers joined"));
+    let left = journal_files(&dir);
+    assert!(left.is_empty(), "a clean close left journal files: {left:?}");
+    m.cut();
+    let db = open(&dir, 4 << 10).unwrap();
+    let faults = verify(&db, &acked);
+    assert!(faults.is_empty(), "after a clean close and a cut:\n  {}", faults.join("\n  "));
+}
