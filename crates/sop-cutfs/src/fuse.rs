@@ -100,7 +100,10 @@ impl fuser::Filesystem for CutFuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.m().setattr(ino.0, fh.map(|f| f.0), size, mode, uid, gid) {
+        match self
+            .m()
+            .setattr(ino.0, fh.map(|f| f.0), size, mode, uid, gid)
+        {
             Ok(a) => reply.attr(&TTL, &attr(&a)),
             Err(e) => reply.error(err(e)),
         }
@@ -116,7 +119,8 @@ impl fuser::Filesystem for CutFuse {
         reply: ReplyEntry,
     ) {
         entry(
-            self.m().mkdir(parent.0, name, mode & !umask, req.uid(), req.gid()),
+            self.m()
+                .mkdir(parent.0, name, mode & !umask, req.uid(), req.gid()),
             reply,
         );
     }
@@ -144,7 +148,8 @@ impl fuser::Filesystem for CutFuse {
         }
         let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
         empty(
-            self.m().rename(parent.0, name, newparent.0, newname, noreplace),
+            self.m()
+                .rename(parent.0, name, newparent.0, newname, noreplace),
             reply,
         );
     }
@@ -253,7 +258,14 @@ impl fuser::Filesystem for CutFuse {
         reply.ok();
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         empty(self.m().fsync(fh.0), reply);
     }
 

@@ -91,10 +91,11 @@ impl CutFs {
             fuser::MountOption::Subtype("cutfs".into()),
         ];
         config.n_threads = Some(self.threads);
-        let session = fuser::spawn_mount(fs, &path, &config).map_err(|source| MountError::Mount {
-            path: path.clone(),
-            source,
-        })?;
+        let session =
+            fuser::spawn_mount(fs, &path, &config).map_err(|source| MountError::Mount {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Mounted {
             path,
             model,

@@ -50,7 +50,11 @@ fn mount(dir: &Path, rest: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("cutfs mounted on {} (write `cut` to {}/{CONTROL_NAME} to cut)", dir.display(), dir.display());
+    println!(
+        "cutfs mounted on {} (write `cut` to {}/{CONTROL_NAME} to cut)",
+        dir.display(),
+        dir.display()
+    );
     loop {
         let ts = libc::timespec {
             tv_sec: 1,

@@ -319,7 +319,11 @@ impl Model {
 
     pub fn mkdir(&mut self, parent: Ino, name: &OsStr, mode: u32, uid: u32, gid: u32) -> Res<Attr> {
         self.on()?;
-        let ino = self.add_node(parent, name, Node::new(Kind::Dir, (mode & 0o7777) as u16, uid, gid))?;
+        let ino = self.add_node(
+            parent,
+            name,
+            Node::new(Kind::Dir, (mode & 0o7777) as u16, uid, gid),
+        )?;
         self.attr_of(ino)
     }
 
@@ -492,7 +496,9 @@ impl Model {
             if ino == ROOT {
                 continue;
             }
-            let Some(n) = self.nodes.get(&ino) else { continue };
+            let Some(n) = self.nodes.get(&ino) else {
+                continue;
+            };
             if n.nlink > 0 || n.durable_refs > 0 || n.open > 0 {
                 continue;
             }
@@ -547,10 +553,12 @@ impl Model {
         if ino == anc {
             return true;
         }
-        let Some(a) = self.nodes.get(&anc) else { return false };
-        a.entries
-            .values()
-            .any(|&c| self.nodes.get(&c).is_some_and(|n| n.kind == Kind::Dir) && self.is_within(ino, c))
+        let Some(a) = self.nodes.get(&anc) else {
+            return false;
+        };
+        a.entries.values().any(|&c| {
+            self.nodes.get(&c).is_some_and(|n| n.kind == Kind::Dir) && self.is_within(ino, c)
+        })
     }
 
     pub fn rename(
@@ -656,7 +664,9 @@ impl Model {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect();
             for (name, child) in entries {
-                let Some(c) = old.get_mut(&child) else { continue };
+                let Some(c) = old.get_mut(&child) else {
+                    continue;
+                };
                 let new_c = match map.get(&child) {
                     Some(&n) => n,
                     None => {

@@ -161,9 +161,16 @@ fn a_clean_exclusive_close_leaves_no_journal_and_survives_a_cut() {
     }
     drop(Arc::try_unwrap(db).ok().expect("writers joined"));
     let left = journal_files(&dir);
-    assert!(left.is_empty(), "a clean close left journal files: {left:?}");
+    assert!(
+        left.is_empty(),
+        "a clean close left journal files: {left:?}"
+    );
     m.cut();
     let db = open(&dir, 4 << 10).unwrap();
     let faults = verify(&db, &acked);
-    assert!(faults.is_empty(), "after a clean close and a cut:\n  {}", faults.join("\n  "));
+    assert!(
+        faults.is_empty(),
+        "after a clean close and a cut:\n  {}",
+        faults.join("\n  ")
+    );
 }

@@ -26,7 +26,9 @@ const MIN_ROUNDS: usize = 4;
 /// `ACK i` after each commit returned Ok.
 #[test]
 fn cutfs_writer_child() {
-    let Ok(dir) = std::env::var(ENV_DIR) else { return };
+    let Ok(dir) = std::env::var(ENV_DIR) else {
+        return;
+    };
     let w: u64 = std::env::var(ENV_WRITER).unwrap().parse().unwrap();
     let db = Database::open(&dir, shared()).unwrap();
     let first = next_i(&db, w);
@@ -55,7 +57,12 @@ struct Running {
 
 fn spawn(dir: &std::path::Path, w: u64, tx: mpsc::Sender<(u64, Msg)>) -> Running {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "cutfs_writer_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "cutfs_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ENV_DIR, dir)
         .env(ENV_WRITER, w.to_string())
         .stdin(Stdio::null())
@@ -85,7 +92,11 @@ fn spawn(dir: &std::path::Path, w: u64, tx: mpsc::Sender<(u64, Msg)>) -> Running
         let _ = err.read_to_string(&mut s);
         s
     });
-    Running { child, lines, stderr }
+    Running {
+        child,
+        lines,
+        stderr,
+    }
 }
 
 fn signal(c: &Child, sig: i32) {
@@ -107,7 +118,11 @@ fn wait_stopped(c: &Child) {
         if matches!(state, Some('T' | 't' | 'Z' | 'X') | None) {
             return;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "child {} does not stop: {stat}", c.id());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "child {} does not stop: {stat}",
+            c.id()
+        );
         thread::sleep(Duration::from_micros(200));
     }
 }

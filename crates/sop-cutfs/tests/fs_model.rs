@@ -99,15 +99,33 @@ fn an_unlink_is_undone_without_fsyncdir_and_hard_links_share_one_inode() {
     sync_dir(m.path());
     fs::remove_file(&a).unwrap();
     assert_eq!(
-        fs::hard_link(m.path().join("l"), m.path().join("l")).unwrap_err().kind(),
+        fs::hard_link(m.path().join("l"), m.path().join("l"))
+            .unwrap_err()
+            .kind(),
         ErrorKind::AlreadyExists
     );
     m.cut();
-    assert_eq!(names(m.path()), vec!["a", "l"], "the unlink was not durable");
-    let (ma, ml) = (fs::metadata(&a).unwrap(), fs::metadata(m.path().join("l")).unwrap());
-    assert_eq!((ma.ino(), ma.nlink()), (ml.ino(), 2), "still one inode after the cut");
+    assert_eq!(
+        names(m.path()),
+        vec!["a", "l"],
+        "the unlink was not durable"
+    );
+    let (ma, ml) = (
+        fs::metadata(&a).unwrap(),
+        fs::metadata(m.path().join("l")).unwrap(),
+    );
+    assert_eq!(
+        (ma.ino(), ma.nlink()),
+        (ml.ino(), 2),
+        "still one inode after the cut"
+    );
     // Appending through one name shows through the other.
-    OpenOptions::new().append(true).open(&a).unwrap().write_all(b"y").unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&a)
+        .unwrap()
+        .write_all(b"y")
+        .unwrap();
     assert_eq!(fs::read(m.path().join("l")).unwrap(), b"xy");
 }
 
@@ -125,7 +143,11 @@ fn syncfs_sync_and_close_persist_nothing() {
     drop(f);
     sync_dir(m.path()); // the name is durable; the data is not
     m.cut();
-    assert_eq!(fs::read(&p).unwrap(), b"", "syncfs/sync/close made data durable");
+    assert_eq!(
+        fs::read(&p).unwrap(),
+        b"",
+        "syncfs/sync/close made data durable"
+    );
     assert!(m.stats().cuts == 1);
 }
 
@@ -133,19 +155,32 @@ fn syncfs_sync_and_close_persist_nothing() {
 fn handles_from_before_a_cut_fail_with_eio_and_flocks_die_with_them() {
     let (_d, m) = mount();
     let p = m.path().join("lock");
-    let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&p)
+        .unwrap();
     sync_dir(m.path());
     f.try_lock().unwrap();
     let g = File::open(&p).unwrap();
-    assert!(g.try_lock().is_err(), "flock is exclusive across open files");
+    assert!(
+        g.try_lock().is_err(),
+        "flock is exclusive across open files"
+    );
     drop(g);
     let dir = File::open(m.path()).unwrap();
     m.cut();
-    assert_eq!(f.write_at(b"x", 0).unwrap_err().raw_os_error(), Some(libc::EIO));
+    assert_eq!(
+        f.write_at(b"x", 0).unwrap_err().raw_os_error(),
+        Some(libc::EIO)
+    );
     assert_eq!(f.sync_data().unwrap_err().raw_os_error(), Some(libc::EIO));
     assert_eq!(dir.sync_all().unwrap_err().raw_os_error(), Some(libc::EIO));
     let h = File::open(&p).unwrap();
-    h.try_lock().expect("a lock held before the cut is gone after it");
+    h.try_lock()
+        .expect("a lock held before the cut is gone after it");
 }
 
 #[test]
@@ -156,7 +191,12 @@ fn power_off_refuses_everything_until_power_on() {
     File::open(&p).unwrap().sync_all().unwrap();
     sync_dir(m.path());
     m.power_off();
-    assert_eq!(fs::write(m.path().join("g"), b"y").unwrap_err().raw_os_error(), Some(libc::EIO));
+    assert_eq!(
+        fs::write(m.path().join("g"), b"y")
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EIO)
+    );
     assert!(fs::read(&p).is_err());
     m.power_on();
     assert_eq!(fs::read(&p).unwrap(), b"x");
@@ -174,7 +214,11 @@ fn the_control_file_cuts_from_any_process() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(m.stats().cuts, 1);
-    assert_eq!(names(m.path()), Vec::<String>::new(), "the control file is hidden");
+    assert_eq!(
+        names(m.path()),
+        Vec::<String>::new(),
+        "the control file is hidden"
+    );
     let status = fs::read_to_string(m.path().join(".cutfs")).unwrap();
     assert!(status.starts_with("incarnation 1\n"), "{status}");
 }
@@ -200,8 +244,15 @@ fn keep_unsynced_appends_keeps_a_prefix_of_them() {
         m.cut();
         let got = fs::read(&p).unwrap();
         assert!(got.len() >= 4 && got[..4] == *b"0123");
-        assert_eq!(got[4..], tail[..got.len() - 4], "a prefix of the appends, nothing else");
+        assert_eq!(
+            got[4..],
+            tail[..got.len() - 4],
+            "a prefix of the appends, nothing else"
+        );
         lens.insert(got.len());
     }
-    assert!(lens.contains(&4) && lens.len() > 2, "some kept, some dropped: {lens:?}");
+    assert!(
+        lens.contains(&4) && lens.len() > 2,
+        "some kept, some dropped: {lens:?}"
+    );
 }

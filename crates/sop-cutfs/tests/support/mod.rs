@@ -10,9 +10,9 @@ use std::time::Duration;
 
 pub fn mount() -> (tempfile::TempDir, Mounted) {
     let dir = tempfile::tempdir().unwrap();
-    let m = CutFs::new()
-        .mount(dir.path())
-        .unwrap_or_else(|e| panic!("FUSE must mount for these tests (scripts/test.sh installs what it needs): {e}"));
+    let m = CutFs::new().mount(dir.path()).unwrap_or_else(|e| {
+        panic!("FUSE must mount for these tests (scripts/test.sh installs what it needs): {e}")
+    });
     (dir, m)
 }
 
@@ -62,7 +62,6 @@ pub fn commit_one(db: &Database, writer: u64, i: u64) -> sop::Result<()> {
     let bigs = tx.open_store::<u64, Vec<u8>>("bigs")?;
     bigs.upsert(&k, &big(k))?;
     bigs.upsert(&last_key(writer), &big(i))?;
-    drop((items, bigs));
     tx.commit()
 }
 
@@ -152,13 +151,17 @@ pub fn verify(db: &Database, acked: &BTreeMap<u64, Vec<u64>>) -> Vec<String> {
                     ));
                 }
                 if l.map(big) != b {
-                    faults.push(format!("writer {w}: latest {l:?} and its Big value disagree (torn commit)"));
+                    faults.push(format!(
+                        "writer {w}: latest {l:?} and its Big value disagree (torn commit)"
+                    ));
                 }
             }
-            (a, b) => faults.push(format!("writer {w}: reading latest: {a:?} / {:?}", b.map(|v| v.map(|v| v.len())))),
+            (a, b) => faults.push(format!(
+                "writer {w}: reading latest: {a:?} / {:?}",
+                b.map(|v| v.map(|v| v.len()))
+            )),
         }
     }
-    drop((items, bigs));
     drop(tx);
     match db.check() {
         Ok(r) if r.is_ok() => {}
