@@ -39,7 +39,7 @@ fn cutfs_writer_child() {
         let _ = out.flush();
     };
     say("\nREADY\n".into());
-    let err = write_until_error(&db, w, first, |i| say(format!("\nACK {i}\n")), || false);
+    let err = write_until_error(&db, w, first, |i| say(format!("\nACK {i}\n")), u64::MAX);
     say(format!("\nERROR {err}\n"));
 }
 

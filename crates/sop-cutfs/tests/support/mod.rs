@@ -9,8 +9,12 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn mount() -> (tempfile::TempDir, Mounted) {
+    mount_with(CutFs::new())
+}
+
+pub fn mount_with(fs: CutFs) -> (tempfile::TempDir, Mounted) {
     let dir = tempfile::tempdir().unwrap();
-    let m = CutFs::new().mount(dir.path()).unwrap_or_else(|e| {
+    let m = fs.mount(dir.path()).unwrap_or_else(|e| {
         panic!("FUSE must mount for these tests (scripts/test.sh installs what it needs): {e}")
     });
     (dir, m)
@@ -65,18 +69,19 @@ pub fn commit_one(db: &Database, writer: u64, i: u64) -> sop::Result<()> {
     tx.commit()
 }
 
-/// Commit until an error that is not a conflict; call `ack(i)` after each commit
-/// returned Ok. Returns the error that stopped the writer.
+/// Commit `first..until` until an error that is not a conflict; call `ack(i)`
+/// after each commit returned Ok. Returns the error that stopped the writer, or
+/// "stopped" at `until`.
 pub fn write_until_error(
     db: &Database,
     writer: u64,
     first: u64,
     mut ack: impl FnMut(u64),
-    stop: impl Fn() -> bool,
+    until: u64,
 ) -> String {
     let mut i = first;
     loop {
-        if stop() {
+        if i >= until {
             return "stopped".into();
         }
         match commit_one(db, writer, i) {
