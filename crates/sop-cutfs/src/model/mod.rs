@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::time::SystemTime;
 
+mod cut;
+mod namespace;
+
 /// Inode numbers, as the kernel sees them.
 pub type Ino = u64;
 /// The root directory; the only inode that keeps its number across cuts.
@@ -291,42 +294,6 @@ impl Model {
         self.attr_of(ino)
     }
 
-    fn check_name(parent: Ino, name: &OsStr) -> Res<()> {
-        if parent == ROOT && name == CONTROL_NAME {
-            return Err(libc::EPERM);
-        }
-        if name.len() > 255 {
-            return Err(libc::ENAMETOOLONG);
-        }
-        Ok(())
-    }
-
-    fn add_node(&mut self, parent: Ino, name: &OsStr, node: Node) -> Res<Ino> {
-        Self::check_name(parent, name)?;
-        if self.dir(parent)?.entries.contains_key(name) {
-            return Err(libc::EEXIST);
-        }
-        let ino = self.next_ino;
-        self.next_ino += 1;
-        let mut node = node;
-        node.nlink = 1;
-        self.nodes.insert(ino, node);
-        let p = self.node_mut(parent)?;
-        p.entries.insert(name.to_owned(), ino);
-        p.mtime = SystemTime::now();
-        Ok(ino)
-    }
-
-    pub fn mkdir(&mut self, parent: Ino, name: &OsStr, mode: u32, uid: u32, gid: u32) -> Res<Attr> {
-        self.on()?;
-        let ino = self.add_node(
-            parent,
-            name,
-            Node::new(Kind::Dir, (mode & 0o7777) as u16, uid, gid),
-        )?;
-        self.attr_of(ino)
-    }
-
     fn new_handle(&mut self, ino: Ino, listing: Vec<(Ino, Kind, OsString)>) -> u64 {
         let fh = self.next_fh;
         self.next_fh += 1;
@@ -342,40 +309,6 @@ impl Model {
             n.open += 1;
         }
         fh
-    }
-
-    /// Create and open a file (`O_CREAT`); with `O_EXCL` an existing name is `EEXIST`.
-    pub fn create(
-        &mut self,
-        parent: Ino,
-        name: &OsStr,
-        mode: u32,
-        flags: i32,
-        uid: u32,
-        gid: u32,
-    ) -> Res<(Attr, u64)> {
-        self.on()?;
-        Self::check_name(parent, name)?;
-        let ino = match self.dir(parent)?.entries.get(name) {
-            Some(_) if flags & libc::O_EXCL != 0 => return Err(libc::EEXIST),
-            Some(&ino) => {
-                let n = self.node_mut(ino)?;
-                if n.kind == Kind::Dir {
-                    return Err(libc::EISDIR);
-                }
-                if flags & libc::O_TRUNC != 0 {
-                    n.data.clear();
-                }
-                ino
-            }
-            None => self.add_node(
-                parent,
-                name,
-                Node::new(Kind::File, (mode & 0o7777) as u16, uid, gid),
-            )?,
-        };
-        let fh = self.new_handle(ino, Vec::new());
-        Ok((self.attr_of(ino)?, fh))
     }
 
     pub fn open(&mut self, ino: Ino) -> Res<u64> {
@@ -512,118 +445,6 @@ impl Model {
         }
     }
 
-    fn remove_entry(&mut self, parent: Ino, name: &OsStr) -> Res<Ino> {
-        let p = self.node_mut(parent)?;
-        let ino = p.entries.remove(name).ok_or(libc::ENOENT)?;
-        p.mtime = SystemTime::now();
-        if let Some(n) = self.nodes.get_mut(&ino) {
-            n.nlink -= 1;
-            n.ctime = SystemTime::now();
-        }
-        Ok(ino)
-    }
-
-    pub fn unlink(&mut self, parent: Ino, name: &OsStr) -> Res<()> {
-        self.on()?;
-        Self::check_name(parent, name)?;
-        let ino = *self.dir(parent)?.entries.get(name).ok_or(libc::ENOENT)?;
-        if self.node(ino)?.kind == Kind::Dir {
-            return Err(libc::EISDIR);
-        }
-        self.remove_entry(parent, name)?;
-        self.maybe_free(ino);
-        Ok(())
-    }
-
-    pub fn rmdir(&mut self, parent: Ino, name: &OsStr) -> Res<()> {
-        self.on()?;
-        Self::check_name(parent, name)?;
-        let ino = *self.dir(parent)?.entries.get(name).ok_or(libc::ENOENT)?;
-        let n = self.dir(ino)?;
-        if !n.entries.is_empty() {
-            return Err(libc::ENOTEMPTY);
-        }
-        self.remove_entry(parent, name)?;
-        self.maybe_free(ino);
-        Ok(())
-    }
-
-    /// Is `ino` the directory `anc` or below it?
-    fn is_within(&self, ino: Ino, anc: Ino) -> bool {
-        if ino == anc {
-            return true;
-        }
-        let Some(a) = self.nodes.get(&anc) else {
-            return false;
-        };
-        a.entries.values().any(|&c| {
-            self.nodes.get(&c).is_some_and(|n| n.kind == Kind::Dir) && self.is_within(ino, c)
-        })
-    }
-
-    pub fn rename(
-        &mut self,
-        parent: Ino,
-        name: &OsStr,
-        newparent: Ino,
-        newname: &OsStr,
-        noreplace: bool,
-    ) -> Res<()> {
-        self.on()?;
-        Self::check_name(parent, name)?;
-        Self::check_name(newparent, newname)?;
-        let ino = *self.dir(parent)?.entries.get(name).ok_or(libc::ENOENT)?;
-        let target = self.dir(newparent)?.entries.get(newname).copied();
-        if target == Some(ino) {
-            return Ok(());
-        }
-        let kind = self.node(ino)?.kind;
-        if kind == Kind::Dir && self.is_within(newparent, ino) {
-            return Err(libc::EINVAL);
-        }
-        if let Some(t) = target {
-            if noreplace {
-                return Err(libc::EEXIST);
-            }
-            let tn = self.node(t)?;
-            match (kind, tn.kind) {
-                (Kind::File, Kind::Dir) => return Err(libc::EISDIR),
-                (Kind::Dir, Kind::File) => return Err(libc::ENOTDIR),
-                (Kind::Dir, Kind::Dir) if !tn.entries.is_empty() => return Err(libc::ENOTEMPTY),
-                _ => {}
-            }
-            self.remove_entry(newparent, newname)?;
-        }
-        self.remove_entry(parent, name)?;
-        let p = self.node_mut(newparent)?;
-        p.entries.insert(newname.to_owned(), ino);
-        p.mtime = SystemTime::now();
-        self.node_mut(ino)?.nlink += 1;
-        if let Some(t) = target {
-            self.maybe_free(t);
-        }
-        Ok(())
-    }
-
-    /// A second name for a file.
-    pub fn link(&mut self, ino: Ino, newparent: Ino, newname: &OsStr) -> Res<Attr> {
-        self.on()?;
-        Self::check_name(newparent, newname)?;
-        if self.node(ino)?.kind == Kind::Dir {
-            return Err(libc::EPERM);
-        }
-        if self.dir(newparent)?.entries.contains_key(newname) {
-            return Err(libc::EEXIST);
-        }
-        let p = self.node_mut(newparent)?;
-        p.entries.insert(newname.to_owned(), ino);
-        p.mtime = SystemTime::now();
-        let n = self.node_mut(ino)?;
-        n.nlink += 1;
-        n.ctime = SystemTime::now();
-        self.attr_of(ino)
-    }
-
     /// Bytes held now (current and durable), for statfs.
     pub fn used_bytes(&self) -> u64 {
         self.nodes
@@ -635,100 +456,7 @@ impl Model {
     pub fn node_count(&self) -> u64 {
         self.nodes.len() as u64
     }
-
-    /// The power goes off: from now on every request fails with `EIO` (the
-    /// control file excepted) until [`Model::power_on`].
-    pub fn power_off(&mut self) {
-        self.off = true;
-    }
-
-    /// The machine boots again: the file system becomes what was durable, under
-    /// new inode numbers; every handle opened before fails with `EIO`. With
-    /// `keep_appends`, each file keeps, with probability 1/2, a random prefix of
-    /// the bytes beyond its durable length (a partial write-back).
-    pub fn power_on(&mut self, keep_appends: bool) {
-        let mut old = std::mem::take(&mut self.nodes);
-        let mut map: HashMap<Ino, Ino> = HashMap::new();
-        map.insert(ROOT, ROOT);
-        let old_root = old.get(&ROOT).expect("root");
-        let mut root = Node::new(Kind::Dir, old_root.perm, old_root.uid, old_root.gid);
-        root.nlink = 1;
-        root.durable_refs = 1;
-        self.nodes.insert(ROOT, root);
-        let mut dirs = vec![ROOT];
-        while let Some(d) = dirs.pop() {
-            let new_d = map[&d];
-            let entries: Vec<(OsString, Ino)> = old[&d]
-                .durable_entries
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
-            for (name, child) in entries {
-                let Some(c) = old.get_mut(&child) else {
-                    continue;
-                };
-                let new_c = match map.get(&child) {
-                    Some(&n) => n,
-                    None => {
-                        let n = self.next_ino;
-                        self.next_ino += 1;
-                        map.insert(child, n);
-                        let mut node = Node::new(c.kind, c.perm, c.uid, c.gid);
-                        node.mtime = c.mtime;
-                        node.ctime = c.ctime;
-                        if c.kind == Kind::File {
-                            let mut data = std::mem::take(&mut c.durable);
-                            if keep_appends && c.data.len() > data.len() && self.rng.bool() {
-                                let extra = self.rng.usize(0..=c.data.len() - data.len());
-                                data.extend_from_slice(&c.data[data.len()..data.len() + extra]);
-                            }
-                            node.durable = data.clone();
-                            node.data = data;
-                        } else {
-                            dirs.push(child);
-                        }
-                        self.nodes.insert(n, node);
-                        n
-                    }
-                };
-                let nd = self.nodes.get_mut(&new_d).expect("mapped");
-                nd.entries.insert(name.clone(), new_c);
-                nd.durable_entries.insert(name, new_c);
-                let nc = self.nodes.get_mut(&new_c).expect("mapped");
-                nc.nlink += 1;
-                nc.durable_refs += 1;
-            }
-        }
-        self.stats.cuts += 1;
-        self.off = false;
-    }
-
-    /// A power cut and the next boot at once.
-    pub fn cut(&mut self, keep_appends: bool) {
-        self.power_off();
-        self.power_on(keep_appends);
-    }
-
-    fn control(&mut self, cmd: &[u8]) -> Res<()> {
-        let cmd = String::from_utf8_lossy(cmd);
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        let keep = words.get(1) == Some(&"keep");
-        match words.first().copied() {
-            Some("cut") => self.cut(keep),
-            Some("off") => self.power_off(),
-            Some("on") if self.off => self.power_on(keep),
-            Some("on") => {}
-            None => {}
-            Some(_) => return Err(libc::EINVAL),
-        }
-        tracing::info!(command = %cmd.trim(), cuts = self.stats.cuts, "cutfs control");
-        Ok(())
-    }
-
-    fn control_status(&self) -> String {
-        format!(
-            "incarnation {}\noff {}\nfsyncs {}\ndir_fsyncs {}\nrefused {}\n",
-            self.stats.cuts, self.off, self.stats.fsyncs, self.stats.dir_fsyncs, self.stats.refused
-        )
-    }
 }
+
+#[cfg(test)]
+mod tests;
