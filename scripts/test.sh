@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole default test suite. Installs what it needs first (Redis from Debian
-# packages) and starts a private Redis on a free loopback port. Run from anywhere.
+# packages, and what FUSE needs for the cutfs tests) and starts a private Redis on
+# a free loopback port. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ fi
 # shellcheck source=scripts/redis-env.sh
 . scripts/redis-env.sh
 start_test_redis
+# shellcheck source=scripts/fuse-env.sh
+. scripts/fuse-env.sh
+ensure_fuse
 
 echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
