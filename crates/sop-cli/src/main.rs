@@ -6,51 +6,23 @@
 //! faults). Stores made here are JSON stores (see docs/FORMAT.md, "JSON stores").
 
 mod args;
+mod db;
+mod output;
 
 use anyhow::{anyhow, bail, Context, Result};
 use args::{json_arg, parse_spec, Cli, Cmd, StoreCmd};
 use clap::Parser;
-use serde::Serialize;
+use db::{dir_bytes, open};
+use output::{chain_text, emit, placement, spec_text, Exit, ItemLine, EXIT_FAULTS};
 use serde_json::{json, Value};
-use sop::codec::json_key::{IndexSpec, SortOrder};
 use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit code for `sop check` finding faults.
-const EXIT_FAULTS: u8 = 3;
-
-/// A failure that ends the command with its own exit code (after printing).
-#[derive(Debug)]
-struct Exit(u8);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
-    }
-}
-impl std::error::Error for Exit {}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
-                return ExitCode::from(*code);
-            }
-            // A closed pipe (`sop scan … | head`) is not an error.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {}", chain_text(&e));
-            ExitCode::FAILURE
-        }
-    }
+    output::exit_code(run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {
@@ -105,91 +77,6 @@ fn run(cli: &Cli) -> Result<()> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// An error and its causes, "a: b: c", without repeating a cause that only
-/// restates its parent (library errors wrapping a codec error).
-fn chain_text(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for c in e.chain() {
-        let s = c.to_string();
-        if !parts.last().is_some_and(|p| p.ends_with(&s)) {
-            parts.push(s);
-        }
-    }
-    parts.join(": ")
-}
-
-/// Print `human` as text, or `json` with --json.
-fn emit(cli: &Cli, human: impl std::fmt::Display, json: Value) {
-    if cli.json {
-        println!("{json}");
-    } else {
-        println!("{human}");
-    }
-}
-
-/// Open an existing database. `recover`: run recovery first (everything but
-/// `check` and `recover`, which look at the folder as it is).
-fn open(cli: &Cli, recover: bool) -> Result<Database> {
-    let opts = DbOptions {
-        create: false,
-        recovery_interval: None,
-        recover_on_open: recover,
-        exclusive: cli.exclusive,
-        ..Default::default()
-    };
-    Database::open(&cli.db, opts).map_err(|e| match e {
-        Error::NotFound(p) => {
-            anyhow!(
-                "no database at {} (create one with `sop init`, or choose the folder with --db)",
-                p.display()
-            )
-        }
-        e => anyhow::Error::new(e)
-            .context(format!("cannot open the database at {}", cli.db.display())),
-    })
-}
-
-
-fn spec_text(spec: Option<&IndexSpec>) -> String {
-    match spec {
-        None => "primitive keys".into(),
-        Some(s) => {
-            let f: Vec<String> = s
-                .fields
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}{}",
-                        f.field,
-                        if f.order == SortOrder::Desc {
-                            " desc"
-                        } else {
-                            ""
-                        }
-                    )
-                })
-                .collect();
-            format!("keys ordered by {}", f.join(", "))
-        }
-    }
-}
-
-fn placement(v: ValuePlacement) -> &'static str {
-    match v {
-        ValuePlacement::Auto => "auto",
-        ValuePlacement::Inline => "inline",
-        ValuePlacement::Separate => "separate",
-        ValuePlacement::Big => "big",
-    }
-}
-
-/// One line of `scan`, `export` and `import`.
-#[derive(Serialize)]
-struct ItemLine<'a> {
-    key: &'a Value,
-    value: &'a Value,
-}
 
 /// One line of an import: an object with exactly the members "key" and "value".
 fn parse_line(line: &str) -> Result<(Value, Value)> {
@@ -578,28 +465,6 @@ fn export(cli: &Cli, store: &str, file: Option<&Path>) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Total size of the files under `dir` (0 if it does not exist).
-fn dir_bytes(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("cannot list {}", dir.display())))
-        }
-    };
-    for entry in rd {
-        let entry = entry?;
-        let md = entry.metadata()?;
-        total += if md.is_dir() {
-            dir_bytes(&entry.path())?
-        } else {
-            md.len()
-        };
-    }
-    Ok(total)
 }
 
 fn stats(cli: &Cli) -> Result<()> {

@@ -1,0 +1,50 @@
+//! Opening the database folder, and measuring it on disk.
+
+use crate::args::Cli;
+use anyhow::{anyhow, Result};
+use sop::{Database, DbOptions, Error};
+use std::path::Path;
+
+/// Open an existing database. `recover`: run recovery first (everything but
+/// `check` and `recover`, which look at the folder as it is).
+pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
+    let opts = DbOptions {
+        create: false,
+        recovery_interval: None,
+        recover_on_open: recover,
+        exclusive: cli.exclusive,
+        ..Default::default()
+    };
+    Database::open(&cli.db, opts).map_err(|e| match e {
+        Error::NotFound(p) => {
+            anyhow!(
+                "no database at {} (create one with `sop init`, or choose the folder with --db)",
+                p.display()
+            )
+        }
+        e => anyhow::Error::new(e)
+            .context(format!("cannot open the database at {}", cli.db.display())),
+    })
+}
+
+/// Total size of the files under `dir` (0 if it does not exist).
+pub fn dir_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot list {}", dir.display())))
+        }
+    };
+    for entry in rd {
+        let entry = entry?;
+        let md = entry.metadata()?;
+        total += if md.is_dir() {
+            dir_bytes(&entry.path())?
+        } else {
+            md.len()
+        };
+    }
+    Ok(total)
+}
