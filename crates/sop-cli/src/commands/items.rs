@@ -1,0 +1,84 @@
+//! Item commands: `sop put`, `get`, `del` and `scan`.
+
+use crate::args::{json_arg, Cli};
+use crate::db::open;
+use crate::output::{emit, ItemLine};
+use anyhow::{bail, Result};
+use serde_json::json;
+use sop::TxMode;
+use std::io::{BufWriter, Write};
+
+pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    let value = json_arg("VALUE", value)?;
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::ForWriting)?;
+    let s = tx.open_json_store(store)?;
+    let inserted = if s.info().options.unique {
+        s.upsert(&key, &value)?
+    } else {
+        s.add(&key, &value)?
+    };
+    tx.commit()?;
+    emit(
+        cli,
+        if inserted { "inserted" } else { "updated" },
+        json!({"inserted": inserted}),
+    );
+    Ok(())
+}
+
+pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::NoCheck)?;
+    let s = tx.open_json_store(store)?;
+    match s.get_item(&key)? {
+        Some((k, v)) => {
+            emit(
+                cli,
+                &v,
+                serde_json::to_value(ItemLine { key: &k, value: &v })?,
+            );
+            Ok(())
+        }
+        None => bail!("no item with key {key} in store {store}"),
+    }
+}
+
+pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::ForWriting)?;
+    let s = tx.open_json_store(store)?;
+    if !s.remove(&key)? {
+        bail!("no item with key {key} in store {store}");
+    }
+    tx.commit()?;
+    emit(cli, "deleted", json!({"deleted": true}));
+    Ok(())
+}
+
+pub fn scan(
+    cli: &Cli,
+    store: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    desc: bool,
+    limit: Option<u64>,
+) -> Result<()> {
+    let from = from.map(|t| json_arg("--from", t)).transpose()?;
+    let to = to.map(|t| json_arg("--to", t)).transpose()?;
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::NoCheck)?;
+    let s = tx.open_json_store(store)?;
+    let range = s.range(from.as_ref(), to.as_ref(), desc)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for item in range.take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))) {
+        let (k, v) = item?;
+        serde_json::to_writer(&mut out, &ItemLine { key: &k, value: &v })?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
