@@ -1,4 +1,7 @@
 //! Opening the database folder, and measuring it on disk.
+//!
+//! The folder layout (docs/FORMAT.md) that the CLI needs, `log/` and
+//! `blobs/<store id>/`, is spelled out here alone.
 
 use crate::args::Cli;
 use anyhow::{anyhow, Result};
@@ -27,8 +30,28 @@ pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
     })
 }
 
+/// Bytes on disk: the whole folder.
+pub fn folder_bytes(cli: &Cli) -> Result<u64> {
+    dir_bytes(&cli.db)
+}
+
+/// Bytes on disk: the commit log, `log/`.
+pub fn log_bytes(cli: &Cli) -> Result<u64> {
+    dir_bytes(&cli.db.join("log"))
+}
+
+/// Bytes on disk: every store's big-value blobs, `blobs/`.
+pub fn blob_bytes(cli: &Cli) -> Result<u64> {
+    dir_bytes(&cli.db.join("blobs"))
+}
+
+/// Bytes on disk: one store's big-value blobs, `blobs/<store id as %016x>/`.
+pub fn store_blob_bytes(cli: &Cli, store_id: u64) -> Result<u64> {
+    dir_bytes(&cli.db.join("blobs").join(format!("{store_id:016x}")))
+}
+
 /// Total size of the files under `dir` (0 if it does not exist).
-pub fn dir_bytes(dir: &Path) -> Result<u64> {
+fn dir_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sop::codec::json_key::{IndexSpec, SortOrder};
 use sop::ValuePlacement;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit code for `sop check` finding faults.
@@ -72,6 +73,13 @@ pub fn emit(cli: &Cli, human: impl std::fmt::Display, json: Value) {
 pub struct ItemLine<'a> {
     pub key: &'a Value,
     pub value: &'a Value,
+}
+
+/// Write `{"key":…,"value":…}` and a newline: a line of `scan` and `export`.
+pub fn write_item_line(out: &mut impl Write, key: &Value, value: &Value) -> Result<()> {
+    serde_json::to_writer(&mut *out, &ItemLine { key, value })?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 pub fn spec_text(spec: Option<&IndexSpec>) -> String {

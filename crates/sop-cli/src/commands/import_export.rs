@@ -1,8 +1,9 @@
 //! `sop import` and `sop export`: items as JSON lines {"key":…,"value":…}.
 
 use crate::args::Cli;
+use crate::commands::items::write_item;
 use crate::db::open;
-use crate::output::{chain_text, emit, ItemLine};
+use crate::output::{chain_text, emit, write_item_line};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use sop::TxMode;
@@ -94,12 +95,8 @@ pub fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) ->
                 continue;
             }
             let (key, value) = parse_line(&buf).map_err(|e| fail(line_no, total, batches, e))?;
-            let r = if unique {
-                s.upsert(&key, &value)
-            } else {
-                s.add(&key, &value)
-            };
-            r.map_err(|e| fail(line_no, total, batches, e.into()))?;
+            write_item(&s, unique, &key, &value)
+                .map_err(|e| fail(line_no, total, batches, e.into()))?;
             n += 1;
             if let Some(b) = &bar {
                 if n & 1023 == 0 {
@@ -153,8 +150,7 @@ pub fn export(cli: &Cli, store: &str, file: Option<&Path>) -> Result<()> {
     let mut n = 0u64;
     for item in s.iter()? {
         let (k, v) = item?;
-        serde_json::to_writer(&mut out, &ItemLine { key: &k, value: &v })?;
-        out.write_all(b"\n")?;
+        write_item_line(&mut out, &k, &v)?;
         n += 1;
     }
     out.flush()?;

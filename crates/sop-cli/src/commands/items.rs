@@ -2,11 +2,32 @@
 
 use crate::args::{json_arg, Cli};
 use crate::db::open;
-use crate::output::{emit, ItemLine};
-use anyhow::{bail, Result};
-use serde_json::json;
-use sop::TxMode;
+use crate::output::{emit, write_item_line, ItemLine};
+use anyhow::{anyhow, Result};
+use serde_json::{json, Value};
+use sop::{JsonStore, TxMode};
 use std::io::{BufWriter, Write};
+
+/// Write an item: in a `unique` store it replaces the value of an equal key, in
+/// another it is added as one more duplicate. True if it was inserted, false if
+/// it replaced a value.
+pub fn write_item(
+    s: &JsonStore<'_>,
+    unique: bool,
+    key: &Value,
+    value: &Value,
+) -> sop::Result<bool> {
+    if unique {
+        s.upsert(key, value)
+    } else {
+        s.add(key, value)
+    }
+}
+
+/// The error of `get` and `del` when `store` has no item with `key`.
+fn no_item(key: &Value, store: &str) -> anyhow::Error {
+    anyhow!("no item with key {key} in store {store}")
+}
 
 pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
@@ -14,11 +35,7 @@ pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     let db = open(cli, true)?;
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.open_json_store(store)?;
-    let inserted = if s.info().options.unique {
-        s.upsert(&key, &value)?
-    } else {
-        s.add(&key, &value)?
-    };
+    let inserted = write_item(&s, s.info().options.unique, &key, &value)?;
     tx.commit()?;
     emit(
         cli,
@@ -42,7 +59,7 @@ pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
             );
             Ok(())
         }
-        None => bail!("no item with key {key} in store {store}"),
+        None => Err(no_item(&key, store)),
     }
 }
 
@@ -52,7 +69,7 @@ pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.open_json_store(store)?;
     if !s.remove(&key)? {
-        bail!("no item with key {key} in store {store}");
+        return Err(no_item(&key, store));
     }
     tx.commit()?;
     emit(cli, "deleted", json!({"deleted": true}));
@@ -76,8 +93,7 @@ pub fn scan(
     let mut out = BufWriter::new(std::io::stdout().lock());
     for item in range.take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))) {
         let (k, v) = item?;
-        serde_json::to_writer(&mut out, &ItemLine { key: &k, value: &v })?;
-        out.write_all(b"\n")?;
+        write_item_line(&mut out, &k, &v)?;
     }
     out.flush()?;
     Ok(())

@@ -2,7 +2,7 @@
 //! `compact`.
 
 use crate::args::Cli;
-use crate::db::{dir_bytes, open};
+use crate::db::{blob_bytes, folder_bytes, log_bytes, open, store_blob_bytes};
 use crate::output::{emit, Exit, EXIT_FAULTS};
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -11,15 +11,15 @@ use sop::Error;
 pub fn stats(cli: &Cli) -> Result<()> {
     let db = open(cli, true)?;
     let st = db.stats()?;
-    let log = dir_bytes(&cli.db.join("log"))?;
-    let blobs = dir_bytes(&cli.db.join("blobs"))?;
-    let all = dir_bytes(&cli.db)?;
+    let log = log_bytes(cli)?;
+    let blobs = blob_bytes(cli)?;
+    let all = folder_bytes(cli)?;
     if cli.json {
         let stores: Vec<Value> = st
             .stores
             .iter()
             .map(|s| {
-                let b = dir_bytes(&cli.db.join("blobs").join(format!("{:016x}", s.info.id))).unwrap_or(0);
+                let b = store_blob_bytes(cli, s.info.id).unwrap_or(0);
                 json!({"name": s.info.name, "items": s.items, "nodes": s.nodes, "delta_nodes": s.delta_nodes, "node_bytes": s.node_bytes, "blob_bytes": b})
             })
             .collect();

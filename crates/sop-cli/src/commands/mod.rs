@@ -3,7 +3,7 @@
 
 mod import_export;
 mod init;
-mod items;
+pub mod items;
 mod maintenance;
 mod store;
 

@@ -1,7 +1,7 @@
 //! `sop store`: create, list, describe and drop stores.
 
 use crate::args::{parse_spec, Cli, StoreCmd};
-use crate::db::{dir_bytes, open};
+use crate::db::{open, store_blob_bytes};
 use crate::output::{emit, placement, spec_text};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -97,7 +97,7 @@ fn store_info(cli: &Cli, name: &str) -> Result<()> {
         .iter()
         .find(|s| s.info.name == name)
         .ok_or_else(|| Error::StoreNotFound(name.to_string()))?;
-    let blob_bytes = dir_bytes(&cli.db.join("blobs").join(format!("{:016x}", s.info.id)))?;
+    let blob_bytes = store_blob_bytes(cli, s.info.id)?;
     if cli.json {
         let mut v = serde_json::to_value(s)?;
         v["blob_bytes"] = json!(blob_bytes);
