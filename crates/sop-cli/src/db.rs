@@ -5,7 +5,7 @@
 
 use crate::args::Cli;
 use anyhow::{anyhow, Result};
-use sop::{Database, DbOptions, Error};
+use sop::{Database, DbOptions, Error, JsonStore, TxMode};
 use std::path::Path;
 
 /// Open an existing database. `recover`: run recovery first (everything but
@@ -28,6 +28,34 @@ pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
         e => anyhow::Error::new(e)
             .context(format!("cannot open the database at {}", cli.db.display())),
     })
+}
+
+/// Run `f` on the JSON store `store` in a read transaction (`TxMode::NoCheck`)
+/// on the database, recovered first; nothing is committed.
+pub fn read_store<T>(
+    cli: &Cli,
+    store: &str,
+    f: impl FnOnce(&JsonStore<'_>) -> Result<T>,
+) -> Result<T> {
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::NoCheck)?;
+    let s = tx.open_json_store(store)?;
+    f(&s)
+}
+
+/// Run `f` on the JSON store `store` in a write transaction on the database,
+/// recovered first, and commit when `f` succeeds; when it fails, nothing is
+/// written.
+pub fn write_store<T>(
+    cli: &Cli,
+    store: &str,
+    f: impl FnOnce(&JsonStore<'_>) -> Result<T>,
+) -> Result<T> {
+    let db = open(cli, true)?;
+    let tx = db.begin(TxMode::ForWriting)?;
+    let out = f(&tx.open_json_store(store)?)?;
+    tx.commit()?;
+    Ok(out)
 }
 
 /// Bytes on disk: the whole folder.

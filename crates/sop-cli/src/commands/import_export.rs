@@ -2,7 +2,7 @@
 
 use crate::args::Cli;
 use crate::commands::items::write_item;
-use crate::db::open;
+use crate::db::{open, read_store};
 use crate::output::{chain_text, emit, write_item_line};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -137,23 +137,24 @@ pub fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) ->
 }
 
 pub fn export(cli: &Cli, store: &str, file: Option<&Path>) -> Result<()> {
-    let db = open(cli, true)?;
-    let tx = db.begin(TxMode::NoCheck)?;
-    let s = tx.open_json_store(store)?;
-    let sink: Box<dyn Write> = match file {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut out = BufWriter::with_capacity(1 << 20, sink);
-    let mut n = 0u64;
-    for item in s.iter()? {
-        let (k, v) = item?;
-        write_item_line(&mut out, &k, &v)?;
-        n += 1;
-    }
-    out.flush()?;
+    let n = read_store(cli, store, |s| {
+        let sink: Box<dyn Write> = match file {
+            Some(p) => Box::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            ),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, sink);
+        let mut n = 0u64;
+        for item in s.iter()? {
+            let (k, v) = item?;
+            write_item_line(&mut out, &k, &v)?;
+            n += 1;
+        }
+        out.flush()?;
+        Ok(n)
+    })?;
     if let Some(p) = file {
         emit(
             cli,

@@ -1,11 +1,11 @@
 //! Item commands: `sop put`, `get`, `del` and `scan`.
 
 use crate::args::{json_arg, Cli};
-use crate::db::open;
+use crate::db::{read_store, write_store};
 use crate::output::{emit, write_item_line, ItemLine};
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
-use sop::{JsonStore, TxMode};
+use sop::JsonStore;
 use std::io::{BufWriter, Write};
 
 /// Write an item: in a `unique` store it replaces the value of an equal key, in
@@ -32,11 +32,9 @@ fn no_item(key: &Value, store: &str) -> anyhow::Error {
 pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
     let value = json_arg("VALUE", value)?;
-    let db = open(cli, true)?;
-    let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.open_json_store(store)?;
-    let inserted = write_item(&s, s.info().options.unique, &key, &value)?;
-    tx.commit()?;
+    let inserted = write_store(cli, store, |s| {
+        Ok(write_item(s, s.info().options.unique, &key, &value)?)
+    })?;
     emit(
         cli,
         if inserted { "inserted" } else { "updated" },
@@ -47,10 +45,7 @@ pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
 
 pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
-    let db = open(cli, true)?;
-    let tx = db.begin(TxMode::NoCheck)?;
-    let s = tx.open_json_store(store)?;
-    match s.get_item(&key)? {
+    read_store(cli, store, |s| match s.get_item(&key)? {
         Some((k, v)) => {
             emit(
                 cli,
@@ -60,18 +55,17 @@ pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
             Ok(())
         }
         None => Err(no_item(&key, store)),
-    }
+    })
 }
 
 pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
-    let db = open(cli, true)?;
-    let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.open_json_store(store)?;
-    if !s.remove(&key)? {
-        return Err(no_item(&key, store));
-    }
-    tx.commit()?;
+    write_store(cli, store, |s| {
+        if !s.remove(&key)? {
+            return Err(no_item(&key, store));
+        }
+        Ok(())
+    })?;
     emit(cli, "deleted", json!({"deleted": true}));
     Ok(())
 }
@@ -86,15 +80,16 @@ pub fn scan(
 ) -> Result<()> {
     let from = from.map(|t| json_arg("--from", t)).transpose()?;
     let to = to.map(|t| json_arg("--to", t)).transpose()?;
-    let db = open(cli, true)?;
-    let tx = db.begin(TxMode::NoCheck)?;
-    let s = tx.open_json_store(store)?;
-    let range = s.range(from.as_ref(), to.as_ref(), desc)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    for item in range.take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))) {
-        let (k, v) = item?;
-        write_item_line(&mut out, &k, &v)?;
-    }
-    out.flush()?;
-    Ok(())
+    read_store(cli, store, |s| {
+        let range = s.range(from.as_ref(), to.as_ref(), desc)?;
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        for item in
+            range.take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+        {
+            let (k, v) = item?;
+            write_item_line(&mut out, &k, &v)?;
+        }
+        out.flush()?;
+        Ok(())
+    })
 }
