@@ -82,6 +82,8 @@ pub fn write_item_line(out: &mut impl Write, key: &Value, value: &Value) -> Resu
     Ok(())
 }
 
+/// How a store orders its keys, in words: "primitive keys", or "keys ordered
+/// by last, age desc".
 pub fn spec_text(spec: Option<&IndexSpec>) -> String {
     match spec {
         None => "primitive keys".into(),
@@ -106,6 +108,7 @@ pub fn spec_text(spec: Option<&IndexSpec>) -> String {
     }
 }
 
+/// Where a store keeps its values, as `--values` spells it.
 pub fn placement(v: ValuePlacement) -> &'static str {
     match v {
         ValuePlacement::Auto => "auto",
