@@ -1,0 +1,226 @@
+//! The command line: clap's types for every command and flag, and the parsing of
+//! the argument values that clap hands over as text (JSON keys and values, index
+//! specs).
+
+use anyhow::{anyhow, bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+use sop::codec::json_key::{IndexField, IndexSpec, SortOrder};
+use sop::json::parse_json;
+use sop::options::DEFAULT_SLOT_LENGTH;
+use sop::ValuePlacement;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sop",
+    version,
+    about = "SOP: an embedded ACID ordered key-value engine — command-line tool"
+)]
+pub struct Cli {
+    /// Database folder.
+    #[arg(long, global = true, default_value = "./sop-data", value_name = "PATH")]
+    pub db: PathBuf,
+    /// Print JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Open the folder for this command alone (DbOptions::exclusive): commits go
+    /// through the journal, about twice as fast; fails if another process has it
+    /// open (Standalone databases only).
+    #[arg(long, global = true)]
+    pub exclusive: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Create a database (Standalone, or Clustered with --redis).
+    Init {
+        /// Coordinate through Redis at this URL (redis://host:port): Clustered mode,
+        /// saved in sop.json, so every tool opens the folder the same way.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
+    },
+    /// Create, list, describe and drop stores.
+    Store {
+        #[command(subcommand)]
+        cmd: StoreCmd,
+    },
+    /// Write an item (KEY and VALUE are JSON).
+    ///
+    /// Replaces the value of an equal key in a unique store; adds another item in
+    /// a store that allows duplicates.
+    Put {
+        store: String,
+        #[arg(allow_negative_numbers = true)]
+        key: String,
+        #[arg(allow_negative_numbers = true)]
+        value: String,
+    },
+    /// Print the value of the (first) item with KEY (JSON); exit 1 if there is none.
+    Get {
+        store: String,
+        #[arg(allow_negative_numbers = true)]
+        key: String,
+    },
+    /// Delete the (first) item with KEY (JSON); exit 1 if there is none.
+    Del {
+        store: String,
+        #[arg(allow_negative_numbers = true)]
+        key: String,
+    },
+    /// Print items as JSON lines {"key":…,"value":…}, ascending or descending.
+    Scan {
+        store: String,
+        /// Lowest key (inclusive), JSON.
+        #[arg(long, value_name = "KEY", allow_negative_numbers = true)]
+        from: Option<String>,
+        /// Highest key (inclusive), JSON.
+        #[arg(long, value_name = "KEY", allow_negative_numbers = true)]
+        to: Option<String>,
+        /// Descending order (from --to down to --from).
+        #[arg(long)]
+        desc: bool,
+        /// At most this many items.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        limit: Option<u64>,
+    },
+    /// Load JSON lines {"key":…,"value":…} from FILE (- for stdin).
+    ///
+    /// Commits every --batch items. A bad line stops the import with its line
+    /// number; the batches committed before it stay. Equal keys replace each other
+    /// in a unique store and are added as duplicates otherwise.
+    Import {
+        store: String,
+        file: PathBuf,
+        /// Items per transaction.
+        #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+        /// Print a line on stdout for every committed batch.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Write every item as JSON lines (the format `import` reads) to FILE or stdout.
+    Export {
+        store: String,
+        file: Option<PathBuf>,
+    },
+    /// Stores, item counts, node counts and bytes on disk.
+    Stats,
+    /// Verify checksums, the registry, the B-trees and the blobs; exit 3 on any fault.
+    Check,
+    /// Run recovery now (roll back what crashed processes left) and report it.
+    Recover,
+    /// Reclaim space: retire commit records nothing current points into.
+    Reclaim,
+    /// Compact: move live data out of mostly-dead commit records, then reclaim.
+    Compact {
+        /// Move out of a record when at least this share of it is dead (0 to 1).
+        #[arg(long, default_value_t = sop::CompactOptions::default().min_dead_fraction)]
+        min_dead: f64,
+    },
+    /// Create a small demo database in the --db folder, write, read and scan it.
+    Quickstart,
+}
+
+#[derive(Subcommand)]
+pub enum StoreCmd {
+    /// Create a JSON store.
+    Create {
+        name: String,
+        /// Items per node (4..=20000).
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_SLOT_LENGTH as u64, allow_negative_numbers = true)]
+        slot_length: u64,
+        /// Refuse a second item with an equal key (default: duplicates allowed).
+        #[arg(long)]
+        unique: bool,
+        /// Order object keys by these fields: JSON `[{"field":"last","order":"asc"},…]`
+        /// or the short form `last,age:desc`. Without it keys are primitives.
+        #[arg(long, value_name = "SPEC")]
+        key_spec: Option<String>,
+        /// Where values live.
+        #[arg(long, value_enum, default_value_t = Values::Auto)]
+        values: Values,
+        /// A free-text description saved with the store.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the stores.
+    List,
+    /// Show a store's saved info and figures.
+    Info { name: String },
+    /// Drop a store and everything in it.
+    Drop { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Values {
+    /// Up to 256 bytes in the leaf, larger values separate.
+    Auto,
+    Inline,
+    Separate,
+    Big,
+}
+
+impl From<Values> for ValuePlacement {
+    fn from(v: Values) -> Self {
+        match v {
+            Values::Auto => ValuePlacement::Auto,
+            Values::Inline => ValuePlacement::Inline,
+            Values::Separate => ValuePlacement::Separate,
+            Values::Big => ValuePlacement::Big,
+        }
+    }
+}
+
+/// Parse a JSON argument, naming it in the error.
+pub fn json_arg(what: &str, text: &str) -> Result<Value> {
+    parse_json(text).map_err(|e| {
+        let t = text.trim_start();
+        let hint = if !t.is_empty()
+            && !t.starts_with(['{', '[', '"', '-'])
+            && !t.starts_with(|c: char| c.is_ascii_digit())
+            && !["true", "false", "null"].iter().any(|w| t.starts_with(w))
+        {
+            format!(
+                " (a JSON string needs quotes, e.g. '\"{}\"')",
+                t.chars().take(20).collect::<String>()
+            )
+        } else {
+            String::new()
+        };
+        anyhow!("{what}: {e}{hint}")
+    })
+}
+
+/// An index spec: its JSON form, or the short form `field[:asc|:desc],…` (field
+/// names without spaces, quotes, brackets or braces; other names need the JSON form).
+pub fn parse_spec(text: &str) -> Result<IndexSpec> {
+    let t = text.trim();
+    if t.starts_with(['[', '{', '"']) {
+        return Ok(IndexSpec::parse(t)?);
+    }
+    let mut fields = Vec::new();
+    for part in t.split(',') {
+        let (field, order) = match part.rsplit_once(':') {
+            Some((f, "asc")) => (f, SortOrder::Asc),
+            Some((f, "desc")) => (f, SortOrder::Desc),
+            Some((_, o)) => {
+                bail!("invalid index spec {text:?}: order {o:?} is neither asc nor desc")
+            }
+            None => (part, SortOrder::Asc),
+        };
+        let field = field.trim();
+        if field.contains(|c: char| c.is_whitespace() || "[]{}\"".contains(c)) {
+            bail!("invalid index spec {text:?}: field {field:?} needs the JSON form [{{\"field\":…,\"order\":…}}]");
+        }
+        fields.push(IndexField {
+            field: field.to_string(),
+            order,
+        });
+    }
+    let spec = IndexSpec { fields };
+    spec.validate().map_err(|e| anyhow!("{e} (in {text:?})"))?;
+    Ok(spec)
+}

@@ -1,0 +1,142 @@
+//! Making a database: `sop init`, and `sop quickstart`'s small demo.
+
+use crate::args::{parse_spec, Cli};
+use crate::db::open;
+use crate::output::{emit, spec_text, Exit, EXIT_FAULTS};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::json;
+use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
+
+pub fn init(cli: &Cli, redis: Option<&str>) -> Result<()> {
+    let coordination = match redis {
+        Some(url) => {
+            let ok = ["redis://", "rediss://", "redis+unix://"]
+                .iter()
+                .any(|p| url.starts_with(p) && url.len() > p.len());
+            if !ok {
+                bail!("invalid --redis URL {url:?}: expected redis://host[:port][/db] (or rediss://, redis+unix://)");
+            }
+            Coordination::Redis {
+                url: url.to_string(),
+            }
+        }
+        None => Coordination::Standalone,
+    };
+    Database::create_config(&cli.db, coordination.clone()).map_err(|e| match e {
+        Error::AlreadyExists(p) => anyhow!("a database already exists at {}", p.display()),
+        e => anyhow::Error::new(e)
+            .context(format!("cannot create a database at {}", cli.db.display())),
+    })?;
+    let mode = match &coordination {
+        Coordination::Standalone => {
+            drop(open(cli, true)?); // lays out the folders
+            "standalone".to_string()
+        }
+        Coordination::Redis { url } => {
+            format!("clustered, coordinated through Redis at {url} (saved in sop.json; this build opens standalone databases only)")
+        }
+    };
+    emit(
+        cli,
+        format!("created database at {} ({mode})", cli.db.display()),
+        json!({"path": cli.db, "coordination": coordination}),
+    );
+    Ok(())
+}
+
+pub fn quickstart(cli: &Cli) -> Result<()> {
+    let say = |s: String| {
+        if !cli.json {
+            println!("{s}");
+        }
+    };
+    let fresh = !cli.db.join(sop::db::CONFIG_FILE).exists();
+    let db = Database::open(
+        &cli.db,
+        DbOptions {
+            recovery_interval: None,
+            exclusive: cli.exclusive,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("cannot open or create a database at {}", cli.db.display()))?;
+    say(format!(
+        "{} database at {} (log head {})",
+        if fresh { "created" } else { "opened" },
+        cli.db.display(),
+        db.head()?
+    ));
+
+    let spec = parse_spec("last,born")?;
+    let tx = db.begin(TxMode::ForWriting)?;
+    let people = match tx.open_json_store("people") {
+        Ok(s) => s,
+        Err(Error::StoreNotFound(_)) => {
+            say(format!(
+                "creating JSON store \"people\" ({})",
+                spec_text(Some(&spec))
+            ));
+            tx.create_json_store("people", StoreOptions::default(), Some(spec))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let rows = [
+        ("Lovelace", 1815, "Ada"),
+        ("Turing", 1912, "Alan"),
+        ("Hopper", 1906, "Grace"),
+        ("Knuth", 1938, "Donald"),
+    ];
+    for (last, born, first) in rows {
+        people.upsert(
+            &json!({"last": last, "born": born}),
+            &json!({"first": first}),
+        )?;
+    }
+    let count = people.count()?;
+    say(format!(
+        "wrote {} people; the store holds {count}",
+        rows.len()
+    ));
+    drop(people);
+    tx.commit()?;
+    say("committed (durable)".into());
+
+    let tx = db.begin(TxMode::ForReading)?;
+    let people = tx.open_json_store("people")?;
+    let key = json!({"last": "Lovelace", "born": 1815});
+    let ada = people.get(&key)?;
+    say(format!(
+        "get {key} -> {}",
+        ada.as_ref().map_or("none".into(), |v| v.to_string())
+    ));
+    let (from, to) = (json!({"last": "H"}), json!({"last": "L"}));
+    say(format!("scan from {from} to {to}:"));
+    let mut scanned = Vec::new();
+    for item in people.range(Some(&from), Some(&to), false)? {
+        let (k, v) = item?;
+        say(format!("  {k} {v}"));
+        scanned.push(json!({"key": k, "value": v}));
+    }
+    drop(people);
+    tx.commit()?;
+
+    let report = db.check()?;
+    say(format!(
+        "check: {} stores, {} log records, {} problems",
+        report.stores.len(),
+        report.records,
+        report.problems.len()
+    ));
+    say(format!("next: sop --db {} scan people", cli.db.display()));
+    if cli.json {
+        println!(
+            "{}",
+            json!({"path": cli.db, "created": fresh, "items": count, "get": ada, "scan": scanned,
+                   "problems": report.problems})
+        );
+    }
+    if !report.is_ok() {
+        return Err(Exit(EXIT_FAULTS).into());
+    }
+    Ok(())
+}

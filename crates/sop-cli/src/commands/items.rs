@@ -1,0 +1,95 @@
+//! Item commands: `sop put`, `get`, `del` and `scan`.
+
+use crate::args::{json_arg, Cli};
+use crate::db::{read_store, write_store};
+use crate::output::{emit, write_item_line, ItemLine};
+use anyhow::{anyhow, Result};
+use serde_json::{json, Value};
+use sop::JsonStore;
+use std::io::{BufWriter, Write};
+
+/// Write an item: in a `unique` store it replaces the value of an equal key, in
+/// another it is added as one more duplicate. True if it was inserted, false if
+/// it replaced a value.
+pub fn write_item(
+    s: &JsonStore<'_>,
+    unique: bool,
+    key: &Value,
+    value: &Value,
+) -> sop::Result<bool> {
+    if unique {
+        s.upsert(key, value)
+    } else {
+        s.add(key, value)
+    }
+}
+
+/// The error of `get` and `del` when `store` has no item with `key`.
+fn no_item(key: &Value, store: &str) -> anyhow::Error {
+    anyhow!("no item with key {key} in store {store}")
+}
+
+pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    let value = json_arg("VALUE", value)?;
+    let inserted = write_store(cli, store, |s| {
+        Ok(write_item(s, s.info().options.unique, &key, &value)?)
+    })?;
+    emit(
+        cli,
+        if inserted { "inserted" } else { "updated" },
+        json!({"inserted": inserted}),
+    );
+    Ok(())
+}
+
+pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    read_store(cli, store, |s| match s.get_item(&key)? {
+        Some((k, v)) => {
+            emit(
+                cli,
+                &v,
+                serde_json::to_value(ItemLine { key: &k, value: &v })?,
+            );
+            Ok(())
+        }
+        None => Err(no_item(&key, store)),
+    })
+}
+
+pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
+    let key = json_arg("KEY", key)?;
+    write_store(cli, store, |s| {
+        if !s.remove(&key)? {
+            return Err(no_item(&key, store));
+        }
+        Ok(())
+    })?;
+    emit(cli, "deleted", json!({"deleted": true}));
+    Ok(())
+}
+
+pub fn scan(
+    cli: &Cli,
+    store: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    desc: bool,
+    limit: Option<u64>,
+) -> Result<()> {
+    let from = from.map(|t| json_arg("--from", t)).transpose()?;
+    let to = to.map(|t| json_arg("--to", t)).transpose()?;
+    read_store(cli, store, |s| {
+        let range = s.range(from.as_ref(), to.as_ref(), desc)?;
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        for item in
+            range.take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+        {
+            let (k, v) = item?;
+            write_item_line(&mut out, &k, &v)?;
+        }
+        out.flush()?;
+        Ok(())
+    })
+}

@@ -1,0 +1,42 @@
+//! The commands, one file per area; `run` sends the parsed command line to its
+//! command.
+
+mod import_export;
+mod init;
+pub mod items;
+mod maintenance;
+mod store;
+
+use crate::args::{Cli, Cmd};
+use anyhow::Result;
+
+/// Run the command `cli` names.
+pub fn run(cli: &Cli) -> Result<()> {
+    match &cli.cmd {
+        Cmd::Init { redis } => init::init(cli, redis.as_deref()),
+        Cmd::Store { cmd } => store::run(cli, cmd),
+        Cmd::Put { store, key, value } => items::put(cli, store, key, value),
+        Cmd::Get { store, key } => items::get(cli, store, key),
+        Cmd::Del { store, key } => items::del(cli, store, key),
+        Cmd::Scan {
+            store,
+            from,
+            to,
+            desc,
+            limit,
+        } => items::scan(cli, store, from.as_deref(), to.as_deref(), *desc, *limit),
+        Cmd::Import {
+            store,
+            file,
+            batch,
+            verbose,
+        } => import_export::import(cli, store, file, *batch, *verbose),
+        Cmd::Export { store, file } => import_export::export(cli, store, file.as_deref()),
+        Cmd::Stats => maintenance::stats(cli),
+        Cmd::Check => maintenance::check(cli),
+        Cmd::Recover => maintenance::recover(cli),
+        Cmd::Reclaim => maintenance::reclaim(cli),
+        Cmd::Compact { min_dead } => maintenance::compact(cli, *min_dead),
+        Cmd::Quickstart => init::quickstart(cli),
+    }
+}
