@@ -34,9 +34,13 @@ pub fn exit_code(result: Result<()>) -> ExitCode {
                 return ExitCode::from(*code);
             }
             // A closed pipe (`sop scan … | head`) is not an error.
+            // serde_json wraps the I/O error of a writer without exposing it as a
+            // cause: ask it for the kind.
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
             }) {
                 return ExitCode::SUCCESS;
             }

@@ -897,3 +897,42 @@ fn compact_moves_live_data_out_and_keeps_it() {
     ok(&db, &["check"]);
     fails(&db, &["compact", "--min-dead", "2"], "min_dead_fraction");
 }
+
+/// `sop scan … | head -1` and `sop export … | head -1`: the reader closing the
+/// pipe early is not an error (exit 0, nothing on stderr).
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(&db, &["store", "create", "s", "--unique"]);
+    let lines: String = (0..20_000)
+        .map(|i| format!("{{\"key\":{i},\"value\":\"{}\"}}\n", "x".repeat(40)))
+        .collect();
+    let file = dir.path().join("items.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    ok(&db, &["import", "s", file.to_str().unwrap()]);
+    for args in [&["scan", "s"][..], &["scan", "s", "--json"], &["export", "s"]] {
+        let mut child = Command::new(SOP)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "sop {args:?} printed nothing");
+        // The reader is gone (dropped above): the next writes hit a closed pipe.
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "sop {args:?} after the reader left: {:?}, stderr {}",
+            out.status,
+            text(&out.stderr)
+        );
+    }
+}
