@@ -33,7 +33,7 @@ pub fn init(cli: &Cli, redis: Option<&str>) -> Result<()> {
             "standalone".to_string()
         }
         Coordination::Redis { url } => {
-            format!("clustered, coordinated through Redis at {url} (saved in sop.json; this build opens standalone databases only)")
+            format!("clustered, coordinated through Redis at {url} (saved in sop.json)")
         }
     };
     emit(
