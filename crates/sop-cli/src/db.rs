@@ -18,7 +18,32 @@ pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
         exclusive: cli.exclusive,
         ..Default::default()
     };
-    Database::open(&cli.db, opts).map_err(|e| match e {
+    let res = match Database::open(&cli.db, opts.clone()) {
+        // A folder this user may only read (read-only media, another user's
+        // files): open it read-only, and say so.
+        Err(Error::Io { source, .. })
+            if !cli.exclusive
+                && matches!(
+                    source.kind(),
+                    std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+                ) =>
+        {
+            let ro = DbOptions {
+                read_only: true,
+                ..opts
+            };
+            let db = Database::open(&cli.db, ro);
+            if db.is_ok() {
+                eprintln!(
+                    "note: {} is not writable ({source}): opened read-only",
+                    cli.db.display()
+                );
+            }
+            db
+        }
+        other => other,
+    };
+    res.map_err(|e| match e {
         Error::NotFound(p) => {
             anyhow!(
                 "no database at {} (create one with `sop init`, or choose the folder with --db)",

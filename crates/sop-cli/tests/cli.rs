@@ -936,3 +936,81 @@ fn a_closed_pipe_is_not_an_error() {
         );
     }
 }
+
+/// A folder the user may only read (another user's database, as an unprivileged
+/// user: uid 65534) and a read-only bind mount (as root): every reading command
+/// works, opened read-only with a note saying so, `check` is clean (exit 0),
+/// and a write fails with a message that says read-only, changing nothing.
+#[test]
+fn a_folder_that_is_not_writable_is_opened_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(&db, &["store", "create", "s", "--unique"]);
+    ok(&db, &["put", "s", "1", "\"one\""]);
+    ok(&db, &["put", "s", "2", "\"two\""]);
+    // The binary where any user may run it.
+    let bin = dir.path().join("sop");
+    std::fs::copy(SOP, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new(&bin)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("run sop as uid 65534 (the test command runs as root)")
+    };
+    let ro_mount = dir.path().join("ro");
+    std::fs::create_dir(&ro_mount).unwrap();
+    let mount = |args: &[&str]| {
+        let out = Command::new("mount").args(args).output().unwrap();
+        assert!(out.status.success(), "mount {args:?}: {}", text(&out.stderr));
+    };
+    mount(&["--bind", db.to_str().unwrap(), ro_mount.to_str().unwrap()]);
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(ro_mount.clone());
+    mount(&["-o", "remount,bind,ro", ro_mount.to_str().unwrap()]);
+    let on_mount = |args: &[&str]| sop(&ro_mount, args);
+
+    let runs: [(&str, &dyn Fn(&[&str]) -> Output); 2] =
+        [("uid 65534", &as_nobody), ("read-only mount", &on_mount)];
+    for (who, run) in runs {
+        for (args, want) in [
+            (&["store", "list"][..], "s"),
+            (&["get", "s", "2"], "\"two\""),
+            (&["scan", "s"], "\"one\""),
+            (&["check"], ""),
+            (&["stats"], ""),
+        ] {
+            let o = run(args);
+            assert!(
+                o.status.success(),
+                "{who}: sop {args:?} failed ({:?}): {}{}",
+                o.status,
+                text(&o.stdout),
+                text(&o.stderr)
+            );
+            assert!(text(&o.stdout).contains(want), "{who}: sop {args:?}: {}", text(&o.stdout));
+            assert!(
+                text(&o.stderr).contains("opened read-only"),
+                "{who}: sop {args:?} says nothing of read-only: {}",
+                text(&o.stderr)
+            );
+        }
+        let o = run(&["put", "s", "3", "\"three\""]);
+        assert_eq!(o.status.code(), Some(1), "{who}: put: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("read-only"), "{who}: {}", text(&o.stderr));
+    }
+    assert!(!ok(&db, &["scan", "s"]).contains("three"));
+}

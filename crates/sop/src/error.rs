@@ -65,6 +65,9 @@ pub enum Error {
     /// which. Reopening the database rebuilds its state from what is durable.
     #[error("the database handle is poisoned by an earlier error ({0}); reopen the database")]
     Poisoned(String),
+    /// The database was opened with `DbOptions::read_only`: it cannot write.
+    #[error("the database at {0} is open read-only (DbOptions::read_only): writes and maintenance are refused")]
+    ReadOnlyOpen(PathBuf),
     /// The volume holding the database is full (ENOSPC or a quota).
     #[error("disk full at {path}: free some space on that volume (nothing committed was lost), then retry or reopen")]
     DiskFull { path: PathBuf, source: std::io::Error },

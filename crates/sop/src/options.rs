@@ -148,6 +148,14 @@ pub struct DbOptions {
     /// Applies to the releasing process and to recovery in every process
     /// (docs/ARCHITECTURE.md §7, "Garbage").
     pub blob_grace: Duration,
+    /// Open for reading only, writing nothing at all to the folder (read-only
+    /// media, a folder this user may only read): no lock or temp file, no
+    /// recovery, no background thread, no Redis. NoCheck and ForReading
+    /// transactions work; ForWriting and maintenance fail with
+    /// `Error::ReadOnlyOpen`. Journals a crashed exclusive owner left are read in
+    /// place, never replayed. Other processes do not see this one (its snapshots
+    /// do not hold back their garbage: a long read may get `SnapshotTooOld`).
+    pub read_only: bool,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -169,6 +177,7 @@ impl Default for DbOptions {
             exclusive: false,
             journal_bytes: 64 << 20,
             blob_grace: DEFAULT_BLOB_GRACE,
+            read_only: false,
             vfs: None,
         }
     }

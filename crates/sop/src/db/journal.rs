@@ -602,10 +602,10 @@ impl DbInner {
     /// On open, when the journals cannot be replayed because the volume is full:
     /// read them in place instead. Every record with a valid frame is read from
     /// its frame (packed, as while its owner ran), a marker frame's record from its
-    /// file; nothing is written or removed. Returns the last record to read:
-    /// records beyond the journals count only while intact, as replay would keep
-    /// them.
-    pub(super) fn attach_journals(&self) -> Result<u64> {
+    /// file; nothing is written or removed. Returns the last record to read
+    /// (`None` if there is no journal): records beyond the journals count only
+    /// while intact, as replay would keep them.
+    pub(super) fn attach_journals(&self) -> Result<Option<u64>> {
         let mut bases: Vec<u64> = self
             .vfs
             .list_dir(&self.path)
@@ -614,7 +614,10 @@ impl DbInner {
             .filter_map(|n| journal::parse_name(n))
             .collect();
         bases.sort_unstable();
-        let mut last = bases.first().copied().unwrap_or(0);
+        let Some(&first) = bases.first() else {
+            return Ok(None);
+        };
+        let mut last = first;
         for &base in &bases {
             let jpath = journal::path(&self.path, base);
             let file = self.vfs.open(&jpath).map_err(io_err(&jpath))?;
@@ -655,7 +658,7 @@ impl DbInner {
         {
             keep += 1;
         }
-        Ok(keep)
+        Ok(Some(keep))
     }
 
     /// Whether record `seq` is whole: its header, every node image it holds and

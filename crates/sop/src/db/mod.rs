@@ -150,8 +150,20 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 
 impl Database {
     /// Create or open the database in folder `path`.
-    pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Database> {
+    pub fn open(path: impl AsRef<Path>, mut opts: DbOptions) -> Result<Database> {
         let path = path.as_ref().to_path_buf();
+        let ro = opts.read_only;
+        if ro {
+            if opts.exclusive {
+                return Err(Error::InvalidOption(
+                    "read_only and exclusive exclude each other".into(),
+                ));
+            }
+            // Nothing is written: no creation, no recovery, no background thread.
+            opts.create = false;
+            opts.recover_on_open = false;
+            opts.recovery_interval = None;
+        }
         let vfs: Arc<dyn Vfs> = opts.vfs.clone().unwrap_or_else(|| Arc::new(OsVfs));
         if opts.exclusive && opts.journal_bytes == 0 {
             return Err(Error::InvalidOption(
@@ -181,6 +193,8 @@ impl Database {
             return Err(exclusive_clustered());
         }
         let coord: Box<dyn Coordinator> = match &config.coordination {
+            // A read-only handle takes no lock and publishes nothing.
+            _ if ro => Box::new(LocalCoordinator::new()),
             Coordination::Standalone => Box::new(LocalCoordinator::new()),
             Coordination::Redis { url } => {
                 if config.id.is_empty() {
@@ -194,20 +208,27 @@ impl Database {
         };
         for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
             let p = path.join(d);
-            if !vfs.exists(&p).map_err(io_err(&p))? {
+            if !ro && !vfs.exists(&p).map_err(io_err(&p))? {
                 vfs.create_dir_all(&p).map_err(io_err(&p))?;
                 vfs.sync_dir(&path).map_err(io_err(&path))?;
             }
         }
         // Openers take turns at open.lock: an exclusive one keeps it, and replaying
         // a crashed owner's journal needs the folder alone.
-        let open_lock = journal::take_open_lock(&*vfs, &path)?;
-        let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
-        let procs = path.join("procs");
-        vfs.sync_dir(&procs).map_err(io_err(&procs))?;
-        if opts.exclusive {
-            journal::check_alone(&*vfs, &path, proc_id)?;
-        }
+        // A read-only opener takes neither (both are files it would write).
+        let (open_lock, proc_id, proc_lock) = if ro {
+            let none: Box<dyn VLock> = Box::new(NoLock);
+            (None, uuid::Uuid::new_v4().as_u128(), none)
+        } else {
+            let open_lock = journal::take_open_lock(&*vfs, &path)?;
+            let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
+            let procs = path.join("procs");
+            vfs.sync_dir(&procs).map_err(io_err(&procs))?;
+            if opts.exclusive {
+                journal::check_alone(&*vfs, &path, proc_id)?;
+            }
+            (Some(open_lock), proc_id, proc_lock)
+        };
         coord.lease(proc_id, opts.lease_ttl)?;
         let inner = DbInner {
             log: LogDir::new(&path),
@@ -243,19 +264,24 @@ impl Database {
         // A crashed exclusive owner's journals are replayed into the log; on a
         // full volume they cannot be (that writes a record pack), so they are
         // read in place and the handle only reads (`DbInner::full`).
-        let limit = match db.inner.recover_journal() {
-            Ok(()) => u64::MAX,
-            Err(Error::DiskFull { path, .. }) => {
-                let keep = db.inner.attach_journals()?;
-                tracing::warn!(path = %path.display(), "disk full: the journal cannot be replayed; the database is open for reading only");
-                *db.inner.full.lock() = Some(path);
-                keep
+        // A read-only opener reads them in place too, and replays nothing.
+        let limit = if ro {
+            db.inner.attach_journals()?
+        } else {
+            match db.inner.recover_journal() {
+                Ok(()) => None,
+                Err(Error::DiskFull { path, .. }) => {
+                    let keep = db.inner.attach_journals()?;
+                    tracing::warn!(path = %path.display(), "disk full: the journal cannot be replayed; the database is open for reading only");
+                    *db.inner.full.lock() = Some(path);
+                    keep
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         let full = db.inner.full.lock().is_some();
         if db.inner.opts.exclusive {
-            *db.inner._open_lock.lock() = Some(open_lock);
+            *db.inner._open_lock.lock() = open_lock;
         } else {
             drop(open_lock);
         }
@@ -263,18 +289,22 @@ impl Database {
         if db.inner.opts.recover_on_open && !full {
             db.recover()?;
         }
-        let head = db.inner.catch_up_to(limit)?.seq;
+        let head = db.inner.catch_up_to(limit.unwrap_or(u64::MAX))?.seq;
         db.inner.check_no_gap(head)?;
+        if ro || full {
+            // Reads only. Of the state the journals hold, if any: nothing newer is
+            // read (a live owner may still be appending to them).
+            if limit.is_some() {
+                db.inner.alone.store(true, Ordering::Release);
+            }
+            *db.inner.durable.lock() = head;
+            return Ok(db);
+        }
         // Records a crashed process linked may still sit only in the page cache.
         if head > 0 {
             db.inner.log.sync(&*db.inner.vfs, head)?;
         }
         *db.inner.durable.lock() = head;
-        if full {
-            // Reads only, of the state the journals hold: nothing newer is read.
-            db.inner.alone.store(true, Ordering::Release);
-            return Ok(db);
-        }
         // Checkpoints beyond the head whose record is gone were written for a
         // record a power cut removed: a later commit will take that sequence.
         db.inner.remove_stale_checkpoints(head)?;
@@ -486,6 +516,9 @@ impl DbInner {
     /// Fail with `Error::DiskFull` if this handle was opened on a full volume
     /// and so only reads (every write, maintenance included, is refused).
     pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnlyOpen(self.path.clone()));
+        }
         match &*self.full.lock() {
             Some(path) => Err(Error::DiskFull {
                 path: path.clone(),
@@ -762,6 +795,10 @@ impl DbInner {
     /// fsync the page cache may show entries the disk lacks, and a later sync may
     /// report success without writing them.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
+        if self.opts.read_only {
+            // It may not write, nor sync (a read-only mount may refuse that).
+            return Ok(());
+        }
         let mut d = self.durable.lock();
         if *d >= seq || seq == 0 {
             return Ok(());
@@ -787,6 +824,10 @@ impl DbInner {
             .join(format!("{:032x}-{n:08x}.tmp", self.proc_id))
     }
 }
+
+/// The lock a read-only handle holds instead of a process lock: none.
+struct NoLock;
+impl VLock for NoLock {}
 
 impl Drop for DbInner {
     fn drop(&mut self) {

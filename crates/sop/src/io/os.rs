@@ -135,12 +135,28 @@ impl Vfs for OsVfs {
         id_of(&fs::metadata(path)?)
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>> {
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path)?;
+            .open(path)
+        {
+            Ok(f) => f,
+            // A folder this process may only read (a read-only mount, another
+            // user's files): an existing lock file is locked through a read-only
+            // descriptor (flock needs no write access); one that cannot be
+            // created is the error it was.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                File::open(path).map_err(|_| e)?
+            }
+            Err(e) => return Err(e),
+        };
         match file.try_lock() {
             Ok(()) => Ok(Some(Box::new(OsLock { _file: file }))),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
