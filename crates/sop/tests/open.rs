@@ -340,3 +340,74 @@ fn a_transaction_over_its_memory_budget_fails_cleanly() {
         added
     );
 }
+
+/// An opener stalled in the middle of its open (it holds `open.lock`) must not
+/// make another opener fail: that one waits, and opens once the first is done.
+/// `InUse` means an exclusive owner holds the folder, and only that: then it
+/// comes at once. (Under load, a slow opener once made others fail with "another
+/// process has it open exclusively".)
+#[test]
+fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
+    use sop::io::sim::{HookOp, SimVfs};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Instant;
+    let vfs = SimVfs::new();
+    let o = || DbOptions {
+        vfs: Some(Arc::new(vfs.clone())),
+        ..opts()
+    };
+    drop(Database::open("/data/db", o()).unwrap());
+    // The opener in thread "stalled" sleeps 4 s right after taking open.lock
+    // (at its process lock), longer than openers used to wait.
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(Some(tx));
+    vfs.set_hook(Some(Arc::new(move |op| {
+        if let HookOp::TryLock(p) = op {
+            let stalled = std::thread::current().name() == Some("stalled");
+            if stalled && p.to_string_lossy().contains("/procs/") {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_secs(4));
+                }
+            }
+        }
+    })));
+    let slow = std::thread::Builder::new()
+        .name("stalled".into())
+        .spawn({
+            let o = o();
+            move || Database::open("/data/db", o).map(drop)
+        })
+        .unwrap();
+    rx.recv().unwrap();
+    let t = Instant::now();
+    let db = Database::open("/data/db", o())
+        .unwrap_or_else(|e| panic!("an opener failed because another was slow: {e}"));
+    assert!(t.elapsed() >= Duration::from_secs(3), "it did wait for the slow one");
+    slow.join().unwrap().unwrap();
+    drop(db);
+    vfs.set_hook(None);
+
+    // An exclusive owner: InUse, at once, for either kind of opener.
+    let owner = Database::open(
+        "/data/db",
+        DbOptions {
+            exclusive: true,
+            ..o()
+        },
+    )
+    .unwrap();
+    for exclusive in [false, true] {
+        let t = Instant::now();
+        let e = Database::open("/data/db", DbOptions { exclusive, ..o() })
+            .err()
+            .expect("the folder is held exclusively");
+        assert!(matches!(e, Error::InUse(..)), "{e}");
+        assert!(e.to_string().contains("exclusively"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(1), "InUse came only after {:?}", t.elapsed());
+    }
+    drop(owner);
+    // Closed: the folder opens again, and no owner is named any more.
+    drop(Database::open("/data/db", o()).unwrap());
+    assert!(!sop::io::Vfs::exists(&vfs, std::path::Path::new("/data/db/open.owner")).unwrap());
+}

@@ -15,8 +15,12 @@ use crate::log::Packed;
 use std::collections::BTreeSet;
 
 pub(crate) const OPEN_LOCK: &str = "open.lock";
-/// How long an opener waits for `open.lock` held by another opener.
-const OPEN_LOCK_WAIT: Duration = Duration::from_secs(3);
+/// Names the exclusive owner holding `open.lock` (its process id in hex), so a
+/// waiting opener can tell it from another opener that is merely slow.
+pub(crate) const OPEN_OWNER: &str = "open.owner";
+/// How long an opener waits for `open.lock` while no exclusive owner holds it
+/// (another opener is in the middle of its open, however slow).
+const OPEN_LOCK_WAIT: Duration = Duration::from_secs(120);
 /// A journal file is grown by writing this many zero bytes ahead of its frames:
 /// a frame then lands on blocks the file already has, so its `fdatasync` writes
 /// data only. Appending instead made every commit's sync also write the inode
@@ -47,7 +51,10 @@ struct Active {
     buf: Vec<u8>,
 }
 
-/// Take `open.lock`, waiting a little while another process is opening.
+/// Take `open.lock`. Held by an exclusive owner (named in `open.owner`, its
+/// process lock held): `InUse` at once. Held by another opener in the middle of
+/// its open: wait for it, however slow it is (up to `OPEN_LOCK_WAIT`). An opener
+/// is never refused because another one is slow.
 pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>> {
     let path = db.join(OPEN_LOCK);
     let start = Instant::now();
@@ -55,14 +62,55 @@ pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>>
         if let Some(l) = vfs.try_lock(&path).map_err(io_err(&path))? {
             return Ok(l);
         }
-        if start.elapsed() > OPEN_LOCK_WAIT {
+        if exclusive_owner_alive(vfs, db)? {
             return Err(Error::InUse(
                 db.to_path_buf(),
                 "another process has it open exclusively (DbOptions::exclusive)".into(),
             ));
         }
+        if start.elapsed() > OPEN_LOCK_WAIT {
+            return Err(Error::InUse(
+                db.to_path_buf(),
+                format!(
+                    "another opener has held {} for {} s without finishing its open (a stalled process?)",
+                    path.display(),
+                    OPEN_LOCK_WAIT.as_secs()
+                ),
+            ));
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Whether `open.owner` names a process whose lock is held (an exclusive owner
+/// that is alive). A missing or stale file (its owner gone) is no owner.
+fn exclusive_owner_alive(vfs: &dyn Vfs, db: &Path) -> Result<bool> {
+    let owner = match vfs.read_all(&db.join(OPEN_OWNER)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(db.join(OPEN_OWNER), e)),
+    };
+    let Some(id) = std::str::from_utf8(&owner)
+        .ok()
+        .and_then(|t| u128::from_str_radix(t.trim(), 16).ok())
+    else {
+        return Ok(false);
+    };
+    let lock = db.join("procs").join(format!("{id:032x}.lock"));
+    if !vfs.exists(&lock).map_err(io_err(&lock))? {
+        return Ok(false);
+    }
+    Ok(vfs.try_lock(&lock).map_err(io_err(&lock))?.is_none())
+}
+
+/// An exclusive opener holding `open.lock`: name itself in `open.owner` (no
+/// sync: the name only helps openers decide to fail at once rather than wait).
+pub(super) fn claim_owner(vfs: &dyn Vfs, db: &Path, tmp: &Path, me: u128) -> Result<()> {
+    let f = vfs.create_new(tmp).map_err(io_err(tmp))?;
+    f.append(format!("{me:032x}").as_bytes())
+        .map_err(io_err(tmp))?;
+    let to = db.join(OPEN_OWNER);
+    vfs.rename(tmp, &to).map_err(io_err(&to))
 }
 
 /// Fail unless every process that ever opened the folder, except `me`, is gone.

@@ -226,6 +226,8 @@ impl Database {
             vfs.sync_dir(&procs).map_err(io_err(&procs))?;
             if opts.exclusive {
                 journal::check_alone(&*vfs, &path, proc_id)?;
+                let tmp = path.join("tmp").join(format!("{proc_id:032x}-owner.tmp"));
+                journal::claim_owner(&*vfs, &path, &tmp, proc_id)?;
             }
             (Some(open_lock), proc_id, proc_lock)
         };
@@ -838,6 +840,10 @@ impl Drop for DbInner {
         }
         // No transaction is open (each holds an Arc to us); other processes' may be.
         self.collect_trash_at_close();
+        if self.opts.exclusive {
+            // Before `open.lock` goes (with the fields, after this body).
+            let _ = self.vfs.remove_file(&self.path.join(journal::OPEN_OWNER));
+        }
         // A clean close leaves nothing for recovery: our temp files are gone
         // with our transactions; remove our liveness lock file and lease.
         self.coord.release_lease(self.proc_id);

@@ -72,6 +72,8 @@ pub type Hook = Arc<dyn Fn(HookOp<'_>) + Send + Sync>;
 #[derive(Debug, Clone, Copy)]
 pub enum HookOp<'a> {
     CreateNew(&'a Path),
+    TryLock(&'a Path),
+    ListDir(&'a Path),
     Rename { from: &'a Path, to: &'a Path },
 }
 
@@ -449,7 +451,8 @@ impl SimVfs {
 
     /// Set the fault plan (replacing any previous one). A power cut that has
     /// already happened stays in effect.
-    /// Run `hook` at the start of every `create_new` and `rename`, outside the
+    /// Run `hook` at the start of every `create_new`, `rename`, `try_lock` and
+    /// `list_dir`, outside the
     /// file system's lock, in the calling thread (tests use it to force an
     /// interleaving of threads: it may block). `None` removes it.
     pub fn set_hook(&self, hook: Option<Hook>) {
@@ -962,6 +965,7 @@ impl Vfs for SimVfs {
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.run_hook(HookOp::ListDir(path));
         let st = self.state.lock();
         st.check_power()?;
         let d = st.lookup_dir(&norm(path), path)?;
@@ -1004,6 +1008,7 @@ impl Vfs for SimVfs {
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn VLock>>> {
+        self.run_hook(HookOp::TryLock(path));
         let mut st = self.state.lock();
         st.check_power()?;
         let comps = norm(path);
