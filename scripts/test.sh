@@ -22,3 +22,6 @@ cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
 echo "== tests"
 cargo test --workspace --locked -- --test-threads 2
+
+echo "== sop without default features (no Redis code)"
+cargo test -p sop --no-default-features --locked --test features

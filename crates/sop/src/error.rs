@@ -74,6 +74,15 @@ pub enum Error {
     SnapshotTooOld(String),
     #[error("coordinator error: {0}")]
     Coordinator(String),
+    /// The database needs code this build of `sop` was compiled without (say a
+    /// Clustered database in a build without the `redis` feature).
+    #[error("{needed_for} needs the cargo feature `{feature}` of sop, which this build was compiled without")]
+    FeatureDisabled {
+        /// The cargo feature to enable.
+        feature: &'static str,
+        /// What needs it.
+        needed_for: &'static str,
+    },
 }
 
 impl Error {
