@@ -20,6 +20,9 @@ ensure_fuse
 echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== tests"
 cargo test --workspace --locked -- --test-threads 2
 

@@ -75,8 +75,7 @@ fn switching_to_clustered_needs_the_redis_feature() {
             url: NOWHERE.into(),
         },
     )
-    .err()
-    .expect("switched");
+    .expect_err("switched");
     if cfg!(feature = "redis") {
         assert!(matches!(e, Error::Coordinator(_)), "{e:?}");
     } else {
