@@ -20,5 +20,11 @@ ensure_fuse
 echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== tests"
 cargo test --workspace --locked -- --test-threads 2
+
+echo "== sop without default features (no Redis code)"
+cargo test -p sop --no-default-features --locked --test features

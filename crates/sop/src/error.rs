@@ -13,8 +13,10 @@ impl CodecError {
     }
 }
 
-/// Everything that can go wrong in SOP.
+/// Everything that can go wrong in SOP. [`Error::kind`] tells what a caller
+/// should do about one; new variants may come in any release.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -77,6 +79,15 @@ pub enum Error {
     SnapshotTooOld(String),
     #[error("coordinator error: {0}")]
     Coordinator(String),
+    /// The database needs code this build of `sop` was compiled without (say a
+    /// Clustered database in a build without the `redis` feature).
+    #[error("{needed_for} needs the cargo feature `{feature}` of sop, which this build was compiled without")]
+    FeatureDisabled {
+        /// The cargo feature to enable.
+        feature: &'static str,
+        /// What needs it.
+        needed_for: &'static str,
+    },
 }
 
 impl Error {
@@ -99,13 +110,86 @@ impl Error {
             detail: detail.into(),
         }
     }
-    /// True for errors a caller may resolve by retrying the whole transaction.
-    pub fn is_conflict(&self) -> bool {
-        matches!(
-            self,
-            Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_)
-        )
+    /// What a caller should do about this error (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Error::Conflict(_) | Error::Timeout(_) | Error::SnapshotTooOld(_) => K::Retry,
+            Error::CommitOutcomeUnknown { .. } => K::OutcomeUnknown,
+            Error::Poisoned(_) => K::Poisoned,
+            Error::Fenced => K::Fenced,
+            Error::Corrupt { .. } => K::Corrupt,
+            Error::Codec(_)
+            | Error::InvalidOption(_)
+            | Error::StoreMismatch { .. }
+            | Error::ReadOnly(_)
+            | Error::TxEnded
+            | Error::TooLarge { .. } => K::InvalidInput,
+            Error::NotFound(_) | Error::StoreNotFound(_) => K::NotFound,
+            Error::AlreadyExists(_) | Error::StoreExists(_) => K::AlreadyExists,
+            Error::InUse(..) => K::InUse,
+            Error::DiskFull { .. } => K::DiskFull,
+            Error::Io { .. } => K::Io,
+            Error::Coordinator(_) => K::Unavailable,
+            Error::UnsupportedVersion { .. } | Error::FeatureDisabled { .. } => K::Unsupported,
+        }
     }
+
+    /// True for errors a caller may resolve by retrying the whole transaction
+    /// (kind [`ErrorKind::Retry`]).
+    pub fn is_conflict(&self) -> bool {
+        self.kind() == ErrorKind::Retry
+    }
+}
+
+/// What a caller should do about an [`Error`]: [`Error::kind`]. More kinds may
+/// come in any release; treat an unknown one as fatal for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Run the whole transaction again, from a new `begin`: another commit
+    /// changed what it used (`Conflict`), the commit ran past its maximum commit
+    /// time (`Timeout`), or its snapshot is gone (`SnapshotTooOld`). Nothing of
+    /// it was committed.
+    Retry,
+    /// The commit may or may not be durable (an error after the commit point). Do
+    /// not blindly retry: ask `Database::commit_outcome(attempt)`, after reopening
+    /// the database if the handle is poisoned.
+    OutcomeUnknown,
+    /// This handle cannot go on safely after an earlier error (a failed fsync,
+    /// say). Reopen the database: it rebuilds its state from what is durable.
+    Poisoned,
+    /// This process's lease expired and other processes fenced it off (Clustered
+    /// mode); none of its commits can go in any more. Reopen the database.
+    Fenced,
+    /// Data in the folder is damaged (a checksum or structure check failed).
+    /// Retrying does not help: run `Database::check`, restore from a copy.
+    Corrupt,
+    /// A bad argument, option or use of the API: an invalid option, a write in a
+    /// read-only transaction, a transaction used after it ended, a store opened
+    /// with other types or options than it has, a transaction over its memory
+    /// budget, a key or value that does not encode or decode as the given type.
+    /// Retrying as is fails the same way: change the call.
+    InvalidInput,
+    /// The database or store does not exist.
+    NotFound,
+    /// The database or store already exists.
+    AlreadyExists,
+    /// Another process or handle holds the database in a way that excludes this
+    /// use (an exclusive open, or `close` while other handles are alive). Retry
+    /// once it is gone.
+    InUse,
+    /// The volume is full. Free some space (nothing committed was lost), then
+    /// retry, or reopen if the handle is poisoned.
+    DiskFull,
+    /// Another I/O error of the file system; the error names the path.
+    Io,
+    /// The coordinator (Redis, Clustered mode) cannot be reached. Nothing was
+    /// committed; retry once it is back.
+    Unavailable,
+    /// This build cannot serve this database: another format version, or a cargo
+    /// feature it was compiled without. Use a build that can.
+    Unsupported,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -130,5 +214,92 @@ mod tests {
         }
         let e = Error::io("/db/x", std::io::Error::other("boom"));
         assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    }
+
+    /// The kind of every variant, stated apart from `Error::kind`. The match has
+    /// no wildcard: a new variant does not compile until it is classified here
+    /// (and given an example below).
+    fn expected_kind(e: &Error) -> ErrorKind {
+        use ErrorKind as K;
+        match e {
+            Error::Io { .. } => K::Io,
+            Error::Corrupt { .. } => K::Corrupt,
+            Error::Codec(_) => K::InvalidInput,
+            Error::InvalidOption(_) => K::InvalidInput,
+            Error::UnsupportedVersion { .. } => K::Unsupported,
+            Error::NotFound(_) => K::NotFound,
+            Error::InUse(..) => K::InUse,
+            Error::AlreadyExists(_) => K::AlreadyExists,
+            Error::StoreNotFound(_) => K::NotFound,
+            Error::StoreExists(_) => K::AlreadyExists,
+            Error::StoreMismatch { .. } => K::InvalidInput,
+            Error::ReadOnly(_) => K::InvalidInput,
+            Error::TxEnded => K::InvalidInput,
+            Error::Conflict(_) => K::Retry,
+            Error::Timeout(_) => K::Retry,
+            Error::TooLarge { .. } => K::InvalidInput,
+            Error::CommitOutcomeUnknown { .. } => K::OutcomeUnknown,
+            Error::Poisoned(_) => K::Poisoned,
+            Error::DiskFull { .. } => K::DiskFull,
+            Error::Fenced => K::Fenced,
+            Error::SnapshotTooOld(_) => K::Retry,
+            Error::Coordinator(_) => K::Unavailable,
+            Error::FeatureDisabled { .. } => K::Unsupported,
+        }
+    }
+
+    #[test]
+    fn every_variant_has_the_kind_that_says_what_to_do() {
+        let io = || std::io::Error::other("boom");
+        let every = vec![
+            Error::io("/db/x", io()),
+            Error::corrupt("/db/x", "bad checksum"),
+            Error::Codec(CodecError::new("bad key")),
+            Error::InvalidOption("slot_length".into()),
+            Error::UnsupportedVersion {
+                path: "/db/sop.json".into(),
+                found: 9,
+                supported: 1,
+            },
+            Error::NotFound("/db".into()),
+            Error::InUse("/db".into(), "exclusive".into()),
+            Error::AlreadyExists("/db".into()),
+            Error::StoreNotFound("s".into()),
+            Error::StoreExists("s".into()),
+            Error::StoreMismatch {
+                name: "s".into(),
+                detail: "key type".into(),
+            },
+            Error::ReadOnly(crate::TxMode::ForReading),
+            Error::TxEnded,
+            Error::Conflict("node changed".into()),
+            Error::Timeout(std::time::Duration::from_secs(1)),
+            Error::TooLarge {
+                budget: 1,
+                staged: 2,
+            },
+            Error::CommitOutcomeUnknown {
+                attempt: "a".into(),
+                source: Box::new(Error::io("/db/log", io())),
+            },
+            Error::Poisoned("fsync failed".into()),
+            Error::io("/db/x", std::io::ErrorKind::StorageFull.into()),
+            Error::Fenced,
+            Error::SnapshotTooOld("record reclaimed".into()),
+            Error::Coordinator("Redis down".into()),
+            Error::FeatureDisabled {
+                feature: "redis",
+                needed_for: "Clustered mode",
+            },
+        ];
+        let variants: std::collections::HashSet<_> =
+            every.iter().map(std::mem::discriminant).collect();
+        assert_eq!(variants.len(), every.len(), "one example per variant");
+        for e in &every {
+            assert_eq!(e.kind(), expected_kind(e), "{e:?}");
+            assert_eq!(e.is_conflict(), e.kind() == ErrorKind::Retry, "{e:?}");
+        }
+        let retry = every.iter().filter(|e| e.is_conflict()).count();
+        assert_eq!(retry, 3, "conflict, timeout and snapshot too old");
     }
 }

@@ -33,7 +33,7 @@ pub use check::{CheckReport, StoreCheck};
 pub use codec::key::Key;
 pub use codec::value::Value;
 pub use db::{CompactOptions, CompactReport, Database, ReclaimReport};
-pub use error::{CodecError, Error, Result};
+pub use error::{CodecError, Error, ErrorKind, Result};
 pub use json::{JsonRange, JsonStore};
 pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
 pub use recovery::RecoveryReport;

@@ -6,8 +6,10 @@
 //! a dead holder never blocks others for longer than its lease.
 
 mod local;
+#[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "redis")]
 pub use self::redis::RedisCoordinator;
 pub use local::LocalCoordinator;
 
@@ -57,5 +59,22 @@ pub trait Coordinator: Send + Sync {
     /// True when liveness comes from leases (Clustered) rather than OS file locks.
     fn clustered(&self) -> bool {
         false
+    }
+}
+
+/// The coordinator of a Clustered database: Redis at `url`, keys namespaced by
+/// `db_id`. In a build without the `redis` feature, `Error::FeatureDisabled`.
+pub(crate) fn connect_clustered(url: &str, db_id: &str) -> Result<Box<dyn Coordinator>> {
+    #[cfg(feature = "redis")]
+    {
+        Ok(Box::new(RedisCoordinator::connect(url, db_id)?))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, db_id);
+        Err(crate::error::Error::FeatureDisabled {
+            feature: "redis",
+            needed_for: "Clustered mode",
+        })
     }
 }

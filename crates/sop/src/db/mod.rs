@@ -24,7 +24,7 @@ pub(crate) use writer::{RecordWriter, Written};
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::cache::NodeCache;
 use crate::codec::wire::checksum;
-use crate::coord::{Coordinator, LocalCoordinator, RedisCoordinator};
+use crate::coord::{connect_clustered, Coordinator, LocalCoordinator};
 use crate::error::{Error, Result};
 use crate::io::{OsVfs, VFile, VLock, Vfs};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
@@ -203,7 +203,7 @@ impl Database {
                         "Clustered mode needs a database id in sop.json",
                     ));
                 }
-                Box::new(RedisCoordinator::connect(url, &config.id)?)
+                connect_clustered(url, &config.id)?
             }
         };
         for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
@@ -420,7 +420,7 @@ impl Database {
         let mut cfg = load_or_create_config(&vfs, path, &opts)?;
         if let Coordination::Redis { url } = &coordination {
             // Check the server answers before saving an address nobody can use.
-            RedisCoordinator::connect(url, &cfg.id)?;
+            connect_clustered(url, &cfg.id)?;
         }
         if cfg.id.is_empty() {
             cfg.id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
