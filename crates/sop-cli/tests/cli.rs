@@ -912,7 +912,11 @@ fn a_closed_pipe_is_not_an_error() {
     let file = dir.path().join("items.jsonl");
     std::fs::write(&file, lines).unwrap();
     ok(&db, &["import", "s", file.to_str().unwrap()]);
-    for args in [&["scan", "s"][..], &["scan", "s", "--json"], &["export", "s"]] {
+    for args in [
+        &["scan", "s"][..],
+        &["scan", "s", "--json"],
+        &["export", "s"],
+    ] {
         let mut child = Command::new(SOP)
             .arg("--db")
             .arg(&db)
@@ -970,7 +974,11 @@ fn a_folder_that_is_not_writable_is_opened_read_only() {
     std::fs::create_dir(&ro_mount).unwrap();
     let mount = |args: &[&str]| {
         let out = Command::new("mount").args(args).output().unwrap();
-        assert!(out.status.success(), "mount {args:?}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mount {args:?}: {}",
+            text(&out.stderr)
+        );
     };
     mount(&["--bind", db.to_str().unwrap(), ro_mount.to_str().unwrap()]);
     struct Unmount(PathBuf);
@@ -983,8 +991,8 @@ fn a_folder_that_is_not_writable_is_opened_read_only() {
     mount(&["-o", "remount,bind,ro", ro_mount.to_str().unwrap()]);
     let on_mount = |args: &[&str]| sop(&ro_mount, args);
 
-    let runs: [(&str, &dyn Fn(&[&str]) -> Output); 2] =
-        [("uid 65534", &as_nobody), ("read-only mount", &on_mount)];
+    type Run<'a> = &'a dyn Fn(&[&str]) -> Output;
+    let runs: [(&str, Run); 2] = [("uid 65534", &as_nobody), ("read-only mount", &on_mount)];
     for (who, run) in runs {
         for (args, want) in [
             (&["store", "list"][..], "s"),
@@ -1001,7 +1009,11 @@ fn a_folder_that_is_not_writable_is_opened_read_only() {
                 text(&o.stdout),
                 text(&o.stderr)
             );
-            assert!(text(&o.stdout).contains(want), "{who}: sop {args:?}: {}", text(&o.stdout));
+            assert!(
+                text(&o.stdout).contains(want),
+                "{who}: sop {args:?}: {}",
+                text(&o.stdout)
+            );
             assert!(
                 text(&o.stderr).contains("opened read-only"),
                 "{who}: sop {args:?} says nothing of read-only: {}",
@@ -1010,7 +1022,11 @@ fn a_folder_that_is_not_writable_is_opened_read_only() {
         }
         let o = run(&["put", "s", "3", "\"three\""]);
         assert_eq!(o.status.code(), Some(1), "{who}: put: {}", text(&o.stderr));
-        assert!(text(&o.stderr).contains("read-only"), "{who}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("read-only"),
+            "{who}: {}",
+            text(&o.stderr)
+        );
     }
     assert!(!ok(&db, &["scan", "s"]).contains("three"));
 }

@@ -265,11 +265,7 @@ fn check_json_item(info: &StoreInfo, key: &[u8], value: &[u8]) -> std::result::R
 /// record exists (a checkpoint is written only once its record is durable, so one
 /// beyond the newest record proves records were lost) and, when the checkpoint
 /// names its transaction, is that transaction's.
-fn check_checkpoints(
-    db: &crate::db::DbInner,
-    head: u64,
-    problems: &mut Vec<String>,
-) -> Result<()> {
+fn check_checkpoints(db: &crate::db::DbInner, head: u64, problems: &mut Vec<String>) -> Result<()> {
     let dir = crate::registry::checkpoint::CheckpointDir::new(&db.path);
     for seq in dir.list(&*db.vfs)? {
         let st = match dir.read(&*db.vfs, seq) {

@@ -72,7 +72,10 @@ pub enum Error {
     ReadOnlyOpen(PathBuf),
     /// The volume holding the database is full (ENOSPC or a quota).
     #[error("disk full at {path}: free some space on that volume (nothing committed was lost), then retry or reopen")]
-    DiskFull { path: PathBuf, source: std::io::Error },
+    DiskFull {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("this process's lease expired and other processes fenced it off; reopen the database")]
     Fenced,
     #[error("snapshot too old: {0}")]
@@ -123,6 +126,7 @@ impl Error {
             | Error::InvalidOption(_)
             | Error::StoreMismatch { .. }
             | Error::ReadOnly(_)
+            | Error::ReadOnlyOpen(_)
             | Error::TxEnded
             | Error::TooLarge { .. } => K::InvalidInput,
             Error::NotFound(_) | Error::StoreNotFound(_) => K::NotFound,
@@ -166,9 +170,9 @@ pub enum ErrorKind {
     /// Retrying does not help: run `Database::check`, restore from a copy.
     Corrupt,
     /// A bad argument, option or use of the API: an invalid option, a write in a
-    /// read-only transaction, a transaction used after it ended, a store opened
-    /// with other types or options than it has, a transaction over its memory
-    /// budget, a key or value that does not encode or decode as the given type.
+    /// read-only transaction or through a read-only handle, a transaction used
+    /// after it ended, a store opened with other types or options than it has, a
+    /// transaction over its memory budget, a key or value that does not encode or decode as the given type.
     /// Retrying as is fails the same way: change the call.
     InvalidInput,
     /// The database or store does not exist.
@@ -234,6 +238,7 @@ mod tests {
             Error::StoreExists(_) => K::AlreadyExists,
             Error::StoreMismatch { .. } => K::InvalidInput,
             Error::ReadOnly(_) => K::InvalidInput,
+            Error::ReadOnlyOpen(_) => K::InvalidInput,
             Error::TxEnded => K::InvalidInput,
             Error::Conflict(_) => K::Retry,
             Error::Timeout(_) => K::Retry,
@@ -271,6 +276,7 @@ mod tests {
                 detail: "key type".into(),
             },
             Error::ReadOnly(crate::TxMode::ForReading),
+            Error::ReadOnlyOpen("/db".into()),
             Error::TxEnded,
             Error::Conflict("node changed".into()),
             Error::Timeout(std::time::Duration::from_secs(1)),

@@ -89,7 +89,10 @@ fn a_checkpoint_never_stands_for_a_record_a_power_cut_removed() {
     // may not be: its commit's outcome was unknown.)
     let d = open(&image);
     let names = stores(&d);
-    assert!(names.contains(&"acked".to_string()), "acknowledged store gone: {names:?}");
+    assert!(
+        names.contains(&"acked".to_string()),
+        "acknowledged store gone: {names:?}"
+    );
     for n in ["a1", "a2", "a3"] {
         assert!(names.contains(&n.to_string()), "{n} gone: {names:?}");
     }
@@ -182,13 +185,19 @@ fn check_reads_every_checkpoint() {
     assert!(db.check().unwrap().is_ok());
     drop(db);
     // A damaged checkpoint is skipped on open, and reported by check.
-    let ckpt = Path::new(DB).join("checkpoints").join(format!("{:016x}.ckpt", 2));
+    let ckpt = Path::new(DB)
+        .join("checkpoints")
+        .join(format!("{:016x}.ckpt", 2));
     vfs.corrupt_byte(&ckpt, 60).unwrap();
     let db = every_commit_checkpointed(&vfs);
     assert_eq!(stores(&db), ["a", "b", "c"]);
     let report = db.check().unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    assert!(report.problems[0].starts_with("checkpoint 2 is damaged"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with("checkpoint 2 is damaged"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]
@@ -200,16 +209,16 @@ fn a_lost_newest_record_is_caught_by_its_checkpoint() {
     }
     drop(db);
     // The newest record of a cleanly closed folder goes missing.
-    let rec = Path::new(DB).join("log/00000000").join(format!("{:016x}.rec", 3));
+    let rec = Path::new(DB)
+        .join("log/00000000")
+        .join(format!("{:016x}.rec", 3));
     sop::io::Vfs::remove_file(&vfs, &rec).unwrap();
     let db = every_commit_checkpointed(&vfs);
     assert_eq!(stores(&db), ["a", "b"]);
     let report = db.check().unwrap();
     assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("checkpoint 3 proves records up to 3 were committed, but the log ends at 2")),
+        report.problems.iter().any(|p| p
+            .contains("checkpoint 3 proves records up to 3 were committed, but the log ends at 2")),
         "{:?}",
         report.problems
     );

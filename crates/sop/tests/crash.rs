@@ -362,7 +362,10 @@ fn io_error_at_every_step_of_a_commit_in(mode: Mode) {
             Err(Error::CommitOutcomeUnknown { .. }) => {
                 // The record is linked; whether it is durable is unknown. The database
                 // refuses further work until reopened.
-                assert!(matches!(db.begin(TxMode::ForWriting), Err(Error::Poisoned(_))));
+                assert!(matches!(
+                    db.begin(TxMode::ForWriting),
+                    Err(Error::Poisoned(_))
+                ));
             }
             Err(e) if matches!(db.begin(TxMode::NoCheck), Err(Error::Poisoned(_))) => {
                 // A failed sync of a folder other commits share (the log before the

@@ -82,7 +82,10 @@ fn a_full_disk_leaves_an_exclusive_folder_readable_and_loses_nothing() {
         let db = Database::open(Path::new(DB), opts(&image, exclusive)).unwrap();
         assert_items(&db, n);
         let tx = db.begin(TxMode::NoCheck).unwrap();
-        assert_eq!(tx.open_store::<u64, String>("s").unwrap().count().unwrap(), n);
+        assert_eq!(
+            tx.open_store::<u64, String>("s").unwrap().count().unwrap(),
+            n
+        );
         drop(tx);
         for e in [
             db.begin(TxMode::ForWriting).err(),

@@ -64,7 +64,10 @@ fn hook(seen: Arc<(Mutex<Seen>, Condvar)>) -> sop::io::sim::Hook {
                         .unwrap()
                         .0;
                 } else if s.packs == 2 {
-                    s = cv.wait_timeout_while(s, WAIT, |s| !s.taking_spare).unwrap().0;
+                    s = cv
+                        .wait_timeout_while(s, WAIT, |s| !s.taking_spare)
+                        .unwrap()
+                        .0;
                 }
             }
             HookOp::Rename { to, .. } if name(to) == SPARE => s.gave_spare += 1,

@@ -28,7 +28,12 @@ fn open(vfs: &SimVfs) -> sop::Result<Database> {
 /// Store name -> its items (key -> value), as acknowledged.
 type Model = BTreeMap<String, BTreeMap<u64, String>>;
 
-fn write(db: &Database, model: &mut Model, store: &str, keys: std::ops::Range<u64>) -> sop::Result<()> {
+fn write(
+    db: &Database,
+    model: &mut Model,
+    store: &str,
+    keys: std::ops::Range<u64>,
+) -> sop::Result<()> {
     let tx = db.begin(TxMode::ForWriting)?;
     let s = match tx.open_store::<u64, String>(store) {
         Ok(s) => s,
@@ -154,8 +159,9 @@ fn a_frozen_commit_then_maintenance_in_every_order_with_a_cut_at_every_step() {
                 } else {
                     vfs.crash_image(seed * 7919 + k)
                 };
-                let db = open(&image)
-                    .unwrap_or_else(|e| panic!("{steps:?} cut at {k} (seed {seed}): open failed: {e}"));
+                let db = open(&image).unwrap_or_else(|e| {
+                    panic!("{steps:?} cut at {k} (seed {seed}): open failed: {e}")
+                });
                 // Another commit after the cut, acknowledged, then a fresh open: it
                 // takes the sequence of whatever the cut removed, and must not be
                 // mistaken for it.
@@ -164,7 +170,11 @@ fn a_frozen_commit_then_maintenance_in_every_order_with_a_cut_at_every_step() {
                 drop(db);
                 let db = open(&image).unwrap();
                 let mut got = read_all(&db);
-                assert_eq!(got.remove("u"), after.remove("u"), "{steps:?} cut at {k} (seed {seed}): the commit after the cut");
+                assert_eq!(
+                    got.remove("u"),
+                    after.remove("u"),
+                    "{steps:?} cut at {k} (seed {seed}): the commit after the cut"
+                );
                 // B's item, if its commit survived, is whole: drop it to compare.
                 if let Some(s) = got.get_mut("s") {
                     if let Some(v) = s.remove(&1000) {

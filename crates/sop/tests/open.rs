@@ -383,7 +383,10 @@ fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
     let t = Instant::now();
     let db = Database::open("/data/db", o())
         .unwrap_or_else(|e| panic!("an opener failed because another was slow: {e}"));
-    assert!(t.elapsed() >= Duration::from_secs(3), "it did wait for the slow one");
+    assert!(
+        t.elapsed() >= Duration::from_secs(3),
+        "it did wait for the slow one"
+    );
     slow.join().unwrap().unwrap();
     drop(db);
     vfs.set_hook(None);
@@ -404,7 +407,11 @@ fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
             .expect("the folder is held exclusively");
         assert!(matches!(e, Error::InUse(..)), "{e}");
         assert!(e.to_string().contains("exclusively"), "{e}");
-        assert!(t.elapsed() < Duration::from_secs(1), "InUse came only after {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "InUse came only after {:?}",
+            t.elapsed()
+        );
     }
     drop(owner);
     // Closed: the folder opens again, and no owner is named any more.

@@ -15,7 +15,10 @@ impl RoMount {
     fn new(src: &Path, at: &Path) -> RoMount {
         std::fs::create_dir_all(at).unwrap();
         let run = |args: &[&str]| {
-            let out = Command::new("mount").args(args).output().expect("run mount");
+            let out = Command::new("mount")
+                .args(args)
+                .output()
+                .expect("run mount");
             assert!(
                 out.status.success(),
                 "mount {args:?} failed (the test command runs as root): {}",
@@ -121,7 +124,10 @@ fn a_database_on_a_read_only_mount_reads_and_refuses_writes() {
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     drop(db);
-    assert!(snapshot(&mnt.0) == before, "the read-only open changed the folder");
+    assert!(
+        snapshot(&mnt.0) == before,
+        "the read-only open changed the folder"
+    );
     // Read-only and exclusive exclude each other.
     let both = DbOptions {
         exclusive: true,
@@ -150,7 +156,13 @@ fn a_crashed_exclusive_folder_reads_its_acknowledged_commits_read_only() {
     std::mem::forget(db);
     let journals = std::fs::read_dir(&src)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("journal-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("journal-")
+        })
         .count();
     assert!(journals > 0, "the scenario needs a journal left behind");
 
@@ -160,5 +172,8 @@ fn a_crashed_exclusive_folder_reads_its_acknowledged_commits_read_only() {
     assert_reads(&db, 60);
     assert_refuses_writes(&db);
     drop(db);
-    assert!(snapshot(&mnt.0) == before, "the read-only open repaired something");
+    assert!(
+        snapshot(&mnt.0) == before,
+        "the read-only open repaired something"
+    );
 }

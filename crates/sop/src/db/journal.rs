@@ -701,7 +701,10 @@ impl DbInner {
             }
         }
         let mut keep = last;
-        while self.log.read_header(&*self.vfs, keep + 1).is_ok_and(|h| h.is_some())
+        while self
+            .log
+            .read_header(&*self.vfs, keep + 1)
+            .is_ok_and(|h| h.is_some())
             && self.record_intact(keep + 1)?
         {
             keep += 1;

@@ -562,7 +562,9 @@ impl DbInner {
     }
     /// Poison the handle, saying why (kept for every later `Poisoned` error).
     pub fn poison_with(&self, why: &Error) {
-        self.poison_reason.lock().get_or_insert_with(|| why.to_string());
+        self.poison_reason
+            .lock()
+            .get_or_insert_with(|| why.to_string());
         self.poison();
     }
 
@@ -587,7 +589,9 @@ impl DbInner {
                 Some(rec) if rec.retired => {
                     // Reclaimed after a checkpoint covered it: continue from that checkpoint.
                     let dir = checkpoint::CheckpointDir::new(&self.path);
-                    match dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))? {
+                    match dir
+                        .load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
+                    {
                         Some(cp) if cp.seq >= next => st = Arc::new(cp),
                         _ => {
                             return Err(Error::corrupt(
@@ -609,7 +613,9 @@ impl DbInner {
     /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
     fn load_checkpoint(&self) -> Result<()> {
         let dir = checkpoint::CheckpointDir::new(&self.path);
-        if let Some(st) = dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))? {
+        if let Some(st) =
+            dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
+        {
             *self.state.write() = Arc::new(st);
         }
         Ok(())
