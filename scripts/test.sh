@@ -24,7 +24,9 @@ echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests"
-cargo test --workspace --locked -- --test-threads 2
+# --no-fail-fast: one failing test binary must not hide the others (cargo lists
+# every failed one at the end).
+cargo test --workspace --locked --no-fail-fast -- --test-threads 2
 
 echo "== sop without default features (no Redis code)"
 cargo test -p sop --no-default-features --locked --test features

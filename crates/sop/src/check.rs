@@ -57,12 +57,19 @@ impl Database {
             ..Default::default()
         };
         db.log.forget_tombstone();
+        // The check judges the state at `head`. Records linked after it by
+        // processes still committing (a check run from a monitoring job on a live
+        // database) follow it without a gap: not faults, and not checked here.
+        let mut next = head.seq + 1;
         for seq in db.log.list(&*db.vfs)? {
+            if seq == next {
+                next += 1;
+                continue;
+            }
             report.records += 1;
             if seq > head.seq {
                 report.problems.push(format!(
-                    "log record {seq} lies beyond the head {} (run recovery)",
-                    head.seq
+                    "log record {seq} lies beyond the missing record {next} (the log has a gap)"
                 ));
                 continue;
             }

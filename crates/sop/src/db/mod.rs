@@ -227,7 +227,12 @@ impl Database {
             if opts.exclusive {
                 journal::check_alone(&*vfs, &path, proc_id)?;
                 let tmp = path.join("tmp").join(format!("{proc_id:032x}-owner.tmp"));
-                journal::claim_owner(&*vfs, &path, &tmp, proc_id)?;
+                // Only a help to waiting openers (they wait instead of failing at
+                // once without it): a full disk must not stop the open.
+                if let Err(e) = journal::claim_owner(&*vfs, &path, &tmp, proc_id) {
+                    let _ = vfs.remove_file(&tmp);
+                    tracing::warn!(error = %e, "could not name this exclusive owner in open.owner");
+                }
             }
             (Some(open_lock), proc_id, proc_lock)
         };
