@@ -259,3 +259,29 @@ fn check_on_a_live_database_reports_no_commit_made_during_it() {
     assert_eq!(report.head, 2);
     assert!(report.is_ok(), "{:?}", report.problems);
 }
+
+/// Records reclaimed and every checkpoint damaged: the database cannot be
+/// rebuilt, and the error says it is the checkpoints (it named only record 1).
+#[test]
+fn every_checkpoint_damaged_after_reclaim_names_the_checkpoints() {
+    let vfs = SimVfs::new();
+    let db = open(&vfs);
+    create(&db, "s").unwrap();
+    for i in 2..40u64 {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_store::<u64, String>("s").unwrap();
+        s.upsert(&1, &format!("v{i}")).unwrap();
+        tx.commit().unwrap();
+    }
+    assert!(db.reclaim().unwrap().retired > 0);
+    drop(db);
+    let dir = Path::new(DB).join("checkpoints");
+    for p in vfs.file_names_under(&dir) {
+        vfs.corrupt_byte(&p, 40).unwrap();
+    }
+    let e = Database::open(Path::new(DB), opts(&vfs)).err().unwrap();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("no intact checkpoint"), "{text}");
+    assert!(text.contains("/data/db/checkpoints"), "{text}");
+}

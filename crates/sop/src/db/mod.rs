@@ -599,10 +599,17 @@ impl DbInner {
                     {
                         Some(cp) if cp.seq >= next => st = Arc::new(cp),
                         _ => {
+                            let ckpts = self.path.join("checkpoints");
+                            let present = dir.list(&*self.vfs).map_or(0, |l| l.len());
                             return Err(Error::corrupt(
                                 self.log.path(next),
-                                "record was reclaimed but no checkpoint covers it",
-                            ))
+                                format!(
+                                    "record was reclaimed and no intact checkpoint covers it \
+                                     ({present} checkpoint file(s) in {}, none usable: damaged, \
+                                     or taken at other records)",
+                                    ckpts.display()
+                                ),
+                            ));
                         }
                     }
                 }
