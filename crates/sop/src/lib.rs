@@ -32,7 +32,7 @@ pub use btree::node::ItemId;
 pub use check::{CheckReport, StoreCheck};
 pub use codec::key::Key;
 pub use codec::value::Value;
-pub use db::{CompactOptions, CompactReport, Database, ReclaimReport};
+pub use db::{CompactOptions, CompactReport, Database, PackReport, ReclaimReport};
 pub use error::{CodecError, Error, ErrorKind, Result};
 pub use json::{JsonRange, JsonStore};
 pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
