@@ -48,13 +48,24 @@ fn check_key(s: &JsonStore<'_>, key: &Value) -> Result<()> {
     usage(check().map_err(anyhow::Error::new))
 }
 
+/// Name the JSON key in a conflict: the engine can only show its bytes.
+fn name_key(r: Result<()>, key: &Value, store: &str) -> Result<()> {
+    r.map_err(|e| match e.downcast_ref::<sop::Error>() {
+        Some(sop::Error::Conflict(_)) => e.context(format!("writing key {key} in store {store}")),
+        _ => e,
+    })
+}
+
 pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
     let value = json_arg("VALUE", value)?;
-    let inserted = write_store(cli, store, |s| {
+    let mut inserted = false;
+    let r = write_store(cli, store, |s| {
         check_key(s, &key)?;
-        Ok(write_item(s, s.info().options.unique, &key, &value)?)
-    })?;
+        inserted = write_item(s, s.info().options.unique, &key, &value)?;
+        Ok(())
+    });
+    name_key(r, &key, store)?;
     emit(
         cli,
         if inserted { "inserted" } else { "updated" },
@@ -82,13 +93,14 @@ pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
 
 pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
-    write_store(cli, store, |s| {
+    let r = write_store(cli, store, |s| {
         check_key(s, &key)?;
         if !s.remove(&key)? {
             return Err(no_item(&key, store));
         }
         Ok(())
-    })?;
+    });
+    name_key(r, &key, store)?;
     emit(cli, "deleted", json!({"deleted": true}));
     Ok(())
 }
