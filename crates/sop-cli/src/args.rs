@@ -229,9 +229,16 @@ pub fn parse_failed(e: clap::Error) -> std::process::ExitCode {
     if asked || !std::env::args_os().skip(1).any(|a| a == "--json") {
         e.exit();
     }
+    // The error's lines, before clap's usage and "try --help" lines, as one.
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("bad usage");
-    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let message = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
     crate::output::print_error(true, "usage", message);
     std::process::ExitCode::from(crate::output::EXIT_USAGE)
 }

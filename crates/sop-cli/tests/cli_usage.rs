@@ -148,6 +148,8 @@ fn with_json_errors_are_json_on_stderr() {
         v["message"].as_str().unwrap().contains("KEY: invalid JSON"),
         "{v}"
     );
+    let v = json_error(&db, &["put", "s", "1"], 2);
+    assert!(v["message"].as_str().unwrap().contains("<VALUE>"), "{v}");
     let v = json_error(&db.with_file_name("none"), &["stats"], 1);
     assert_eq!(v["error"], "not_found", "{v}");
 }
