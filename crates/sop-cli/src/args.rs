@@ -19,15 +19,22 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Database folder.
-    #[arg(long, global = true, default_value = "./sop-data", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        default_value = "./sop-data",
+        value_name = "PATH"
+    )]
     pub db: PathBuf,
-    /// Print JSON instead of human-readable text.
-    #[arg(long, global = true)]
+    /// Print JSON instead of human-readable text (errors too, on stderr:
+    /// {"error": kind, "message": …}).
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Open the folder for this command alone (DbOptions::exclusive): commits go
     /// through the journal, about twice as fast; fails if another process has it
     /// open (Standalone databases only).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub exclusive: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -36,7 +43,12 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Create a database (Standalone, or Clustered with --redis).
+    ///
+    /// Refuses a folder that holds other files, unless --force.
     Init {
+        /// Make the database even if the folder holds other files (they stay).
+        #[arg(long)]
+        force: bool,
         /// Coordinate through Redis at this URL (redis://host:port): Clustered mode,
         /// saved in sop.json, so every tool opens the folder the same way.
         #[arg(long, value_name = "URL")]
@@ -52,26 +64,34 @@ pub enum Cmd {
     /// Replaces the value of an equal key in a unique store; adds another item in
     /// a store that allows duplicates.
     Put {
+        /// Name of the store.
         store: String,
+        /// The key, JSON: a primitive (1, "a") or, in a store with --key-spec, an object.
         #[arg(allow_negative_numbers = true)]
         key: String,
+        /// The value, any JSON document.
         #[arg(allow_negative_numbers = true)]
         value: String,
     },
     /// Print the value of the (first) item with KEY (JSON); exit 1 if there is none.
     Get {
+        /// Name of the store.
         store: String,
+        /// The key, JSON.
         #[arg(allow_negative_numbers = true)]
         key: String,
     },
     /// Delete the (first) item with KEY (JSON); exit 1 if there is none.
     Del {
+        /// Name of the store.
         store: String,
+        /// The key, JSON.
         #[arg(allow_negative_numbers = true)]
         key: String,
     },
     /// Print items as JSON lines {"key":…,"value":…}, ascending or descending.
     Scan {
+        /// Name of the store.
         store: String,
         /// Lowest key (inclusive), JSON.
         #[arg(long, value_name = "KEY", allow_negative_numbers = true)]
@@ -92,7 +112,9 @@ pub enum Cmd {
     /// number; the batches committed before it stay. Equal keys replace each other
     /// in a unique store and are added as duplicates otherwise.
     Import {
+        /// Name of the store.
         store: String,
+        /// The file of JSON lines, or - for standard input.
         file: PathBuf,
         /// Items per transaction.
         #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
@@ -103,7 +125,9 @@ pub enum Cmd {
     },
     /// Write every item as JSON lines (the format `import` reads) to FILE or stdout.
     Export {
+        /// Name of the store.
         store: String,
+        /// Write to this file (default: standard output).
         file: Option<PathBuf>,
     },
     /// Stores, item counts, node counts and bytes on disk.
@@ -117,7 +141,8 @@ pub enum Cmd {
     /// Compact: move live data out of mostly-dead commit records, then reclaim.
     Compact {
         /// Move out of a record when at least this share of it is dead (0 to 1).
-        #[arg(long, default_value_t = sop::CompactOptions::default().min_dead_fraction)]
+        #[arg(long, value_name = "FRACTION", default_value_t = sop::CompactOptions::default().min_dead_fraction,
+              allow_negative_numbers = true, value_parser = fraction)]
         min_dead: f64,
     },
     /// Create a small demo database in the --db folder, write, read and scan it.
@@ -128,6 +153,7 @@ pub enum Cmd {
 pub enum StoreCmd {
     /// Create a JSON store.
     Create {
+        /// Name of the new store (1 to 255 bytes).
         name: String,
         /// Items per node (4..=20000).
         #[arg(long, value_name = "N", default_value_t = DEFAULT_SLOT_LENGTH as u64, allow_negative_numbers = true)]
@@ -149,17 +175,26 @@ pub enum StoreCmd {
     /// List the stores.
     List,
     /// Show a store's saved info and figures.
-    Info { name: String },
+    Info {
+        /// Name of the store.
+        name: String,
+    },
     /// Drop a store and everything in it.
-    Drop { name: String },
+    Drop {
+        /// Name of the store.
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Values {
     /// Up to 256 bytes in the leaf, larger values separate.
     Auto,
+    /// Inside the leaf node (small values).
     Inline,
+    /// In a separate blob written with the commit.
     Separate,
+    /// In a file of its own, written at the moment of the add (big values).
     Big,
 }
 
@@ -174,9 +209,43 @@ impl From<Values> for ValuePlacement {
     }
 }
 
-/// Parse a JSON argument, naming it in the error.
+/// The value of `--min-dead`: a number from 0 to 1.
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        Ok(_) => Err(format!(
+            "min_dead_fraction must be between 0 and 1, not {text}"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What to do when clap could not parse the command line: print the help or
+/// version it asked for, or the error (as JSON when `--json` is among the
+/// arguments) and exit 2.
+pub fn parse_failed(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind as K;
+    let asked = matches!(e.kind(), K::DisplayHelp | K::DisplayVersion);
+    if asked || !std::env::args_os().skip(1).any(|a| a == "--json") {
+        e.exit();
+    }
+    // The error's lines, before clap's usage and "try --help" lines, as one.
+    let text = e.render().to_string();
+    let message = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    crate::output::print_error(true, "usage", message);
+    std::process::ExitCode::from(crate::output::EXIT_USAGE)
+}
+
+/// Parse a JSON argument, naming it in the error (a usage error).
 pub fn json_arg(what: &str, text: &str) -> Result<Value> {
-    parse_json(text).map_err(|e| {
+    crate::output::usage(parse_json(text).map_err(|e| {
         let t = text.trim_start();
         let hint = if !t.is_empty()
             && !t.starts_with(['{', '[', '"', '-'])
@@ -191,7 +260,7 @@ pub fn json_arg(what: &str, text: &str) -> Result<Value> {
             String::new()
         };
         anyhow!("{what}: {e}{hint}")
-    })
+    }))
 }
 
 /// An index spec: its JSON form, or the short form `field[:asc|:desc],…` (field

@@ -4,7 +4,7 @@
 //! `blobs/<store id>/`, is spelled out here alone.
 
 use crate::args::Cli;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use sop::{Database, DbOptions, Error, JsonStore, TxMode};
 use std::path::Path;
 
@@ -44,12 +44,13 @@ pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
         other => other,
     };
     res.map_err(|e| match e {
-        Error::NotFound(p) => {
-            anyhow!(
+        Error::NotFound(p) => crate::output::failure(
+            "not_found",
+            format!(
                 "no database at {} (create one with `sop init`, or choose the folder with --db)",
                 p.display()
-            )
-        }
+            ),
+        ),
         e => anyhow::Error::new(e)
             .context(format!("cannot open the database at {}", cli.db.display())),
     })

@@ -3,17 +3,22 @@
 //! Every command works on the database folder given by `--db` (default
 //! `./sop-data`). Output is human-readable, or JSON with `--json`; errors go to
 //! stderr with a non-zero exit code (1: error, 2: bad usage, 3: `sop check` found
-//! faults). Stores made here are JSON stores (see docs/FORMAT.md, "JSON stores").
+//! faults, 130: an import stopped by SIGINT), as `{"error": kind, "message": …}`
+//! with `--json`. Stores made here are JSON stores (see docs/FORMAT.md, "JSON stores").
 
 mod args;
 mod commands;
 mod db;
 mod output;
+mod sigint;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
-    output::exit_code(commands::run(&cli))
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return args::parse_failed(e),
+    };
+    output::exit_code(cli.json, commands::run(&cli))
 }

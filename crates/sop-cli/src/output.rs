@@ -24,9 +24,110 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
+/// Exit code for bad usage: an argument the user typed wrongly.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Exit code for an import stopped by SIGINT (128 + 2, the shell's convention).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Bad usage: an argument the user typed wrongly (exit 2, kind "usage").
+#[derive(Debug)]
+pub struct Usage(pub anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&chain_text(&self.0))
+    }
+}
+impl std::error::Error for Usage {}
+
+/// Make `r`'s error a usage error (exit 2).
+pub fn usage<T>(r: Result<T>) -> Result<T> {
+    r.map_err(|e| Usage(e).into())
+}
+
+/// A failure with a kind of its own (exit 1, or 130 for "interrupted"), for
+/// errors that are not the engine's.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Failure {}
+
+/// A failure of `kind` saying `message`.
+pub fn failure(kind: &'static str, message: impl Into<String>) -> anyhow::Error {
+    Failure {
+        kind,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// The name of an engine error kind in `{"error": …}`.
+fn kind_name(k: sop::ErrorKind) -> &'static str {
+    use sop::ErrorKind as K;
+    match k {
+        K::Retry => "retry",
+        K::OutcomeUnknown => "outcome_unknown",
+        K::Poisoned => "poisoned",
+        K::Fenced => "fenced",
+        K::Corrupt => "corrupt",
+        K::InvalidInput => "invalid_input",
+        K::NotFound => "not_found",
+        K::AlreadyExists => "already_exists",
+        K::InUse => "in_use",
+        K::DiskFull => "disk_full",
+        K::Io => "io",
+        K::Unavailable => "unavailable",
+        K::Unsupported => "unsupported",
+        _ => "error",
+    }
+}
+
+/// The kind and exit code of an error: the first cause that has one.
+fn classify(e: &anyhow::Error) -> (&'static str, u8) {
+    for c in e.chain() {
+        if c.downcast_ref::<Usage>().is_some() {
+            return ("usage", EXIT_USAGE);
+        }
+        if let Some(f) = c.downcast_ref::<Failure>() {
+            let code = if f.kind == "interrupted" {
+                EXIT_INTERRUPTED
+            } else {
+                1
+            };
+            return (f.kind, code);
+        }
+        if let Some(s) = c.downcast_ref::<sop::Error>() {
+            return (kind_name(s.kind()), 1);
+        }
+        if c.downcast_ref::<std::io::Error>().is_some() {
+            return ("io", 1);
+        }
+    }
+    ("error", 1)
+}
+
+/// Print an error on stderr: "error: …", or `{"error": kind, "message": …}`
+/// with --json.
+pub fn print_error(json: bool, kind: &str, message: &str) {
+    if json {
+        eprintln!("{}", serde_json::json!({"error": kind, "message": message}));
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 /// The process's exit code for a command's result; prints the error, if any, on
-/// stderr.
-pub fn exit_code(result: Result<()>) -> ExitCode {
+/// stderr (as JSON with `json`).
+pub fn exit_code(json: bool, result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -44,8 +145,9 @@ pub fn exit_code(result: Result<()>) -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", chain_text(&e));
-            ExitCode::FAILURE
+            let (kind, code) = classify(&e);
+            print_error(json, kind, &chain_text(&e));
+            ExitCode::from(code)
         }
     }
 }

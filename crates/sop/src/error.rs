@@ -55,6 +55,10 @@ pub enum Error {
     Conflict(String),
     #[error("commit did not finish within the maximum commit time of {0:?}")]
     Timeout(std::time::Duration),
+    /// A key longer than a node can hold (`btree::node::MAX_KEY_LEN`, in bytes of
+    /// its encoding).
+    #[error("key too long: {len} bytes, keys are at most {max} bytes")]
+    KeyTooLong { len: usize, max: usize },
     #[error("transaction exceeds its memory budget of {budget} bytes (staged {staged} bytes)")]
     TooLarge { budget: usize, staged: usize },
     /// The commit record may or may not be durable: an error happened after the
@@ -128,7 +132,8 @@ impl Error {
             | Error::ReadOnly(_)
             | Error::ReadOnlyOpen(_)
             | Error::TxEnded
-            | Error::TooLarge { .. } => K::InvalidInput,
+            | Error::TooLarge { .. }
+            | Error::KeyTooLong { .. } => K::InvalidInput,
             Error::NotFound(_) | Error::StoreNotFound(_) => K::NotFound,
             Error::AlreadyExists(_) | Error::StoreExists(_) => K::AlreadyExists,
             Error::InUse(..) => K::InUse,
@@ -243,6 +248,7 @@ mod tests {
             Error::Conflict(_) => K::Retry,
             Error::Timeout(_) => K::Retry,
             Error::TooLarge { .. } => K::InvalidInput,
+            Error::KeyTooLong { .. } => K::InvalidInput,
             Error::CommitOutcomeUnknown { .. } => K::OutcomeUnknown,
             Error::Poisoned(_) => K::Poisoned,
             Error::DiskFull { .. } => K::DiskFull,
@@ -284,6 +290,7 @@ mod tests {
                 budget: 1,
                 staged: 2,
             },
+            Error::KeyTooLong { len: 9, max: 8 },
             Error::CommitOutcomeUnknown {
                 attempt: "a".into(),
                 source: Box::new(Error::io("/db/log", io())),

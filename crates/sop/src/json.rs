@@ -40,14 +40,26 @@ use std::sync::Arc;
 pub const JSON_KEY_TYPE: &str = "json";
 
 /// Parse JSON text (one document, surrounding whitespace allowed) with a clear error.
-/// Numbers keep their literal text (serde_json `arbitrary_precision`).
+/// Numbers keep their literal text (serde_json `arbitrary_precision`). An object
+/// with two members of one name is refused, at any depth: a key must be
+/// unambiguous (and a value would silently lose one of them).
 pub fn parse_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| {
+    let invalid = |why: String| {
         Error::Codec(CodecError::new(format!(
-            "invalid JSON {}: {e}",
+            "invalid JSON {}: {why}",
             excerpt(text)
         )))
-    })
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        invalid(match crate::json_text::lone_surrogate(text) {
+            Some(why) => why,
+            None => e.to_string(),
+        })
+    })?;
+    if text.contains('{') {
+        crate::json_text::check_unique_members(text).map_err(invalid)?;
+    }
+    Ok(v)
 }
 
 /// The start of `text`, quoted (for text that may not be JSON).

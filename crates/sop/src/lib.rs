@@ -21,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod io;
 pub mod json;
+mod json_text;
 pub mod log;
 pub mod options;
 mod recovery;

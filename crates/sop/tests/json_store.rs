@@ -396,7 +396,7 @@ fn bad_input_is_an_error_and_writes_nothing() {
     let s = tx.open_json_store("prim").unwrap();
     assert!(matches!(
         s.add(&json!("x".repeat(40_000)), &json!(1)),
-        Err(Error::InvalidOption(_))
+        Err(Error::KeyTooLong { .. })
     ));
     drop(s);
     // Invalid specs and reserved key types create nothing.

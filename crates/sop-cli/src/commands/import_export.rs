@@ -3,7 +3,7 @@
 use crate::args::Cli;
 use crate::commands::items::write_item;
 use crate::db::{open, read_store};
-use crate::output::{chain_text, emit, write_item_line};
+use crate::output::{chain_text, emit, failure, write_item_line};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use sop::TxMode;
@@ -13,8 +13,11 @@ use std::path::Path;
 /// One line of an import: an object with exactly the members "key" and "value".
 fn parse_line(line: &str) -> Result<(Value, Value)> {
     let what = "not a JSON line {\"key\":…,\"value\":…}";
-    let mut m: serde_json::Map<String, Value> =
-        serde_json::from_str(line).map_err(|e| anyhow!("{what}: {e}"))?;
+    // parse_json refuses an object with a duplicate member (in the key too).
+    let mut m = match sop::json::parse_json(line.trim_end()).map_err(|e| anyhow!("{what}: {e}"))? {
+        Value::Object(m) => m,
+        _ => bail!("{what}: not an object"),
+    };
     if let Some(other) = m.keys().find(|k| *k != "key" && *k != "value") {
         bail!("{what}: unknown member {other:?}");
     }
@@ -58,6 +61,8 @@ pub fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) ->
         b.set_message("0 items");
         b
     });
+    // SIGINT stops the import between lines; the batch in progress is dropped.
+    crate::sigint::catch();
     let (mut line_no, mut bytes_read, mut total, mut batches) = (0u64, 0u64, 0u64, 0u64);
     let mut buf = String::new();
     let mut eof = false;
@@ -73,6 +78,18 @@ pub fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) ->
         let s = tx.open_json_store(store)?;
         let mut n = 0u64;
         while n < batch {
+            if crate::sigint::caught() {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                return Err(failure(
+                    "interrupted",
+                    format!(
+                        "interrupted at line {line_no}: import stopped: the {total} items of the {batches} batches \
+                         committed before it stay, the batch in progress was not written"
+                    ),
+                ));
+            }
             buf.clear();
             let read = match input.read_line(&mut buf) {
                 Ok(r) => r,

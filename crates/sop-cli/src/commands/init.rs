@@ -2,19 +2,19 @@
 
 use crate::args::{parse_spec, Cli};
 use crate::db::open;
-use crate::output::{emit, spec_text, Exit, EXIT_FAULTS};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::output::{emit, failure, spec_text, usage, Exit, EXIT_FAULTS};
+use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
 
-pub fn init(cli: &Cli, redis: Option<&str>) -> Result<()> {
+pub fn init(cli: &Cli, force: bool, redis: Option<&str>) -> Result<()> {
     let coordination = match redis {
         Some(url) => {
             let ok = ["redis://", "rediss://", "redis+unix://"]
                 .iter()
                 .any(|p| url.starts_with(p) && url.len() > p.len());
             if !ok {
-                bail!("invalid --redis URL {url:?}: expected redis://host[:port][/db] (or rediss://, redis+unix://)");
+                return usage(Err(anyhow!("invalid --redis URL {url:?}: expected redis://host[:port][/db] (or rediss://, redis+unix://)")));
             }
             Coordination::Redis {
                 url: url.to_string(),
@@ -22,8 +22,25 @@ pub fn init(cli: &Cli, redis: Option<&str>) -> Result<()> {
         }
         None => Coordination::Standalone,
     };
+    if !force && !cli.db.join(sop::db::CONFIG_FILE).exists() {
+        if let Ok(mut entries) = std::fs::read_dir(&cli.db) {
+            if entries.next().is_some() {
+                return Err(failure(
+                    "not_empty",
+                    format!(
+                        "{} is not empty and holds no database: choose an empty or new folder \
+                         with --db, or add --force to make the database among its files",
+                        cli.db.display()
+                    ),
+                ));
+            }
+        }
+    }
     Database::create_config(&cli.db, coordination.clone()).map_err(|e| match e {
-        Error::AlreadyExists(p) => anyhow!("a database already exists at {}", p.display()),
+        Error::AlreadyExists(p) => failure(
+            "already_exists",
+            format!("a database already exists at {}", p.display()),
+        ),
         e => anyhow::Error::new(e)
             .context(format!("cannot create a database at {}", cli.db.display())),
     })?;

@@ -2,8 +2,8 @@
 
 use crate::args::{json_arg, Cli};
 use crate::db::{read_store, write_store};
-use crate::output::{emit, write_item_line, ItemLine};
-use anyhow::{anyhow, Result};
+use crate::output::{emit, failure, usage, write_item_line, ItemLine};
+use anyhow::Result;
 use serde_json::{json, Value};
 use sop::JsonStore;
 use std::io::{BufWriter, Write};
@@ -26,15 +26,46 @@ pub fn write_item(
 
 /// The error of `get` and `del` when `store` has no item with `key`.
 fn no_item(key: &Value, store: &str) -> anyhow::Error {
-    anyhow!("no item with key {key} in store {store}")
+    failure(
+        "not_found",
+        format!("no item with key {key} in store {store}"),
+    )
+}
+
+/// A usage error if `key`, typed by the user, is not a key of `s`: it does not
+/// fit the store's spec, or it is too long.
+fn check_key(s: &JsonStore<'_>, key: &Value) -> Result<()> {
+    let check = || -> sop::Result<()> {
+        let len = s.key_bytes(key)?.len();
+        if len > sop::btree::node::MAX_KEY_LEN {
+            return Err(sop::Error::KeyTooLong {
+                len,
+                max: sop::btree::node::MAX_KEY_LEN,
+            });
+        }
+        Ok(())
+    };
+    usage(check().map_err(anyhow::Error::new))
+}
+
+/// Name the JSON key in a conflict: the engine can only show its bytes.
+fn name_key(r: Result<()>, key: &Value, store: &str) -> Result<()> {
+    r.map_err(|e| match e.downcast_ref::<sop::Error>() {
+        Some(sop::Error::Conflict(_)) => e.context(format!("writing key {key} in store {store}")),
+        _ => e,
+    })
 }
 
 pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
     let value = json_arg("VALUE", value)?;
-    let inserted = write_store(cli, store, |s| {
-        Ok(write_item(s, s.info().options.unique, &key, &value)?)
-    })?;
+    let mut inserted = false;
+    let r = write_store(cli, store, |s| {
+        check_key(s, &key)?;
+        inserted = write_item(s, s.info().options.unique, &key, &value)?;
+        Ok(())
+    });
+    name_key(r, &key, store)?;
     emit(
         cli,
         if inserted { "inserted" } else { "updated" },
@@ -45,27 +76,31 @@ pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
 
 pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
-    read_store(cli, store, |s| match s.get_item(&key)? {
-        Some((k, v)) => {
-            emit(
-                cli,
-                &v,
-                serde_json::to_value(ItemLine { key: &k, value: &v })?,
-            );
-            Ok(())
+    read_store(cli, store, |s| {
+        match check_key(s, &key).and_then(|_| Ok(s.get_item(&key)?))? {
+            Some((k, v)) => {
+                emit(
+                    cli,
+                    &v,
+                    serde_json::to_value(ItemLine { key: &k, value: &v })?,
+                );
+                Ok(())
+            }
+            None => Err(no_item(&key, store)),
         }
-        None => Err(no_item(&key, store)),
     })
 }
 
 pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
     let key = json_arg("KEY", key)?;
-    write_store(cli, store, |s| {
+    let r = write_store(cli, store, |s| {
+        check_key(s, &key)?;
         if !s.remove(&key)? {
             return Err(no_item(&key, store));
         }
         Ok(())
-    })?;
+    });
+    name_key(r, &key, store)?;
     emit(cli, "deleted", json!({"deleted": true}));
     Ok(())
 }
@@ -81,6 +116,9 @@ pub fn scan(
     let from = from.map(|t| json_arg("--from", t)).transpose()?;
     let to = to.map(|t| json_arg("--to", t)).transpose()?;
     read_store(cli, store, |s| {
+        for bound in [&from, &to].into_iter().flatten() {
+            check_key(s, bound)?;
+        }
         let range = s.range(from.as_ref(), to.as_ref(), desc)?;
         let mut out = BufWriter::new(std::io::stdout().lock());
         for item in

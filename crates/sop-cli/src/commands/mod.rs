@@ -13,7 +13,7 @@ use anyhow::Result;
 /// Run the command `cli` names.
 pub fn run(cli: &Cli) -> Result<()> {
     match &cli.cmd {
-        Cmd::Init { redis } => init::init(cli, redis.as_deref()),
+        Cmd::Init { force, redis } => init::init(cli, *force, redis.as_deref()),
         Cmd::Store { cmd } => store::run(cli, cmd),
         Cmd::Put { store, key, value } => items::put(cli, store, key, value),
         Cmd::Get { store, key } => items::get(cli, store, key),

@@ -2,7 +2,7 @@
 
 use crate::args::{parse_spec, Cli, StoreCmd};
 use crate::db::{open, store_blob_bytes};
-use crate::output::{emit, placement, spec_text};
+use crate::output::{emit, placement, spec_text, usage};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use sop::{Error, StoreOptions, TxMode, ValuePlacement};
@@ -34,11 +34,16 @@ pub fn run(cli: &Cli, cmd: &StoreCmd) -> Result<()> {
 }
 
 fn store_create(cli: &Cli, name: &str, opts: StoreOptions, spec: Option<&str>) -> Result<()> {
-    let spec = spec.map(parse_spec).transpose().context("bad --key-spec")?;
-    opts.validate().context("bad --slot-length")?;
+    let spec = usage(spec.map(parse_spec).transpose().context("bad --key-spec"))?;
+    usage(opts.validate().context("bad --slot-length"))?;
     let db = open(cli, true)?;
     let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.create_json_store(name, opts.clone(), spec.clone())?;
+    let s = match tx.create_json_store(name, opts.clone(), spec.clone()) {
+        Ok(s) => s,
+        // A bad name or option the user typed.
+        Err(e @ Error::InvalidOption(_)) => return usage(Err(e.into())),
+        Err(e) => return Err(e.into()),
+    };
     let info = (**s.info()).clone();
     tx.commit()?;
     emit(

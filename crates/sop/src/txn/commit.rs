@@ -224,17 +224,25 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     result
 }
 
+/// A key's bytes as the hex of their first 64 bytes (`0x…`), with the length
+/// when it is longer: keys are encoded bytes, not text.
+fn hex_key(k: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for b in k.iter().take(64) {
+        s.push_str(&format!("{b:02x}"));
+    }
+    if k.len() > 64 {
+        s.push_str(&format!("... ({} bytes)", k.len()));
+    }
+    s
+}
+
 fn describe(op: &Op<'_>) -> String {
-    let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
     match op {
-        Op::Put { key: k, .. } => format!(
-            "the item with key {:?} changed since this transaction read it",
-            key(k)
-        ),
-        Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
+        Op::Put { key: k, .. } | Op::Remove { key: k, .. } | Op::Get { key: k, .. } => {
             format!(
-                "the item with key {:?} changed since this transaction read it",
-                key(k)
+                "the item with key {} changed since this transaction read it",
+                hex_key(k)
             )
         }
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
@@ -560,5 +568,23 @@ fn cache_written_nodes(tx: &Transaction, db: &DbInner, seq: u64, rec: &Record) {
             drop(slot_node);
             db.cache.insert((seq, pl.off), node);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A conflict names the key in hex, never as bytes forced into a string.
+    #[test]
+    fn a_conflict_shows_the_key_in_hex() {
+        let k = [0x01u8, 0xff, b'a', 0x00];
+        let text = describe(&Op::Remove { h: 0, key: &k });
+        assert!(text.contains("0x01ff6100"), "{text}");
+        assert!(!text.contains('\u{fffd}'), "{text}");
+        let long = [0xabu8; 200];
+        let text = describe(&Op::Get { h: 0, key: &long });
+        assert!(text.contains("(200 bytes)"), "{text}");
+        assert!(text.len() < 300, "{text}");
     }
 }

@@ -320,6 +320,7 @@ fn deterministic_error(e: &Error) -> Option<&'static str> {
         Error::StoreExists(_) => Some("store-exists"),
         Error::StoreMismatch { .. } => Some("store-mismatch"),
         Error::InvalidOption(_) => Some("invalid"),
+        Error::KeyTooLong { .. } => Some("key-too-long"),
         _ => None,
     }
 }
@@ -408,10 +409,10 @@ impl TxState {
     ) -> Result<OpOut> {
         let sid = self.handle_store(h)?;
         if key.len() > MAX_KEY_LEN {
-            return Err(Error::InvalidOption(format!(
-                "key of {} bytes exceeds {MAX_KEY_LEN}",
-                key.len()
-            )));
+            return Err(Error::KeyTooLong {
+                len: key.len(),
+                max: MAX_KEY_LEN,
+            });
         }
         let id = self.new_item_id();
         let (mut v, t) = self.view(db, sid, true);
