@@ -145,6 +145,13 @@ pub enum Cmd {
               allow_negative_numbers = true, value_parser = fraction)]
         min_dead: f64,
     },
+    /// Write a compact copy of the database as of its newest commit into DEST
+    /// (for read-only media or shipping: live data only, one checkpoint, no
+    /// journal); open it anywhere, read-only where it cannot be written.
+    Pack {
+        /// A folder that holds no database yet (created if missing).
+        dest: PathBuf,
+    },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
 }

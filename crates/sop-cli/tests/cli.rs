@@ -1030,3 +1030,42 @@ fn a_folder_that_is_not_writable_is_opened_read_only() {
     }
     assert!(!ok(&db, &["scan", "s"]).contains("three"));
 }
+
+/// `sop pack DEST`: a copy that checks clean and exports the same items; a
+/// second pack into the same folder is refused and changes nothing.
+#[test]
+fn pack_writes_a_compact_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    ok(
+        &db,
+        &[
+            "store",
+            "create",
+            "people",
+            "--unique",
+            "--key-spec",
+            "last,age:desc",
+        ],
+    );
+    for i in 0..30 {
+        let key = format!("{{\"last\":\"L{}\",\"age\":{i}}}", i % 4);
+        ok(&db, &["put", "people", &key, &format!("{{\"n\":{i}}}")]);
+    }
+    let dest = dir.path().join("copy");
+    let out = ok_json(&db, &["pack", dest.to_str().unwrap()]);
+    assert_eq!(out["stores"], 1);
+    assert_eq!(out["items"], 30);
+    ok(&dest, &["check"]);
+    assert_eq!(
+        ok(&dest, &["export", "people"]),
+        ok(&db, &["export", "people"])
+    );
+    let again = sop(&db, &["pack", dest.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    assert_eq!(
+        ok(&dest, &["export", "people"]),
+        ok(&db, &["export", "people"])
+    );
+}

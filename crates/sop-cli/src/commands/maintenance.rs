@@ -144,6 +144,25 @@ pub fn reclaim(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+pub fn pack(cli: &Cli, dest: &std::path::Path) -> Result<()> {
+    let db = open(cli, true)?;
+    let r = db.pack_into(dest)?;
+    emit(
+        cli,
+        format!(
+            "packed {} stores, {} items as of commit {} into {} ({} bytes)",
+            r.stores,
+            r.items,
+            r.source_seq,
+            dest.display(),
+            r.bytes
+        ),
+        json!({"stores": r.stores, "items": r.items, "source_seq": r.source_seq,
+               "dest": dest.display().to_string(), "bytes": r.bytes}),
+    );
+    Ok(())
+}
+
 pub fn compact(cli: &Cli, min_dead: f64) -> Result<()> {
     let db = open(cli, true)?;
     let r = db.compact_with(&sop::CompactOptions {

@@ -36,6 +36,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Cmd::Check => maintenance::check(cli),
         Cmd::Recover => maintenance::recover(cli),
         Cmd::Reclaim => maintenance::reclaim(cli),
+        Cmd::Pack { dest } => maintenance::pack(cli, dest),
         Cmd::Compact { min_dead } => maintenance::compact(cli, *min_dead),
         Cmd::Quickstart => init::quickstart(cli),
     }
