@@ -16,12 +16,7 @@ ensure_fuse() {
     return 0 # mount(2) works: no helper needed
   fi
   if ! command -v fusermount3 >/dev/null 2>&1; then
-    echo "== installing fuse3 (Debian package, for fusermount3)"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null
-    fi
+    bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" fuse3 || true
   fi
   command -v fusermount3 >/dev/null 2>&1 || { echo "fusermount3 could not be installed" >&2; return 1; }
 }

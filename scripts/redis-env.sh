@@ -3,12 +3,7 @@
 # instance stops when the calling shell exits.
 ensure_redis_server() {
   if ! command -v redis-server >/dev/null 2>&1; then
-    echo "== installing redis-server (Debian package)"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-    fi
+    bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" redis-server || true
   fi
   command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed" >&2; return 1; }
   SOP_REDIS_SERVER="$(command -v redis-server)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole default test suite. Installs what it needs first (Redis from Debian
 # packages, and what FUSE needs for the cutfs tests) and starts a private Redis on
-# a free loopback port. Run from anywhere.
+# a free loopback port. Run from anywhere. Every step runs even when one before it
+# failed (the build aside); a summary of what ran ends the output, and the exit
+# status is 1 if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,16 +19,58 @@ start_test_redis
 . scripts/fuse-env.sh
 ensure_fuse
 
-echo "== build"
-cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+summary=()
+failed=0
+# step NAME COMMAND...: run it, its output as it comes, and note how it went.
+step() {
+  local name=$1 t0=$SECONDS status=ok
+  shift
+  echo "== $name"
+  "$@" || status=FAILED
+  summary+=("$(printf '%-8s %5ss  %s' "$status" $((SECONDS - t0)) "$name")")
+  [ "$status" = ok ] || failed=1
+  [ "$status" = ok ]
+}
 
-echo "== clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# The tests' output, kept for the summary (and afterwards, to read at leisure).
+test_log="${CARGO_TARGET_DIR:-target}/test-output.log"
+mkdir -p "$(dirname "$test_log")"
+: >"$test_log"
+run_tests() {
+  # --no-fail-fast: one failing test binary must not hide the others.
+  "$@" 2>&1 | tee -a "$test_log"
+  return "${PIPESTATUS[0]}"
+}
 
-echo "== tests"
-# --no-fail-fast: one failing test binary must not hide the others (cargo lists
-# every failed one at the end).
-cargo test --workspace --locked --no-fail-fast -- --test-threads 2
+print_summary() {
+  echo
+  echo "== summary"
+  printf '%s\n' "${summary[@]}"
+  if [ -s "$test_log" ]; then
+    awk '
+      /^test result:/ {
+        bins++
+        for (i = 1; i <= NF; i++) {
+          if ($(i) ~ /^(passed|failed|ignored);?$/) { k = $(i); sub(/;/, "", k); n[k] += $(i - 1) }
+        }
+      }
+      END { printf "tests: %d passed, %d failed, %d ignored, in %d test binaries and doc-test runs\n",
+              n["passed"], n["failed"], n["ignored"], bins }' "$test_log"
+    grep -E '^---- .* stdout ----$' "$test_log" | sed -E 's/^---- (.*) stdout ----$/  failed: \1/' || true
+    grep -oE 'to rerun pass `[^`]*`' "$test_log" | sed -E 's/to rerun pass `(.*)`/  failed binary: \1/' || true
+    echo "(the tests' whole output: $test_log)"
+  fi
+}
 
-echo "== sop without default features (no Redis code)"
-cargo test -p sop --no-default-features --locked --test features
+# Cargo's own progress shows (a first build takes many minutes).
+if ! step "build" cargo build --workspace --all-targets --locked; then
+  print_summary
+  exit 1
+fi
+step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings || true
+step "tests" run_tests cargo test --workspace --locked --no-fail-fast -- --test-threads 2 || true
+step "sop without default features (no Redis code)" \
+  run_tests cargo test -p sop --no-default-features --locked --test features || true
+
+print_summary
+exit "$failed"

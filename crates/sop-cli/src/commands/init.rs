@@ -144,7 +144,11 @@ pub fn quickstart(cli: &Cli) -> Result<()> {
         report.records,
         report.problems.len()
     ));
-    say(format!("next: sop --db {} scan people", cli.db.display()));
+    say(format!(
+        "next: {} --db {} scan people",
+        invocation(),
+        cli.db.display()
+    ));
     if cli.json {
         println!(
             "{}",
@@ -156,4 +160,21 @@ pub fn quickstart(cli: &Cli) -> Result<()> {
         return Err(Exit(EXIT_FAULTS).into());
     }
     Ok(())
+}
+
+/// How the user ran this program, for the commands we suggest: through `cargo run`
+/// (which sets CARGO_PKG_NAME), by a path, or as `sop` from the PATH.
+fn invocation() -> String {
+    if std::env::var_os("CARGO_PKG_NAME").is_some_and(|n| n == "sop-cli") {
+        let release = if cfg!(debug_assertions) {
+            ""
+        } else {
+            " --release"
+        };
+        return format!("cargo run{release} -p sop-cli --");
+    }
+    match std::env::args().next() {
+        Some(arg0) if arg0.contains('/') => arg0,
+        _ => "sop".into(),
+    }
 }
