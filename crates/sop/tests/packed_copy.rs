@@ -1,11 +1,13 @@
 //! `Database::pack_into` (`sop pack`): a compact copy as of one commit, item for
 //! item, on a real read-only bind mount afterwards (the test run is root).
 
+mod support;
+
 use sop::codec::json_key::IndexSpec;
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use support::{folder_bytes, RoMount};
 
 /// Every store: its info (name, options, key type, key spec) and its items.
 type Dump = Vec<(String, String, Vec<(Vec<u8>, Vec<u8>)>)>;
@@ -47,39 +49,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn du(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut seen = std::collections::HashSet::new();
-    files(dir)
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap())
-        .filter(|m| seen.insert(m.ino()))
-        .map(|m| m.len())
-        .sum()
-}
-
-struct RoMount(PathBuf);
-impl Drop for RoMount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-fn ro_mount(src: &Path, at: &Path) -> RoMount {
-    std::fs::create_dir_all(at).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new("mount").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "mount {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["--bind", src.to_str().unwrap(), at.to_str().unwrap()]);
-    let m = RoMount(at.to_path_buf());
-    run(&["-o", "remount,bind,ro", at.to_str().unwrap()]);
-    m
 }
 
 #[test]
@@ -149,8 +118,13 @@ fn a_packed_copy_holds_every_item_in_live_records_only_and_reads_from_read_only_
     ));
     db.close().unwrap();
 
-    assert_eq!(report.bytes, du(&packed));
-    assert!(du(&packed) < du(&src), "{} vs {}", du(&packed), du(&src));
+    assert_eq!(report.bytes, folder_bytes(&packed));
+    assert!(
+        folder_bytes(&packed) < folder_bytes(&src),
+        "{} vs {}",
+        folder_bytes(&packed),
+        folder_bytes(&src)
+    );
     let names: Vec<String> = files(&packed)
         .iter()
         .map(|p| {
@@ -179,7 +153,7 @@ fn a_packed_copy_holds_every_item_in_live_records_only_and_reads_from_read_only_
         "{names:?}"
     );
 
-    let mnt = ro_mount(&packed, &tmp.path().join("ro"));
+    let mnt = RoMount::new(&packed, &tmp.path().join("ro"));
     let copy = Database::open(
         &mnt.0,
         DbOptions {

@@ -4,39 +4,11 @@
 //! is clean, and a folder a crashed exclusive owner left (journals included) reads
 //! its acknowledged commits without anything being repaired.
 
+mod support;
+
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A read-only bind mount of `src`, unmounted on drop.
-struct RoMount(PathBuf);
-
-impl RoMount {
-    fn new(src: &Path, at: &Path) -> RoMount {
-        std::fs::create_dir_all(at).unwrap();
-        let run = |args: &[&str]| {
-            let out = Command::new("mount")
-                .args(args)
-                .output()
-                .expect("run mount");
-            assert!(
-                out.status.success(),
-                "mount {args:?} failed (the test command runs as root): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&["--bind", src.to_str().unwrap(), at.to_str().unwrap()]);
-        let m = RoMount(at.to_path_buf());
-        run(&["-o", "remount,bind,ro", at.to_str().unwrap()]);
-        m
-    }
-}
-
-impl Drop for RoMount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
+use support::RoMount;
 
 fn ro() -> DbOptions {
     DbOptions {

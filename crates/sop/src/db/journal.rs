@@ -556,14 +556,7 @@ impl DbInner {
     /// removed (newest first, so the log stays a prefix). Only once all of that is
     /// durable do the journals go.
     pub(super) fn recover_journal(&self) -> Result<()> {
-        let mut bases: Vec<u64> = self
-            .vfs
-            .list_dir(&self.path)
-            .map_err(io_err(&self.path))?
-            .iter()
-            .filter_map(|n| journal::parse_name(n))
-            .collect();
-        bases.sort_unstable();
+        let bases = self.journal_bases()?;
         let spare = journal::spare_path(&self.path);
         if self.vfs.exists(&spare).map_err(io_err(&spare))? {
             self.vfs.remove_file(&spare).map_err(io_err(&spare))?;
@@ -590,14 +583,7 @@ impl DbInner {
                             restore.push((seq, b));
                         }
                     }
-                    Frame::Marker => {
-                        if self.log.read_header(&*self.vfs, seq)?.is_none() {
-                            return Err(Error::corrupt(
-                                self.log.path(seq),
-                                "record is missing though the journal says it was synced",
-                            ));
-                        }
-                    }
+                    Frame::Marker => self.marked_record_exists(seq)?,
                 }
                 last = seq;
             }
@@ -654,14 +640,7 @@ impl DbInner {
     /// (`None` if there is no journal): records beyond the journals count only
     /// while intact, as replay would keep them.
     pub(super) fn attach_journals(&self) -> Result<Option<u64>> {
-        let mut bases: Vec<u64> = self
-            .vfs
-            .list_dir(&self.path)
-            .map_err(io_err(&self.path))?
-            .iter()
-            .filter_map(|n| journal::parse_name(n))
-            .collect();
-        bases.sort_unstable();
+        let bases = self.journal_bases()?;
         let Some(&first) = bases.first() else {
             return Ok(None);
         };
@@ -688,14 +667,7 @@ impl DbInner {
                             },
                         );
                     }
-                    Frame::Marker => {
-                        if self.log.read_header(&*self.vfs, seq)?.is_none() {
-                            return Err(Error::corrupt(
-                                self.log.path(seq),
-                                "record is missing though the journal says it was synced",
-                            ));
-                        }
-                    }
+                    Frame::Marker => self.marked_record_exists(seq)?,
                 }
                 last = seq;
             }
@@ -710,6 +682,31 @@ impl DbInner {
             keep += 1;
         }
         Ok(Some(keep))
+    }
+
+    /// The bases of the journals in the folder, oldest first.
+    fn journal_bases(&self) -> Result<Vec<u64>> {
+        let mut bases: Vec<u64> = self
+            .vfs
+            .list_dir(&self.path)
+            .map_err(io_err(&self.path))?
+            .iter()
+            .filter_map(|n| journal::parse_name(n))
+            .collect();
+        bases.sort_unstable();
+        Ok(bases)
+    }
+
+    /// A marker frame says record `seq` was synced as a file of its own: it must
+    /// be there.
+    fn marked_record_exists(&self, seq: u64) -> Result<()> {
+        if self.log.read_header(&*self.vfs, seq)?.is_none() {
+            return Err(Error::corrupt(
+                self.log.path(seq),
+                "record is missing though the journal says it was synced",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether record `seq` is whole: its header, every node image it holds and

@@ -49,3 +49,35 @@ pub fn dump(db: &Database) -> Dump {
     }
     out
 }
+
+/// A read-only bind mount of `src` at `at` (`mount --bind`, then `remount,ro`;
+/// the test command runs as root), unmounted on drop. Fails loudly if it cannot
+/// mount: these tests never skip.
+pub struct RoMount(pub std::path::PathBuf);
+
+impl RoMount {
+    pub fn new(src: &Path, at: &Path) -> RoMount {
+        std::fs::create_dir_all(at).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("mount")
+                .args(args)
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "mount {args:?} failed (the test command runs as root): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["--bind", src.to_str().unwrap(), at.to_str().unwrap()]);
+        let m = RoMount(at.to_path_buf());
+        run(&["-o", "remount,bind,ro", at.to_str().unwrap()]);
+        m
+    }
+}
+
+impl Drop for RoMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
