@@ -63,7 +63,8 @@ pub enum Error {
     TooLarge { budget: usize, staged: usize },
     /// The commit record may or may not be durable: an error happened after the
     /// commit point. The caller must not blindly retry; look up the outcome with
-    /// `Database::commit_outcome(attempt)`.
+    /// `Database::commit_outcome(txn_id, since_seq)`, `txn_id` being `attempt`
+    /// read as a hexadecimal `u128` and `since_seq` the head before the commit.
     #[error("commit outcome unknown for attempt {attempt}: {source}")]
     CommitOutcomeUnknown { attempt: String, source: Box<Error> },
     /// An earlier error left this handle unable to go on safely (after a failed
@@ -162,8 +163,9 @@ pub enum ErrorKind {
     /// it was committed.
     Retry,
     /// The commit may or may not be durable (an error after the commit point). Do
-    /// not blindly retry: ask `Database::commit_outcome(attempt)`, after reopening
-    /// the database if the handle is poisoned.
+    /// not blindly retry: ask `Database::commit_outcome(txn_id, since_seq)` (see
+    /// `Error::CommitOutcomeUnknown`), after reopening the database if the
+    /// handle is poisoned.
     OutcomeUnknown,
     /// This handle cannot go on safely after an earlier error (a failed fsync,
     /// say). Reopen the database: it rebuilds its state from what is durable.

@@ -1,16 +1,23 @@
-//! The commit protocol (see docs/ARCHITECTURE.md, "Commit"):
+//! The commit protocol, in the order the code takes it (docs/ARCHITECTURE.md §4
+//! lists the same steps with the reasons):
 //!
-//! 1. Write every dirty node and staged value of the transaction into a new
-//!    record file under `tmp/`, with the registry delta in its header; fsync it.
-//! 2. Take the coordinator's locks on the nodes written (contention only).
-//! 3. Catch up with the log and validate: every node the transaction read or
-//!    wrote still has the version it saw, every store name still means what it
-//!    meant. On failure, replay the transaction's ops on the newest state
-//!    (in-flight merge), failing only if a result differs, and go to 1.
-//! 4. Commit point: link the record to the next log sequence, exclusively. If the
-//!    sequence is taken, someone committed first: go to 3.
-//! 5. fsync the log directory, then return Ok. An error here is reported as
-//!    `CommitOutcomeUnknown`, never retried.
+//! 1. Lock the snapshot's nodes the transaction changes, through the
+//!    coordinator (contention only; correctness never rests on it).
+//! 2. Catch up with the log and validate: every node read still has the version
+//!    it had, every store name still means the same store, counts read are
+//!    unchanged, new node ids are free. On failure go to 4.
+//! 3. Write the record (nodes, leaf deltas, separate values) under `tmp/` and
+//!    `fdatasync` it (an exclusive folder keeps a small one in memory for its
+//!    journal).
+//! 4. Merge on conflict: replay the transaction's ops on the newest state; a
+//!    differing result is `Error::Conflict`, otherwise go to 1 with the replay's
+//!    changes.
+//! 5. Commit point (`DbInner::link_record`): link the record at the next
+//!    sequence, exclusively, behind durable records only; a taken sequence means
+//!    another commit came first: go to 2.
+//! 6. Make it durable (directory sync, or the journal's `fdatasync`), then
+//!    return Ok. An error after the link is `CommitOutcomeUnknown`, never retried.
+//! 7. Afterwards: cache the nodes written, queue released blobs, checkpoint.
 
 use super::ops::Op;
 use super::view::SlotState;
