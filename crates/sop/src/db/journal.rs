@@ -142,6 +142,9 @@ pub(super) fn spawn_writer(weak: std::sync::Weak<DbInner>, kick: Arc<Kick>) {
         .spawn(move || loop {
             kick.wait(Duration::from_millis(200));
             let Some(inner) = weak.upgrade() else { return };
+            if inner.is_closed() {
+                return;
+            }
             if inner.has_sealed() {
                 inner.write_out_or_poison();
             }

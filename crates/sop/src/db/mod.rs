@@ -106,7 +106,11 @@ pub(crate) struct DbInner {
     files: Mutex<HashMap<u64, Arc<dyn VFile>>>,
     pub coord: Box<dyn Coordinator>,
     pub proc_id: u128,
-    _proc_lock: Box<dyn VLock>,
+    /// This process's lock on `procs/<id>.lock` (liveness); given up when the
+    /// last user goes (`give_up_folder`).
+    proc_lock: Mutex<Option<Box<dyn VLock>>>,
+    /// The last user is gone: background threads stop.
+    closed: AtomicBool,
     tmp_counter: AtomicU64,
     poisoned: AtomicBool,
     /// What poisoned the handle (the first such error).
@@ -252,7 +256,8 @@ impl Database {
             files: Mutex::new(HashMap::new()),
             coord,
             proc_id,
-            _proc_lock: proc_lock,
+            proc_lock: Mutex::new(Some(proc_lock)),
+            closed: AtomicBool::new(false),
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(None),
@@ -546,10 +551,40 @@ impl DbInner {
     /// background thread that the process's exit then kills halfway.)
     pub(crate) fn release_user(&self) {
         if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.closed.store(true, Ordering::Release);
             match self.close_journal() {
                 Ok(()) | Err(Error::Poisoned(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "journal left for the next open to replay"),
             }
+            // The folder is free for the next opener now, even while a
+            // background thread still holds this state for a moment.
+            self.give_up_folder();
+        }
+    }
+
+    /// Whether the last user is gone (background threads then stop).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Give up what marks this process as having the folder open: the exclusive
+    /// owner's name, `open.lock`, the Redis lease, and the process lock with its
+    /// file (a clean close leaves nothing for recovery). Idempotent.
+    fn give_up_folder(&self) {
+        if self.opts.exclusive {
+            // Before `open.lock` goes.
+            let _ = self.vfs.remove_file(&self.path.join(journal::OPEN_OWNER));
+        }
+        *self._open_lock.lock() = None;
+        self.coord.release_lease(self.proc_id);
+        if let Some(lock) = self.proc_lock.lock().take() {
+            let file = self
+                .path
+                .join("procs")
+                .join(format!("{:032x}.lock", self.proc_id));
+            // Removed while still locked, so no recovery takes it for a dead one's.
+            let _ = self.vfs.remove_file(&file);
+            drop(lock);
         }
     }
 
@@ -860,17 +895,45 @@ impl Drop for DbInner {
         }
         // No transaction is open (each holds an Arc to us); other processes' may be.
         self.collect_trash_at_close();
-        if self.opts.exclusive {
-            // Before `open.lock` goes (with the fields, after this body).
-            let _ = self.vfs.remove_file(&self.path.join(journal::OPEN_OWNER));
-        }
         // A clean close leaves nothing for recovery: our temp files are gone
-        // with our transactions; remove our liveness lock file and lease.
-        self.coord.release_lease(self.proc_id);
-        let lock = self
-            .path
-            .join("procs")
-            .join(format!("{:032x}.lock", self.proc_id));
-        let _ = self.vfs.remove_file(&lock);
+        // with our transactions (usually given up already by the last user).
+        self.give_up_folder();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A background thread holding the state for a moment when the last handle
+    /// goes (the journal writer checks for work every 200 ms) must not keep the
+    /// folder: the next opener, exclusive or not, gets in at once. (An exclusive
+    /// opener once found the closed owner still named and alive: `InUse`.)
+    #[test]
+    fn the_last_handle_gives_the_folder_up_though_a_thread_still_holds_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let excl = || DbOptions {
+            exclusive: true,
+            recovery_interval: None,
+            ..Default::default()
+        };
+        for reopen_exclusive in [true, false] {
+            let db = Database::open(dir.path(), excl()).unwrap();
+            let held = db.inner.clone(); // as the writer thread's upgrade would
+            drop(db);
+            let start = Instant::now();
+            let again = Database::open(
+                dir.path(),
+                DbOptions {
+                    exclusive: reopen_exclusive,
+                    ..excl()
+                },
+            )
+            .unwrap_or_else(|e| panic!("reopen (exclusive {reopen_exclusive}): {e}"));
+            assert!(start.elapsed() < Duration::from_secs(1));
+            assert!(held.is_closed());
+            drop(again);
+            drop(held);
+        }
     }
 }

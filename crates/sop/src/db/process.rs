@@ -22,6 +22,9 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                 }
                 waited = Duration::ZERO;
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.is_closed() {
+                    return;
+                }
                 let db = Database::background(inner);
                 if let Err(e) = db.recover() {
                     tracing::warn!(error = %e, "periodic recovery failed");
@@ -52,6 +55,9 @@ pub(super) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
                 std::thread::sleep(step);
                 waited += step;
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.is_closed() {
+                    return;
+                }
                 if waited < every {
                     continue;
                 }
