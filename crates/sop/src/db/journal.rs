@@ -400,6 +400,10 @@ impl DbInner {
     /// them durable, then drop the journals.
     pub(super) fn write_out_sealed(&self) -> Result<()> {
         let _g = self.writing_out.lock();
+        if self.given_up.load(Ordering::Acquire) {
+            // Closed and the folder given up: another opener may own it now.
+            return Ok(());
+        }
         loop {
             let next = self
                 .journal

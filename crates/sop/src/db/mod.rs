@@ -111,6 +111,9 @@ pub(crate) struct DbInner {
     proc_lock: Mutex<Option<Box<dyn VLock>>>,
     /// The last user is gone: background threads stop.
     closed: AtomicBool,
+    /// The folder was given up (`give_up_folder`): no background write-out may
+    /// touch it any more (another opener may be replaying its journals).
+    given_up: AtomicBool,
     tmp_counter: AtomicU64,
     poisoned: AtomicBool,
     /// What poisoned the handle (the first such error).
@@ -258,6 +261,7 @@ impl Database {
             proc_id,
             proc_lock: Mutex::new(Some(proc_lock)),
             closed: AtomicBool::new(false),
+            given_up: AtomicBool::new(false),
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             poison_reason: Mutex::new(None),
@@ -571,6 +575,15 @@ impl DbInner {
     /// owner's name, `open.lock`, the Redis lease, and the process lock with its
     /// file (a clean close leaves nothing for recovery). Idempotent.
     fn give_up_folder(&self) {
+        // Under the write-out lock: a write-out in progress (the background
+        // thread's, even after a failure poisoned the handle) finishes first, and
+        // none starts after (`write_out_sealed` checks `given_up`).
+        let _gate = self.writing_out.lock();
+        // Once only: by then another opener may have claimed the folder (and
+        // named itself in open.owner), which a second pass must not undo.
+        if self.given_up.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if self.opts.exclusive {
             // Before `open.lock` goes.
             let _ = self.vfs.remove_file(&self.path.join(journal::OPEN_OWNER));
