@@ -109,8 +109,6 @@ pub(crate) struct DbInner {
     /// This process's lock on `procs/<id>.lock` (liveness); given up when the
     /// last user goes (`give_up_folder`).
     proc_lock: Mutex<Option<Box<dyn VLock>>>,
-    /// The last user is gone: background threads stop.
-    closed: AtomicBool,
     /// The folder was given up (`give_up_folder`): no background write-out may
     /// touch it any more (another opener may be replaying its journals).
     given_up: AtomicBool,
@@ -260,7 +258,6 @@ impl Database {
             coord,
             proc_id,
             proc_lock: Mutex::new(Some(proc_lock)),
-            closed: AtomicBool::new(false),
             given_up: AtomicBool::new(false),
             tmp_counter: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
@@ -531,8 +528,9 @@ pub struct StoreSummary {
 }
 
 impl DbInner {
-    /// Fail with `Error::DiskFull` if this handle was opened on a full volume
-    /// and so only reads (every write, maintenance included, is refused).
+    /// Fail if this handle only reads: opened `read_only` (`Error::ReadOnlyOpen`),
+    /// or on a full volume (`Error::DiskFull`). Every write, maintenance
+    /// included, asks this first.
     pub(crate) fn check_writable(&self) -> Result<()> {
         if self.opts.read_only {
             return Err(Error::ReadOnlyOpen(self.path.clone()));
@@ -555,20 +553,23 @@ impl DbInner {
     /// background thread that the process's exit then kills halfway.)
     pub(crate) fn release_user(&self) {
         if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.closed.store(true, Ordering::Release);
             match self.close_journal() {
                 Ok(()) | Err(Error::Poisoned(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "journal left for the next open to replay"),
             }
+            // No transaction is open (each is a user); other processes' may be.
+            self.collect_trash_at_close();
             // The folder is free for the next opener now, even while a
             // background thread still holds this state for a moment.
             self.give_up_folder();
         }
     }
 
-    /// Whether the last user is gone (background threads then stop).
+    /// Whether the last user is gone (background threads then stop). Final:
+    /// nothing counts a user again once none is left (a new handle or
+    /// transaction comes only from a live one).
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.users.load(Ordering::Acquire) == 0
     }
 
     /// Give up what marks this process as having the folder open: the exclusive
@@ -901,15 +902,9 @@ impl VLock for NoLock {}
 
 impl Drop for DbInner {
     fn drop(&mut self) {
-        if let Err(e) = self.close_journal() {
-            if !matches!(e, Error::Poisoned(_)) {
-                tracing::warn!(error = %e, "journal left for the next open to replay");
-            }
-        }
-        // No transaction is open (each holds an Arc to us); other processes' may be.
-        self.collect_trash_at_close();
-        // A clean close leaves nothing for recovery: our temp files are gone
-        // with our transactions (usually given up already by the last user).
+        // The last user (`release_user`) closed the journal, collected the trash
+        // and gave the folder up; doing any of it again here could touch files
+        // another opener owns by now. This only makes sure of the last (a no-op).
         self.give_up_folder();
     }
 }
