@@ -12,6 +12,8 @@
 //! identified by content), exactly as after any concurrent writer.
 
 use super::*;
+use crate::log::Written;
+use crate::txn::commit::Published;
 
 use crate::btree::node::NodeId;
 use crate::log::record::StoreDelta;
@@ -112,7 +114,7 @@ impl Database {
         // Records still in an exclusive folder's journal are not files yet: write
         // them out first, or a journal's worth of dead records would stay.
         if o.write_out_journal {
-            db.write_out_journal()?;
+            db.commits.write_out()?;
         }
         let mut report = CompactReport::default();
         // Moving a leaf for the sake of its values leaves dead bytes in the record
@@ -251,7 +253,8 @@ impl DbInner {
             }
             let (written, rec, counts) = self.write_relocation(&head, &chunk, victims)?;
             let deadline = Instant::now() + self.opts.max_commit_time;
-            let linked = self.link_record(
+            let linked = crate::txn::commit::publish(
+                self,
                 &written,
                 &rec,
                 &mut |st| chunk.iter().all(|m| still_there(st, m)),
@@ -260,8 +263,8 @@ impl DbInner {
             );
             written.discard(&*self.vfs);
             match linked? {
-                Linked::At(seq) => {
-                    self.make_linked_durable(seq, rec.txn)?;
+                Published::At(seq) => {
+                    crate::txn::commit::make_published_durable(self, seq, rec.txn)?;
                     self.coord.publish_head(seq);
                     report.commits += 1;
                     report.nodes_moved += counts.0;
@@ -269,7 +272,7 @@ impl DbInner {
                     report.bytes_moved += counts.2;
                     return Ok(());
                 }
-                Linked::Stale(_) => report.replans += 1,
+                Published::Stale(_) => report.replans += 1,
             }
         }
         Err(Error::Timeout(self.opts.max_commit_time))

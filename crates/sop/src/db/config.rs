@@ -122,7 +122,7 @@ pub(crate) fn write_config(
     replace: bool,
 ) -> Result<()> {
     let cfg_path = path.join(CONFIG_FILE);
-    let open_lock = journal::take_open_lock(vfs, path)?;
+    let open_lock = ownership::take_open_lock(vfs, path)?;
     let tmp = path.join(format!(
         "{CONFIG_FILE}.{:032x}{TEMP_SUFFIX}",
         uuid::Uuid::new_v4().as_u128()
@@ -182,7 +182,7 @@ impl DbInner {
         let lock = if held {
             None
         } else {
-            let p = self.path.join(journal::OPEN_LOCK);
+            let p = self.path.join(ownership::OPEN_LOCK);
             match self.vfs.try_lock(&p).map_err(io_err(&p))? {
                 Some(l) => Some(l),
                 None => return Ok(0),

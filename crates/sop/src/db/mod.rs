@@ -7,7 +7,7 @@ mod blobs;
 mod compact;
 mod config;
 mod garbage;
-mod journal;
+mod ownership;
 mod packed_copy;
 mod process;
 mod read;
@@ -21,16 +21,18 @@ pub(crate) use config::{config_temps, create_dir_durable, write_config};
 pub use packed_copy::PackReport;
 use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
 pub use reclaim::ReclaimReport;
-pub(crate) use writer::{RecordWriter, Written};
+pub(crate) use writer::RecordWriter;
 
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::cache::NodeCache;
 use crate::codec::wire::checksum;
 use crate::coord::{connect_clustered, Coordinator, LocalCoordinator};
 use crate::error::{Error, Result};
+use crate::health::Health;
 use crate::io::{OsVfs, VFile, VLock, Vfs};
+use crate::layout::TmpNames;
 use crate::log::record::{Placement, Record, PREFIX_LEN};
-use crate::log::LogDir;
+use crate::log::{replay, CommitLog, JournalLog, LogDir, SharedLog};
 use crate::options::{Coordination, DbOptions};
 use crate::registry::{checkpoint, DbState, Handle, StoreInfo};
 use crate::txn::Transaction;
@@ -41,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,27 +97,24 @@ pub(crate) struct DbInner {
     pub vfs: Arc<dyn Vfs>,
     pub opts: DbOptions,
     pub config: DbConfig,
-    pub log: LogDir,
+    /// The folder's record files (read by maintenance and the commit log).
+    pub log: Arc<LogDir>,
+    /// The commit point and durability: a shared folder's, or an exclusive
+    /// folder's journal (`log/`).
+    pub commits: Arc<dyn CommitLog>,
     pub state: RwLock<Arc<DbState>>,
     catchup: Mutex<()>,
-    /// Serializes this process's link attempts (threads take turns at the log head).
+    /// Serializes this process's publish attempts (threads take turns at the log head).
     pub commit_lock: Mutex<()>,
-    /// Highest sequence known durable (its directory fsynced).
-    durable: Mutex<u64>,
     pub cache: NodeCache,
-    files: Mutex<HashMap<u64, Arc<dyn VFile>>>,
     pub coord: Box<dyn Coordinator>,
     pub proc_id: u128,
     /// This process's lock on `procs/<id>.lock` (liveness); given up when the
     /// last user goes (`give_up_folder`).
     proc_lock: Mutex<Option<Box<dyn VLock>>>,
-    /// The folder was given up (`give_up_folder`): no background write-out may
-    /// touch it any more (another opener may be replaying its journals).
-    given_up: AtomicBool,
-    tmp_counter: AtomicU64,
-    poisoned: AtomicBool,
-    /// What poisoned the handle (the first such error).
-    poison_reason: Mutex<Option<String>>,
+    pub tmp: Arc<TmpNames>,
+    /// Poisoned after a failed write or sync of shared state (shared with `commits`).
+    pub health: Arc<Health>,
     /// Opened on a full volume with a crashed owner's journal that could not be
     /// replayed (where the disk was full): reads only.
     full: Mutex<Option<PathBuf>>,
@@ -128,27 +127,15 @@ pub(crate) struct DbInner {
     /// snapshot before `seq` and the grace period has passed (`blobs.rs`).
     trash: Mutex<Vec<(u64, Instant, PathBuf)>>,
     blob_gc: blobs::BlobGc,
-    /// Exclusive mode: the commit journal (None until open finishes, and in shared mode).
-    journal: Mutex<Option<journal::Journal>>,
-    /// Exclusive mode, open: no other process writes the log, so the state in
-    /// memory is the newest and catching up reads nothing.
+    /// No other process writes the log (an exclusive folder, or a crashed owner's
+    /// journals read in place): the state in memory is the newest and catching up
+    /// reads nothing.
     alone: AtomicBool,
     /// Exclusive mode: `open.lock`, held while open.
     _open_lock: Mutex<Option<Box<dyn VLock>>>,
     /// Database handles and transactions alive (background threads are not
     /// counted): the last one to go closes the journal, in its own thread.
     users: std::sync::atomic::AtomicUsize,
-    /// Exclusive mode: one writer of sealed journals at a time, and its wake-up.
-    writing_out: Mutex<()>,
-    kick: Arc<journal::Kick>,
-}
-
-/// The outcome of [`DbInner::link_record`].
-pub(crate) enum Linked {
-    /// Linked at this sequence (not yet known durable).
-    At(u64),
-    /// The record no longer applies to the newest state.
-    Stale(Arc<DbState>),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -227,16 +214,16 @@ impl Database {
             let none: Box<dyn VLock> = Box::new(NoLock);
             (None, uuid::Uuid::new_v4().as_u128(), none)
         } else {
-            let open_lock = journal::take_open_lock(&*vfs, &path)?;
+            let open_lock = ownership::take_open_lock(&*vfs, &path)?;
             let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
             let procs = path.join("procs");
             vfs.sync_dir(&procs).map_err(io_err(&procs))?;
             if opts.exclusive {
-                journal::check_alone(&*vfs, &path, proc_id)?;
+                ownership::check_alone(&*vfs, &path, proc_id)?;
                 let tmp = path.join("tmp").join(format!("{proc_id:032x}-owner.tmp"));
                 // Only a help to waiting openers (they wait instead of failing at
                 // once without it): a full disk must not stop the open.
-                if let Err(e) = journal::claim_owner(&*vfs, &path, &tmp, proc_id) {
+                if let Err(e) = ownership::claim_owner(&*vfs, &path, &tmp, proc_id) {
                     let _ = vfs.remove_file(&tmp);
                     tracing::warn!(error = %e, "could not name this exclusive owner in open.owner");
                 }
@@ -244,8 +231,25 @@ impl Database {
             (Some(open_lock), proc_id, proc_lock)
         };
         coord.lease(proc_id, opts.lease_ttl)?;
+        let log = Arc::new(LogDir::new(&path));
+        let health = Arc::new(Health::default());
+        let tmp = Arc::new(TmpNames::new(&path, proc_id));
+        let commits: Arc<dyn CommitLog> = if opts.exclusive {
+            JournalLog::new(
+                vfs.clone(),
+                &path,
+                log.clone(),
+                health.clone(),
+                tmp.clone(),
+                opts.journal_bytes,
+                opts.recovery_interval.is_some(),
+            )
+        } else {
+            Arc::new(SharedLog::new(vfs.clone(), log.clone(), health.clone()))
+        };
         let inner = DbInner {
-            log: LogDir::new(&path),
+            log,
+            commits,
             cache: NodeCache::new(opts.node_cache_bytes),
             path,
             vfs,
@@ -253,26 +257,19 @@ impl Database {
             state: RwLock::new(Arc::new(DbState::default())),
             catchup: Mutex::new(()),
             commit_lock: Mutex::new(()),
-            durable: Mutex::new(0),
-            files: Mutex::new(HashMap::new()),
             coord,
             proc_id,
             proc_lock: Mutex::new(Some(proc_lock)),
-            given_up: AtomicBool::new(false),
-            tmp_counter: AtomicU64::new(0),
-            poisoned: AtomicBool::new(false),
-            poison_reason: Mutex::new(None),
+            tmp,
+            health,
             full: Mutex::new(None),
             snapshots: Mutex::new(Default::default()),
             suspects: Mutex::new(HashMap::new()),
             trash: Mutex::new(Vec::new()),
             blob_gc: Default::default(),
-            journal: Mutex::new(None),
             alone: AtomicBool::new(false),
             _open_lock: Mutex::new(None),
-            writing_out: Mutex::new(()),
             users: Default::default(),
-            kick: Arc::default(),
             opts,
         };
         let db = Database::from_inner(Arc::new(inner));
@@ -283,7 +280,7 @@ impl Database {
         let limit = if ro {
             db.inner.attach_journals()?
         } else {
-            match db.inner.recover_journal() {
+            match db.inner.replay_journals() {
                 Ok(()) => None,
                 Err(Error::DiskFull { path, .. }) => {
                     let keep = db.inner.attach_journals()?;
@@ -312,21 +309,16 @@ impl Database {
             if limit.is_some() {
                 db.inner.alone.store(true, Ordering::Release);
             }
-            *db.inner.durable.lock() = head;
+            db.inner.commits.start(head, false)?;
             return Ok(db);
         }
-        // Records a crashed process linked may still sit only in the page cache.
-        if head > 0 {
-            db.inner.log.sync(&*db.inner.vfs, head)?;
-        }
-        *db.inner.durable.lock() = head;
+        // Makes the head durable (a crashed process may have linked it unsynced).
+        db.inner.commits.start(head, true)?;
         // Checkpoints beyond the head whose record is gone were written for a
         // record a power cut removed: a later commit will take that sequence.
         db.inner.remove_stale_checkpoints(head)?;
-        if db.inner.opts.exclusive {
-            db.inner.start_journal(head)?;
+        if db.inner.commits.alone() {
             db.inner.alone.store(true, Ordering::Release);
-            journal::spawn_writer(Arc::downgrade(&db.inner), db.inner.kick.clone());
         }
         if let Some(every) = db.inner.opts.recovery_interval {
             spawn_recovery(Arc::downgrade(&db.inner), every);
@@ -380,7 +372,7 @@ impl Database {
                 "other handles or open transactions of this database are still alive".into(),
             ));
         }
-        let res = self.inner.close_journal();
+        let res = self.inner.close_log();
         drop(self);
         res
     }
@@ -412,7 +404,7 @@ impl Database {
     pub fn commit_outcome(&self, txn_id: u128, since_seq: u64) -> Result<bool> {
         let head = self.inner.catch_up()?.seq;
         for seq in since_seq + 1..=head {
-            if let Some(rec) = self.inner.log.read_header(&*self.inner.vfs, seq)? {
+            if let Some(rec) = self.inner.commits.read_header(seq)? {
                 if rec.txn == txn_id {
                     return Ok(true);
                 }
@@ -553,7 +545,7 @@ impl DbInner {
     /// background thread that the process's exit then kills halfway.)
     pub(crate) fn release_user(&self) {
         if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            match self.close_journal() {
+            match self.close_log() {
                 Ok(()) | Err(Error::Poisoned(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "journal left for the next open to replay"),
             }
@@ -576,18 +568,16 @@ impl DbInner {
     /// owner's name, `open.lock`, the Redis lease, and the process lock with its
     /// file (a clean close leaves nothing for recovery). Idempotent.
     fn give_up_folder(&self) {
-        // Under the write-out lock: a write-out in progress (the background
-        // thread's, even after a failure poisoned the handle) finishes first, and
-        // none starts after (`write_out_sealed` checks `given_up`).
-        let _gate = self.writing_out.lock();
-        // Once only: by then another opener may have claimed the folder (and
-        // named itself in open.owner), which a second pass must not undo.
-        if self.given_up.swap(true, Ordering::AcqRel) {
-            return;
-        }
+        // Once, and while no write-out of journaled records runs (`give_up`): by
+        // then another opener may have claimed the folder (and named itself in
+        // open.owner), which a second pass must not undo.
+        self.commits.give_up(&mut || self.release_folder());
+    }
+
+    fn release_folder(&self) {
         if self.opts.exclusive {
             // Before `open.lock` goes.
-            let _ = self.vfs.remove_file(&self.path.join(journal::OPEN_OWNER));
+            let _ = self.vfs.remove_file(&self.path.join(ownership::OPEN_OWNER));
         }
         *self._open_lock.lock() = None;
         self.coord.release_lease(self.proc_id);
@@ -603,25 +593,34 @@ impl DbInner {
     }
 
     pub fn check_poisoned(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Relaxed) {
-            Err(self.poisoned_error())
-        } else {
-            Ok(())
-        }
-    }
-    pub(crate) fn poisoned_error(&self) -> Error {
-        let why = self.poison_reason.lock().clone();
-        Error::Poisoned(why.unwrap_or_else(|| "an earlier write or fsync failed".into()))
-    }
-    pub fn poison(&self) {
-        self.poisoned.store(true, Ordering::Relaxed);
+        self.health.check()
     }
     /// Poison the handle, saying why (kept for every later `Poisoned` error).
     pub fn poison_with(&self, why: &Error) {
-        self.poison_reason
-            .lock()
-            .get_or_insert_with(|| why.to_string());
-        self.poison();
+        self.health.poison_with(why);
+    }
+
+    /// A clean close of the commit log (an exclusive folder's journal is written
+    /// out into the log).
+    pub(crate) fn close_log(&self) -> Result<()> {
+        self.commits.close()
+    }
+
+    /// On open, holding `open.lock` alone: replay the journals a crashed
+    /// exclusive owner left (`log::replay`).
+    fn replay_journals(&self) -> Result<()> {
+        let ckpts = checkpoint::CheckpointDir::new(&self.path);
+        replay::recover(&*self.vfs, &self.path, &self.log, &self.tmp, &mut |keep| {
+            ckpts.remove_after(&*self.vfs, keep)?;
+            let dir = self.path.join("checkpoints");
+            self.vfs.sync_dir(&dir).map_err(io_err(&dir))
+        })
+    }
+
+    /// Where the journals cannot be replayed: read them in place
+    /// (`log::replay::attach`); the last record to read, if there are any.
+    fn attach_journals(&self) -> Result<Option<u64>> {
+        replay::attach(&*self.vfs, &self.path, &self.log)
     }
 
     /// Read every record newer than what this process has applied.
@@ -640,7 +639,7 @@ impl DbInner {
         let start = st.seq;
         while st.seq < limit {
             let next = st.seq + 1;
-            match self.log.read_header(&*self.vfs, next)? {
+            match self.commits.read_header(next)? {
                 None => break,
                 Some(rec) if rec.retired => {
                     // Reclaimed after a checkpoint covered it: continue from that checkpoint.
@@ -687,7 +686,7 @@ impl DbInner {
     /// Whether record `seq` exists and, if `txn` is known (non-zero), is the
     /// record of that transaction: a checkpoint of `seq` applies only then.
     fn checkpoint_matches(&self, seq: u64, txn: u128) -> Result<bool> {
-        match self.log.read_header(&*self.vfs, seq) {
+        match self.commits.read_header(seq) {
             Ok(Some(rec)) => Ok(txn == 0 || rec.txn == txn),
             Ok(None) | Err(Error::Corrupt { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -700,7 +699,7 @@ impl DbInner {
     /// stand for another commit at the same sequence.
     pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
         self.make_durable(st.seq)?;
-        checkpoint::CheckpointDir::new(&self.path).write(&*self.vfs, st, &self.tmp_path())
+        checkpoint::CheckpointDir::new(&self.path).write(&*self.vfs, st, &self.tmp.next())
     }
 
     /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
@@ -765,90 +764,7 @@ impl DbInner {
     }
 
     fn log_has(&self, seq: u64) -> Result<bool> {
-        let p = self.log.path(seq);
-        self.vfs.exists(&p).map_err(io_err(&p))
-    }
-
-    /// The commit point: link the written record `tmp` at the next sequence,
-    /// exclusively, provided `valid` holds at the newest state. Loops while other
-    /// committers take the sequence first; `Stale` when `valid` fails.
-    pub fn link_record(
-        &self,
-        w: &Written,
-        rec: &Record,
-        valid: &mut dyn FnMut(&DbState) -> bool,
-        deadline: Instant,
-        max_commit_time: Duration,
-    ) -> Result<Linked> {
-        loop {
-            let _g = self.commit_lock.lock();
-            let head = self.catch_up()?;
-            if head.aborted.contains(&rec.txn) {
-                return Err(Error::Conflict(
-                    "recovery declared this transaction dead".into(),
-                ));
-            }
-            if head.aborted.contains(&self.proc_id) {
-                // Our lease lapsed and another process fenced us off and collected
-                // what we left: nothing of ours may commit any more.
-                self.poison_with(&Error::Fenced);
-                return Err(Error::Fenced);
-            }
-            if !valid(&head) {
-                return Ok(Linked::Stale(head));
-            }
-            let seq = head.seq + 1;
-            let journaled = self.journaled();
-            // Never link a record behind one that may not be durable: then the durable
-            // records are always a prefix of the log, and a gap can only mean damage.
-            // (The journal keeps its frames in log order, and replays only a prefix.)
-            if !journaled {
-                self.make_durable(head.seq)?;
-            }
-            let linked = match &w.path {
-                // A failed directory sync on the way poisons like any failed sync; a
-                // failed link may have linked (a network file system can lose the
-                // reply): its outcome is unknown.
-                Some(tmp) => {
-                    self.log.prepare_link(&*self.vfs, seq, &|| self.poison())?;
-                    self.log
-                        .link_prepared(&*self.vfs, tmp, seq)
-                        .map_err(|e| self.outcome_unknown(rec.txn, e))?
-                }
-                // Journaled and small: the record lives in the journal (packed) until
-                // it is written out; no other process takes sequences meanwhile.
-                None => true,
-            };
-            if linked {
-                if journaled {
-                    self.journal_append(seq, w)
-                        .and_then(|()| self.maybe_rotate_journal())
-                        .map_err(|e| self.outcome_unknown(rec.txn, e))?;
-                }
-                self.install(seq, rec);
-                return Ok(Linked::At(seq));
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Timeout(max_commit_time));
-            }
-        }
-    }
-
-    /// Make record `seq`, just linked by attempt `txn`, durable. A failure leaves
-    /// the outcome unknown (Linux may drop dirty pages after a failed fsync), so it
-    /// poisons the handle and is never retried.
-    pub fn make_linked_durable(&self, seq: u64, txn: u128) -> Result<()> {
-        self.make_durable(seq)
-            .map_err(|e| self.outcome_unknown(txn, e))
-    }
-
-    /// An error after attempt `txn` was linked: poison the handle.
-    fn outcome_unknown(&self, txn: u128, e: Error) -> Error {
-        self.poison_with(&e);
-        Error::CommitOutcomeUnknown {
-            attempt: format!("{txn:032x}"),
-            source: Box::new(e),
-        }
+        self.commits.exists(seq)
     }
 
     /// Install a state after this process committed record `seq`.
@@ -861,8 +777,8 @@ impl DbInner {
         }
     }
 
-    /// Make record `seq` durable; concurrent committers share one directory sync.
-    /// A failure poisons the handle (whoever's record it was): after a failed
+    /// Make record `seq` durable; concurrent committers share one sync. A
+    /// failure poisons the handle (whoever's record it was): after a failed
     /// fsync the page cache may show entries the disk lacks, and a later sync may
     /// report success without writing them.
     pub fn make_durable(&self, seq: u64) -> Result<()> {
@@ -870,29 +786,11 @@ impl DbInner {
             // It may not write, nor sync (a read-only mount may refuse that).
             return Ok(());
         }
-        let mut d = self.durable.lock();
-        if *d >= seq || seq == 0 {
-            return Ok(());
-        }
-        if self.journaled() {
-            // One fdatasync covers every frame appended so far.
-            *d = self.journal_sync().inspect_err(|e| self.poison_with(e))?;
-            return Ok(());
-        }
-        // Syncing seq's folder makes every record linked before it durable (earlier
-        // folders were synced before the first link into a later one).
-        self.log
-            .sync(&*self.vfs, seq)
-            .inspect_err(|e| self.poison_with(e))?;
-        *d = seq;
-        Ok(())
+        self.commits.make_durable(seq)
     }
 
     pub fn tmp_path(&self) -> PathBuf {
-        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        self.path
-            .join("tmp")
-            .join(format!("{:032x}-{n:08x}.tmp", self.proc_id))
+        self.tmp.next()
     }
 }
 

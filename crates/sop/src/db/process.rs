@@ -2,6 +2,7 @@
 //! and fencing of processes presumed dead.
 
 use super::*;
+use crate::txn::commit::Published;
 
 /// Run recovery every `every` while the database is open (the thread holds only a
 /// weak reference and ends when the database is dropped).
@@ -117,7 +118,8 @@ impl DbInner {
         };
         let written = RecordWriter::create(self)?.finish(&rec)?;
         let deadline = Instant::now() + self.opts.max_commit_time;
-        let linked = self.link_record(
+        let linked = crate::txn::commit::publish(
+            self,
             &written,
             &rec,
             &mut |head| !procs.iter().all(|p| head.aborted.contains(p)),
@@ -125,8 +127,8 @@ impl DbInner {
             self.opts.max_commit_time,
         );
         written.discard(&*self.vfs);
-        if let Linked::At(seq) = linked? {
-            self.make_linked_durable(seq, rec.txn)?;
+        if let Published::At(seq) = linked? {
+            crate::txn::commit::make_published_durable(self, seq, rec.txn)?;
             self.coord.publish_head(seq);
         }
         Ok(())

@@ -3,41 +3,9 @@
 use super::*;
 
 impl DbInner {
+    /// Record `seq`, open for reading node images and values.
     pub fn segment(&self, seq: u64) -> Result<Arc<dyn VFile>> {
-        if let Some(f) = self.files.lock().get(&seq) {
-            return Ok(f.clone());
-        }
-        let path = self.log.path(seq);
-        // A packed record is read from its journal (never a tombstone: reclaim
-        // skips packed records).
-        let packed = self.log.is_packed(seq);
-        let Some((f, _)) = self.log.open(&*self.vfs, seq)? else {
-            return Err(Error::corrupt(
-                &path,
-                "commit segment referenced by the registry is missing",
-            ));
-        };
-        let mut magic = [0u8; 8];
-        let retired = !packed
-            && f.len().map_err(|e| Error::io(&path, e))? >= 8
-            && f.read_exact_at(&mut magic, 0).is_ok()
-            && crate::log::record::is_tombstone(&magic);
-        if retired {
-            return Err(Error::SnapshotTooOld(format!(
-                "commit record {seq} was reclaimed after this snapshot was taken"
-            )));
-        }
-        let mut files = self.files.lock();
-        // Written out meanwhile: its journal file will be reused and these bytes
-        // overwritten, so do not remember them (write-out unpacks under this lock).
-        if packed && !self.log.is_packed(seq) {
-            return Ok(f);
-        }
-        if files.len() >= 512 {
-            files.clear();
-        }
-        files.insert(seq, f.clone());
-        Ok(f)
+        self.commits.open_record(seq)
     }
 
     /// Read, verify and decode the node at `h` (a leaf delta applied to its base).

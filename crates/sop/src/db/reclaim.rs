@@ -118,7 +118,7 @@ impl Database {
         for d in dirs {
             vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
         }
-        db.files.lock().clear();
+        db.log.forget_open_records();
         Ok(report)
     }
 }

@@ -2,10 +2,11 @@
 //! into memory for the journal).
 
 use super::*;
+pub(crate) use crate::log::Written;
 
-/// Streams one commit record into a temporary file. When the database journals
-/// its commits, a record that stays under the journal's copy limit never gets a
-/// file: its bytes go into the journal.
+/// Streams one commit record into a temporary file. When the commit log takes
+/// records in memory (an exclusive folder's journal), a record that stays under
+/// its copy limit never gets a file: its bytes go into the journal.
 pub(crate) struct RecordWriter {
     path: PathBuf,
     vfs: Arc<dyn Vfs>,
@@ -14,25 +15,8 @@ pub(crate) struct RecordWriter {
     buf: Vec<u8>,
     pos: u64,
     journaled: bool,
-    /// Journaled: the largest record copied into the journal.
+    /// Journaled: the largest record handed over in memory.
     copy_max: usize,
-}
-
-/// A finished record, ready to be linked.
-pub(crate) struct Written {
-    /// Its temporary file, fsynced; `None` when it exists only as `bytes`.
-    pub path: Option<PathBuf>,
-    /// The record's bytes, for the journal (journaled databases, small records).
-    pub bytes: Option<Vec<u8>>,
-}
-
-impl Written {
-    /// Remove the temporary file, if any (after linking it, or giving up).
-    pub fn discard(&self, vfs: &dyn Vfs) {
-        if let Some(p) = &self.path {
-            let _ = vfs.remove_file(p);
-        }
-    }
 }
 
 const FLUSH_AT: usize = 1 << 20;
@@ -45,9 +29,8 @@ impl RecordWriter {
             file: None,
             buf: Vec::with_capacity(64 << 10),
             pos: PREFIX_LEN as u64,
-            journaled: db.journaled(),
-            copy_max: crate::log::journal::COPY_MAX
-                .min(usize::try_from(db.opts.journal_bytes).unwrap_or(usize::MAX)),
+            journaled: db.commits.copy_max() > 0,
+            copy_max: db.commits.copy_max(),
         };
         w.buf.extend_from_slice(&Record::prefix());
         if !w.journaled {

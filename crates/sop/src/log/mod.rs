@@ -1,472 +1,123 @@
-//! The commit log: `log/<seq >> 16 as %08x>/<seq as %016x>.rec`, one file per commit.
+//! The commit log: what orders commits, and where their records live.
 //!
-//! A commit is the exclusive `link` of a fully written, fsynced record file to the
-//! next free sequence number. Writers link `n` only after reading `n - 1` and
-//! making it durable, so the durable records are always a prefix of the log: a
-//! power cut loses at most a suffix of commits that never returned Ok.
+//! [`CommitLog`] is the interface a backend provides; the commit protocol
+//! (`txn/commit.rs`) and catching up (`db/`) call only it. Two implementations
+//! exist, both over a folder:
 //!
-//! In an exclusively opened folder a record may for a while live only in the
-//! commit journal (`journal.rs`): it is then *packed*, and every read of it here
-//! goes to its bytes in the journal file until it is written out. Written out, its
-//! name is a hard link to a record pack (`pack.rs`) holding it among others; a
-//! read of such a name goes to the record's bytes in the pack.
+//! - [`SharedLog`] (`shared.rs`): any number of processes share the folder. The
+//!   commit point is the exclusive hard link of a fully written, fsynced record
+//!   file to the next free sequence number; a directory sync makes it durable.
+//! - [`JournalLog`] (`exclusive.rs`): one process has the folder alone
+//!   (`DbOptions::exclusive`). Small records go into an append-only journal made
+//!   durable by one `fdatasync` per commit, and are written out as record files
+//!   in the background.
+//!
+//! docs/ARCHITECTURE.md §4.3 states the guarantees every implementation gives
+//! and how the coming backends (Cassandra, an object store) will give them.
+//!
+//! The rest of this folder is the folder's format: record files and their
+//! naming (`dir.rs`, `record.rs`), record packs (`pack.rs`), journal frames
+//! (`journal.rs`), and the replay of a crashed owner's journals (`replay.rs`).
 
+mod dir;
+mod exclusive;
 pub mod journal;
 pub mod pack;
 pub mod record;
+pub(crate) mod replay;
+mod shared;
 
-use crate::error::{Error, Result};
-use crate::io::{VFile, Vfs};
-use parking_lot::{Mutex, RwLock};
-use record::{Record, PREFIX_LEN, TRAILER_LEN};
-use std::collections::BTreeMap;
-use std::io;
-use std::path::{Path, PathBuf};
+pub use dir::{LogDir, Packed, SUBDIR_SHIFT};
+pub(crate) use exclusive::JournalLog;
+pub(crate) use shared::SharedLog;
+
+use crate::error::Result;
+use crate::io::VFile;
+use record::Record;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-pub const SUBDIR_SHIFT: u32 = 16;
-
-pub struct LogDir {
-    pub root: PathBuf,
-    /// The last shared tombstone read whole: (length, its last 8 bytes = its
-    /// checksum, its bytes). Thousands of retired records are links to one file;
-    /// this spares reading it again for each.
-    last_tombstone: Mutex<Option<SeenTombstone>>,
-    /// Records that live in a journal file for now (exclusive mode).
-    packed: RwLock<BTreeMap<u64, Packed>>,
-    /// The index of the last record pack read: (file length, index checksum, its
-    /// entries). Thousands of record names are links to one pack.
-    last_pack: Mutex<Option<SeenPack>>,
+/// A finished record, ready to be published.
+pub(crate) struct Written {
+    /// Its temporary file, fsynced; `None` when it exists only as `bytes`.
+    pub path: Option<PathBuf>,
+    /// The record's bytes, when the log takes them in memory
+    /// ([`CommitLog::copy_max`]).
+    pub bytes: Option<Vec<u8>>,
 }
 
-/// Where a packed record's bytes are: `len` bytes at `off` in a journal file.
-#[derive(Clone)]
-pub struct Packed {
-    pub file: Arc<dyn VFile>,
-    pub off: u64,
-    pub len: u64,
-}
-
-/// A packed record seen as a file of its own (read-only).
-struct Slice(Packed);
-
-impl VFile for Slice {
-    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
-        let end = off.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.0.len) {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+impl Written {
+    /// Remove the temporary file, if any (after publishing it, or giving up).
+    pub fn discard(&self, vfs: &dyn crate::io::Vfs) {
+        if let Some(p) = &self.path {
+            let _ = vfs.remove_file(p);
         }
-        self.0.file.read_exact_at(buf, self.0.off + off)
-    }
-    fn append(&self, _: &[u8]) -> io::Result<()> {
-        Err(io::Error::other("a packed record is read-only"))
-    }
-    fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
-        Err(io::Error::other("a packed record is read-only"))
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.file.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.0.len)
-    }
-    fn id(&self) -> io::Result<crate::io::FileId> {
-        self.0.file.id()
     }
 }
 
-/// Whether the file named `other` is the one named `ours`, judged by content:
-/// the same length and the same last 32 bytes. A record ends with its trailer,
-/// which holds the checksum of its header, and the header names the transaction,
-/// the sequence it was validated against and the checksum of every node image, so
-/// an attempt is identified exactly (a record pack ends with its index's
-/// checksum). A name that vanished meanwhile is not ours.
-fn same_content(vfs: &dyn Vfs, ours: &Path, other: &Path) -> Result<bool> {
-    let tail = |p: &Path| -> io::Result<(u64, Vec<u8>)> {
-        let f = vfs.open(p)?;
-        let len = f.len()?;
-        let n = len.min(TRAILER_LEN as u64);
-        let mut b = vec![0u8; n as usize];
-        f.read_exact_at(&mut b, len - n)?;
-        Ok((len, b))
-    };
-    let theirs = match tail(other) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io(other, e)),
-    };
-    Ok(tail(ours).map_err(|e| Error::io(ours, e))? == theirs)
-}
+/// What a backend provides to order commits and keep them.
+///
+/// Guarantees every implementation gives (the protocol relies on each):
+///
+/// 1. **One winner per sequence.** [`publish`](CommitLog::publish) of sequence
+///    `seq` succeeds for exactly one record, whoever races for it, in this
+///    process or any other; every other attempt learns that `seq` is taken.
+/// 2. **Durable prefix.** Once [`make_durable`](CommitLog::make_durable)`(seq)`
+///    returns, records `1..=seq` survive a crash or power cut. A record is never
+///    published behind one that may still vanish, so after a crash the log is a
+///    prefix of what was published: a gap can only mean damage.
+/// 3. **Readable once published.** A published record can be read back by every
+///    process (`read_header`, `open_record`), and `exists(seq)` is true for it.
+/// 4. **Unknown outcome is reported, never guessed.** An error from `publish`
+///    may hide a success (a lost reply): the caller reports the commit's outcome
+///    as unknown and never retries it.
+pub(crate) trait CommitLog: Send + Sync {
+    /// Records up to this many bytes may be handed to [`publish`](CommitLog::publish)
+    /// in memory (`Written::bytes`) instead of as a synced file; 0 for never.
+    fn copy_max(&self) -> usize;
 
-/// (file length, its last 8 bytes, its bytes).
-type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
-/// (file length, its index's checksum, its index).
-type SeenPack = (u64, u64, Arc<Vec<pack::Entry>>);
+    /// Whether no other process can publish while this handle is open, so the
+    /// state in memory is always the newest (catching up reads nothing).
+    fn alone(&self) -> bool;
 
-impl LogDir {
-    pub fn new(db: &Path) -> Self {
-        LogDir {
-            root: db.join("log"),
-            last_tombstone: Mutex::new(None),
-            packed: RwLock::new(BTreeMap::new()),
-            last_pack: Mutex::new(None),
-        }
-    }
+    /// Before publishing at `seq`, with every record before it applied: make what
+    /// publishing needs true (its predecessors durable, room for its name). An
+    /// error here leaves no trace of the commit.
+    fn prepare(&self, seq: u64, w: &Written) -> Result<()>;
 
-    /// Record `seq` lives in a journal file for now.
-    pub fn pack(&self, seq: u64, at: Packed) {
-        self.packed.write().insert(seq, at);
-    }
-    /// Records `seqs` now live in their own files.
-    pub fn unpack(&self, seqs: std::ops::RangeInclusive<u64>) {
-        let mut p = self.packed.write();
-        for s in seqs {
-            p.remove(&s);
-        }
-    }
-    pub fn is_packed(&self, seq: u64) -> bool {
-        self.packed.read().contains_key(&seq)
-    }
-    /// A packed record's place in its journal.
-    pub fn packed(&self, seq: u64) -> Option<Packed> {
-        self.packed.read().get(&seq).cloned()
-    }
-    pub fn subdir(&self, seq: u64) -> PathBuf {
-        self.root.join(format!("{:08x}", seq >> SUBDIR_SHIFT))
-    }
-    pub fn path(&self, seq: u64) -> PathBuf {
-        self.subdir(seq).join(format!("{seq:016x}.rec"))
-    }
-    pub fn parse_name(name: &str) -> Option<u64> {
-        let hex = name.strip_suffix(".rec")?;
-        if hex.len() != 16 {
-            return None;
-        }
-        u64::from_str_radix(hex, 16).ok()
-    }
+    /// The commit point: make `w` record `seq`, exactly once. `Ok(false)` if
+    /// another record has `seq`. Any error leaves the outcome unknown.
+    fn publish(&self, seq: u64, w: &Written) -> Result<bool>;
 
-    /// Open record `seq` (its file, or its bytes in the journal while packed) and
-    /// take its length; `Ok(None)` if it does not exist.
-    pub fn open(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(Arc<dyn VFile>, u64)>> {
-        if let Some(p) = self.packed(seq) {
-            let len = p.len;
-            return Ok(Some((Arc::new(Slice(p)), len)));
-        }
-        let path = self.path(seq);
-        let f = match vfs.open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        let flen = f.len().map_err(|e| Error::io(&path, e))?;
-        let mut magic = [0u8; 8];
-        if flen >= 8 {
-            f.read_exact_at(&mut magic, 0)
-                .map_err(|e| Error::io(&path, e))?;
-        }
-        if pack::is_pack(&magic) {
-            let e = self.pack_entry(&*f, flen, seq)?;
-            let p = Packed {
-                file: f,
-                off: e.off,
-                len: e.len,
-            };
-            return Ok(Some((Arc::new(Slice(p)), e.len)));
-        }
-        Ok(Some((f, flen)))
-    }
+    /// Make every record up to `seq` durable; concurrent callers share the work.
+    /// A failure poisons the handle.
+    fn make_durable(&self, seq: u64) -> Result<()>;
 
-    /// The record pack record `seq` lives in, if its name links to one: (the pack's
-    /// length, its index checksum), which tells packs apart.
-    pub fn pack_of(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
-        let path = self.path(seq);
-        let f = match vfs.open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        let flen = f.len().map_err(|e| Error::io(&path, e))?;
-        let mut magic = [0u8; 8];
-        if flen < pack::HEADER_LEN + pack::TRAILER_LEN {
-            return Ok(None);
-        }
-        f.read_exact_at(&mut magic, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        if !pack::is_pack(&magic) {
-            return Ok(None);
-        }
-        let mut t = [0u8; pack::TRAILER_LEN as usize];
-        f.read_exact_at(&mut t, flen - pack::TRAILER_LEN)
-            .map_err(|e| Error::io(&path, e))?;
-        let (_, _, sum) = pack::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
-        Ok(Some((flen, sum)))
-    }
+    /// At open, once the log has been read up to `head`: make `head` durable (a
+    /// crashed process may have published it without syncing), or, for a handle
+    /// that never writes (`writable` false), take it as durable; then start
+    /// taking commits.
+    fn start(&self, head: u64, writable: bool) -> Result<()>;
 
-    /// Where record `seq` lies in the pack `f` (`flen` bytes) its name links to.
-    fn pack_entry(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<pack::Entry> {
-        let path = self.path(seq);
-        let corrupt = |e: crate::error::CodecError| Error::corrupt(&path, e.0);
-        if flen < pack::HEADER_LEN + pack::TRAILER_LEN {
-            return Err(Error::corrupt(&path, "record pack too short"));
-        }
-        let mut t = [0u8; pack::TRAILER_LEN as usize];
-        f.read_exact_at(&mut t, flen - pack::TRAILER_LEN)
-            .map_err(|e| Error::io(&path, e))?;
-        let (off, n, sum) = pack::parse_trailer(&t, flen).map_err(corrupt)?;
-        let memo = self.last_pack.lock().clone();
-        let index = match memo {
-            Some((len, s, index)) if len == flen && s == sum => index,
-            _ => {
-                let mut raw = vec![0u8; n * 24];
-                f.read_exact_at(&mut raw, off)
-                    .map_err(|e| Error::io(&path, e))?;
-                let index = Arc::new(pack::decode_index(&raw, sum, off).map_err(corrupt)?);
-                *self.last_pack.lock() = Some((flen, sum, index.clone()));
-                index
-            }
-        };
-        pack::find(&index, seq).ok_or_else(|| {
-            Error::corrupt(&path, "the record pack this name links to does not hold it")
-        })
-    }
+    /// Whether record `seq` has been published (as far as this process can see).
+    fn exists(&self, seq: u64) -> Result<bool>;
 
-    /// Read the header of record `seq`; `Ok(None)` if it does not exist (yet).
-    pub fn read_header(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<Record>> {
-        let path = self.path(seq);
-        let Some((f, flen)) = self.open(vfs, seq)? else {
-            return Ok(None);
-        };
-        if let Some(txn) = self.tombstone(&*f, flen, seq)? {
-            return Ok(Some(Record {
-                txn,
-                retired: true,
-                ..Default::default()
-            }));
-        }
-        if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
-            return Err(Error::corrupt(&path, "commit record too short"));
-        }
-        let mut prefix = [0u8; PREFIX_LEN];
-        f.read_exact_at(&mut prefix, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        let version = Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
-        let mut t = [0u8; TRAILER_LEN];
-        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
-            .map_err(|e| Error::io(&path, e))?;
-        let (off, len, sum) =
-            Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
-        let mut h = vec![0u8; len];
-        f.read_exact_at(&mut h, off)
-            .map_err(|e| Error::io(&path, e))?;
-        let rec =
-            Record::decode_header_of(&h, sum, version).map_err(|e| Error::corrupt(&path, e.0))?;
-        Ok(Some(rec))
-    }
+    /// The header of record `seq`; `Ok(None)` if it does not exist (yet).
+    fn read_header(&self, seq: u64) -> Result<Option<Record>>;
 
-    /// Forget the remembered tombstone and pack index, so the next ones are read
-    /// and verified whole (integrity checks start with this).
-    pub fn forget_tombstone(&self) {
-        *self.last_tombstone.lock() = None;
-        *self.last_pack.lock() = None;
-    }
+    /// Record `seq` as a file to read node images and values from.
+    fn open_record(&self, seq: u64) -> Result<Arc<dyn VFile>>;
 
-    /// Cheaply: is record `seq` retired (a tombstone), and its file's length;
-    /// `Ok(None)` if it does not exist. Reads only the first eight bytes.
-    pub fn peek(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(bool, u64)>> {
-        let path = self.path(seq);
-        let Some((f, flen)) = self.open(vfs, seq)? else {
-            return Ok(None);
-        };
-        let mut magic = [0u8; 8];
-        if flen >= 8 {
-            f.read_exact_at(&mut magic, 0)
-                .map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(Some((record::is_tombstone(&magic), flen)))
-    }
+    /// Move records kept elsewhere for now (a journal) to their final place, so
+    /// maintenance sees every record as a file. A no-op where there is none.
+    fn write_out(&self) -> Result<()>;
 
-    /// `Some(txn)` if `f` (record `seq`, `flen` bytes) is a tombstone; an error if it
-    /// starts like one but does not name `seq` or fails its checksum.
-    pub fn tombstone(&self, f: &dyn VFile, flen: u64, seq: u64) -> Result<Option<u128>> {
-        let path = self.path(seq);
-        let mut magic = [0u8; 8];
-        if flen < 8 {
-            return Err(Error::corrupt(&path, "commit record too short"));
-        }
-        f.read_exact_at(&mut magic, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        if !record::is_tombstone(&magic) {
-            return Ok(None);
-        }
-        if flen > record::TOMBSTONE2_MAX_LEN {
-            return Err(Error::corrupt(
-                &path,
-                "damaged tombstone of a reclaimed record",
-            ));
-        }
-        let mut tail = [0u8; 8];
-        f.read_exact_at(&mut tail, flen - 8)
-            .map_err(|e| Error::io(&path, e))?;
-        let memo = self.last_tombstone.lock().clone();
-        let t = match memo {
-            Some((len, sum, bytes)) if len == flen && sum == tail => bytes,
-            _ => {
-                let mut t = vec![0u8; flen as usize];
-                f.read_exact_at(&mut t, 0)
-                    .map_err(|e| Error::io(&path, e))?;
-                Arc::new(t)
-            }
-        };
-        let txn = record::decode_tombstone(&t, seq);
-        if txn.is_some() {
-            *self.last_tombstone.lock() = Some((flen, tail, t));
-        }
-        match txn {
-            Some(txn) => Ok(Some(txn)),
-            None => Err(Error::corrupt(
-                &path,
-                "damaged tombstone of a reclaimed record",
-            )),
-        }
-    }
+    /// A clean close: everything published is durable and in its final place.
+    /// An error leaves it for the next opener to finish (replay).
+    fn close(&self) -> Result<()>;
 
-    /// File length and body length (node images and values, without prefix,
-    /// header and trailer) of record `seq`; `Ok(None)` if it is missing or retired.
-    pub fn sizes(&self, vfs: &dyn Vfs, seq: u64) -> Result<Option<(u64, u64)>> {
-        let path = self.path(seq);
-        let Some((f, flen)) = self.open(vfs, seq)? else {
-            return Ok(None);
-        };
-        if self.tombstone(&*f, flen, seq)?.is_some() {
-            return Ok(None);
-        }
-        if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
-            return Err(Error::corrupt(&path, "commit record too short"));
-        }
-        let mut t = [0u8; TRAILER_LEN];
-        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
-            .map_err(|e| Error::io(&path, e))?;
-        let (off, _, _) =
-            Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
-        Ok(Some((flen, off - PREFIX_LEN as u64)))
-    }
-
-    /// Make `tmp` record `seq`. `Ok(false)` if that sequence is already taken.
-    pub fn link(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
-        self.prepare_link(vfs, seq, &|| {})?;
-        self.link_prepared(vfs, tmp, seq)
-    }
-
-    /// What linking record `seq` needs first: before the first record of a new
-    /// subdirectory, the previous subdirectory is synced so that a durable later
-    /// record always has durable predecessors, and the new one is created and its
-    /// name synced. `failed_sync` is called if a directory sync fails (the caller
-    /// poisons its handle: the page cache may show entries the disk lacks).
-    pub fn prepare_link(&self, vfs: &dyn Vfs, seq: u64, failed_sync: &dyn Fn()) -> Result<()> {
-        let dir = self.subdir(seq);
-        let first_in_dir = seq & ((1 << SUBDIR_SHIFT) - 1) == 0 || seq == 1;
-        if first_in_dir && seq > 1 {
-            let prev = self.subdir(seq - 1);
-            vfs.sync_dir(&prev).map_err(|e| {
-                failed_sync();
-                Error::io(&prev, e)
-            })?;
-        }
-        // In an exclusive folder the records before `seq` may all be packed in the
-        // journal, so the subdirectory may be missing for any `seq`.
-        if (first_in_dir || !self.packed.read().is_empty())
-            && !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))?
-        {
-            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            vfs.sync_dir(&self.root).map_err(|e| {
-                failed_sync();
-                Error::io(&self.root, e)
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Link `tmp` as record `seq` (after `prepare_link`). `Ok(false)` if another
-    /// record took the sequence. An error leaves the outcome unknown: a network
-    /// file system may have made the link and lost the reply.
-    pub fn link_prepared(&self, vfs: &dyn Vfs, tmp: &Path, seq: u64) -> Result<bool> {
-        let dir = self.subdir(seq);
-        let to = self.path(seq);
-        match vfs.link_exclusive(tmp, &to) {
-            Ok(()) => Ok(true),
-            // On a network file system a link whose reply was lost is sent again,
-            // and the retry finds the name taken by the first one: the name may
-            // hold this very file.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let ours = same_content(vfs, tmp, &to)?;
-                if ours {
-                    tracing::warn!(
-                        seq,
-                        "link reported \"already exists\" but the name holds this record: linked"
-                    );
-                }
-                Ok(ours)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !vfs.exists(&dir).unwrap_or(true) => {
-                // The subdirectory is created by whoever links its first record; we
-                // are behind, so report the slot as taken and catch up.
-                Ok(false)
-            }
-            Err(e) => Err(Error::io(to, e)),
-        }
-    }
-
-    /// Make the file `src` record `seq`, replacing whatever the name holds (journal
-    /// recovery rewriting a record from its frame): a hard link under the spare
-    /// name `via`, then an atomic rename over the record's name. Not synced.
-    pub fn put(&self, vfs: &dyn Vfs, src: &Path, seq: u64, via: &Path) -> Result<()> {
-        let dir = self.subdir(seq);
-        if !vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
-            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
-        vfs.link_exclusive(src, via)
-            .map_err(|e| Error::io(via, e))?;
-        let to = self.path(seq);
-        vfs.rename(via, &to).map_err(|e| {
-            let _ = vfs.remove_file(via);
-            Error::io(&to, e)
-        })
-    }
-
-    /// Make record `seq` (and all before it in its directory) durable.
-    pub fn sync(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
-        let dir = self.subdir(seq);
-        vfs.sync_dir(&dir).map_err(|e| Error::io(dir, e))
-    }
-
-    /// All record sequence numbers present, sorted.
-    pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
-        self.list_from(vfs, 0)
-    }
-
-    /// Record sequence numbers present in the subdirectories holding `from` and later.
-    pub fn list_from(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        let subs = match vfs.list_dir(&self.root) {
-            Ok(s) => s,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(&self.root, e)),
-        };
-        for sub in subs {
-            match u64::from_str_radix(&sub, 16) {
-                Ok(n) if n >= from >> SUBDIR_SHIFT => {}
-                _ => continue,
-            }
-            let p = self.root.join(&sub);
-            for name in vfs.list_dir(&p).map_err(|e| Error::io(&p, e))? {
-                if let Some(seq) = Self::parse_name(&name) {
-                    out.push(seq);
-                }
-            }
-        }
-        out.extend(self.packed.read().range(from..).map(|(s, _)| *s));
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
-    }
+    /// Stop for good: no background work touches the folder after this returns,
+    /// and `release` runs once, while none runs (the first call only; later
+    /// calls do nothing).
+    fn give_up(&self, release: &mut dyn FnMut());
 }

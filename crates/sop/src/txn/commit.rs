@@ -12,25 +12,31 @@
 //! 4. Merge on conflict: replay the transaction's ops on the newest state; a
 //!    differing result is `Error::Conflict`, otherwise go to 1 with the replay's
 //!    changes.
-//! 5. Commit point (`DbInner::link_record`): link the record at the next
-//!    sequence, exclusively, behind durable records only; a taken sequence means
-//!    another commit came first: go to 2.
-//! 6. Make it durable (directory sync, or the journal's `fdatasync`), then
-//!    return Ok. An error after the link is `CommitOutcomeUnknown`, never retried.
+//! 5. Commit point (`publish`): under the commit lock, catch up and re-validate,
+//!    then `CommitLog::prepare` and `CommitLog::publish` at the next sequence; a
+//!    taken sequence means another commit came first: go to 2 (or repeat 5 when
+//!    the record still applies).
+//! 6. Make it durable (`CommitLog::make_durable`: a directory sync, or the
+//!    journal's `fdatasync`), then return Ok. An error from `publish` or after is
+//!    `CommitOutcomeUnknown`, never retried.
 //! 7. Afterwards: cache the nodes written, queue released blobs, checkpoint.
+//!
+//! The commit log (`log/`) is the only backend-specific part: see the
+//! guarantees on `CommitLog`.
 
 use super::ops::Op;
 use super::view::SlotState;
 use super::{Transaction, TxState};
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::coord::LockKey;
-use crate::db::{DbInner, Linked, RecordWriter, Written};
+use crate::db::{DbInner, RecordWriter};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
+use crate::log::Written;
 use crate::registry::{DbState, Handle, Image};
 use crate::TxMode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub(super) fn commit(tx: &Transaction) -> Result<()> {
     let db = &*tx.db;
@@ -142,7 +148,8 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
         return Ok(Attempt::Stale(head));
     }
     let (written, rec) = build_record(&mut tx.st.borrow_mut(), db)?;
-    let linked = db.link_record(
+    let linked = publish(
+        db,
         &written,
         &rec,
         &mut |head| tx.st.borrow().validate(head),
@@ -151,11 +158,82 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt>
     );
     written.discard(&*db.vfs);
     match linked? {
-        Linked::At(seq) => {
-            db.make_linked_durable(seq, rec.txn)?;
+        Published::At(seq) => {
+            make_published_durable(db, seq, rec.txn)?;
             Ok(Attempt::Committed(seq, rec))
         }
-        Linked::Stale(head) => Ok(Attempt::Stale(head)),
+        Published::Stale(head) => Ok(Attempt::Stale(head)),
+    }
+}
+
+/// The outcome of [`publish`].
+pub(crate) enum Published {
+    /// Published at this sequence (not yet known durable).
+    At(u64),
+    /// The record no longer applies to the newest state.
+    Stale(Arc<DbState>),
+}
+
+/// The commit point: publish the written record `w` at the next sequence,
+/// provided `valid` holds at the newest state. Loops while other committers
+/// take the sequence first; `Stale` when `valid` fails. Maintenance (compaction,
+/// fencing) publishes its records through here too.
+pub(crate) fn publish(
+    db: &DbInner,
+    w: &Written,
+    rec: &Record,
+    valid: &mut dyn FnMut(&DbState) -> bool,
+    deadline: Instant,
+    max_commit_time: Duration,
+) -> Result<Published> {
+    loop {
+        let _g = db.commit_lock.lock();
+        let head = db.catch_up()?;
+        if head.aborted.contains(&rec.txn) {
+            return Err(Error::Conflict(
+                "recovery declared this transaction dead".into(),
+            ));
+        }
+        if head.aborted.contains(&db.proc_id) {
+            // Our lease lapsed and another process fenced us off and collected
+            // what we left: nothing of ours may commit any more.
+            db.poison_with(&Error::Fenced);
+            return Err(Error::Fenced);
+        }
+        if !valid(&head) {
+            return Ok(Published::Stale(head));
+        }
+        let seq = head.seq + 1;
+        // An error before the commit point leaves no trace of this commit.
+        db.commits.prepare(seq, w)?;
+        let published = db
+            .commits
+            .publish(seq, w)
+            .map_err(|e| outcome_unknown(db, rec.txn, e))?;
+        if published {
+            db.install(seq, rec);
+            return Ok(Published::At(seq));
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Timeout(max_commit_time));
+        }
+    }
+}
+
+/// Make record `seq`, just published by attempt `txn`, durable. A failure leaves
+/// the outcome unknown (Linux may drop dirty pages after a failed fsync), so it
+/// poisons the handle and is never retried.
+pub(crate) fn make_published_durable(db: &DbInner, seq: u64, txn: u128) -> Result<()> {
+    db.make_durable(seq)
+        .map_err(|e| outcome_unknown(db, txn, e))
+}
+
+/// An error after attempt `txn` may have been published: poison the handle.
+fn outcome_unknown(db: &DbInner, txn: u128, e: Error) -> Error {
+    db.poison_with(&e);
+    Error::CommitOutcomeUnknown {
+        attempt: format!("{txn:032x}"),
+        source: Box::new(e),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Transactions: optimistic, staged in memory, validated and merged at commit.
 
-mod commit;
+pub(crate) mod commit;
 mod memo;
 mod oplog;
 pub(crate) mod ops;

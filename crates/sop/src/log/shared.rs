@@ -1,0 +1,112 @@
+//! The commit log of a folder many processes share: one record file per commit,
+//! published by an exclusive hard link, made durable by a directory sync.
+
+use super::{CommitLog, LogDir, Written};
+use crate::error::{Error, Result};
+use crate::health::Health;
+use crate::io::{VFile, Vfs};
+use crate::log::record::Record;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The shared folder's log (see the module docs).
+pub(crate) struct SharedLog {
+    vfs: Arc<dyn Vfs>,
+    dir: Arc<LogDir>,
+    health: Arc<Health>,
+    /// Highest sequence known durable (its directory synced).
+    durable: Mutex<u64>,
+    given_up: AtomicBool,
+}
+
+impl SharedLog {
+    pub fn new(vfs: Arc<dyn Vfs>, dir: Arc<LogDir>, health: Arc<Health>) -> SharedLog {
+        SharedLog {
+            vfs,
+            dir,
+            health,
+            durable: Mutex::new(0),
+            given_up: AtomicBool::new(false),
+        }
+    }
+}
+
+impl CommitLog for SharedLog {
+    fn copy_max(&self) -> usize {
+        0
+    }
+
+    fn alone(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, seq: u64, _: &Written) -> Result<()> {
+        // Never link a record behind one that may not be durable: then the durable
+        // records are always a prefix of the log, and a gap can only mean damage.
+        self.make_durable(seq - 1)?;
+        // A failed directory sync on the way poisons like any failed sync.
+        self.dir
+            .prepare_link(&*self.vfs, seq, &|| self.health.poison())
+    }
+
+    fn publish(&self, seq: u64, w: &Written) -> Result<bool> {
+        let Some(tmp) = &w.path else {
+            return Err(Error::InvalidOption(
+                "a shared folder publishes record files only".into(),
+            ));
+        };
+        // A failed link may have linked (a network file system can lose the
+        // reply): the caller reports the outcome as unknown.
+        self.dir.link_prepared(&*self.vfs, tmp, seq)
+    }
+
+    fn make_durable(&self, seq: u64) -> Result<()> {
+        let mut d = self.durable.lock();
+        if *d >= seq || seq == 0 {
+            return Ok(());
+        }
+        // Syncing seq's folder makes every record linked before it durable (earlier
+        // folders were synced before the first link into a later one).
+        self.dir
+            .sync(&*self.vfs, seq)
+            .inspect_err(|e| self.health.poison_with(e))?;
+        *d = seq;
+        Ok(())
+    }
+
+    fn start(&self, head: u64, writable: bool) -> Result<()> {
+        // Records a crashed process linked may still sit only in the page cache.
+        if writable && head > 0 {
+            self.dir.sync(&*self.vfs, head)?;
+        }
+        *self.durable.lock() = head;
+        Ok(())
+    }
+
+    fn exists(&self, seq: u64) -> Result<bool> {
+        self.dir.exists(&*self.vfs, seq)
+    }
+
+    fn read_header(&self, seq: u64) -> Result<Option<Record>> {
+        self.dir.read_header(&*self.vfs, seq)
+    }
+
+    fn open_record(&self, seq: u64) -> Result<Arc<dyn VFile>> {
+        self.dir.segment(&*self.vfs, seq)
+    }
+
+    fn write_out(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn give_up(&self, release: &mut dyn FnMut()) {
+        if !self.given_up.swap(true, Ordering::AcqRel) {
+            release();
+        }
+    }
+}
