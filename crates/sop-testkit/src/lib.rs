@@ -96,3 +96,5 @@ impl Drop for OwnRedis {
         self.down();
     }
 }
+
+pub mod conformance;

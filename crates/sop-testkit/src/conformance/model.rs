@@ -4,7 +4,9 @@
 //! Beside the writer, a NoCheck reader of the last committed state answers every
 //! read too (its reads take the unrecorded snapshot path).
 
+use super::Backend;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use sop::{Database, DbOptions, Key, StoreOptions, Transaction, TxMode, Value, ValuePlacement};
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -71,20 +73,22 @@ struct Harness {
     work: Model,
     unique: bool,
     big: bool,
+    db_opts: DbOptions,
 }
 
-fn db_opts() -> DbOptions {
-    DbOptions {
+fn db_opts(b: &dyn Backend) -> DbOptions {
+    b.options(DbOptions {
         recovery_interval: None,
         node_cache_bytes: 1 << 20,
         ..Default::default()
-    }
+    })
 }
 
 impl Harness {
-    fn new(opts: StoreOptions) -> Self {
+    fn new(b: &dyn Backend, opts: StoreOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(dir.path(), db_opts()).unwrap();
+        let db_opts = db_opts(b);
+        let db = Database::open(dir.path(), db_opts.clone()).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();
         tx.create_store::<u64, Vec<u8>>("m", opts.clone()).unwrap();
         tx.commit().unwrap();
@@ -99,6 +103,7 @@ impl Harness {
             work: Model::new(),
             unique: opts.unique,
             big: opts.values != ValuePlacement::Inline,
+            db_opts,
         }
     }
 
@@ -234,7 +239,7 @@ impl Harness {
                 self.reader.take();
                 self.db.take();
                 self.work = self.committed.clone();
-                let db = Database::open(self.dir.path(), db_opts()).unwrap();
+                let db = Database::open(self.dir.path(), self.db_opts.clone()).unwrap();
                 self.reader = Some(db.begin(TxMode::NoCheck).unwrap());
                 self.db = Some(db);
                 self.check_db();
@@ -408,8 +413,8 @@ impl Harness {
     }
 }
 
-fn run(opts: StoreOptions, acts: Vec<Act>) {
-    let mut h = Harness::new(opts);
+fn run(b: &dyn Backend, opts: StoreOptions, acts: Vec<Act>) {
+    let mut h = Harness::new(b, opts);
     for a in &acts {
         h.step(a);
     }
@@ -458,22 +463,59 @@ fn store_opts() -> impl Strategy<Value = StoreOptions> {
         )
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 2000, ..ProptestConfig::default() })]
-
-    #[test]
-    fn matches_model_small_keyspace(opts in store_opts(), acts in prop::collection::vec(act(40), 1..120)) {
-        run(opts, acts);
-    }
-
-    #[test]
-    fn matches_model_wide_keyspace(opts in store_opts(), acts in prop::collection::vec(act(5000), 1..80)) {
-        run(opts, acts);
+/// Run `cases` random sequences of up to `len` actions over `keys` keys.
+fn random_runs(b: &dyn Backend, cases: u32, keys: u64, len: std::ops::Range<usize>) {
+    let mut runner = TestRunner::new(Config {
+        cases,
+        max_shrink_iters: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (store_opts(), prop::collection::vec(act(keys), len));
+    if let Err(e) = runner.run(&strategy, |(opts, acts)| {
+        run(b, opts, acts);
+        Ok(())
+    }) {
+        panic!("{}: {e}", b.name());
     }
 }
 
-#[test]
-fn big_slot_length_many_items() {
+/// Random sequences over 40 keys (many hits on the same keys and leaves).
+pub fn matches_model_small_keyspace(b: &dyn Backend) {
+    random_runs(b, 48, 40, 1..120);
+}
+
+/// Random sequences over 5,000 keys (sparse trees, splits far apart).
+pub fn matches_model_wide_keyspace(b: &dyn Backend) {
+    random_runs(b, 48, 5000, 1..80);
+}
+
+/// Cases random runs once found (kept from the proptest regression file).
+pub fn past_failures(b: &dyn Backend) {
+    let slot4 = |values| StoreOptions {
+        slot_length: 4,
+        values,
+        ..Default::default()
+    };
+    run(
+        b,
+        slot4(ValuePlacement::Big),
+        vec![
+            Act::Add(23, 0),
+            Act::Commit,
+            Act::Reopen,
+            Act::CursorUpdate(23, 0),
+        ],
+    );
+    run(
+        b,
+        slot4(ValuePlacement::Inline),
+        vec![Act::Upsert(0, 0), Act::Add(0, 0), Act::Range(8, 8, false)],
+    );
+}
+
+/// One store of 2,000-item leaves: bulk inserts, then thousands of removals.
+pub fn big_slot_length_many_items(b: &dyn Backend) {
     let opts = StoreOptions {
         slot_length: 2000,
         ..Default::default()
@@ -482,5 +524,5 @@ fn big_slot_length_many_items() {
     acts.push(Act::Commit);
     acts.extend((0..3000).map(|i| Act::Remove((i * 7919) % 20_000)));
     acts.push(Act::Commit);
-    run(opts, acts);
+    run(b, opts, acts);
 }
