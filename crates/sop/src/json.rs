@@ -36,8 +36,7 @@ use serde_json::Value;
 use std::ops::Bound;
 use std::sync::Arc;
 
-/// The key type saved with every JSON store.
-pub const JSON_KEY_TYPE: &str = "json";
+pub use crate::codec::json_key::JSON_KEY_TYPE;
 
 /// Parse JSON text (one document, surrounding whitespace allowed) with a clear error.
 /// Numbers keep their literal text (serde_json `arbitrary_precision`). An object

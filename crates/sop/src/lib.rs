@@ -14,10 +14,11 @@
 
 pub mod btree;
 pub mod cache;
-mod check;
+mod catalog;
 pub mod codec;
 pub mod coord;
 pub mod db;
+mod engine;
 pub mod error;
 mod health;
 pub mod io;
@@ -25,21 +26,22 @@ pub mod json;
 mod json_text;
 mod layout;
 pub mod log;
+mod maintenance;
 pub mod options;
-mod recovery;
 pub mod registry;
 pub mod store;
 pub mod txn;
 
 pub use btree::node::ItemId;
-pub use check::{CheckReport, StoreCheck};
 pub use codec::key::Key;
 pub use codec::value::Value;
-pub use db::{CompactOptions, CompactReport, Database, PackReport, ReclaimReport};
+pub use db::{
+    CheckReport, CompactOptions, CompactReport, Database, PackReport, ReclaimReport,
+    RecoveryReport, StoreCheck,
+};
 pub use error::{CodecError, Error, ErrorKind, Result};
 pub use json::{JsonRange, JsonStore};
 pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
-pub use recovery::RecoveryReport;
 pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
 pub use txn::Transaction;
 

@@ -115,7 +115,7 @@ impl Transaction {
         key_type: &str,
         opts: StoreOptions,
     ) -> Result<RawStore<'_>> {
-        if key_type == crate::json::JSON_KEY_TYPE {
+        if key_type == crate::codec::json_key::JSON_KEY_TYPE {
             return Err(Error::InvalidOption(format!(
                 "key type {key_type:?} is reserved for JSON stores; use Transaction::create_json_store"
             )));

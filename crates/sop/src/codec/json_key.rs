@@ -13,6 +13,9 @@ use crate::error::CodecError;
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 
+/// The key type saved with every JSON store (`StoreInfo::key_type`).
+pub const JSON_KEY_TYPE: &str = "json";
+
 /// Direction of one index field.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,

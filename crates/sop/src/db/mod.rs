@@ -1,69 +1,33 @@
-//! The database facade: opening a folder and the shared in-process state
-//! (catching up with the log, durability, checkpoints). Reading blobs is in
-//! `read`, writing records in `writer`, garbage in `garbage`, the folder's
-//! configuration in `config`, liveness and fencing in `process`.
+//! The public database handle: `Database`, a counted handle on the engine
+//! (`engine/`). Opening (`open`), transactions, statistics and the folder's
+//! configuration are here; maintenance (`maintenance.rs`, run by the engine's
+//! maintenance code in `maintenance/`), compact copies (`packed_copy.rs`) and
+//! the background thread (`background.rs`) beside it.
 
-mod blobs;
-mod compact;
-mod config;
-mod garbage;
-mod ownership;
+mod background;
+mod maintenance;
 mod packed_copy;
-mod process;
-mod read;
-mod reclaim;
-mod writer;
 
-pub(crate) use blobs::{unreferenced, Unreferenced};
-pub use compact::{CompactOptions, CompactReport};
-use config::load_or_create_config;
-pub(crate) use config::{config_temps, create_dir_durable, write_config};
+pub use crate::engine::{DbConfig, CONFIG_FILE, FORMAT_VERSION};
+pub use crate::maintenance::{
+    CheckReport, CompactOptions, CompactReport, ReclaimReport, RecoveryReport, StoreCheck,
+};
 pub use packed_copy::PackReport;
-use process::{spawn_heartbeat, spawn_recovery, take_process_lock};
-pub use reclaim::ReclaimReport;
-pub(crate) use writer::RecordWriter;
 
-use crate::btree::node::{Leaf, Node, ValueRef};
-use crate::cache::NodeCache;
-use crate::codec::wire::checksum;
-use crate::coord::{connect_clustered, Coordinator, LocalCoordinator};
+use crate::coord::connect_clustered;
+use crate::engine::{create_dir_durable, load_or_create_config, write_config, DbInner};
 use crate::error::{Error, Result};
-use crate::health::Health;
-use crate::io::{OsVfs, VFile, VLock, Vfs};
-use crate::layout::TmpNames;
-use crate::log::record::{Placement, Record, PREFIX_LEN};
-use crate::log::{replay, CommitLog, JournalLog, LogDir, SharedLog};
+use crate::io::{OsVfs, Vfs};
+use crate::maintenance::recovery;
 use crate::options::{Coordination, DbOptions};
-use crate::registry::{checkpoint, DbState, Handle, StoreInfo};
+use crate::registry::StoreInfo;
 use crate::txn::Transaction;
 use crate::TxMode;
-use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use background::spawn_recovery;
+use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Detail of the error for a big-value file that is not there.
-pub(crate) const MISSING_BLOB: &str = "value blob is missing";
-
-/// Version of the on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
-pub const CONFIG_FILE: &str = "sop.json";
-
-/// What the folder saves about the database (`sop.json`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct DbConfig {
-    pub format: String,
-    pub version: u32,
-    /// The database's identity (namespaces its keys in Redis).
-    #[serde(default)]
-    pub id: String,
-    pub coordination: Coordination,
-}
+use std::time::Duration;
 
 /// An open database. Cheap to clone; share it between threads.
 ///
@@ -73,9 +37,6 @@ pub struct DbConfig {
 /// reports errors).
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
-    /// Counted among the database's users (false for the background thread's
-    /// handle, which must never be the one to close it).
-    user: bool,
 }
 
 impl Clone for Database {
@@ -86,246 +47,22 @@ impl Clone for Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if self.user {
-            self.inner.release_user();
-        }
+        self.inner.release_user();
     }
-}
-
-pub(crate) struct DbInner {
-    pub path: PathBuf,
-    pub vfs: Arc<dyn Vfs>,
-    pub opts: DbOptions,
-    pub config: DbConfig,
-    /// The folder's record files (read by maintenance and the commit log).
-    pub log: Arc<LogDir>,
-    /// The commit point and durability: a shared folder's, or an exclusive
-    /// folder's journal (`log/`).
-    pub commits: Arc<dyn CommitLog>,
-    pub state: RwLock<Arc<DbState>>,
-    catchup: Mutex<()>,
-    /// Serializes this process's publish attempts (threads take turns at the log head).
-    pub commit_lock: Mutex<()>,
-    pub cache: NodeCache,
-    pub coord: Box<dyn Coordinator>,
-    pub proc_id: u128,
-    /// This process's lock on `procs/<id>.lock` (liveness); given up when the
-    /// last user goes (`give_up_folder`).
-    proc_lock: Mutex<Option<Box<dyn VLock>>>,
-    pub tmp: Arc<TmpNames>,
-    /// Poisoned after a failed write or sync of shared state (shared with `commits`).
-    pub health: Arc<Health>,
-    /// Opened on a full volume with a crashed owner's journal that could not be
-    /// replayed (where the disk was full): reads only.
-    full: Mutex<Option<PathBuf>>,
-    /// Snapshot sequences of this process's open transactions (seq -> how many).
-    snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
-    /// Clustered mode: when a process's lease was first seen missing.
-    suspects: Mutex<HashMap<u128, std::time::Instant>>,
-    /// Garbage released by commit `seq` at an instant: big-value blobs, and whole
-    /// blob folders of dropped stores. Deleted once no open transaction reads a
-    /// snapshot before `seq` and the grace period has passed (`blobs.rs`).
-    trash: Mutex<Vec<(u64, Instant, PathBuf)>>,
-    blob_gc: blobs::BlobGc,
-    /// No other process writes the log (an exclusive folder, or a crashed owner's
-    /// journals read in place): the state in memory is the newest and catching up
-    /// reads nothing.
-    alone: AtomicBool,
-    /// Exclusive mode: `open.lock`, held while open.
-    _open_lock: Mutex<Option<Box<dyn VLock>>>,
-    /// Database handles and transactions alive (background threads are not
-    /// counted): the last one to go closes the journal, in its own thread.
-    users: std::sync::atomic::AtomicUsize,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |e| Error::io(path, e)
 }
 
 impl Database {
     /// Create or open the database in folder `path`.
-    pub fn open(path: impl AsRef<Path>, mut opts: DbOptions) -> Result<Database> {
-        let path = path.as_ref().to_path_buf();
-        let ro = opts.read_only;
-        if ro {
-            if opts.exclusive {
-                return Err(Error::InvalidOption(
-                    "read_only and exclusive exclude each other".into(),
-                ));
-            }
-            // Nothing is written: no creation, no recovery, no background thread.
-            opts.create = false;
-            opts.recover_on_open = false;
-            opts.recovery_interval = None;
-        }
-        let vfs: Arc<dyn Vfs> = opts.vfs.clone().unwrap_or_else(|| Arc::new(OsVfs));
-        if opts.exclusive && opts.journal_bytes == 0 {
-            return Err(Error::InvalidOption(
-                "journal_bytes must be positive".into(),
-            ));
-        }
-        let exclusive_clustered = || {
-            Error::InvalidOption(
-                "exclusive needs a Standalone database (Clustered means many processes)".into(),
-            )
-        };
-        if opts.exclusive && matches!(opts.coordination, Some(Coordination::Redis { .. })) {
-            return Err(exclusive_clustered());
-        }
-        let config = load_or_create_config(&*vfs, &path, &opts)?;
-        if let (Some(want), true) = (&opts.coordination, true) {
-            if *want != config.coordination {
-                return Err(Error::InvalidOption(format!(
-                    "the database at {} is configured for {:?}, not {:?}; change it with Database::set_coordination",
-                    path.display(),
-                    config.coordination,
-                    want
-                )));
-            }
-        }
-        if opts.exclusive && config.coordination != Coordination::Standalone {
-            return Err(exclusive_clustered());
-        }
-        let coord: Box<dyn Coordinator> = match &config.coordination {
-            // A read-only handle takes no lock and publishes nothing.
-            _ if ro => Box::new(LocalCoordinator::new()),
-            Coordination::Standalone => Box::new(LocalCoordinator::new()),
-            Coordination::Redis { url } => {
-                if config.id.is_empty() {
-                    return Err(Error::corrupt(
-                        path.join(CONFIG_FILE),
-                        "Clustered mode needs a database id in sop.json",
-                    ));
-                }
-                connect_clustered(url, &config.id)?
-            }
-        };
-        for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
-            let p = path.join(d);
-            if !ro && !vfs.exists(&p).map_err(io_err(&p))? {
-                vfs.create_dir_all(&p).map_err(io_err(&p))?;
-                vfs.sync_dir(&path).map_err(io_err(&path))?;
-            }
-        }
-        // Openers take turns at open.lock: an exclusive one keeps it, and replaying
-        // a crashed owner's journal needs the folder alone.
-        // A read-only opener takes neither (both are files it would write).
-        let (open_lock, proc_id, proc_lock) = if ro {
-            let none: Box<dyn VLock> = Box::new(NoLock);
-            (None, uuid::Uuid::new_v4().as_u128(), none)
-        } else {
-            let open_lock = ownership::take_open_lock(&*vfs, &path)?;
-            let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
-            let procs = path.join("procs");
-            vfs.sync_dir(&procs).map_err(io_err(&procs))?;
-            if opts.exclusive {
-                ownership::check_alone(&*vfs, &path, proc_id)?;
-                let tmp = path.join("tmp").join(format!("{proc_id:032x}-owner.tmp"));
-                // Only a help to waiting openers (they wait instead of failing at
-                // once without it): a full disk must not stop the open.
-                if let Err(e) = ownership::claim_owner(&*vfs, &path, &tmp, proc_id) {
-                    let _ = vfs.remove_file(&tmp);
-                    tracing::warn!(error = %e, "could not name this exclusive owner in open.owner");
-                }
-            }
-            (Some(open_lock), proc_id, proc_lock)
-        };
-        coord.lease(proc_id, opts.lease_ttl)?;
-        let log = Arc::new(LogDir::new(&path));
-        let health = Arc::new(Health::default());
-        let tmp = Arc::new(TmpNames::new(&path, proc_id));
-        let commits: Arc<dyn CommitLog> = if opts.exclusive {
-            JournalLog::new(
-                vfs.clone(),
-                &path,
-                log.clone(),
-                health.clone(),
-                tmp.clone(),
-                opts.journal_bytes,
-                opts.recovery_interval.is_some(),
-            )
-        } else {
-            Arc::new(SharedLog::new(vfs.clone(), log.clone(), health.clone()))
-        };
-        let inner = DbInner {
-            log,
-            commits,
-            cache: NodeCache::new(opts.node_cache_bytes),
-            path,
-            vfs,
-            config,
-            state: RwLock::new(Arc::new(DbState::default())),
-            catchup: Mutex::new(()),
-            commit_lock: Mutex::new(()),
-            coord,
-            proc_id,
-            proc_lock: Mutex::new(Some(proc_lock)),
-            tmp,
-            health,
-            full: Mutex::new(None),
-            snapshots: Mutex::new(Default::default()),
-            suspects: Mutex::new(HashMap::new()),
-            trash: Mutex::new(Vec::new()),
-            blob_gc: Default::default(),
-            alone: AtomicBool::new(false),
-            _open_lock: Mutex::new(None),
-            users: Default::default(),
-            opts,
-        };
+    pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Database> {
+        let (inner, open_lock) = DbInner::create(path, opts)?;
         let db = Database::from_inner(Arc::new(inner));
-        // A crashed exclusive owner's journals are replayed into the log; on a
-        // full volume they cannot be (that writes a record pack), so they are
-        // read in place and the handle only reads (`DbInner::full`).
-        // A read-only opener reads them in place too, and replays nothing.
-        let limit = if ro {
-            db.inner.attach_journals()?
-        } else {
-            match db.inner.replay_journals() {
-                Ok(()) => None,
-                Err(Error::DiskFull { path, .. }) => {
-                    let keep = db.inner.attach_journals()?;
-                    tracing::warn!(path = %path.display(), "disk full: the journal cannot be replayed; the database is open for reading only");
-                    *db.inner.full.lock() = Some(path);
-                    keep
-                }
-                Err(e) => return Err(e),
+        let writable = db
+            .inner
+            .open_log(open_lock, &mut || recovery::recover(&db.inner).map(|_| ()))?;
+        if writable {
+            if let Some(every) = db.inner.opts.recovery_interval {
+                spawn_recovery(Arc::downgrade(&db.inner), every);
             }
-        };
-        let full = db.inner.full.lock().is_some();
-        if db.inner.opts.exclusive {
-            *db.inner._open_lock.lock() = open_lock;
-        } else {
-            drop(open_lock);
-        }
-        db.inner.load_checkpoint()?;
-        if db.inner.opts.recover_on_open && !full {
-            db.recover()?;
-        }
-        let head = db.inner.catch_up_to(limit.unwrap_or(u64::MAX))?.seq;
-        db.inner.check_no_gap(head)?;
-        if ro || full {
-            // Reads only. Of the state the journals hold, if any: nothing newer is
-            // read (a live owner may still be appending to them).
-            if limit.is_some() {
-                db.inner.alone.store(true, Ordering::Release);
-            }
-            db.inner.commits.start(head, false)?;
-            return Ok(db);
-        }
-        // Makes the head durable (a crashed process may have linked it unsynced).
-        db.inner.commits.start(head, true)?;
-        // Checkpoints beyond the head whose record is gone were written for a
-        // record a power cut removed: a later commit will take that sequence.
-        db.inner.remove_stale_checkpoints(head)?;
-        if db.inner.commits.alone() {
-            db.inner.alone.store(true, Ordering::Release);
-        }
-        if let Some(every) = db.inner.opts.recovery_interval {
-            spawn_recovery(Arc::downgrade(&db.inner), every);
-        }
-        if db.inner.coord.clustered() {
-            spawn_heartbeat(Arc::downgrade(&db.inner), db.inner.opts.lease_ttl);
-            db.inner.coord.publish_head(head);
         }
         Ok(db)
     }
@@ -366,7 +103,7 @@ impl Database {
     /// the log. Fails with `Error::InUse` if other clones of this handle or open
     /// transactions are still alive (it then closes when the last of them goes).
     pub fn close(self) -> Result<()> {
-        if self.inner.users.load(Ordering::Acquire) > 1 {
+        if self.inner.users() > 1 {
             return Err(Error::InUse(
                 self.inner.path.clone(),
                 "other handles or open transactions of this database are still alive".into(),
@@ -380,13 +117,7 @@ impl Database {
     /// A handle on `inner`, counted as a user.
     pub(crate) fn from_inner(inner: Arc<DbInner>) -> Database {
         inner.add_user();
-        Database { inner, user: true }
-    }
-
-    /// A handle for a background thread's maintenance: not a user, so dropping
-    /// it never closes the database.
-    pub(crate) fn background(inner: Arc<DbInner>) -> Database {
-        Database { inner, user: false }
+        Database { inner }
     }
 
     /// The folder of this database.
@@ -451,7 +182,7 @@ impl Database {
         let path = path.as_ref();
         let vfs = OsVfs;
         let cfg_path = path.join(CONFIG_FILE);
-        if vfs.exists(&cfg_path).map_err(io_err(&cfg_path))? {
+        if vfs.exists(&cfg_path).map_err(|e| Error::io(&cfg_path, e))? {
             return Err(Error::AlreadyExists(path.to_path_buf()));
         }
         create_dir_durable(&vfs, path)?;
@@ -519,297 +250,10 @@ pub struct StoreSummary {
     pub node_bytes: u64,
 }
 
-impl DbInner {
-    /// Fail if this handle only reads: opened `read_only` (`Error::ReadOnlyOpen`),
-    /// or on a full volume (`Error::DiskFull`). Every write, maintenance
-    /// included, asks this first.
-    pub(crate) fn check_writable(&self) -> Result<()> {
-        if self.opts.read_only {
-            return Err(Error::ReadOnlyOpen(self.path.clone()));
-        }
-        match &*self.full.lock() {
-            Some(path) => Err(Error::DiskFull {
-                path: path.clone(),
-                source: io::ErrorKind::StorageFull.into(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    pub(crate) fn add_user(&self) {
-        self.users.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// The last handle or transaction is gone: close the journal here, in the
-    /// caller's thread. (Left to the last `Arc`, the close could run in a
-    /// background thread that the process's exit then kills halfway.)
-    pub(crate) fn release_user(&self) {
-        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            match self.close_log() {
-                Ok(()) | Err(Error::Poisoned(_)) => {}
-                Err(e) => tracing::warn!(error = %e, "journal left for the next open to replay"),
-            }
-            // No transaction is open (each is a user); other processes' may be.
-            self.collect_trash_at_close();
-            // The folder is free for the next opener now, even while a
-            // background thread still holds this state for a moment.
-            self.give_up_folder();
-        }
-    }
-
-    /// Whether the last user is gone (background threads then stop). Final:
-    /// nothing counts a user again once none is left (a new handle or
-    /// transaction comes only from a live one).
-    pub(crate) fn is_closed(&self) -> bool {
-        self.users.load(Ordering::Acquire) == 0
-    }
-
-    /// Give up what marks this process as having the folder open: the exclusive
-    /// owner's name, `open.lock`, the Redis lease, and the process lock with its
-    /// file (a clean close leaves nothing for recovery). Idempotent.
-    fn give_up_folder(&self) {
-        // Once, and while no write-out of journaled records runs (`give_up`): by
-        // then another opener may have claimed the folder (and named itself in
-        // open.owner), which a second pass must not undo.
-        self.commits.give_up(&mut || self.release_folder());
-    }
-
-    fn release_folder(&self) {
-        if self.opts.exclusive {
-            // Before `open.lock` goes.
-            let _ = self.vfs.remove_file(&self.path.join(ownership::OPEN_OWNER));
-        }
-        *self._open_lock.lock() = None;
-        self.coord.release_lease(self.proc_id);
-        if let Some(lock) = self.proc_lock.lock().take() {
-            let file = self
-                .path
-                .join("procs")
-                .join(format!("{:032x}.lock", self.proc_id));
-            // Removed while still locked, so no recovery takes it for a dead one's.
-            let _ = self.vfs.remove_file(&file);
-            drop(lock);
-        }
-    }
-
-    pub fn check_poisoned(&self) -> Result<()> {
-        self.health.check()
-    }
-    /// Poison the handle, saying why (kept for every later `Poisoned` error).
-    pub fn poison_with(&self, why: &Error) {
-        self.health.poison_with(why);
-    }
-
-    /// A clean close of the commit log (an exclusive folder's journal is written
-    /// out into the log).
-    pub(crate) fn close_log(&self) -> Result<()> {
-        self.commits.close()
-    }
-
-    /// On open, holding `open.lock` alone: replay the journals a crashed
-    /// exclusive owner left (`log::replay`).
-    fn replay_journals(&self) -> Result<()> {
-        let ckpts = checkpoint::CheckpointDir::new(&self.path);
-        replay::recover(&*self.vfs, &self.path, &self.log, &self.tmp, &mut |keep| {
-            ckpts.remove_after(&*self.vfs, keep)?;
-            let dir = self.path.join("checkpoints");
-            self.vfs.sync_dir(&dir).map_err(io_err(&dir))
-        })
-    }
-
-    /// Where the journals cannot be replayed: read them in place
-    /// (`log::replay::attach`); the last record to read, if there are any.
-    fn attach_journals(&self) -> Result<Option<u64>> {
-        replay::attach(&*self.vfs, &self.path, &self.log)
-    }
-
-    /// Read every record newer than what this process has applied.
-    pub fn catch_up(&self) -> Result<Arc<DbState>> {
-        self.catch_up_to(u64::MAX)
-    }
-
-    /// Read the records newer than what this process has applied, up to `limit`.
-    fn catch_up_to(&self, limit: u64) -> Result<Arc<DbState>> {
-        let current = self.state.read().clone();
-        if self.alone.load(Ordering::Acquire) || !self.log_has(current.seq + 1)? {
-            return Ok(current);
-        }
-        let _g = self.catchup.lock();
-        let mut st = self.state.read().clone();
-        let start = st.seq;
-        while st.seq < limit {
-            let next = st.seq + 1;
-            match self.commits.read_header(next)? {
-                None => break,
-                Some(rec) if rec.retired => {
-                    // Reclaimed after a checkpoint covered it: continue from that checkpoint.
-                    let dir = checkpoint::CheckpointDir::new(&self.path);
-                    match dir
-                        .load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
-                    {
-                        Some(cp) if cp.seq >= next => st = Arc::new(cp),
-                        _ => {
-                            let ckpts = self.path.join("checkpoints");
-                            let present = dir.list(&*self.vfs).map_or(0, |l| l.len());
-                            return Err(Error::corrupt(
-                                self.log.path(next),
-                                format!(
-                                    "record was reclaimed and no intact checkpoint covers it \
-                                     ({present} checkpoint file(s) in {}, none usable: damaged, \
-                                     or taken at other records)",
-                                    ckpts.display()
-                                ),
-                            ));
-                        }
-                    }
-                }
-                Some(rec) => Arc::make_mut(&mut st).apply(next, &rec),
-            }
-        }
-        if st.seq != start {
-            *self.state.write() = st.clone();
-        }
-        Ok(st)
-    }
-
-    /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
-    fn load_checkpoint(&self) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.path);
-        if let Some(st) =
-            dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
-        {
-            *self.state.write() = Arc::new(st);
-        }
-        Ok(())
-    }
-
-    /// Whether record `seq` exists and, if `txn` is known (non-zero), is the
-    /// record of that transaction: a checkpoint of `seq` applies only then.
-    fn checkpoint_matches(&self, seq: u64, txn: u128) -> Result<bool> {
-        match self.commits.read_header(seq) {
-            Ok(Some(rec)) => Ok(txn == 0 || rec.txn == txn),
-            Ok(None) | Err(Error::Corrupt { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Write a checkpoint of `st`, once its record is durable. A checkpoint is
-    /// derived from the records up to `st.seq`; written while the newest of them
-    /// could still vanish in a power cut, it would outlive that record and later
-    /// stand for another commit at the same sequence.
-    pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
-        self.make_durable(st.seq)?;
-        checkpoint::CheckpointDir::new(&self.path).write(&*self.vfs, st, &self.tmp.next())
-    }
-
-    /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
-    pub fn maybe_checkpoint(&self, seq: u64) {
-        let every = self.opts.checkpoint_every;
-        if every == 0 || !seq.is_multiple_of(every) {
-            return;
-        }
-        let st = self.state.read().clone();
-        if st.seq != seq {
-            return; // someone else's commit came in between; theirs will do
-        }
-        if let Err(e) = self.write_checkpoint(&st) {
-            tracing::warn!(seq, error = %e, "checkpoint not written");
-        }
-    }
-
-    /// Checkpoints after `head` whose record does not exist. One written by an
-    /// older build (no transaction id) may be of a record a power cut removed
-    /// before it was durable: it is removed. This build writes a checkpoint only
-    /// of a durable record, so one of those beyond the head is evidence that
-    /// durable records were lost (damage): it is kept, for `check` to report.
-    fn remove_stale_checkpoints(&self, head: u64) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.path);
-        for seq in dir.list(&*self.vfs)?.into_iter().filter(|s| *s > head) {
-            if self.log_has(seq)? {
-                continue;
-            }
-            match dir.read(&*self.vfs, seq) {
-                Ok(st) if st.head_txn != 0 => tracing::error!(
-                    seq,
-                    head,
-                    "a checkpoint proves that log records up to its sequence were durable, but the log ends before it"
-                ),
-                _ => dir.remove(&*self.vfs, seq)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Records beyond `head` with one missing in between mean a damaged log
-    /// (commits link only behind durable records, so a power cut leaves no gap).
-    fn check_no_gap(&self, head: u64) -> Result<()> {
-        let beyond: Vec<u64> = self
-            .log
-            .list_from(&*self.vfs, head)?
-            .into_iter()
-            .filter(|s| *s > head + 1)
-            .collect();
-        if let Some(last) = beyond.last() {
-            if !self.log_has(head + 1)? {
-                return Err(Error::corrupt(
-                    self.log.path(head + 1),
-                    format!(
-                        "log record {} is missing but records up to {last} exist",
-                        head + 1
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn log_has(&self, seq: u64) -> Result<bool> {
-        self.commits.exists(seq)
-    }
-
-    /// Install a state after this process committed record `seq`.
-    pub fn install(&self, seq: u64, rec: &Record) {
-        let _g = self.catchup.lock();
-        let mut st = self.state.read().clone();
-        if st.seq + 1 == seq {
-            Arc::make_mut(&mut st).apply(seq, rec);
-            *self.state.write() = st;
-        }
-    }
-
-    /// Make record `seq` durable; concurrent committers share one sync. A
-    /// failure poisons the handle (whoever's record it was): after a failed
-    /// fsync the page cache may show entries the disk lacks, and a later sync may
-    /// report success without writing them.
-    pub fn make_durable(&self, seq: u64) -> Result<()> {
-        if self.opts.read_only {
-            // It may not write, nor sync (a read-only mount may refuse that).
-            return Ok(());
-        }
-        self.commits.make_durable(seq)
-    }
-
-    pub fn tmp_path(&self) -> PathBuf {
-        self.tmp.next()
-    }
-}
-
-/// The lock a read-only handle holds instead of a process lock: none.
-struct NoLock;
-impl VLock for NoLock {}
-
-impl Drop for DbInner {
-    fn drop(&mut self) {
-        // The last user (`release_user`) closed the journal, collected the trash
-        // and gave the folder up; doing any of it again here could touch files
-        // another opener owns by now. This only makes sure of the last (a no-op).
-        self.give_up_folder();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     /// A background thread holding the state for a moment when the last handle
     /// goes (the journal writer checks for work every 200 ms) must not keep the

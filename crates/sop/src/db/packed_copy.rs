@@ -7,7 +7,13 @@
 //! (`DbOptions::read_only`), or normally anywhere writable.
 
 use super::*;
-use crate::db::compact::CompactOptions;
+use crate::registry::checkpoint;
+use std::io;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+use crate::maintenance::CompactOptions;
 use std::ops::Bound;
 
 /// What `Database::pack_into` wrote.

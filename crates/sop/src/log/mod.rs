@@ -21,6 +21,7 @@
 
 mod dir;
 mod exclusive;
+pub mod image;
 pub mod journal;
 pub mod pack;
 pub mod record;

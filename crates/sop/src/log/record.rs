@@ -12,12 +12,13 @@
 //! Every node image and value has its own checksum (in the header for nodes, in
 //! the leaf that points at it for values), so one bad blob is reported on its own.
 
+use super::image::{decode_base, encode_base, Image};
 use crate::btree::node::{ItemId, NodeId};
+use crate::catalog::StoreInfo;
 use crate::codec::wire::{
     checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, unzigzag, zigzag, Reader,
 };
 use crate::error::CodecError;
-use crate::registry::{decode_base, encode_base, Image, StoreInfo};
 
 pub const MAGIC: &[u8; 8] = b"SOPREC\0\x01";
 pub const END_MAGIC: &[u8; 8] = b"SOPEND\0\x01";

@@ -8,13 +8,9 @@
 
 pub mod checkpoint;
 
-use crate::btree::node::NodeId;
-use crate::codec::json_key::IndexSpec;
-use crate::codec::wire::{put_u32, put_u64, Reader};
-use crate::error::CodecError;
+pub use crate::catalog::StoreInfo;
+pub use crate::log::image::{decode_base, encode_base, Image};
 use crate::log::record::Record;
-use crate::options::StoreOptions;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Where a node's current image lives: commit segment `seq`, bytes `off..off+len`.
@@ -30,15 +26,6 @@ pub struct Handle {
     pub len: u32,
     pub checksum: u64,
     pub base: Option<Image>,
-}
-
-/// A full node image: commit segment `seq`, bytes `off..off+len`, their xxh3-64.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Image {
-    pub seq: u64,
-    pub off: u64,
-    pub len: u32,
-    pub checksum: u64,
 }
 
 impl Handle {
@@ -69,59 +56,6 @@ impl Handle {
     pub fn images(&self) -> impl Iterator<Item = Image> {
         std::iter::once(self.image()).chain(self.base)
     }
-}
-
-impl Image {
-    /// `seq u64, off u64, len u32, xxh3-64 u64` (28 bytes).
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        put_u64(out, self.seq);
-        put_u64(out, self.off);
-        put_u32(out, self.len);
-        put_u64(out, self.checksum);
-    }
-    pub fn decode(r: &mut Reader<'_>) -> Result<Image, CodecError> {
-        Ok(Image {
-            seq: r.u64()?,
-            off: r.u64()?,
-            len: r.u32()?,
-            checksum: r.u64()?,
-        })
-    }
-}
-
-/// A delta's base as stored with its handle: `00` (none) or `01` and the image.
-pub fn encode_base(out: &mut Vec<u8>, base: Option<Image>) {
-    match base {
-        None => out.push(0),
-        Some(b) => {
-            out.push(1);
-            b.encode(out);
-        }
-    }
-}
-
-pub fn decode_base(r: &mut Reader<'_>) -> Result<Option<Image>, CodecError> {
-    match r.u8()? {
-        0 => Ok(None),
-        1 => Ok(Some(Image::decode(r)?)),
-        t => Err(CodecError::new(format!("unknown base tag {t}"))),
-    }
-}
-
-/// What is saved about a store when it is created.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoreInfo {
-    pub id: u64,
-    pub name: String,
-    pub options: StoreOptions,
-    /// Identity of the key encoding (see `Key::type_name`).
-    pub key_type: String,
-    /// The root's logical ID; it never changes.
-    pub root: NodeId,
-    /// JSON stores (`key_type` "json"): the index specification that orders object
-    /// keys; absent for primitive JSON keys and for typed stores.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_spec: Option<IndexSpec>,
 }
 
 /// A persistent map keyed by logical ids (random 64-bit numbers, so a cheap hash

@@ -29,7 +29,7 @@ use super::view::SlotState;
 use super::{Transaction, TxState};
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::coord::LockKey;
-use crate::db::{DbInner, RecordWriter};
+use crate::engine::{DbInner, RecordWriter};
 use crate::error::{Error, Result};
 use crate::log::record::{Placement, Record, StoreDelta};
 use crate::log::Written;

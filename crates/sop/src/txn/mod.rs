@@ -10,7 +10,7 @@ pub(crate) mod view;
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
 use crate::codec::wire::checksum;
-use crate::db::DbInner;
+use crate::engine::DbInner;
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, ValuePlacement};
 use crate::registry::{DbState, StoreInfo};
@@ -641,7 +641,7 @@ impl TxState {
             (None, Some(opts)) => {
                 opts.validate()?;
                 if let Some(spec) = key_spec {
-                    if key_type != crate::json::JSON_KEY_TYPE {
+                    if key_type != crate::codec::json_key::JSON_KEY_TYPE {
                         return Err(Error::InvalidOption(format!(
                             "an index spec needs key type json, not {key_type}"
                         )));
@@ -930,7 +930,7 @@ fn stage_value<'v>(
             let path = db.blob_path(sid, blob);
             let dir = path.parent().unwrap().to_path_buf();
             if !db.vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
-                crate::db::create_dir_durable(&*db.vfs, &dir)?;
+                crate::engine::create_dir_durable(&*db.vfs, &dir)?;
             }
             let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
             st.big.push(blob);

@@ -12,7 +12,7 @@ use super::view::View;
 use super::{Transaction, TxState};
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::btree::tree::{self, NodeRead, Pos, Target, Tree};
-use crate::db::DbInner;
+use crate::engine::DbInner;
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Bound;
@@ -38,7 +38,7 @@ impl Fetch<'_> {
                 // Collected after a later commit released it (another process's
                 // snapshots past the grace period): retry with a newer snapshot.
                 // The log says which (db/blobs.rs).
-                Err(Error::Corrupt { detail, .. }) if detail == crate::db::MISSING_BLOB => {
+                Err(Error::Corrupt { detail, .. }) if detail == crate::engine::MISSING_BLOB => {
                     let ValueRef::File { blob, .. } = *v else {
                         unreachable!("only big values live in blob files")
                     };

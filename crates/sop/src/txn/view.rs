@@ -5,7 +5,7 @@
 use super::memo::Memo;
 use crate::btree::node::{Node, NodeId};
 use crate::btree::tree::{self, Finger, NodeRead, NodeStore, Pos, Target, Tree};
-use crate::db::DbInner;
+use crate::engine::DbInner;
 use crate::error::{Error, Result};
 use crate::registry::{StoreInfo, StoreState};
 use bytes::Bytes;

@@ -25,7 +25,6 @@
 //! otherwise.
 
 use super::*;
-use crate::recovery::{liveness, prefix_of};
 use std::collections::HashSet;
 
 /// What a blob no item of the newest state refers to is (see the module docs).

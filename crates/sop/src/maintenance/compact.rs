@@ -11,9 +11,16 @@
 //! (replays its operations, whose results are unchanged: separate values are
 //! identified by content), exactly as after any concurrent writer.
 
-use super::*;
+use super::reclaim::ReclaimReport;
+use crate::btree::node::{Node, ValueRef};
+use crate::engine::{DbInner, RecordWriter};
+use crate::error::{Error, Result};
+use crate::log::record::Record;
 use crate::log::Written;
+use crate::registry::{DbState, Handle};
 use crate::txn::commit::Published;
+use serde::Serialize;
+use std::time::Instant;
 
 use crate::btree::node::NodeId;
 use crate::log::record::StoreDelta;
@@ -98,52 +105,49 @@ const MAX_REPLANS: usize = 8;
 /// Rounds of choosing victims and moving out of them.
 const MAX_ROUNDS: usize = 4;
 
-impl Database {
-    /// Compact with the default options (see [`CompactOptions`]).
-    pub fn compact(&self) -> Result<CompactReport> {
-        self.compact_with(&CompactOptions::default())
-    }
+/// Compact with the default options (see [`CompactOptions`]).
+pub(crate) fn compact(db: &DbInner) -> Result<CompactReport> {
+    compact_with(db, &CompactOptions::default())
+}
 
-    /// Move live data out of mostly-dead records, then reclaim. Safe at any
-    /// time, from any process, concurrently with writers.
-    pub fn compact_with(&self, o: &CompactOptions) -> Result<CompactReport> {
-        o.validate()?;
-        let db = &*self.inner;
-        db.check_poisoned()?;
-        db.check_writable()?;
-        // Records still in an exclusive folder's journal are not files yet: write
-        // them out first, or a journal's worth of dead records would stay.
-        if o.write_out_journal {
-            db.commits.write_out()?;
-        }
-        let mut report = CompactReport::default();
-        // Moving a leaf for the sake of its values leaves dead bytes in the record
-        // it came from, so a round can make new victims: go on while there are some.
-        for _ in 0..MAX_ROUNDS {
-            let head = db.catch_up()?;
-            let victims = db.victims(&head, o.min_dead_fraction)?;
-            if victims.is_empty() {
-                break;
-            }
-            report.records_emptied += victims.len();
-            let moves = db.plan_moves(&head, &victims)?;
-            let mut chunk: Vec<Move> = Vec::new();
-            let mut bytes = 0u64;
-            for m in moves {
-                bytes += u64::from(m.from.len);
-                chunk.push(m);
-                if bytes >= o.chunk_bytes {
-                    db.move_chunk(std::mem::take(&mut chunk), &victims, &mut report)?;
-                    bytes = 0;
-                }
-            }
-            if !chunk.is_empty() {
-                db.move_chunk(chunk, &victims, &mut report)?;
-            }
-        }
-        report.reclaim = self.reclaim()?;
-        Ok(report)
+/// Move live data out of mostly-dead records, then reclaim. Safe at any
+/// time, from any process, concurrently with writers.
+pub(crate) fn compact_with(db: &DbInner, o: &CompactOptions) -> Result<CompactReport> {
+    o.validate()?;
+    db.check_poisoned()?;
+    db.check_writable()?;
+    // Records still in an exclusive folder's journal are not files yet: write
+    // them out first, or a journal's worth of dead records would stay.
+    if o.write_out_journal {
+        db.commits.write_out()?;
     }
+    let mut report = CompactReport::default();
+    // Moving a leaf for the sake of its values leaves dead bytes in the record
+    // it came from, so a round can make new victims: go on while there are some.
+    for _ in 0..MAX_ROUNDS {
+        let head = db.catch_up()?;
+        let victims = db.victims(&head, o.min_dead_fraction)?;
+        if victims.is_empty() {
+            break;
+        }
+        report.records_emptied += victims.len();
+        let moves = db.plan_moves(&head, &victims)?;
+        let mut chunk: Vec<Move> = Vec::new();
+        let mut bytes = 0u64;
+        for m in moves {
+            bytes += u64::from(m.from.len);
+            chunk.push(m);
+            if bytes >= o.chunk_bytes {
+                db.move_chunk(std::mem::take(&mut chunk), &victims, &mut report)?;
+                bytes = 0;
+            }
+        }
+        if !chunk.is_empty() {
+            db.move_chunk(chunk, &victims, &mut report)?;
+        }
+    }
+    report.reclaim = super::reclaim::reclaim(db)?;
+    Ok(report)
 }
 
 impl DbInner {

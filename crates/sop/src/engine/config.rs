@@ -1,8 +1,24 @@
 //! The folder's configuration (`sop.json`) and durable folder creation.
 
 use super::*;
+use serde::{Deserialize, Serialize};
 
-pub(super) fn load_or_create_config(
+/// Version of the on-disk format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+pub const CONFIG_FILE: &str = "sop.json";
+
+/// What the folder saves about the database (`sop.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DbConfig {
+    pub format: String,
+    pub version: u32,
+    /// The database's identity (namespaces its keys in Redis).
+    #[serde(default)]
+    pub id: String,
+    pub coordination: Coordination,
+}
+
+pub(crate) fn load_or_create_config(
     vfs: &dyn Vfs,
     path: &Path,
     opts: &DbOptions,

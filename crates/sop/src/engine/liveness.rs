@@ -1,0 +1,134 @@
+//! This process among others: its lock file (`procs/<id>.lock`), its lease and
+//! the heartbeat that renews it, and who is alive.
+
+use super::*;
+use std::collections::HashSet;
+
+/// Renew this process's lease every third of its TTL while the database is open.
+pub(crate) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
+    let _ = std::thread::Builder::new()
+        .name("sop-lease".into())
+        .spawn(move || {
+            let every = (ttl / 3).max(Duration::from_millis(10));
+            let step = Duration::from_millis(20).min(every);
+            let mut waited = Duration::ZERO;
+            loop {
+                std::thread::sleep(step);
+                waited += step;
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.is_closed() {
+                    return;
+                }
+                if waited < every {
+                    continue;
+                }
+                waited = Duration::ZERO;
+                if let Err(e) = inner.coord.lease(inner.proc_id, ttl) {
+                    tracing::warn!(error = %e, "could not renew the process lease");
+                }
+            }
+        });
+}
+
+/// Create and lock this process's `procs/<id>.lock`. Creating the file and locking
+/// it are two steps: in between, a concurrent recovery (another process opening
+/// the folder) can take the lock, judge this process dead and delete the file.
+/// Then the lock is held by the recovery (WouldBlock here) or on a deleted file;
+/// either way, try again with a fresh id.
+pub(super) fn take_process_lock(vfs: &dyn Vfs, path: &Path) -> Result<(u128, Box<dyn VLock>)> {
+    let mut attempt = 0;
+    loop {
+        let proc_id = uuid::Uuid::new_v4().as_u128();
+        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
+        if let Some(lock) = vfs.try_lock(&lock_path).map_err(io_err(&lock_path))? {
+            // A recovery that took the lock first deletes the file before releasing it.
+            if vfs.exists(&lock_path).map_err(io_err(&lock_path))? {
+                return Ok((proc_id, lock));
+            }
+        }
+        attempt += 1;
+        if attempt == 100 {
+            return Err(Error::io(
+                &lock_path,
+                io::Error::other("fresh process lock is held"),
+            ));
+        }
+    }
+}
+
+impl DbInner {
+    /// Clustered mode: a process is presumed dead once its lease has been missing
+    /// for longer than the lease TTL, as seen by this process.
+    pub fn presumed_dead(&self, proc_id: u128) -> Result<bool> {
+        if self.coord.is_alive(proc_id)? {
+            self.suspects.lock().remove(&proc_id);
+            return Ok(false);
+        }
+        let now = std::time::Instant::now();
+        let first = *self.suspects.lock().entry(proc_id).or_insert(now);
+        Ok(now.duration_since(first) > self.opts.lease_ttl)
+    }
+}
+
+/// Processes found alive (holding their lock), and the lock files of dead ones
+/// (with their locks, taken by us, so they can be removed).
+pub(crate) struct Liveness {
+    pub live: HashSet<String>,
+    pub dead: Vec<(std::path::PathBuf, Box<dyn crate::io::VLock>)>,
+}
+
+/// The first 16 hex digits of a process id: temporary files and big-value blobs
+/// of that process start with them.
+pub(crate) fn prefix_of(proc_id: u128) -> String {
+    format!("{:016x}", (proc_id >> 64) as u64)
+}
+
+/// Who is alive. A process holding its OS file lock is alive. Otherwise, in
+/// Standalone mode it is dead; in Clustered mode (where the lock may belong to
+/// another host) it is dead only once its Redis lease has been seen missing for
+/// longer than the lease TTL (a restarted Redis loses leases for a moment).
+pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
+    let vfs = &*db.vfs;
+    let procs = db.path.join("procs");
+    let mut out = Liveness {
+        live: HashSet::new(),
+        dead: vec![],
+    };
+    let me = format!("{:032x}.lock", db.proc_id);
+    out.live.insert(prefix_of(db.proc_id));
+    for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
+        if name == me || name.len() < 16 || !name.ends_with(".lock") {
+            continue;
+        }
+        let path = procs.join(&name);
+        match vfs.try_lock(&path).map_err(|e| Error::io(&path, e))? {
+            None => {
+                // Held: by its owner, or for a moment by another process's recovery
+                // looking at it. Alive for this pass, but in Clustered mode still
+                // note whether its lease is missing: otherwise concurrent recoveries,
+                // each finding the lock taken by another, would each start timing a
+                // dead process only when it finally gets the lock, and none would
+                // ever see the lease missing for a whole TTL.
+                if db.coord.clustered() {
+                    if let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) {
+                        db.presumed_dead(id)?;
+                    }
+                }
+                out.live.insert(name[..16].to_string());
+            }
+            Some(guard) => {
+                if db.coord.clustered() {
+                    let Ok(id) = u128::from_str_radix(name.trim_end_matches(".lock"), 16) else {
+                        continue;
+                    };
+                    if !db.presumed_dead(id)? {
+                        out.live.insert(name[..16].to_string());
+                        continue;
+                    }
+                }
+                out.dead.push((path, guard));
+            }
+        }
+    }
+    Ok(out)
+}

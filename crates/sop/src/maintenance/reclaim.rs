@@ -1,0 +1,124 @@
+//! Reclaiming space: retire record files that nothing current points into.
+//!
+//! A record is dead when no node handle of the newest state lives in it (as the
+//! node's image or as the base a leaf delta applies to) and no current leaf points
+//! at a separate value in it. Dead records at or below a
+//! durable checkpoint are replaced, atomically (rename), by a hard link to a
+//! tombstone file shared by the records one run retires (one durable write for
+//! thousands of records). The name stays taken, so no stale writer can ever link
+//! a commit at that sequence, and the tombstone keeps each record's transaction
+//! id (for `commit_outcome`). A process catching up through a tombstone continues
+//! from the checkpoint; a transaction of another process still reading an older
+//! snapshot from a retired record gets `SnapshotTooOld` (retryable). Compaction
+//! (`compact.rs`) empties mostly-dead records first, so that this can retire them.
+
+use crate::btree::node::ValueRef;
+use crate::engine::DbInner;
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+use crate::log::record::{encode_tombstones, TOMBSTONE_BATCH};
+use crate::txn::view::for_each_value;
+use std::collections::HashSet;
+
+/// What `Database::reclaim` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReclaimReport {
+    /// Records replaced by tombstones.
+    pub retired: usize,
+    /// Bytes their files held.
+    pub bytes: u64,
+    /// Why nothing was tried, if so.
+    pub skipped: Option<String>,
+}
+
+/// Retire dead record files (see the module comment). Safe at any time, from
+/// any process; an open transaction of this process that reads an older
+/// snapshot postpones it.
+pub(crate) fn reclaim(db: &DbInner) -> Result<ReclaimReport> {
+    db.check_writable()?;
+    let vfs = &*db.vfs;
+    let head = db.catch_up()?;
+    if head.seq == 0 {
+        return Ok(ReclaimReport::default());
+    }
+    if db.oldest_snapshot().is_some_and(|s| s < head.seq) {
+        return Ok(ReclaimReport {
+            skipped: Some("an open transaction reads an older snapshot".into()),
+            ..Default::default()
+        });
+    }
+    // A checkpoint at the head: nobody needs a record header at or below it.
+    // The head is made durable first: what is retired here is judged dead by
+    // the head, and must stay dead after a power cut.
+    db.write_checkpoint(&head)?;
+
+    let mut live: HashSet<u64> = HashSet::new();
+    for st in head.stores.values() {
+        live.extend(st.nodes.values().flat_map(|h| h.images()).map(|i| i.seq));
+        if !st.info.options.values.has_separate() {
+            continue;
+        }
+        for_each_value(db, st, |v| {
+            if let ValueRef::Segment { seq, .. } = *v {
+                live.insert(seq);
+            }
+        })?;
+    }
+
+    // Dead records, with their transaction ids (kept in the tombstone).
+    let mut dead: Vec<(u64, u128, u64)> = Vec::new();
+    for seq in db
+        .log
+        .list(vfs)?
+        .into_iter()
+        .filter(|s| *s <= head.seq && !live.contains(s) && !db.log.is_packed(*s))
+    {
+        // Retired ones are skipped without reading their (shared) tombstone.
+        let Some((false, len)) = db.log.peek(vfs, seq)? else {
+            continue;
+        };
+        let Some(rec) = db.log.read_header(vfs, seq)? else {
+            continue;
+        };
+        dead.push((seq, rec.txn, len));
+    }
+    dead.sort_unstable();
+
+    let mut report = ReclaimReport::default();
+    let mut dirs = std::collections::BTreeSet::new();
+    for batch in dead.chunks(TOMBSTONE_BATCH) {
+        // One durable tombstone file per batch; each retired record becomes a
+        // hard link to it, put in place by an atomic rename.
+        let entries: Vec<(u64, u128)> = batch.iter().map(|(s, t, _)| (*s, *t)).collect();
+        let tomb = db.tmp_path();
+        let f = vfs.create_new(&tomb).map_err(|e| Error::io(&tomb, e))?;
+        let res = f
+            .append(&encode_tombstones(&entries))
+            .and_then(|_| f.sync_data())
+            .map_err(|e| Error::io(&tomb, e))
+            .and_then(|_| {
+                for (seq, _, len) in batch {
+                    let path = db.log.path(*seq);
+                    let name = db.tmp_path();
+                    vfs.link_exclusive(&tomb, &name)
+                        .map_err(|e| Error::io(&name, e))?;
+                    if let Err(e) = vfs.rename(&name, &path) {
+                        let _ = vfs.remove_file(&name);
+                        return Err(Error::io(&path, e));
+                    }
+                    dirs.insert(db.log.subdir(*seq));
+                    report.retired += 1;
+                    report.bytes += len;
+                }
+                Ok(())
+            });
+        let _ = vfs.remove_file(&tomb);
+        res?;
+    }
+    for d in dirs {
+        vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+    }
+    db.log.forget_open_records();
+    Ok(report)
+}

@@ -1,0 +1,135 @@
+//! Recovery. Safe to run at any time, from any number of processes at once, and
+//! again after a crash during itself: every step is idempotent.
+//!
+//! - Nothing in the log needs repair: a record is linked only behind durable
+//!   records, so a power cut loses at most a suffix of commits that never
+//!   returned Ok, and a linked record is a complete commit (rolled forward by
+//!   every reader). A gap is damage, reported by `open` and `check`.
+//! - A process is dead when its `procs/<id>.lock` file lock can be taken. Its
+//!   temporary record files are deleted (they were never linked, so never
+//!   committed), and so are its big-value blobs that no live item references
+//!   (released by a commit, or written by a transaction that never committed),
+//!   once `DbOptions::blob_grace` has passed (the rule: `db/blobs.rs`).
+
+use crate::btree::node::ValueRef;
+
+use crate::engine::{liveness, unreferenced, DbInner, Unreferenced};
+use crate::error::{Error, Result};
+use crate::options::ValuePlacement;
+use crate::txn::view::for_each_value;
+use std::collections::HashSet;
+use std::io;
+
+/// What a recovery pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Processes found dead.
+    pub dead_processes: usize,
+    /// Temporary record files of dead processes, and temporary configuration
+    /// files a crash left, deleted.
+    pub removed_temp_files: usize,
+    /// Big-value blobs of dead processes that no item refers to, deleted.
+    pub removed_blobs: usize,
+}
+
+/// Run recovery now.
+pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
+    db.check_writable()?;
+    let vfs = &*db.vfs;
+    let mut report = RecoveryReport::default();
+    // List what may be garbage before deciding who is alive: a process that
+    // starts later cannot own anything listed here.
+    let tmp = db.path.join("tmp");
+    let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let blobs = db.path.join("blobs");
+    let mut blob_names = Vec::new();
+    for sdir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
+        let dir = blobs.join(&sdir);
+        for name in vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            blob_names.push((sdir.clone(), name));
+        }
+    }
+    let life = liveness(db)?;
+    report.dead_processes = life.dead.len();
+    if db.coord.clustered() && !life.dead.is_empty() {
+        // Fence the dead off first: after this record, nothing of theirs can
+        // commit, so what they left can be deleted safely.
+        let ids: Vec<u128> = life
+            .dead
+            .iter()
+            .filter_map(|(p, _)| {
+                p.file_name()?
+                    .to_str()?
+                    .trim_end_matches(".lock")
+                    .parse::<String>()
+                    .ok()
+            })
+            .filter_map(|h| u128::from_str_radix(&h, 16).ok())
+            .collect();
+        super::fencing::append_aborts(db, &ids)?;
+    }
+    // `sop.json` temps a crash left (their writers hold open.lock).
+    report.removed_temp_files += db.remove_abandoned_config_temps()?;
+    let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
+    for name in tmp_names.iter().filter(|n| dead(n)) {
+        remove_if_present(vfs, &tmp.join(name))?;
+        report.removed_temp_files += 1;
+    }
+    let candidates: Vec<_> = blob_names
+        .into_iter()
+        .filter(|(_, n)| unreferenced(n, &life.live) == Unreferenced::Garbage)
+        .collect();
+    // The dead processes' lock files go now: holding their locks would make
+    // them look alive to the grace rule's fresh look below. Their blobs stay
+    // garbage without them (one rule: db/blobs.rs).
+    for (path, guard) in life.dead {
+        remove_if_present(vfs, &path)?;
+        drop(guard);
+    }
+    // An open transaction of ours may read an older snapshot that still points
+    // at some of them: leave them for a later pass.
+    let head = db.catch_up()?.seq;
+    let busy = db.oldest_snapshot().is_some_and(|s| s < head);
+    // "Referenced" is judged by the head: make it durable first, or a power
+    // cut could bring back an older state that still points at what we delete.
+    db.make_durable(head)?;
+    if !candidates.is_empty() && !busy {
+        let referenced = referenced_blobs(db)?;
+        let garbage = candidates
+            .into_iter()
+            .filter(|(sdir, name)| !referenced.contains(&(sdir.clone(), name.clone())))
+            .map(|(sdir, name)| blobs.join(sdir).join(name))
+            .collect();
+        // Other processes' snapshots may still read them: the grace period.
+        for path in db.past_grace(garbage) {
+            remove_if_present(vfs, &path)?;
+            report.removed_blobs += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// (store dir name, blob file name) of every big value referenced by the newest state.
+pub(crate) fn referenced_blobs(db: &DbInner) -> Result<HashSet<(String, String)>> {
+    let head = db.catch_up()?;
+    let mut live = HashSet::new();
+    for st in head.stores.values() {
+        if st.info.options.values != ValuePlacement::Big {
+            continue;
+        }
+        for_each_value(db, st, |v| {
+            if let ValueRef::File { blob, .. } = *v {
+                live.insert((format!("{:016x}", st.info.id), format!("{blob:032x}")));
+            }
+        })?;
+    }
+    Ok(live)
+}
+
+fn remove_if_present(vfs: &dyn crate::io::Vfs, path: &std::path::Path) -> Result<()> {
+    match vfs.remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
