@@ -44,7 +44,7 @@ impl DbInner {
 
     /// Delete trash released by commits newer than every open snapshot of this
     /// process, once `blob_grace` has passed since the release or no other
-    /// process is alive (snapshots of other processes: `db/blobs.rs`).
+    /// process is alive (snapshots of other processes: `engine/blobs.rs`).
     pub fn collect_trash(&self) {
         self.collect_trash_with(self.snapshots.lock().keys().next().copied());
     }

@@ -6,7 +6,7 @@
 //! Leftovers of processes no longer running (temporary record files, blobs no
 //! item refers to: released by a commit, or written by an uncommitted
 //! transaction) are not faults: recovery removes them, by the same rule
-//! (`db/blobs.rs`). They are listed in `CheckReport::garbage`.
+//! (`engine/blobs.rs`). They are listed in `CheckReport::garbage`.
 
 use crate::btree::node::{Node, ValueRef};
 use crate::btree::tree::{self, NodeStore, Tree};
@@ -166,7 +166,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     }
     // Blob files nobody references: in flight while their writer lives,
     // garbage that recovery removes once it does not (the one rule, shared
-    // with recovery: db/blobs.rs). Never a fault: nothing refers to them.
+    // with recovery: engine/blobs.rs). Never a fault: nothing refers to them.
     let live = crate::engine::liveness(db)?.live;
     let trash: HashSet<_> = db.trash_paths().into_iter().collect();
     let blobs = db.path.join("blobs");

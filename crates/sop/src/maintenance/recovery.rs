@@ -9,7 +9,7 @@
 //!   temporary record files are deleted (they were never linked, so never
 //!   committed), and so are its big-value blobs that no live item references
 //!   (released by a commit, or written by a transaction that never committed),
-//!   once `DbOptions::blob_grace` has passed (the rule: `db/blobs.rs`).
+//!   once `DbOptions::blob_grace` has passed (the rule: `engine/blobs.rs`).
 
 use crate::btree::node::ValueRef;
 
@@ -81,7 +81,7 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         .collect();
     // The dead processes' lock files go now: holding their locks would make
     // them look alive to the grace rule's fresh look below. Their blobs stay
-    // garbage without them (one rule: db/blobs.rs).
+    // garbage without them (one rule: engine/blobs.rs).
     for (path, guard) in life.dead {
         remove_if_present(vfs, &path)?;
         drop(guard);

@@ -37,7 +37,7 @@ impl Fetch<'_> {
             _ => match self.db.read_value(self.sid, v, self.cache) {
                 // Collected after a later commit released it (another process's
                 // snapshots past the grace period): retry with a newer snapshot.
-                // The log says which (db/blobs.rs).
+                // The log says which (engine/blobs.rs).
                 Err(Error::Corrupt { detail, .. }) if detail == crate::engine::MISSING_BLOB => {
                     let ValueRef::File { blob, .. } = *v else {
                         unreachable!("only big values live in blob files")
