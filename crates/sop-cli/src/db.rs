@@ -91,17 +91,17 @@ pub fn folder_bytes(cli: &Cli) -> Result<u64> {
 
 /// Bytes on disk: the commit log, `log/`.
 pub fn log_bytes(cli: &Cli) -> Result<u64> {
-    dir_bytes(&cli.db.join("log"))
+    dir_bytes(&sop::Layout::new(&cli.db).log())
 }
 
 /// Bytes on disk: every store's big-value blobs, `blobs/`.
 pub fn blob_bytes(cli: &Cli) -> Result<u64> {
-    dir_bytes(&cli.db.join("blobs"))
+    dir_bytes(&sop::Layout::new(&cli.db).blobs())
 }
 
 /// Bytes on disk: one store's big-value blobs, `blobs/<store id as %016x>/`.
 pub fn store_blob_bytes(cli: &Cli, store_id: u64) -> Result<u64> {
-    dir_bytes(&cli.db.join("blobs").join(format!("{store_id:016x}")))
+    dir_bytes(&sop::Layout::new(&cli.db).blob_dir(store_id))
 }
 
 /// Total size of the files under `dir` (0 if it does not exist).

@@ -522,7 +522,7 @@ pub fn run(a: BenchArgs) -> i32 {
             tmp.path().to_path_buf()
         }
     };
-    if dir.join(sop::db::CONFIG_FILE).exists() {
+    if sop::Layout::new(&dir).config().exists() {
         eprintln!(
             "{} already holds a database; give an empty or new folder",
             dir.display()

@@ -418,7 +418,7 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         );
     }
     // The worker whose lock lapsed was fenced by an abort record naming it.
-    let log = sop::log::LogDir::new(&dir);
+    let log = sop::log::LogDir::new(&sop::Layout::new(&dir));
     let mut aborted = std::collections::HashSet::new();
     for seq in log.list(&sop::io::OsVfs).unwrap() {
         aborted.extend(

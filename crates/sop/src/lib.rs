@@ -41,6 +41,7 @@ pub use db::{
 };
 pub use error::{CodecError, Error, ErrorKind, Result};
 pub use json::{JsonRange, JsonStore};
+pub use layout::Layout;
 pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
 pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
 pub use txn::Transaction;

@@ -7,6 +7,7 @@
 //! (`DbOptions::read_only`), or normally anywhere writable.
 
 use super::*;
+use crate::layout::Layout;
 use crate::registry::checkpoint;
 use std::io;
 
@@ -97,7 +98,7 @@ impl Database {
         })?;
         copy.reclaim()?;
         let head = copy.head()?;
-        let dir = checkpoint::CheckpointDir::new(dest);
+        let dir = checkpoint::CheckpointDir::new(&Layout::new(dest));
         for seq in dir.list(vfs)?.into_iter().filter(|s| *s != head) {
             dir.remove(vfs, seq)?;
         }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
-pub const CONFIG_FILE: &str = "sop.json";
+pub const CONFIG_FILE: &str = Layout::CONFIG_FILE;
 
 /// What the folder saves about the database (`sop.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -138,7 +138,7 @@ pub(crate) fn write_config(
     replace: bool,
 ) -> Result<()> {
     let cfg_path = path.join(CONFIG_FILE);
-    let open_lock = ownership::take_open_lock(vfs, path)?;
+    let open_lock = ownership::take_open_lock(vfs, &Layout::new(path))?;
     let tmp = path.join(format!(
         "{CONFIG_FILE}.{:032x}{TEMP_SUFFIX}",
         uuid::Uuid::new_v4().as_u128()
@@ -198,7 +198,7 @@ impl DbInner {
         let lock = if held {
             None
         } else {
-            let p = self.path.join(ownership::OPEN_LOCK);
+            let p = self.layout.open_lock();
             match self.vfs.try_lock(&p).map_err(io_err(&p))? {
                 Some(l) => Some(l),
                 None => return Ok(0),

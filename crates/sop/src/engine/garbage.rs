@@ -32,11 +32,7 @@ impl DbInner {
             t.push((seq, now, self.blob_path(*sid, *blob)));
         }
         for sid in &rec.dropped {
-            t.push((
-                seq,
-                now,
-                self.path.join("blobs").join(format!("{sid:016x}")),
-            ));
+            t.push((seq, now, self.layout.blob_dir(*sid)));
         }
         drop(t);
         self.collect_trash();

@@ -35,11 +35,11 @@ pub(crate) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
 /// the folder) can take the lock, judge this process dead and delete the file.
 /// Then the lock is held by the recovery (WouldBlock here) or on a deleted file;
 /// either way, try again with a fresh id.
-pub(super) fn take_process_lock(vfs: &dyn Vfs, path: &Path) -> Result<(u128, Box<dyn VLock>)> {
+pub(super) fn take_process_lock(vfs: &dyn Vfs, layout: &Layout) -> Result<(u128, Box<dyn VLock>)> {
     let mut attempt = 0;
     loop {
         let proc_id = uuid::Uuid::new_v4().as_u128();
-        let lock_path = path.join("procs").join(format!("{proc_id:032x}.lock"));
+        let lock_path = layout.proc_lock(proc_id);
         if let Some(lock) = vfs.try_lock(&lock_path).map_err(io_err(&lock_path))? {
             // A recovery that took the lock first deletes the file before releasing it.
             if vfs.exists(&lock_path).map_err(io_err(&lock_path))? {
@@ -89,12 +89,12 @@ pub(crate) fn prefix_of(proc_id: u128) -> String {
 /// longer than the lease TTL (a restarted Redis loses leases for a moment).
 pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
     let vfs = &*db.vfs;
-    let procs = db.path.join("procs");
+    let procs = db.layout.procs();
     let mut out = Liveness {
         live: HashSet::new(),
         dead: vec![],
     };
-    let me = format!("{:032x}.lock", db.proc_id);
+    let me = Layout::proc_lock_name(db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
         if name == me || name.len() < 16 || !name.ends_with(".lock") {

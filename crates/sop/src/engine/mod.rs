@@ -32,7 +32,7 @@ use crate::coord::{connect_clustered, Coordinator, LocalCoordinator};
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::io::{OsVfs, VFile, VLock, Vfs};
-use crate::layout::TmpNames;
+use crate::layout::{Layout, TmpNames};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
 use crate::log::{replay, CommitLog, JournalLog, LogDir, SharedLog};
 use crate::options::{Coordination, DbOptions};
@@ -52,6 +52,8 @@ pub(crate) const MISSING_BLOB: &str = "value blob is missing";
 /// The engine of one open folder (see the module docs).
 pub(crate) struct DbInner {
     pub path: PathBuf,
+    /// Every path in the folder.
+    pub layout: Layout,
     pub vfs: Arc<dyn Vfs>,
     pub opts: DbOptions,
     pub config: DbConfig,
@@ -110,6 +112,7 @@ impl DbInner {
         mut opts: DbOptions,
     ) -> Result<(DbInner, Option<Box<dyn VLock>>)> {
         let path = path.as_ref().to_path_buf();
+        let layout = Layout::new(&path);
         let ro = opts.read_only;
         if ro {
             if opts.exclusive {
@@ -157,15 +160,14 @@ impl DbInner {
             Coordination::Redis { url } => {
                 if config.id.is_empty() {
                     return Err(Error::corrupt(
-                        path.join(CONFIG_FILE),
+                        layout.config(),
                         "Clustered mode needs a database id in sop.json",
                     ));
                 }
                 connect_clustered(url, &config.id)?
             }
         };
-        for d in ["log", "tmp", "procs", "blobs", "checkpoints"] {
-            let p = path.join(d);
+        for p in layout.dirs() {
             if !ro && !vfs.exists(&p).map_err(io_err(&p))? {
                 vfs.create_dir_all(&p).map_err(io_err(&p))?;
                 vfs.sync_dir(&path).map_err(io_err(&path))?;
@@ -178,16 +180,16 @@ impl DbInner {
             let none: Box<dyn VLock> = Box::new(NoLock);
             (None, uuid::Uuid::new_v4().as_u128(), none)
         } else {
-            let open_lock = ownership::take_open_lock(&*vfs, &path)?;
-            let (proc_id, proc_lock) = take_process_lock(&*vfs, &path)?;
-            let procs = path.join("procs");
+            let open_lock = ownership::take_open_lock(&*vfs, &layout)?;
+            let (proc_id, proc_lock) = take_process_lock(&*vfs, &layout)?;
+            let procs = layout.procs();
             vfs.sync_dir(&procs).map_err(io_err(&procs))?;
             if opts.exclusive {
-                ownership::check_alone(&*vfs, &path, proc_id)?;
-                let tmp = path.join("tmp").join(format!("{proc_id:032x}-owner.tmp"));
+                ownership::check_alone(&*vfs, &layout, proc_id)?;
+                let tmp = TmpNames::new(&layout, proc_id).named("owner");
                 // Only a help to waiting openers (they wait instead of failing at
                 // once without it): a full disk must not stop the open.
-                if let Err(e) = ownership::claim_owner(&*vfs, &path, &tmp, proc_id) {
+                if let Err(e) = ownership::claim_owner(&*vfs, &layout, &tmp, proc_id) {
                     let _ = vfs.remove_file(&tmp);
                     tracing::warn!(error = %e, "could not name this exclusive owner in open.owner");
                 }
@@ -195,13 +197,13 @@ impl DbInner {
             (Some(open_lock), proc_id, proc_lock)
         };
         coord.lease(proc_id, opts.lease_ttl)?;
-        let log = Arc::new(LogDir::new(&path));
+        let log = Arc::new(LogDir::new(&layout));
         let health = Arc::new(Health::default());
-        let tmp = Arc::new(TmpNames::new(&path, proc_id));
+        let tmp = Arc::new(TmpNames::new(&layout, proc_id));
         let commits: Arc<dyn CommitLog> = if opts.exclusive {
             JournalLog::new(
                 vfs.clone(),
-                &path,
+                &layout,
                 log.clone(),
                 health.clone(),
                 tmp.clone(),
@@ -216,6 +218,7 @@ impl DbInner {
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
             path,
+            layout,
             vfs,
             config,
             state: RwLock::new(Arc::new(DbState::default())),
@@ -365,15 +368,12 @@ impl DbInner {
     fn release_folder(&self) {
         if self.opts.exclusive {
             // Before `open.lock` goes.
-            let _ = self.vfs.remove_file(&self.path.join(ownership::OPEN_OWNER));
+            let _ = self.vfs.remove_file(&self.layout.open_owner());
         }
         *self._open_lock.lock() = None;
         self.coord.release_lease(self.proc_id);
         if let Some(lock) = self.proc_lock.lock().take() {
-            let file = self
-                .path
-                .join("procs")
-                .join(format!("{:032x}.lock", self.proc_id));
+            let file = self.layout.proc_lock(self.proc_id);
             // Removed while still locked, so no recovery takes it for a dead one's.
             let _ = self.vfs.remove_file(&file);
             drop(lock);
@@ -397,18 +397,24 @@ impl DbInner {
     /// On open, holding `open.lock` alone: replay the journals a crashed
     /// exclusive owner left (`log::replay`).
     fn replay_journals(&self) -> Result<()> {
-        let ckpts = checkpoint::CheckpointDir::new(&self.path);
-        replay::recover(&*self.vfs, &self.path, &self.log, &self.tmp, &mut |keep| {
-            ckpts.remove_after(&*self.vfs, keep)?;
-            let dir = self.path.join("checkpoints");
-            self.vfs.sync_dir(&dir).map_err(io_err(&dir))
-        })
+        let ckpts = checkpoint::CheckpointDir::new(&self.layout);
+        replay::recover(
+            &*self.vfs,
+            &self.layout,
+            &self.log,
+            &self.tmp,
+            &mut |keep| {
+                ckpts.remove_after(&*self.vfs, keep)?;
+                let dir = self.layout.checkpoints();
+                self.vfs.sync_dir(&dir).map_err(io_err(&dir))
+            },
+        )
     }
 
     /// Where the journals cannot be replayed: read them in place
     /// (`log::replay::attach`); the last record to read, if there are any.
     fn attach_journals(&self) -> Result<Option<u64>> {
-        replay::attach(&*self.vfs, &self.path, &self.log)
+        replay::attach(&*self.vfs, &self.layout, &self.log)
     }
 
     /// Read every record newer than what this process has applied.
@@ -431,13 +437,13 @@ impl DbInner {
                 None => break,
                 Some(rec) if rec.retired => {
                     // Reclaimed after a checkpoint covered it: continue from that checkpoint.
-                    let dir = checkpoint::CheckpointDir::new(&self.path);
+                    let dir = checkpoint::CheckpointDir::new(&self.layout);
                     match dir
                         .load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
                     {
                         Some(cp) if cp.seq >= next => st = Arc::new(cp),
                         _ => {
-                            let ckpts = self.path.join("checkpoints");
+                            let ckpts = self.layout.checkpoints();
                             let present = dir.list(&*self.vfs).map_or(0, |l| l.len());
                             return Err(Error::corrupt(
                                 self.log.path(next),
@@ -462,7 +468,7 @@ impl DbInner {
 
     /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
     fn load_checkpoint(&self) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.path);
+        let dir = checkpoint::CheckpointDir::new(&self.layout);
         if let Some(st) =
             dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
         {
@@ -487,7 +493,7 @@ impl DbInner {
     /// stand for another commit at the same sequence.
     pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
         self.make_durable(st.seq)?;
-        checkpoint::CheckpointDir::new(&self.path).write(&*self.vfs, st, &self.tmp.next())
+        checkpoint::CheckpointDir::new(&self.layout).write(&*self.vfs, st, &self.tmp.next())
     }
 
     /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
@@ -511,7 +517,7 @@ impl DbInner {
     /// of a durable record, so one of those beyond the head is evidence that
     /// durable records were lost (damage): it is kept, for `check` to report.
     fn remove_stale_checkpoints(&self, head: u64) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.path);
+        let dir = checkpoint::CheckpointDir::new(&self.layout);
         for seq in dir.list(&*self.vfs)?.into_iter().filter(|s| *s > head) {
             if self.log_has(seq)? {
                 continue;

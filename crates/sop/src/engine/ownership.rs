@@ -8,10 +8,6 @@
 
 use super::*;
 
-pub(crate) const OPEN_LOCK: &str = "open.lock";
-/// Names the exclusive owner holding `open.lock` (its process id in hex), so a
-/// waiting opener can tell it from another opener that is merely slow.
-pub(crate) const OPEN_OWNER: &str = "open.owner";
 /// How long an opener waits for `open.lock` while no exclusive owner holds it
 /// (another opener is in the middle of its open, however slow).
 const OPEN_LOCK_WAIT: Duration = Duration::from_secs(120);
@@ -20,8 +16,8 @@ const OPEN_LOCK_WAIT: Duration = Duration::from_secs(120);
 /// process lock held): `InUse` at once. Held by another opener in the middle of
 /// its open: wait for it, however slow it is (up to `OPEN_LOCK_WAIT`). An opener
 /// is never refused because another one is slow.
-pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>> {
-    let path = db.join(OPEN_LOCK);
+pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Layout) -> Result<Box<dyn VLock>> {
+    let path = db.open_lock();
     let start = Instant::now();
     loop {
         if let Some(l) = vfs.try_lock(&path).map_err(io_err(&path))? {
@@ -29,13 +25,13 @@ pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>>
         }
         if exclusive_owner_alive(vfs, db)? {
             return Err(Error::InUse(
-                db.to_path_buf(),
+                db.root().to_path_buf(),
                 "another process has it open exclusively (DbOptions::exclusive)".into(),
             ));
         }
         if start.elapsed() > OPEN_LOCK_WAIT {
             return Err(Error::InUse(
-                db.to_path_buf(),
+                db.root().to_path_buf(),
                 format!(
                     "another opener has held {} for {} s without finishing its open (a stalled process?)",
                     path.display(),
@@ -49,11 +45,11 @@ pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Path) -> Result<Box<dyn VLock>>
 
 /// Whether `open.owner` names a process whose lock is held (an exclusive owner
 /// that is alive). A missing or stale file (its owner gone) is no owner.
-fn exclusive_owner_alive(vfs: &dyn Vfs, db: &Path) -> Result<bool> {
-    let owner = match vfs.read_all(&db.join(OPEN_OWNER)) {
+fn exclusive_owner_alive(vfs: &dyn Vfs, db: &Layout) -> Result<bool> {
+    let owner = match vfs.read_all(&db.open_owner()) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io(db.join(OPEN_OWNER), e)),
+        Err(e) => return Err(Error::io(db.open_owner(), e)),
     };
     let Some(id) = std::str::from_utf8(&owner)
         .ok()
@@ -61,7 +57,7 @@ fn exclusive_owner_alive(vfs: &dyn Vfs, db: &Path) -> Result<bool> {
     else {
         return Ok(false);
     };
-    let lock = db.join("procs").join(format!("{id:032x}.lock"));
+    let lock = db.proc_lock(id);
     if !vfs.exists(&lock).map_err(io_err(&lock))? {
         return Ok(false);
     }
@@ -70,28 +66,25 @@ fn exclusive_owner_alive(vfs: &dyn Vfs, db: &Path) -> Result<bool> {
 
 /// An exclusive opener holding `open.lock`: name itself in `open.owner` (no
 /// sync: the name only helps openers decide to fail at once rather than wait).
-pub(super) fn claim_owner(vfs: &dyn Vfs, db: &Path, tmp: &Path, me: u128) -> Result<()> {
+pub(super) fn claim_owner(vfs: &dyn Vfs, db: &Layout, tmp: &Path, me: u128) -> Result<()> {
     let f = vfs.create_new(tmp).map_err(io_err(tmp))?;
     f.append(format!("{me:032x}").as_bytes())
         .map_err(io_err(tmp))?;
-    let to = db.join(OPEN_OWNER);
+    let to = db.open_owner();
     vfs.rename(tmp, &to).map_err(io_err(&to))
 }
 
 /// Fail unless every process that ever opened the folder, except `me`, is gone.
-pub(super) fn check_alone(vfs: &dyn Vfs, db: &Path, me: u128) -> Result<()> {
-    let procs = db.join("procs");
+pub(super) fn check_alone(vfs: &dyn Vfs, db: &Layout, me: u128) -> Result<()> {
+    let procs = db.procs();
     for name in vfs.list_dir(&procs).map_err(io_err(&procs))? {
-        let Some(id) = name
-            .strip_suffix(".lock")
-            .and_then(|h| u128::from_str_radix(h, 16).ok())
-        else {
+        let Some(id) = Layout::parse_proc_lock_name(&name) else {
             continue;
         };
         let p = procs.join(&name);
         if id != me && vfs.try_lock(&p).map_err(io_err(&p))?.is_none() {
             return Err(Error::InUse(
-                db.to_path_buf(),
+                db.root().to_path_buf(),
                 "other processes have it open; an exclusive open needs the folder alone".into(),
             ));
         }

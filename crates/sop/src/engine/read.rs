@@ -90,10 +90,7 @@ impl DbInner {
     }
 
     pub fn blob_path(&self, store: u64, blob: u128) -> PathBuf {
-        self.path
-            .join("blobs")
-            .join(format!("{store:016x}"))
-            .join(format!("{blob:032x}"))
+        self.layout.blob(store, blob)
     }
 
     /// Read a separate value.

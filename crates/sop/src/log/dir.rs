@@ -16,16 +16,15 @@ use super::pack;
 use super::record::{self, Record, PREFIX_LEN, TRAILER_LEN};
 use crate::error::{Error, Result};
 use crate::io::{VFile, Vfs};
-use crate::layout::TmpNames;
+use crate::layout::{Layout, TmpNames, SUBDIR_SHIFT};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub const SUBDIR_SHIFT: u32 = 16;
-
 pub struct LogDir {
+    layout: Layout,
     pub root: PathBuf,
     /// The last shared tombstone read whole: (length, its last 8 bytes = its
     /// checksum, its bytes). Thousands of retired records are links to one file;
@@ -105,9 +104,10 @@ type SeenTombstone = (u64, [u8; 8], Arc<Vec<u8>>);
 type SeenPack = (u64, u64, Arc<Vec<pack::Entry>>);
 
 impl LogDir {
-    pub fn new(db: &Path) -> Self {
+    pub fn new(layout: &Layout) -> Self {
         LogDir {
-            root: db.join("log"),
+            layout: layout.clone(),
+            root: layout.log(),
             last_tombstone: Mutex::new(None),
             packed: RwLock::new(BTreeMap::new()),
             last_pack: Mutex::new(None),
@@ -182,17 +182,10 @@ impl LogDir {
         self.packed.read().get(&seq).cloned()
     }
     pub fn subdir(&self, seq: u64) -> PathBuf {
-        self.root.join(format!("{:08x}", seq >> SUBDIR_SHIFT))
+        self.layout.record_dir(seq)
     }
     pub fn path(&self, seq: u64) -> PathBuf {
-        self.subdir(seq).join(format!("{seq:016x}.rec"))
-    }
-    pub fn parse_name(name: &str) -> Option<u64> {
-        let hex = name.strip_suffix(".rec")?;
-        if hex.len() != 16 {
-            return None;
-        }
-        u64::from_str_radix(hex, 16).ok()
+        self.layout.record(seq)
     }
 
     /// Open record `seq` (its file, or its bytes in the journal while packed) and
@@ -590,7 +583,7 @@ impl LogDir {
             }
             let p = self.root.join(&sub);
             for name in vfs.list_dir(&p).map_err(|e| Error::io(&p, e))? {
-                if let Some(seq) = Self::parse_name(&name) {
+                if let Some(seq) = Layout::parse_record_name(&name) {
                     out.push(seq);
                 }
             }

@@ -16,11 +16,11 @@ use super::{CommitLog, LogDir, Packed, Written};
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::io::{VFile, Vfs};
-use crate::layout::TmpNames;
+use crate::layout::{Layout, TmpNames};
 use crate::log::record::Record;
 use parking_lot::{Condvar, Mutex};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -38,8 +38,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// The journaled log of an exclusive folder (see the module docs).
 pub(crate) struct JournalLog {
     vfs: Arc<dyn Vfs>,
-    /// The database folder (journals live at its top).
-    path: PathBuf,
+    /// The database folder's layout (journals live at its top).
+    layout: Layout,
     dir: Arc<LogDir>,
     health: Arc<Health>,
     tmp: Arc<TmpNames>,
@@ -113,7 +113,7 @@ impl JournalLog {
     /// writes sealed journals out (it ends once the log is given up or dropped).
     pub fn new(
         vfs: Arc<dyn Vfs>,
-        path: &Path,
+        layout: &Layout,
         dir: Arc<LogDir>,
         health: Arc<Health>,
         tmp: Arc<TmpNames>,
@@ -122,7 +122,7 @@ impl JournalLog {
     ) -> Arc<JournalLog> {
         let log = Arc::new(JournalLog {
             vfs,
-            path: path.to_path_buf(),
+            layout: layout.clone(),
             dir,
             health,
             tmp,
@@ -158,10 +158,10 @@ impl JournalLog {
     /// lock when it passes the spare: the spare's name belongs to whoever holds
     /// that lock, so no write-out can rename another journal to it meanwhile.
     fn new_journal_file(&self, base: u64, spare: Option<Arc<dyn VFile>>) -> Result<Active> {
-        let path = journal::path(&self.path, base);
+        let path = self.layout.journal(base);
         let file = match spare {
             Some(f) => {
-                let from = journal::spare_path(&self.path);
+                let from = self.layout.journal_spare();
                 self.vfs.rename(&from, &path).map_err(io_err(&path))?;
                 self.verify_name(&path, &*f)?;
                 f
@@ -169,7 +169,9 @@ impl JournalLog {
             None => self.vfs.create_new(&path).map_err(io_err(&path))?,
         };
         let written = file.len().map_err(io_err(&path))?;
-        self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))?;
+        self.vfs
+            .sync_dir(self.layout.root())
+            .map_err(io_err(self.layout.root()))?;
         Ok(Active {
             file,
             base,
@@ -214,7 +216,7 @@ impl JournalLog {
         };
         a.buf.clear();
         journal::encode(&mut a.buf, a.base, seq, frame);
-        let path = journal::path(&self.path, a.base);
+        let path = self.layout.journal(a.base);
         let end = a.len + a.buf.len() as u64;
         if end > a.written {
             // Zeros past the frames are no frame (a frame carries its sequence),
@@ -251,7 +253,7 @@ impl JournalLog {
             (a.file.clone(), a.last, a.base)
         };
         file.sync_data()
-            .map_err(io_err(&journal::path(&self.path, base)))?;
+            .map_err(io_err(&self.layout.journal(base)))?;
         Ok(last)
     }
 
@@ -306,7 +308,7 @@ impl JournalLog {
     fn remove_spare(&self) -> Result<()> {
         let mut g = self.journal.lock();
         if g.as_mut().and_then(|j| j.spare.take()).is_some() {
-            let p = journal::spare_path(&self.path);
+            let p = self.layout.journal_spare();
             self.vfs.remove_file(&p).map_err(io_err(&p))?;
         }
         Ok(())
@@ -345,13 +347,13 @@ impl JournalLog {
             // Keep the file for reuse (its records are durable elsewhere now; a
             // reader still holding a packed slice of it would fail its checksums,
             // never see wrong data, once new frames overwrite it).
-            let p = journal::path(&self.path, base);
+            let p = self.layout.journal(base);
             let mut g = self.journal.lock();
             if let Some(j) = g.as_mut() {
                 j.sealed.retain(|s| s.0 != base);
                 if j.spare.is_none() {
                     // Under the journal lock: the spare's name is ours now.
-                    let to = journal::spare_path(&self.path);
+                    let to = self.layout.journal_spare();
                     self.vfs.rename(&p, &to).map_err(io_err(&to))?;
                     self.verify_name(&to, &*file)?;
                     j.spare = Some(file);
@@ -371,7 +373,7 @@ impl JournalLog {
         let records: Vec<(u64, Packed)> = (base + 1..=last)
             .filter_map(|s| self.dir.packed(s).map(|p| (s, p)))
             .collect();
-        let jpath = journal::path(&self.path, base);
+        let jpath = self.layout.journal(base);
         let sizes: Vec<(u64, u64)> = records.iter().map(|(s, p)| (*s, p.len)).collect();
         let mut at = records.iter();
         self.dir
@@ -510,7 +512,7 @@ impl CommitLog for JournalLog {
             None => return Ok(()),
         };
         if let Some(a) = active {
-            let p = journal::path(&self.path, a.base);
+            let p = self.layout.journal(a.base);
             a.file.sync_data().map_err(io_err(&p))?;
             if let Some(j) = self.journal.lock().as_mut() {
                 j.sealed.push((a.base, a.last, a.file));
@@ -518,7 +520,9 @@ impl CommitLog for JournalLog {
         }
         self.write_out_sealed()?;
         self.remove_spare()?;
-        self.vfs.sync_dir(&self.path).map_err(io_err(&self.path))
+        self.vfs
+            .sync_dir(self.layout.root())
+            .map_err(io_err(self.layout.root()))
     }
 
     fn give_up(&self, release: &mut dyn FnMut()) {

@@ -24,7 +24,6 @@
 //! the next sequence: that is where the last append before a crash tore off.
 
 use crate::codec::wire::checksum_seeded;
-use std::path::{Path, PathBuf};
 
 /// Records up to this many bytes are copied into the journal; larger ones are
 /// synced in place and get a marker frame (copying them would double the bytes
@@ -34,26 +33,6 @@ pub const FRAME_HEADER: usize = 13;
 pub const FRAME_TRAILER: usize = 8;
 const KIND_RECORD: u8 = 0;
 const KIND_MARKER: u8 = 1;
-
-/// The journal file of the commits after `base`, in folder `db`.
-pub fn path(db: &Path, base: u64) -> PathBuf {
-    db.join(format!("journal-{base:016x}.wal"))
-}
-
-/// A written-out journal kept for reuse: frames written over its old bytes need
-/// no inode update to be synced. Never replayed.
-pub fn spare_path(db: &Path) -> PathBuf {
-    db.join("journal-spare.wal")
-}
-
-/// `Some(base)` if `name` is a journal file's name.
-pub fn parse_name(name: &str) -> Option<u64> {
-    let hex = name.strip_prefix("journal-")?.strip_suffix(".wal")?;
-    if hex.len() != 16 {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
-}
 
 /// What a frame stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,15 +138,6 @@ mod tests {
         // Frames written for another base (an older journal's) are not taken.
         assert!(parse(&j, 6).is_empty());
         assert!(parse(&journal(8, &[Frame::Record(b"x")]), 7).is_empty());
-    }
-
-    #[test]
-    fn names_round_trip() {
-        let p = path(Path::new("/db"), 0x1234);
-        let name = p.file_name().unwrap().to_str().unwrap();
-        assert_eq!(parse_name(name), Some(0x1234));
-        assert_eq!(parse_name("journal-12.wal"), None);
-        assert_eq!(parse_name("0000000000001234.rec"), None);
     }
 
     proptest::proptest! {

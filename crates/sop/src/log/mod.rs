@@ -28,7 +28,7 @@ pub mod record;
 pub(crate) mod replay;
 mod shared;
 
-pub use dir::{LogDir, Packed, SUBDIR_SHIFT};
+pub use dir::{LogDir, Packed};
 pub(crate) use exclusive::JournalLog;
 pub(crate) use shared::SharedLog;
 

@@ -8,7 +8,7 @@ use crate::btree::node::{image_values, ValueRef};
 use crate::codec::wire::checksum;
 use crate::error::{Error, Result};
 use crate::io::Vfs;
-use crate::layout::TmpNames;
+use crate::layout::{Layout, TmpNames};
 use std::io;
 use std::path::Path;
 
@@ -26,13 +26,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// durable do the journals go.
 pub(crate) fn recover(
     vfs: &dyn Vfs,
-    db: &Path,
+    db: &Layout,
     dir: &LogDir,
     tmp: &TmpNames,
     forget_after: &mut dyn FnMut(u64) -> Result<()>,
 ) -> Result<()> {
     let bases = journal_bases(vfs, db)?;
-    let spare = journal::spare_path(db);
+    let spare = db.journal_spare();
     if vfs.exists(&spare).map_err(io_err(&spare))? {
         vfs.remove_file(&spare).map_err(io_err(&spare))?;
     }
@@ -41,7 +41,7 @@ pub(crate) fn recover(
     };
     let mut journals = Vec::with_capacity(bases.len());
     for &base in &bases {
-        let jpath = journal::path(db, base);
+        let jpath = db.journal(base);
         journals.push((base, vfs.read_all(&jpath).map_err(io_err(&jpath))?));
     }
     let mut last = first;
@@ -98,10 +98,10 @@ pub(crate) fn recover(
     }
     dir.sync_names(vfs, first, keep)?;
     for b in bases {
-        let p = journal::path(db, b);
+        let p = db.journal(b);
         vfs.remove_file(&p).map_err(io_err(&p))?;
     }
-    vfs.sync_dir(db).map_err(io_err(db))
+    vfs.sync_dir(db.root()).map_err(io_err(db.root()))
 }
 
 /// When the journals in folder `db` cannot be replayed (a full volume, a
@@ -110,14 +110,14 @@ pub(crate) fn recover(
 /// frame's record from its file; nothing is written or removed. Returns the
 /// last record to read (`None` if there is no journal): records beyond the
 /// journals count only while intact, as replay would keep them.
-pub(crate) fn attach(vfs: &dyn Vfs, db: &Path, dir: &LogDir) -> Result<Option<u64>> {
+pub(crate) fn attach(vfs: &dyn Vfs, db: &Layout, dir: &LogDir) -> Result<Option<u64>> {
     let bases = journal_bases(vfs, db)?;
     let Some(&first) = bases.first() else {
         return Ok(None);
     };
     let mut last = first;
     for &base in &bases {
-        let jpath = journal::path(db, base);
+        let jpath = db.journal(base);
         let file = vfs.open(&jpath).map_err(io_err(&jpath))?;
         let bytes = vfs.read_all(&jpath).map_err(io_err(&jpath))?;
         last = base;
@@ -153,12 +153,12 @@ pub(crate) fn attach(vfs: &dyn Vfs, db: &Path, dir: &LogDir) -> Result<Option<u6
 }
 
 /// The bases of the journals in folder `db`, oldest first.
-fn journal_bases(vfs: &dyn Vfs, db: &Path) -> Result<Vec<u64>> {
+fn journal_bases(vfs: &dyn Vfs, db: &Layout) -> Result<Vec<u64>> {
     let mut bases: Vec<u64> = vfs
-        .list_dir(db)
-        .map_err(io_err(db))?
+        .list_dir(db.root())
+        .map_err(io_err(db.root()))?
         .iter()
-        .filter_map(|n| journal::parse_name(n))
+        .filter_map(|n| Layout::parse_journal_name(n))
         .collect();
     bases.sort_unstable();
     Ok(bases)

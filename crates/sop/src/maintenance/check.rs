@@ -169,7 +169,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     // with recovery: engine/blobs.rs). Never a fault: nothing refers to them.
     let live = crate::engine::liveness(db)?.live;
     let trash: HashSet<_> = db.trash_paths().into_iter().collect();
-    let blobs = db.path.join("blobs");
+    let blobs = db.layout.blobs();
     for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
         let dir = blobs.join(&sdir);
         for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
@@ -198,7 +198,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
             path.display()
         ));
     }
-    let tmp = db.path.join("tmp");
+    let tmp = db.layout.tmp();
     for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
         if !(name.len() >= 16 && live.contains(&name[..16])) {
             // Never linked into the log, so never part of the database.
@@ -274,7 +274,7 @@ fn check_checkpoints(
     head: u64,
     problems: &mut Vec<String>,
 ) -> Result<()> {
-    let dir = crate::registry::checkpoint::CheckpointDir::new(&db.path);
+    let dir = crate::registry::checkpoint::CheckpointDir::new(&db.layout);
     for seq in dir.list(&*db.vfs)? {
         let st = match dir.read(&*db.vfs, seq) {
             Ok(st) => st,

@@ -39,9 +39,9 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
     // List what may be garbage before deciding who is alive: a process that
     // starts later cannot own anything listed here.
-    let tmp = db.path.join("tmp");
+    let tmp = db.layout.tmp();
     let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let blobs = db.path.join("blobs");
+    let blobs = db.layout.blobs();
     let mut blob_names = Vec::new();
     for sdir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
         let dir = blobs.join(&sdir);

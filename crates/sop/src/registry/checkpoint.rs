@@ -20,6 +20,7 @@ use super::{decode_base, encode_base, DbState, Handle, StoreInfo, StoreState};
 use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
 use crate::error::{CodecError, Error, Result};
 use crate::io::Vfs;
+use crate::layout::Layout;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,18 +30,20 @@ const KEEP: usize = 2;
 
 /// The `checkpoints/` folder of a database.
 pub struct CheckpointDir {
+    layout: Layout,
     dir: PathBuf,
 }
 
 impl CheckpointDir {
-    pub fn new(db: &Path) -> Self {
+    pub fn new(layout: &Layout) -> Self {
         CheckpointDir {
-            dir: db.join("checkpoints"),
+            layout: layout.clone(),
+            dir: layout.checkpoints(),
         }
     }
 
     fn path(&self, seq: u64) -> PathBuf {
-        self.dir.join(format!("{seq:016x}.ckpt"))
+        self.layout.checkpoint(seq)
     }
 
     /// Sequences of the checkpoints present, ascending.
@@ -49,10 +52,7 @@ impl CheckpointDir {
             .list_dir(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?
             .iter()
-            .filter_map(|n| {
-                n.strip_suffix(".ckpt")
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
-            })
+            .filter_map(|n| Layout::parse_checkpoint_name(n))
             .collect();
         seqs.sort_unstable();
         Ok(seqs)

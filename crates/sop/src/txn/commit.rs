@@ -517,7 +517,7 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
         let mut dirs: Vec<u64> = rec.adopted_files.iter().map(|(s, _)| *s).collect();
         dirs.dedup();
         for sid in dirs {
-            let d = db.path.join("blobs").join(format!("{sid:016x}"));
+            let d = db.layout.blob_dir(sid);
             // The folder is shared with every committer of the process: a failed
             // sync may have lost another commit's entry, and a later sync would not
             // say so. Poison, as for any failed sync of shared state.

@@ -103,7 +103,7 @@ fn load(
 ) -> Result<(Arc<Node>, u64)> {
     let h = snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
         Error::corrupt(
-            db.path.join("log"),
+            db.layout.log(),
             format!("store {name:?}: node {id:#x} is referenced but not in the registry"),
         )
     })?;
@@ -147,7 +147,7 @@ impl NodeRead for View<'_> {
             let slot = slot_in(&mut st.nodes, db, snap, &st.info.name, uncached, id)?;
             if slot.state == SlotState::Deleted {
                 return Err(Error::corrupt(
-                    db.path.join("log"),
+                    db.layout.log(),
                     format!("node {id:#x} used after delete"),
                 ));
             }
@@ -158,7 +158,7 @@ impl NodeRead for View<'_> {
         if let Some(s) = st.nodes.get(&id) {
             if s.state == SlotState::Deleted {
                 return Err(Error::corrupt(
-                    db.path.join("log"),
+                    db.layout.log(),
                     format!("node {id:#x} used after delete"),
                 ));
             }
@@ -256,7 +256,7 @@ impl<'a> NodeStore for View<'a> {
                 // Only the version the snapshot had is needed (the read set).
                 let seen = self.snap.and_then(|s| s.nodes.get(&id)).ok_or_else(|| {
                     Error::corrupt(
-                        self.db.path.join("log"),
+                        self.db.layout.log(),
                         format!(
                             "store {:?}: node {id:#x} is referenced but not in the registry",
                             self.st.info.name
