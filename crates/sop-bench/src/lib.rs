@@ -1,6 +1,7 @@
 //! sop-bench: runs one workload against several embedded key-value engines in turn and reports
 //! them side by side. The binary (`main.rs`) is a thin wrapper over [`run`].
 
+pub mod compare;
 pub mod engines;
 pub mod machine;
 pub mod progress;
