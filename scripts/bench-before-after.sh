@@ -22,8 +22,9 @@
 #   CARGO_TARGET_DIR target dir of the working tree's build (default target)
 #   OUT              where the JSON of every run goes (default target/bench-before-after/<rev>-<time>)
 #
-# Both builds run at nice 10. A full run (default engines and rounds) takes about five
-# minutes once both are built; the first baseline build about as long as any release build.
+# Both builds run at nice 10. A full run (default engines and rounds) takes three to five
+# minutes once both are built (redb at 1M keys is most of it); a first build of either side
+# as long as any release build (about 25 minutes on 2 busy cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -92,17 +92,16 @@ pub fn render(rows: &[Row]) -> String {
         "engine", "phase", "before", "after", "change"
     );
     for r in rows {
-        let change = match r.change() {
-            Some(c) => format!(
-                "{:+.1}%{}",
-                c * 100.0,
-                if c > FLAG_ABOVE { " !" } else { "" }
+        let (change, flag) = match r.change() {
+            Some(c) => (
+                format!("{:+.1}%", c * 100.0),
+                if c > FLAG_ABOVE { " !" } else { "" },
             ),
-            None => "-".to_string(),
+            None => ("-".to_string(), ""),
         };
         let _ = writeln!(
             s,
-            "{:<12} {:<22} {:>14} {:>14} {:>9}",
+            "{:<12} {:<22} {:>14} {:>14} {:>9}{flag}",
             r.engine,
             r.phase,
             cell(r.before, r.size),
