@@ -1,16 +1,18 @@
 //! sop-bench: runs one workload against several embedded key-value engines in turn and reports
 //! them side by side. The binary (`main.rs`) is a thin wrapper over [`run`].
 
+pub mod compare;
 pub mod engines;
 pub mod machine;
 pub mod progress;
 pub mod report;
+pub mod rusage;
 pub mod workloads;
 pub mod zipf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
-use engines::{Engine, EngineConfig};
+use engines::{Engine, EngineConfig, WriteTx};
 use progress::{Progress, Ticker};
 use report::{PhaseResult, Report};
 use std::path::{Path, PathBuf};
@@ -83,6 +85,16 @@ pub struct Args {
     /// `for-reading` (validated at commit).
     #[arg(long, value_enum, default_value_t = SopReadMode::NoCheck)]
     pub sop_read_mode: SopReadMode,
+    /// SOP reads through the owning `RawStore::get` and `RawStore::range` (a copy of every
+    /// key and value) instead of the borrowing `get_with` and `scan`.
+    #[arg(long)]
+    pub sop_owned_reads: bool,
+    /// Also measure where the time and memory go: the commit of each write phase that is
+    /// one transaction, alone (`<phase>_commit`: sop-go's insert and delete, redb's
+    /// bulk_load and removals), the minor page faults of every timed phase (`faults`), and
+    /// the engine's peak resident memory (`peak_rss`, a size row).
+    #[arg(long)]
+    pub breakdown: bool,
     /// Cache size in MiB for the engines that take one.
     #[arg(long, default_value_t = 4096)]
     pub cache_mb: u64,
@@ -104,6 +116,11 @@ pub struct Args {
     /// swarm workload: writer process counts, one pair of phases (uniform, hot) each.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub procs: Vec<usize>,
+    /// The Redis the `sop-redis` engine uses (e.g. redis://127.0.0.1:6379/; its keys are
+    /// namespaced by the database's id). Default: a redis-server the harness starts on a free
+    /// loopback port for each run.
+    #[arg(long)]
+    pub redis: Option<String>,
     /// The program started for child processes: each engine's run (unless `--in-process`) and
     /// the swarm's writer processes (hidden subcommand `swarm-writer`); default this executable.
     /// Tests that call `run` from their own binary set it.
@@ -139,6 +156,8 @@ pub struct Recorder<'a> {
     engine: String,
     progress: &'a Progress,
     results: Vec<PhaseResult>,
+    /// `--breakdown`: page faults per phase and write phases' commits alone.
+    breakdown: bool,
 }
 
 impl<'a> Recorder<'a> {
@@ -147,7 +166,65 @@ impl<'a> Recorder<'a> {
             engine: engine.to_string(),
             progress,
             results: Vec::new(),
+            breakdown: false,
         }
+    }
+
+    /// Also records the page faults of each timed phase and, for [`Recorder::timed_write`],
+    /// the commit alone (`--breakdown`).
+    pub fn with_breakdown(mut self, on: bool) -> Self {
+        self.breakdown = on;
+        self
+    }
+
+    /// Minor page faults so far, when `--breakdown` counts them.
+    fn faults(&self) -> Option<u64> {
+        if self.breakdown {
+            rusage::minor_faults()
+        } else {
+            None
+        }
+    }
+
+    /// Runs `body` in one write transaction of `e` as the timed phase `phase` of `ops`
+    /// operations. With `--breakdown`, also records the commit alone as `<phase>_commit`:
+    /// from `body`'s return to the end of the transaction (`ops_per_sec` there is `ops` over
+    /// the commit's time).
+    pub fn timed_write(
+        &mut self,
+        phase: &str,
+        ops: u64,
+        e: &dyn Engine,
+        mut body: impl FnMut(&mut dyn WriteTx, &Ticker) -> Result<()>,
+    ) -> Result<()> {
+        let breakdown = self.breakdown;
+        let mut commit = None;
+        self.timed(phase, ops, |t| {
+            let mut staged = None;
+            e.write(&mut |w| {
+                body(w, t)?;
+                if breakdown {
+                    staged = Some((Instant::now(), rusage::minor_faults()));
+                }
+                Ok(())
+            })?;
+            if let Some((at, f0)) = staged {
+                let f1 = rusage::minor_faults();
+                commit = Some((at.elapsed().as_secs_f64(), f1.zip(f0).map(|(a, b)| a - b)));
+            }
+            Ok(())
+        })?;
+        if let Some((secs, faults)) = commit {
+            self.results.push(PhaseResult {
+                engine: self.engine.clone(),
+                phase: format!("{phase}_commit"),
+                ms: Some(secs * 1e3),
+                ops_per_sec: Some(per_sec(ops, secs)),
+                faults,
+                ..Default::default()
+            });
+        }
+        Ok(())
     }
 
     /// Runs `body` as the phase `phase` of `ops` operations, and records its wall time and
@@ -159,19 +236,18 @@ impl<'a> Recorder<'a> {
         body: impl FnOnce(&Ticker) -> Result<()>,
     ) -> Result<()> {
         let ticker = self.progress.phase(&self.engine, phase, ops);
+        let f0 = self.faults();
         let start = Instant::now();
         body(&ticker).with_context(|| format!("engine {}, phase {phase}", self.engine))?;
         let secs = start.elapsed().as_secs_f64();
+        let faults = self.faults().zip(f0).map(|(a, b)| a - b);
         ticker.done();
         self.results.push(PhaseResult {
             engine: self.engine.clone(),
             phase: phase.to_string(),
             ms: Some(secs * 1e3),
-            ops_per_sec: Some(if secs > 0.0 {
-                ops as f64 / secs
-            } else {
-                f64::INFINITY
-            }),
+            ops_per_sec: Some(per_sec(ops, secs)),
+            faults,
             ..Default::default()
         });
         Ok(())
@@ -208,6 +284,15 @@ impl<'a> Recorder<'a> {
 
     pub fn into_results(self) -> Vec<PhaseResult> {
         self.results
+    }
+}
+
+/// `ops` per second of `secs`.
+fn per_sec(ops: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        ops as f64 / secs
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -269,6 +354,8 @@ pub fn run(args: &Args) -> Result<Report> {
         cache_bytes: args.cache_mb << 20,
         slot_length: args.slot_length,
         sop_validated_reads: args.sop_read_mode == SopReadMode::ForReading,
+        sop_owned_reads: args.sop_owned_reads,
+        redis_url: args.redis.clone(),
     };
     let swarm = args.workload == Workload::Swarm;
     if swarm {
@@ -374,7 +461,10 @@ pub fn run(args: &Args) -> Result<Report> {
             .prefix(&format!("{}-{name}-", args.workload.name()))
             .tempdir_in(base)
             .with_context(|| format!("creating a directory for {name} in {}", base.display()))?;
-        let mut rec = Recorder::new(name, &progress);
+        let mut rec = Recorder::new(name, &progress).with_breakdown(args.breakdown);
+        if args.breakdown {
+            rusage::reset_peak_rss();
+        }
         if swarm {
             workloads::swarm::run(name, dir.path(), &mut rec, args)?;
         } else {
@@ -386,6 +476,10 @@ pub fn run(args: &Args) -> Result<Report> {
                 Workload::Redb => workloads::redb::run(&mut *engine, dir.path(), &mut rec, args)?,
                 Workload::Mixed => workloads::mixed::run(&mut *engine, &mut rec, args)?,
                 Workload::Swarm => unreachable!(),
+            }
+            // The memory this engine's run took (the engine still open).
+            if let Some(bytes) = rusage::peak_rss_bytes().filter(|_| args.breakdown) {
+                rec.size("peak_rss", bytes, None);
             }
         }
         results.extend(rec.into_results());
@@ -450,6 +544,15 @@ fn run_in_child(args: &Args, engine: &str, base: &Path) -> Result<Vec<PhaseResul
         ]);
     if let Some(n) = args.slot_length {
         cmd.args(["--slot-length", &n.to_string()]);
+    }
+    if let Some(url) = &args.redis {
+        cmd.args(["--redis", url]);
+    }
+    if args.sop_owned_reads {
+        cmd.arg("--sop-owned-reads");
+    }
+    if args.breakdown {
+        cmd.arg("--breakdown");
     }
     if args.keep {
         cmd.arg("--keep");

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// One phase measured on one engine. A timed phase has `ms` and `ops_per_sec`; a size phase
 /// has `bytes` (and `ms` when producing it took work, as compaction does). A swarm phase also
-/// has `p50_ms`, `p99_ms`, `retry_rate`, `procs` and `txns`. Fields a phase lacks are left out
+/// has `p50_ms`, `p99_ms`, `retry_rate`, `procs`, `txns` and the diagnostics `exec_ms_mean`,
+/// `commit_ms_mean`, `foreign_records_per_txn` and `cpu_ms_per_txn`. Fields a phase lacks are left out
 /// of the JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PhaseResult {
@@ -33,6 +34,22 @@ pub struct PhaseResult {
     /// Committed transactions of all writer processes (swarm).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub txns: Option<u64>,
+    /// Mean time of `begin` plus the writes, per attempt (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_ms_mean: Option<f64>,
+    /// Mean time of `commit`, per attempt (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_ms_mean: Option<f64>,
+    /// Log records of other processes each committed transaction caught up with (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_records_per_txn: Option<f64>,
+    /// User + system CPU of the writer processes per committed transaction, opening the
+    /// folder included (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_ms_per_txn: Option<f64>,
+    /// Minor page faults during the phase (`--breakdown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<u64>,
     /// With `--runs N` (N > 1): this cell's figure in each round (`ms` for a timed
     /// phase, `bytes` for a size phase), in round order; the cell holds the median.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -211,6 +211,90 @@ fn redb_workload() {
     );
 }
 
+/// `--breakdown`: the commits of the one-transaction write phases alone (never longer than
+/// their phase), page faults per timed phase, the latency of single-insert commits, and each
+/// engine's peak memory; `--sop-owned-reads` reads through SOP's owning calls, and says so.
+#[test]
+fn breakdown_and_owned_reads() {
+    let v = run(
+        "redb",
+        &[
+            "--individual-writes",
+            "20",
+            "--batch-txns",
+            "5",
+            "--batch-size",
+            "100",
+            "--breakdown",
+            "--sop-owned-reads",
+        ],
+    );
+    check_header(&v, "redb");
+    check_timed(
+        &v,
+        &[
+            "bulk_load",
+            "bulk_load_commit",
+            "individual_writes_p50",
+            "individual_writes_p99",
+            "random_reads",
+            "range_reads",
+            "removals",
+            "removals_commit",
+        ],
+    );
+    for e in engines() {
+        for phase in ["bulk_load", "removals"] {
+            let whole = result(&v, e, phase)["ms"].as_f64().unwrap();
+            let commit = result(&v, e, &format!("{phase}_commit"))["ms"]
+                .as_f64()
+                .unwrap();
+            assert!(
+                commit <= whole,
+                "{e}/{phase}: commit {commit} of {whole} ms"
+            );
+        }
+        let (p50, p99) = (
+            result(&v, e, "individual_writes_p50")["ms"]
+                .as_f64()
+                .unwrap(),
+            result(&v, e, "individual_writes_p99")["ms"]
+                .as_f64()
+                .unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99, "{e}: p50 {p50}, p99 {p99}");
+        assert!(result(&v, e, "bulk_load")["faults"].as_u64().is_some());
+        assert!(result(&v, e, "peak_rss")["bytes"].as_u64().unwrap() > 1 << 20);
+    }
+    if cfg!(feature = "sop-engine") {
+        let sop = v["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["engine"] == "sop")
+            .unwrap();
+        assert!(sop["settings"]
+            .as_str()
+            .unwrap()
+            .contains("owning get/range"));
+    }
+    // Without the flags, none of it.
+    let plain = run("sop-go", &[]);
+    for r in plain["results"].as_array().unwrap() {
+        assert!(r.get("faults").is_none(), "{r}");
+        let phase = r["phase"].as_str().unwrap();
+        assert!(
+            !phase.ends_with("_commit") && phase != "peak_rss",
+            "{phase}"
+        );
+    }
+    let split = run("sop-go", &["--breakdown"]);
+    check_timed(
+        &split,
+        &["insert", "insert_commit", "read", "delete", "delete_commit"],
+    );
+}
+
 #[test]
 fn mixed() {
     let v = run("mixed", &["--ops", "2000"]);
@@ -272,8 +356,73 @@ fn swarm() {
             assert!(0.0 < p50 && p50 <= p99, "{e}/{p}: p50 {p50}, p99 {p99}");
             assert!(r["retry_rate"].as_f64().unwrap() >= 0.0, "{e}/{p}");
             assert!(r.get("bytes").is_none(), "{e}/{p}");
+            check_swarm_diagnostics(r, &format!("{e}/{p}"));
         }
     }
+}
+
+/// Where a swarm phase's time went: begin + writes and commit per attempt, records of
+/// other processes caught up with, CPU per committed transaction.
+#[cfg(feature = "sop-engine")]
+fn check_swarm_diagnostics(r: &Value, what: &str) {
+    for f in ["exec_ms_mean", "commit_ms_mean", "cpu_ms_per_txn"] {
+        let x = r[f]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what}: no {f} in {r}"));
+        assert!(x > 0.0, "{what}: {f} = {x}");
+    }
+    let foreign = r["foreign_records_per_txn"].as_f64().unwrap();
+    assert!(foreign >= 0.0, "{what}: foreign {foreign}");
+    if r["procs"] == 1 {
+        assert_eq!(
+            foreign, 0.0,
+            "{what}: one writer reads no one else's records"
+        );
+    }
+}
+
+/// `swarm --redis URL`: sop-redis on a Redis the harness did not start (here the test
+/// Redis of scripts/test.sh, which the run must leave running), with the diagnostics.
+#[cfg(feature = "sop-engine")]
+#[test]
+fn swarm_on_a_given_redis() {
+    let url = sop_testkit::redis_url();
+    let v = run_on(
+        "swarm",
+        "sop-redis",
+        &["sop-redis"],
+        &["--txns", "5", "--procs", "1,2", "--redis", &url],
+    );
+    assert!(
+        v["engines"][0]["settings"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the Redis at {url}")),
+        "{}",
+        v["engines"][0]
+    );
+    let phases: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["engine"], "sop-redis");
+            assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+            check_swarm_diagnostics(r, r["phase"].as_str().unwrap());
+            r["phase"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "procs_1_uniform",
+            "procs_1_hot",
+            "procs_2_uniform",
+            "procs_2_hot"
+        ]
+    );
+    // The given Redis is not the harness's to stop.
+    sop_testkit::redis_url();
 }
 
 /// swarm with only peers asked for: a clear error, not an empty report.

@@ -75,6 +75,10 @@ pub struct EngineConfig {
     pub slot_length: Option<usize>,
     /// SOP read transactions in `TxMode::ForReading` (validated) instead of `NoCheck`.
     pub sop_validated_reads: bool,
+    /// SOP reads through the owning `get` and `range` instead of `get_with` and `scan`.
+    pub sop_owned_reads: bool,
+    /// `sop-redis`: this Redis instead of one started for the run.
+    pub redis_url: Option<String>,
 }
 
 /// Every engine this build knows, in the order they are run by default.
@@ -113,7 +117,11 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
         "sop-redis" => (
             sop::version(),
             format!(
-                "Clustered mode (Redis started by the harness on a free loopback port); {}",
+                "Clustered mode ({}); {}",
+                match &cfg.redis_url {
+                    Some(url) => format!("the Redis at {url}"),
+                    None => "Redis started by the harness on a free loopback port".to_string(),
+                },
                 sop::settings(cfg, false)
             ),
         ),

@@ -7,7 +7,8 @@
 //! snapshot with no commit-time validation, like the peers' read transactions);
 //! `--sop-read-mode for-reading` measures validated read transactions instead. Reads go through
 //! `RawStore::get_with` and `RawStore::scan`, which lend keys and values to the harness (in a
-//! NoCheck transaction straight from the node) rather than returning copies.
+//! NoCheck transaction straight from the node) rather than returning copies;
+//! `--sop-owned-reads` measures the owning `RawStore::get` and `RawStore::range` instead.
 
 use super::{Engine, EngineConfig, ReadFn, ReadTx, WriteFn, WriteTx};
 use anyhow::{Context, Result};
@@ -28,6 +29,15 @@ fn slot_length(cfg: &EngineConfig) -> usize {
         .unwrap_or(sop::StoreOptions::default().slot_length)
 }
 
+/// What the read API is called in the settings.
+fn read_api(cfg: &EngineConfig) -> &'static str {
+    if cfg.sop_owned_reads {
+        "owning get/range (a copy of each key and value)"
+    } else {
+        "borrowing get_with/scan"
+    }
+}
+
 fn read_mode(cfg: &EngineConfig) -> TxMode {
     if cfg.sop_validated_reads {
         TxMode::ForReading
@@ -46,8 +56,9 @@ pub fn settings(cfg: &EngineConfig, exclusive: bool) -> String {
         "folder shared with other processes, commit() durable on return (record fdatasynced, log directory fsynced)"
     };
     format!(
-        "durability: TxMode::ForWriting, {durability}; reads: TxMode::{:?}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values {:?} (inline up to {} bytes, larger ones separate)",
+        "durability: TxMode::ForWriting, {durability}; reads: TxMode::{:?}, {}; cache: {} (node_cache_bytes); RawStore with slot_length {}, values {:?} (inline up to {} bytes, larger ones separate)",
         read_mode(cfg),
+        read_api(cfg),
         super::mib(cfg.cache_bytes),
         slot_length(cfg),
         sop::StoreOptions::default().values,
@@ -58,7 +69,9 @@ pub fn settings(cfg: &EngineConfig, exclusive: bool) -> String {
 pub struct SopEngine {
     db: sop::Database,
     read_mode: TxMode,
-    /// `sop-redis`: the Redis server started for this run (stopped on drop).
+    /// Reads through the owning `get` and `range` instead of `get_with` and `scan`.
+    owned_reads: bool,
+    /// `sop-redis`: the Redis server started for this run, if any (stopped on drop).
     _redis: Option<BenchRedis>,
 }
 
@@ -142,21 +155,29 @@ impl SopEngine {
         Self::open_in(dir, cfg, None, false)
     }
 
-    /// `sop-redis`: Clustered mode, coordinated by a Redis started for this run.
+    /// `sop-redis`: Clustered mode, coordinated by the Redis `cfg` names or by one started
+    /// for this run.
     pub fn open_clustered(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
-        let redis = BenchRedis::start()?;
-        Self::open_in(dir, cfg, Some(redis), false)
+        let (own, url) = match &cfg.redis_url {
+            Some(url) => (None, url.clone()),
+            None => {
+                let r = BenchRedis::start()?;
+                let url = r.url();
+                (Some(r), url)
+            }
+        };
+        let mut e = Self::open_in(dir, cfg, Some(url), false)?;
+        e._redis = own;
+        Ok(e)
     }
 
     fn open_in(
         dir: &Path,
         cfg: &EngineConfig,
-        redis: Option<BenchRedis>,
+        redis_url: Option<String>,
         exclusive: bool,
     ) -> Result<Self> {
-        let coordination = redis
-            .as_ref()
-            .map(|r| sop::Coordination::Redis { url: r.url() });
+        let coordination = redis_url.map(|url| sop::Coordination::Redis { url });
         let db = sop::Database::open(
             dir,
             sop::DbOptions {
@@ -177,15 +198,25 @@ impl SopEngine {
         Ok(Self {
             db,
             read_mode: read_mode(cfg),
-            _redis: redis,
+            owned_reads: cfg.sop_owned_reads,
+            _redis: None,
         })
     }
 }
 
-struct Handle<'t>(RawStore<'t>);
+/// A store in a transaction; `owned`: reads through the owning API.
+struct Handle<'t>(RawStore<'t>, bool);
 
 impl ReadTx for Handle<'_> {
     fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        if self.1 {
+            let v = self.0.get(key)?;
+            if let Some(v) = &v {
+                out.clear();
+                out.extend_from_slice(v);
+            }
+            return Ok(v.is_some());
+        }
         let found = self.0.get_with(key, |v| {
             out.clear();
             out.extend_from_slice(v);
@@ -200,6 +231,19 @@ impl ReadTx for Handle<'_> {
     ) -> Result<usize> {
         if limit == 0 {
             return Ok(0);
+        }
+        if self.1 {
+            let mut n = 0;
+            for item in self
+                .0
+                .range(Bound::Included(from.to_vec()), Bound::Unbounded, false)?
+                .take(limit)
+            {
+                let (k, v) = item?;
+                visit(&k, &v);
+                n += 1;
+            }
+            return Ok(n);
         }
         let mut n = 0;
         self.0
@@ -231,7 +275,7 @@ impl Engine for SopEngine {
         let tx = self.db.begin(TxMode::ForWriting)?;
         {
             let store = tx.open_raw_store(STORE)?;
-            f(&mut Handle(store))?;
+            f(&mut Handle(store, self.owned_reads))?;
         }
         tx.commit()?;
         Ok(())
@@ -248,7 +292,7 @@ impl Engine for SopEngine {
         let tx = self.db.begin(self.read_mode)?;
         {
             let store = tx.open_raw_store(STORE)?;
-            f(&Handle(store))?;
+            f(&Handle(store, self.owned_reads))?;
         }
         tx.commit()?;
         Ok(())

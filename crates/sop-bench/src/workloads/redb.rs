@@ -7,9 +7,12 @@
 //! `random_reads_2` (N gets in one read transaction), `range_reads` and `range_reads_2` (N/2
 //! scans of 10 entries from an existing key), `threaded_reads` (4 threads, each with its own
 //! read transaction, reading disjoint quarters of the keys), `removals` (N/2 keys, one
-//! transaction), `size` and, where the engine compacts, `compacted_size`.
+//! transaction), `size` and, where the engine compacts, `compacted_size`. With `--breakdown`
+//! also `bulk_load_commit` and `removals_commit` (the commit alone) and
+//! `individual_writes_p50` and `individual_writes_p99` (the latency of one commit).
 
 use crate::engines::Engine;
+use crate::report::PhaseResult;
 use crate::{dir_bytes, Args, Recorder};
 use anyhow::{anyhow, ensure, Result};
 use std::hint::black_box;
@@ -55,29 +58,49 @@ pub fn run(e: &mut dyn Engine, dir: &Path, rec: &mut Recorder<'_>, args: &Args) 
     let n = args.count();
     let mut pairs = Pairs::new();
 
-    rec.timed("bulk_load", n, |t| {
-        e.write(&mut |w| {
-            for i in 0..n {
-                let (k, v) = pairs.next_pair();
-                w.insert(k, v)?;
-                t.step(i);
-            }
-            Ok(())
-        })
-    })?;
-
-    // The stream goes on: these keys are new.
-    let individual = args.individual_writes;
-    rec.timed("individual_writes", individual, |t| {
-        for i in 0..individual {
-            e.write(&mut |w| {
-                let (k, v) = pairs.next_pair();
-                w.insert(k, v)
-            })?;
+    rec.timed_write("bulk_load", n, e, |w, t| {
+        for i in 0..n {
+            let (k, v) = pairs.next_pair();
+            w.insert(k, v)?;
             t.step(i);
         }
         Ok(())
     })?;
+
+    // The stream goes on: these keys are new.
+    let individual = args.individual_writes;
+    let mut latencies = Vec::with_capacity(individual as usize);
+    rec.timed("individual_writes", individual, |t| {
+        for i in 0..individual {
+            let start = Instant::now();
+            e.write(&mut |w| {
+                let (k, v) = pairs.next_pair();
+                w.insert(k, v)
+            })?;
+            latencies.push(start.elapsed().as_secs_f64() * 1e3);
+            t.step(i);
+        }
+        Ok(())
+    })?;
+    if args.breakdown {
+        // The latency of one durable single-insert commit: median and 99th percentile.
+        latencies.sort_by(f64::total_cmp);
+        for (name, q) in [
+            ("individual_writes_p50", 0.5),
+            ("individual_writes_p99", 0.99),
+        ] {
+            let Some(&ms) = latencies.get(((latencies.len().max(1) - 1) as f64 * q) as usize)
+            else {
+                continue;
+            };
+            rec.record(PhaseResult {
+                phase: name.to_string(),
+                ms: Some(ms),
+                ops_per_sec: Some(if ms > 0.0 { 1e3 / ms } else { f64::INFINITY }),
+                ..Default::default()
+            });
+        }
+    }
 
     let (txns, per_txn) = (args.batch_txns, args.batch_size);
     rec.timed("batch_writes", txns * per_txn, |t| {
@@ -181,14 +204,12 @@ pub fn run(e: &mut dyn Engine, dir: &Path, rec: &mut Recorder<'_>, args: &Args) 
     })?;
 
     let removals = n / 2;
-    rec.timed("removals", removals, |t| {
-        e.write(&mut |w| {
-            for (i, k) in keys[..removals as usize].iter().enumerate() {
-                w.remove(k)?;
-                t.step(i as u64);
-            }
-            Ok(())
-        })
+    rec.timed_write("removals", removals, e, |w, t| {
+        for (i, k) in keys[..removals as usize].iter().enumerate() {
+            w.remove(k)?;
+            t.step(i as u64);
+        }
+        Ok(())
     })?;
 
     rec.progress("size");

@@ -1,26 +1,35 @@
-//! `swarm`: writer **processes** over one database folder, the benchmark of
-//! `sop_swarm::bench` (shared with `sop-swarm bench`). For each P in `--procs` (1, 2, 4, 8)
+//! `swarm`: writer **processes** over one database folder. For each P in `--procs` (1, 2, 4, 8)
 //! two phases, `procs_{P}_uniform` and `procs_{P}_hot`: P writer processes open the folder,
 //! are released together, and each commits `--txns` (300) ForWriting transactions of 10 blind
 //! upserts of random keys out of `--count` (the key space, 1,000,000 by default, loaded
 //! first); in the `hot` phases each write goes with probability 10% to one of 100 keys spread
 //! over the key space. Figures: committed transactions per second of all writers
 //! (`ops_per_sec`), the p50 and p99 latency of a committed transaction (first begin to commit
-//! Ok, retries included) and the retry rate (failed attempts per committed transaction).
+//! Ok, retries included) and the retry rate (failed attempts per committed transaction); and
+//! where the time goes: the mean time of begin plus the writes and of the commit per attempt,
+//! the log records of other processes each transaction caught up with, and the writers' CPU
+//! time per committed transaction.
 //!
 //! Engines: `sop` is a Standalone folder (the processes share one host; the exclusive link of
 //! the log serializes their commits, no lock server); `sop-redis` a Clustered folder
-//! coordinated by a Redis the harness starts on a free loopback port. No peer engine has
+//! coordinated by a Redis the harness starts on a free loopback port (or the one `--redis`
+//! names). No peer engine has
 //! writers in several processes, so the others do not apply.
 //!
 //! The writers are child processes of this binary: `sop-bench swarm-writer ARGS` (a hidden
-//! subcommand, dispatched by `main.rs` to [`writer_main`]).
+//! subcommand, dispatched by `main.rs` to [`writer_main`]; the process is in [`writer`], the
+//! phases that start it in [`phase`]).
 
 use crate::engines::EngineInfo;
 use crate::report::SwarmParams;
 use crate::{Args, Recorder};
 use anyhow::{bail, ensure, Result};
 use std::path::Path;
+
+#[cfg(feature = "sop-engine")]
+pub mod phase;
+#[cfg(feature = "sop-engine")]
+pub mod writer;
 
 /// Why a peer engine is not run.
 pub const NOT_APPLICABLE: &str =
@@ -55,11 +64,11 @@ pub use imp::*;
 
 #[cfg(feature = "sop-engine")]
 mod imp {
+    use super::phase::{self as bench, Config, WriterCommand};
     use super::*;
     use crate::engines::sop::BenchRedis;
     use crate::report::PhaseResult;
     use anyhow::Context;
-    use sop_swarm::bench::{self, Config, WriterCommand};
     use std::ffi::OsString;
     use std::path::PathBuf;
 
@@ -87,11 +96,18 @@ mod imp {
     pub fn info(engine: &str, args: &Args) -> EngineInfo {
         let cfg = config(args, PathBuf::new(), None);
         let mode = if engine == "sop-redis" {
-            "Clustered: the writer processes coordinate through a Redis the harness starts on a \
-             free loopback port (node locks, shared node cache, head hints, process leases)"
+            let redis = match &args.redis {
+                Some(url) => format!("the Redis at {url}"),
+                None => "a Redis the harness starts on a free loopback port".to_string(),
+            };
+            format!(
+                "Clustered: the writer processes coordinate through {redis} (node locks, shared \
+                 node cache, head hints, process leases)"
+            )
         } else {
             "Standalone: the writer processes share one host; the exclusive link() of the log \
              serializes their commits, no lock server"
+                .to_string()
         };
         EngineInfo {
             engine: engine.to_string(),
@@ -108,12 +124,18 @@ mod imp {
 
     /// Loads the key space into a fresh folder under `dir`, then runs every phase.
     pub fn run(engine: &str, dir: &Path, rec: &mut Recorder<'_>, args: &Args) -> Result<()> {
-        let redis = match engine {
-            "sop" => None,
-            "sop-redis" => Some(BenchRedis::start()?),
-            other => bail!("{other}: {NOT_APPLICABLE}"),
+        // sop-redis: the Redis `--redis` names, or one started for this run.
+        let (redis, url) = match (engine, &args.redis) {
+            ("sop", _) => (None, None),
+            ("sop-redis", Some(url)) => (None, Some(url.clone())),
+            ("sop-redis", None) => {
+                let r = BenchRedis::start()?;
+                let url = r.url();
+                (Some(r), Some(url))
+            }
+            (other, _) => bail!("{other}: {NOT_APPLICABLE}"),
         };
-        let cfg = config(args, dir.join("db"), redis.as_ref().map(BenchRedis::url));
+        let cfg = config(args, dir.join("db"), url);
         rec.progress("load");
         bench::load(&cfg).with_context(|| format!("{engine}: loading {} keys", cfg.keys))?;
         let program = match &args.writer_exe {
@@ -142,6 +164,10 @@ mod imp {
                     retry_rate: Some(ph.retry_rate()),
                     procs: Some(procs as u64),
                     txns: Some(ph.committed),
+                    exec_ms_mean: Some(ph.exec_ms),
+                    commit_ms_mean: Some(ph.commit_ms),
+                    foreign_records_per_txn: Some(ph.foreign),
+                    cpu_ms_per_txn: Some(ph.cpu_ms),
                     ..Default::default()
                 });
             }
@@ -154,7 +180,7 @@ mod imp {
     /// `sop-bench swarm-writer ...`: one writer process; `argv` starts with the subcommand's
     /// name. Returns the exit code.
     pub fn writer_main(argv: Vec<OsString>) -> i32 {
-        bench::writer_main(argv)
+        super::writer::writer_main(argv)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The worker processes. Each prints one line per committed transaction.
 
+use crate::common::{
+    backoff, on_error, say, stdin_lines, stop_on_stdin_eof, stopping, wait_for_line, DbArgs, Next,
+};
 use clap::{Args, Subcommand};
 use sop::coord::{Coordinator, RedisCoordinator};
 use sop::{Database, StoreOptions, TxMode, ValuePlacement};
-use sop_swarm::common::{
-    backoff, on_error, say, stdin_lines, stop_on_stdin_eof, stopping, wait_for_line, DbArgs, Next,
-};
 use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
@@ -29,8 +29,6 @@ pub enum Worker {
     Recover(RecoverArgs),
     /// Drive a RedisCoordinator from stdin: `lock OWNER TTL_MS A B`, `unlock OWNER A B`, `holder A B`.
     Lock(LockArgs),
-    /// One writer of the benchmark (internal to `bench`).
-    BenchWriter(sop_swarm::bench::WriterArgs),
 }
 
 pub fn run(w: Worker) -> i32 {
@@ -44,7 +42,6 @@ pub fn run(w: Worker) -> i32 {
         Worker::Hold(a) => hold(a),
         Worker::Recover(a) => recover(a),
         Worker::Lock(a) => lock(a),
-        Worker::BenchWriter(a) => sop_swarm::bench::writer(a),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Clustered mode with real OS processes (the `sop-swarm` binary) over one folder
+//! Clustered mode with real OS processes (the `sop-worker` binary) over one folder
 //! and the test Redis: a swarm of writers on a brand-new store, hot counters,
 //! coherence between long-running processes, lock leases across processes, and
 //! several processes recovering after a killed one at the same time.
@@ -273,8 +273,7 @@ fn lock_leases_across_processes() {
     let ns = format!("lease-procs-{}-{}", std::process::id(), fastrand::u64(..));
     let args = |_: &str| {
         vec![
-            "worker".to_string(),
-            "lock".into(),
+            "lock".to_string(),
             "--redis".into(),
             url.clone(),
             "--ns".into(),
@@ -524,12 +523,12 @@ fn concurrent_recovery_after_a_killed_process() {
                 .get(&k)
                 .unwrap()
                 .unwrap_or_else(|| panic!("committed key {k} is missing"));
-            assert!(v == sop_swarm_value(k, value_bytes), "value of {k}");
+            assert!(v == worker_value(k, value_bytes), "value of {k}");
         }
     }
     for k in 900000000..900000004 {
         assert!(
-            s.get(&k).unwrap().unwrap() == sop_swarm_value(k, value_bytes),
+            s.get(&k).unwrap().unwrap() == worker_value(k, value_bytes),
             "holder's value {k}"
         );
     }
@@ -548,7 +547,7 @@ fn concurrent_recovery_after_a_killed_process() {
 }
 
 /// The big value `worker churn`/`worker hold` write for key `k` (same generator).
-fn sop_swarm_value(k: u64, len: usize) -> Vec<u8> {
+fn worker_value(k: u64, len: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(len);
     let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     while v.len() < len {
@@ -559,54 +558,4 @@ fn sop_swarm_value(k: u64, len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
-}
-
-/// A tiny run of the benchmark command, so it cannot rot: the JSON has every phase
-/// with the fields issue 5 names.
-#[test]
-fn bench_command_smoke() {
-    let _g = support::serial();
-    let url = redis_url();
-    let tmp = tempfile::tempdir().unwrap();
-    let json = tmp.path().join("swarm.json");
-    let dir = tmp.path().join("bench");
-    let out = std::process::Command::new(support::exe())
-        .args([
-            "bench", "--redis", &url, "--keys", "2000", "--txns", "5", "--procs", "1,2", "--json",
-        ])
-        .arg(&json)
-        .arg("--dir")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(v["workload"], "swarm");
-    let phases: Vec<&str> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["phase"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            "procs_1_uniform",
-            "procs_1_hot",
-            "procs_2_uniform",
-            "procs_2_hot"
-        ]
-    );
-    for r in v["results"].as_array().unwrap() {
-        assert_eq!(r["engine"], "sop-redis");
-        for f in ["ops_per_sec", "p50_ms", "p99_ms", "retry_rate", "ms"] {
-            assert!(r[f].as_f64().is_some(), "{f} in {r}");
-        }
-        assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0);
-    }
-    support::remove_later(tmp);
 }

@@ -1,5 +1,5 @@
 //! Helpers for the OS-process tests: the test Redis, a Redis a test owns (and can
-//! restart), and worker processes of the `sop-swarm` binary with their stdout
+//! restart), and worker processes of the `sop-worker` binary with their stdout
 //! read line by line.
 #![allow(dead_code, unused_imports)]
 
@@ -37,7 +37,7 @@ pub fn db_id(dir: &Path) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-/// A `sop-swarm` process, its stdout read by a thread.
+/// A `sop-worker` process, its stdout read by a thread.
 pub struct Proc {
     pub name: String,
     child: Child,
@@ -48,7 +48,7 @@ pub struct Proc {
 }
 
 pub fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-swarm")
+    env!("CARGO_BIN_EXE_sop-worker")
 }
 
 impl Proc {
@@ -60,7 +60,7 @@ impl Proc {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start sop-swarm");
+            .expect("start sop-worker");
         let out = child.stdout.take().unwrap();
         let stdin = child.stdin.take();
         let (tx, rx) = mpsc::channel();
@@ -171,10 +171,9 @@ impl Drop for Proc {
     }
 }
 
-/// Worker arguments: `worker KIND --db DIR --redis URL` followed by `extra`.
+/// Worker arguments: `KIND --db DIR --redis URL` followed by `extra`.
 pub fn worker_args(kind: &str, dir: &Path, url: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = vec![
-        "worker".into(),
         kind.into(),
         "--db".into(),
         dir.display().to_string(),
