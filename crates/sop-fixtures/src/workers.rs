@@ -6,7 +6,7 @@ use crate::common::{
 use clap::{Args, Subcommand};
 use sop::coord::{Coordinator, RedisCoordinator};
 use sop::{Database, StoreOptions, TxMode, ValuePlacement};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum Worker {
@@ -522,13 +522,8 @@ fn lock(a: LockArgs) -> i32 {
             ["lock", owner, ttl, s, n] => {
                 let key = [(s.parse().unwrap(), n.parse().unwrap())];
                 let ttl = Duration::from_millis(ttl.parse().unwrap());
-                c.lock(
-                    hex(owner),
-                    &key,
-                    ttl,
-                    Instant::now() + Duration::from_millis(50),
-                )
-                .map(|ok| format!("LOCKED {ok}"))
+                c.lock(hex(owner), &key, ttl, Duration::from_millis(50))
+                    .map(|ok| format!("LOCKED {ok}"))
             }
             ["unlock", owner, s, n] => c
                 .unlock(hex(owner), &[(s.parse().unwrap(), n.parse().unwrap())])

@@ -4,7 +4,7 @@ mod support;
 
 use sop::coord::{Coordinator, RedisCoordinator};
 use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn clustered(url: &str) -> DbOptions {
     DbOptions {
@@ -105,7 +105,7 @@ fn lock_leases_belong_to_their_owner() {
     let url = support::redis_url();
     let c = RedisCoordinator::connect(&url, &format!("leases-{}", std::process::id())).unwrap();
     let key = [(7u64, 9u64)];
-    let soon = || Instant::now() + Duration::from_millis(50);
+    let soon = || Duration::from_millis(50);
     assert!(c
         .lock(1, &key, Duration::from_millis(1000), soon())
         .unwrap());
@@ -355,4 +355,61 @@ fn the_shared_node_cache_can_be_turned_off() {
             assert!(keys.is_empty(), "{} node images shared", keys.len());
         }
     }
+}
+
+/// Fencing in simulated time (the clock of the I/O seam, held still): a process
+/// on another host (its lock file free here, its lease missing from Redis) is
+/// presumed dead only once its lease has been missing for longer than the TTL,
+/// as this process's clock measures it. Before that, its leftovers stay; after,
+/// recovery publishes a record fencing it off and removes them. A 30 s TTL
+/// takes no real time.
+#[test]
+fn a_missing_lease_is_fenced_only_after_the_ttl_in_simulated_time() {
+    use sop::io::sim::SimVfs;
+    use sop::io::Vfs;
+    use std::path::Path;
+    use std::sync::Arc;
+    let url = support::redis_url();
+    let sim = SimVfs::new();
+    sim.pause_clock();
+    let ttl = Duration::from_secs(30);
+    let opts = DbOptions {
+        vfs: Some(Arc::new(sim.clone())),
+        lease_ttl: ttl,
+        ..clustered(&url)
+    };
+    let root = Path::new("/db");
+    let db = Database::open(root, opts).unwrap();
+    let ghost = uuid_like();
+    let layout = sop::Layout::new(root);
+    let lock_path = layout.proc_lock(ghost);
+    let tmp_path = layout.tmp().join(format!("{ghost:032x}-00000001.tmp"));
+    sim.create_new(&lock_path).unwrap();
+    sim.create_new(&tmp_path)
+        .unwrap()
+        .append(b"never linked")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let head = db.head().unwrap();
+    // First look: the lease is missing, timing starts.
+    assert_eq!(db.recover().unwrap().dead_processes, 0);
+    sim.advance(Duration::from_secs(29));
+    assert_eq!(db.recover().unwrap().dead_processes, 0);
+    assert!(sim.exists(&tmp_path).unwrap(), "29 s of a 30 s TTL: alive");
+    assert_eq!(db.head().unwrap(), head, "nobody fenced yet");
+    sim.advance(Duration::from_secs(2));
+    let r = db.recover().unwrap();
+    assert_eq!(r.dead_processes, 1, "{r:?}");
+    assert_eq!(
+        db.head().unwrap(),
+        head + 1,
+        "a record fences the dead process off"
+    );
+    assert!(!sim.exists(&tmp_path).unwrap());
+    assert!(!sim.exists(&lock_path).unwrap());
+    assert!(db.check().unwrap().is_ok());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "simulated time took real time"
+    );
 }

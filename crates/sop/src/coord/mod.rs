@@ -14,7 +14,7 @@ pub use self::redis::RedisCoordinator;
 pub use local::LocalCoordinator;
 
 use crate::error::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A lock name: (store id, logical node id), or a whole-database name.
 pub type LockKey = (u64, u64);
@@ -24,14 +24,14 @@ pub type Owner = u128;
 
 pub trait Coordinator: Send + Sync {
     /// Take all `keys` (sorted, deduplicated by the caller) for `owner` with a lease
-    /// of `ttl`, waiting until `deadline`. Returns false if they could not all be
+    /// of `ttl`, waiting at most `timeout`. Returns false if they could not all be
     /// taken in time (nothing stays held then).
     fn lock(
         &self,
         owner: Owner,
         keys: &[LockKey],
         ttl: Duration,
-        deadline: Instant,
+        timeout: Duration,
     ) -> Result<bool>;
     /// Release the keys `owner` holds; keys held by someone else are left alone.
     fn unlock(&self, owner: Owner, keys: &[LockKey]) -> Result<()>;

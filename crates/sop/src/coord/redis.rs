@@ -159,11 +159,13 @@ impl Coordinator for RedisCoordinator {
         owner: Owner,
         keys: &[LockKey],
         ttl: Duration,
-        deadline: Instant,
+        timeout: Duration,
     ) -> Result<bool> {
         if keys.is_empty() {
             return Ok(true);
         }
+        // Waits on the network: measured in real time.
+        let deadline = Instant::now() + timeout;
         let ks = self.keys(keys);
         let me = format!("{owner:032x}");
         let mut backoff = Duration::from_micros(200);

@@ -12,21 +12,21 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
         .name("sop-recovery".into())
         .spawn(move || {
             let step = Duration::from_millis(100).min(every);
-            let mut waited = Duration::ZERO;
+            // Paced in real time (so the thread ends soon after the database),
+            // due by the clock of the I/O seam (which a test may hold still).
+            let mut last = None;
             loop {
                 std::thread::sleep(step);
-                waited += step;
-                if waited < every {
-                    if weak.strong_count() == 0 {
-                        return;
-                    }
-                    continue;
-                }
-                waited = Duration::ZERO;
                 let Some(inner) = weak.upgrade() else { return };
                 if inner.is_closed() {
                     return;
                 }
+                let now = inner.vfs.now();
+                let since = *last.get_or_insert(now);
+                if now.saturating_sub(since) < every {
+                    continue;
+                }
+                last = Some(now);
                 if let Err(e) = recovery::recover(&inner) {
                     tracing::warn!(error = %e, "periodic recovery failed");
                 }

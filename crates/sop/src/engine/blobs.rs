@@ -52,10 +52,10 @@ pub(crate) fn unreferenced(name: &str, live: &HashSet<String>) -> Unreferenced {
 #[derive(Default)]
 pub(crate) struct BlobGc {
     /// Recovery: when each garbage blob was first seen as garbage.
-    seen: Mutex<HashMap<PathBuf, Instant>>,
+    seen: Mutex<HashMap<PathBuf, Duration>>,
     /// When other processes were last seen alive (that answer is reused for a
     /// second; "none alive" is never reused, see `others_alive`).
-    others_seen: Mutex<Option<Instant>>,
+    others_seen: Mutex<Option<Duration>>,
 }
 
 impl DbInner {
@@ -68,7 +68,7 @@ impl DbInner {
             return false;
         }
         let mut last = self.blob_gc.others_seen.lock();
-        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        if last.is_some_and(|t| self.vfs.now().saturating_sub(t) < Duration::from_secs(1)) {
             return true;
         }
         let me = prefix_of(self.proc_id);
@@ -79,7 +79,7 @@ impl DbInner {
                 true
             }
         };
-        *last = alive.then(Instant::now);
+        *last = alive.then(|| self.vfs.now());
         alive
     }
 
@@ -87,7 +87,7 @@ impl DbInner {
     /// seen as garbage for at least `blob_grace` by this process, or all of them
     /// if no other process is alive. Forgets paths no longer garbage.
     pub(crate) fn past_grace(&self, paths: Vec<PathBuf>) -> Vec<PathBuf> {
-        let now = Instant::now();
+        let now = self.vfs.now();
         let mut seen = self.blob_gc.seen.lock();
         let now_garbage: HashSet<&PathBuf> = paths.iter().collect();
         seen.retain(|p, _| now_garbage.contains(p));
@@ -97,7 +97,7 @@ impl DbInner {
         let grace = self.opts.blob_grace;
         let (ready, waiting): (Vec<_>, Vec<_>) = paths
             .into_iter()
-            .partition(|p| seen.get(p).is_some_and(|t| now.duration_since(*t) >= grace));
+            .partition(|p| seen.get(p).is_some_and(|t| now.saturating_sub(*t) >= grace));
         drop(seen);
         if waiting.is_empty() || self.others_alive() {
             return ready;

@@ -26,7 +26,7 @@ impl DbInner {
 
     /// Queue what commit `seq` released, then collect what no snapshot needs.
     pub fn trash_after_commit(&self, seq: u64, rec: &Record) {
-        let now = Instant::now();
+        let now = self.vfs.now();
         let mut t = self.trash.lock();
         for (sid, blob) in &rec.released_files {
             t.push((seq, now, self.blob_path(*sid, *blob)));
@@ -53,6 +53,7 @@ impl DbInner {
 
     fn collect_trash_with(&self, oldest: Option<u64>) {
         let grace = self.opts.blob_grace;
+        let now = self.vfs.now();
         let mut t = self.trash.lock();
         let (unneeded, keep): (Vec<_>, Vec<_>) = t
             .drain(..)
@@ -61,7 +62,7 @@ impl DbInner {
         drop(t);
         let (mut ready, waiting): (Vec<_>, Vec<_>) = unneeded
             .into_iter()
-            .partition(|(_, at, _)| at.elapsed() >= grace);
+            .partition(|(_, at, _)| now.saturating_sub(*at) >= grace);
         if !waiting.is_empty() && !self.others_alive() {
             ready.extend(waiting);
         } else {

@@ -11,18 +11,21 @@ pub(crate) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
         .spawn(move || {
             let every = (ttl / 3).max(Duration::from_millis(10));
             let step = Duration::from_millis(20).min(every);
-            let mut waited = Duration::ZERO;
+            // Paced in real time (so the thread ends soon after the database),
+            // due by the clock of the I/O seam (which a test may hold still).
+            let mut last = None;
             loop {
                 std::thread::sleep(step);
-                waited += step;
                 let Some(inner) = weak.upgrade() else { return };
                 if inner.is_closed() {
                     return;
                 }
-                if waited < every {
+                let now = inner.vfs.now();
+                let since = *last.get_or_insert(now);
+                if now.saturating_sub(since) < every {
                     continue;
                 }
-                waited = Duration::ZERO;
+                last = Some(now);
                 if let Err(e) = inner.coord.lease(inner.proc_id, ttl) {
                     tracing::warn!(error = %e, "could not renew the process lease");
                 }
@@ -38,7 +41,7 @@ pub(crate) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
 pub(super) fn take_process_lock(vfs: &dyn Vfs, layout: &Layout) -> Result<(u128, Box<dyn VLock>)> {
     let mut attempt = 0;
     loop {
-        let proc_id = uuid::Uuid::new_v4().as_u128();
+        let proc_id = vfs.random();
         let lock_path = layout.proc_lock(proc_id);
         if let Some(lock) = vfs.try_lock(&lock_path).map_err(io_err(&lock_path))? {
             // A recovery that took the lock first deletes the file before releasing it.
@@ -64,9 +67,9 @@ impl DbInner {
             self.suspects.lock().remove(&proc_id);
             return Ok(false);
         }
-        let now = std::time::Instant::now();
+        let now = self.vfs.now();
         let first = *self.suspects.lock().entry(proc_id).or_insert(now);
-        Ok(now.duration_since(first) > self.opts.lease_ttl)
+        Ok(now.saturating_sub(first) > self.opts.lease_ttl)
     }
 }
 

@@ -44,7 +44,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Detail of the error for a big-value file that is not there.
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
@@ -81,11 +81,11 @@ pub(crate) struct DbInner {
     /// Snapshot sequences of this process's open transactions (seq -> how many).
     snapshots: Mutex<std::collections::BTreeMap<u64, usize>>,
     /// Clustered mode: when a process's lease was first seen missing.
-    suspects: Mutex<HashMap<u128, std::time::Instant>>,
+    suspects: Mutex<HashMap<u128, Duration>>,
     /// Garbage released by commit `seq` at an instant: big-value blobs, and whole
     /// blob folders of dropped stores. Deleted once no open transaction reads a
     /// snapshot before `seq` and the grace period has passed (`blobs.rs`).
-    trash: Mutex<Vec<(u64, Instant, PathBuf)>>,
+    trash: Mutex<Vec<(u64, Duration, PathBuf)>>,
     blob_gc: blobs::BlobGc,
     /// No other process writes the log (an exclusive folder, or a crashed owner's
     /// journals read in place): the state in memory is the newest and catching up
@@ -155,8 +155,8 @@ impl DbInner {
         }
         let coord: Box<dyn Coordinator> = match &config.coordination {
             // A read-only handle takes no lock and publishes nothing.
-            _ if ro => Box::new(LocalCoordinator::new()),
-            Coordination::Standalone => Box::new(LocalCoordinator::new()),
+            _ if ro => Box::new(LocalCoordinator::new(vfs.clone())),
+            Coordination::Standalone => Box::new(LocalCoordinator::new(vfs.clone())),
             Coordination::Redis { url } => {
                 if config.id.is_empty() {
                     return Err(Error::corrupt(
@@ -178,7 +178,7 @@ impl DbInner {
         // A read-only opener takes neither (both are files it would write).
         let (open_lock, proc_id, proc_lock) = if ro {
             let none: Box<dyn VLock> = Box::new(NoLock);
-            (None, uuid::Uuid::new_v4().as_u128(), none)
+            (None, vfs.random(), none)
         } else {
             let open_lock = ownership::take_open_lock(&*vfs, &layout)?;
             let (proc_id, proc_lock) = take_process_lock(&*vfs, &layout)?;

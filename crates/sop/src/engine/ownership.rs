@@ -18,7 +18,7 @@ const OPEN_LOCK_WAIT: Duration = Duration::from_secs(120);
 /// is never refused because another one is slow.
 pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Layout) -> Result<Box<dyn VLock>> {
     let path = db.open_lock();
-    let start = Instant::now();
+    let start = vfs.now();
     loop {
         if let Some(l) = vfs.try_lock(&path).map_err(io_err(&path))? {
             return Ok(l);
@@ -29,7 +29,7 @@ pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Layout) -> Result<Box<dyn VLock
                 "another process has it open exclusively (DbOptions::exclusive)".into(),
             ));
         }
-        if start.elapsed() > OPEN_LOCK_WAIT {
+        if vfs.now().saturating_sub(start) > OPEN_LOCK_WAIT {
             return Err(Error::InUse(
                 db.root().to_path_buf(),
                 format!(
@@ -39,7 +39,7 @@ pub(super) fn take_open_lock(vfs: &dyn Vfs, db: &Layout) -> Result<Box<dyn VLock
                 ),
             ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        vfs.sleep(Duration::from_millis(5));
     }
 }
 

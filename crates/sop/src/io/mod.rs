@@ -10,6 +10,7 @@ pub use os::OsVfs;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// An open file. Reads are positional (`read_at`) so one handle can be shared by
 /// many readers; writes append (the journal alone also overwrites).
@@ -90,4 +91,31 @@ pub trait Vfs: Send + Sync + 'static {
         f.read_exact_at(&mut buf, 0)?;
         Ok(buf)
     }
+
+    // Time and randomness go through the same seam, so that tests can run
+    // leases, heartbeats, grace periods and fencing in simulated time.
+
+    /// Monotonic time since an origin the implementation chooses: every
+    /// deadline, lease, grace period and wait of the engine is measured with it.
+    fn now(&self) -> Duration {
+        real_now()
+    }
+
+    /// Wait until `now()` has advanced by `d` (a simulated clock waits for
+    /// whoever drives it).
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d)
+    }
+
+    /// A random number: ids of processes, transactions, lock owners, nodes,
+    /// stores and big values.
+    fn random(&self) -> u128 {
+        (u128::from(fastrand::u64(..)) << 64) | u128::from(fastrand::u64(..))
+    }
+}
+
+/// Monotonic time since the first call in this process.
+pub fn real_now() -> Duration {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(std::time::Instant::now).elapsed()
 }

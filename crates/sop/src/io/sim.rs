@@ -31,6 +31,7 @@ use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A fault to inject, by op number (see [`SimVfs::op_count`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +64,15 @@ pub enum Fault {
 pub struct SimVfs {
     state: Arc<Mutex<State>>,
     hook: Arc<Mutex<Option<Hook>>>,
+    clock: Arc<SimClock>,
+}
+
+/// The clock of a `SimVfs`: real time until paused, then time that moves only
+/// when the test advances it (`SimVfs::advance`); a sleeper waits for that.
+#[derive(Default)]
+struct SimClock {
+    paused: Mutex<Option<Duration>>,
+    moved: parking_lot::Condvar,
 }
 
 /// Called before some operations (see [`SimVfs::set_hook`]).
@@ -510,6 +520,7 @@ impl SimVfs {
         SimVfs {
             state: Arc::new(Mutex::new(image)),
             hook: Arc::default(),
+            clock: Arc::default(),
         }
     }
 
@@ -520,6 +531,7 @@ impl SimVfs {
         SimVfs {
             state: Arc::new(Mutex::new(image)),
             hook: Arc::default(),
+            clock: Arc::default(),
         }
     }
 
@@ -752,7 +764,46 @@ impl Drop for SimLock {
     }
 }
 
+impl SimVfs {
+    /// Stop the clock: from now on `now()` moves only by `advance`, and `sleep`
+    /// waits until the test has advanced it far enough. Leases, heartbeats,
+    /// grace periods, lock waits and fencing then run in simulated time.
+    pub fn pause_clock(&self) {
+        let mut p = self.clock.paused.lock();
+        if p.is_none() {
+            *p = Some(crate::io::real_now());
+        }
+    }
+
+    /// Move the paused clock forward by `d` (waking sleepers whose time came).
+    pub fn advance(&self, d: Duration) {
+        let mut p = self.clock.paused.lock();
+        let now = p.expect("advance needs a paused clock (SimVfs::pause_clock)");
+        *p = Some(now + d);
+        self.clock.moved.notify_all();
+    }
+}
+
 impl Vfs for SimVfs {
+    fn now(&self) -> Duration {
+        match *self.clock.paused.lock() {
+            Some(t) => t,
+            None => crate::io::real_now(),
+        }
+    }
+
+    fn sleep(&self, d: Duration) {
+        let mut p = self.clock.paused.lock();
+        let Some(start) = *p else {
+            drop(p);
+            return std::thread::sleep(d);
+        };
+        let until = start + d;
+        while p.is_some_and(|t| t < until) {
+            self.clock.moved.wait(&mut p);
+        }
+    }
+
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.state.lock();
         st.begin_op()?;

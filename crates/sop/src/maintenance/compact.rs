@@ -20,7 +20,6 @@ use crate::log::Written;
 use crate::registry::{DbState, Handle};
 use crate::txn::commit::Published;
 use serde::Serialize;
-use std::time::Instant;
 
 use crate::btree::node::NodeId;
 use crate::log::record::StoreDelta;
@@ -256,7 +255,7 @@ impl DbInner {
                 return Ok(());
             }
             let (written, rec, counts) = self.write_relocation(&head, &chunk, victims)?;
-            let deadline = Instant::now() + self.opts.max_commit_time;
+            let deadline = self.vfs.now() + self.opts.max_commit_time;
             let linked = crate::txn::commit::publish(
                 self,
                 &written,
@@ -292,7 +291,7 @@ impl DbInner {
         let mut w = RecordWriter::create(self)?;
         let res = (|| {
             let mut rec = Record {
-                txn: uuid::Uuid::new_v4().as_u128(),
+                txn: self.vfs.random(),
                 base_seq: head.seq,
                 ..Default::default()
             };

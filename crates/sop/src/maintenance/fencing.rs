@@ -4,17 +4,16 @@ use crate::engine::{DbInner, RecordWriter};
 use crate::error::Result;
 use crate::log::record::Record;
 use crate::txn::commit::{make_published_durable, publish, Published};
-use std::time::Instant;
 
 /// Publish a record declaring processes `procs` dead. Idempotent.
 pub(crate) fn append_aborts(db: &DbInner, procs: &[u128]) -> Result<()> {
     let rec = Record {
-        txn: uuid::Uuid::now_v7().as_u128(),
+        txn: db.vfs.random(),
         aborts: procs.to_vec(),
         ..Default::default()
     };
     let written = RecordWriter::create(db)?.finish(&rec)?;
-    let deadline = Instant::now() + db.opts.max_commit_time;
+    let deadline = db.vfs.now() + db.opts.max_commit_time;
     let linked = publish(
         db,
         &written,

@@ -36,7 +36,7 @@ use crate::log::Written;
 use crate::registry::{DbState, Handle, Image};
 use crate::TxMode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(super) fn commit(tx: &Transaction) -> Result<()> {
     let db = &*tx.db;
@@ -71,9 +71,9 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         return Ok(());
     }
     db.check_poisoned()?;
-    let deadline = Instant::now() + tx.max_commit_time;
+    let deadline = db.vfs.now() + tx.max_commit_time;
     loop {
-        if Instant::now() > deadline {
+        if db.vfs.now() > deadline {
             return Err(Error::Timeout(tx.max_commit_time));
         }
         let has_writes = tx.st.borrow().has_writes();
@@ -93,12 +93,13 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         // Lock the nodes this transaction writes (so writers of the same nodes
         // take turns), then validate, and only then write the record.
         let keys = tx.st.borrow().lock_keys();
-        let owner = uuid::Uuid::new_v4().as_u128();
+        let owner = db.vfs.random();
         // The lease is short (a killed holder blocks others only this long); if a
         // long commit outlives it, contenders merely reach validation together,
         // where the log decides.
         let lease = tx.max_commit_time.min(db.opts.lease_ttl);
-        if !db.coord.lock(owner, &keys, lease, deadline)? {
+        let wait = deadline.saturating_sub(db.vfs.now());
+        if !db.coord.lock(owner, &keys, lease, wait)? {
             return Err(Error::Timeout(tx.max_commit_time));
         }
         let outcome = attempt(tx, db, deadline);
@@ -142,7 +143,7 @@ enum Attempt {
 }
 
 /// One attempt under the node locks: validate, write the record, link it.
-fn attempt(tx: &Transaction, db: &DbInner, deadline: Instant) -> Result<Attempt> {
+fn attempt(tx: &Transaction, db: &DbInner, deadline: Duration) -> Result<Attempt> {
     let head = db.catch_up()?;
     if !tx.st.borrow().validate(&head) {
         return Ok(Attempt::Stale(head));
@@ -183,7 +184,7 @@ pub(crate) fn publish(
     w: &Written,
     rec: &Record,
     valid: &mut dyn FnMut(&DbState) -> bool,
-    deadline: Instant,
+    deadline: Duration,
     max_commit_time: Duration,
 ) -> Result<Published> {
     loop {
@@ -214,7 +215,7 @@ pub(crate) fn publish(
             db.install(seq, rec);
             return Ok(Published::At(seq));
         }
-        if Instant::now() > deadline {
+        if db.vfs.now() > deadline {
             return Err(Error::Timeout(max_commit_time));
         }
     }

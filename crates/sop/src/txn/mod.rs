@@ -653,11 +653,12 @@ impl TxState {
                         "store name {name:?} must be 1 to 255 bytes"
                     )));
                 }
-                let mut sid = fastrand::u64(1..);
+                let fresh = || (db.vfs.random() as u64).max(1);
+                let mut sid = fresh();
                 while self.snap.stores.contains_key(&sid) || self.stores.contains_key(&sid) {
-                    sid = fastrand::u64(1..);
+                    sid = fresh();
                 }
-                let root = fastrand::u64(1..);
+                let root = fresh();
                 let info = StoreInfo {
                     id: sid,
                     name: name.to_string(),
@@ -926,7 +927,7 @@ fn stage_value<'v>(
         ValuePlacement::Big => {
             // A fresh blob per write: a committed blob is never overwritten. Its
             // name starts with this process's id so recovery can find it if we die.
-            let blob = (db.proc_id >> 64) << 64 | fastrand::u64(..) as u128;
+            let blob = (db.proc_id >> 64) << 64 | u128::from(db.vfs.random() as u64);
             let path = db.blob_path(sid, blob);
             let dir = path.parent().unwrap().to_path_buf();
             if !db.vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
