@@ -59,7 +59,7 @@ impl Config {
             writes: 10,
             hot_fraction: 0.1,
             hot_keys: 100,
-            slot_length: sop::options::DEFAULT_SLOT_LENGTH,
+            slot_length: sop::DEFAULT_SLOT_LENGTH,
         }
     }
 
@@ -480,7 +480,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     hot_keys: u64,
     /// Items per node of the benchmark store.
-    #[arg(long, default_value_t = sop::options::DEFAULT_SLOT_LENGTH)]
+    #[arg(long, default_value_t = sop::DEFAULT_SLOT_LENGTH)]
     slot_length: usize,
     /// Write every figure to this file as JSON.
     #[arg(long)]
@@ -522,7 +522,7 @@ pub fn run(a: BenchArgs) -> i32 {
             tmp.path().to_path_buf()
         }
     };
-    if dir.join(sop::db::CONFIG_FILE).exists() {
+    if sop::Database::exists(&dir).unwrap_or(false) {
         eprintln!(
             "{} already holds a database; give an empty or new folder",
             dir.display()

@@ -141,6 +141,7 @@ impl<'t> JsonStore<'t> {
     pub fn info(&self) -> &Arc<StoreInfo> {
         &self.info
     }
+    /// The index specification that orders object keys (None: primitive keys).
     pub fn spec(&self) -> Option<&IndexSpec> {
         self.info.key_spec.as_ref()
     }
@@ -195,6 +196,7 @@ impl<'t> JsonStore<'t> {
     pub fn get(&self, key: &Value) -> Result<Option<Value>> {
         Ok(self.get_item(key)?.map(|(_, v)| v))
     }
+    /// Whether an item with this key exists.
     pub fn contains(&self, key: &Value) -> Result<bool> {
         let k = self.key_bytes(key)?;
         self.raw.contains(&k)

@@ -1,9 +1,15 @@
 //! SOP: Scalable Objects Persistence — an embedded, ACID, ordered key-value engine
 //! whose B-tree nodes are immutable blobs in a folder.
 //!
-//! ```no_run
+//! Open a [`Database`] on a folder, [`begin`](Database::begin) a [`Transaction`],
+//! create or open stores in it (typed [`Store`]s, byte [`RawStore`]s or
+//! [`JsonStore`]s), and commit:
+//!
+//! ```
 //! use sop::{Database, DbOptions, StoreOptions, TxMode};
-//! let db = Database::open("my-data", DbOptions::default())?;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("my-data");
+//! let db = Database::open(&path, DbOptions::default())?;
 //! let tx = db.begin(TxMode::ForWriting)?;
 //! let users = tx.create_store::<String, String>("users", StoreOptions::default())?;
 //! users.add(&"ada".to_string(), &"Ada Lovelace".to_string())?;
@@ -11,34 +17,43 @@
 //! tx.commit()?;
 //! # Ok::<(), sop::Error>(())
 //! ```
+//!
+//! Everything a program needs is exported here, at the root. The only extension
+//! points are the storage seam ([`Vfs`], set in [`DbOptions::vfs`]) and the key and
+//! value codecs ([`Key`], [`Value`]).
 
-pub mod btree;
-pub mod cache;
+// Every public item is documented. The `test-hooks` feature (off by default)
+// exposes internals for SOP's own tests and fuzz targets, which are not API and
+// not documented item by item; `cargo doc -p sop` (in scripts/test.sh) checks
+// the API without it.
+#![cfg_attr(not(feature = "test-hooks"), deny(missing_docs))]
+
+mod btree;
+mod cache;
 mod check;
-pub mod codec;
-pub mod coord;
-pub mod db;
-pub mod error;
-pub mod io;
-pub mod json;
+mod codec;
+mod coord;
+mod db;
+mod error;
+mod io;
+mod json;
 mod json_text;
-pub mod log;
-pub mod options;
+mod log;
+mod options;
 mod recovery;
-pub mod registry;
-pub mod store;
-pub mod txn;
+mod registry;
+mod store;
+mod txn;
 
-pub use btree::node::ItemId;
-pub use check::{CheckReport, StoreCheck};
-pub use codec::key::Key;
-pub use codec::value::Value;
-pub use db::{CompactOptions, CompactReport, Database, PackReport, ReclaimReport};
-pub use error::{CodecError, Error, ErrorKind, Result};
-pub use json::{JsonRange, JsonStore};
-pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
-pub use recovery::RecoveryReport;
-pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub mod test_hooks;
+
+// ------------------------------------------------------------- database
+pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
+pub use options::{Coordination, DbOptions, DEFAULT_BLOB_GRACE};
+
+// ---------------------------------------------------------- transactions
 pub use txn::Transaction;
 
 /// How a transaction may use the database. There is no default: choose.
@@ -51,3 +66,31 @@ pub enum TxMode {
     /// Reads only from a snapshot; no validation at all (static data).
     NoCheck,
 }
+
+// ---------------------------------------------------------------- stores
+pub use btree::node::{ItemId, MAX_KEY_LEN};
+pub use options::{
+    StoreOptions, ValuePlacement, AUTO_INLINE_MAX, DEFAULT_SLOT_LENGTH, MAX_SLOT_LENGTH,
+    MIN_SLOT_LENGTH,
+};
+pub use registry::StoreInfo;
+pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+
+// ------------------------------------------------------ keys and values
+pub use codec::key::Key;
+pub use codec::value::Value;
+
+// ----------------------------------------------------------- JSON stores
+pub use codec::json_key::{compare_json_keys, encode_json_key, IndexField, IndexSpec, SortOrder};
+pub use json::{parse_json, JsonRange, JsonStore, JSON_KEY_TYPE};
+
+// ----------------------------------------------------------- maintenance
+pub use check::{CheckReport, StoreCheck};
+pub use db::{CompactOptions, CompactReport, PackReport, ReclaimReport};
+pub use recovery::RecoveryReport;
+
+// ---------------------------------------------------------------- errors
+pub use error::{CodecError, Error, ErrorKind, Result};
+
+// ------------------------------------------------- storage (the I/O seam)
+pub use io::{FileId, OsVfs, VFile, VLock, Vfs};

@@ -2,7 +2,7 @@
 
 mod support;
 
-use sop::coord::{Coordinator, RedisCoordinator};
+use sop::test_hooks::{Coordinator, RedisCoordinator};
 use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,8 @@
 //! reopening, the database must equal exactly the state before or after the
 //! transaction, the "after" state whenever the commit returned Ok, and pass `check`.
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
+use sop_testkit::{Fault, SimVfs};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;

@@ -1026,8 +1026,8 @@ fn snapshot_survives_recovery_of_a_dead_writers_big_values() {
 /// Each op of the commit fails in turn.
 #[test]
 fn error_after_the_commit_point_never_leaves_a_dangling_value() {
-    use sop::io::sim::{Fault, SimVfs};
     use sop::ValuePlacement;
+    use sop_testkit::{Fault, SimVfs};
     use std::sync::Arc;
     let mut unknown = 0;
     for n in 0..40 {

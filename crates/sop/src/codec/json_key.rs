@@ -19,8 +19,10 @@ use std::cmp::Ordering;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
+    /// Ascending.
     #[default]
     Asc,
+    /// Descending.
     Desc,
 }
 
@@ -29,7 +31,9 @@ pub enum SortOrder {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexField {
+    /// The top-level member name.
     pub field: String,
+    /// The direction.
     #[serde(default)]
     pub order: SortOrder,
 }
@@ -39,6 +43,7 @@ pub struct IndexField {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct IndexSpec {
+    /// The fields, most significant first.
     pub fields: Vec<IndexField>,
 }
 

@@ -193,3 +193,22 @@ impl DbInner {
         Ok(n)
     }
 }
+
+impl Database {
+    /// Whether the folder at `path` holds a database: its configuration file
+    /// (`sop.json`) is there. A missing folder, or one of other files, does not.
+    ///
+    /// ```
+    /// use sop::{Database, DbOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("db");
+    /// assert!(!Database::exists(&path)?);
+    /// Database::open(&path, DbOptions::default())?.close()?;
+    /// assert!(Database::exists(&path)?);
+    /// # Ok::<(), sop::Error>(())
+    /// ```
+    pub fn exists(path: impl AsRef<Path>) -> Result<bool> {
+        let cfg_path = path.as_ref().join(CONFIG_FILE);
+        OsVfs.exists(&cfg_path).map_err(io_err(&cfg_path))
+    }
+}

@@ -55,11 +55,14 @@ pub const CONFIG_FILE: &str = "sop.json";
 /// What the folder saves about the database (`sop.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DbConfig {
+    /// Always `"sop"`.
     pub format: String,
+    /// The on-disk format version ([`FORMAT_VERSION`]).
     pub version: u32,
     /// The database's identity (namespaces its keys in Redis).
     #[serde(default)]
     pub id: String,
+    /// How processes sharing the folder coordinate.
     pub coordination: Coordination,
 }
 
@@ -514,9 +517,11 @@ pub struct DbStats {
 /// One store in `DbStats`.
 #[derive(Clone, Debug, Serialize)]
 pub struct StoreSummary {
+    /// What was saved about the store when it was created.
     pub info: StoreInfo,
     /// Sequence of the commit that created the store.
     pub created_seq: u64,
+    /// Items in the store.
     pub items: u64,
     /// Nodes in the registry (current images).
     pub nodes: u64,

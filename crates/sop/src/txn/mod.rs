@@ -115,6 +115,7 @@ impl Transaction {
         }
     }
 
+    /// The mode the transaction was begun in.
     pub fn mode(&self) -> TxMode {
         self.mode
     }

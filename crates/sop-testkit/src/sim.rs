@@ -24,8 +24,8 @@
 //! *op*, and a [`Fault`] can fail one op or cut the power at one (or make one
 //! link report `AlreadyExists` after linking, as NFS can).
 
-use super::{FileId, VFile, VLock, Vfs};
 use parking_lot::Mutex;
+use sop::{FileId, VFile, VLock, Vfs};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io;
