@@ -27,7 +27,8 @@ impl CodecError {
 /// let tx = db.begin(TxMode::ForWriting)?;
 /// match tx.open_store::<u64, String>("missing") {
 ///     Err(e @ Error::StoreNotFound(_)) => assert_eq!(e.kind(), ErrorKind::NotFound),
-///     other => panic!("expected StoreNotFound, got {other:?}"),
+///     Err(e) => panic!("expected StoreNotFound, got {e}"),
+///     Ok(_) => panic!("no such store was created"),
 /// }
 /// // A conflict or a timeout is worth retrying with a new transaction:
 /// let err = Error::Conflict("a key I read was changed".into());

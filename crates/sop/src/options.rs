@@ -104,7 +104,29 @@ pub enum Coordination {
 /// `DbOptions::blob_grace` by default: longer than nearly every transaction.
 pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(300);
 
-/// Options for opening a database.
+/// Options for opening a database. Start from the default and change what you
+/// need:
+///
+/// ```
+/// use sop::{Database, DbOptions};
+/// use std::time::Duration;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let opts = DbOptions {
+///     // This handle alone uses the folder: commits go through a journal.
+///     exclusive: true,
+///     node_cache_bytes: 64 << 20,
+///     max_commit_time: Duration::from_secs(10),
+///     ..DbOptions::default()
+/// };
+/// let db = Database::open(dir.path().join("db"), opts)?;
+/// db.close()?;
+///
+/// // Refuse to create a database where there is none.
+/// let missing = DbOptions { create: false, ..DbOptions::default() };
+/// let err = Database::open(dir.path().join("nothing"), missing).err();
+/// assert!(matches!(err, Some(sop::Error::NotFound(_))));
+/// # Ok::<(), sop::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct DbOptions {
     /// Create the database if the folder holds none.

@@ -544,7 +544,39 @@ impl Iterator for RawRange<'_> {
     }
 }
 
-/// A store with typed keys and values.
+/// A store with typed keys and values, ordered by key ([`Key`] encodes keys so
+/// that their bytes sort in the keys' natural order). Its lifetime is the
+/// transaction's: open the store again in the next transaction.
+///
+/// ```
+/// use sop::{Database, DbOptions, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"), DbOptions::default())?;
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// let scores = tx.create_store::<(String, u32), f64>("scores", StoreOptions::default())?;
+/// scores.add(&("ada".into(), 2), &9.5)?;
+/// scores.add(&("ada".into(), 1), &7.0)?;
+/// scores.add(&("bob".into(), 1), &8.0)?;
+/// assert!(!scores.add(&("bob".into(), 1), &1.0)?, "unique keys: the second add is refused");
+/// scores.upsert(&("bob".into(), 1), &8.5)?;
+///
+/// // Ada's rounds, in key order.
+/// let ada: Vec<(u32, f64)> = scores
+///     .range(("ada".to_string(), 0)..("ada".to_string(), u32::MAX))?
+///     .map(|item| item.map(|((_, round), score)| (round, score)))
+///     .collect::<sop::Result<_>>()?;
+/// assert_eq!(ada, [(1, 7.0), (2, 9.5)]);
+///
+/// // A cursor moves both ways.
+/// let mut c = scores.cursor()?;
+/// assert!(c.last()?);
+/// assert_eq!(c.item()?, Some((("bob".to_string(), 1), 8.5)));
+/// assert!(c.prev()?);
+/// assert_eq!(c.value()?, Some(9.5));
+/// drop((c, scores));
+/// tx.commit()?;
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct Store<'t, K, V> {
     raw: RawStore<'t>,
     _p: PhantomData<fn() -> (K, V)>,

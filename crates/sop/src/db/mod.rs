@@ -72,6 +72,27 @@ pub struct DbConfig {
 /// it are gone, in the thread that drops that last one: an exclusive folder's
 /// journal is then written out into the log (`Database::close` does the same and
 /// reports errors).
+///
+/// ```
+/// use sop::{Database, DbOptions, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("db");
+/// let db = Database::open(&path, DbOptions::default())?; // creates the folder
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// tx.create_store::<u64, String>("notes", StoreOptions::default())?
+///     .add(&1, &"first".to_string())?;
+/// tx.commit()?;
+/// let head = db.head()?; // the sequence of the newest commit
+/// assert_eq!(db.stats()?.stores[0].items, 1);
+/// db.close()?;
+///
+/// // Another open (in this process or another) sees what was committed.
+/// let db = Database::open(&path, DbOptions::default())?;
+/// assert_eq!(db.head()?, head);
+/// let tx = db.begin(TxMode::NoCheck)?;
+/// assert_eq!(tx.open_store::<u64, String>("notes")?.get(&1)?.as_deref(), Some("first"));
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
     /// Counted among the database's users (false for the background thread's
