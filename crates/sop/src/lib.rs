@@ -22,11 +22,16 @@
 //! points are the storage seam ([`Vfs`], set in [`DbOptions::vfs`]) and the key and
 //! value codecs ([`Key`], [`Value`]).
 
-// Every public item is documented. The `test-hooks` feature (off by default)
-// exposes internals for SOP's own tests and fuzz targets, which are not API and
-// not documented item by item; `cargo doc -p sop` (in scripts/test.sh) checks
-// the API without it.
-#![cfg_attr(not(feature = "test-hooks"), deny(missing_docs))]
+// Every public item is documented and implements `Debug`. The `test-hooks`
+// feature (off by default) exposes internals for SOP's own tests and fuzz
+// targets, which are not API and held to neither; `cargo doc -p sop` and the
+// clippy run of `cargo clippy -p sop --lib` (both in scripts/test.sh) check the
+// API without it.
+#![cfg_attr(
+    not(feature = "test-hooks"),
+    deny(missing_docs),
+    warn(missing_debug_implementations)
+)]
 
 mod btree;
 mod cache;
@@ -34,6 +39,7 @@ mod check;
 mod codec;
 mod coord;
 mod db;
+mod debug_impls;
 mod error;
 mod io;
 mod json;
