@@ -403,8 +403,7 @@ fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
     for exclusive in [false, true] {
         let t = Instant::now();
         let e = Database::open("/data/db", DbOptions { exclusive, ..o() })
-            .err()
-            .expect("the folder is held exclusively");
+            .expect_err("the folder is held exclusively");
         assert!(matches!(e, Error::InUse(..)), "{e}");
         assert!(e.to_string().contains("exclusively"), "{e}");
         assert!(
