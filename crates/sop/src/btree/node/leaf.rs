@@ -180,7 +180,7 @@ impl Leaf {
         )
     }
     /// First position whose key is >= `key` (any id).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
         self.lower_bound_key_in(key, false)
     }
