@@ -68,6 +68,10 @@ if ! step "build" cargo build --workspace --all-targets --locked; then
   exit 1
 fi
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings || true
+# The public API as users see it (without the test-hooks feature): every item
+# documented (deny(missing_docs) in lib.rs), no broken doc links.
+step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc -p sop --no-deps --locked || true
+step "clippy (sop's API, without test-hooks)" cargo clippy -p sop --lib --locked -- -D warnings || true
 step "tests" run_tests cargo test --workspace --locked --no-fail-fast -- --test-threads 2 || true
 step "sop without default features (no Redis code)" \
   run_tests cargo test -p sop --no-default-features --locked --test features || true

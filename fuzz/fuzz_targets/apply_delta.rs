@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sop::btree::node::{cmp_item, Leaf, Node};
+use sop::test_hooks::{cmp_item, Leaf, Node};
 use std::cmp::Ordering;
 
 const SEQ: u64 = 7;

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sop::btree::node::{cmp_item, Node, ValueRef};
+use sop::test_hooks::{cmp_item, Node, ValueRef};
 use std::cmp::Ordering;
 
 /// Segment references with sequence 0 resolve to this on decode.

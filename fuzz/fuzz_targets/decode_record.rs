@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sop::codec::wire::checksum;
-use sop::log::record::{Record, PREFIX_LEN, TRAILER_LEN};
+use sop::test_hooks::checksum;
+use sop::test_hooks::{Record, PREFIX_LEN, TRAILER_LEN};
 
 fn file_around(header: &[u8], body: &[u8]) -> Vec<u8> {
     let mut file = Record::prefix().to_vec();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sop::codec::wire::{put_varint, Reader};
+use sop::test_hooks::{put_varint, Reader};
 
 fuzz_target!(|data: &[u8]| {
     // data = [program length] program... buffer...

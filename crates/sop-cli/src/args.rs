@@ -5,10 +5,10 @@
 use anyhow::{anyhow, bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
-use sop::codec::json_key::{IndexField, IndexSpec, SortOrder};
-use sop::json::parse_json;
-use sop::options::DEFAULT_SLOT_LENGTH;
+use sop::parse_json;
 use sop::ValuePlacement;
+use sop::DEFAULT_SLOT_LENGTH;
+use sop::{IndexField, IndexSpec, SortOrder};
 use std::path::PathBuf;
 
 #[derive(Parser)]

@@ -5,8 +5,8 @@ use crate::args::Cli;
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
-use sop::codec::json_key::{IndexSpec, SortOrder};
 use sop::ValuePlacement;
+use sop::{IndexSpec, SortOrder};
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 //! check` against inflicted damage, and a SIGKILL in the middle of an import.
 
 use serde_json::{json, Value};
-use sop::log::record::{Placement, Record, StoreDelta};
+use sop::test_hooks::{Placement, Record, StoreDelta};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -82,7 +82,7 @@ fn cuts_in_exclusive_mode(journal_bytes: u64, seed: u64, keep_appends: bool) {
             }
             acked.entry(w as u64).or_default().extend(r.acked);
         }
-        drop(Arc::try_unwrap(shared).ok().expect("writers joined"));
+        drop(Arc::try_unwrap(shared).expect("writers joined"));
         m.power_on();
 
         // 2. The next open recovers; the power goes off again somewhere in it.
@@ -213,7 +213,7 @@ fn exclusive_writers_without_a_cut_never_fail_and_lose_nothing() {
         n.join().unwrap();
     }
     m.power_off();
-    drop(Arc::try_unwrap(db).ok().expect("writers joined"));
+    drop(Arc::try_unwrap(db).expect("writers joined"));
     m.power_on();
     let faults = match open(&dir, 4 << 10) {
         Ok(db) => verify(&db, &acked),
@@ -241,7 +241,7 @@ fn a_clean_exclusive_close_leaves_no_journal_and_survives_a_cut() {
     let db = Arc::new(open(&dir, 4 << 10).unwrap());
     create_stores(&db);
     let (acked, errors) = write_without_cut(&db, 0, 150);
-    drop(Arc::try_unwrap(db).ok().expect("writers joined"));
+    drop(Arc::try_unwrap(db).expect("writers joined"));
     let left = journal_files(&dir);
     m.cut();
     let faults = match open(&dir, 4 << 10) {

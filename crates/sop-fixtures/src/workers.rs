@@ -4,7 +4,7 @@ use crate::common::{
     backoff, on_error, say, stdin_lines, stop_on_stdin_eof, stopping, wait_for_line, DbArgs, Next,
 };
 use clap::{Args, Subcommand};
-use sop::coord::{Coordinator, RedisCoordinator};
+use sop::test_hooks::{Coordinator, RedisCoordinator};
 use sop::{Database, StoreOptions, TxMode, ValuePlacement};
 use std::time::Duration;
 
@@ -58,7 +58,7 @@ pub struct AddArgs {
     #[arg(long, default_value_t = 1)]
     per_txn: u64,
     /// Slot length of the store, if this worker creates it.
-    #[arg(long, default_value_t = sop::options::DEFAULT_SLOT_LENGTH)]
+    #[arg(long, default_value_t = sop::DEFAULT_SLOT_LENGTH)]
     slot_length: usize,
 }
 

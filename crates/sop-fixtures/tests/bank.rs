@@ -418,15 +418,10 @@ fn bank_under_chaos_keeps_every_transfer_exactly_once() {
         );
     }
     // The worker whose lock lapsed was fenced by an abort record naming it.
-    let log = sop::log::LogDir::new(&sop::Layout::new(&dir));
+    let log = sop::test_hooks::LogDir::new(&sop::Layout::new(&dir));
     let mut aborted = std::collections::HashSet::new();
-    for seq in log.list(&sop::io::OsVfs).unwrap() {
-        aborted.extend(
-            log.read_header(&sop::io::OsVfs, seq)
-                .unwrap()
-                .unwrap()
-                .aborts,
-        );
+    for seq in log.list(&sop::OsVfs).unwrap() {
+        aborted.extend(log.read_header(&sop::OsVfs, seq).unwrap().unwrap().aborts);
     }
     let lapsed = stops
         .iter()

@@ -487,10 +487,10 @@ fn concurrent_recovery_after_a_killed_process() {
         );
     }
     // Each dead process was fenced (an abort record names it) before its files went.
-    let log = sop::log::LogDir::new(&sop::Layout::new(&dir));
+    let log = sop::test_hooks::LogDir::new(&sop::Layout::new(&dir));
     let mut fences: HashMap<u128, usize> = HashMap::new();
-    for seq in log.list(&sop::io::OsVfs).unwrap() {
-        let rec = log.read_header(&sop::io::OsVfs, seq).unwrap().unwrap();
+    for seq in log.list(&sop::OsVfs).unwrap() {
+        let rec = log.read_header(&sop::OsVfs, seq).unwrap().unwrap();
         for id in rec.aborts {
             *fences.entry(id).or_default() += 1;
         }

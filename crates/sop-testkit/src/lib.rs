@@ -1,8 +1,15 @@
 //! Test helpers shared by SOP's test suites.
 //!
+//! - [`SimVfs`] (module [`sim`]): an in-memory file system behind `sop::Vfs` that
+//!   cuts the power, fails any single operation ([`Fault`]) or runs a hook before
+//!   an operation ([`HookOp`]) to force an interleaving of threads;
 //! - [`redis_url`]: the Redis that `scripts/test.sh` starts for the whole run
 //!   (tests that need it fail, never skip, without it);
 //! - [`OwnRedis`]: a Redis server owned by one test, which it can stop and start.
+
+pub mod sim;
+
+pub use sim::{Fault, Hook, HookOp, SimVfs};
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 //! acknowledges them without persisting), so a commit that returned Ok can be
 //! lost in a power cut. The crash sweep must catch it.
 
-use sop::io::{FileId, VFile, VLock, Vfs};
 use sop::DbOptions;
+use sop::{FileId, VFile, VLock, Vfs};
 use sop_testkit::conformance::{crash, Backend, SharedFolder};
 use std::io;
 use std::path::Path;

@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 /// What is saved about a store when it is created.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoreInfo {
+    /// The store's identity, unique in the database and never reused.
     pub id: u64,
+    /// The store's name.
     pub name: String,
+    /// The options it was created with.
     pub options: StoreOptions,
     /// Identity of the key encoding (see `Key::type_name`).
     pub key_type: String,

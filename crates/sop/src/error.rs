@@ -5,9 +5,13 @@ use std::path::PathBuf;
 /// A decoding failure of bytes that came from disk or from a caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct CodecError(pub String);
+pub struct CodecError(
+    /// What is wrong with the bytes.
+    pub String,
+);
 
 impl CodecError {
+    /// An error with this message.
     pub fn new(msg: impl Into<String>) -> Self {
         CodecError(msg.into())
     }
@@ -15,58 +19,123 @@ impl CodecError {
 
 /// Everything that can go wrong in SOP. [`Error::kind`] tells what a caller
 /// should do about one; new variants may come in any release.
+///
+/// ```
+/// use sop::{Database, DbOptions, Error, ErrorKind, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"), DbOptions::default())?;
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// match tx.open_store::<u64, String>("missing") {
+///     Err(e @ Error::StoreNotFound(_)) => assert_eq!(e.kind(), ErrorKind::NotFound),
+///     Err(e) => panic!("expected StoreNotFound, got {e}"),
+///     Ok(_) => panic!("no such store was created"),
+/// }
+/// // A conflict or a timeout is worth retrying with a new transaction:
+/// let err = Error::Conflict("a key I read was changed".into());
+/// assert_eq!(err.kind(), ErrorKind::Retry);
+/// assert!(err.is_conflict());
+/// # Ok::<(), sop::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A file system operation failed (other than a full disk).
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// A file holds bytes that fail their checksum or do not decode.
     #[error("corrupt data in {path}: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Bytes (a key or value given by the caller, or read back) do not decode.
     #[error("{0}")]
     Codec(#[from] CodecError),
+    /// An option or argument is out of range or inconsistent.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The folder was written in a format version this build does not read.
     #[error("database at {path} has format version {found}; this build reads version {supported}")]
     UnsupportedVersion {
+        /// The database folder.
         path: PathBuf,
+        /// The version its `sop.json` names.
         found: u32,
+        /// The version this build reads ([`crate::FORMAT_VERSION`]).
         supported: u32,
     },
+    /// The folder holds no database and `DbOptions::create` is off.
     #[error("no database at {0} (open with create enabled to make one)")]
     NotFound(PathBuf),
+    /// Another handle or process holds the folder in a way that excludes this open
+    /// (exclusive mode); the text says who.
     #[error("database at {0} is in use: {1}")]
     InUse(PathBuf, String),
+    /// A database is already there.
     #[error("a database already exists at {0}")]
     AlreadyExists(PathBuf),
+    /// No store of this name.
     #[error("store {0:?} does not exist")]
     StoreNotFound(String),
+    /// A store of this name exists already.
     #[error("store {0:?} already exists")]
     StoreExists(String),
+    /// The store exists with another key or value type, or other options.
     #[error("store {name:?} does not match: {detail}")]
-    StoreMismatch { name: String, detail: String },
+    StoreMismatch {
+        /// The store.
+        name: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A write in a transaction begun for reading.
     #[error("write operation in a {0:?} transaction; begin the transaction ForWriting")]
     ReadOnly(crate::TxMode),
+    /// The transaction was committed or rolled back already.
     #[error("the transaction has already ended")]
     TxEnded,
+    /// Another commit changed what this transaction read, and the change could not
+    /// be merged; run the transaction again.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The commit took longer than the transaction's maximum commit time.
     #[error("commit did not finish within the maximum commit time of {0:?}")]
     Timeout(std::time::Duration),
-    /// A key longer than a node can hold (`btree::node::MAX_KEY_LEN`, in bytes of
+    /// A key longer than a node can hold ([`crate::MAX_KEY_LEN`], in bytes of
     /// its encoding).
     #[error("key too long: {len} bytes, keys are at most {max} bytes")]
-    KeyTooLong { len: usize, max: usize },
+    KeyTooLong {
+        /// Bytes of the encoded key.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The transaction staged more than `DbOptions::txn_memory_budget`.
     #[error("transaction exceeds its memory budget of {budget} bytes (staged {staged} bytes)")]
-    TooLarge { budget: usize, staged: usize },
+    TooLarge {
+        /// The budget in bytes.
+        budget: usize,
+        /// Bytes staged when it was exceeded.
+        staged: usize,
+    },
     /// The commit record may or may not be durable: an error happened after the
     /// commit point. The caller must not blindly retry; look up the outcome with
     /// `Database::commit_outcome(txn_id, since_seq)`, `txn_id` being `attempt`
     /// read as a hexadecimal `u128` and `since_seq` the head before the commit.
     #[error("commit outcome unknown for attempt {attempt}: {source}")]
-    CommitOutcomeUnknown { attempt: String, source: Box<Error> },
+    CommitOutcomeUnknown {
+        /// The transaction's id, in hexadecimal.
+        attempt: String,
+        /// The error after the commit point.
+        source: Box<Error>,
+    },
     /// An earlier error left this handle unable to go on safely (after a failed
     /// fsync the page cache may claim bytes the disk never got); the text says
     /// which. Reopening the database rebuilds its state from what is durable.
@@ -78,13 +147,20 @@ pub enum Error {
     /// The volume holding the database is full (ENOSPC or a quota).
     #[error("disk full at {path}: free some space on that volume (nothing committed was lost), then retry or reopen")]
     DiskFull {
+        /// The file being written.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// Clustered mode: this process's lease expired and other processes fenced it
+    /// off (its commits are refused).
     #[error("this process's lease expired and other processes fenced it off; reopen the database")]
     Fenced,
+    /// The transaction's snapshot needs data that was reclaimed meanwhile; begin a
+    /// new transaction.
     #[error("snapshot too old: {0}")]
     SnapshotTooOld(String),
+    /// The coordinator (Redis in Clustered mode) failed.
     #[error("coordinator error: {0}")]
     Coordinator(String),
     /// The database needs code this build of `sop` was compiled without (say a
@@ -203,6 +279,7 @@ pub enum ErrorKind {
     Unsupported,
 }
 
+/// `Result` with SOP's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

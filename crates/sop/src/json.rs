@@ -7,21 +7,8 @@
 //! string); with one they are objects ordered by the spec's fields. The B-tree key
 //! is [`encode_json_key`]; the stored value is an [item frame](encode_item) holding
 //! the original key document and the value document, because members of a key
-//! that the spec does not list are not part of the order bytes.
-//!
-//! ```no_run
-//! use serde_json::json;
-//! use sop::codec::json_key::IndexSpec;
-//! use sop::{Database, DbOptions, StoreOptions, TxMode};
-//! let db = Database::open("my-data", DbOptions::default())?;
-//! let tx = db.begin(TxMode::ForWriting)?;
-//! let spec = IndexSpec::parse(r#"[{"field":"last"},{"field":"age","order":"desc"}]"#)?;
-//! let people = tx.create_json_store("people", StoreOptions::default(), Some(spec))?;
-//! people.add(&json!({"last": "Lovelace", "age": 36}), &json!({"first": "Ada"}))?;
-//! drop(people);
-//! tx.commit()?;
-//! # Ok::<(), sop::Error>(())
-//! ```
+//! that the spec does not list are not part of the order bytes. [`JsonStore`]
+//! has an example.
 
 use crate::codec::json_key::{encode_json_key, IndexSpec};
 use crate::codec::wire::{put_varint, Reader};
@@ -125,7 +112,31 @@ impl Transaction {
     }
 }
 
-/// A store whose keys and values are JSON documents.
+/// A store whose keys and values are JSON documents, ordered by the store's
+/// [`IndexSpec`] (or, without one, primitive keys in the JSON key order of
+/// docs/FORMAT.md). Create one with [`Transaction::create_json_store`].
+///
+/// ```
+/// use serde_json::json;
+/// use sop::{Database, DbOptions, IndexSpec, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"), DbOptions::default())?;
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// // People by last name, then the oldest first.
+/// let spec = IndexSpec::parse(r#"[{"field":"last"},{"field":"age","order":"desc"}]"#)?;
+/// let people = tx.create_json_store("people", StoreOptions::default(), Some(spec))?;
+/// people.add(&json!({"last": "Lovelace", "age": 36}), &json!({"first": "Ada"}))?;
+/// people.add(&json!({"last": "Hopper", "age": 85}), &json!({"first": "Grace"}))?;
+/// people.add(&json!({"last": "Lovelace", "age": 60}), &json!({"first": "Byron"}))?;
+/// let firsts: Vec<String> = people
+///     .iter()?
+///     .map(|item| item.map(|(_key, value)| value["first"].as_str().unwrap().to_string()))
+///     .collect::<sop::Result<_>>()?;
+/// assert_eq!(firsts, ["Grace", "Byron", "Ada"]);
+/// drop(people);
+/// tx.commit()?;
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct JsonStore<'t> {
     raw: RawStore<'t>,
     info: Arc<StoreInfo>,
@@ -140,6 +151,7 @@ impl<'t> JsonStore<'t> {
     pub fn info(&self) -> &Arc<StoreInfo> {
         &self.info
     }
+    /// The index specification that orders object keys (None: primitive keys).
     pub fn spec(&self) -> Option<&IndexSpec> {
         self.info.key_spec.as_ref()
     }
@@ -194,6 +206,7 @@ impl<'t> JsonStore<'t> {
     pub fn get(&self, key: &Value) -> Result<Option<Value>> {
         Ok(self.get_item(key)?.map(|(_, v)| v))
     }
+    /// Whether an item with this key exists.
     pub fn contains(&self, key: &Value) -> Result<bool> {
         let k = self.key_bytes(key)?;
         self.raw.contains(&k)

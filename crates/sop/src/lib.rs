@@ -1,9 +1,15 @@
 //! SOP: Scalable Objects Persistence — an embedded, ACID, ordered key-value engine
 //! whose B-tree nodes are immutable blobs in a folder.
 //!
-//! ```no_run
+//! Open a [`Database`] on a folder, [`begin`](Database::begin) a [`Transaction`],
+//! create or open stores in it (typed [`Store`]s, byte [`RawStore`]s or
+//! [`JsonStore`]s), and commit:
+//!
+//! ```
 //! use sop::{Database, DbOptions, StoreOptions, TxMode};
-//! let db = Database::open("my-data", DbOptions::default())?;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("my-data");
+//! let db = Database::open(&path, DbOptions::default())?;
 //! let tx = db.begin(TxMode::ForWriting)?;
 //! let users = tx.create_store::<String, String>("users", StoreOptions::default())?;
 //! users.add(&"ada".to_string(), &"Ada Lovelace".to_string())?;
@@ -11,39 +17,52 @@
 //! tx.commit()?;
 //! # Ok::<(), sop::Error>(())
 //! ```
+//!
+//! Everything a program needs is exported here, at the root. The only extension
+//! points are the storage seam ([`Vfs`], set in [`DbOptions::vfs`]) and the key and
+//! value codecs ([`Key`], [`Value`]).
 
-pub mod btree;
-pub mod cache;
+// Every public item is documented and implements `Debug`. The `test-hooks`
+// feature (off by default) exposes internals for SOP's own tests and fuzz
+// targets, which are not API and held to neither; `cargo doc -p sop` and the
+// clippy run of `cargo clippy -p sop --lib` (both in scripts/test.sh) check the
+// API without it.
+#![cfg_attr(
+    not(feature = "test-hooks"),
+    deny(missing_docs),
+    warn(missing_debug_implementations)
+)]
+
+mod btree;
+mod cache;
 mod catalog;
-pub mod codec;
-pub mod coord;
-pub mod db;
+mod codec;
+mod coord;
+mod db;
+mod debug_impls;
 mod engine;
-pub mod error;
+mod error;
 mod health;
-pub mod io;
-pub mod json;
+mod io;
+mod json;
 mod json_text;
 mod layout;
-pub mod log;
+mod log;
 mod maintenance;
-pub mod options;
-pub mod registry;
-pub mod store;
-pub mod txn;
+mod options;
+mod registry;
+mod store;
+mod txn;
 
-pub use btree::node::ItemId;
-pub use codec::key::Key;
-pub use codec::value::Value;
-pub use db::{
-    CheckReport, CompactOptions, CompactReport, Database, PackReport, ReclaimReport,
-    RecoveryReport, StoreCheck,
-};
-pub use error::{CodecError, Error, ErrorKind, Result};
-pub use json::{JsonRange, JsonStore};
-pub use layout::Layout;
-pub use options::{Coordination, DbOptions, StoreOptions, ValuePlacement, DEFAULT_BLOB_GRACE};
-pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub mod test_hooks;
+
+// ------------------------------------------------------------- database
+pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
+pub use options::{Coordination, DbOptions, DEFAULT_BLOB_GRACE};
+
+// ---------------------------------------------------------- transactions
 pub use txn::Transaction;
 
 /// How a transaction may use the database. There is no default: choose.
@@ -56,3 +75,33 @@ pub enum TxMode {
     /// Reads only from a snapshot; no validation at all (static data).
     NoCheck,
 }
+
+// ---------------------------------------------------------------- stores
+pub use btree::node::{ItemId, MAX_KEY_LEN};
+pub use catalog::StoreInfo;
+pub use options::{
+    StoreOptions, ValuePlacement, AUTO_INLINE_MAX, DEFAULT_SLOT_LENGTH, MAX_SLOT_LENGTH,
+    MIN_SLOT_LENGTH,
+};
+pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+
+// ------------------------------------------------------ keys and values
+pub use codec::key::Key;
+pub use codec::value::Value;
+
+// ----------------------------------------------------------- JSON stores
+pub use codec::json_key::{compare_json_keys, encode_json_key, IndexField, IndexSpec, SortOrder};
+pub use json::{parse_json, JsonRange, JsonStore, JSON_KEY_TYPE};
+
+// ----------------------------------------------------------- maintenance
+pub use db::{
+    CheckReport, CompactOptions, CompactReport, PackReport, ReclaimReport, RecoveryReport,
+    StoreCheck,
+};
+
+// ---------------------------------------------------------------- errors
+pub use error::{CodecError, Error, ErrorKind, Result};
+
+// ------------------------------------------------- storage (the I/O seam)
+pub use io::{FileId, OsVfs, VFile, VLock, Vfs};
+pub use layout::Layout;

@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Items per node: allowed range and default.
+/// The smallest [`StoreOptions::slot_length`].
 pub const MIN_SLOT_LENGTH: usize = 4;
+/// The largest [`StoreOptions::slot_length`].
 pub const MAX_SLOT_LENGTH: usize = 20_000;
-/// Small leaves keep each commit's write small (a commit rewrites every node it
+/// [`StoreOptions::slot_length`] by default. Small leaves keep each commit's write small (a commit rewrites every node it
 /// touches); measured with `sop-bench redb`: 64 cut batch writes' time 5x and the
 /// folder 5x against 1000, with reads about equal. See docs/BENCHMARKS.md.
 pub const DEFAULT_SLOT_LENGTH: usize = 64;
@@ -36,7 +37,7 @@ pub const AUTO_INLINE_MAX: usize = 256;
 
 impl ValuePlacement {
     /// Can leaves of such a store point at separate values in commit records?
-    pub fn has_separate(self) -> bool {
+    pub(crate) fn has_separate(self) -> bool {
         matches!(self, ValuePlacement::Separate | ValuePlacement::Auto)
     }
 }
@@ -49,11 +50,13 @@ pub struct StoreOptions {
     pub slot_length: usize,
     /// Reject a second item with an equal key.
     pub unique: bool,
+    /// Where values are kept.
     pub values: ValuePlacement,
     /// Keep separate values in the shared cache.
     pub cache_values: bool,
     /// On leaf overflow, shift items into a sibling with room before splitting.
     pub leaf_load_balancing: bool,
+    /// Free text saved with the store.
     pub description: String,
 }
 
@@ -71,6 +74,7 @@ impl Default for StoreOptions {
 }
 
 impl StoreOptions {
+    /// Check the options (`Error::InvalidOption` if `slot_length` is out of range).
     pub fn validate(&self) -> Result<()> {
         if !(MIN_SLOT_LENGTH..=MAX_SLOT_LENGTH).contains(&self.slot_length) {
             return Err(Error::InvalidOption(format!(
@@ -91,13 +95,38 @@ pub enum Coordination {
     #[default]
     Standalone,
     /// Many processes, possibly on many hosts, coordinated through Redis.
-    Redis { url: String },
+    Redis {
+        /// The Redis server, e.g. `redis://127.0.0.1:6379/`.
+        url: String,
+    },
 }
 
 /// `DbOptions::blob_grace` by default: longer than nearly every transaction.
 pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(300);
 
-/// Options for opening a database.
+/// Options for opening a database. Start from the default and change what you
+/// need:
+///
+/// ```
+/// use sop::{Database, DbOptions};
+/// use std::time::Duration;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let opts = DbOptions {
+///     // This handle alone uses the folder: commits go through a journal.
+///     exclusive: true,
+///     node_cache_bytes: 64 << 20,
+///     max_commit_time: Duration::from_secs(10),
+///     ..DbOptions::default()
+/// };
+/// let db = Database::open(dir.path().join("db"), opts)?;
+/// db.close()?;
+///
+/// // Refuse to create a database where there is none.
+/// let missing = DbOptions { create: false, ..DbOptions::default() };
+/// let err = Database::open(dir.path().join("nothing"), missing).err();
+/// assert!(matches!(err, Some(sop::Error::NotFound(_))));
+/// # Ok::<(), sop::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct DbOptions {
     /// Create the database if the folder holds none.

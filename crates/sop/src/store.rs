@@ -18,7 +18,9 @@ use std::sync::Arc;
 /// What `Transaction::store_info` reports.
 #[derive(Clone, Debug)]
 pub struct StoreStats {
+    /// What was saved about the store when it was created.
     pub info: StoreInfo,
+    /// Items, as the transaction sees them.
     pub count: u64,
 }
 
@@ -161,6 +163,7 @@ fn as_bool(o: OpOut) -> bool {
 }
 
 impl<'t> RawStore<'t> {
+    /// What was saved about the store when it was created.
     pub fn info(&self) -> Result<Arc<StoreInfo>> {
         self.tx.handle_info(self.h)
     }
@@ -229,6 +232,7 @@ impl<'t> RawStore<'t> {
         }
         Ok(self.get(key)?.map(|v| f(&v)))
     }
+    /// Whether an item with this key exists.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         if self.tx.reads_snapshot() {
             return Ok(self.tx.snap_find(self.h, key)?.is_some());
@@ -242,6 +246,7 @@ impl<'t> RawStore<'t> {
             _ => unreachable!(),
         }
     }
+    /// A cursor, not yet positioned.
     pub fn cursor(&self) -> Result<RawCursor<'t>> {
         match self.tx.run(Op::NewCursor { h: self.h })? {
             OpOut::Handle(c) => Ok(RawCursor {
@@ -341,9 +346,11 @@ impl RawCursor<'_> {
             _ => unreachable!(),
         }
     }
+    /// Position at the first item.
     pub fn first(&mut self) -> Result<bool> {
         self.mv(Move::First)
     }
+    /// Position at the last item.
     pub fn last(&mut self) -> Result<bool> {
         self.mv(Move::Last)
     }
@@ -352,6 +359,7 @@ impl RawCursor<'_> {
     pub fn next(&mut self) -> Result<bool> {
         self.mv(Move::Next)
     }
+    /// The previous item (the last one if the cursor is not positioned).
     pub fn prev(&mut self) -> Result<bool> {
         self.mv(Move::Prev)
     }
@@ -375,6 +383,7 @@ impl RawCursor<'_> {
             id,
         ))))
     }
+    /// The current item's key (None when not positioned).
     pub fn key(&self) -> Option<&[u8]> {
         self.cur.as_ref().map(|i| &i.key[..])
     }
@@ -385,9 +394,11 @@ impl RawCursor<'_> {
             None => Ok(None),
         }
     }
+    /// The current item's id (None when not positioned).
     pub fn id(&self) -> Option<ItemId> {
         self.cur.as_ref().map(|i| i.id)
     }
+    /// The current item's value (None when not positioned).
     pub fn value(&self) -> Result<Option<Bytes>> {
         match &self.cur {
             Some(i) => Ok(Some(self.tx.value_bytes(self.h, &i.value)?)),
@@ -533,7 +544,39 @@ impl Iterator for RawRange<'_> {
     }
 }
 
-/// A store with typed keys and values.
+/// A store with typed keys and values, ordered by key ([`Key`] encodes keys so
+/// that their bytes sort in the keys' natural order). Its lifetime is the
+/// transaction's: open the store again in the next transaction.
+///
+/// ```
+/// use sop::{Database, DbOptions, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"), DbOptions::default())?;
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// let scores = tx.create_store::<(String, u32), f64>("scores", StoreOptions::default())?;
+/// scores.add(&("ada".into(), 2), &9.5)?;
+/// scores.add(&("ada".into(), 1), &7.0)?;
+/// scores.add(&("bob".into(), 1), &8.0)?;
+/// assert!(!scores.add(&("bob".into(), 1), &1.0)?, "unique keys: the second add is refused");
+/// scores.upsert(&("bob".into(), 1), &8.5)?;
+///
+/// // Ada's rounds, in key order.
+/// let ada: Vec<(u32, f64)> = scores
+///     .range(("ada".to_string(), 0)..("ada".to_string(), u32::MAX))?
+///     .map(|item| item.map(|((_, round), score)| (round, score)))
+///     .collect::<sop::Result<_>>()?;
+/// assert_eq!(ada, [(1, 7.0), (2, 9.5)]);
+///
+/// // A cursor moves both ways.
+/// let mut c = scores.cursor()?;
+/// assert!(c.last()?);
+/// assert_eq!(c.item()?, Some((("bob".to_string(), 1), 8.5)));
+/// assert!(c.prev()?);
+/// assert_eq!(c.value()?, Some(9.5));
+/// drop((c, scores));
+/// tx.commit()?;
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct Store<'t, K, V> {
     raw: RawStore<'t>,
     _p: PhantomData<fn() -> (K, V)>,
@@ -544,45 +587,56 @@ fn enc<V: Value>(v: &V) -> Result<Vec<u8>> {
 }
 
 impl<'t, K: Key, V: Value> Store<'t, K, V> {
+    /// The same store, with byte keys and values.
     pub fn raw(&self) -> RawStore<'t> {
         self.raw
     }
+    /// What was saved about the store when it was created.
     pub fn info(&self) -> Result<Arc<StoreInfo>> {
         self.raw.info()
     }
     fn k(key: &K) -> Bytes {
         Bytes::from(key.to_key_bytes())
     }
+    /// Insert. On a unique store an existing key leaves the store unchanged and returns false.
     pub fn add(&self, key: &K, value: &V) -> Result<bool> {
         self.raw.put_owned(Self::k(key), enc(value)?, PutMode::Add)
     }
+    /// Insert only if no item has this key.
     pub fn add_if_absent(&self, key: &K, value: &V) -> Result<bool> {
         self.raw
             .put_owned(Self::k(key), enc(value)?, PutMode::AddIfAbsent)
     }
+    /// Replace the value of the (first) item with this key; false if there is none.
     pub fn update(&self, key: &K, value: &V) -> Result<bool> {
         self.raw
             .put_owned(Self::k(key), enc(value)?, PutMode::Update)
     }
+    /// Update or insert; true if it inserted.
     pub fn upsert(&self, key: &K, value: &V) -> Result<bool> {
         self.raw
             .put_owned(Self::k(key), enc(value)?, PutMode::Upsert)
     }
+    /// Remove the (first) item with this key; false if there is none.
     pub fn remove(&self, key: &K) -> Result<bool> {
         self.raw.remove(&Self::k(key))
     }
+    /// The value of the (first) item with this key.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         match self.raw.get(&Self::k(key))? {
             Some(b) => Ok(Some(V::decode_value(&b)?)),
             None => Ok(None),
         }
     }
+    /// Whether an item with this key exists.
     pub fn contains(&self, key: &K) -> Result<bool> {
         self.raw.contains(&key.to_key_bytes())
     }
+    /// Number of items, as this transaction sees it.
     pub fn count(&self) -> Result<u64> {
         self.raw.count()
     }
+    /// A cursor, not yet positioned.
     pub fn cursor(&self) -> Result<Cursor<'t, K, V>> {
         Ok(Cursor {
             raw: self.raw.cursor()?,
@@ -626,55 +680,70 @@ pub struct Cursor<'t, K, V> {
 }
 
 impl<K: Key, V: Value> Cursor<'_, K, V> {
+    /// Position at the first item.
     pub fn first(&mut self) -> Result<bool> {
         self.raw.first()
     }
+    /// Position at the last item.
     pub fn last(&mut self) -> Result<bool> {
         self.raw.last()
     }
+    /// The next item (the first one if the cursor is not positioned).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         self.raw.next()
     }
+    /// The previous item (the last one if the cursor is not positioned).
     pub fn prev(&mut self) -> Result<bool> {
         self.raw.prev()
     }
+    /// Position at the first item with key >= `key`.
     pub fn seek_ge(&mut self, key: &K) -> Result<bool> {
         self.raw.seek_ge(&key.to_key_bytes())
     }
+    /// Position at the last item with key <= `key`.
     pub fn seek_le(&mut self, key: &K) -> Result<bool> {
         self.raw.seek_le(&key.to_key_bytes())
     }
+    /// Position at the first item with exactly this key. On a miss the cursor stays
+    /// at the first item with a greater key (so `next` continues from there).
     pub fn find(&mut self, key: &K) -> Result<bool> {
         self.raw.find(&key.to_key_bytes())
     }
+    /// Position at the item with this key and item id (one of several duplicates).
     pub fn find_with_id(&mut self, key: &K, id: ItemId) -> Result<bool> {
         self.raw.find_with_id(&key.to_key_bytes(), id)
     }
+    /// The current item's key (None when not positioned).
     pub fn key(&self) -> Result<Option<K>> {
         self.raw
             .key()
             .map(|b| K::from_key_bytes(b).map_err(Error::from))
             .transpose()
     }
+    /// The current item's id (None when not positioned).
     pub fn id(&self) -> Option<ItemId> {
         self.raw.id()
     }
+    /// The current item's value (None when not positioned).
     pub fn value(&self) -> Result<Option<V>> {
         match self.raw.value()? {
             Some(b) => Ok(Some(V::decode_value(&b)?)),
             None => Ok(None),
         }
     }
+    /// The current item's key and value (None when not positioned).
     pub fn item(&self) -> Result<Option<(K, V)>> {
         match (self.key()?, self.value()?) {
             (Some(k), Some(v)) => Ok(Some((k, v))),
             _ => Ok(None),
         }
     }
+    /// Remove the current item; `next` then moves to the item after it.
     pub fn remove_current(&mut self) -> Result<()> {
         self.raw.remove_current()
     }
+    /// Replace the current item's value.
     pub fn update_current_value(&mut self, value: &V) -> Result<()> {
         self.raw.update_current_value(enc(value)?)
     }

@@ -221,7 +221,7 @@ fn a_blob_missing_without_a_release_is_corrupt() {
 /// recovery must remove it.
 #[test]
 fn check_calls_a_resurrected_released_blob_garbage() {
-    use sop::io::sim::SimVfs;
+    use sop_testkit::SimVfs;
     use std::sync::Arc;
     let vfs = SimVfs::new();
     let o = |recover_on_open| DbOptions {

@@ -3,8 +3,8 @@
 //! frozen between its link and its durability, a checkpoint written meanwhile, a
 //! power cut, and a later commit at the same sequence.
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode};
+use sop_testkit::{Fault, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -122,24 +122,24 @@ fn a_checkpoint_of_another_commit_at_the_same_sequence_is_ignored() {
     let ckpt = Path::new(DB)
         .join("checkpoints")
         .join(format!("{head:016x}.ckpt"));
-    let bytes = sop::io::Vfs::read_all(&vfs, &ckpt).unwrap();
+    let bytes = sop::Vfs::read_all(&vfs, &ckpt).unwrap();
     let log = Path::new(DB)
         .join("log/00000000")
         .join(format!("{head:016x}.rec"));
-    let image = if sop::io::Vfs::exists(&before, &log).unwrap() {
+    let image = if sop::Vfs::exists(&before, &log).unwrap() {
         // The record survived (it was made durable before the checkpoint): remove
         // it to stand for an older build's cut.
-        sop::io::Vfs::remove_file(&before, &log).unwrap();
-        sop::io::Vfs::sync_dir(&before, log.parent().unwrap()).unwrap();
+        sop::Vfs::remove_file(&before, &log).unwrap();
+        sop::Vfs::sync_dir(&before, log.parent().unwrap()).unwrap();
         before
     } else {
         before
     };
-    if !sop::io::Vfs::exists(&image, &ckpt).unwrap() {
-        let f = sop::io::Vfs::create_new(&image, &ckpt).unwrap();
+    if !sop::Vfs::exists(&image, &ckpt).unwrap() {
+        let f = sop::Vfs::create_new(&image, &ckpt).unwrap();
         f.append(&bytes).unwrap();
         f.sync_data().unwrap();
-        sop::io::Vfs::sync_dir(&image, ckpt.parent().unwrap()).unwrap();
+        sop::Vfs::sync_dir(&image, ckpt.parent().unwrap()).unwrap();
     }
     // Another commit takes `head` now, while the old checkpoint of `head` exists
     // (open removes it, so plant it again after C's commit).
@@ -147,8 +147,8 @@ fn a_checkpoint_of_another_commit_at_the_same_sequence_is_ignored() {
     create(&c, "acked").unwrap();
     assert_eq!(c.head().unwrap(), head);
     drop(c);
-    if !sop::io::Vfs::exists(&image, &ckpt).unwrap() {
-        let f = sop::io::Vfs::create_new(&image, &ckpt).unwrap();
+    if !sop::Vfs::exists(&image, &ckpt).unwrap() {
+        let f = sop::Vfs::create_new(&image, &ckpt).unwrap();
         f.append(&bytes).unwrap();
         f.sync_data().unwrap();
     }
@@ -212,7 +212,7 @@ fn a_lost_newest_record_is_caught_by_its_checkpoint() {
     let rec = Path::new(DB)
         .join("log/00000000")
         .join(format!("{:016x}.rec", 3));
-    sop::io::Vfs::remove_file(&vfs, &rec).unwrap();
+    sop::Vfs::remove_file(&vfs, &rec).unwrap();
     let db = every_commit_checkpointed(&vfs);
     assert_eq!(stores(&db), ["a", "b"]);
     let report = db.check().unwrap();
@@ -229,7 +229,7 @@ fn a_lost_newest_record_is_caught_by_its_checkpoint() {
 /// in about 60 on a live import reported "log record N lies beyond the head".)
 #[test]
 fn check_on_a_live_database_reports_no_commit_made_during_it() {
-    use sop::io::sim::HookOp;
+    use sop_testkit::HookOp;
     use std::sync::atomic::{AtomicBool, Ordering};
     let vfs = SimVfs::new();
     let a = open(&vfs);

@@ -2,7 +2,7 @@
 
 mod support;
 
-use sop::coord::{Coordinator, RedisCoordinator};
+use sop::test_hooks::{Coordinator, RedisCoordinator};
 use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
 use std::time::Duration;
 
@@ -365,8 +365,8 @@ fn the_shared_node_cache_can_be_turned_off() {
 /// takes no real time.
 #[test]
 fn a_missing_lease_is_fenced_only_after_the_ttl_in_simulated_time() {
-    use sop::io::sim::SimVfs;
-    use sop::io::Vfs;
+    use sop::Vfs;
+    use sop_testkit::SimVfs;
     use std::path::Path;
     use std::sync::Arc;
     let url = support::redis_url();

@@ -2,8 +2,8 @@
 //! was lost (NFS retransmits it and gets "already exists"), and failed syncs and
 //! links around it.
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode};
+use sop_testkit::{Fault, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
 

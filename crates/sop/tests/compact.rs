@@ -4,8 +4,8 @@
 
 mod support;
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{CompactOptions, Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
+use sop_testkit::{Fault, SimVfs};
 use std::sync::Arc;
 use support::{dump, folder_bytes, opts, Dump};
 

@@ -2,9 +2,9 @@
 //! power cut during creation must not leave one forever, and cleaning them up
 //! must never remove one a concurrent writer is about to link or rename.
 
-use sop::io::sim::{Fault, SimVfs};
-use sop::io::Vfs;
+use sop::Vfs;
 use sop::{Coordination, Database, DbOptions};
+use sop_testkit::{Fault, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
 

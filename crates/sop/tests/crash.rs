@@ -3,8 +3,8 @@
 //! error at every step of a commit, are in the conformance suite:
 //! `tests/conformance.rs`.)
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, StoreOptions, TxMode};
+use sop_testkit::{Fault, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -5,13 +5,14 @@
 //! overwrites) of valid encoded nodes and commit record files.
 
 use proptest::prelude::*;
-use sop::btree::node::{Internal, Leaf, Node, Sep, ValueRef};
-use sop::codec::json_key::IndexSpec;
-use sop::codec::wire::checksum;
-use sop::log::record::{Placement, Record, StoreDelta, PREFIX_LEN, TRAILER_LEN};
-use sop::options::{StoreOptions, ValuePlacement};
-use sop::registry::{Image, StoreInfo};
+use sop::test_hooks::checksum;
+use sop::test_hooks::Image;
+use sop::test_hooks::{Internal, Leaf, Node, Sep, ValueRef};
+use sop::test_hooks::{Placement, Record, StoreDelta, PREFIX_LEN, TRAILER_LEN};
+use sop::IndexSpec;
 use sop::Key;
+use sop::StoreInfo;
+use sop::{StoreOptions, ValuePlacement};
 use std::collections::BTreeMap;
 
 /// The commit segment nodes are decoded from in these tests.

@@ -92,7 +92,7 @@ fn record_len(dir: &Path, seq: u64) -> u64 {
     std::fs::metadata(&p).unwrap().len()
 }
 
-fn stats(db: &Database, name: &str) -> sop::db::StoreSummary {
+fn stats(db: &Database, name: &str) -> sop::StoreSummary {
     db.stats()
         .unwrap()
         .stores

@@ -3,8 +3,8 @@
 //! must leave the database readable, even when a crashed exclusive owner left a
 //! journal that cannot be replayed without space.
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode};
+use sop_testkit::{Fault, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -43,9 +43,7 @@ fn existing() -> DbOptions {
 fn a_clustered_database_needs_the_redis_feature() {
     let dir = clustered_folder();
     let before = names(dir.path());
-    let e = Database::open(dir.path(), existing())
-        .err()
-        .expect("opened");
+    let e = Database::open(dir.path(), existing()).expect_err("opened");
     if cfg!(feature = "redis") {
         assert!(matches!(e, Error::Coordinator(_)), "{e:?}");
         assert!(e.to_string().contains("127.0.0.1:1"), "{e}");

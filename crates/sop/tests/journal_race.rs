@@ -14,8 +14,8 @@
 //! the committer's rename of the spare then waits (at most two seconds) for the
 //! write-out to rename another journal to the spare's name.
 
-use sop::io::sim::{HookOp, SimVfs};
 use sop::{Database, DbOptions, StoreOptions, TxMode};
+use sop_testkit::{HookOp, SimVfs};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -47,7 +47,7 @@ const WAIT: Duration = Duration::from_secs(2);
 ///    the spare and is about to rename it.
 /// 3. That rename waits until the write-out has given the second journal the
 ///    spare's name, or two seconds have passed.
-fn hook(seen: Arc<(Mutex<Seen>, Condvar)>) -> sop::io::sim::Hook {
+fn hook(seen: Arc<(Mutex<Seen>, Condvar)>) -> sop_testkit::Hook {
     Arc::new(move |op| {
         let (m, cv) = &*seen;
         let writer = std::thread::current().name() == Some("sop-journal");

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Number, Value};
-use sop::codec::json_key::{compare_json_keys, encode_json_key, IndexField, IndexSpec, SortOrder};
+use sop::{compare_json_keys, encode_json_key, IndexField, IndexSpec, SortOrder};
 use std::cmp::Ordering;
 
 fn lit(s: &str) -> Value {

@@ -4,8 +4,9 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use sop::codec::json_key::{compare_json_keys, IndexField, IndexSpec, SortOrder};
-use sop::json::{decode_item, encode_item, parse_json};
+use sop::parse_json;
+use sop::test_hooks::{decode_item, encode_item};
+use sop::{compare_json_keys, IndexField, IndexSpec, SortOrder};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode};
 use std::cmp::Ordering;
 
@@ -309,10 +310,10 @@ fn typed_and_json_stores_side_by_side_and_reopen() {
 fn store_info_json_layout() {
     // Records written before key_spec existed still decode; typed stores omit it.
     let old = r#"{"id":9,"name":"s","options":{"slot_length":1000,"unique":true,"values":"inline","cache_values":true,"leaf_load_balancing":false,"description":""},"key_type":"u64","root":1}"#;
-    let info: sop::registry::StoreInfo = serde_json::from_str(old).unwrap();
+    let info: sop::StoreInfo = serde_json::from_str(old).unwrap();
     assert_eq!(info.key_spec, None);
     assert_eq!(serde_json::to_string(&info).unwrap(), old);
-    let with = sop::registry::StoreInfo {
+    let with = sop::StoreInfo {
         key_type: "json".into(),
         key_spec: Some(spec(r#"[{"field":"a","order":"desc"}]"#)),
         ..info

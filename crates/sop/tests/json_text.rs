@@ -1,9 +1,9 @@
-//! JSON text as callers hand it over (`sop::json::parse_json`): a key object
+//! JSON text as callers hand it over (`sop::parse_json`): a key object
 //! with a duplicate member is refused (keys must be unambiguous), a lone UTF-16
 //! surrogate is named as such, and a key too long for a node says so.
 
 use serde_json::json;
-use sop::json::parse_json;
+use sop::parse_json;
 use sop::{Database, DbOptions, Error, ErrorKind, StoreOptions, TxMode};
 
 #[test]

@@ -7,8 +7,8 @@
 //! pass `check`, and read back whole; B's commit may be there or not (its
 //! outcome was unknown), but never in part.
 
-use sop::io::sim::{Fault, SimVfs};
 use sop::{CompactOptions, Database, DbOptions, Error, StoreOptions, TxMode};
+use sop_testkit::{Fault, SimVfs};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

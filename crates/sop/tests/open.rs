@@ -348,7 +348,7 @@ fn a_transaction_over_its_memory_budget_fails_cleanly() {
 /// process has it open exclusively".)
 #[test]
 fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
-    use sop::io::sim::{HookOp, SimVfs};
+    use sop_testkit::{HookOp, SimVfs};
     use std::sync::{mpsc, Arc, Mutex};
     use std::time::Instant;
     let vfs = SimVfs::new();
@@ -403,8 +403,7 @@ fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
     for exclusive in [false, true] {
         let t = Instant::now();
         let e = Database::open("/data/db", DbOptions { exclusive, ..o() })
-            .err()
-            .expect("the folder is held exclusively");
+            .expect_err("the folder is held exclusively");
         assert!(matches!(e, Error::InUse(..)), "{e}");
         assert!(e.to_string().contains("exclusively"), "{e}");
         assert!(
@@ -416,5 +415,24 @@ fn a_slow_opener_never_makes_another_fail_and_in_use_means_exclusive() {
     drop(owner);
     // Closed: the folder opens again, and no owner is named any more.
     drop(Database::open("/data/db", o()).unwrap());
-    assert!(!sop::io::Vfs::exists(&vfs, std::path::Path::new("/data/db/open.owner")).unwrap());
+    assert!(!sop::Vfs::exists(&vfs, std::path::Path::new("/data/db/open.owner")).unwrap());
+}
+
+/// `Database::exists` tells a database folder from a missing, empty or foreign one.
+#[test]
+fn exists_tells_a_database_folder_from_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    assert!(!Database::exists(&db).unwrap(), "a missing folder");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(db.join("notes.txt"), b"not a database").unwrap();
+    assert!(!Database::exists(&db).unwrap(), "a folder of other files");
+    Database::create_config(&db, Coordination::Standalone).unwrap();
+    assert!(Database::exists(&db).unwrap(), "after create_config");
+    let other = dir.path().join("other");
+    Database::open(&other, opts()).unwrap().close().unwrap();
+    assert!(
+        Database::exists(&other).unwrap(),
+        "after an open that created it"
+    );
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use sop::codec::json_key::IndexSpec;
+use sop::IndexSpec;
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};

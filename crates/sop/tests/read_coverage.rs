@@ -13,7 +13,7 @@
 //! transaction types in `src/`: a new method that nobody added here fails it.
 
 use serde_json::json;
-use sop::codec::json_key::IndexSpec;
+use sop::IndexSpec;
 use sop::{Database, DbOptions, Error, ItemId, StoreOptions, Transaction, TxMode};
 use std::collections::BTreeSet;
 use std::ops::Bound;

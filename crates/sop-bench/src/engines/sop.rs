@@ -62,7 +62,7 @@ pub fn settings(cfg: &EngineConfig, exclusive: bool) -> String {
         super::mib(cfg.cache_bytes),
         slot_length(cfg),
         sop::StoreOptions::default().values,
-        sop::options::AUTO_INLINE_MAX
+        sop::AUTO_INLINE_MAX
     )
 }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 fn parse_line(line: &str) -> Result<(Value, Value)> {
     let what = "not a JSON line {\"key\":…,\"value\":…}";
     // parse_json refuses an object with a duplicate member (in the key too).
-    let mut m = match sop::json::parse_json(line.trim_end()).map_err(|e| anyhow!("{what}: {e}"))? {
+    let mut m = match sop::parse_json(line.trim_end()).map_err(|e| anyhow!("{what}: {e}"))? {
         Value::Object(m) => m,
         _ => bail!("{what}: not an object"),
     };

@@ -22,7 +22,7 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>) -> Result<()> {
         }
         None => Coordination::Standalone,
     };
-    if !force && !sop::Layout::new(&cli.db).config().exists() {
+    if !force && !sop::Database::exists(&cli.db).unwrap_or(false) {
         if let Ok(mut entries) = std::fs::read_dir(&cli.db) {
             if entries.next().is_some() {
                 return Err(failure(
@@ -67,7 +67,7 @@ pub fn quickstart(cli: &Cli) -> Result<()> {
             println!("{s}");
         }
     };
-    let fresh = !sop::Layout::new(&cli.db).config().exists();
+    let fresh = !sop::Database::exists(&cli.db).unwrap_or(false);
     let db = Database::open(
         &cli.db,
         DbOptions {

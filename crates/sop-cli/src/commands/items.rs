@@ -37,10 +37,10 @@ fn no_item(key: &Value, store: &str) -> anyhow::Error {
 fn check_key(s: &JsonStore<'_>, key: &Value) -> Result<()> {
     let check = || -> sop::Result<()> {
         let len = s.key_bytes(key)?.len();
-        if len > sop::btree::node::MAX_KEY_LEN {
+        if len > sop::MAX_KEY_LEN {
             return Err(sop::Error::KeyTooLong {
                 len,
-                max: sop::btree::node::MAX_KEY_LEN,
+                max: sop::MAX_KEY_LEN,
             });
         }
         Ok(())

@@ -84,7 +84,7 @@ fn store_list(cli: &Cli) -> Result<()> {
         println!("no stores");
     }
     for s in &stats.stores {
-        let keys = if s.info.key_type == sop::json::JSON_KEY_TYPE {
+        let keys = if s.info.key_type == sop::JSON_KEY_TYPE {
             format!("json, {}", spec_text(s.info.key_spec.as_ref()))
         } else {
             format!("typed key {}", s.info.key_type)
@@ -113,7 +113,7 @@ fn store_info(cli: &Cli, name: &str) -> Result<()> {
     println!("store      {}", i.name);
     println!("id         {:016x}", i.id);
     println!("key type   {}", i.key_type);
-    if i.key_type == sop::json::JSON_KEY_TYPE {
+    if i.key_type == sop::JSON_KEY_TYPE {
         println!(
             "key spec   {}",
             i.key_spec

@@ -4,7 +4,7 @@
 //! transaction, the "after" state whenever the commit returned Ok, and pass `check`.
 
 use super::Backend;
-use sop::io::sim::{Fault, SimVfs};
+use crate::sim::{Fault, SimVfs};
 use sop::{Database, DbOptions, Error, StoreOptions, TxMode, ValuePlacement};
 use std::collections::BTreeMap;
 use std::ops::Bound;

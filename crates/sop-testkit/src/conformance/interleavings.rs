@@ -945,7 +945,7 @@ pub fn cursor_writes_replayed_over_a_changed_tree(b: &dyn Backend) {
 /// never find it half there (for big values: the item present, its file deleted).
 /// Each op of the commit fails in turn.
 pub fn error_after_the_commit_point_never_leaves_a_dangling_value(b: &dyn Backend) {
-    use sop::io::sim::{Fault, SimVfs};
+    use crate::sim::{Fault, SimVfs};
     use sop::ValuePlacement;
     use std::sync::Arc;
     let mut unknown = 0;

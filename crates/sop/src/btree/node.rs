@@ -18,13 +18,16 @@ mod leaf;
 #[cfg(test)]
 mod tests;
 
-pub use delta::{decode_changes, image_values, Change, KIND_DELTA};
+pub use delta::{image_values, KIND_DELTA};
 pub use internal::{Internal, Sep};
 use keys::*;
 pub use keys::{cmp_bytes, cmp_item};
 pub use leaf::Leaf;
 
+/// A node's logical ID within its store.
 pub type NodeId = u64;
+/// The identity of one item: unique in its store, kept when the item's value
+/// changes. Tells apart items of equal keys in a store that allows duplicates.
 pub type ItemId = u128;
 
 /// Largest key, in bytes.

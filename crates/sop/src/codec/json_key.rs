@@ -22,8 +22,10 @@ pub const JSON_KEY_TYPE: &str = "json";
 )]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
+    /// Ascending.
     #[default]
     Asc,
+    /// Descending.
     Desc,
 }
 
@@ -32,7 +34,9 @@ pub enum SortOrder {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexField {
+    /// The top-level member name.
     pub field: String,
+    /// The direction.
     #[serde(default)]
     pub order: SortOrder,
 }
@@ -42,6 +46,7 @@ pub struct IndexField {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct IndexSpec {
+    /// The fields, most significant first.
     pub fields: Vec<IndexField>,
 }
 

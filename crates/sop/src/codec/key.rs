@@ -13,11 +13,13 @@ pub trait Key: Sized {
     /// Decode one key from the front of `input`, advancing it.
     fn decode_key(input: &mut &[u8]) -> Result<Self, CodecError>;
 
+    /// The encoding of `self` alone.
     fn to_key_bytes(&self) -> Vec<u8> {
         let mut v = Vec::new();
         self.encode_key(&mut v);
         v
     }
+    /// Decode a key from exactly `bytes` (trailing bytes are an error).
     fn from_key_bytes(mut bytes: &[u8]) -> Result<Self, CodecError> {
         let k = Self::decode_key(&mut bytes)?;
         if !bytes.is_empty() {

@@ -6,7 +6,9 @@ use serde::Serialize;
 
 /// A value type. Implemented for every serde type.
 pub trait Value: Sized {
+    /// The bytes stored for `self`.
     fn encode_value(&self) -> Result<Vec<u8>, CodecError>;
+    /// Decode a value from the bytes [`Value::encode_value`] produced.
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError>;
 }
 

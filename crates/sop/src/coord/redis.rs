@@ -37,14 +37,6 @@ end
 return n
 "#;
 
-const EXTEND_ALL: &str = r#"
-local n = 0
-for _, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]); n = n + 1 end
-end
-return n
-"#;
-
 const MAX_SET: &str = r#"
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -58,7 +50,6 @@ pub struct RedisCoordinator {
     prefix: String,
     lock_all: Script,
     unlock_all: Script,
-    extend_all: Script,
     max_set: Script,
     /// How long cached immutable entries live in Redis.
     cache_ttl: Duration,
@@ -85,14 +76,9 @@ impl RedisCoordinator {
             prefix: format!("sop:{db_id}:"),
             lock_all: Script::new(LOCK_ALL),
             unlock_all: Script::new(UNLOCK_ALL),
-            extend_all: Script::new(EXTEND_ALL),
             max_set: Script::new(MAX_SET),
             cache_ttl: Duration::from_secs(3600),
         })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// Run `f` on a pooled connection; a failed connection is dropped, not reused.
@@ -128,21 +114,8 @@ impl RedisCoordinator {
         keys.iter().map(|k| self.lock_key(k)).collect()
     }
 
-    /// Extend the leases `owner` holds (a long commit keeps its locks).
-    pub fn extend(&self, owner: Owner, keys: &[LockKey], ttl: Duration) -> Result<usize> {
-        let ks = self.keys(keys);
-        self.with(|c| {
-            let mut inv = self.extend_all.prepare_invoke();
-            for k in &ks {
-                inv.key(k);
-            }
-            inv.arg(format!("{owner:032x}"))
-                .arg(ttl.as_millis() as u64)
-                .invoke(c)
-        })
-    }
-
     /// Who holds a lock now (tests and tools).
+    #[cfg(feature = "test-hooks")]
     pub fn holder(&self, key: &LockKey) -> Result<Option<String>> {
         let k = self.lock_key(key);
         self.with(|c| redis::cmd("GET").arg(&k).query(c))

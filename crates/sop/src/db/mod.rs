@@ -8,7 +8,7 @@ mod background;
 mod maintenance;
 mod packed_copy;
 
-pub use crate::engine::{DbConfig, CONFIG_FILE, FORMAT_VERSION};
+pub use crate::engine::{DbConfig, FORMAT_VERSION};
 pub use crate::maintenance::{
     CheckReport, CompactOptions, CompactReport, ReclaimReport, RecoveryReport, StoreCheck,
 };
@@ -35,6 +35,27 @@ use std::time::Duration;
 /// it are gone, in the thread that drops that last one: an exclusive folder's
 /// journal is then written out into the log (`Database::close` does the same and
 /// reports errors).
+///
+/// ```
+/// use sop::{Database, DbOptions, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("db");
+/// let db = Database::open(&path, DbOptions::default())?; // creates the folder
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// tx.create_store::<u64, String>("notes", StoreOptions::default())?
+///     .add(&1, &"first".to_string())?;
+/// tx.commit()?;
+/// let head = db.head()?; // the sequence of the newest commit
+/// assert_eq!(db.stats()?.stores[0].items, 1);
+/// db.close()?;
+///
+/// // Another open (in this process or another) sees what was committed.
+/// let db = Database::open(&path, DbOptions::default())?;
+/// assert_eq!(db.head()?, head);
+/// let tx = db.begin(TxMode::NoCheck)?;
+/// assert_eq!(tx.open_store::<u64, String>("notes")?.get(&1)?.as_deref(), Some("first"));
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
 }
@@ -181,7 +202,7 @@ impl Database {
     pub fn create_config(path: impl AsRef<Path>, coordination: Coordination) -> Result<DbConfig> {
         let path = path.as_ref();
         let vfs = OsVfs;
-        let cfg_path = path.join(CONFIG_FILE);
+        let cfg_path = crate::layout::Layout::new(path).config();
         if vfs.exists(&cfg_path).map_err(|e| Error::io(&cfg_path, e))? {
             return Err(Error::AlreadyExists(path.to_path_buf()));
         }
@@ -225,6 +246,25 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Whether the folder at `path` holds a database: its configuration file
+    /// (`sop.json`) is there. A missing folder, or one of other files, does not.
+    ///
+    /// ```
+    /// use sop::{Database, DbOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("db");
+    /// assert!(!Database::exists(&path)?);
+    /// Database::open(&path, DbOptions::default())?.close()?;
+    /// assert!(Database::exists(&path)?);
+    /// # Ok::<(), sop::Error>(())
+    /// ```
+    pub fn exists(path: impl AsRef<Path>) -> Result<bool> {
+        let cfg_path = crate::layout::Layout::new(path.as_ref()).config();
+        OsVfs.exists(&cfg_path).map_err(|e| Error::io(&cfg_path, e))
+    }
+}
+
 /// What `Database::stats` reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct DbStats {
@@ -237,9 +277,11 @@ pub struct DbStats {
 /// One store in `DbStats`.
 #[derive(Clone, Debug, Serialize)]
 pub struct StoreSummary {
+    /// What was saved about the store when it was created.
     pub info: StoreInfo,
     /// Sequence of the commit that created the store.
     pub created_seq: u64,
+    /// Items in the store.
     pub items: u64,
     /// Nodes in the registry (current images).
     pub nodes: u64,

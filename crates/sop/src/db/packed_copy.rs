@@ -40,7 +40,7 @@ impl Database {
     pub fn pack_into(&self, dest: impl AsRef<Path>) -> Result<PackReport> {
         let dest = dest.as_ref();
         let vfs = &*self.inner.vfs;
-        let cfg = dest.join(CONFIG_FILE);
+        let cfg = Layout::new(dest).config();
         if vfs.exists(&cfg).map_err(io_err(&cfg))? {
             return Err(Error::AlreadyExists(dest.to_path_buf()));
         }

@@ -10,11 +10,14 @@ pub const CONFIG_FILE: &str = Layout::CONFIG_FILE;
 /// What the folder saves about the database (`sop.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DbConfig {
+    /// Always `"sop"`.
     pub format: String,
+    /// The on-disk format version ([`FORMAT_VERSION`]).
     pub version: u32,
     /// The database's identity (namespaces its keys in Redis).
     #[serde(default)]
     pub id: String,
+    /// How processes sharing the folder coordinate.
     pub coordination: Coordination,
 }
 

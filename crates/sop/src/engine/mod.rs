@@ -20,7 +20,7 @@ mod writer;
 
 pub(crate) use blobs::{unreferenced, Unreferenced};
 pub(crate) use config::{config_temps, create_dir_durable, load_or_create_config, write_config};
-pub use config::{DbConfig, CONFIG_FILE, FORMAT_VERSION};
+pub use config::{DbConfig, FORMAT_VERSION};
 pub(crate) use liveness::{liveness, prefix_of};
 use liveness::{spawn_heartbeat, take_process_lock};
 pub(crate) use writer::RecordWriter;

@@ -1,9 +1,9 @@
 //! The storage seam. Every byte the engine reads or writes, every fsync and every
 //! directory operation goes through [`Vfs`], so tests can cut the power or fail an
-//! operation at any step (see `sim`), while production uses [`OsVfs`].
+//! operation at any step (the simulator in the `sop-testkit` crate), while
+//! production uses [`OsVfs`].
 
 mod os;
-pub mod sim;
 
 pub use os::OsVfs;
 
@@ -43,7 +43,9 @@ pub trait VFile: Send + Sync {
 /// The identity of a file, independent of its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileId {
+    /// The device (file system) holding the file.
     pub dev: u64,
+    /// The inode number on that device.
     pub ino: u64,
 }
 
@@ -53,6 +55,7 @@ pub trait VLock: Send + Sync {}
 /// The file system as the engine sees it. Paths are absolute (or relative to the
 /// process's working directory for the OS implementation).
 pub trait Vfs: Send + Sync + 'static {
+    /// Create a directory and its missing parents (no sync).
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Create a new file, failing with `AlreadyExists` if the name is taken.
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn VFile>>;
@@ -63,6 +66,7 @@ pub trait Vfs: Send + Sync + 'static {
     fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Atomically rename `from` to `to`, replacing `to` if it exists.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Remove a file's name (`NotFound` if absent).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Remove an empty directory.
     fn remove_dir(&self, path: &Path) -> io::Result<()>;
@@ -70,6 +74,7 @@ pub trait Vfs: Send + Sync + 'static {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
     /// Make the directory's entries (creations, links, renames, removals) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Whether a file or directory of this name exists.
     fn exists(&self, path: &Path) -> io::Result<bool>;
     /// Try to take an exclusive lock on `path` (created if missing) without
     /// blocking. `Ok(None)` means another holder has it.
@@ -115,7 +120,7 @@ pub trait Vfs: Send + Sync + 'static {
 }
 
 /// Monotonic time since the first call in this process.
-pub fn real_now() -> Duration {
+pub(crate) fn real_now() -> Duration {
     static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     ORIGIN.get_or_init(std::time::Instant::now).elapsed()
 }

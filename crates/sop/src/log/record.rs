@@ -77,7 +77,6 @@ pub struct Record {
 /// reserved u32, then per record in increasing sequence order its sequence u64
 /// and transaction id u128, then xxh3-64 of everything before it.
 pub const TOMBSTONE_MAGIC: &[u8; 8] = b"SOPRTRD\x01";
-pub const TOMBSTONE_LEN: usize = 40;
 pub const TOMBSTONE2_MAGIC: &[u8; 8] = b"SOPRTRD\x02";
 /// Records retired under one shared tombstone file.
 pub const TOMBSTONE_BATCH: usize = 4096;
@@ -89,6 +88,7 @@ pub fn is_tombstone(first: &[u8]) -> bool {
     first.len() >= 8 && (&first[..8] == TOMBSTONE_MAGIC || &first[..8] == TOMBSTONE2_MAGIC)
 }
 
+#[cfg(test)]
 pub fn encode_tombstone(seq: u64, txn: ItemId) -> Vec<u8> {
     let mut t = TOMBSTONE_MAGIC.to_vec();
     put_u64(&mut t, seq);
@@ -258,6 +258,7 @@ impl Record {
     }
 
     /// Decode a header of the current version whose checksum is `sum`. Never panics.
+    #[cfg(feature = "test-hooks")]
     pub fn decode_header(h: &[u8], sum: u64) -> Result<Record, CodecError> {
         Self::decode_header_of(h, sum, RECORD_VERSION)
     }
@@ -333,6 +334,7 @@ impl Record {
     }
 
     /// Decode the header of a whole record file held in memory.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn decode_file(bytes: &[u8]) -> Result<Record, CodecError> {
         let version = Self::check_prefix(bytes)?;
         if bytes.len() < PREFIX_LEN + TRAILER_LEN {

@@ -23,17 +23,24 @@ use std::collections::HashSet;
 /// One store's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreCheck {
+    /// The store's name.
     pub name: String,
+    /// Items counted by walking the tree.
     pub items: u64,
+    /// Nodes reachable from the root.
     pub nodes: usize,
+    /// Levels of the tree (1: the root is a leaf).
     pub depth: usize,
 }
 
 /// What `Database::check` found.
 #[derive(Debug, Clone, Default)]
 pub struct CheckReport {
+    /// Sequence of the newest commit checked.
     pub head: u64,
+    /// Commit records read.
     pub records: u64,
+    /// Every store, by name.
     pub stores: Vec<StoreCheck>,
     /// Every fault found, one line each. Empty means the database is sound.
     pub problems: Vec<String>,
@@ -42,6 +49,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// True when no problem was found.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

@@ -69,6 +69,43 @@ pub(crate) struct TxState {
 }
 
 /// A transaction. Not `Sync`: use it from one thread. Dropping it uncommitted rolls it back.
+///
+/// A transaction reads a snapshot and stages its writes; [`Transaction::commit`]
+/// validates what it read against commits made meanwhile, merges, and publishes.
+/// A [`TxMode::ForWriting`] transaction whose reads were changed fails with an
+/// error of kind [`ErrorKind::Retry`](crate::ErrorKind::Retry): run it again.
+///
+/// ```
+/// use sop::{Database, DbOptions, StoreOptions, TxMode};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"), DbOptions::default())?;
+/// let tx = db.begin(TxMode::ForWriting)?;
+/// let accounts = tx.create_store::<String, i64>("accounts", StoreOptions::default())?;
+/// accounts.add(&"alice".into(), &100)?;
+/// accounts.add(&"bob".into(), &0)?;
+/// drop(accounts);
+/// tx.commit()?;
+///
+/// // Move 30 from alice to bob, retrying if another commit got in the way.
+/// loop {
+///     let tx = db.begin(TxMode::ForWriting)?;
+///     let accounts = tx.open_store::<String, i64>("accounts")?;
+///     let alice = accounts.get(&"alice".into())?.unwrap_or(0);
+///     let bob = accounts.get(&"bob".into())?.unwrap_or(0);
+///     accounts.update(&"alice".into(), &(alice - 30))?;
+///     accounts.update(&"bob".into(), &(bob + 30))?;
+///     drop(accounts);
+///     match tx.commit() {
+///         Ok(()) => break,
+///         Err(e) if e.is_conflict() => continue,
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// let tx = db.begin(TxMode::NoCheck)?;
+/// assert_eq!(tx.list_stores()?, ["accounts"]);
+/// tx.rollback(); // a read-only transaction may end either way
+/// # Ok::<(), sop::Error>(())
+/// ```
 pub struct Transaction {
     pub(crate) db: Arc<DbInner>,
     pub(crate) mode: TxMode,
@@ -115,6 +152,7 @@ impl Transaction {
         }
     }
 
+    /// The mode the transaction was begun in.
     pub fn mode(&self) -> TxMode {
         self.mode
     }

@@ -51,7 +51,7 @@ impl Config {
             writes: 10,
             hot_fraction: 0.1,
             hot_keys: 100,
-            slot_length: sop::options::DEFAULT_SLOT_LENGTH,
+            slot_length: sop::DEFAULT_SLOT_LENGTH,
         }
     }
 }

@@ -161,6 +161,7 @@ impl Leaf {
         }
     }
     /// First position whose (key, id) is >= (key, id).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn lower_bound(&self, key: &[u8], id: ItemId) -> usize {
         self.lower_bound_in(key, id, false)
     }
@@ -179,6 +180,7 @@ impl Leaf {
         )
     }
     /// First position whose key is >= `key` (any id).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn lower_bound_key(&self, key: &[u8]) -> usize {
         self.lower_bound_key_in(key, false)
     }

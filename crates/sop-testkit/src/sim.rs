@@ -24,8 +24,8 @@
 //! *op*, and a [`Fault`] can fail one op or cut the power at one (or make one
 //! link report `AlreadyExists` after linking, as NFS can).
 
-use super::{FileId, VFile, VLock, Vfs};
 use parking_lot::Mutex;
+use sop::{FileId, VFile, VLock, Vfs};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io;
@@ -771,7 +771,7 @@ impl SimVfs {
     pub fn pause_clock(&self) {
         let mut p = self.clock.paused.lock();
         if p.is_none() {
-            *p = Some(crate::io::real_now());
+            *p = Some(sop::Vfs::now(&sop::OsVfs));
         }
     }
 
@@ -788,7 +788,7 @@ impl Vfs for SimVfs {
     fn now(&self) -> Duration {
         match *self.clock.paused.lock() {
             Some(t) => t,
-            None => crate::io::real_now(),
+            None => sop::Vfs::now(&sop::OsVfs),
         }
     }
 
