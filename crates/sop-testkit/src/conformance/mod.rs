@@ -6,7 +6,7 @@
 //! A backend is a way to open a database ([`Backend::options`]). Running the
 //! whole suite on one is one line in a test file:
 //!
-//! ```ignore
+//! ```text
 //! sop_testkit::conformance_suite!(shared_folder, sop_testkit::conformance::SharedFolder);
 //! ```
 //!

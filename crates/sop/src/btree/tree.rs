@@ -966,10 +966,10 @@ fn fix_underflow(ns: &mut dyn NodeStore, t: &Tree, mut path: Path, mut id: NodeI
 }
 
 /// Check the tree's invariants; returns the number of items. Used by tests and `check`.
-pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, String> {
+pub fn check(ns: &mut dyn NodeRead, t: &Tree) -> std::result::Result<u64, String> {
     #[allow(clippy::too_many_arguments)]
     fn walk(
-        ns: &mut dyn NodeStore,
+        ns: &mut dyn NodeRead,
         t: &Tree,
         id: NodeId,
         lo: Option<&Sep>,
@@ -982,7 +982,7 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
         if !seen.insert(id) {
             return Err(format!("node {id} reachable twice"));
         }
-        let n = ns.get(id).map_err(|e| e.to_string())?;
+        let n = ns.node(id).map_err(|e| e.to_string())?.clone();
         let in_range = |k: &[u8], i: ItemId| {
             lo.is_none_or(|s| super::node::cmp_item(&s.key, s.id, k, i).is_le())
                 && hi.is_none_or(|s| super::node::cmp_item(k, i, &s.key, s.id).is_lt())
@@ -1049,12 +1049,12 @@ pub fn check(ns: &mut dyn NodeStore, t: &Tree) -> std::result::Result<u64, Strin
 }
 
 /// Every logical node ID reachable from the root.
-pub fn reachable(ns: &mut dyn NodeStore, root: NodeId) -> Result<Vec<NodeId>> {
+pub fn reachable(ns: &mut dyn NodeRead, root: NodeId) -> Result<Vec<NodeId>> {
     let mut out = vec![];
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
         out.push(id);
-        if let Node::Internal(p) = &*ns.get(id)? {
+        if let Node::Internal(p) = &**ns.node(id)? {
             stack.extend(p.children.iter().copied());
         }
     }

@@ -11,6 +11,7 @@
 //! the public `Database` (`db/`) is a counted handle on it.
 
 mod blobs;
+mod committed;
 mod config;
 mod garbage;
 mod liveness;
@@ -19,6 +20,7 @@ mod read;
 mod writer;
 
 pub(crate) use blobs::{unreferenced, Unreferenced};
+pub(crate) use committed::{for_each_value, CommittedTree};
 pub(crate) use config::{config_temps, create_dir_durable, load_or_create_config, write_config};
 pub use config::{DbConfig, FORMAT_VERSION};
 pub(crate) use liveness::{liveness, prefix_of};

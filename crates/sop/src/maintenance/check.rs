@@ -9,15 +9,15 @@
 //! (`engine/blobs.rs`). They are listed in `CheckReport::garbage`.
 
 use crate::btree::node::{Node, ValueRef};
-use crate::btree::tree::{self, NodeStore, Tree};
+use crate::btree::tree::{self, NodeRead, Tree};
 use crate::codec::json_key::encode_json_key;
 use crate::codec::wire::checksum;
+use crate::engine::CommittedTree;
 use crate::engine::{unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};
 use crate::json::{decode_item, JSON_KEY_TYPE};
 use crate::log::record::Record;
 use crate::registry::StoreInfo;
-use crate::txn::view::{StoreTx, View};
 use std::collections::HashSet;
 
 /// One store's figures.
@@ -94,14 +94,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     names.sort_by(|a, b| a.info.name.cmp(&b.info.name));
     for st in names {
         let info = st.info.clone();
-        let mut stx = StoreTx::new(info.clone(), st.created_seq, st.count);
-        let mut v = View {
-            db,
-            snap: Some(&st),
-            st: &mut stx,
-            track: true,
-            uncached: true,
-        };
+        let mut v = CommittedTree::new(db, &st, true);
         let t = Tree {
             root: info.root,
             max: info.options.slot_length,
@@ -133,13 +126,13 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
         let mut id = info.root;
         loop {
             depth += 1;
-            match &*v.get(id)? {
+            match &**v.node(id)? {
                 Node::Internal(p) => id = p.children[0],
                 Node::Leaf(_) => break,
             }
         }
         for id in &reach {
-            if let Node::Leaf(l) = &*v.get(*id)? {
+            if let Node::Leaf(l) = &**v.node(*id)? {
                 for i in 0..l.len() {
                     let val = l.item(i).value;
                     if let ValueRef::File { blob, .. } = val {

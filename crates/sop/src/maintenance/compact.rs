@@ -22,8 +22,8 @@ use crate::txn::commit::Published;
 use serde::Serialize;
 
 use crate::btree::node::NodeId;
+use crate::engine::for_each_value;
 use crate::log::record::StoreDelta;
-use crate::txn::view::for_each_value;
 use std::collections::{HashMap, HashSet};
 
 /// How much `Database::compact_with` moves.

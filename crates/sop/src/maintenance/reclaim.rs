@@ -17,8 +17,8 @@ use crate::engine::DbInner;
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+use crate::engine::for_each_value;
 use crate::log::record::{encode_tombstones, TOMBSTONE_BATCH};
-use crate::txn::view::for_each_value;
 use std::collections::HashSet;
 
 /// What `Database::reclaim` did.

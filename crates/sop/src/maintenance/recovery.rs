@@ -13,10 +13,10 @@
 
 use crate::btree::node::ValueRef;
 
+use crate::engine::for_each_value;
 use crate::engine::{liveness, unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};
 use crate::options::ValuePlacement;
-use crate::txn::view::for_each_value;
 use std::collections::HashSet;
 use std::io;
 

@@ -333,28 +333,3 @@ impl<'a> NodeStore for View<'a> {
         }
     }
 }
-
-/// Call `f` with the value reference of every item of the committed store `st`
-/// (walks the whole tree as of that state; used by recovery and reclaim).
-pub(crate) fn for_each_value(
-    db: &DbInner,
-    st: &StoreState,
-    mut f: impl FnMut(&crate::btree::node::ValueRef<'_>),
-) -> Result<()> {
-    let mut stx = StoreTx::new(st.info.clone(), st.created_seq, st.count);
-    let mut v = View {
-        db,
-        snap: Some(st),
-        st: &mut stx,
-        track: false,
-        uncached: false,
-    };
-    for id in crate::btree::tree::reachable(&mut v, st.info.root)? {
-        if let Node::Leaf(l) = &*v.get(id)? {
-            for i in 0..l.len() {
-                f(&l.item(i).value);
-            }
-        }
-    }
-    Ok(())
-}
