@@ -1,7 +1,6 @@
 //! What the commands print: human-readable text, or JSON with `--json`, on
 //! stdout; errors on stderr; and the process's exit code.
 
-use crate::args::Cli;
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
@@ -165,9 +164,9 @@ pub fn chain_text(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// Print `human` as text, or `json` with --json.
-pub fn emit(cli: &Cli, human: impl std::fmt::Display, json: Value) {
-    if cli.json {
+/// Print `human` as text, or `json` with --json (`as_json`).
+pub fn emit(as_json: bool, human: impl std::fmt::Display, json: Value) {
+    if as_json {
         println!("{json}");
     } else {
         println!("{human}");

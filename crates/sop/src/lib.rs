@@ -33,6 +33,7 @@
     warn(missing_debug_implementations)
 )]
 
+mod blob_store;
 mod btree;
 mod cache;
 mod catalog;

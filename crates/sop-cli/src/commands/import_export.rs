@@ -146,7 +146,7 @@ pub fn import(cli: &Cli, store: &str, file: &Path, batch: u64, verbose: bool) ->
         b.finish_and_clear();
     }
     emit(
-        cli,
+        cli.json,
         format!("imported {total} items in {batches} batches into {store}"),
         json!({"items": total, "batches": batches, "lines": line_no}),
     );
@@ -174,7 +174,7 @@ pub fn export(cli: &Cli, store: &str, file: Option<&Path>) -> Result<()> {
     })?;
     if let Some(p) = file {
         emit(
-            cli,
+            cli.json,
             format!("exported {n} items to {}", p.display()),
             json!({"items": n, "file": p}),
         );

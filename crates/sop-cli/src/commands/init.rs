@@ -54,7 +54,7 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>) -> Result<()> {
         }
     };
     emit(
-        cli,
+        cli.json,
         format!("created database at {} ({mode})", cli.db.display()),
         json!({"path": cli.db, "coordination": coordination}),
     );

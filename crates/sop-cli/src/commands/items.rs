@@ -67,7 +67,7 @@ pub fn put(cli: &Cli, store: &str, key: &str, value: &str) -> Result<()> {
     });
     name_key(r, &key, store)?;
     emit(
-        cli,
+        cli.json,
         if inserted { "inserted" } else { "updated" },
         json!({"inserted": inserted}),
     );
@@ -80,7 +80,7 @@ pub fn get(cli: &Cli, store: &str, key: &str) -> Result<()> {
         match check_key(s, &key).and_then(|_| Ok(s.get_item(&key)?))? {
             Some((k, v)) => {
                 emit(
-                    cli,
+                    cli.json,
                     &v,
                     serde_json::to_value(ItemLine { key: &k, value: &v })?,
                 );
@@ -101,7 +101,7 @@ pub fn del(cli: &Cli, store: &str, key: &str) -> Result<()> {
         Ok(())
     });
     name_key(r, &key, store)?;
-    emit(cli, "deleted", json!({"deleted": true}));
+    emit(cli.json, "deleted", json!({"deleted": true}));
     Ok(())
 }
 

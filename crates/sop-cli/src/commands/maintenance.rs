@@ -116,7 +116,7 @@ pub fn recover(cli: &Cli) -> Result<()> {
     let r = db.recover()?;
     let head = db.head()?;
     emit(
-        cli,
+        cli.json,
         format!(
             "recovery: {} dead processes; rolled back {} uncommitted commit records (temporary files) and removed {} \
              big-value blobs of uncommitted transactions; every record in the log (head {head}) is committed, \
@@ -137,7 +137,7 @@ pub fn reclaim(cli: &Cli) -> Result<()> {
         None => format!("reclaimed {} commit records, {} bytes", r.retired, r.bytes),
     };
     emit(
-        cli,
+        cli.json,
         text,
         json!({"retired": r.retired, "bytes": r.bytes, "skipped": r.skipped}),
     );
@@ -148,7 +148,7 @@ pub fn pack(cli: &Cli, dest: &std::path::Path) -> Result<()> {
     let db = open(cli, true)?;
     let r = db.pack_into(dest)?;
     emit(
-        cli,
+        cli.json,
         format!(
             "packed {} stores, {} items as of commit {} into {} ({} bytes)",
             r.stores,
@@ -183,6 +183,6 @@ pub fn compact(cli: &Cli, min_dead: f64) -> Result<()> {
     if let Some(why) = &r.reclaim.skipped {
         text.push_str(&format!(" (reclaim skipped: {why})"));
     }
-    emit(cli, text, serde_json::to_value(&r)?);
+    emit(cli.json, text, serde_json::to_value(&r)?);
     Ok(())
 }

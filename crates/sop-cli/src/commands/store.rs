@@ -47,7 +47,7 @@ fn store_create(cli: &Cli, name: &str, opts: StoreOptions, spec: Option<&str>) -
     let info = (**s.info()).clone();
     tx.commit()?;
     emit(
-        cli,
+        cli.json,
         format!(
             "created store {name} ({}; {}; values {}; {} per node)",
             spec_text(spec.as_ref()),
@@ -147,7 +147,7 @@ fn store_drop(cli: &Cli, name: &str) -> Result<()> {
     tx.drop_store(name)?;
     tx.commit()?;
     emit(
-        cli,
+        cli.json,
         format!("dropped store {name} ({count} items)"),
         json!({"dropped": name, "items": count}),
     );

@@ -109,7 +109,7 @@ impl DbInner {
     /// `SnapshotTooOld` if a later commit released it (or dropped the store, or
     /// was reclaimed: the log can no longer tell), `Corrupt` otherwise.
     pub(crate) fn missing_blob(&self, sid: u64, blob: u128, snap_seq: u64) -> Error {
-        let path = self.blob_path(sid, blob);
+        let path = self.blobs.location(sid, blob);
         let mut seq = snap_seq;
         loop {
             seq += 1;

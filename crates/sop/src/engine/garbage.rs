@@ -29,10 +29,10 @@ impl DbInner {
         let now = self.vfs.now();
         let mut t = self.trash.lock();
         for (sid, blob) in &rec.released_files {
-            t.push((seq, now, self.blob_path(*sid, *blob)));
+            t.push((seq, now, self.blobs.location(*sid, *blob)));
         }
         for sid in &rec.dropped {
-            t.push((seq, now, self.layout.blob_dir(*sid)));
+            t.push((seq, now, self.blobs.store_location(*sid)));
         }
         drop(t);
         self.collect_trash();
@@ -70,7 +70,7 @@ impl DbInner {
         }
         let failed: Vec<_> = ready
             .into_iter()
-            .filter(|(_, _, path)| !self.remove_path(path))
+            .filter(|(_, _, path)| self.blobs.remove(path).is_err())
             .collect();
         // Retried at the next collection (or by recovery after this process ends).
         self.trash.lock().extend(failed);
@@ -83,21 +83,5 @@ impl DbInner {
             .iter()
             .map(|(_, _, p)| p.clone())
             .collect()
-    }
-
-    /// A file, or a folder of files (a dropped store's blobs). True when gone.
-    pub(super) fn remove_path(&self, path: &Path) -> bool {
-        let gone =
-            |r: io::Result<()>| r.is_ok() || r.is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
-        match self.vfs.list_dir(path) {
-            Ok(names) => {
-                let mut ok = true;
-                for n in names {
-                    ok &= gone(self.vfs.remove_file(&path.join(n)));
-                }
-                ok && gone(self.vfs.remove_dir(path))
-            }
-            Err(_) => gone(self.vfs.remove_file(path)),
-        }
     }
 }

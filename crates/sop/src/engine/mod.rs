@@ -27,6 +27,7 @@ pub(crate) use liveness::{liveness, prefix_of};
 use liveness::{spawn_heartbeat, take_process_lock};
 pub(crate) use writer::RecordWriter;
 
+use crate::blob_store::{BlobStore, FolderBlobs};
 use crate::btree::node::{Leaf, Node, ValueRef};
 use crate::cache::NodeCache;
 use crate::codec::wire::checksum;
@@ -61,6 +62,8 @@ pub(crate) struct DbInner {
     pub config: DbConfig,
     /// The folder's record files (read by maintenance and the commit log).
     pub log: Arc<LogDir>,
+    /// Big values (`blob_store/`).
+    pub blobs: Arc<dyn BlobStore>,
     /// The commit point and durability: a shared folder's, or an exclusive
     /// folder's journal (`log/`).
     pub commits: Arc<dyn CommitLog>,
@@ -215,8 +218,14 @@ impl DbInner {
         } else {
             Arc::new(SharedLog::new(vfs.clone(), log.clone(), health.clone()))
         };
+        let blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobs::new(
+            vfs.clone(),
+            layout.clone(),
+            health.clone(),
+        ));
         let inner = DbInner {
             log,
+            blobs,
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
             path,

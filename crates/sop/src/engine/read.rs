@@ -89,10 +89,6 @@ impl DbInner {
         Ok(buf)
     }
 
-    pub fn blob_path(&self, store: u64, blob: u128) -> PathBuf {
-        self.layout.blob(store, blob)
-    }
-
     /// Read a separate value.
     pub fn read_value(&self, store: u64, v: &ValueRef<'_>, cache: bool) -> Result<Bytes> {
         match *v {
@@ -127,16 +123,17 @@ impl DbInner {
                 len,
                 checksum: sum,
             } => {
-                let path = self.blob_path(store, blob);
-                let buf = self.vfs.read_all(&path).map_err(|e| {
-                    if e.kind() == io::ErrorKind::NotFound {
-                        Error::corrupt(&path, MISSING_BLOB)
-                    } else {
-                        Error::io(&path, e)
-                    }
-                })?;
+                let Some(buf) = self.blobs.get(store, blob)? else {
+                    return Err(Error::corrupt(
+                        self.blobs.location(store, blob),
+                        MISSING_BLOB,
+                    ));
+                };
                 if buf.len() as u64 != len || checksum(&buf) != sum {
-                    return Err(Error::corrupt(&path, "value blob fails its checksum"));
+                    return Err(Error::corrupt(
+                        self.blobs.location(store, blob),
+                        "value blob fails its checksum",
+                    ));
                 }
                 Ok(Bytes::from(buf))
             }

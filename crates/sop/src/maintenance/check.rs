@@ -170,27 +170,23 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     // with recovery: engine/blobs.rs). Never a fault: nothing refers to them.
     let live = crate::engine::liveness(db)?.live;
     let trash: HashSet<_> = db.trash_paths().into_iter().collect();
-    let blobs = db.layout.blobs();
-    for sdir in db.vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
-        let dir = blobs.join(&sdir);
-        for name in db.vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            if trash.contains(&dir.join(&name))
-                || trash.contains(&dir)
-                || referenced_blobs.contains(&(sdir.clone(), name.clone()))
-            {
-                continue;
-            }
-            match unreferenced(&name, &live) {
-                Unreferenced::InFlight => {}
-                Unreferenced::Garbage => report.garbage.push(format!(
-                    "blob no item refers to (released, or of an uncommitted transaction), of a process no longer running {}",
-                    dir.join(&name).display()
-                )),
-                Unreferenced::Stranger => report.problems.push(format!(
-                    "unexpected file {} (not a big-value blob)",
-                    dir.join(&name).display()
-                )),
-            }
+    for b in db.blobs.list()? {
+        if trash.contains(&b.location)
+            || b.location.parent().is_some_and(|d| trash.contains(d))
+            || referenced_blobs.contains(&(b.store.clone(), b.name.clone()))
+        {
+            continue;
+        }
+        match unreferenced(&b.name, &live) {
+            Unreferenced::InFlight => {}
+            Unreferenced::Garbage => report.garbage.push(format!(
+                "blob no item refers to (released, or of an uncommitted transaction), of a process no longer running {}",
+                b.location.display()
+            )),
+            Unreferenced::Stranger => report.problems.push(format!(
+                "unexpected file {} (not a big-value blob)",
+                b.location.display()
+            )),
         }
     }
     for path in crate::engine::config_temps(&*db.vfs, &db.path)? {

@@ -41,14 +41,7 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     // starts later cannot own anything listed here.
     let tmp = db.layout.tmp();
     let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let blobs = db.layout.blobs();
-    let mut blob_names = Vec::new();
-    for sdir in vfs.list_dir(&blobs).map_err(|e| Error::io(&blobs, e))? {
-        let dir = blobs.join(&sdir);
-        for name in vfs.list_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            blob_names.push((sdir.clone(), name));
-        }
-    }
+    let blob_names = db.blobs.list()?;
     let life = liveness(db)?;
     report.dead_processes = life.dead.len();
     if db.coord.clustered() && !life.dead.is_empty() {
@@ -77,7 +70,7 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     }
     let candidates: Vec<_> = blob_names
         .into_iter()
-        .filter(|(_, n)| unreferenced(n, &life.live) == Unreferenced::Garbage)
+        .filter(|b| unreferenced(&b.name, &life.live) == Unreferenced::Garbage)
         .collect();
     // The dead processes' lock files go now: holding their locks would make
     // them look alive to the grace rule's fresh look below. Their blobs stay
@@ -97,12 +90,12 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         let referenced = referenced_blobs(db)?;
         let garbage = candidates
             .into_iter()
-            .filter(|(sdir, name)| !referenced.contains(&(sdir.clone(), name.clone())))
-            .map(|(sdir, name)| blobs.join(sdir).join(name))
+            .filter(|b| !referenced.contains(&(b.store.clone(), b.name.clone())))
+            .map(|b| b.location)
             .collect();
         // Other processes' snapshots may still read them: the grace period.
         for path in db.past_grace(garbage) {
-            remove_if_present(vfs, &path)?;
+            db.blobs.remove(&path)?;
             report.removed_blobs += 1;
         }
     }

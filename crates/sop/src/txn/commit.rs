@@ -61,7 +61,7 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
     }
     drop(st);
     for (sid, b) in blobs {
-        let _ = db.vfs.remove_file(&db.blob_path(sid, b));
+        let _ = db.blobs.remove(&db.blobs.location(sid, b));
     }
     res
 }
@@ -509,25 +509,8 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
             }
             rec.deltas.push(delta);
         }
-        // Big-value files must be durable before the record that points at them.
-        for (sid, b) in &rec.adopted_files {
-            let p = db.blob_path(*sid, *b);
-            let f = db.vfs.open(&p).map_err(|e| Error::io(&p, e))?;
-            f.sync_data().map_err(|e| Error::io(&p, e))?;
-        }
-        let mut dirs: Vec<u64> = rec.adopted_files.iter().map(|(s, _)| *s).collect();
-        dirs.dedup();
-        for sid in dirs {
-            let d = db.layout.blob_dir(sid);
-            // The folder is shared with every committer of the process: a failed
-            // sync may have lost another commit's entry, and a later sync would not
-            // say so. Poison, as for any failed sync of shared state.
-            db.vfs.sync_dir(&d).map_err(|e| {
-                let e = Error::io(&d, e);
-                db.poison_with(&e);
-                e
-            })?;
-        }
+        // Big values must be durable before the record that points at them.
+        db.blobs.sync(&rec.adopted_files)?;
         Ok((rec, all_placed))
     })();
     match res {

@@ -325,7 +325,7 @@ impl Transaction {
         }
         drop(st);
         for (sid, b) in blobs {
-            let _ = self.db.vfs.remove_file(&self.db.blob_path(sid, b));
+            let _ = self.db.blobs.remove(&self.db.blobs.location(sid, b));
         }
     }
 }
@@ -966,14 +966,9 @@ fn stage_value<'v>(
             // A fresh blob per write: a committed blob is never overwritten. Its
             // name starts with this process's id so recovery can find it if we die.
             let blob = (db.proc_id >> 64) << 64 | u128::from(db.vfs.random() as u64);
-            let path = db.blob_path(sid, blob);
-            let dir = path.parent().unwrap().to_path_buf();
-            if !db.vfs.exists(&dir).map_err(|e| Error::io(&dir, e))? {
-                crate::engine::create_dir_durable(&*db.vfs, &dir)?;
-            }
-            let f = db.vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
+            // Listed first: a failed write's leftovers go with the transaction's.
             st.big.push(blob);
-            f.append(value).map_err(|e| Error::io(&path, e))?;
+            db.blobs.put(sid, blob, value)?;
             Ok(ValueRef::File {
                 blob,
                 len: value.len() as u64,
