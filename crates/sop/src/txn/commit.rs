@@ -1,25 +1,15 @@
-//! The commit protocol, in the order the code takes it (docs/ARCHITECTURE.md §4
-//! lists the same steps with the reasons):
+//! The commit protocol, top to bottom. Its steps, with the reasons for each,
+//! are listed once, in docs/ARCHITECTURE.md §4; here is where each one is:
 //!
-//! 1. Lock the snapshot's nodes the transaction changes, through the
-//!    coordinator (contention only; correctness never rests on it).
-//! 2. Catch up with the log and validate: every node read still has the version
-//!    it had, every store name still means the same store, counts read are
-//!    unchanged, new node ids are free. On failure go to 4.
-//! 3. Write the record (nodes, leaf deltas, separate values) under `tmp/` and
-//!    `fdatasync` it (an exclusive folder keeps a small one in memory for its
-//!    journal).
-//! 4. Merge on conflict: replay the transaction's ops on the newest state; a
-//!    differing result is `Error::Conflict`, otherwise go to 1 with the replay's
-//!    changes.
-//! 5. Commit point (`publish`): under the commit lock, catch up and re-validate,
-//!    then `CommitLog::prepare` and `CommitLog::publish` at the next sequence; a
-//!    taken sequence means another commit came first: go to 2 (or repeat 5 when
-//!    the record still applies).
-//! 6. Make it durable (`CommitLog::make_durable`: a directory sync, or the
-//!    journal's `fdatasync`), then return Ok. An error from `publish` or after is
-//!    `CommitOutcomeUnknown`, never retried.
-//! 7. Afterwards: cache the nodes written, queue released blobs, checkpoint.
+//! - lock (1) and the retry loop: `commit_inner`;
+//! - validate (2): `TxState::validate`, called by `attempt` and again by `publish`;
+//! - write the record (3): `build_record` (with `try_delta` for leaf deltas);
+//! - merge on conflict (4): `replay`;
+//! - the commit point (5): `publish`, calling `CommitLog::prepare` and
+//!   `CommitLog::publish`;
+//! - durability (6): `make_published_durable` (`CommitLog::make_durable`);
+//! - afterwards (7): `cache_written_nodes`, then the garbage queue and
+//!   checkpoints in `commit_inner`.
 //!
 //! The commit log (`log/`) is the only backend-specific part: see the
 //! guarantees on `CommitLog`.
