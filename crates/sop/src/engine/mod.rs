@@ -216,7 +216,12 @@ impl DbInner {
                 opts.recovery_interval.is_some(),
             )
         } else {
-            Arc::new(SharedLog::new(vfs.clone(), log.clone(), health.clone()))
+            Arc::new(SharedLog::new(
+                vfs.clone(),
+                log.clone(),
+                tmp.clone(),
+                health.clone(),
+            ))
         };
         let blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobs::new(
             vfs.clone(),

@@ -531,6 +531,72 @@ impl LogDir {
             .map_err(|e| Error::io(&self.root, e))
     }
 
+    /// Retire every record at or below `up_to` not in `live` (and not packed in a
+    /// journal, nor retired already): each becomes a hard link, put in place by an
+    /// atomic rename, to a durable tombstone file shared by a batch of them, which
+    /// keeps each record's transaction id. The name stays taken, so no stale
+    /// writer can ever publish at that sequence. Durable on return. Returns how
+    /// many were retired and the bytes their files held.
+    pub(crate) fn retire_dead(
+        &self,
+        vfs: &dyn Vfs,
+        tmp: &TmpNames,
+        up_to: u64,
+        live: &std::collections::HashSet<u64>,
+    ) -> Result<(usize, u64)> {
+        // Dead records, with their transaction ids (kept in the tombstone).
+        let mut dead: Vec<(u64, u128, u64)> = Vec::new();
+        for seq in self
+            .list(vfs)?
+            .into_iter()
+            .filter(|s| *s <= up_to && !live.contains(s) && !self.is_packed(*s))
+        {
+            // Retired ones are skipped without reading their (shared) tombstone.
+            let Some((false, len)) = self.peek(vfs, seq)? else {
+                continue;
+            };
+            let Some(rec) = self.read_header(vfs, seq)? else {
+                continue;
+            };
+            dead.push((seq, rec.txn, len));
+        }
+        dead.sort_unstable();
+        let (mut retired, mut bytes) = (0, 0);
+        let mut dirs = std::collections::BTreeSet::new();
+        for batch in dead.chunks(record::TOMBSTONE_BATCH) {
+            let entries: Vec<(u64, u128)> = batch.iter().map(|(s, t, _)| (*s, *t)).collect();
+            let tomb = tmp.next();
+            let f = vfs.create_new(&tomb).map_err(|e| Error::io(&tomb, e))?;
+            let res = f
+                .append(&record::encode_tombstones(&entries))
+                .and_then(|_| f.sync_data())
+                .map_err(|e| Error::io(&tomb, e))
+                .and_then(|_| {
+                    for (seq, _, len) in batch {
+                        let path = self.path(*seq);
+                        let name = tmp.next();
+                        vfs.link_exclusive(&tomb, &name)
+                            .map_err(|e| Error::io(&name, e))?;
+                        if let Err(e) = vfs.rename(&name, &path) {
+                            let _ = vfs.remove_file(&name);
+                            return Err(Error::io(&path, e));
+                        }
+                        dirs.insert(self.subdir(*seq));
+                        retired += 1;
+                        bytes += len;
+                    }
+                    Ok(())
+                });
+            let _ = vfs.remove_file(&tomb);
+            res?;
+        }
+        for d in dirs {
+            vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
+        }
+        self.forget_open_records();
+        Ok((retired, bytes))
+    }
+
     /// Make the file `src` record `seq`, replacing whatever the name holds (journal
     /// recovery rewriting a record from its frame): a hard link under the spare
     /// name `via`, then an atomic rename over the record's name. Not synced.

@@ -475,6 +475,12 @@ impl CommitLog for JournalLog {
         self.dir.segment(&*self.vfs, seq)
     }
 
+    /// Records still in the journal are never retired: they are live or will be
+    /// judged once written out.
+    fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)> {
+        self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
+    }
+
     /// Write every journaled record out into the log now (sealing the active
     /// journal if it holds any), so that compaction sees each as a record file
     /// it can judge and empty, and remove the spare journal file. A failure

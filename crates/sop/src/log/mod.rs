@@ -109,6 +109,13 @@ pub(crate) trait CommitLog: Send + Sync {
     /// Record `seq` as a file to read node images and values from.
     fn open_record(&self, seq: u64) -> Result<Arc<dyn VFile>>;
 
+    /// Retire every record at or below `up_to` whose sequence is not in `live`
+    /// (a durable checkpoint at `up_to` or later covers their headers, and
+    /// nothing current refers to their bodies), keeping for each a tombstone
+    /// that names its transaction and keeps its sequence taken. Durable on
+    /// return. Returns how many were retired, and their bytes.
+    fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)>;
+
     /// Move records kept elsewhere for now (a journal) to their final place, so
     /// maintenance sees every record as a file. A no-op where there is none.
     fn write_out(&self) -> Result<()>;

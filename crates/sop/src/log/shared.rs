@@ -5,6 +5,7 @@ use super::{CommitLog, LogDir, Written};
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::io::{VFile, Vfs};
+use crate::layout::TmpNames;
 use crate::log::record::Record;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub(crate) struct SharedLog {
     vfs: Arc<dyn Vfs>,
     dir: Arc<LogDir>,
+    tmp: Arc<TmpNames>,
     health: Arc<Health>,
     /// Highest sequence known durable (its directory synced).
     durable: Mutex<u64>,
@@ -21,10 +23,16 @@ pub(crate) struct SharedLog {
 }
 
 impl SharedLog {
-    pub fn new(vfs: Arc<dyn Vfs>, dir: Arc<LogDir>, health: Arc<Health>) -> SharedLog {
+    pub fn new(
+        vfs: Arc<dyn Vfs>,
+        dir: Arc<LogDir>,
+        tmp: Arc<TmpNames>,
+        health: Arc<Health>,
+    ) -> SharedLog {
         SharedLog {
             vfs,
             dir,
+            tmp,
             health,
             durable: Mutex::new(0),
             given_up: AtomicBool::new(false),
@@ -94,6 +102,10 @@ impl CommitLog for SharedLog {
 
     fn open_record(&self, seq: u64) -> Result<Arc<dyn VFile>> {
         self.dir.segment(&*self.vfs, seq)
+    }
+
+    fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)> {
+        self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
     }
 
     fn write_out(&self) -> Result<()> {

@@ -14,11 +14,10 @@
 
 use crate::btree::node::ValueRef;
 use crate::engine::DbInner;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::Serialize;
 
 use crate::engine::for_each_value;
-use crate::log::record::{encode_tombstones, TOMBSTONE_BATCH};
 use std::collections::HashSet;
 
 /// What `Database::reclaim` did.
@@ -37,7 +36,6 @@ pub struct ReclaimReport {
 /// snapshot postpones it.
 pub(crate) fn reclaim(db: &DbInner) -> Result<ReclaimReport> {
     db.check_writable()?;
-    let vfs = &*db.vfs;
     let head = db.catch_up()?;
     if head.seq == 0 {
         return Ok(ReclaimReport::default());
@@ -66,59 +64,11 @@ pub(crate) fn reclaim(db: &DbInner) -> Result<ReclaimReport> {
         })?;
     }
 
-    // Dead records, with their transaction ids (kept in the tombstone).
-    let mut dead: Vec<(u64, u128, u64)> = Vec::new();
-    for seq in db
-        .log
-        .list(vfs)?
-        .into_iter()
-        .filter(|s| *s <= head.seq && !live.contains(s) && !db.log.is_packed(*s))
-    {
-        // Retired ones are skipped without reading their (shared) tombstone.
-        let Some((false, len)) = db.log.peek(vfs, seq)? else {
-            continue;
-        };
-        let Some(rec) = db.log.read_header(vfs, seq)? else {
-            continue;
-        };
-        dead.push((seq, rec.txn, len));
-    }
-    dead.sort_unstable();
-
-    let mut report = ReclaimReport::default();
-    let mut dirs = std::collections::BTreeSet::new();
-    for batch in dead.chunks(TOMBSTONE_BATCH) {
-        // One durable tombstone file per batch; each retired record becomes a
-        // hard link to it, put in place by an atomic rename.
-        let entries: Vec<(u64, u128)> = batch.iter().map(|(s, t, _)| (*s, *t)).collect();
-        let tomb = db.tmp_path();
-        let f = vfs.create_new(&tomb).map_err(|e| Error::io(&tomb, e))?;
-        let res = f
-            .append(&encode_tombstones(&entries))
-            .and_then(|_| f.sync_data())
-            .map_err(|e| Error::io(&tomb, e))
-            .and_then(|_| {
-                for (seq, _, len) in batch {
-                    let path = db.log.path(*seq);
-                    let name = db.tmp_path();
-                    vfs.link_exclusive(&tomb, &name)
-                        .map_err(|e| Error::io(&name, e))?;
-                    if let Err(e) = vfs.rename(&name, &path) {
-                        let _ = vfs.remove_file(&name);
-                        return Err(Error::io(&path, e));
-                    }
-                    dirs.insert(db.log.subdir(*seq));
-                    report.retired += 1;
-                    report.bytes += len;
-                }
-                Ok(())
-            });
-        let _ = vfs.remove_file(&tomb);
-        res?;
-    }
-    for d in dirs {
-        vfs.sync_dir(&d).map_err(|e| Error::io(&d, e))?;
-    }
-    db.log.forget_open_records();
+    let (retired, bytes) = db.commits.retire(head.seq, &live)?;
+    let report = ReclaimReport {
+        retired,
+        bytes,
+        skipped: None,
+    };
     Ok(report)
 }
