@@ -98,9 +98,10 @@ impl Database {
         })?;
         copy.reclaim()?;
         let head = copy.head()?;
-        let dir = checkpoint::CheckpointDir::new(&Layout::new(dest));
-        for seq in dir.list(vfs)?.into_iter().filter(|s| *s != head) {
-            dir.remove(vfs, seq)?;
+        // The copy is open: its own log keeps its checkpoints.
+        let dir = checkpoint::Checkpoints::new(copy.inner.commits.checkpoints());
+        for seq in dir.list()?.into_iter().filter(|s| *s != head) {
+            dir.remove(seq)?;
         }
         copy.close()?;
         report.bytes = folder_bytes(vfs, dest)?;

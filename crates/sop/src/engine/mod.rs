@@ -221,6 +221,7 @@ impl DbInner {
                 log.clone(),
                 tmp.clone(),
                 health.clone(),
+                &layout,
             ))
         };
         let blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobs::new(
@@ -413,16 +414,15 @@ impl DbInner {
     /// On open, holding `open.lock` alone: replay the journals a crashed
     /// exclusive owner left (`log::replay`).
     fn replay_journals(&self) -> Result<()> {
-        let ckpts = checkpoint::CheckpointDir::new(&self.layout);
+        let ckpts = checkpoint::Checkpoints::new(self.commits.checkpoints());
         replay::recover(
             &*self.vfs,
             &self.layout,
             &self.log,
             &self.tmp,
             &mut |keep| {
-                ckpts.remove_after(&*self.vfs, keep)?;
-                let dir = self.layout.checkpoints();
-                self.vfs.sync_dir(&dir).map_err(io_err(&dir))
+                ckpts.remove_after(keep)?;
+                ckpts.sync()
             },
         )
     }
@@ -453,14 +453,12 @@ impl DbInner {
                 None => break,
                 Some(rec) if rec.retired => {
                     // Reclaimed after a checkpoint covered it: continue from that checkpoint.
-                    let dir = checkpoint::CheckpointDir::new(&self.layout);
-                    match dir
-                        .load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
-                    {
+                    let dir = checkpoint::Checkpoints::new(self.commits.checkpoints());
+                    match dir.load_newest(|seq, txn| self.checkpoint_matches(seq, txn))? {
                         Some(cp) if cp.seq >= next => st = Arc::new(cp),
                         _ => {
                             let ckpts = self.layout.checkpoints();
-                            let present = dir.list(&*self.vfs).map_or(0, |l| l.len());
+                            let present = dir.list().map_or(0, |l| l.len());
                             return Err(Error::corrupt(
                                 self.log.path(next),
                                 format!(
@@ -484,10 +482,8 @@ impl DbInner {
 
     /// Start from the newest valid checkpoint (damaged ones are skipped: they only save time).
     fn load_checkpoint(&self) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.layout);
-        if let Some(st) =
-            dir.load_newest(&*self.vfs, |seq, txn| self.checkpoint_matches(seq, txn))?
-        {
+        let dir = checkpoint::Checkpoints::new(self.commits.checkpoints());
+        if let Some(st) = dir.load_newest(|seq, txn| self.checkpoint_matches(seq, txn))? {
             *self.state.write() = Arc::new(st);
         }
         Ok(())
@@ -509,7 +505,7 @@ impl DbInner {
     /// stand for another commit at the same sequence.
     pub fn write_checkpoint(&self, st: &DbState) -> Result<()> {
         self.make_durable(st.seq)?;
-        checkpoint::CheckpointDir::new(&self.layout).write(&*self.vfs, st, &self.tmp.next())
+        checkpoint::Checkpoints::new(self.commits.checkpoints()).write(st)
     }
 
     /// Write a checkpoint of the state at `seq` if one is due; errors only cost replay time later.
@@ -533,18 +529,18 @@ impl DbInner {
     /// of a durable record, so one of those beyond the head is evidence that
     /// durable records were lost (damage): it is kept, for `check` to report.
     fn remove_stale_checkpoints(&self, head: u64) -> Result<()> {
-        let dir = checkpoint::CheckpointDir::new(&self.layout);
-        for seq in dir.list(&*self.vfs)?.into_iter().filter(|s| *s > head) {
+        let dir = checkpoint::Checkpoints::new(self.commits.checkpoints());
+        for seq in dir.list()?.into_iter().filter(|s| *s > head) {
             if self.log_has(seq)? {
                 continue;
             }
-            match dir.read(&*self.vfs, seq) {
+            match dir.read(seq) {
                 Ok(st) if st.head_txn != 0 => tracing::error!(
                     seq,
                     head,
                     "a checkpoint proves that log records up to its sequence were durable, but the log ends before it"
                 ),
-                _ => dir.remove(&*self.vfs, seq)?,
+                _ => dir.remove(seq)?,
             }
         }
         Ok(())

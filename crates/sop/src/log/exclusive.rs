@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::io::{VFile, Vfs};
 use crate::layout::{Layout, TmpNames};
+use crate::log::checkpoints::{CheckpointStore, FolderCheckpoints};
 use crate::log::record::Record;
 use parking_lot::{Condvar, Mutex};
 use std::io;
@@ -43,6 +44,7 @@ pub(crate) struct JournalLog {
     dir: Arc<LogDir>,
     health: Arc<Health>,
     tmp: Arc<TmpNames>,
+    checkpoints: FolderCheckpoints,
     /// A journal is sealed once it holds this many bytes of frames.
     journal_bytes: u64,
     /// A background thread writes sealed journals out; without one, the commit
@@ -121,6 +123,7 @@ impl JournalLog {
         background: bool,
     ) -> Arc<JournalLog> {
         let log = Arc::new(JournalLog {
+            checkpoints: FolderCheckpoints::new(vfs.clone(), layout.clone(), tmp.clone()),
             vfs,
             layout: layout.clone(),
             dir,
@@ -479,6 +482,10 @@ impl CommitLog for JournalLog {
     /// judged once written out.
     fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)> {
         self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
+    }
+
+    fn checkpoints(&self) -> &dyn CheckpointStore {
+        &self.checkpoints
     }
 
     /// Write every journaled record out into the log now (sealing the active

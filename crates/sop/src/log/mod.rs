@@ -19,6 +19,7 @@
 //! naming (`dir.rs`, `record.rs`), record packs (`pack.rs`), journal frames
 //! (`journal.rs`), and the replay of a crashed owner's journals (`replay.rs`).
 
+pub(crate) mod checkpoints;
 mod dir;
 mod exclusive;
 pub mod image;
@@ -115,6 +116,9 @@ pub(crate) trait CommitLog: Send + Sync {
     /// that names its transaction and keeps its sequence taken. Durable on
     /// return. Returns how many were retired, and their bytes.
     fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)>;
+
+    /// Where checkpoints of the registry state are kept.
+    fn checkpoints(&self) -> &dyn checkpoints::CheckpointStore;
 
     /// Move records kept elsewhere for now (a journal) to their final place, so
     /// maintenance sees every record as a file. A no-op where there is none.

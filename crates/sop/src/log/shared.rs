@@ -5,7 +5,8 @@ use super::{CommitLog, LogDir, Written};
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::io::{VFile, Vfs};
-use crate::layout::TmpNames;
+use crate::layout::{Layout, TmpNames};
+use crate::log::checkpoints::{CheckpointStore, FolderCheckpoints};
 use crate::log::record::Record;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ pub(crate) struct SharedLog {
     vfs: Arc<dyn Vfs>,
     dir: Arc<LogDir>,
     tmp: Arc<TmpNames>,
+    checkpoints: FolderCheckpoints,
     health: Arc<Health>,
     /// Highest sequence known durable (its directory synced).
     durable: Mutex<u64>,
@@ -28,8 +30,10 @@ impl SharedLog {
         dir: Arc<LogDir>,
         tmp: Arc<TmpNames>,
         health: Arc<Health>,
+        layout: &Layout,
     ) -> SharedLog {
         SharedLog {
+            checkpoints: FolderCheckpoints::new(vfs.clone(), layout.clone(), tmp.clone()),
             vfs,
             dir,
             tmp,
@@ -106,6 +110,10 @@ impl CommitLog for SharedLog {
 
     fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)> {
         self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
+    }
+
+    fn checkpoints(&self) -> &dyn CheckpointStore {
+        &self.checkpoints
     }
 
     fn write_out(&self) -> Result<()> {

@@ -271,9 +271,9 @@ fn check_checkpoints(
     head: u64,
     problems: &mut Vec<String>,
 ) -> Result<()> {
-    let dir = crate::registry::checkpoint::CheckpointDir::new(&db.layout);
-    for seq in dir.list(&*db.vfs)? {
-        let st = match dir.read(&*db.vfs, seq) {
+    let dir = crate::registry::checkpoint::Checkpoints::new(db.commits.checkpoints());
+    for seq in dir.list()? {
+        let st = match dir.read(seq) {
             Ok(st) => st,
             Err(e) => {
                 problems.push(format!("checkpoint {seq} is damaged: {e}"));

@@ -18,44 +18,26 @@
 
 use super::{decode_base, encode_base, DbState, Handle, StoreInfo, StoreState};
 use crate::codec::wire::{checksum, put_bytes, put_u128, put_u32, put_u64, put_varint, Reader};
-use crate::error::{CodecError, Error, Result};
-use crate::io::Vfs;
-use crate::layout::Layout;
-use std::io;
-use std::path::{Path, PathBuf};
+use crate::error::{CodecError, Result};
+use crate::log::checkpoints::CheckpointStore;
 use std::sync::Arc;
 
 /// How many checkpoints are kept.
 const KEEP: usize = 2;
 
-/// The `checkpoints/` folder of a database.
-pub struct CheckpointDir {
-    layout: Layout,
-    dir: PathBuf,
+/// The checkpoints of a database, over where they are kept (`CheckpointStore`).
+pub struct Checkpoints<'a> {
+    store: &'a dyn CheckpointStore,
 }
 
-impl CheckpointDir {
-    pub fn new(layout: &Layout) -> Self {
-        CheckpointDir {
-            layout: layout.clone(),
-            dir: layout.checkpoints(),
-        }
-    }
-
-    fn path(&self, seq: u64) -> PathBuf {
-        self.layout.checkpoint(seq)
+impl<'a> Checkpoints<'a> {
+    pub fn new(store: &'a dyn CheckpointStore) -> Self {
+        Checkpoints { store }
     }
 
     /// Sequences of the checkpoints present, ascending.
-    pub fn list(&self, vfs: &dyn Vfs) -> Result<Vec<u64>> {
-        let mut seqs: Vec<u64> = vfs
-            .list_dir(&self.dir)
-            .map_err(|e| Error::io(&self.dir, e))?
-            .iter()
-            .filter_map(|n| Layout::parse_checkpoint_name(n))
-            .collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+    pub fn list(&self) -> Result<Vec<u64>> {
+        self.store.list()
     }
 
     /// The newest checkpoint that decodes and whose record `in_log` confirms:
@@ -63,22 +45,17 @@ impl CheckpointDir {
     /// checkpoint names its transaction (`txn` non-zero), was written by it.
     pub fn load_newest(
         &self,
-        vfs: &dyn Vfs,
         in_log: impl Fn(u64, u128) -> Result<bool>,
     ) -> Result<Option<DbState>> {
-        for seq in self.list(vfs)?.into_iter().rev() {
-            let path = self.path(seq);
-            let decoded = vfs
-                .read_all(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| decode(&b).map_err(|e| e.0));
-            match decoded {
-                Ok(st) if st.seq == seq && in_log(seq, st.head_txn)? => return Ok(Some(st)),
+        for seq in self.list()?.into_iter().rev() {
+            let at = self.store.location(seq);
+            match self.read(seq) {
+                Ok(st) if in_log(seq, st.head_txn)? => return Ok(Some(st)),
                 Ok(_) => {
-                    tracing::warn!(path = %path.display(), "skipping checkpoint that does not match the log")
+                    tracing::warn!(path = %at.display(), "skipping checkpoint that does not match the log")
                 }
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "skipping damaged checkpoint")
+                    tracing::warn!(path = %at.display(), error = %e, "skipping damaged checkpoint")
                 }
             }
         }
@@ -88,18 +65,18 @@ impl CheckpointDir {
     /// Remove the checkpoints of sequences after `seq` (their records were removed
     /// by journal recovery, or lost to a power cut before they were durable; a
     /// later record at that sequence is another commit).
-    pub fn remove_after(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
-        for s in self.list(vfs)?.into_iter().filter(|s| *s > seq) {
-            let p = self.path(s);
-            vfs.remove_file(&p).map_err(|e| Error::io(&p, e))?;
+    pub fn remove_after(&self, seq: u64) -> Result<()> {
+        for s in self.list()?.into_iter().filter(|s| *s > seq) {
+            self.store.remove(s)?;
         }
         Ok(())
     }
 
     /// Read and decode the checkpoint of `seq` (`Err` says why it is unusable).
-    pub fn read(&self, vfs: &dyn Vfs, seq: u64) -> std::result::Result<DbState, String> {
-        let st = vfs
-            .read_all(&self.path(seq))
+    pub fn read(&self, seq: u64) -> std::result::Result<DbState, String> {
+        let st = self
+            .store
+            .get(seq)
             .map_err(|e| e.to_string())
             .and_then(|b| decode(&b).map_err(|e| e.0))?;
         if st.seq != seq {
@@ -109,37 +86,25 @@ impl CheckpointDir {
     }
 
     /// Remove the checkpoint of `seq`, if there is one.
-    pub fn remove(&self, vfs: &dyn Vfs, seq: u64) -> Result<()> {
-        let p = self.path(seq);
-        match vfs.remove_file(&p) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(&p, e)),
-        }
+    pub fn remove(&self, seq: u64) -> Result<()> {
+        self.store.remove(seq)
     }
 
-    /// Write a checkpoint of `st` (through `tmp`, fsynced, linked exclusively), then
-    /// keep only the newest few.
-    pub fn write(&self, vfs: &dyn Vfs, st: &DbState, tmp: &Path) -> Result<()> {
-        let f = vfs.create_new(tmp).map_err(|e| Error::io(tmp, e))?;
-        let res = (|| {
-            f.append(&encode(st)).map_err(|e| Error::io(tmp, e))?;
-            f.sync_data().map_err(|e| Error::io(tmp, e))?;
-            let to = self.path(st.seq);
-            match vfs.link_exclusive(tmp, &to) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-                Err(e) => return Err(Error::io(&to, e)),
-            }
-            vfs.sync_dir(&self.dir)
-                .map_err(|e| Error::io(&self.dir, e))?;
-            for old in self.list(vfs)?.iter().rev().skip(KEEP) {
-                let _ = vfs.remove_file(&self.path(*old));
-            }
-            Ok(())
-        })();
-        let _ = vfs.remove_file(tmp);
-        res
+    /// Make removals durable.
+    pub fn sync(&self) -> Result<()> {
+        self.store.sync()
+    }
+
+    /// Write a checkpoint of `st` (durably, once per sequence), then keep only the
+    /// newest few.
+    pub fn write(&self, st: &DbState) -> Result<()> {
+        if !self.store.put(st.seq, &encode(st))? {
+            return Ok(());
+        }
+        for old in self.list()?.iter().rev().skip(KEEP) {
+            let _ = self.store.remove(*old);
+        }
+        Ok(())
     }
 }
 
