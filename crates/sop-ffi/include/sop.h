@@ -106,19 +106,21 @@
 // Put mode: insert only if no item has the key (also in non-unique stores).
 #define SOP_PUT_ADD_IF_ABSENT 2
 
-// Put mode: replace the value of an existing key only.
+// Put mode: replace the value of an existing key only (`*out_done` 0 if none).
 #define SOP_PUT_UPDATE 3
 
-// Put mode: insert or replace.
+// Put mode: insert or replace; `*out_done` is 1 if it inserted, 0 if it replaced.
 #define SOP_PUT_UPSERT 4
 
-// A cursor over a store's range (opaque to C).
+// A cursor over a store's range (opaque to C): a key of its transaction's
+// `TxSlot::cursors`.
 typedef struct SopCursor SopCursor;
 
 // An open database (opaque to C).
 typedef struct SopDb SopDb;
 
-// A store opened in a transaction (opaque to C).
+// A store opened in a transaction (opaque to C): a key of its transaction's
+// `TxSlot::stores`.
 typedef struct SopStore SopStore;
 
 // A transaction (opaque to C). Its stores and cursors hold it alive; once it is
@@ -377,8 +379,8 @@ int32_t sop_store_close(struct SopStore *store);
 int32_t sop_store_count(struct SopStore *store, uint64_t *out_count);
 
 // Put one item into a JSON store: `key_json` and `value_json` are JSON text;
-// `mode` is one of `SOP_PUT_*`. `*out_done` is 1 if the store changed, 0 if not
-// (an add of an existing key in a unique store, an update of a missing key).
+// `mode` is one of `SOP_PUT_*`. `*out_done` is what the mode reports: 1 if an
+// add inserted, an update replaced, an upsert inserted (0: it replaced).
 // Errors: `SOP_ERR_INVALID_INPUT` (invalid JSON, a key that does not fit the key
 // spec, a key too long, a read-only transaction), `SOP_ERR_BAD_ARGUMENT` (null,
 // non-UTF-8, unknown mode, a byte store handle), `SOP_ERR_BAD_HANDLE`,
@@ -405,7 +407,7 @@ int32_t sop_json_get(struct SopStore *store, const char *key_json, int32_t *out_
 
 // Put many items into a JSON store in one call: `items_json` is a JSON array of
 // `[key, value]` pairs, put in order with `mode` (`SOP_PUT_*`). `*out_done` is
-// the number of items that changed the store. On an error the items before the
+// the number of items for which `sop_json_put` would have reported 1. On an error the items before the
 // failing one stay put in the transaction (roll back to undo them); the message
 // names the failing item's index. Errors as `sop_json_put`.
 //
@@ -415,7 +417,7 @@ int32_t sop_json_put_many(struct SopStore *store, const char *items_json, int32_
 
 // Put one item into a byte store: `key_len` bytes at `key`, `value_len` bytes at
 // `value` (a pointer may be null when its length is 0); `mode` is one of
-// `SOP_PUT_*`. `*out_done` is 1 if the store changed. The bytes are copied.
+// `SOP_PUT_*`. `*out_done` as in `sop_json_put`. The bytes are copied.
 // Errors: `SOP_ERR_INVALID_INPUT` (key too long, value too large, read-only
 // transaction), `SOP_ERR_BAD_ARGUMENT` (null with a length, unknown mode, a JSON
 // store handle), `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`, `SOP_ERR_IO`.
@@ -444,7 +446,7 @@ int32_t sop_raw_get(struct SopStore *store, const uint8_t *key, size_t key_len, 
 
 // Put `count` items into a byte store in one call: item i is `key_lens[i]` bytes
 // at `keys[i]` and `value_lens[i]` bytes at `values[i]`, put in order with
-// `mode`. `*out_done` is the number of items that changed the store. On an
+// `mode`. `*out_done` is the number of items reported 1 (`sop_raw_put`). On an
 // error the items before the failing one stay put in the transaction; the
 // message names the failing index. Errors as `sop_raw_put`.
 //

@@ -4,9 +4,8 @@ use crate::args::{self, new_bytes, out, put};
 use crate::error::{call, FfiError, FfiResult, SOP_ERR_CORRUPT};
 use crate::handles::{
     add_cursor, extend_cursor, get_cursor, get_store, take_cursor, CursorState, SopCursor,
-    SopStore, StoreKind, TxBound,
+    SopStore, StoreKind,
 };
-use parking_lot::Mutex;
 use std::ops::Bound;
 
 /// Cursor flag: the cursor's direction is descending (`first` is the highest key
@@ -212,7 +211,9 @@ pub unsafe extern "C" fn sop_cursor_open(
             Some(unsafe { args::bytes(hi, hi_len, "hi") }?)
         };
         let s = get_store(store)?;
-        let state = s.with(|k| {
+        let mut g = s.tx.slot.lock();
+        let state = (|| -> FfiResult<CursorState> {
+            let k = g.store(s.key)?;
             let (raw, json) = match k {
                 StoreKind::Json(j) => (j.raw(), Some(j)),
                 StoreKind::Raw(r) => (*r, None),
@@ -238,8 +239,7 @@ pub unsafe extern "C" fn sop_cursor_open(
             };
             let lo = bound(lo, flags & SOP_CURSOR_LO_EXCLUSIVE != 0, "lo")?;
             let hi = bound(hi, flags & SOP_CURSOR_HI_EXCLUSIVE != 0, "hi")?;
-            // SAFETY: the cursor goes into a TxBound owned by a handle that holds
-            // the transaction (`SopCursor::tx`).
+            // SAFETY: the cursor goes into its transaction's slot (below).
             let raw = unsafe { extend_cursor(raw.cursor()?) };
             Ok(CursorState {
                 raw,
@@ -250,10 +250,13 @@ pub unsafe extern "C" fn sop_cursor_open(
                 desc: flags & SOP_CURSOR_DESC != 0,
                 on_item: false,
             })
-        })?;
+        })()?;
+        let key = g.next_key();
+        g.cursors.insert(key, state);
+        drop(g);
         let h = add_cursor(SopCursor {
             tx: s.tx.clone(),
-            state: Mutex::new(Some(TxBound(state))),
+            key,
         });
         unsafe { put(o, h) };
         Ok(())
@@ -306,9 +309,7 @@ pub unsafe extern "C" fn sop_cursor_seek(
         let o = out(out_valid, "out_valid")?;
         let key = unsafe { args::bytes(key, key_len, "key") }?;
         let c = get_cursor(cursor)?;
-        let v = c.tx.with(|_| {
-            let mut g = c.state.lock();
-            let st = &mut g.as_mut().ok_or_else(|| FfiError::handle("cursor"))?.0;
+        let v = c.with(|st| {
             let k = if st.json {
                 let t = std::str::from_utf8(key)
                     .map_err(|e| FfiError::arg(format!("key is not valid UTF-8: {e}")))?;

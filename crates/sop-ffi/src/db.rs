@@ -2,7 +2,7 @@
 
 use crate::args::{self, new_string, out, put};
 use crate::error::{call, FfiError};
-use crate::handles::{add_db, add_tx, get_db, take_db, SopDb, SopTx};
+use crate::handles::{add_db, add_tx, get_db, take_db, SopDb, SopTx, TxSlot};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::json;
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn sop_begin(db: *mut SopDb, mode: i32, out_tx: *mut *mut 
         let h = add_tx(SopTx {
             id: tx.id(),
             snapshot_seq: tx.snapshot_seq(),
-            slot: Mutex::new(Some(Box::new(tx))),
+            slot: Mutex::new(TxSlot::new(tx)),
         });
         unsafe { put(out_tx, h) };
         Ok(())

@@ -20,21 +20,23 @@ pub struct SopDb {
 /// committed, rolled back or freed, the slot is empty and they report
 /// `SOP_ERR_TX_ENDED`.
 pub struct SopTx {
-    pub(crate) slot: Mutex<Option<Box<Transaction>>>,
+    pub(crate) slot: Mutex<TxSlot>,
     pub(crate) id: u128,
     pub(crate) snapshot_seq: u64,
 }
 
-/// A store opened in a transaction (opaque to C).
+/// A store opened in a transaction (opaque to C): a key of its transaction's
+/// `TxSlot::stores`.
 pub struct SopStore {
     pub(crate) tx: Arc<SopTx>,
-    pub(crate) kind: Option<TxBound<StoreKind>>,
+    pub(crate) key: u64,
 }
 
-/// A cursor over a store's range (opaque to C).
+/// A cursor over a store's range (opaque to C): a key of its transaction's
+/// `TxSlot::cursors`.
 pub struct SopCursor {
     pub(crate) tx: Arc<SopTx>,
-    pub(crate) state: Mutex<Option<TxBound<CursorState>>>,
+    pub(crate) key: u64,
 }
 
 pub(crate) enum StoreKind {
@@ -52,58 +54,108 @@ pub(crate) struct CursorState {
     pub on_item: bool,
 }
 
-/// A value that borrows the `Transaction` in its `SopTx` (the `'static` lifetime
-/// stands for "as long as the transaction's slot is full").
+/// A transaction and the engine's store and cursor objects that borrow it (the
+/// `'static` lifetime of those stands for "while `tx` is `Some`").
 ///
 /// Soundness: the `Transaction` is boxed, so its address does not change while
-/// the slot holds it; values of this type are used only while the slot's mutex
-/// is held and the slot is full (`SopTx::with`), so the transaction they borrow
-/// is alive and no other thread uses it (the engine's `Transaction` is not
-/// `Sync`; the mutex serializes every use of it and of what borrows it).
-pub(crate) struct TxBound<T>(pub T);
-// SAFETY: see the type's documentation: every use is serialized by the owning
-// transaction's mutex, and the transaction outlives every use.
-unsafe impl<T> Send for TxBound<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for TxBound<T> {}
+/// the slot holds it; the stores and cursors that borrow it live in this slot
+/// only and are dropped before it ([`TxSlot::end`]); every use of any of them
+/// happens under the slot's mutex, which serializes them (the engine's
+/// `Transaction` is `Send` but not `Sync`).
+pub(crate) struct TxSlot {
+    tx: Option<Box<Transaction>>,
+    pub stores: HashMap<u64, StoreKind>,
+    pub cursors: HashMap<u64, CursorState>,
+    next: u64,
+}
+// SAFETY: see the type's documentation: the slot is only reached through its
+// mutex, and what borrows the transaction never outlives it.
+unsafe impl Send for TxSlot {}
+
+impl TxSlot {
+    pub(crate) fn new(tx: Transaction) -> Self {
+        TxSlot {
+            tx: Some(Box::new(tx)),
+            stores: HashMap::new(),
+            cursors: HashMap::new(),
+            next: 0,
+        }
+    }
+    /// The live transaction.
+    pub(crate) fn tx(&self) -> FfiResult<&Transaction> {
+        self.tx.as_deref().ok_or_else(FfiError::ended)
+    }
+    /// End the slot: drop what borrows the transaction, then hand it over.
+    pub(crate) fn end(&mut self) -> Option<Box<Transaction>> {
+        self.cursors.clear();
+        self.stores.clear();
+        self.tx.take()
+    }
+    /// A key for a new store or cursor.
+    pub(crate) fn next_key(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+    pub(crate) fn store(&self, key: u64) -> FfiResult<&StoreKind> {
+        self.tx()?;
+        self.stores
+            .get(&key)
+            .ok_or_else(|| FfiError::handle("store"))
+    }
+    pub(crate) fn cursor(&mut self, key: u64) -> FfiResult<&mut CursorState> {
+        self.tx()?;
+        self.cursors
+            .get_mut(&key)
+            .ok_or_else(|| FfiError::handle("cursor"))
+    }
+}
 
 impl SopTx {
     /// Run `f` with the live transaction, holding its lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Transaction) -> FfiResult<R>) -> FfiResult<R> {
         let g = self.slot.lock();
-        match g.as_deref() {
-            Some(tx) => f(tx),
-            None => Err(FfiError::ended()),
-        }
+        f(g.tx()?)
     }
 }
 
 impl SopStore {
     /// Run `f` with the store, holding its transaction's lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&StoreKind) -> FfiResult<R>) -> FfiResult<R> {
-        self.tx.with(|_| match &self.kind {
-            Some(k) => f(&k.0),
-            None => Err(FfiError::handle("store")),
-        })
+        let g = self.tx.slot.lock();
+        f(g.store(self.key)?)
     }
 }
 
 impl SopCursor {
-    /// Run `f` with the cursor, holding its transaction's lock, then its own.
+    /// Run `f` with the cursor, holding its transaction's lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CursorState) -> FfiResult<R>) -> FfiResult<R> {
-        self.tx.with(|_| match self.state.lock().as_mut() {
-            Some(c) => f(&mut c.0),
-            None => Err(FfiError::handle("cursor")),
-        })
+        let mut g = self.tx.slot.lock();
+        f(g.cursor(self.key)?)
+    }
+}
+
+impl Drop for SopTx {
+    fn drop(&mut self) {
+        let t = self.slot.get_mut().end();
+        drop(t);
+    }
+}
+impl Drop for SopStore {
+    fn drop(&mut self) {
+        self.tx.slot.lock().stores.remove(&self.key);
+    }
+}
+impl Drop for SopCursor {
+    fn drop(&mut self) {
+        self.tx.slot.lock().cursors.remove(&self.key);
     }
 }
 
 /// Give a borrow of a boxed transaction the `'static` lifetime.
 ///
 /// # Safety
-/// The result must go into a [`TxBound`] owned by a handle that keeps alive the
-/// `SopTx` whose boxed transaction it borrows, and be used only through
-/// `SopTx::with` (see [`TxBound`]).
+/// The result must go into the `TxSlot` of the transaction it borrows (see
+/// [`TxSlot`]).
 pub(crate) unsafe fn extend_json(s: JsonStore<'_>) -> JsonStore<'static> {
     // SAFETY: only the lifetime changes; see above.
     unsafe { std::mem::transmute::<JsonStore<'_>, JsonStore<'static>>(s) }
@@ -123,30 +175,6 @@ pub(crate) unsafe fn extend_raw(s: RawStore<'_>) -> RawStore<'static> {
 pub(crate) unsafe fn extend_cursor(c: RawCursor<'_>) -> RawCursor<'static> {
     // SAFETY: only the lifetime changes; see `extend_json`.
     unsafe { std::mem::transmute::<RawCursor<'_>, RawCursor<'static>>(c) }
-}
-
-// A store or cursor outliving its transaction must not run any drop code that
-// could touch the (freed) transaction: drop them under the transaction's lock,
-// and forget them if it has ended (what they own is a few small allocations).
-impl Drop for SopStore {
-    fn drop(&mut self) {
-        let g = self.tx.slot.lock();
-        if let Some(k) = self.kind.take() {
-            if g.is_none() {
-                std::mem::forget(k);
-            }
-        }
-    }
-}
-impl Drop for SopCursor {
-    fn drop(&mut self) {
-        let g = self.tx.slot.lock();
-        if let Some(c) = self.state.get_mut().take() {
-            if g.is_none() {
-                std::mem::forget(c);
-            }
-        }
-    }
 }
 
 enum Entry {

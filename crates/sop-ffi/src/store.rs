@@ -4,7 +4,6 @@ use crate::args::{self, new_bytes, new_string, out, put};
 use crate::error::{call, FfiError, FfiResult};
 use crate::handles::{
     add_store, extend_json, extend_raw, get_store, get_tx, take_store, SopStore, SopTx, StoreKind,
-    TxBound,
 };
 use sop::{IndexField, IndexSpec, JsonStore, RawStore, SortOrder, StoreOptions};
 use std::ffi::c_char;
@@ -13,9 +12,9 @@ use std::ffi::c_char;
 pub const SOP_PUT_ADD: i32 = 1;
 /// Put mode: insert only if no item has the key (also in non-unique stores).
 pub const SOP_PUT_ADD_IF_ABSENT: i32 = 2;
-/// Put mode: replace the value of an existing key only.
+/// Put mode: replace the value of an existing key only (`*out_done` 0 if none).
 pub const SOP_PUT_UPDATE: i32 = 3;
-/// Put mode: insert or replace.
+/// Put mode: insert or replace; `*out_done` is 1 if it inserted, 0 if it replaced.
 pub const SOP_PUT_UPSERT: i32 = 4;
 
 /// A key spec: its JSON form, or the short form `field[:asc|:desc],...`.
@@ -63,11 +62,14 @@ unsafe fn new_store(
     call(|| {
         let o = out(out_store, "out_store")?;
         let txh = get_tx(tx)?;
-        let kind = txh.with(open)?;
-        let h = add_store(SopStore {
-            tx: txh,
-            kind: Some(TxBound(kind)),
-        });
+        let key = {
+            let mut g = txh.slot.lock();
+            let kind = open(g.tx()?)?;
+            let key = g.next_key();
+            g.stores.insert(key, kind);
+            key
+        };
+        let h = add_store(SopStore { tx: txh, key });
         unsafe { put(o, h) };
         Ok(())
     })
@@ -257,8 +259,8 @@ fn raw_put(r: &RawStore<'_>, mode: i32, k: &[u8], v: &[u8]) -> FfiResult<bool> {
 }
 
 /// Put one item into a JSON store: `key_json` and `value_json` are JSON text;
-/// `mode` is one of `SOP_PUT_*`. `*out_done` is 1 if the store changed, 0 if not
-/// (an add of an existing key in a unique store, an update of a missing key).
+/// `mode` is one of `SOP_PUT_*`. `*out_done` is what the mode reports: 1 if an
+/// add inserted, an update replaced, an upsert inserted (0: it replaced).
 /// Errors: `SOP_ERR_INVALID_INPUT` (invalid JSON, a key that does not fit the key
 /// spec, a key too long, a read-only transaction), `SOP_ERR_BAD_ARGUMENT` (null,
 /// non-UTF-8, unknown mode, a byte store handle), `SOP_ERR_BAD_HANDLE`,
@@ -335,7 +337,7 @@ pub unsafe extern "C" fn sop_json_get(
 
 /// Put many items into a JSON store in one call: `items_json` is a JSON array of
 /// `[key, value]` pairs, put in order with `mode` (`SOP_PUT_*`). `*out_done` is
-/// the number of items that changed the store. On an error the items before the
+/// the number of items for which `sop_json_put` would have reported 1. On an error the items before the
 /// failing one stay put in the transaction (roll back to undo them); the message
 /// names the failing item's index. Errors as `sop_json_put`.
 ///
@@ -380,7 +382,7 @@ pub unsafe extern "C" fn sop_json_put_many(
 
 /// Put one item into a byte store: `key_len` bytes at `key`, `value_len` bytes at
 /// `value` (a pointer may be null when its length is 0); `mode` is one of
-/// `SOP_PUT_*`. `*out_done` is 1 if the store changed. The bytes are copied.
+/// `SOP_PUT_*`. `*out_done` as in `sop_json_put`. The bytes are copied.
 /// Errors: `SOP_ERR_INVALID_INPUT` (key too long, value too large, read-only
 /// transaction), `SOP_ERR_BAD_ARGUMENT` (null with a length, unknown mode, a JSON
 /// store handle), `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`, `SOP_ERR_IO`.
@@ -464,7 +466,7 @@ pub unsafe extern "C" fn sop_raw_get(
 
 /// Put `count` items into a byte store in one call: item i is `key_lens[i]` bytes
 /// at `keys[i]` and `value_lens[i]` bytes at `values[i]`, put in order with
-/// `mode`. `*out_done` is the number of items that changed the store. On an
+/// `mode`. `*out_done` is the number of items reported 1 (`sop_raw_put`). On an
 /// error the items before the failing one stay put in the transaction; the
 /// message names the failing index. Errors as `sop_raw_put`.
 ///

@@ -20,8 +20,7 @@ use std::ffi::c_char;
 pub unsafe extern "C" fn sop_tx_commit(tx: *mut SopTx) -> i32 {
     call(|| {
         let h = get_tx(tx)?;
-        let mut g = h.slot.lock();
-        let t = g.take().ok_or_else(FfiError::ended)?;
+        let t = h.slot.lock().end().ok_or_else(FfiError::ended)?;
         Ok((*t).commit()?)
     })
 }
@@ -36,8 +35,7 @@ pub unsafe extern "C" fn sop_tx_commit(tx: *mut SopTx) -> i32 {
 pub unsafe extern "C" fn sop_tx_rollback(tx: *mut SopTx) -> i32 {
     call(|| {
         let h = get_tx(tx)?;
-        let mut g = h.slot.lock();
-        let t = g.take().ok_or_else(FfiError::ended)?;
+        let t = h.slot.lock().end().ok_or_else(FfiError::ended)?;
         (*t).rollback();
         Ok(())
     })
@@ -53,7 +51,7 @@ pub unsafe extern "C" fn sop_tx_rollback(tx: *mut SopTx) -> i32 {
 pub unsafe extern "C" fn sop_tx_free(tx: *mut SopTx) -> i32 {
     call(|| {
         let h = take_tx(tx)?;
-        let t = h.slot.lock().take();
+        let t = h.slot.lock().end();
         drop(t);
         Ok(())
     })
