@@ -152,3 +152,52 @@ pub(crate) fn call(f: impl FnOnce() -> FfiResult<()>) -> i32 {
     set_last(&e.msg);
     e.code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last() -> String {
+        // SAFETY: last_message is a valid C string until the next call.
+        unsafe { CStr::from_ptr(last_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A panic inside a call is caught, reported with its message, and the
+    /// next successful call clears the message.
+    #[test]
+    fn a_panic_becomes_an_error_code() {
+        let code = call(|| panic!("boom {}", 42));
+        assert_eq!(code, SOP_ERR_PANIC);
+        assert_eq!(last(), "panic inside SOP: boom 42");
+        assert_eq!(call(|| Ok(())), SOP_OK);
+        assert_eq!(last(), "");
+    }
+
+    /// Each engine error kind has its own code, and the message is the error's.
+    #[test]
+    fn engine_errors_keep_their_kind_and_message() {
+        let e = sop::Error::StoreNotFound("people".into());
+        let text = e.to_string();
+        assert_eq!(call(|| Err(e.into())), SOP_ERR_NOT_FOUND);
+        assert_eq!(last(), text);
+        assert_eq!(code_of(ErrorKind::Retry), SOP_ERR_RETRY);
+        assert_eq!(code_of(ErrorKind::OutcomeUnknown), SOP_ERR_OUTCOME_UNKNOWN);
+        assert_eq!(code_of(ErrorKind::Fenced), SOP_ERR_FENCED);
+    }
+
+    /// The message of one thread is not another's.
+    #[test]
+    fn messages_are_per_thread() {
+        call(|| Err(FfiError::arg("mine")));
+        std::thread::spawn(|| {
+            assert_eq!(last(), "");
+            call(|| Err(FfiError::arg("theirs")));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last(), "mine");
+    }
+}

@@ -5,6 +5,7 @@
  * any check failed. */
 #include "sop.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,90 @@ static void raw_stores(SopDb *db) {
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_begin(db, 42, &tx));
 }
 
+/* Threads: four threads commit into one store through one database handle,
+ * retrying on conflict; then two threads share one transaction. */
+enum { THREADS = 4, PER_THREAD = 25 };
+struct worker {
+  SopDb *db;
+  SopTx *shared;
+  int id, errors;
+};
+
+static void *commit_many(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < PER_THREAD; i++) {
+    uint8_t key[2] = {(uint8_t)w->id, (uint8_t)i};
+    for (int attempt = 0;; attempt++) {
+      SopTx *tx = NULL;
+      SopStore *s = NULL;
+      int32_t done = 0;
+      if (sop_begin(w->db, SOP_TX_FOR_WRITING, &tx) != SOP_OK) { w->errors++; break; }
+      int rc = sop_raw_store_open(tx, "shared", &s);
+      if (rc == SOP_OK) rc = sop_raw_put(s, key, 2, key, 2, SOP_PUT_ADD, &done);
+      if (rc == SOP_OK) rc = sop_tx_commit(tx);
+      if (s != NULL) sop_store_close(s);
+      sop_tx_free(tx);
+      if (rc == SOP_OK) break;
+      if (rc != SOP_ERR_RETRY || attempt > 1000) { w->errors++; break; }
+    }
+  }
+  return NULL;
+}
+
+static void *put_shared(void *arg) {
+  struct worker *w = arg;
+  SopStore *s = NULL;
+  if (sop_raw_store_open(w->shared, "shared", &s) != SOP_OK) { w->errors++; return NULL; }
+  for (int i = 0; i < PER_THREAD; i++) {
+    uint8_t key[3] = {0xee, (uint8_t)w->id, (uint8_t)i};
+    int32_t done = 0;
+    if (sop_raw_put(s, key, 3, key, 3, SOP_PUT_ADD, &done) != SOP_OK || done != 1) w->errors++;
+  }
+  if (sop_store_close(s) != SOP_OK) w->errors++;
+  return NULL;
+}
+
+static void threads(SopDb *db) {
+  SopTx *tx = NULL;
+  SopStore *s = NULL;
+  uint64_t count = 0;
+  OK(sop_begin(db, SOP_TX_FOR_WRITING, &tx));
+  OK(sop_raw_store_create(tx, "shared", NULL, NULL, &s));
+  OK(sop_store_close(s));
+  OK(sop_tx_commit(tx));
+  OK(sop_tx_free(tx));
+
+  pthread_t t[THREADS];
+  struct worker w[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    w[i] = (struct worker){db, NULL, i, 0};
+    CHECK(pthread_create(&t[i], NULL, commit_many, &w[i]) == 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(w[i].errors == 0);
+  }
+
+  OK(sop_begin(db, SOP_TX_FOR_WRITING, &tx));
+  for (int i = 0; i < 2; i++) {
+    w[i] = (struct worker){db, tx, i, 0};
+    CHECK(pthread_create(&t[i], NULL, put_shared, &w[i]) == 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(w[i].errors == 0);
+  }
+  OK(sop_tx_commit(tx));
+  OK(sop_tx_free(tx));
+
+  OK(sop_begin(db, SOP_TX_NO_CHECK, &tx));
+  OK(sop_raw_store_open(tx, "shared", &s));
+  OK(sop_store_count(s, &count));
+  CHECK(count == THREADS * PER_THREAD + 2 * PER_THREAD);
+  OK(sop_store_close(s));
+  OK(sop_tx_free(tx));
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s <empty folder>\n", argv[0]);
@@ -366,6 +451,7 @@ int main(int argc, char **argv) {
   OK(sop_open(sub(dir, "db"), "{\"coordination\":\"standalone\",\"cache_bytes\":1048576}", &db));
   json_stores(db);
   raw_stores(db);
+  threads(db);
 
   OK(sop_stats(db, &json));
   CHECK(contains(json, "\"name\":\"people\"") && contains(json, "\"head\":"));
