@@ -349,7 +349,8 @@ int32_t sop_json_store_create(struct SopTx *tx, const char *name, const char *ke
 int32_t sop_json_store_open(struct SopTx *tx, const char *name, struct SopStore **out_store);
 
 // Create a byte store `name` whose keys are compared as bytes; `key_type`
-// names the keys' encoding (checked by typed openers; "bytes" if null).
+// names the keys' encoding (saved with the store; `"raw-bytes"` if null: keys as
+// given, not the escaped encoding of the typed key name `"bytes"`).
 // Otherwise as `sop_json_store_create`.
 //
 // # Safety

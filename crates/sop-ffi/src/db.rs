@@ -3,7 +3,7 @@
 use crate::args::{self, new_string, out, put};
 use crate::error::{call, FfiError};
 use crate::handles::{add_db, add_tx, get_db, take_db, SopDb, SopTx, TxSlot};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 use serde_json::json;
 use sop::{Coordination, Database, DbOptions, TxMode};
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn sop_open(
         let opts = db_options(unsafe { args::opt_text(options_json, "options_json") }?)?;
         let db = Database::open(path, opts)?;
         let h = add_db(SopDb {
-            db: Mutex::new(Some(db)),
+            db: RwLock::new(Some(db)),
         });
         unsafe { put(out_db, h) };
         Ok(())
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn sop_open(
 pub unsafe extern "C" fn sop_close(db: *mut SopDb) -> i32 {
     call(|| {
         let h = take_db(db)?;
-        let d = h.db.lock().take();
+        let d = h.db.write().take();
         match d {
             Some(d) => Ok(d.close()?),
             None => Err(FfiError::handle("database")),
@@ -128,7 +128,7 @@ fn with_db<R>(
     f: impl FnOnce(&Database) -> Result<R, FfiError>,
 ) -> Result<R, FfiError> {
     let h = get_db(db)?;
-    let g = h.db.lock();
+    let g = h.db.read();
     match g.as_ref() {
         Some(d) => f(d),
         None => Err(FfiError::handle("database")),

@@ -5,7 +5,7 @@
 //! dereferenced. The C pointer itself is never dereferenced.
 
 use crate::error::{FfiError, FfiResult};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use sop::{Database, JsonStore, RawCursor, RawStore, Transaction};
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -13,7 +13,8 @@ use std::sync::{Arc, LazyLock};
 
 /// An open database (opaque to C).
 pub struct SopDb {
-    pub(crate) db: Mutex<Option<Database>>,
+    /// Calls share it (read); `sop_close` takes it (write, after calls in flight).
+    pub(crate) db: RwLock<Option<Database>>,
 }
 
 /// A transaction (opaque to C). Its stores and cursors hold it alive; once it is

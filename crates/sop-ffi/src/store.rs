@@ -132,7 +132,8 @@ pub unsafe extern "C" fn sop_json_store_open(
 }
 
 /// Create a byte store `name` whose keys are compared as bytes; `key_type`
-/// names the keys' encoding (checked by typed openers; "bytes" if null).
+/// names the keys' encoding (saved with the store; `"raw-bytes"` if null: keys as
+/// given, not the escaped encoding of the typed key name `"bytes"`).
 /// Otherwise as `sop_json_store_create`.
 ///
 /// # Safety
@@ -148,7 +149,7 @@ pub unsafe extern "C" fn sop_raw_store_create(
     unsafe {
         new_store(tx, out_store, |t| {
             let name = args::text(name, "name")?;
-            let kt = args::opt_text(key_type, "key_type")?.unwrap_or("bytes");
+            let kt = args::opt_text(key_type, "key_type")?.unwrap_or("raw-bytes");
             let opts = store_options(args::opt_text(options_json, "options_json")?)?;
             let s = t.create_raw_store(name, kt, opts)?;
             Ok(StoreKind::Raw(extend_raw(s)))

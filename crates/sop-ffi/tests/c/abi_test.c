@@ -37,7 +37,8 @@ static const char *sub(const char *dir, const char *name) {
 }
 
 static void versions(void) {
-  CHECK(strcmp(sop_version(), "0.1.0") == 0);
+  unsigned major, minor, patch;
+  CHECK(sscanf(sop_version(), "%u.%u.%u", &major, &minor, &patch) == 3);
   CHECK(sop_abi_version() == SOP_ABI_VERSION);
   CHECK(strcmp(sop_last_error_message(), "") == 0);
   /* Every code is distinct. */
@@ -242,6 +243,7 @@ static void raw_stores(SopDb *db) {
   uint64_t count = 0;
   uint8_t *p = NULL;
   size_t len = 0;
+  char *json = NULL;
 
   OK(sop_begin(db, SOP_TX_FOR_WRITING, &tx));
   OK(sop_raw_store_create(tx, "bytes", NULL, NULL, &s));
@@ -320,6 +322,9 @@ static void raw_stores(SopDb *db) {
   OK(sop_store_count(s, &count));
   CHECK(count == 4);
   OK(sop_store_close(s));
+  OK(sop_tx_store_info(tx, "bytes", &json));
+  CHECK(contains(json, "\"key_type\":\"raw-bytes\""));
+  sop_string_free(json);
   OK(sop_tx_commit(tx));
   OK(sop_tx_free(tx));
   OK(sop_store_close(j));
