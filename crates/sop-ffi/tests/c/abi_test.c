@@ -213,8 +213,11 @@ static void json_stores(SopDb *db) {
   EXPECT(SOP_ERR_TX_ENDED, sop_store_count(people, &count));
   EXPECT(SOP_ERR_TX_ENDED, sop_json_store_open(tx, "people", &tags));
   OK(sop_tx_id(tx, id, &since)); /* still known after the end */
+  EXPECT(SOP_ERR_BAD_HANDLE, sop_tx_commit((SopTx *)(void *)people)); /* mistyped */
+  EXPECT(SOP_ERR_BAD_HANDLE, sop_close((SopDb *)(void *)tx));
   OK(sop_store_close(people));
   EXPECT(SOP_ERR_BAD_HANDLE, sop_store_close(people));
+  EXPECT(SOP_ERR_BAD_HANDLE, sop_store_count(people, &count)); /* use after close */
   OK(sop_tx_free(tx));
   EXPECT(SOP_ERR_BAD_HANDLE, sop_tx_free(tx));
   EXPECT(SOP_ERR_BAD_HANDLE, sop_tx_commit(tx));
