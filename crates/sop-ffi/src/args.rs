@@ -99,3 +99,14 @@ pub(crate) unsafe fn free_bytes(p: *mut u8, len: usize) {
     // SAFETY: the allocation is a boxed slice of len + 1 bytes.
     drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, len + 1)) });
 }
+
+/// Options given as a JSON object (serde would also take a struct from a JSON
+/// array, by position: refused here).
+pub(crate) fn options<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> FfiResult<T> {
+    let invalid = |e: String| FfiError::arg(format!("invalid {what} {text:?}: {e}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    if !v.is_object() {
+        return Err(invalid("not a JSON object".into()));
+    }
+    serde_json::from_value(v).map_err(|e| invalid(e.to_string()))
+}

@@ -35,8 +35,7 @@ enum CoordinationArg {
 
 fn db_options(json: Option<&str>) -> Result<DbOptions, FfiError> {
     let o: OpenOptions = match json {
-        Some(t) => serde_json::from_str(t)
-            .map_err(|e| FfiError::arg(format!("invalid open options {t:?}: {e}")))?,
+        Some(t) => args::options(t, "open options")?,
         None => OpenOptions::default(),
     };
     let mut d = DbOptions::default();
@@ -277,5 +276,43 @@ pub unsafe extern "C" fn sop_recover(db: *mut SopDb, out_json: *mut *mut c_char)
                       "removed_temp_files": r.removed_temp_files,
                       "removed_blobs": r.removed_blobs}))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The open options JSON: every member, defaults when absent, and refusals.
+    #[test]
+    fn open_options_are_read_from_json() {
+        let d = db_options(Some(
+            r#"{"exclusive":true,"coordination":{"redis":"redis://h:1/"},"cache_bytes":1024,
+                "create":false,"read_only":true}"#,
+        ))
+        .unwrap();
+        assert!(d.exclusive && !d.create && d.read_only);
+        assert_eq!(d.node_cache_bytes, 1024);
+        assert_eq!(
+            d.coordination,
+            Some(Coordination::Redis {
+                url: "redis://h:1/".into()
+            })
+        );
+        let s = db_options(Some(r#"{"coordination":"standalone"}"#)).unwrap();
+        assert_eq!(s.coordination, Some(Coordination::Standalone));
+        let none = db_options(None).unwrap();
+        let dflt = DbOptions::default();
+        assert_eq!(none.exclusive, dflt.exclusive);
+        assert_eq!(none.coordination, None);
+        for bad in [
+            r#"{"cache_bytes":-1}"#,
+            r#"{"coordination":{"zk":"x"}}"#,
+            "[]",
+            "{",
+        ] {
+            let e = db_options(Some(bad)).err().expect(bad);
+            assert_eq!(e.code, crate::SOP_ERR_BAD_ARGUMENT, "{bad}");
+        }
     }
 }

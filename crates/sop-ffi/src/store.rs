@@ -49,8 +49,7 @@ fn parse_spec(text: &str) -> FfiResult<IndexSpec> {
 fn store_options(json: Option<&str>) -> FfiResult<StoreOptions> {
     match json {
         None => Ok(StoreOptions::default()),
-        Some(t) => serde_json::from_str(t)
-            .map_err(|e| FfiError::arg(format!("invalid store options {t:?}: {e}"))),
+        Some(t) => args::options(t, "store options"),
     }
 }
 

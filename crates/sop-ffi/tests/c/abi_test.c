@@ -67,6 +67,7 @@ static void json_stores(SopDb *db) {
   EXPECT(SOP_ERR_ALREADY_EXISTS, sop_json_store_create(tx, "people", NULL, NULL, &tags));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_json_store_create(tx, "x", "last:sideways", NULL, &tags));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_json_store_create(tx, "x", NULL, "{\"unique\":", &tags));
+  EXPECT(SOP_ERR_BAD_ARGUMENT, sop_json_store_create(tx, "x", NULL, "[4, false]", &tags));
   OK(sop_json_store_create(tx, "tags", NULL, NULL, &tags));
 
   OK(sop_json_put(people, "{\"last\":\"Lovelace\",\"age\":36}", "{\"first\":\"Ada\"}", SOP_PUT_ADD, &done));
@@ -443,6 +444,7 @@ int main(int argc, char **argv) {
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open(sub(dir, "db"), NULL, NULL));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open(sub(dir, "db"), "{\"exclusive\":\"yes\"}", &db));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open(sub(dir, "db"), "{\"nonsense\":1}", &db));
+  EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open(sub(dir, "db"), "[true]", &db));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open(sub(dir, "db"), "{\"coordination\":\"carrier pigeon\"}", &db));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_open("\xff\xfe", NULL, &db));
   EXPECT(SOP_ERR_NOT_FOUND, sop_open(sub(dir, "missing"), "{\"create\":false}", &db));
