@@ -311,7 +311,7 @@ mod tests {
             "[]",
             "{",
         ] {
-            let e = db_options(Some(bad)).err().expect(bad);
+            let e = db_options(Some(bad)).expect_err(bad);
             assert_eq!(e.code, crate::SOP_ERR_BAD_ARGUMENT, "{bad}");
         }
     }
