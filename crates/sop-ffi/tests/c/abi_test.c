@@ -341,6 +341,25 @@ static void raw_stores(SopDb *db) {
   OK(sop_tx_free(tx));
   OK(sop_store_close(s));
   EXPECT(SOP_ERR_BAD_ARGUMENT, sop_begin(db, 42, &tx));
+
+  /* A conflict: what a reading transaction read changed before it committed. */
+  SopTx *reader = NULL, *writer = NULL;
+  SopStore *r = NULL, *w = NULL;
+  OK(sop_begin(db, SOP_TX_FOR_READING, &reader));
+  OK(sop_raw_store_open(reader, "bytes", &r));
+  OK(sop_raw_get(r, (const uint8_t *)"k1", 2, &found, &p, &len));
+  CHECK(found == 1);
+  sop_bytes_free(p, len);
+  OK(sop_begin(db, SOP_TX_FOR_WRITING, &writer));
+  OK(sop_raw_store_open(writer, "bytes", &w));
+  OK(sop_raw_put(w, (const uint8_t *)"k1", 2, (const uint8_t *)"new", 3, SOP_PUT_UPDATE, &done));
+  OK(sop_tx_commit(writer));
+  EXPECT(SOP_ERR_RETRY, sop_tx_commit(reader));
+  CHECK(strlen(sop_last_error_message()) > 0);
+  OK(sop_store_close(r));
+  OK(sop_store_close(w));
+  OK(sop_tx_free(reader));
+  OK(sop_tx_free(writer));
 }
 
 /* Threads: four threads commit into one store through one database handle,
