@@ -323,62 +323,6 @@ int32_t sop_check(struct SopDb *db, char **out_json);
 // `out_json` is null or points to writable memory for a pointer.
 int32_t sop_recover(struct SopDb *db, char **out_json);
 
-// Create a JSON store `name` and write its handle to `*out_store`. `key_spec` is
-// null (keys are primitives: null, bool, number, string) or orders object keys:
-// `"last,age:desc"` or its JSON form `[{"field":"last","order":"asc"},...]`.
-// `options_json` is null or a JSON object of store options (`"unique"`,
-// `"slot_length"`, `"values"`, `"description"`, ...).
-//
-// Ownership: the strings are borrowed for the call; the store handle is the
-// caller's, released with `sop_store_close` (before or after its transaction
-// ends). Threads: as its transaction. Errors: `SOP_ERR_ALREADY_EXISTS`,
-// `SOP_ERR_BAD_ARGUMENT` (null or non-UTF-8 text, malformed spec or options),
-// `SOP_ERR_INVALID_INPUT` (invalid options, read-only transaction),
-// `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`.
-//
-// # Safety
-// The strings are null or NUL-terminated; `out_store` is null or writable.
-int32_t sop_json_store_create(struct SopTx *tx, const char *name, const char *key_spec, const char *options_json, struct SopStore **out_store);
-
-// Open the existing JSON store `name`; as `sop_json_store_create` otherwise.
-// Errors: `SOP_ERR_NOT_FOUND`, `SOP_ERR_INVALID_INPUT` (not a JSON store),
-// `SOP_ERR_BAD_ARGUMENT`, `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`.
-//
-// # Safety
-// `name` is null or NUL-terminated; `out_store` is null or writable.
-int32_t sop_json_store_open(struct SopTx *tx, const char *name, struct SopStore **out_store);
-
-// Create a byte store `name` whose keys are compared as bytes; `key_type`
-// names the keys' encoding (saved with the store; `"raw-bytes"` if null: keys as
-// given, not the escaped encoding of the typed key name `"bytes"`).
-// Otherwise as `sop_json_store_create`.
-//
-// # Safety
-// The strings are null or NUL-terminated; `out_store` is null or writable.
-int32_t sop_raw_store_create(struct SopTx *tx, const char *name, const char *key_type, const char *options_json, struct SopStore **out_store);
-
-// Open any existing store `name` at the byte level (a JSON store's values are
-// then its item frames, docs/FORMAT.md). Otherwise as `sop_json_store_open`.
-//
-// # Safety
-// `name` is null or NUL-terminated; `out_store` is null or writable.
-int32_t sop_raw_store_open(struct SopTx *tx, const char *name, struct SopStore **out_store);
-
-// Release a store handle (JSON or raw). Errors: `SOP_ERR_BAD_HANDLE` (null or
-// closed before). Any thread.
-//
-// # Safety
-// `store` is any pointer value (looked up, never dereferenced).
-int32_t sop_store_close(struct SopStore *store);
-
-// The number of items in the store as its transaction sees it, in `*out_count`.
-// Errors: `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`, `SOP_ERR_BAD_ARGUMENT`,
-// `SOP_ERR_IO`, `SOP_ERR_CORRUPT`. Threads: as its transaction.
-//
-// # Safety
-// `out_count` is null or writable.
-int32_t sop_store_count(struct SopStore *store, uint64_t *out_count);
-
 // Put one item into a JSON store: `key_json` and `value_json` are JSON text;
 // `mode` is one of `SOP_PUT_*`. `*out_done` is what the mode reports: 1 if an
 // add inserted, an update replaced, an upsert inserted (0: it replaced).
@@ -455,6 +399,62 @@ int32_t sop_raw_get(struct SopStore *store, const uint8_t *key, size_t key_len, 
 // The four arrays hold `count` entries each (or are null with count 0); every
 // key and value pointer is valid as in `sop_raw_put`.
 int32_t sop_raw_put_many(struct SopStore *store, const uint8_t *const *keys, const size_t *key_lens, const uint8_t *const *values, const size_t *value_lens, size_t count, int32_t mode, uint64_t *out_done);
+
+// Create a JSON store `name` and write its handle to `*out_store`. `key_spec` is
+// null (keys are primitives: null, bool, number, string) or orders object keys:
+// `"last,age:desc"` or its JSON form `[{"field":"last","order":"asc"},...]`.
+// `options_json` is null or a JSON object of store options (`"unique"`,
+// `"slot_length"`, `"values"`, `"description"`, ...).
+//
+// Ownership: the strings are borrowed for the call; the store handle is the
+// caller's, released with `sop_store_close` (before or after its transaction
+// ends). Threads: as its transaction. Errors: `SOP_ERR_ALREADY_EXISTS`,
+// `SOP_ERR_BAD_ARGUMENT` (null or non-UTF-8 text, malformed spec or options),
+// `SOP_ERR_INVALID_INPUT` (invalid options, read-only transaction),
+// `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`.
+//
+// # Safety
+// The strings are null or NUL-terminated; `out_store` is null or writable.
+int32_t sop_json_store_create(struct SopTx *tx, const char *name, const char *key_spec, const char *options_json, struct SopStore **out_store);
+
+// Open the existing JSON store `name`; as `sop_json_store_create` otherwise.
+// Errors: `SOP_ERR_NOT_FOUND`, `SOP_ERR_INVALID_INPUT` (not a JSON store),
+// `SOP_ERR_BAD_ARGUMENT`, `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`.
+//
+// # Safety
+// `name` is null or NUL-terminated; `out_store` is null or writable.
+int32_t sop_json_store_open(struct SopTx *tx, const char *name, struct SopStore **out_store);
+
+// Create a byte store `name` whose keys are compared as bytes; `key_type`
+// names the keys' encoding (saved with the store; `"raw-bytes"` if null: keys as
+// given, not the escaped encoding of the typed key name `"bytes"`).
+// Otherwise as `sop_json_store_create`.
+//
+// # Safety
+// The strings are null or NUL-terminated; `out_store` is null or writable.
+int32_t sop_raw_store_create(struct SopTx *tx, const char *name, const char *key_type, const char *options_json, struct SopStore **out_store);
+
+// Open any existing store `name` at the byte level (a JSON store's values are
+// then its item frames, docs/FORMAT.md). Otherwise as `sop_json_store_open`.
+//
+// # Safety
+// `name` is null or NUL-terminated; `out_store` is null or writable.
+int32_t sop_raw_store_open(struct SopTx *tx, const char *name, struct SopStore **out_store);
+
+// Release a store handle (JSON or raw). Errors: `SOP_ERR_BAD_HANDLE` (null or
+// closed before). Any thread.
+//
+// # Safety
+// `store` is any pointer value (looked up, never dereferenced).
+int32_t sop_store_close(struct SopStore *store);
+
+// The number of items in the store as its transaction sees it, in `*out_count`.
+// Errors: `SOP_ERR_BAD_HANDLE`, `SOP_ERR_TX_ENDED`, `SOP_ERR_BAD_ARGUMENT`,
+// `SOP_ERR_IO`, `SOP_ERR_CORRUPT`. Threads: as its transaction.
+//
+// # Safety
+// `out_count` is null or writable.
+int32_t sop_store_count(struct SopStore *store, uint64_t *out_count);
 
 // Commit the transaction: durable when it returns `SOP_OK`. The transaction has
 // ended afterwards, whatever the result; free the handle with `sop_tx_free`.

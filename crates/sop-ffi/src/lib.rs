@@ -13,6 +13,8 @@ mod cursor;
 mod db;
 mod error;
 mod handles;
+mod json_store;
+mod raw_store;
 mod store;
 mod tx;
 
@@ -20,6 +22,8 @@ pub use cursor::*;
 pub use db::*;
 pub use error::*;
 pub use handles::{SopCursor, SopDb, SopStore, SopTx};
+pub use json_store::*;
+pub use raw_store::*;
 pub use store::*;
 pub use tx::*;
 
