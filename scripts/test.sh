@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole default test suite. Installs what it needs first (Redis from Debian
-# packages, and what FUSE needs for the cutfs tests) and starts a private Redis on
-# a free loopback port. Run from anywhere. Every step runs even when one before it
+# packages, what FUSE needs for the cutfs tests, Cassandra's jars from Maven
+# Central) and starts a private Redis and a private Cassandra node on free
+# loopback ports. Run from anywhere. Every step runs even when one before it
 # failed (the build aside); a summary of what ran ends the output, and the exit
 # status is 1 if anything failed.
 set -euo pipefail
@@ -18,6 +19,11 @@ start_test_redis
 # shellcheck source=scripts/fuse-env.sh
 . scripts/fuse-env.sh
 ensure_fuse
+# A private Cassandra node for the Cassandra registry's tests: it starts while
+# the build runs (10 to 30 s, about 1 GiB); the tests wait for it below.
+# shellcheck source=scripts/cassandra-env.sh
+. scripts/cassandra-env.sh
+start_test_cassandra
 
 summary=()
 failed=0
@@ -72,6 +78,8 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings || 
 # documented (deny(missing_docs) in lib.rs), no broken doc links.
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc -p sop --no-deps --locked || true
 step "clippy (sop's API, without test-hooks)" cargo clippy -p sop --lib --locked -- -D warnings || true
+# Without it the Cassandra tests fail (they never skip).
+step "cassandra" wait_test_cassandra || true
 step "tests" run_tests cargo test --workspace --locked --no-fail-fast -- --test-threads 2 || true
 step "sop without default features (no Redis code)" \
   run_tests cargo test -p sop --no-default-features --locked --test features || true

@@ -53,6 +53,22 @@ pub enum Cmd {
         /// saved in sop.json, so every tool opens the folder the same way.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
+        /// Keep the registry and the commit point on Apache Cassandra at these
+        /// contact points (HOST:PORT, comma separated); the folder keeps the
+        /// record files and blobs. Saved in sop.json. Needs --keyspace.
+        #[arg(long, value_name = "HOST:PORT[,...]", requires = "keyspace")]
+        cassandra: Option<String>,
+        /// The Cassandra keyspace (created if missing).
+        #[arg(long, value_name = "NAME", requires = "cassandra")]
+        keyspace: Option<String>,
+        /// The keyspace's replication when it is created, as JSON, e.g.
+        /// '{"class":"NetworkTopologyStrategy","dc1":3}' (default: SimpleStrategy, 1).
+        #[arg(long, value_name = "JSON", requires = "cassandra")]
+        replication: Option<String>,
+        /// Claim at LOCAL_SERIAL and read at LOCAL_QUORUM (every writer in one
+        /// datacenter) instead of SERIAL and QUORUM.
+        #[arg(long, requires = "cassandra")]
+        local_dc: bool,
     },
     /// Create, list, describe and drop stores.
     Store {

@@ -163,6 +163,11 @@ pub enum Error {
     /// The coordinator (Redis in Clustered mode) failed.
     #[error("coordinator error: {0}")]
     Coordinator(String),
+    /// The registry outside the folder (Cassandra) could not be reached, or
+    /// refused a request. Nothing was published by the failed call unless the
+    /// error is `CommitOutcomeUnknown`.
+    #[error("registry error: {0}")]
+    Registry(String),
     /// The database needs code this build of `sop` was compiled without (say a
     /// Clustered database in a build without the `redis` feature).
     #[error("{needed_for} needs the cargo feature `{feature}` of sop, which this build was compiled without")]
@@ -216,7 +221,7 @@ impl Error {
             Error::InUse(..) => K::InUse,
             Error::DiskFull { .. } => K::DiskFull,
             Error::Io { .. } => K::Io,
-            Error::Coordinator(_) => K::Unavailable,
+            Error::Coordinator(_) | Error::Registry(_) => K::Unavailable,
             Error::UnsupportedVersion { .. } | Error::FeatureDisabled { .. } => K::Unsupported,
         }
     }
@@ -333,7 +338,7 @@ mod tests {
             Error::DiskFull { .. } => K::DiskFull,
             Error::Fenced => K::Fenced,
             Error::SnapshotTooOld(_) => K::Retry,
-            Error::Coordinator(_) => K::Unavailable,
+            Error::Coordinator(_) | Error::Registry(_) => K::Unavailable,
             Error::FeatureDisabled { .. } => K::Unsupported,
         }
     }

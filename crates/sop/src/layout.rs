@@ -131,6 +131,31 @@ impl Layout {
         self.root.join("tmp")
     }
 
+    /// With a registry outside the folder (Cassandra), the record file of a
+    /// commit waits, durable, under a name of its own in its sequence's `log/`
+    /// subdirectory while that sequence is claimed, and is renamed to its record
+    /// name once claimed (a rename within one directory):
+    /// `log/<subdir>/<seq %016x>-<process id>-<counter>.claim`, from its
+    /// temporary file's name `tmp_name` (`<process id>-<counter>.tmp`).
+    pub fn claim_name(seq: u64, tmp_name: &str) -> String {
+        let stem = tmp_name.strip_suffix(".tmp").unwrap_or(tmp_name);
+        format!("{seq:016x}-{stem}.claim")
+    }
+
+    /// The sequence and the writing process of a claim file's name.
+    pub fn parse_claim_name(name: &str) -> Option<(u64, u128)> {
+        let stem = name.strip_suffix(".claim")?;
+        let (seq, rest) = stem.split_once('-')?;
+        let (proc_id, _) = rest.split_once('-')?;
+        if seq.len() != 16 || proc_id.len() != 32 {
+            return None;
+        }
+        Some((
+            u64::from_str_radix(seq, 16).ok()?,
+            u128::from_str_radix(proc_id, 16).ok()?,
+        ))
+    }
+
     /// Commit journal `base` (its frames are of the commits after `base`).
     pub fn journal(&self, base: u64) -> PathBuf {
         self.root.join(format!("journal-{base:016x}.wal"))

@@ -61,7 +61,7 @@ pub mod test_hooks;
 
 // ------------------------------------------------------------- database
 pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
-pub use options::{Coordination, DbOptions, DEFAULT_BLOB_GRACE};
+pub use options::{CassandraRegistry, Coordination, DbOptions, Registry, DEFAULT_BLOB_GRACE};
 
 // ---------------------------------------------------------- transactions
 pub use txn::Transaction;

@@ -101,6 +101,68 @@ pub enum Coordination {
     },
 }
 
+/// Where the registry (which record holds each node) and the commit point live.
+/// Saved in `sop.json` when the database is created; every opener uses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Registry {
+    /// In the folder: a record file per commit, published by an exclusive hard
+    /// link (or a journal, for an exclusive handle).
+    #[default]
+    Folder,
+    /// On Apache Cassandra: a lightweight transaction claims each sequence
+    /// number; the folder keeps only the record files (feature `cassandra`).
+    Cassandra(CassandraRegistry),
+}
+
+impl Registry {
+    /// Whether this is the folder's own registry.
+    pub fn is_folder(&self) -> bool {
+        matches!(self, Registry::Folder)
+    }
+}
+
+/// Where a Cassandra registry lives, and the consistency it uses
+/// (docs/ARCHITECTURE.md §4.6 says why these levels).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CassandraRegistry {
+    /// Contact points, `host:port` (the native protocol port, 9042 by default).
+    pub hosts: Vec<String>,
+    /// The keyspace of the registry's table; created if missing.
+    pub keyspace: String,
+    /// The keyspace's replication, as CQL's map, used when it is created, e.g.
+    /// `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`. `None`:
+    /// `{'class': 'SimpleStrategy', 'replication_factor': 1}` (one test node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<String>,
+    /// Claims at LOCAL_SERIAL and reads at LOCAL_QUORUM (one datacenter's
+    /// quorum) instead of SERIAL and QUORUM. Only for a cluster whose writers
+    /// all live in one datacenter.
+    #[serde(default)]
+    pub local_dc: bool,
+    /// How long one request may take, in milliseconds, before its outcome is
+    /// resolved by a serial read (`Error::CommitOutcomeUnknown` if that fails).
+    #[serde(default = "default_cassandra_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_cassandra_timeout_ms() -> u64 {
+    10_000
+}
+
+impl CassandraRegistry {
+    /// A registry at `hosts` in `keyspace`, with the default settings.
+    pub fn new(hosts: Vec<String>, keyspace: impl Into<String>) -> Self {
+        CassandraRegistry {
+            hosts,
+            keyspace: keyspace.into(),
+            replication: None,
+            local_dc: false,
+            timeout_ms: default_cassandra_timeout_ms(),
+        }
+    }
+}
+
 /// `DbOptions::blob_grace` by default: longer than nearly every transaction.
 pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(300);
 
@@ -134,6 +196,10 @@ pub struct DbOptions {
     /// Coordination for a new database. `None` uses what the folder has saved (or
     /// Standalone for a new one); a value that differs from the saved one is an error.
     pub coordination: Option<Coordination>,
+    /// Registry for a new database. `None` uses what the folder has saved (or the
+    /// folder's own for a new one); a value that differs from the saved one is an
+    /// error.
+    pub registry: Option<Registry>,
     /// Bytes of decoded nodes and values kept in the in-process cache.
     pub node_cache_bytes: usize,
     /// Staged bytes a write transaction may hold before it fails with `TooLarge`.
@@ -194,6 +260,7 @@ impl Default for DbOptions {
         DbOptions {
             create: true,
             coordination: None,
+            registry: None,
             node_cache_bytes: 256 << 20,
             txn_memory_budget: 4 << 30,
             max_commit_time: Duration::from_secs(60),
@@ -217,6 +284,7 @@ impl std::fmt::Debug for DbOptions {
         f.debug_struct("DbOptions")
             .field("create", &self.create)
             .field("coordination", &self.coordination)
+            .field("registry", &self.registry)
             .field("node_cache_bytes", &self.node_cache_bytes)
             .field("txn_memory_budget", &self.txn_memory_budget)
             .field("max_commit_time", &self.max_commit_time)

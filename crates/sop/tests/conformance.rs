@@ -10,3 +10,7 @@ sop_testkit::conformance_suite!(
     exclusive_journal_packed,
     sop_testkit::conformance::ExclusiveJournal::packed()
 );
+sop_testkit::conformance_suite!(
+    cassandra_registry,
+    sop_testkit::conformance::Cassandra::from_env()
+);

@@ -5,9 +5,72 @@ use crate::db::open;
 use crate::output::{emit, failure, spec_text, usage, Exit, EXIT_FAULTS};
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
-use sop::{Coordination, Database, DbOptions, Error, StoreOptions, TxMode};
+use sop::{
+    CassandraRegistry, Coordination, Database, DbOptions, Error, Registry, StoreOptions, TxMode,
+};
 
-pub fn init(cli: &Cli, force: bool, redis: Option<&str>) -> Result<()> {
+/// The registry `sop init`'s flags ask for: the folder's own, or Cassandra's.
+pub fn registry(
+    hosts: Option<&str>,
+    keyspace: Option<&str>,
+    replication: Option<&str>,
+    local_dc: bool,
+) -> Result<Registry> {
+    let (Some(hosts), Some(keyspace)) = (hosts, keyspace) else {
+        return Ok(Registry::Folder);
+    };
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() || hosts.iter().any(|h| !h.contains(':')) {
+        return usage(Err(anyhow!(
+            "invalid --cassandra {hosts:?}: expected HOST:PORT[,HOST:PORT...]"
+        )));
+    }
+    let mut cfg = CassandraRegistry::new(hosts, keyspace);
+    if let Some(r) = replication {
+        cfg.replication = Some(replication_cql(r)?);
+    }
+    cfg.local_dc = local_dc;
+    Ok(Registry::Cassandra(cfg))
+}
+
+/// `{"class":"NetworkTopologyStrategy","dc1":3}` as CQL's map literal.
+fn replication_cql(json_text: &str) -> Result<String> {
+    let bad = |why: &str| {
+        usage::<String>(Err(anyhow!(
+            "invalid --replication {json_text:?}: {why} (e.g. '{{\"class\":\"SimpleStrategy\",\"replication_factor\":1}}')"
+        )))
+    };
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(json_text)
+    else {
+        return bad("expected a JSON object");
+    };
+    if !m.contains_key("class") {
+        return bad("it needs a \"class\"");
+    }
+    let mut parts = Vec::new();
+    for (k, v) in &m {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return bad("values must be strings or numbers"),
+        };
+        let ok = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        };
+        if !ok(k) || !ok(&v) {
+            return bad("names and values may hold letters, digits, '_', '.', '-' only");
+        }
+        parts.push(format!("'{k}': '{v}'"));
+    }
+    Ok(format!("{{{}}}", parts.join(", ")))
+}
+
+pub fn init(cli: &Cli, force: bool, redis: Option<&str>, registry: Registry) -> Result<()> {
     let coordination = match redis {
         Some(url) => {
             let ok = ["redis://", "rediss://", "redis+unix://"]
@@ -36,27 +99,37 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>) -> Result<()> {
             }
         }
     }
-    Database::create_config(&cli.db, coordination.clone()).map_err(|e| match e {
-        Error::AlreadyExists(p) => failure(
-            "already_exists",
-            format!("a database already exists at {}", p.display()),
-        ),
-        e => anyhow::Error::new(e)
-            .context(format!("cannot create a database at {}", cli.db.display())),
-    })?;
-    let mode = match &coordination {
-        Coordination::Standalone => {
-            drop(open(cli, true)?); // lays out the folders
-            "standalone".to_string()
+    Database::create_config_with(&cli.db, coordination.clone(), registry.clone()).map_err(|e| {
+        match e {
+            Error::AlreadyExists(p) => failure(
+                "already_exists",
+                format!("a database already exists at {}", p.display()),
+            ),
+            e => anyhow::Error::new(e)
+                .context(format!("cannot create a database at {}", cli.db.display())),
         }
+    })?;
+    let mut mode = match &coordination {
+        Coordination::Standalone => "standalone".to_string(),
         Coordination::Redis { url } => {
             format!("clustered, coordinated through Redis at {url} (saved in sop.json)")
         }
     };
+    if let Registry::Cassandra(c) = &registry {
+        mode.push_str(&format!(
+            "; registry on Cassandra at {} in keyspace {}",
+            c.hosts.join(","),
+            c.keyspace
+        ));
+    }
+    if coordination == Coordination::Standalone {
+        // Lays out the folders (and, with Cassandra, makes its keyspace and table).
+        drop(open(cli, true)?);
+    }
     emit(
         cli.json,
         format!("created database at {} ({mode})", cli.db.display()),
-        json!({"path": cli.db, "coordination": coordination}),
+        json!({"path": cli.db, "coordination": coordination, "registry": registry}),
     );
     Ok(())
 }

@@ -13,7 +13,22 @@ use anyhow::Result;
 /// Run the command `cli` names.
 pub fn run(cli: &Cli) -> Result<()> {
     match &cli.cmd {
-        Cmd::Init { force, redis } => init::init(cli, *force, redis.as_deref()),
+        Cmd::Init {
+            force,
+            redis,
+            cassandra,
+            keyspace,
+            replication,
+            local_dc,
+        } => {
+            let registry = init::registry(
+                cassandra.as_deref(),
+                keyspace.as_deref(),
+                replication.as_deref(),
+                *local_dc,
+            )?;
+            init::init(cli, *force, redis.as_deref(), registry)
+        }
         Cmd::Store { cmd } => store::run(cli, cmd),
         Cmd::Put { store, key, value } => items::put(cli, store, key, value),
         Cmd::Get { store, key } => items::get(cli, store, key),

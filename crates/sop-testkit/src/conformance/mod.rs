@@ -94,6 +94,50 @@ impl Backend for ExclusiveJournal {
     }
 }
 
+/// The registry and the commit point on a real Apache Cassandra node (the
+/// folder keeps the record files): `SOP_TEST_CASSANDRA` (`host:port`, set by
+/// scripts/test.sh, which starts a private node) says where. Every database
+/// has its own id, so its rows are its own partitions of one keyspace.
+pub struct Cassandra {
+    /// Contact points, `host:port`.
+    pub hosts: Vec<String>,
+    /// The keyspace the tests share.
+    pub keyspace: String,
+}
+
+impl Cassandra {
+    /// The node `SOP_TEST_CASSANDRA` names. Panics without it: a test that
+    /// needs Cassandra fails loudly rather than skip.
+    pub fn from_env() -> Self {
+        let hosts = std::env::var("SOP_TEST_CASSANDRA").unwrap_or_else(|_| {
+            panic!(
+                "SOP_TEST_CASSANDRA is not set: run the tests through scripts/test.sh, \
+                 which starts a private Cassandra node, or point it at one (host:port)"
+            )
+        });
+        Cassandra {
+            hosts: hosts.split(',').map(str::to_string).collect(),
+            keyspace: "sop_conformance".into(),
+        }
+    }
+}
+
+impl Backend for Cassandra {
+    fn name(&self) -> &str {
+        "cassandra registry"
+    }
+    fn options(&self, base: DbOptions) -> DbOptions {
+        DbOptions {
+            exclusive: false,
+            registry: Some(sop::Registry::Cassandra(sop::CassandraRegistry::new(
+                self.hosts.clone(),
+                self.keyspace.clone(),
+            ))),
+            ..base
+        }
+    }
+}
+
 /// Run the whole conformance suite on a backend: `conformance_suite!(module_name,
 /// backend_expression)` defines module `module_name` with one `#[test]` per
 /// test of the suite.

@@ -200,6 +200,17 @@ impl Database {
     /// configuration in it, without opening it (`sop init`). Fails with
     /// `Error::AlreadyExists` if the folder already holds a database.
     pub fn create_config(path: impl AsRef<Path>, coordination: Coordination) -> Result<DbConfig> {
+        Self::create_config_with(path, coordination, crate::options::Registry::Folder)
+    }
+
+    /// [`create_config`](Database::create_config) with the registry's place too:
+    /// `Registry::Cassandra` keeps the registry and the commit point on Cassandra
+    /// (the keyspace and table are made when the database is first opened).
+    pub fn create_config_with(
+        path: impl AsRef<Path>,
+        coordination: Coordination,
+        registry: crate::options::Registry,
+    ) -> Result<DbConfig> {
         let path = path.as_ref();
         let vfs = OsVfs;
         let cfg_path = crate::layout::Layout::new(path).config();
@@ -212,6 +223,7 @@ impl Database {
             version: FORMAT_VERSION,
             id: format!("{:032x}", uuid::Uuid::new_v4().as_u128()),
             coordination,
+            registry,
         };
         write_config(&vfs, path, &cfg, false)?;
         Ok(cfg)

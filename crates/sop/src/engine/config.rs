@@ -19,6 +19,9 @@ pub struct DbConfig {
     pub id: String,
     /// How processes sharing the folder coordinate.
     pub coordination: Coordination,
+    /// Where the registry and the commit point live (absent: the folder).
+    #[serde(default, skip_serializing_if = "Registry::is_folder")]
+    pub registry: Registry,
 }
 
 pub(crate) fn load_or_create_config(
@@ -37,6 +40,7 @@ pub(crate) fn load_or_create_config(
             version: FORMAT_VERSION,
             id: format!("{:032x}", uuid::Uuid::new_v4().as_u128()),
             coordination: opts.coordination.clone().unwrap_or_default(),
+            registry: opts.registry.clone().unwrap_or_default(),
         };
         write_config(vfs, path, &cfg, false)?;
     }
@@ -82,7 +86,14 @@ pub(crate) fn load_or_create_config(
 }
 
 /// The members `sop.json` may have.
-const MEMBERS: [&str; 5] = ["format", "version", "id", "coordination", CHECKSUM];
+const MEMBERS: [&str; 6] = [
+    "format",
+    "version",
+    "id",
+    "coordination",
+    "registry",
+    CHECKSUM,
+];
 const CHECKSUM: &str = "checksum";
 
 /// The checksum of a `sop.json`: xxh3-64 of its bytes before the last

@@ -38,7 +38,7 @@ use crate::io::{OsVfs, VFile, VLock, Vfs};
 use crate::layout::{Layout, TmpNames};
 use crate::log::record::{Placement, Record, PREFIX_LEN};
 use crate::log::{replay, CommitLog, JournalLog, LogDir, SharedLog};
-use crate::options::{Coordination, DbOptions};
+use crate::options::{Coordination, DbOptions, Registry};
 use crate::registry::{checkpoint, DbState, Handle};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -103,6 +103,44 @@ pub(crate) struct DbInner {
     users: std::sync::atomic::AtomicUsize,
 }
 
+/// The commit log of a database whose registry is on Cassandra.
+#[cfg(feature = "cassandra")]
+fn cassandra_log(
+    cfg: &crate::options::CassandraRegistry,
+    id: &str,
+    vfs: Arc<dyn Vfs>,
+    log: Arc<LogDir>,
+    tmp: Arc<TmpNames>,
+    health: Arc<Health>,
+    layout: &Layout,
+) -> Result<Arc<dyn CommitLog>> {
+    if id.is_empty() {
+        return Err(Error::corrupt(
+            layout.config(),
+            "a Cassandra registry needs a database id in sop.json",
+        ));
+    }
+    Ok(Arc::new(crate::log::CassandraLog::open(
+        cfg, id, vfs, log, tmp, health, layout,
+    )?))
+}
+
+#[cfg(not(feature = "cassandra"))]
+fn cassandra_log(
+    _: &crate::options::CassandraRegistry,
+    _: &str,
+    _: Arc<dyn Vfs>,
+    _: Arc<LogDir>,
+    _: Arc<TmpNames>,
+    _: Arc<Health>,
+    _: &Layout,
+) -> Result<Arc<dyn CommitLog>> {
+    Err(Error::FeatureDisabled {
+        feature: "cassandra",
+        needed_for: "a database whose registry is on Cassandra",
+    })
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
@@ -158,6 +196,21 @@ impl DbInner {
         if opts.exclusive && config.coordination != Coordination::Standalone {
             return Err(exclusive_clustered());
         }
+        if let Some(want) = &opts.registry {
+            if *want != config.registry {
+                return Err(Error::InvalidOption(format!(
+                    "the database at {} keeps its registry in {:?}, not {:?}",
+                    path.display(),
+                    config.registry,
+                    want
+                )));
+            }
+        }
+        if opts.exclusive && !config.registry.is_folder() {
+            return Err(Error::InvalidOption(
+                "exclusive needs the folder's own registry (a Cassandra registry is shared)".into(),
+            ));
+        }
         let coord: Box<dyn Coordinator> = match &config.coordination {
             // A read-only handle takes no lock and publishes nothing.
             _ if ro => Box::new(LocalCoordinator::new(vfs.clone())),
@@ -205,7 +258,17 @@ impl DbInner {
         let log = Arc::new(LogDir::new(&layout));
         let health = Arc::new(Health::default());
         let tmp = Arc::new(TmpNames::new(&layout, proc_id));
-        let commits: Arc<dyn CommitLog> = if opts.exclusive {
+        let commits: Arc<dyn CommitLog> = if let Registry::Cassandra(cfg) = &config.registry {
+            cassandra_log(
+                cfg,
+                &config.id,
+                vfs.clone(),
+                log.clone(),
+                tmp.clone(),
+                health.clone(),
+                &layout,
+            )?
+        } else if opts.exclusive {
             JournalLog::new(
                 vfs.clone(),
                 &layout,

@@ -286,24 +286,7 @@ impl LogDir {
                 ..Default::default()
             }));
         }
-        if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
-            return Err(Error::corrupt(&path, "commit record too short"));
-        }
-        let mut prefix = [0u8; PREFIX_LEN];
-        f.read_exact_at(&mut prefix, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        let version = Record::check_prefix(&prefix).map_err(|e| Error::corrupt(&path, e.0))?;
-        let mut t = [0u8; TRAILER_LEN];
-        f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
-            .map_err(|e| Error::io(&path, e))?;
-        let (off, len, sum) =
-            Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(&path, e.0))?;
-        let mut h = vec![0u8; len];
-        f.read_exact_at(&mut h, off)
-            .map_err(|e| Error::io(&path, e))?;
-        let rec =
-            Record::decode_header_of(&h, sum, version).map_err(|e| Error::corrupt(&path, e.0))?;
-        Ok(Some(rec))
+        Ok(Some(header_of(&*f, flen, &path)?.0))
     }
 
     /// Forget the remembered tombstone and pack index, so the next ones are read
@@ -659,4 +642,25 @@ impl LogDir {
         out.dedup();
         Ok(out)
     }
+}
+
+/// The header of the record in `f` (`flen` bytes; `path` names it in errors),
+/// and the checksum of that header its trailer gives.
+pub(crate) fn header_of(f: &dyn VFile, flen: u64, path: &Path) -> Result<(Record, u64)> {
+    if flen < (PREFIX_LEN + TRAILER_LEN) as u64 {
+        return Err(Error::corrupt(path, "commit record too short"));
+    }
+    let mut prefix = [0u8; PREFIX_LEN];
+    f.read_exact_at(&mut prefix, 0)
+        .map_err(|e| Error::io(path, e))?;
+    let version = Record::check_prefix(&prefix).map_err(|e| Error::corrupt(path, e.0))?;
+    let mut t = [0u8; TRAILER_LEN];
+    f.read_exact_at(&mut t, flen - TRAILER_LEN as u64)
+        .map_err(|e| Error::io(path, e))?;
+    let (off, len, sum) = Record::parse_trailer(&t, flen).map_err(|e| Error::corrupt(path, e.0))?;
+    let mut h = vec![0u8; len];
+    f.read_exact_at(&mut h, off)
+        .map_err(|e| Error::io(path, e))?;
+    let rec = Record::decode_header_of(&h, sum, version).map_err(|e| Error::corrupt(path, e.0))?;
+    Ok((rec, sum))
 }

@@ -538,6 +538,10 @@ impl CommitLog for JournalLog {
             .map_err(io_err(self.layout.root()))
     }
 
+    fn discard(&self, w: &Written) {
+        w.discard(&*self.vfs);
+    }
+
     fn give_up(&self, release: &mut dyn FnMut()) {
         // A write-out in progress (the background thread's, even after a failure
         // poisoned the handle) finishes first, and none starts after

@@ -19,6 +19,8 @@
 //! naming (`dir.rs`, `record.rs`), record packs (`pack.rs`), journal frames
 //! (`journal.rs`), and the replay of a crashed owner's journals (`replay.rs`).
 
+#[cfg(feature = "cassandra")]
+mod cassandra;
 pub(crate) mod checkpoints;
 mod dir;
 mod exclusive;
@@ -29,6 +31,8 @@ pub mod record;
 pub(crate) mod replay;
 mod shared;
 
+#[cfg(feature = "cassandra")]
+pub(crate) use cassandra::CassandraLog;
 pub use dir::{LogDir, Packed};
 pub(crate) use exclusive::JournalLog;
 pub(crate) use shared::SharedLog;
@@ -127,6 +131,17 @@ pub(crate) trait CommitLog: Send + Sync {
     /// A clean close: everything published is durable and in its final place.
     /// An error leaves it for the next opener to finish (replay).
     fn close(&self) -> Result<()>;
+
+    /// Drop what is left of a record that was not published (its temporary
+    /// file, and wherever `prepare` put it).
+    fn discard(&self, w: &Written);
+
+    /// Recovery's part in the log: remove what processes that are `dead` left
+    /// for sequences up to `head` (taken by others) and finish what a crash
+    /// stopped halfway. Returns how many files were removed.
+    fn tidy(&self, _head: u64, _dead: &dyn Fn(u128) -> bool) -> Result<usize> {
+        Ok(0)
+    }
 
     /// Stop for good: no background work touches the folder after this returns,
     /// and `release` runs once, while none runs (the first call only; later

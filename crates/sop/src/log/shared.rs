@@ -124,6 +124,10 @@ impl CommitLog for SharedLog {
         Ok(())
     }
 
+    fn discard(&self, w: &Written) {
+        w.discard(&*self.vfs);
+    }
+
     fn give_up(&self, release: &mut dyn FnMut()) {
         if !self.given_up.swap(true, Ordering::AcqRel) {
             release();

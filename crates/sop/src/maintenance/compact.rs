@@ -264,7 +264,7 @@ impl DbInner {
                 deadline,
                 self.opts.max_commit_time,
             );
-            written.discard(&*self.vfs);
+            self.commits.discard(&written);
             match linked? {
                 Published::At(seq) => {
                     crate::txn::commit::make_published_durable(self, seq, rec.txn)?;

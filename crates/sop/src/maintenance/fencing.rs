@@ -22,7 +22,7 @@ pub(crate) fn append_aborts(db: &DbInner, procs: &[u128]) -> Result<()> {
         deadline,
         db.opts.max_commit_time,
     );
-    written.discard(&*db.vfs);
+    db.commits.discard(&written);
     if let Published::At(seq) = linked? {
         make_published_durable(db, seq, rec.txn)?;
         db.coord.publish_head(seq);

@@ -14,7 +14,7 @@
 use crate::btree::node::ValueRef;
 
 use crate::engine::for_each_value;
-use crate::engine::{liveness, unreferenced, DbInner, Unreferenced};
+use crate::engine::{liveness, prefix_of, unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};
 use crate::options::ValuePlacement;
 use std::collections::HashSet;
@@ -42,6 +42,9 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     let tmp = db.layout.tmp();
     let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let blob_names = db.blobs.list()?;
+    // The log's leftovers (claim files) are judged up to a head read before the
+    // liveness check: a process that starts later claims only beyond it.
+    let log_head = db.catch_up()?.seq;
     let life = liveness(db)?;
     report.dead_processes = life.dead.len();
     if db.coord.clustered() && !life.dead.is_empty() {
@@ -68,6 +71,9 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         remove_if_present(vfs, &tmp.join(name))?;
         report.removed_temp_files += 1;
     }
+    report.removed_temp_files += db
+        .commits
+        .tidy(log_head, &|p| !life.live.contains(&prefix_of(p)))?;
     let candidates: Vec<_> = blob_names
         .into_iter()
         .filter(|b| unreferenced(&b.name, &life.live) == Unreferenced::Garbage)

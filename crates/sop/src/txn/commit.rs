@@ -147,7 +147,7 @@ fn attempt(tx: &Transaction, db: &DbInner, deadline: Duration) -> Result<Attempt
         deadline,
         tx.max_commit_time,
     );
-    written.discard(&*db.vfs);
+    db.commits.discard(&written);
     match linked? {
         Published::At(seq) => {
             make_published_durable(db, seq, rec.txn)?;

@@ -1,0 +1,440 @@
+//! The registry and the commit point on Apache Cassandra (feature `cassandra`).
+//!
+//! The folder keeps the record files; Cassandra decides which record has each
+//! sequence number. A commit at `seq`:
+//!
+//! 1. `prepare`: the record file (written and fsynced in `tmp/`) is renamed to
+//!    `<seq>-<process>-<n>.claim` in the `log/` subdirectory of `seq`, and that
+//!    directory is synced: the body is durable under a name no one else uses
+//!    before anything names it.
+//! 2. `publish` (the commit point): a lightweight transaction
+//!    `INSERT ... IF NOT EXISTS` of the row `(seq) -> (file, len, checksum,
+//!    txn)` at SERIAL consistency. One claim wins per sequence. A request that
+//!    fails or times out may still have applied: a SERIAL read of the row
+//!    settles it (after that read no older attempt can take the sequence); only
+//!    if that read fails too is the outcome unknown.
+//! 3. `make_durable`: the row is durable once acknowledged (QUORUM commit of the
+//!    Paxos round; on one node, the commit log in `batch` mode). The file is then
+//!    renamed to its record name, `<seq>.rec`, in the same directory (atomic
+//!    even where a power cut can keep one half of a rename across two
+//!    directories), and the directory synced: the folder then looks as a folder
+//!    database does, and maintenance reads it there.
+//!
+//! Readers look for `<seq>.rec` first and ask Cassandra for a sequence not
+//! there (a record still under its claim name, or one a crash stopped before
+//! its rename). A claim file no row names, of a sequence already taken, is
+//! garbage once its process is dead: recovery removes it (`tidy_claims`).
+
+mod client;
+
+use super::checkpoints::{CheckpointStore, FolderCheckpoints};
+use super::dir::header_of;
+use super::{CommitLog, LogDir, Written};
+use crate::error::{Error, Result};
+use crate::health::Health;
+use crate::io::{VFile, Vfs};
+use crate::layout::{Layout, TmpNames};
+use crate::log::record::Record;
+use crate::options::CassandraRegistry;
+use client::{Claim, Client};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A record file open for reading, and its path.
+type Opened = (Arc<dyn VFile>, PathBuf);
+
+/// A record on its way: its claim file and the row that claims it.
+struct Moving {
+    path: PathBuf,
+    claim: Claim,
+}
+
+/// The Cassandra registry's log (see the module docs).
+pub(crate) struct CassandraLog {
+    vfs: Arc<dyn Vfs>,
+    dir: Arc<LogDir>,
+    layout: Layout,
+    tmp: Arc<TmpNames>,
+    checkpoints: FolderCheckpoints,
+    health: Arc<Health>,
+    client: Client,
+    /// Records being claimed, by their temporary file's path.
+    moving: Mutex<HashMap<PathBuf, Moving>>,
+    /// This process's published records still under their claim names.
+    claimed: Mutex<BTreeMap<u64, PathBuf>>,
+    /// Highest sequence whose record this process has moved into `log/`.
+    durable: Mutex<u64>,
+    given_up: AtomicBool,
+}
+
+impl CassandraLog {
+    /// Connect to the registry of database `db_id`.
+    pub fn open(
+        cfg: &CassandraRegistry,
+        db_id: &str,
+        vfs: Arc<dyn Vfs>,
+        dir: Arc<LogDir>,
+        tmp: Arc<TmpNames>,
+        health: Arc<Health>,
+        layout: &Layout,
+    ) -> Result<CassandraLog> {
+        let client = Client::connect(cfg, db_id)?;
+        Ok(CassandraLog {
+            checkpoints: FolderCheckpoints::new(vfs.clone(), layout.clone(), tmp.clone()),
+            vfs,
+            dir,
+            layout: layout.clone(),
+            tmp,
+            health,
+            client,
+            moving: Mutex::new(HashMap::new()),
+            claimed: Mutex::new(BTreeMap::new()),
+            durable: Mutex::new(0),
+            given_up: AtomicBool::new(false),
+        })
+    }
+
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+        move |e| Error::io(path, e)
+    }
+
+    /// The `log/` subdirectory of `seq`, made (and its name synced) if missing.
+    fn ensure_subdir(&self, seq: u64) -> Result<PathBuf> {
+        let sub = self.dir.subdir(seq);
+        if !self.vfs.exists(&sub).map_err(Self::io(&sub))? {
+            self.vfs.create_dir_all(&sub).map_err(Self::io(&sub))?;
+            let log = self.layout.log();
+            self.vfs.sync_dir(&log).map_err(|e| {
+                self.health.poison();
+                Error::io(&log, e)
+            })?;
+        }
+        Ok(sub)
+    }
+
+    /// Rename record `seq` from its claim file `from` to its record name (both
+    /// in one directory). Anyone may do it (the claim decides what the record
+    /// is); a second renamer finds the file gone and the name there. Not synced.
+    fn move_into_log(&self, seq: u64, from: &Path) -> Result<()> {
+        let to = self.dir.path(seq);
+        if self.vfs.exists(&to).map_err(Self::io(&to))? {
+            // Renamed before: a leftover spare name (never the case with an
+            // atomic rename, but harmless to clear).
+            return match self.vfs.remove_file(from) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(from, e)),
+                _ => Ok(()),
+            };
+        }
+        match self.vfs.rename(from, &to) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && self.vfs.exists(&to).map_err(Self::io(&to))? =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::io(&to, e)),
+        }
+    }
+
+    /// The record a row names, opened under its claim name; `None` if it has
+    /// been renamed meanwhile. Checked against the row.
+    fn open_claimed(&self, seq: u64, c: &Claim) -> Result<Option<Opened>> {
+        let path = self.dir.subdir(seq).join(&c.file);
+        let f = match self.vfs.open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let len = f.len().map_err(Self::io(&path))?;
+        if len != c.len {
+            return Err(Error::corrupt(
+                &path,
+                format!(
+                    "the registry names this file as record {seq} of {} bytes; it has {len}",
+                    c.len
+                ),
+            ));
+        }
+        Ok(Some((f, path)))
+    }
+
+    /// The record the registry names for `seq`, under its claim name or its
+    /// record name; `Ok(None)` if no row exists. Where it has its record name,
+    /// `None` for the file (read it there).
+    fn claimed_file(&self, seq: u64) -> Result<Option<Option<Opened>>> {
+        let Some(c) = self.client.get(seq)? else {
+            return Ok(None);
+        };
+        match self.open_claimed(seq, &c)? {
+            Some(found) => Ok(Some(Some(found))),
+            None if self.dir.exists(&*self.vfs, seq)? => Ok(Some(None)),
+            None => Err(Error::corrupt(
+                self.dir.subdir(seq).join(&c.file),
+                format!("the registry names this file as record {seq}, but neither it nor the record's own name exists"),
+            )),
+        }
+    }
+
+    /// Rename every record whose row names a file still under its claim name,
+    /// and remove claim files of sequences up to `head` that no row names, if
+    /// their process is `dead`. Returns how many were removed.
+    fn tidy_claims(&self, head: u64, dead: &dyn Fn(u128) -> bool) -> Result<usize> {
+        let log = self.layout.log();
+        let subs = match self.vfs.list_dir(&log) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(&log, e)),
+        };
+        let ours: HashSet<PathBuf> = self
+            .moving
+            .lock()
+            .values()
+            .map(|m| m.path.clone())
+            .chain(self.claimed.lock().values().cloned())
+            .collect();
+        let mut removed = 0;
+        let mut moved = Vec::new();
+        for sub in subs {
+            let dir = log.join(&sub);
+            let names = match self.vfs.list_dir(&dir) {
+                Ok(n) => n,
+                Err(_) => continue, // not a directory
+            };
+            for name in names {
+                let Some((seq, owner)) = Layout::parse_claim_name(&name) else {
+                    continue;
+                };
+                let path = dir.join(&name);
+                if ours.contains(&path) {
+                    continue;
+                }
+                match self.client.get(seq)? {
+                    Some(c) if c.file == name => {
+                        self.move_into_log(seq, &path)?;
+                        moved.push(seq);
+                    }
+                    _ if seq <= head && dead(owner) => match self.vfs.remove_file(&path) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(Error::io(&path, e))
+                        }
+                        _ => removed += 1,
+                    },
+                    _ => {}
+                }
+            }
+        }
+        self.sync_moved(&moved)?;
+        Ok(removed)
+    }
+
+    /// Sync the `log/` subdirectories records were moved into.
+    fn sync_moved(&self, seqs: &[u64]) -> Result<()> {
+        let subs: HashSet<PathBuf> = seqs.iter().map(|s| self.dir.subdir(*s)).collect();
+        for sub in subs {
+            self.vfs.sync_dir(&sub).map_err(Self::io(&sub))?;
+        }
+        Ok(())
+    }
+}
+
+impl CommitLog for CassandraLog {
+    fn copy_max(&self) -> usize {
+        0
+    }
+
+    fn alone(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, seq: u64, w: &Written) -> Result<()> {
+        let Some(tmp) = &w.path else {
+            return Err(Error::InvalidOption(
+                "a Cassandra registry publishes record files only".into(),
+            ));
+        };
+        let tmp_name = tmp
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::InvalidOption(format!("bad record file name {tmp:?}")))?;
+        let sub = self.ensure_subdir(seq)?;
+        let to = sub.join(Layout::claim_name(seq, tmp_name));
+        let mut moving = self.moving.lock();
+        let from = moving.get(tmp).map(|m| m.path.clone());
+        match from {
+            Some(from) if from == to => return Ok(()),
+            Some(from) => {
+                self.vfs.rename(&from, &to).map_err(Self::io(&to))?;
+            }
+            None => {
+                self.vfs.rename(tmp, &to).map_err(Self::io(&to))?;
+            }
+        }
+        // Durable under its new name before anything names it: a failed sync
+        // poisons (the page cache may show what the disk lacks).
+        self.vfs.sync_dir(&sub).map_err(|e| {
+            self.health.poison();
+            Error::io(&sub, e)
+        })?;
+        let claim = match moving.remove(tmp) {
+            Some(m) => Claim {
+                file: Layout::claim_name(seq, tmp_name),
+                ..m.claim
+            },
+            None => {
+                let f = self.vfs.open(&to).map_err(Self::io(&to))?;
+                let len = f.len().map_err(Self::io(&to))?;
+                let (rec, sum) = header_of(&*f, len, &to)?;
+                Claim {
+                    file: Layout::claim_name(seq, tmp_name),
+                    len,
+                    sum,
+                    txn: rec.txn,
+                }
+            }
+        };
+        moving.insert(tmp.clone(), Moving { path: to, claim });
+        Ok(())
+    }
+
+    fn publish(&self, seq: u64, w: &Written) -> Result<bool> {
+        let tmp = w.path.as_ref().ok_or_else(|| {
+            Error::InvalidOption("a Cassandra registry publishes record files only".into())
+        })?;
+        let (path, claim) = {
+            let moving = self.moving.lock();
+            let m = moving
+                .get(tmp)
+                .ok_or_else(|| Error::InvalidOption("publish without prepare".into()))?;
+            (m.path.clone(), m.claim.clone())
+        };
+        let won = match self.client.claim(seq, &claim) {
+            Ok(won) => won,
+            Err(e) => {
+                // The claim may have applied and its reply been lost: a serial
+                // read settles it for good. If that fails too, the outcome is
+                // unknown (the caller reports it and never retries).
+                tracing::warn!(seq, error = %e, "a claim failed; resolving it with a serial read");
+                match self.client.resolve(seq) {
+                    Ok(Some(c)) => c == claim,
+                    Ok(None) => false,
+                    Err(e2) => {
+                        tracing::warn!(seq, error = %e2, "the serial read failed too");
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        if won {
+            self.moving.lock().remove(tmp);
+            self.claimed.lock().insert(seq, path);
+        }
+        Ok(won)
+    }
+
+    fn make_durable(&self, seq: u64) -> Result<()> {
+        let mut d = self.durable.lock();
+        if *d >= seq || seq == 0 {
+            return Ok(());
+        }
+        // The claims are durable already (acknowledged rows, synced files); this
+        // moves this process's records into `log/` for readers and maintenance.
+        let done: Vec<(u64, PathBuf)> = {
+            let c = self.claimed.lock();
+            c.range(..=seq).map(|(s, p)| (*s, p.clone())).collect()
+        };
+        let moved = done
+            .iter()
+            .try_for_each(|(s, p)| self.move_into_log(*s, p))
+            .and_then(|()| self.sync_moved(&done.iter().map(|(s, _)| *s).collect::<Vec<_>>()));
+        moved.inspect_err(|e| self.health.poison_with(e))?;
+        let mut c = self.claimed.lock();
+        for (s, _) in &done {
+            c.remove(s);
+        }
+        *d = seq;
+        Ok(())
+    }
+
+    fn start(&self, head: u64, writable: bool) -> Result<()> {
+        if writable {
+            // Records a crash stopped between their claim and their move.
+            self.tidy_claims(head, &|_| false)?;
+        }
+        *self.durable.lock() = head;
+        Ok(())
+    }
+
+    fn exists(&self, seq: u64) -> Result<bool> {
+        Ok(self.dir.exists(&*self.vfs, seq)? || self.client.get(seq)?.is_some())
+    }
+
+    fn read_header(&self, seq: u64) -> Result<Option<Record>> {
+        if let Some(rec) = self.dir.read_header(&*self.vfs, seq)? {
+            return Ok(Some(rec));
+        }
+        match self.claimed_file(seq)? {
+            None => Ok(None),
+            Some(None) => self.dir.read_header(&*self.vfs, seq),
+            Some(Some((f, path))) => {
+                let len = f.len().map_err(Self::io(&path))?;
+                Ok(Some(header_of(&*f, len, &path)?.0))
+            }
+        }
+    }
+
+    fn open_record(&self, seq: u64) -> Result<Arc<dyn VFile>> {
+        if self.dir.exists(&*self.vfs, seq)? {
+            return self.dir.segment(&*self.vfs, seq);
+        }
+        match self.claimed_file(seq)? {
+            Some(Some((f, _))) => Ok(f),
+            _ => self.dir.segment(&*self.vfs, seq),
+        }
+    }
+
+    fn retire(&self, up_to: u64, live: &HashSet<u64>) -> Result<(usize, u64)> {
+        self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
+    }
+
+    fn checkpoints(&self) -> &dyn CheckpointStore {
+        &self.checkpoints
+    }
+
+    fn write_out(&self) -> Result<()> {
+        let last = self.claimed.lock().keys().next_back().copied();
+        if let Some(seq) = last {
+            self.make_durable(seq)?;
+        }
+        self.tidy_claims(0, &|_| false).map(|_| ())
+    }
+
+    fn close(&self) -> Result<()> {
+        let last = self.claimed.lock().keys().next_back().copied();
+        match last {
+            Some(seq) => self.make_durable(seq),
+            None => Ok(()),
+        }
+    }
+
+    fn give_up(&self, release: &mut dyn FnMut()) {
+        if !self.given_up.swap(true, Ordering::AcqRel) {
+            release();
+        }
+    }
+
+    fn discard(&self, w: &Written) {
+        if let Some(m) = w.path.as_ref().and_then(|t| self.moving.lock().remove(t)) {
+            let _ = self.vfs.remove_file(&m.path);
+        }
+        w.discard(&*self.vfs);
+    }
+
+    fn tidy(&self, head: u64, dead: &dyn Fn(u128) -> bool) -> Result<usize> {
+        self.tidy_claims(head, dead)
+    }
+}
