@@ -155,3 +155,35 @@ func TestCloseWithALiveTransaction(t *testing.T) {
 		return s.Get("k", &v)
 	}))
 }
+
+func TestRangeOfAWrongTypeEndsTheLoopWithAnError(t *testing.T) {
+	db, _ := openTemp(t, sop.Options{})
+	must(t, db.Update(func(tx *sop.Tx) error {
+		s, err := tx.CreateJSONStore("s", sop.StoreOptions{})
+		must(t, err)
+		must(t, s.Put(1, "one"))
+		must(t, s.Put("two", "two"))
+		return nil
+	}))
+	err := db.Update(func(tx *sop.Tx) error {
+		s, err := tx.JSONStore("s")
+		must(t, err)
+		var keys []int
+		for k := range sop.RangeOf[int, string](s, nil, nil) {
+			keys = append(keys, k)
+		}
+		if len(keys) != 1 || keys[0] != 1 {
+			t.Fatalf("keys before the one that does not decode: %v", keys)
+		}
+		wantErr(t, s.Err(), sop.ErrInvalidInput)
+		return s.Put(3, "three")
+	})
+	wantErr(t, err, sop.ErrInvalidInput)
+	must(t, db.View(func(tx *sop.Tx) error {
+		s, err := tx.JSONStore("s")
+		must(t, err)
+		_, err = s.GetJSON(3)
+		wantErr(t, err, sop.ErrNotFound)
+		return nil
+	}))
+}

@@ -55,14 +55,7 @@ func boundPtr(b []byte) *C.uint8_t {
 func (tx *Tx) scan(h *C.SopStore, lo, hi []byte, o ScanOptions, errp *error, yield func(k, v []byte) bool) {
 	const op = "range"
 	var cur *C.SopCursor
-	fail := func(err error) {
-		tx.mu.Lock()
-		*errp = err
-		if tx.iterErr == nil && tx.res != nil {
-			tx.iterErr = err
-		}
-		tx.mu.Unlock()
-	}
+	fail := func(err error) { tx.scanFailed(errp, err) }
 	err := tx.call(op, func(res *txRes) error {
 		*errp = nil
 		r := C.g_cursor_open(h, boundPtr(lo), C.size_t(len(lo)), boundPtr(hi), C.size_t(len(hi)), o.flags())
@@ -165,10 +158,15 @@ func (s *JSONStore) Scan(from, to any, o ScanOptions) iter.Seq2[json.RawMessage,
 	}
 }
 
+// scanFailed records the error that ended a range: for the store's Err, and
+// for the transaction, which then refuses to commit.
 func (tx *Tx) scanFailed(errp *error, err error) {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	*errp = err
+	if tx.iterErr == nil && tx.res != nil {
+		tx.iterErr = err
+	}
 }
 
 // Err returns the error that stopped the last range over this store early,
@@ -176,8 +174,9 @@ func (tx *Tx) scanFailed(errp *error, err error) {
 func (s *JSONStore) Err() error { return s.tx.lastErr(&s.err) }
 
 // RangeOf is JSONStore.Range with keys and values decoded into K and V by
-// encoding/json (numbers going into an `any` become json.Number). A value that
-// does not decode stops the loop; store.Err() returns why.
+// encoding/json (numbers going into an `any` become json.Number). A key or
+// value that does not decode ends the loop as any error does: store.Err()
+// returns it and the transaction will not commit.
 func RangeOf[K, V any](s *JSONStore, from, to any) iter.Seq2[K, V] {
 	return ScanOf[K, V](s, from, to, ScanOptions{})
 }
