@@ -176,25 +176,28 @@ func (s *JSONStore) PutManyWith(mode PutMode, items []Item) (uint64, error) {
 	return n, err
 }
 
+// keyText is key's JSON text (for a range bound, which the iterator keeps).
 func (s *JSONStore) keyText(op string, key any) ([]byte, error) {
 	e := getEnc()
 	defer putEnc(e)
 	if err := e.add(op, "the key", key); err != nil {
 		return nil, err
 	}
-	e.buf.WriteByte(0)
 	return bytes.Clone(e.buf.Bytes()), nil
 }
 
 // GetJSON returns the value of key as JSON text, or ErrNotFound.
 func (s *JSONStore) GetJSON(key any) (json.RawMessage, error) {
 	const op = "json get"
-	k, err := s.keyText(op, key)
-	if err != nil {
+	e := getEnc()
+	defer putEnc(e)
+	if err := e.add(op, "the key", key); err != nil {
 		return nil, err
 	}
+	e.buf.WriteByte(0)
+	k := e.buf.Bytes()
 	var out []byte
-	err = s.tx.call(op, func(*txRes) error {
+	err := s.tx.call(op, func(*txRes) error {
 		buf := s.tx.buf
 		r := C.g_json_get(s.h, cstr(k), cbytes(buf), C.size_t(len(buf)))
 		if err := result(op, r); err != nil {
@@ -226,12 +229,15 @@ func (s *JSONStore) Get(key, out any) error {
 // reports whether there was one.
 func (s *JSONStore) Delete(key any) (bool, error) {
 	const op = "json delete"
-	k, err := s.keyText(op, key)
-	if err != nil {
+	e := getEnc()
+	defer putEnc(e)
+	if err := e.add(op, "the key", key); err != nil {
 		return false, err
 	}
+	e.buf.WriteByte(0)
+	k := e.buf.Bytes()
 	var done bool
-	err = s.tx.call(op, func(*txRes) error {
+	err := s.tx.call(op, func(*txRes) error {
 		r := C.g_json_remove(s.h, cstr(k))
 		done = r.flag != 0
 		return result(op, r)

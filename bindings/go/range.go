@@ -143,14 +143,12 @@ func (s *JSONStore) Scan(from, to any, o ScanOptions) iter.Seq2[json.RawMessage,
 				s.tx.scanFailed(&s.err, err)
 				return
 			}
-			lo = lo[:len(lo)-1] // the cursor takes a length, not a NUL
 		}
 		if to != nil {
 			if hi, err = s.keyText("range", to); err != nil {
 				s.tx.scanFailed(&s.err, err)
 				return
 			}
-			hi = hi[:len(hi)-1]
 		}
 		s.tx.scan(s.h, lo, hi, o, &s.err, func(k, v []byte) bool {
 			return yield(json.RawMessage(k), json.RawMessage(v))
