@@ -20,20 +20,46 @@ use std::time::Instant;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
-/// The phases' times in nanoseconds.
+/// The phases' times in nanoseconds: wall clock, and the CPU time of the
+/// calling thread (put_cpu, get_cpu), which a loaded machine inflates less.
 struct Times {
     put: u128,
+    put_cpu: u128,
     commit: u128,
     get: u128,
+    get_cpu: u128,
+}
+
+/// A wall-clock and thread-CPU stopwatch.
+struct Watch(Instant, u128);
+
+impl Watch {
+    fn start() -> Watch {
+        Watch(Instant::now(), thread_cpu_ns())
+    }
+    /// (wall, cpu) nanoseconds since start.
+    fn stop(&self) -> (u128, u128) {
+        (self.0.elapsed().as_nanos(), thread_cpu_ns() - self.1)
+    }
+}
+
+/// The calling thread's time on a CPU, in ns (Linux: /proc/thread-self/schedstat).
+fn thread_cpu_ns() -> u128 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn report(what: &str, n: usize, t: &Times) {
     let per = |ns: u128| ns as f64 / n as f64;
     println!(
-        "{what:<28} put {:>8.0} ns/op   commit {:>6.1} ms   get {:>8.0} ns/op",
+        "{what:<28} put {:>6.0} ns/op (cpu {:>6.0})   commit {:>6.1} ms   get {:>6.0} ns/op (cpu {:>6.0})",
         per(t.put),
+        per(t.put_cpu),
         t.commit as f64 / 1e6,
-        per(t.get)
+        per(t.get),
+        per(t.get_cpu)
     );
 }
 
@@ -49,48 +75,60 @@ fn rust_bytes(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>>
     let db = Database::open(dir, DbOptions::default())?;
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.create_raw_store("kv", "raw-bytes", StoreOptions::default())?;
-    let t0 = Instant::now();
+    let w = Watch::start();
     for (k, v) in ks.iter().zip(&vs) {
         s.upsert(k.as_bytes(), v.as_bytes())?;
     }
-    let put = t0.elapsed().as_nanos();
+    let (put, put_cpu) = w.stop();
     let t0 = Instant::now();
     tx.commit()?;
     let commit = t0.elapsed().as_nanos();
     let tx = db.begin(TxMode::NoCheck)?;
     let s = tx.open_raw_store("kv")?;
-    let t0 = Instant::now();
+    let w = Watch::start();
     for (k, v) in ks.iter().zip(&vs) {
         let got = s.get(k.as_bytes())?.ok_or("missing")?;
         assert_eq!(&got[..], v.as_bytes());
     }
-    let get = t0.elapsed().as_nanos();
+    let (get, get_cpu) = w.stop();
     tx.commit()?;
-    Ok(Times { put, commit, get })
+    Ok(Times {
+        put,
+        put_cpu,
+        commit,
+        get,
+        get_cpu,
+    })
 }
 
 fn rust_json(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> {
     let db = Database::open(dir, DbOptions::default())?;
     let tx = db.begin(TxMode::ForWriting)?;
     let s = tx.create_json_store("kv", StoreOptions::default(), None)?;
-    let t0 = Instant::now();
+    let w = Watch::start();
     for i in 0..n {
         s.upsert(&json!(i), &json!({ "v": format!("value_{i}") }))?;
     }
-    let put = t0.elapsed().as_nanos();
+    let (put, put_cpu) = w.stop();
     let t0 = Instant::now();
     tx.commit()?;
     let commit = t0.elapsed().as_nanos();
     let tx = db.begin(TxMode::NoCheck)?;
     let s = tx.open_json_store("kv")?;
-    let t0 = Instant::now();
+    let w = Watch::start();
     for i in 0..n {
         let v: Value = s.get(&json!(i))?.ok_or("missing")?;
         assert!(v["v"].is_string());
     }
-    let get = t0.elapsed().as_nanos();
+    let (get, get_cpu) = w.stop();
     tx.commit()?;
-    Ok(Times { put, commit, get })
+    Ok(Times {
+        put,
+        put_cpu,
+        commit,
+        get,
+        get_cpu,
+    })
 }
 
 fn ok(rc: i32, what: &str) -> Res {
@@ -162,7 +200,7 @@ fn abi_bytes(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> 
     let (ks, vs) = keys(n);
     unsafe {
         let (db, tx, st) = c_setup(dir, false)?;
-        let t0 = Instant::now();
+        let w = Watch::start();
         for (k, v) in ks.iter().zip(&vs) {
             let mut done = 0;
             let rc = sop_raw_put(
@@ -176,9 +214,9 @@ fn abi_bytes(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> 
             );
             ok(rc, "put")?;
         }
-        let put = t0.elapsed().as_nanos();
+        let (put, put_cpu) = w.stop();
         let (commit, tx, st) = c_commit_reopen(db, tx, st, false)?;
-        let t0 = Instant::now();
+        let w = Watch::start();
         for (k, v) in ks.iter().zip(&vs) {
             let (mut found, mut p, mut len) = (0, ptr::null_mut(), 0);
             ok(
@@ -188,16 +226,22 @@ fn abi_bytes(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> 
             assert!(found == 1 && std::slice::from_raw_parts(p, len) == v.as_bytes());
             sop_bytes_free(p, len);
         }
-        let get = t0.elapsed().as_nanos();
+        let (get, get_cpu) = w.stop();
         c_close(db, tx, st);
-        Ok(Times { put, commit, get })
+        Ok(Times {
+            put,
+            put_cpu,
+            commit,
+            get,
+            get_cpu,
+        })
     }
 }
 
 fn abi_json(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> {
     unsafe {
         let (db, tx, st) = c_setup(dir, true)?;
-        let t0 = Instant::now();
+        let w = Watch::start();
         for i in 0..n {
             let k = CString::new(i.to_string())?;
             let v = CString::new(format!("{{\"v\":\"value_{i}\"}}"))?;
@@ -207,9 +251,9 @@ fn abi_json(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> {
                 "put",
             )?;
         }
-        let put = t0.elapsed().as_nanos();
+        let (put, put_cpu) = w.stop();
         let (commit, tx, st) = c_commit_reopen(db, tx, st, true)?;
-        let t0 = Instant::now();
+        let w = Watch::start();
         for i in 0..n {
             let k = CString::new(i.to_string())?;
             let (mut found, mut v): (i32, *mut c_char) = (0, ptr::null_mut());
@@ -217,9 +261,15 @@ fn abi_json(dir: &Path, n: usize) -> Result<Times, Box<dyn std::error::Error>> {
             assert!(found == 1 && !v.is_null());
             sop_string_free(v);
         }
-        let get = t0.elapsed().as_nanos();
+        let (get, get_cpu) = w.stop();
         c_close(db, tx, st);
-        Ok(Times { put, commit, get })
+        Ok(Times {
+            put,
+            put_cpu,
+            commit,
+            get,
+            get_cpu,
+        })
     }
 }
 

@@ -14,13 +14,45 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	sop "github.com/sop-rs/sop/bindings/go"
 )
 
-type times struct{ put, commit, get time.Duration }
+// times are the phases' wall-clock times, and the CPU times of the calling
+// thread for the put and get loops (main locks itself to one OS thread), which
+// a loaded machine inflates less.
+type times struct{ put, putCPU, commit, get, getCPU time.Duration }
+
+// watch is a wall-clock and thread-CPU stopwatch.
+type watch struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func start() watch { return watch{time.Now(), threadCPU()} }
+
+func (w watch) stop() (time.Duration, time.Duration) {
+	return time.Since(w.wall), threadCPU() - w.cpu
+}
+
+// threadCPU is the calling thread's time on a CPU (Linux:
+// /proc/thread-self/schedstat, in ns).
+func threadCPU() time.Duration {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns)
+}
 
 type doc struct {
 	V string `json:"v"`
@@ -28,8 +60,8 @@ type doc struct {
 
 func report(what string, n int, t times) {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
-	fmt.Printf("%-28s put %8.0f ns/op   commit %6.1f ms   get %8.0f ns/op\n",
-		what, per(t.put), float64(t.commit.Nanoseconds())/1e6, per(t.get))
+	fmt.Printf("%-28s put %6.0f ns/op (cpu %6.0f)   commit %6.1f ms   get %6.0f ns/op (cpu %6.0f)\n",
+		what, per(t.put), per(t.putCPU), float64(t.commit.Nanoseconds())/1e6, per(t.get), per(t.getCPU))
 }
 
 // run opens a new database in dir, times fill and its commit, then times read
@@ -50,12 +82,12 @@ func run(dir string, create func(tx *sop.Tx) (any, error), fill func(s any) erro
 	if err != nil {
 		return t, err
 	}
-	t0 := time.Now()
+	w := start()
 	if err := fill(s); err != nil {
 		return t, err
 	}
-	t.put = time.Since(t0)
-	t0 = time.Now()
+	t.put, t.putCPU = w.stop()
+	t0 := time.Now()
 	if err := tx.Commit(); err != nil {
 		return t, err
 	}
@@ -68,15 +100,16 @@ func run(dir string, create func(tx *sop.Tx) (any, error), fill func(s any) erro
 	if s, err = open(tx); err != nil {
 		return t, err
 	}
-	t0 = time.Now()
+	w = start()
 	if err := read(s); err != nil {
 		return t, err
 	}
-	t.get = time.Since(t0)
+	t.get, t.getCPU = w.stop()
 	return t, nil
 }
 
 func main() {
+	runtime.LockOSThread() // one thread for threadCPU
 	n := flag.Int("count", 100_000, "items")
 	flag.Parse()
 	if flag.NArg() != 1 {
