@@ -94,7 +94,7 @@ func (s *ByteStore) Get(key []byte) ([]byte, error) {
 	const op = "get"
 	var out []byte
 	err := s.tx.call(op, func(*txRes) error {
-		buf := s.tx.buf
+		buf := s.tx.scratch()
 		r := C.g_raw_get(s.h, cbytes(key), C.size_t(len(key)), cbytes(buf), C.size_t(len(buf)))
 		if err := result(op, r); err != nil {
 			return err

@@ -198,7 +198,7 @@ func (s *JSONStore) GetJSON(key any) (json.RawMessage, error) {
 	k := e.buf.Bytes()
 	var out []byte
 	err := s.tx.call(op, func(*txRes) error {
-		buf := s.tx.buf
+		buf := s.tx.scratch()
 		r := C.g_json_get(s.h, cstr(k), cbytes(buf), C.size_t(len(buf)))
 		if err := result(op, r); err != nil {
 			return err

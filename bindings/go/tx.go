@@ -56,14 +56,23 @@ type Tx struct {
 	id      TxID
 	managed bool   // run by Update or View: no Commit or Rollback by hand
 	iterErr error  // the first error that cut a range short: commit refuses
-	buf     []byte // scratch for values coming back from C
+	buf     []byte // scratch for values coming back from C (see scratch)
 	cleanup runtime.Cleanup
 }
 
 const scratchSize = 4096
 
+// scratch is the buffer gets copy small values into (allocated on the first
+// get); the caller holds tx.mu.
+func (tx *Tx) scratch() []byte {
+	if tx.buf == nil {
+		tx.buf = make([]byte, scratchSize)
+	}
+	return tx.buf
+}
+
 func newTx(db *DB, h *C.SopTx, mode Mode) *Tx {
-	tx := &Tx{db: db, mode: mode, res: &txRes{tx: h}, buf: make([]byte, scratchSize)}
+	tx := &Tx{db: db, mode: mode, res: &txRes{tx: h}}
 	// The id works at any time; keep it for CommitOutcome after the end.
 	r := C.g_tx_id(h, (*C.uint8_t)(unsafe.Pointer(&tx.id.ID[0])))
 	if r.rc == C.SOP_OK {
