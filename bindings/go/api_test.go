@@ -464,3 +464,27 @@ func TestExplicitTransactions(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestReadOnlyOpen(t *testing.T) {
+	db, dir := openTemp(t, sop.Options{})
+	must(t, db.Update(func(tx *sop.Tx) error {
+		s, err := tx.CreateJSONStore("s", sop.StoreOptions{})
+		if err != nil {
+			return err
+		}
+		return s.Put("k", "v")
+	}))
+	must(t, db.Close())
+	ro, err := sop.Open(dir, sop.Options{ReadOnly: true, MustExist: true, CacheBytes: 1 << 20})
+	must(t, err)
+	defer ro.Close()
+	must(t, ro.View(func(tx *sop.Tx) error {
+		s, err := tx.JSONStore("s")
+		if err != nil {
+			return err
+		}
+		var v string
+		return s.Get("k", &v)
+	}))
+	wantErr(t, ro.Update(func(*sop.Tx) error { return nil }), sop.ErrInvalidInput)
+}
