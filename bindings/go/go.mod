@@ -1,0 +1,3 @@
+module github.com/sop-rs/sop/bindings/go
+
+go 1.24
