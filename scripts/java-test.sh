@@ -26,9 +26,11 @@ export SOP_CLI="$target/debug/sop"
 cd bindings/java
 rm -rf target/surefire-reports
 status=0
-mvn -B -q test -Dsop.native.dir="$target/debug" || status=$?
+mvn -B -q -Dstyle.color=never test -Dsop.native.dir="$target/debug" || status=$?
 
-# Surefire's own summary is quiet under -q: count its reports.
+# Surefire's own summary is quiet under -q: count its reports (on a line of its own:
+# Maven leaves colour resets without a newline even in batch mode).
+echo
 awk -F'"' '/<testsuite / {
     for (i = 1; i < NF; i += 2) {
       a = $i; gsub(/.* /, "", a)
