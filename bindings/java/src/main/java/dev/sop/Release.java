@@ -35,6 +35,11 @@ final class Release implements Runnable {
         }
     }
 
+    /** Whether the handle was released. */
+    boolean isDone() {
+        return done.get();
+    }
+
     @Override
     public void run() {
         now();

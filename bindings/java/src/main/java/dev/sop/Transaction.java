@@ -264,6 +264,10 @@ public final class Transaction implements AutoCloseable {
         return handle;
     }
 
+    Release release() {
+        return release;
+    }
+
     <C extends TxChild> C adopt(C child) {
         children.add(child);
         return child;

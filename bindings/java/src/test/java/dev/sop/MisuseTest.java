@@ -94,6 +94,27 @@ class MisuseTest {
     }
 
     @Test
+    void aTransactionNeverClosedIsReleasedOnceUnreachable() throws InterruptedException {
+        Sop db = Sop.open(dir);
+        Release release = leak(db);
+        for (int i = 0; i < 500 && !release.isDone(); i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertTrue(release.isDone(), "the Cleaner released the transaction");
+        db.close(); // no InUseException: no transaction is left
+        try (Sop again = Sop.open(dir); Transaction tx = again.beginRead()) {
+            assertEquals(java.util.List.of(), tx.storeNames(), "the leaked transaction was rolled back");
+        }
+    }
+
+    private static Release leak(Sop db) {
+        Transaction tx = db.beginWrite();
+        tx.createJsonStore("s").range();
+        return tx.release();
+    }
+
+    @Test
     void iteratorPastItsEnd() {
         try (Sop db = Sop.open(dir); Transaction tx = db.beginWrite()) {
             JsonStore s = tx.createJsonStore("s");

@@ -5,28 +5,43 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * Cost per call over the C ABI from Java: N puts in one transaction, N gets, a scan, and the
- * same through one batch call, on a JSON store and a byte store; and an empty call (the ABI
- * version) for the floor of a JNA direct-mapped call. Not a test (no @Test): run it with
- * {@code mvn -q test-compile exec:java -Dsop.library.path=.../release/libsop_ffi.so}
- * (docs/BENCHMARKS.md). Arguments: [N] (default 100000).
+ * Cost per call over the C ABI from Java (docs/BENCHMARKS.md): N puts in one writing
+ * transaction, its commit, then N gets in a NoCheck transaction, each on a new database, on a
+ * byte store (keys {@code key_i}, values {@code value_i}) and a JSON store (key the number i,
+ * value {@code {"v":"value_i"}}): the work of the Rust twin crates/sop-ffi/examples/call_cost.rs.
+ * Also: the same puts through one batch call ({@code putAll}), a scan, and an empty call
+ * ({@code sop_abi_version}), the floor of a JNA direct-mapped call.
+ *
+ * <p>Not a test (no @Test). Run it on a release build of the library:
+ * {@code mvn -q test-compile exec:java -Dsop.library.path=$CARGO_TARGET_DIR/release/libsop_ffi.so
+ * -Dexec.args=100000}. A first round at N/5 warms the JIT up and is not printed.
  */
 public final class PutGetBenchmark {
     private PutGetBenchmark() {}
 
     public static void main(String[] args) throws IOException {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
-        System.out.printf("SOP %s (C ABI %d), Java %s, %d items%n", Sop.libraryVersion(), Sop.abiVersion(),
-                System.getProperty("java.version"), n);
+        System.out.printf("SOP %s (C ABI %d), Java %s (%s), %d puts in one transaction, then %d gets (NoCheck)%n",
+                Sop.libraryVersion(), Sop.abiVersion(), System.getProperty("java.version"),
+                System.getProperty("java.vm.name"), n, n);
         Path dir = Files.createTempDirectory("sop-java-bench");
         try {
-            run(dir.resolve("warmup"), Math.max(1, n / 5), false);
-            run(dir.resolve("measured"), n, true);
+            for (boolean print : new boolean[] {false, true}) {
+                int count = print ? n : Math.max(1, n / 5);
+                Path round = dir.resolve(print ? "measured" : "warmup");
+                emptyCalls(print);
+                bytes(round.resolve("bytes"), count, false, print);
+                bytes(round.resolve("bytes-batch"), count, true, print);
+                json(round.resolve("json"), count, false, print);
+                json(round.resolve("json-batch"), count, true, print);
+            }
         } finally {
             try (Stream<Path> all = Files.walk(dir)) {
                 for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
@@ -36,102 +51,112 @@ public final class PutGetBenchmark {
         }
     }
 
-    private static void run(Path dir, int n, boolean print) {
-        List<String> jsonKeys = new ArrayList<>(n);
-        List<byte[]> byteKeys = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            // Spread over the key space, not in insertion order.
-            long k = (i * 2654435761L) % 1_000_000_007L;
-            jsonKeys.add(Long.toString(k));
-            byteKeys.add(String.format("k%012d", k).getBytes(StandardCharsets.US_ASCII));
-        }
-        String value = "{\"name\":\"item\",\"n\":12345,\"tags\":[\"a\",\"b\"]}";
-        byte[] rawValue = value.getBytes(StandardCharsets.UTF_8);
-
-        long t0 = System.nanoTime();
+    private static void emptyCalls(boolean print) {
         int calls = 1_000_000;
         long sum = 0;
+        long t = System.nanoTime();
         for (int i = 0; i < calls; i++) {
             sum += SopNative.sop_abi_version();
         }
-        report(print, "empty call (sop_abi_version)", calls, System.nanoTime() - t0);
-        if (sum != (long) calls * NativeLoader.ABI_VERSION) {
-            throw new AssertionError("abi version");
+        long ns = System.nanoTime() - t;
+        check(sum, (long) calls * NativeLoader.ABI_VERSION);
+        if (print) {
+            System.out.printf("%-34s %8.0f ns/call%n", "empty call (sop_abi_version)", (double) ns / calls);
         }
+    }
 
+    private static void bytes(Path dir, int n, boolean batch, boolean print) {
+        List<Item<byte[], byte[]>> items = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            items.add(new Item<>(("key_" + i).getBytes(StandardCharsets.UTF_8),
+                    ("value_" + i).getBytes(StandardCharsets.UTF_8)));
+        }
         try (Sop db = Sop.open(dir)) {
+            long put;
+            long commit;
             try (Transaction tx = db.beginWrite()) {
-                JsonStore s = tx.createJsonStore("json");
+                ByteStore s = tx.createByteStore("kv");
                 long t = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    s.put(jsonKeys.get(i), value);
+                if (batch) {
+                    check(s.putAll(items, PutMode.UPSERT), n);
+                } else {
+                    for (Item<byte[], byte[]> it : items) {
+                        s.put(it.key(), it.value());
+                    }
                 }
-                report(print, "JSON put, one transaction", n, System.nanoTime() - t);
+                put = System.nanoTime() - t;
                 t = System.nanoTime();
                 tx.commit();
-                report(print, "  its commit (once)", 1, System.nanoTime() - t);
+                commit = System.nanoTime() - t;
             }
-            try (Transaction tx = db.beginRead()) {
-                JsonStore s = tx.openJsonStore("json");
+            long get;
+            try (Transaction tx = db.begin(TxMode.NO_CHECK)) {
+                ByteStore s = tx.openByteStore("kv");
                 long t = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    if (s.get(jsonKeys.get(i)).isEmpty()) {
-                        throw new AssertionError("missing " + jsonKeys.get(i));
+                for (Item<byte[], byte[]> it : items) {
+                    if (!Arrays.equals(s.get(it.key()).orElseThrow(), it.value())) {
+                        throw new AssertionError("wrong value");
                     }
                 }
-                report(print, "JSON get", n, System.nanoTime() - t);
+                get = System.nanoTime() - t;
+            }
+            long scan = scan(db, n, tx -> tx.openByteStore("kv"));
+            report(print, batch ? "Java, byte store, putAll" : "Java, byte store", n, put, commit, get, scan);
+        }
+    }
+
+    private static void json(Path dir, int n, boolean batch, boolean print) {
+        List<Item<String, String>> items = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            items.add(new Item<>(Integer.toString(i), "{\"v\":\"value_" + i + "\"}"));
+        }
+        try (Sop db = Sop.open(dir)) {
+            long put;
+            long commit;
+            try (Transaction tx = db.beginWrite()) {
+                JsonStore s = tx.createJsonStore("kv");
+                long t = System.nanoTime();
+                if (batch) {
+                    check(s.putAll(items, PutMode.UPSERT), n);
+                } else {
+                    for (Item<String, String> it : items) {
+                        s.put(it.key(), it.value());
+                    }
+                }
+                put = System.nanoTime() - t;
                 t = System.nanoTime();
-                long seen;
-                try (Cursor<String, String> c = s.range()) {
-                    seen = 0;
-                    for (Item<String, String> item : c) {
-                        seen += item.value().length() > 0 ? 1 : 0;
+                tx.commit();
+                commit = System.nanoTime() - t;
+            }
+            long get;
+            try (Transaction tx = db.begin(TxMode.NO_CHECK)) {
+                JsonStore s = tx.openJsonStore("kv");
+                long t = System.nanoTime();
+                for (Item<String, String> it : items) {
+                    if (!s.get(it.key()).orElseThrow().equals(it.value())) {
+                        throw new AssertionError("wrong value");
                     }
                 }
-                check(seen, n);
-                report(print, "JSON scan, per item", n, System.nanoTime() - t);
+                get = System.nanoTime() - t;
             }
-            try (Transaction tx = db.beginWrite()) {
-                JsonStore s = tx.createJsonStore("json-batch");
-                List<Item<String, String>> items = new ArrayList<>(n);
-                for (String k : jsonKeys) {
-                    items.add(new Item<>(k, value));
+            long scan = scan(db, n, tx -> tx.openJsonStore("kv"));
+            report(print, batch ? "Java, JSON store, putAll" : "Java, JSON store", n, put, commit, get, scan);
+        }
+    }
+
+    /** A scan of the whole store {@code open} opens: its time. */
+    private static long scan(Sop db, int n, Function<Transaction, Store<?, ?>> open) {
+        try (Transaction tx = db.begin(TxMode.NO_CHECK)) {
+            Store<?, ?> s = open.apply(tx);
+            long t = System.nanoTime();
+            long seen = 0;
+            try (Cursor<?, ?> c = s.range()) {
+                for (Item<?, ?> item : c) {
+                    seen += item.value() == null ? 0 : 1;
                 }
-                long t = System.nanoTime();
-                check(s.putAll(items, PutMode.UPSERT), n);
-                report(print, "JSON putAll (one call), per item", n, System.nanoTime() - t);
-                tx.commit();
             }
-            try (Transaction tx = db.beginWrite()) {
-                ByteStore s = tx.createByteStore("bytes");
-                long t = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    s.put(byteKeys.get(i), rawValue);
-                }
-                report(print, "byte put, one transaction", n, System.nanoTime() - t);
-                tx.commit();
-            }
-            try (Transaction tx = db.beginRead()) {
-                ByteStore s = tx.openByteStore("bytes");
-                long t = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    if (s.get(byteKeys.get(i)).isEmpty()) {
-                        throw new AssertionError("missing byte key " + i);
-                    }
-                }
-                report(print, "byte get", n, System.nanoTime() - t);
-            }
-            try (Transaction tx = db.beginWrite()) {
-                ByteStore s = tx.createByteStore("bytes-batch");
-                List<Item<byte[], byte[]>> items = new ArrayList<>(n);
-                for (byte[] k : byteKeys) {
-                    items.add(new Item<>(k, rawValue));
-                }
-                long t = System.nanoTime();
-                check(s.putAll(items, PutMode.UPSERT), n);
-                report(print, "byte putAll (one call), per item", n, System.nanoTime() - t);
-                tx.commit();
-            }
+            check(seen, n);
+            return System.nanoTime() - t;
         }
     }
 
@@ -141,9 +166,10 @@ public final class PutGetBenchmark {
         }
     }
 
-    private static void report(boolean print, String what, long ops, long nanos) {
+    private static void report(boolean print, String what, int n, long put, long commit, long get, long scan) {
         if (print) {
-            System.out.printf("%-36s %10d ops %10.1f ms %10.0f ns/op%n", what, ops, nanos / 1e6, (double) nanos / ops);
+            System.out.printf("%-34s put %6.0f ns/op   commit %6.1f ms   get %6.0f ns/op   scan %5.0f ns/item%n",
+                    what, (double) put / n, commit / 1e6, (double) get / n, (double) scan / n);
         }
     }
 }
