@@ -21,11 +21,12 @@ public final class ByteStore extends Store<byte[], byte[]> {
     public Optional<byte[]> get(byte[] key) {
         Objects.requireNonNull(key, "key");
         synchronized (tx.lock) {
-            int[] found = new int[1];
-            long[] ptr = new long[1];
-            long[] len = new long[1];
-            Errors.check(SopNative.sop_raw_get(handle(), key, key.length, found, ptr, len));
-            return found[0] == 1 ? Optional.of(Text.takeBytes(ptr[0], len[0])) : Optional.empty();
+            Scratch s = Scratch.get(key.length);
+            Errors.check(SopNative.sop_raw_get(handle(), s.put(Scratch.DATA, key, false), key.length,
+                    s.out(Scratch.OUT0), s.out(Scratch.OUT1), s.out(Scratch.OUT2)));
+            return s.outInt(Scratch.OUT0) == 1
+                    ? Optional.of(Text.takeBytes(s.outLong(Scratch.OUT1), s.outLong(Scratch.OUT2)))
+                    : Optional.empty();
         }
     }
 
@@ -34,9 +35,12 @@ public final class ByteStore extends Store<byte[], byte[]> {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(value, "value");
         synchronized (tx.lock) {
-            int[] done = new int[1];
-            Errors.check(SopNative.sop_raw_put(handle(), key, key.length, value, value.length, mode.code, done));
-            return done[0] == 1;
+            Scratch s = Scratch.get((long) key.length + value.length);
+            long k = s.put(Scratch.DATA, key, false);
+            long v = s.put(Scratch.DATA + key.length, value, false);
+            Errors.check(SopNative.sop_raw_put(handle(), k, key.length, v, value.length, mode.code,
+                    s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
@@ -44,9 +48,10 @@ public final class ByteStore extends Store<byte[], byte[]> {
     public boolean remove(byte[] key) {
         Objects.requireNonNull(key, "key");
         synchronized (tx.lock) {
-            int[] done = new int[1];
-            Errors.check(SopNative.sop_raw_remove(handle(), key, key.length, done));
-            return done[0] == 1;
+            Scratch s = Scratch.get(key.length);
+            Errors.check(SopNative.sop_raw_remove(handle(), s.put(Scratch.DATA, key, false), key.length,
+                    s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 

@@ -27,9 +27,9 @@ public final class Cursor<K, V> extends TxChild implements Iterable<Item<K, V>> 
     /** Move to the first item in range, in the cursor's direction; false if the range is empty. */
     public boolean first() {
         synchronized (tx.lock) {
-            int[] valid = new int[1];
-            Errors.check(SopNative.sop_cursor_first(handle(), valid));
-            return valid[0] == 1;
+            Scratch s = Scratch.get(0);
+            Errors.check(SopNative.sop_cursor_first(handle(), s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
@@ -40,27 +40,28 @@ public final class Cursor<K, V> extends TxChild implements Iterable<Item<K, V>> 
     public boolean seek(K key) {
         byte[] k = store.encodeKey(key);
         synchronized (tx.lock) {
-            int[] valid = new int[1];
-            Errors.check(SopNative.sop_cursor_seek(handle(), k, k.length, valid));
-            return valid[0] == 1;
+            Scratch s = Scratch.get(k.length);
+            Errors.check(SopNative.sop_cursor_seek(handle(), s.put(Scratch.DATA, k, false), k.length,
+                    s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
     /** Move one item on in the cursor's direction; false once it leaves the range. */
     public boolean next() {
         synchronized (tx.lock) {
-            int[] valid = new int[1];
-            Errors.check(SopNative.sop_cursor_next(handle(), valid));
-            return valid[0] == 1;
+            Scratch s = Scratch.get(0);
+            Errors.check(SopNative.sop_cursor_next(handle(), s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
     /** Move one item back, against the cursor's direction; false once it leaves the range. */
     public boolean prev() {
         synchronized (tx.lock) {
-            int[] valid = new int[1];
-            Errors.check(SopNative.sop_cursor_prev(handle(), valid));
-            return valid[0] == 1;
+            Scratch s = Scratch.get(0);
+            Errors.check(SopNative.sop_cursor_prev(handle(), s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
@@ -71,10 +72,9 @@ public final class Cursor<K, V> extends TxChild implements Iterable<Item<K, V>> 
      */
     public K key() {
         synchronized (tx.lock) {
-            long[] p = new long[1];
-            long[] len = new long[1];
-            Errors.check(SopNative.sop_cursor_key(handle(), p, len));
-            return store.decodeKey(Text.takeBytes(p[0], len[0]));
+            Scratch s = Scratch.get(0);
+            Errors.check(SopNative.sop_cursor_key(handle(), s.out(Scratch.OUT0), s.out(Scratch.OUT1)));
+            return store.decodeKey(Text.takeBytes(s.outLong(Scratch.OUT0), s.outLong(Scratch.OUT1)));
         }
     }
 
@@ -85,10 +85,9 @@ public final class Cursor<K, V> extends TxChild implements Iterable<Item<K, V>> 
      */
     public V value() {
         synchronized (tx.lock) {
-            long[] p = new long[1];
-            long[] len = new long[1];
-            Errors.check(SopNative.sop_cursor_value(handle(), p, len));
-            return store.decodeValue(Text.takeBytes(p[0], len[0]));
+            Scratch s = Scratch.get(0);
+            Errors.check(SopNative.sop_cursor_value(handle(), s.out(Scratch.OUT0), s.out(Scratch.OUT1)));
+            return store.decodeValue(Text.takeBytes(s.outLong(Scratch.OUT0), s.outLong(Scratch.OUT1)));
         }
     }
 

@@ -17,33 +17,35 @@ public final class JsonStore extends Store<String, String> {
 
     @Override
     public Optional<String> get(String keyJson) {
-        byte[] k = Text.cString(Objects.requireNonNull(keyJson, "key"), "key");
+        byte[] k = Text.utf8Checked(Objects.requireNonNull(keyJson, "key"), "key");
         synchronized (tx.lock) {
-            int[] found = new int[1];
-            long[] out = new long[1];
-            Errors.check(SopNative.sop_json_get(handle(), k, found, out));
-            return found[0] == 1 ? Optional.of(Text.take(out[0])) : Optional.empty();
+            Scratch s = Scratch.get(k.length + 1L);
+            Errors.check(SopNative.sop_json_get(handle(), s.put(Scratch.DATA, k, true), s.out(Scratch.OUT0),
+                    s.out(Scratch.OUT1)));
+            return s.outInt(Scratch.OUT0) == 1 ? Optional.of(Text.take(s.outLong(Scratch.OUT1))) : Optional.empty();
         }
     }
 
     @Override
     public boolean put(String keyJson, String valueJson, PutMode mode) {
-        byte[] k = Text.cString(Objects.requireNonNull(keyJson, "key"), "key");
-        byte[] v = Text.cString(Objects.requireNonNull(valueJson, "value"), "value");
+        byte[] k = Text.utf8Checked(Objects.requireNonNull(keyJson, "key"), "key");
+        byte[] v = Text.utf8Checked(Objects.requireNonNull(valueJson, "value"), "value");
         synchronized (tx.lock) {
-            int[] done = new int[1];
-            Errors.check(SopNative.sop_json_put(handle(), k, v, mode.code, done));
-            return done[0] == 1;
+            Scratch s = Scratch.get(k.length + v.length + 2L);
+            long key = s.put(Scratch.DATA, k, true);
+            long value = s.put(Scratch.DATA + k.length + 1, v, true);
+            Errors.check(SopNative.sop_json_put(handle(), key, value, mode.code, s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 
     @Override
     public boolean remove(String keyJson) {
-        byte[] k = Text.cString(Objects.requireNonNull(keyJson, "key"), "key");
+        byte[] k = Text.utf8Checked(Objects.requireNonNull(keyJson, "key"), "key");
         synchronized (tx.lock) {
-            int[] done = new int[1];
-            Errors.check(SopNative.sop_json_remove(handle(), k, done));
-            return done[0] == 1;
+            Scratch s = Scratch.get(k.length + 1L);
+            Errors.check(SopNative.sop_json_remove(handle(), s.put(Scratch.DATA, k, true), s.out(Scratch.OUT0)));
+            return s.outInt(Scratch.OUT0) == 1;
         }
     }
 

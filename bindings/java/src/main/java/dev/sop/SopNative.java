@@ -9,7 +9,9 @@ package dev.sop;
  * they are opaque numbers. {@code size_t} is a {@code long} too (the loader refuses
  * a platform whose pointers or {@code size_t} are not 64 bits). Text arguments are
  * NUL-terminated UTF-8 {@code byte[]}s built by {@link Text#cString}; out-pointers
- * are one-element arrays.
+ * are one-element arrays. The hot calls (item gets, puts and removes, cursor moves) take
+ * addresses in this thread's {@link Scratch} buffer instead, for inputs and outputs alike:
+ * JNA then converts no array.
  */
 final class SopNative {
     private SopNative() {}
@@ -68,20 +70,20 @@ final class SopNative {
     static native int sop_store_count(long store, long[] outCount);
 
     // JSON store items.
-    static native int sop_json_put(long store, byte[] keyJson, byte[] valueJson, int mode, int[] outDone);
+    static native int sop_json_put(long store, long keyJson, long valueJson, int mode, long outDone);
 
-    static native int sop_json_remove(long store, byte[] keyJson, int[] outDone);
+    static native int sop_json_remove(long store, long keyJson, long outDone);
 
-    static native int sop_json_get(long store, byte[] keyJson, int[] outFound, long[] outValueJson);
+    static native int sop_json_get(long store, long keyJson, long outFound, long outValueJson);
 
     static native int sop_json_put_many(long store, byte[] itemsJson, int mode, long[] outDone);
 
     // Byte store items.
-    static native int sop_raw_put(long store, byte[] key, long keyLen, byte[] value, long valueLen, int mode, int[] outDone);
+    static native int sop_raw_put(long store, long key, long keyLen, long value, long valueLen, int mode, long outDone);
 
-    static native int sop_raw_remove(long store, byte[] key, long keyLen, int[] outDone);
+    static native int sop_raw_remove(long store, long key, long keyLen, long outDone);
 
-    static native int sop_raw_get(long store, byte[] key, long keyLen, int[] outFound, long[] outValue, long[] outLen);
+    static native int sop_raw_get(long store, long key, long keyLen, long outFound, long outValue, long outLen);
 
     static native int sop_raw_put_many(long store, long[] keys, long[] keyLens, long[] values, long[] valueLens,
             long count, int mode, long[] outDone);
@@ -89,17 +91,17 @@ final class SopNative {
     // Cursors.
     static native int sop_cursor_open(long store, byte[] lo, long loLen, byte[] hi, long hiLen, int flags, long[] outCursor);
 
-    static native int sop_cursor_first(long cursor, int[] outValid);
+    static native int sop_cursor_first(long cursor, long outValid);
 
-    static native int sop_cursor_seek(long cursor, byte[] key, long keyLen, int[] outValid);
+    static native int sop_cursor_seek(long cursor, long key, long keyLen, long outValid);
 
-    static native int sop_cursor_next(long cursor, int[] outValid);
+    static native int sop_cursor_next(long cursor, long outValid);
 
-    static native int sop_cursor_prev(long cursor, int[] outValid);
+    static native int sop_cursor_prev(long cursor, long outValid);
 
-    static native int sop_cursor_key(long cursor, long[] outPtr, long[] outLen);
+    static native int sop_cursor_key(long cursor, long outPtr, long outLen);
 
-    static native int sop_cursor_value(long cursor, long[] outPtr, long[] outLen);
+    static native int sop_cursor_value(long cursor, long outPtr, long outLen);
 
     static native int sop_cursor_free(long cursor);
 }

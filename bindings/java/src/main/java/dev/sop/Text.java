@@ -20,6 +20,14 @@ final class Text {
         return Arrays.copyOf(b, b.length + 1);
     }
 
+    /** UTF-8 bytes of {@code s}, without a NUL; a NUL inside is refused (text for the C ABI). */
+    static byte[] utf8Checked(String s, String what) {
+        if (s.indexOf('\0') >= 0) {
+            throw new BadArgumentException(ErrorCode.BAD_ARGUMENT.code(), what + " contains a NUL character");
+        }
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
     /** UTF-8 bytes of {@code s}, without a NUL (a range bound or cursor key). */
     static byte[] utf8(String s) {
         return s == null ? null : s.getBytes(StandardCharsets.UTF_8);

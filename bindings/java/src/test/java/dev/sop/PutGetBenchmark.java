@@ -1,6 +1,8 @@
 package dev.sop;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +26,20 @@ import java.util.stream.Stream;
  * -Dexec.args=100000}. A first round at N/5 warms the JIT up and is not printed.
  */
 public final class PutGetBenchmark {
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
     private PutGetBenchmark() {}
+
+    /** Wall time and this thread's CPU time (the machine may be shared: CPU time is steadier). */
+    record Span(long wall, long cpu) {
+        static long[] start() {
+            return new long[] {System.nanoTime(), THREADS.getCurrentThreadCpuTime()};
+        }
+
+        static Span since(long[] start) {
+            return new Span(System.nanoTime() - start[0], THREADS.getCurrentThreadCpuTime() - start[1]);
+        }
+    }
 
     public static void main(String[] args) throws IOException {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
@@ -54,14 +69,15 @@ public final class PutGetBenchmark {
     private static void emptyCalls(boolean print) {
         int calls = 1_000_000;
         long sum = 0;
-        long t = System.nanoTime();
+        long[] t0 = Span.start();
         for (int i = 0; i < calls; i++) {
             sum += SopNative.sop_abi_version();
         }
-        long ns = System.nanoTime() - t;
+        Span span = Span.since(t0);
         check(sum, (long) calls * NativeLoader.ABI_VERSION);
         if (print) {
-            System.out.printf("%-34s %8.0f ns/call%n", "empty call (sop_abi_version)", (double) ns / calls);
+            System.out.printf("%-28s     %6.0f ns/call (cpu %6.0f)%n", "empty call (sop_abi_version)",
+                    (double) span.wall() / calls, (double) span.cpu() / calls);
         }
     }
 
@@ -72,11 +88,11 @@ public final class PutGetBenchmark {
                     ("value_" + i).getBytes(StandardCharsets.UTF_8)));
         }
         try (Sop db = Sop.open(dir)) {
-            long put;
+            Span put;
             long commit;
             try (Transaction tx = db.beginWrite()) {
                 ByteStore s = tx.createByteStore("kv");
-                long t = System.nanoTime();
+                long[] t0 = Span.start();
                 if (batch) {
                     check(s.putAll(items, PutMode.UPSERT), n);
                 } else {
@@ -84,21 +100,21 @@ public final class PutGetBenchmark {
                         s.put(it.key(), it.value());
                     }
                 }
-                put = System.nanoTime() - t;
-                t = System.nanoTime();
+                put = Span.since(t0);
+                long t = System.nanoTime();
                 tx.commit();
                 commit = System.nanoTime() - t;
             }
-            long get;
+            Span get;
             try (Transaction tx = db.begin(TxMode.NO_CHECK)) {
                 ByteStore s = tx.openByteStore("kv");
-                long t = System.nanoTime();
+                long[] t0 = Span.start();
                 for (Item<byte[], byte[]> it : items) {
                     if (!Arrays.equals(s.get(it.key()).orElseThrow(), it.value())) {
                         throw new AssertionError("wrong value");
                     }
                 }
-                get = System.nanoTime() - t;
+                get = Span.since(t0);
             }
             long scan = scan(db, n, tx -> tx.openByteStore("kv"));
             report(print, batch ? "Java, byte store, putAll" : "Java, byte store", n, put, commit, get, scan);
@@ -111,11 +127,11 @@ public final class PutGetBenchmark {
             items.add(new Item<>(Integer.toString(i), "{\"v\":\"value_" + i + "\"}"));
         }
         try (Sop db = Sop.open(dir)) {
-            long put;
+            Span put;
             long commit;
             try (Transaction tx = db.beginWrite()) {
                 JsonStore s = tx.createJsonStore("kv");
-                long t = System.nanoTime();
+                long[] t0 = Span.start();
                 if (batch) {
                     check(s.putAll(items, PutMode.UPSERT), n);
                 } else {
@@ -123,21 +139,21 @@ public final class PutGetBenchmark {
                         s.put(it.key(), it.value());
                     }
                 }
-                put = System.nanoTime() - t;
-                t = System.nanoTime();
+                put = Span.since(t0);
+                long t = System.nanoTime();
                 tx.commit();
                 commit = System.nanoTime() - t;
             }
-            long get;
+            Span get;
             try (Transaction tx = db.begin(TxMode.NO_CHECK)) {
                 JsonStore s = tx.openJsonStore("kv");
-                long t = System.nanoTime();
+                long[] t0 = Span.start();
                 for (Item<String, String> it : items) {
                     if (!s.get(it.key()).orElseThrow().equals(it.value())) {
                         throw new AssertionError("wrong value");
                     }
                 }
-                get = System.nanoTime() - t;
+                get = Span.since(t0);
             }
             long scan = scan(db, n, tx -> tx.openJsonStore("kv"));
             report(print, batch ? "Java, JSON store, putAll" : "Java, JSON store", n, put, commit, get, scan);
@@ -166,10 +182,11 @@ public final class PutGetBenchmark {
         }
     }
 
-    private static void report(boolean print, String what, int n, long put, long commit, long get, long scan) {
+    private static void report(boolean print, String what, int n, Span put, long commit, Span get, long scan) {
         if (print) {
-            System.out.printf("%-34s put %6.0f ns/op   commit %6.1f ms   get %6.0f ns/op   scan %5.0f ns/item%n",
-                    what, (double) put / n, commit / 1e6, (double) get / n, (double) scan / n);
+            System.out.printf("%-28s put %6.0f ns/op (cpu %6.0f)   commit %6.1f ms   get %6.0f ns/op (cpu %6.0f)"
+                    + "   scan %5.0f ns/item%n", what, (double) put.wall() / n, (double) put.cpu() / n, commit / 1e6,
+                    (double) get.wall() / n, (double) get.cpu() / n, (double) scan / n);
         }
     }
 }
