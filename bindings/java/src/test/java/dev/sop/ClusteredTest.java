@@ -1,6 +1,7 @@
 package dev.sop;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -21,6 +22,13 @@ class ClusteredTest {
         }
         String coordination = java.nio.file.Files.readString(dir.resolve("sop.json"));
         assertTrue(coordination.contains("redis"), coordination);
+    }
+
+    @Test
+    void redisThatCannotBeReachedIsUnavailable() {
+        UnavailableException e = assertThrows(UnavailableException.class,
+                () -> Sop.open(dir, OpenOptions.defaults().redis("redis://127.0.0.1:1/")));
+        assertEquals(ErrorCode.UNAVAILABLE, e.code());
     }
 
     @Test

@@ -191,6 +191,23 @@ class ErrorsTest {
     }
 
     @Test
+    void damagedFilesAreCorrupt() throws java.io.IOException {
+        Path a = dir.resolve("a");
+        try (Sop db = Sop.open(a)) {
+            db.runInTransaction(tx -> tx.createJsonStore("s").put("1", "\"one\""));
+        }
+        // One hex digit of the database id changed: sop.json's checksum no longer matches.
+        Path conf = a.resolve("sop.json");
+        String text = java.nio.file.Files.readString(conf);
+        int at = text.indexOf("\"id\":\"") + 6;
+        char c = text.charAt(at);
+        java.nio.file.Files.writeString(conf, text.substring(0, at) + (c == '0' ? '1' : '0') + text.substring(at + 1));
+        CorruptException e = assertThrows(CorruptException.class, () -> Sop.open(a));
+        assertEquals(ErrorCode.CORRUPT, e.code());
+        assertTrue(e.getMessage().contains("sop.json"), e.getMessage());
+    }
+
+    @Test
     void unknownCodesAreOther() {
         assertEquals(ErrorCode.OTHER, ErrorCode.of(99));
         SopException e = Errors.of(99, "new kind", null);
