@@ -22,8 +22,7 @@ import java.util.stream.Stream;
  * ({@code sop_abi_version}), the floor of a JNA direct-mapped call.
  *
  * <p>Not a test (no @Test). Run it on a release build of the library:
- * {@code mvn -q test-compile exec:java -Dsop.library.path=$CARGO_TARGET_DIR/release/libsop_ffi.so
- * -Dexec.args=100000}. A first round at N/5 warms the JIT up and is not printed.
+ * {@code mvn -q test-compile exec:java -Dsop.native.dir=$CARGO_TARGET_DIR/release -Dexec.args=100000}. A first round at N/5 warms the JIT up and is not printed.
  */
 public final class PutGetBenchmark {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
