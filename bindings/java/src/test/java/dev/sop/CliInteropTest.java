@@ -145,6 +145,52 @@ class CliInteropTest {
         sop(db, "check");
     }
 
+    @Test
+    void javaThreadsAndACliImportWriteOneStoreAtOnce() throws Exception {
+        Path db = dir.resolve("db");
+        sop(db, "init");
+        sop(db, "store", "create", "mixed", "--unique", "--key-spec", "who,n");
+        int cliItems = 2000;
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < cliItems; i++) {
+            lines.add("{\"key\":{\"who\":\"cli\",\"n\":" + i + "},\"value\":{\"from\":\"rust\",\"i\":" + i + "}}");
+        }
+        Path file = dir.resolve("mixed.jsonl");
+        Files.write(file, lines, StandardCharsets.UTF_8);
+
+        Process cli = new ProcessBuilder(TestEnv.cli().toString(), "--db", db.toString(), "import", "mixed",
+                file.toString(), "--batch", "50").redirectErrorStream(true).start();
+        try (Sop java = Sop.open(db)) {
+            java.runInTransaction(tx -> tx.openJsonStore("mixed").put("{\"who\":\"counter\",\"n\":0}", "0"));
+            ThreadsTest.runAll(2, t -> {
+                for (int i = 0; i < 100; i++) {
+                    int n = t * 100 + i;
+                    java.runInTransaction(tx -> {
+                        JsonStore s = tx.openJsonStore("mixed");
+                        String counter = "{\"who\":\"counter\",\"n\":0}";
+                        s.put(counter, Long.toString(Long.parseLong(s.get(counter).orElseThrow()) + 1));
+                        s.add("{\"who\":\"java\",\"n\":" + n + "}", "{\"from\":\"java\",\"i\":" + n + "}");
+                    });
+                }
+                return null;
+            });
+            String out = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(cli.waitFor(120, TimeUnit.SECONDS), "sop import did not finish");
+            assertEquals(0, cli.exitValue(), () -> "sop import failed: " + out);
+
+            try (Transaction tx = java.beginRead()) {
+                JsonStore s = tx.openJsonStore("mixed");
+                assertEquals(cliItems + 200 + 1, s.count());
+                assertEquals(Optional.of("200"), s.get("{\"who\":\"counter\",\"n\":0}"));
+                List<String> javaOrder = s.stream().map(it -> "{\"key\":" + it.key() + ",\"value\":" + it.value() + "}")
+                        .collect(Collectors.toList());
+                assertEquals(lines, javaOrder.subList(0, cliItems), "cli < counter < java, each by n");
+                assertEquals(lines(sop(db, "export", "mixed")), javaOrder);
+            }
+        }
+        sop(db, "check");
+    }
+
     private String sop(String... args) throws IOException, InterruptedException {
         return sop(dir, args);
     }
