@@ -153,8 +153,17 @@ impl Database {
 
     /// Whether the transaction with this id has a durable commit record
     /// (used after `Error::CommitOutcomeUnknown`).
+    ///
+    /// The answer is final: an attempt still in flight in the log (a claim a
+    /// Cassandra node accepted but did not finish) is settled first, so a
+    /// `false` cannot turn `true` later.
     pub fn commit_outcome(&self, txn_id: u128, since_seq: u64) -> Result<bool> {
-        let head = self.inner.catch_up()?.seq;
+        let head = loop {
+            let head = self.inner.catch_up()?.seq;
+            if !self.inner.commits.settle(head + 1)? {
+                break head;
+            }
+        };
         for seq in since_seq + 1..=head {
             if let Some(rec) = self.inner.commits.read_header(seq)? {
                 if rec.txn == txn_id {

@@ -196,8 +196,18 @@ impl DbInner {
         if opts.exclusive && config.coordination != Coordination::Standalone {
             return Err(exclusive_clustered());
         }
+        // The opener's settings for the same registry (its contact points, its
+        // timeout) win over the saved ones; another registry is refused.
+        let mut config = config;
         if let Some(want) = &opts.registry {
-            if *want != config.registry {
+            let same = match (want, &config.registry) {
+                (Registry::Folder, Registry::Folder) => true,
+                (Registry::Cassandra(a), Registry::Cassandra(b)) => a.keyspace == b.keyspace,
+                _ => false,
+            };
+            if same {
+                config.registry = want.clone();
+            } else {
                 return Err(Error::InvalidOption(format!(
                     "the database at {} keeps its registry in {:?}, not {:?}",
                     path.display(),

@@ -108,6 +108,14 @@ pub(crate) trait CommitLog: Send + Sync {
     /// Whether record `seq` has been published (as far as this process can see).
     fn exists(&self, seq: u64) -> Result<bool>;
 
+    /// Whether record `seq` exists, once any attempt to publish it that may
+    /// still be in flight has been settled: after `Ok(false)` no attempt made
+    /// so far can publish `seq`. Where publishing is one atomic step (a link),
+    /// the same as `exists`.
+    fn settle(&self, seq: u64) -> Result<bool> {
+        self.exists(seq)
+    }
+
     /// The header of record `seq`; `Ok(None)` if it does not exist (yet).
     fn read_header(&self, seq: u64) -> Result<Option<Record>>;
 
@@ -141,6 +149,13 @@ pub(crate) trait CommitLog: Send + Sync {
     /// stopped halfway. Returns how many files were removed.
     fn tidy(&self, _head: u64, _dead: &dyn Fn(u128) -> bool) -> Result<usize> {
         Ok(0)
+    }
+
+    /// `check`'s part in the log, before the folder's records are read: what
+    /// the log keeps outside the folder agrees with the folder up to `head`.
+    /// Problems found go to `problems`; an error means the check could not run.
+    fn check(&self, _head: u64, _problems: &mut Vec<String>) -> Result<()> {
+        Ok(())
     }
 
     /// Stop for good: no background work touches the folder after this returns,

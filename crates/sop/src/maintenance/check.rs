@@ -63,6 +63,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
         ..Default::default()
     };
     db.log.forget_tombstone();
+    db.commits.check(head.seq, &mut report.problems)?;
     // The check judges the state at `head`. Records linked after it by
     // processes still committing (a check run from a monitoring job on a live
     // database) follow it without a gap: not faults, and not checked here.

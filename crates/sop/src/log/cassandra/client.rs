@@ -47,6 +47,7 @@ struct Shared {
     claim: PreparedStatement,
     get: PreparedStatement,
     get_serial: PreparedStatement,
+    range: PreparedStatement,
     timeout: Duration,
 }
 
@@ -122,7 +123,7 @@ impl Shared {
         let connect = async move {
             let session = SessionBuilder::new()
                 .known_nodes(&hosts)
-                .connection_timeout(timeout)
+                .connection_timeout(timeout.max(Duration::from_secs(5)))
                 .build()
                 .await
                 .map_err(|e| registry_err(&format!("connecting to Cassandra at {hosts:?}"), e))?;
@@ -177,16 +178,24 @@ impl Shared {
                 _ => Consistency::Serial,
             };
             let get_serial = prep(select, serial_cl).await?;
-            Ok::<_, Error>((Arc::new(session), claim, get, get_serial))
+            let range = prep(
+                format!(
+                    "SELECT seq, file, len, sum, txn FROM {ks}.sop_commits \
+                     WHERE db = ? AND bucket = ? AND seq >= ? AND seq <= ?"
+                ),
+                read,
+            )
+            .await?;
+            Ok::<_, Error>((Arc::new(session), claim, get, get_serial, range))
         };
-        let (session, claim, get, get_serial) =
-            run(&rt, timeout * 4 + Duration::from_secs(30), connect)??;
+        let (session, claim, get, get_serial, range) = run(&rt, Duration::from_secs(60), connect)??;
         Ok(Shared {
             rt,
             session,
             claim,
             get,
             get_serial,
+            range,
             timeout,
         })
     }
@@ -208,25 +217,29 @@ impl Client {
             c.sum as i64,
             c.txn.to_be_bytes().to_vec(),
         );
-        let res = run(&sh.rt, sh.timeout * 2, async move {
-            let r = s
-                .execute_unpaged(&p, values)
-                .await
-                .map_err(|e| registry_err(&format!("claiming sequence {seq}"), e))?;
-            let rows = r
-                .into_rows_result()
-                .map_err(|e| registry_err("reading the claim's result", e))?;
-            let row: Row = rows
-                .first_row()
-                .map_err(|e| registry_err("reading the claim's result", e))?;
-            match row.columns.first() {
-                Some(Some(CqlValue::Boolean(applied))) => Ok(*applied),
-                other => Err(registry_err(
-                    "reading the claim's result",
-                    format!("no [applied] column (got {other:?})"),
-                )),
-            }
-        })?;
+        let res = run(
+            &sh.rt,
+            sh.timeout * 2 + Duration::from_secs(5),
+            async move {
+                let r = s
+                    .execute_unpaged(&p, values)
+                    .await
+                    .map_err(|e| registry_err(&format!("claiming sequence {seq}"), e))?;
+                let rows = r
+                    .into_rows_result()
+                    .map_err(|e| registry_err("reading the claim's result", e))?;
+                let row: Row = rows
+                    .first_row()
+                    .map_err(|e| registry_err("reading the claim's result", e))?;
+                match row.columns.first() {
+                    Some(Some(CqlValue::Boolean(applied))) => Ok(*applied),
+                    other => Err(registry_err(
+                        "reading the claim's result",
+                        format!("no [applied] column (got {other:?})"),
+                    )),
+                }
+            },
+        )?;
         res
     }
 
@@ -243,6 +256,44 @@ impl Client {
         self.read(seq, true)
     }
 
+    /// The rows of `from..=to` (at most [`RANGE_MAX`] sequences, in one
+    /// bucket), in order.
+    pub fn range(&self, from: u64, to: u64) -> Result<Vec<(u64, Claim)>> {
+        debug_assert!(from >> BUCKET_SHIFT == to >> BUCKET_SHIFT && to - from < RANGE_MAX);
+        let sh = &*self.shared;
+        let s = sh.session.clone();
+        let p = sh.range.clone();
+        let values = (
+            self.db.clone(),
+            (from >> BUCKET_SHIFT) as i64,
+            from as i64,
+            to as i64,
+        );
+        run(
+            &sh.rt,
+            sh.timeout * 4 + Duration::from_secs(5),
+            async move {
+                let r = s
+                    .execute_unpaged(&p, values)
+                    .await
+                    .map_err(|e| registry_err(&format!("reading sequences {from}..={to}"), e))?;
+                let rows = r
+                    .into_rows_result()
+                    .map_err(|e| registry_err("reading registry rows", e))?;
+                let mut out = Vec::new();
+                for row in rows
+                    .rows::<(i64, String, i64, i64, Vec<u8>)>()
+                    .map_err(|e| registry_err("reading registry rows", e))?
+                {
+                    let (seq, file, len, sum, txn) =
+                        row.map_err(|e| registry_err("reading a registry row", e))?;
+                    out.push((seq as u64, claim_of(file, len, sum, txn)?));
+                }
+                Ok(out)
+            },
+        )?
+    }
+
     fn read(&self, seq: u64, serial: bool) -> Result<Option<Claim>> {
         let sh = &*self.shared;
         let s = sh.session.clone();
@@ -252,31 +303,50 @@ impl Client {
             sh.get.clone()
         };
         let values = (self.db.clone(), (seq >> BUCKET_SHIFT) as i64, seq as i64);
-        run(&sh.rt, sh.timeout * 2, async move {
-            let r = s
-                .execute_unpaged(&p, values)
-                .await
-                .map_err(|e| registry_err(&format!("reading sequence {seq}"), e))?;
-            let rows = r
-                .into_rows_result()
-                .map_err(|e| registry_err("reading a registry row", e))?;
-            let row: Option<(String, i64, i64, Vec<u8>)> = rows
-                .maybe_first_row()
-                .map_err(|e| registry_err("reading a registry row", e))?;
-            row.map(|(file, len, sum, txn)| {
-                let txn: [u8; 16] = txn
-                    .try_into()
-                    .map_err(|_| registry_err("reading a registry row", "txn is not 16 bytes"))?;
-                Ok(Claim {
-                    file,
-                    len: len as u64,
-                    sum: sum as u64,
-                    txn: u128::from_be_bytes(txn),
+        run(
+            &sh.rt,
+            sh.timeout * 2 + Duration::from_secs(5),
+            async move {
+                let r = s
+                    .execute_unpaged(&p, values)
+                    .await
+                    .map_err(|e| registry_err(&format!("reading sequence {seq}"), e))?;
+                let rows = r
+                    .into_rows_result()
+                    .map_err(|e| registry_err("reading a registry row", e))?;
+                let row: Option<(String, i64, i64, Vec<u8>)> = rows
+                    .maybe_first_row()
+                    .map_err(|e| registry_err("reading a registry row", e))?;
+                row.map(|(file, len, sum, txn)| {
+                    let txn: [u8; 16] = txn.try_into().map_err(|_| {
+                        registry_err("reading a registry row", "txn is not 16 bytes")
+                    })?;
+                    Ok(Claim {
+                        file,
+                        len: len as u64,
+                        sum: sum as u64,
+                        txn: u128::from_be_bytes(txn),
+                    })
                 })
-            })
-            .transpose()
-        })?
+                .transpose()
+            },
+        )?
     }
+}
+
+/// Sequences one `range` call reads at most.
+pub(crate) const RANGE_MAX: u64 = 4096;
+
+fn claim_of(file: String, len: i64, sum: i64, txn: Vec<u8>) -> Result<Claim> {
+    let txn: [u8; 16] = txn
+        .try_into()
+        .map_err(|_| registry_err("reading a registry row", "txn is not 16 bytes"))?;
+    Ok(Claim {
+        file,
+        len: len as u64,
+        sum: sum as u64,
+        txn: u128::from_be_bytes(txn),
+    })
 }
 
 /// Run `f` on the client's runtime and wait for it, from any thread, at most

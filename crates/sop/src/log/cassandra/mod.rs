@@ -68,6 +68,8 @@ pub(crate) struct CassandraLog {
     claimed: Mutex<BTreeMap<u64, PathBuf>>,
     /// Highest sequence whose record this process has moved into `log/`.
     durable: Mutex<u64>,
+    /// Started for writing (`start`): it may rename and remove files.
+    writable: AtomicBool,
     given_up: AtomicBool,
 }
 
@@ -94,6 +96,7 @@ impl CassandraLog {
             moving: Mutex::new(HashMap::new()),
             claimed: Mutex::new(BTreeMap::new()),
             durable: Mutex::new(0),
+            writable: AtomicBool::new(false),
             given_up: AtomicBool::new(false),
         })
     }
@@ -178,6 +181,48 @@ impl CassandraLog {
                 format!("the registry names this file as record {seq}, but neither it nor the record's own name exists"),
             )),
         }
+    }
+
+    /// What is wrong with the record row `c` names for `seq`, if anything: its
+    /// file must exist (under its record name, or still its claim name) with
+    /// the row's length and header checksum, or be a tombstone (retired).
+    fn verify_row(&self, seq: u64, c: &Claim) -> Result<Option<String>> {
+        let (f, path) = match self.open_claimed(seq, c) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                let path = self.dir.path(seq);
+                match self.vfs.open(&path) {
+                    Ok(f) => (f, path),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Ok(Some(format!(
+                            "record {seq}: the Cassandra registry names {} ({} bytes), which is missing",
+                            c.file, c.len
+                        )))
+                    }
+                    Err(e) => return Err(Error::io(&path, e)),
+                }
+            }
+            Err(e) => return Ok(Some(e.to_string())),
+        };
+        let len = f.len().map_err(Self::io(&path))?;
+        if self.dir.tombstone(&*f, len, seq).ok().flatten().is_some() {
+            return Ok(None); // retired: its row outlives its body
+        }
+        if len != c.len {
+            return Ok(Some(format!(
+                "record {seq}: {} has {len} bytes, the Cassandra registry says {}",
+                path.display(),
+                c.len
+            )));
+        }
+        Ok(match header_of(&*f, len, &path) {
+            Ok((rec, sum)) if sum == c.sum && rec.txn == c.txn => None,
+            Ok(_) => Some(format!(
+                "record {seq}: {} is not the record the Cassandra registry names (checksum or transaction differs)",
+                path.display()
+            )),
+            Err(e) => Some(e.to_string()),
+        })
     }
 
     /// Rename every record whose row names a file still under its claim name,
@@ -324,6 +369,10 @@ impl CommitLog for CassandraLog {
                     Ok(None) => false,
                     Err(e2) => {
                         tracing::warn!(seq, error = %e2, "the serial read failed too");
+                        // The row may name the file: never remove it here (not
+                        // in `discard` either). Recovery renames it if a row
+                        // names it, or removes it once this process is gone.
+                        self.moving.lock().remove(tmp);
                         return Err(e);
                     }
                 }
@@ -362,8 +411,9 @@ impl CommitLog for CassandraLog {
 
     fn start(&self, head: u64, writable: bool) -> Result<()> {
         if writable {
-            // Records a crash stopped between their claim and their move.
+            // Records a crash stopped between their claim and their rename.
             self.tidy_claims(head, &|_| false)?;
+            self.writable.store(true, Ordering::Release);
         }
         *self.durable.lock() = head;
         Ok(())
@@ -371,6 +421,11 @@ impl CommitLog for CassandraLog {
 
     fn exists(&self, seq: u64) -> Result<bool> {
         Ok(self.dir.exists(&*self.vfs, seq)? || self.client.get(seq)?.is_some())
+    }
+
+    fn settle(&self, seq: u64) -> Result<bool> {
+        // A SERIAL read finishes a claim a node accepted but did not commit.
+        Ok(self.dir.exists(&*self.vfs, seq)? || self.client.resolve(seq)?.is_some())
     }
 
     fn read_header(&self, seq: u64) -> Result<Option<Record>> {
@@ -432,6 +487,40 @@ impl CommitLog for CassandraLog {
             let _ = self.vfs.remove_file(&m.path);
         }
         w.discard(&*self.vfs);
+    }
+
+    fn check(&self, head: u64, problems: &mut Vec<String>) -> Result<()> {
+        // Records a crash left under their claim names get their own names first
+        // (a read-only handle only reads them where they are).
+        if self.writable.load(Ordering::Acquire) {
+            let _ = self.tidy_claims(0, &|_| false);
+        }
+        let mut seq = 1;
+        while seq <= head {
+            let to = head
+                .min(seq | ((1 << client::BUCKET_SHIFT) - 1))
+                .min(seq + client::RANGE_MAX - 1);
+            let rows = self.client.range(seq, to)?;
+            let mut expect = seq;
+            for (s, c) in rows {
+                if s != expect {
+                    problems.push(format!(
+                        "the Cassandra registry has no row for record {expect} (next row: {s})"
+                    ));
+                }
+                expect = s + 1;
+                if let Some(p) = self.verify_row(s, &c)? {
+                    problems.push(p);
+                }
+            }
+            if expect <= to {
+                problems.push(format!(
+                    "the Cassandra registry has no row for record {expect} (the head is {head})"
+                ));
+            }
+            seq = to + 1;
+        }
+        Ok(())
     }
 
     fn tidy(&self, head: u64, dead: &dyn Fn(u128) -> bool) -> Result<usize> {
