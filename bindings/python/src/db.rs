@@ -200,8 +200,8 @@ impl PyDatabase {
 
     /// The database folder.
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.inner.path.clone()
+    fn path(&self) -> String {
+        self.inner.path.to_string_lossy().into_owned()
     }
 
     /// After `CommitOutcomeUnknown`: whether the transaction `txn_id` committed,

@@ -5,7 +5,7 @@ use crate::convert::{to_bytes, to_json, to_py};
 use crate::errors::{SopErr, SopResult};
 use crate::range::{decode_item, Part, PyRange};
 use crate::tx::{StoreKind, TxInner};
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySlice, PyTuple};
 use serde_json::Value;
@@ -110,6 +110,26 @@ impl PyStore {
     ) -> PyResult<bool> {
         let (k, v) = (self.arg(key, "key")?, self.arg(value, "value")?);
         self.run(py, |s| put(s, mode, &k, &v))
+    }
+
+    /// A `(key, value)` pair of `put_many`, item number `n`.
+    fn pair(&self, item: &Bound<'_, PyAny>, n: u64) -> PyResult<(Arg<'static>, Arg<'static>)> {
+        let (k, v) = item
+            .extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()
+            .map_err(|_| SopErr::Type(format!("item {n} is not a (key, value) pair")))?;
+        let py = item.py();
+        let at = |e: PyErr| -> PyErr {
+            let msg = format!("item {n}: {}", e.value(py));
+            if e.is_instance_of::<PyTypeError>(py) {
+                SopErr::Type(msg).into()
+            } else {
+                SopErr::Invalid(msg).into()
+            }
+        };
+        Ok((
+            self.arg(&k, "key").map_err(at)?.into_owned(),
+            self.arg(&v, "value").map_err(at)?.into_owned(),
+        ))
     }
 
     /// `store[key] = value`: replace in a unique store, add in one with duplicates.
@@ -391,20 +411,17 @@ impl PyStore {
             if held.is_empty() {
                 return Ok(total);
             }
+            // A pair that does not convert stops the batch after the pairs before it.
             let mut chunk = Vec::with_capacity(held.len());
+            let mut failed = None;
             for item in &held {
-                let (k, v) = item
-                    .extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()
-                    .map_err(|_| {
-                        SopErr::Type(format!(
-                            "item {} is not a (key, value) pair",
-                            total + chunk.len() as u64
-                        ))
-                    })?;
-                chunk.push((
-                    self.arg(&k, "key")?.into_owned(),
-                    self.arg(&v, "value")?.into_owned(),
-                ));
+                match self.pair(item, total + chunk.len() as u64) {
+                    Ok(p) => chunk.push(p),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
             }
             let base = total;
             self.run(py, |s| {
@@ -413,6 +430,9 @@ impl PyStore {
                 }
                 Ok(())
             })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
             total += chunk.len() as u64;
         }
     }
