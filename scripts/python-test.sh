@@ -38,3 +38,4 @@ cd bindings/python
 # Tests run against the installed wheel, never the source folder.
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests
 "$venv/bin/python" -m mypy --strict --cache-dir "$target/mypy-cache" examples/typed_example.py
+"$venv/bin/python" examples/typed_example.py

@@ -159,6 +159,16 @@ impl PyRange {
 
 #[pymethods]
 impl PyRange {
+    /// `Range[...]` in annotations evaluated at run time (a `types.GenericAlias`).
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        item: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let alias = cls.py().import("types")?.getattr("GenericAlias")?;
+        Ok(alias.call1((cls, item))?.unbind())
+    }
+
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }

@@ -227,6 +227,16 @@ impl PyStore {
 
 #[pymethods]
 impl PyStore {
+    /// `Store[...]` in annotations evaluated at run time (a `types.GenericAlias`).
+    #[classmethod]
+    fn __class_getitem__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        item: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let alias = cls.py().import("types")?.getattr("GenericAlias")?;
+        Ok(alias.call1((cls, item))?.unbind())
+    }
+
     /// The store's name.
     #[getter]
     fn name(&self) -> &str {

@@ -259,3 +259,9 @@ def test_a_transaction_outlives_a_closed_handle(path: str) -> None:
         with db.transaction("read") as tx:
             assert tx.store("s")["k"] == "v"
 
+
+
+def test_generic_classes_can_be_subscripted_at_run_time() -> None:
+    alias = sop.Store[bytes, bytes]
+    assert alias.__origin__ is sop.Store and alias.__args__ == (bytes, bytes)
+    assert sop.Range[int].__origin__ is sop.Range

@@ -24,6 +24,7 @@ from ._errors import (
     UnavailableError,
     UnsupportedError,
 )
+from ._types import JSON, KeySpec, Mode
 from ._sop import Database, Range, Store, Transaction, __version__, open
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "Store",
     "Range",
     "__version__",
+    "JSON",
+    "KeySpec",
+    "Mode",
     "Error",
     "ConflictError",
     "CommitOutcomeUnknown",

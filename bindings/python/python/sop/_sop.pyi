@@ -19,13 +19,7 @@ from typing import (
     overload,
 )
 
-JSON = Union[None, bool, int, float, str, List["JSON"], Tuple["JSON", ...], Dict[str, "JSON"]]
-"""What a JSON store takes (tuples are read as lists; dict keys are str)."""
-
-KeySpec = Union[str, List[Dict[str, str]]]
-"""``"last,age:desc"``, or ``[{"field": "last", "order": "asc"}, ...]``."""
-
-Mode = Literal["write", "read", "nocheck"]
+from ._types import JSON, KeySpec, Mode
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -68,7 +62,7 @@ class Database:
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool: ...
+    ) -> Literal[False]: ...
 
 class Transaction:
     """A transaction; a context manager that commits on exit (rolls back on an exception)."""
@@ -114,7 +108,7 @@ class Transaction:
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool: ...
+    ) -> Literal[False]: ...
 
 class Store(Generic[_K, _V]):
     """A store in a transaction, used like an ordered dict."""
