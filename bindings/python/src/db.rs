@@ -149,6 +149,8 @@ impl PyDatabase {
             let tx = Bound::new(py, self.begin(py, mode)?)?;
             let result = r#fn.call1((tx.clone(),));
             let failed = match result {
+                // `fn` may have ended the transaction itself.
+                Ok(v) if !tx.get().is_active() => return Ok(v.unbind()),
                 Ok(v) => match tx.get().finish(py, true) {
                     Ok(()) => return Ok(v.unbind()),
                     Err(e) => e,

@@ -4,11 +4,12 @@
 
 use crate::convert::to_py;
 use crate::errors::{SopErr, SopResult};
-use crate::tx::TxInner;
+use crate::tx::{Slot, StoreKind, TxInner};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use serde_json::Value;
+use sop::RawRange;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -64,6 +65,28 @@ pub(crate) fn decode_item(b: &[u8], part: Part) -> SopResult<(Value, Value)> {
     Ok((k, v))
 }
 
+/// Read up to `n` items of range `key` into `buf`; true if the range ended (it
+/// is then dropped from the slot).
+fn read_batch(s: &mut Slot, key: u64, buf: &mut Buffered, n: usize, part: Part) -> SopResult<bool> {
+    let r = s.range(key)?;
+    let mut ended = false;
+    for _ in 0..n {
+        let Some(item) = r.next() else {
+            ended = true;
+            break;
+        };
+        let (k, v) = item?;
+        match buf {
+            Buffered::Json(b) => b.push_back(decode_item(&v, part)?),
+            Buffered::Raw(b) => b.push_back((k, v)),
+        }
+    }
+    if ended {
+        s.drop_range(key);
+    }
+    Ok(ended)
+}
+
 enum Buffered {
     Json(VecDeque<(Value, Value)>),
     Raw(VecDeque<(Bytes, Bytes)>),
@@ -82,19 +105,37 @@ pub struct PyRange {
 }
 
 impl PyRange {
-    pub(crate) fn new(tx: Arc<TxInner>, key: u64, json: bool, part: Part) -> PyRange {
-        PyRange {
+    /// Open a range made by `make` on store `i` and read its first batch, in one
+    /// call without the GIL.
+    pub(crate) fn open(
+        py: Python<'_>,
+        tx: Arc<TxInner>,
+        i: usize,
+        json: bool,
+        part: Part,
+        make: impl FnOnce(&StoreKind) -> SopResult<RawRange<'static>> + Send,
+    ) -> PyResult<PyRange> {
+        let mut buf = if json {
+            Buffered::Json(VecDeque::new())
+        } else {
+            Buffered::Raw(VecDeque::new())
+        };
+        let b = &mut buf;
+        let (key, done) = py.detach(|| {
+            tx.with(|s| {
+                let key = s.add_range(i, make)?;
+                let done = read_batch(s, key, b, FIRST_BATCH, part)?;
+                Ok((key, done))
+            })
+        })?;
+        Ok(PyRange {
             tx,
             key,
             part,
-            buf: if json {
-                Buffered::Json(VecDeque::new())
-            } else {
-                Buffered::Raw(VecDeque::new())
-            },
-            batch: FIRST_BATCH,
-            done: false,
-        }
+            buf,
+            batch: FIRST_BATCH * 2,
+            done,
+        })
     }
 
     /// Read the next batch into the buffer (without the GIL).
@@ -102,30 +143,8 @@ impl PyRange {
         let (tx, key, n, part) = (&self.tx, self.key, self.batch, self.part);
         self.batch = (self.batch * 2).min(MAX_BATCH);
         let buf = &mut self.buf;
-        let ended = py.detach(|| {
-            tx.with(|s| {
-                let r = s.range(key)?;
-                for _ in 0..n {
-                    let Some(item) = r.next() else {
-                        return Ok(true);
-                    };
-                    let (k, v) = item?;
-                    match buf {
-                        Buffered::Json(b) => b.push_back(decode_item(&v, part)?),
-                        Buffered::Raw(b) => b.push_back((k, v)),
-                    }
-                }
-                Ok::<_, SopErr>(false)
-            })
-        })?;
-        if ended {
-            self.done = true;
-            // The engine's range is no longer needed.
-            self.tx.with(|s| {
-                s.drop_range(key);
-                Ok(())
-            })?;
-        }
+        let ended = py.detach(|| tx.with(|s| read_batch(s, key, buf, n, part)))?;
+        self.done = ended;
         Ok(())
     }
 
@@ -174,6 +193,8 @@ impl PyRange {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // Also for items already read ahead.
+        self.tx.check()?;
         if let Some(x) = self.pop(py)? {
             return Ok(Some(x));
         }

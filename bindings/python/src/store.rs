@@ -176,28 +176,29 @@ impl PyStore {
     ) -> PyResult<PyRange> {
         let lo = start.map(|s| self.arg(s, "start")).transpose()?;
         let hi = stop.map(|s| self.arg(s, "stop")).transpose()?;
-        let (tx, i) = (&self.tx, self.idx);
-        let key = py.detach(|| {
-            tx.with(|s| {
-                s.add_range(i, |k| {
-                    let lo = match &lo {
-                        Some(a) => B::Included(key_bytes(k, a)?),
-                        None => B::Unbounded,
-                    };
-                    let hi = match &hi {
-                        Some(a) if stop_inclusive => B::Included(key_bytes(k, a)?),
-                        Some(a) => B::Excluded(key_bytes(k, a)?),
-                        None => B::Unbounded,
-                    };
-                    let raw = match k {
-                        StoreKind::Json(j) => j.raw(),
-                        StoreKind::Raw(r) => *r,
-                    };
-                    Ok(raw.range(lo, hi, reverse)?)
-                })
-            })
-        })?;
-        Ok(PyRange::new(self.tx.clone(), key, self.meta.json, part))
+        PyRange::open(
+            py,
+            self.tx.clone(),
+            self.idx,
+            self.meta.json,
+            part,
+            move |k| {
+                let lo = match &lo {
+                    Some(a) => B::Included(key_bytes(k, a)?),
+                    None => B::Unbounded,
+                };
+                let hi = match &hi {
+                    Some(a) if stop_inclusive => B::Included(key_bytes(k, a)?),
+                    Some(a) => B::Excluded(key_bytes(k, a)?),
+                    None => B::Unbounded,
+                };
+                let raw = match k {
+                    StoreKind::Json(j) => j.raw(),
+                    StoreKind::Raw(r) => *r,
+                };
+                Ok(raw.range(lo, hi, reverse)?)
+            },
+        )
     }
 
     /// The first item (last if `desc`), or None.

@@ -212,6 +212,10 @@ impl TxInner {
         let mut g = self.slot.lock();
         f(&mut g)
     }
+    /// `sop.ForkedError` in a child that inherited this transaction.
+    pub(crate) fn check(&self) -> SopResult<()> {
+        self.origin.check()
+    }
     /// Whether the process is a child that inherited this transaction.
     pub(crate) fn forked(&self) -> bool {
         self.origin.forked()
@@ -274,6 +278,11 @@ impl PyTransaction {
             })
         })?;
         Ok(())
+    }
+
+    /// Whether the transaction has not ended (false in a fork()ed child).
+    pub(crate) fn is_active(&self) -> bool {
+        !self.inner.forked() && self.inner.slot.lock().tx.is_some()
     }
 
     /// Roll back if still active; nothing else.
@@ -379,7 +388,7 @@ impl PyTransaction {
     /// Whether the transaction has not been committed or rolled back yet.
     #[getter]
     fn active(&self) -> bool {
-        !self.inner.forked() && self.inner.slot.lock().tx.is_some()
+        self.is_active()
     }
 
     /// `"write"`, `"read"` or `"nocheck"`.
@@ -413,7 +422,7 @@ impl PyTransaction {
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        if !self.active() {
+        if !self.is_active() {
             // Ended inside the block (an explicit commit or rollback).
             self.inner.origin.check()?;
             return Ok(false);
@@ -423,7 +432,7 @@ impl PyTransaction {
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.active() { "active" } else { "ended" };
+        let state = if self.is_active() { "active" } else { "ended" };
         format!("<sop.Transaction {} ({state})>", self.mode)
     }
 }

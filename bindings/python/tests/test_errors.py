@@ -148,3 +148,17 @@ def test_an_exclusive_handle_excludes_others(path: str) -> None:
     with sop.open(path):
         with pytest.raises(sop.InUseError):
             sop.open(path, exclusive=True)
+
+
+def test_run_in_transaction_accepts_a_function_that_ends_the_transaction(db: sop.Database) -> None:
+    with db.transaction() as tx:
+        tx.create_store("s")
+
+    def commits(tx: sop.Transaction) -> str:
+        tx.store("s")["k"] = "v"
+        tx.commit()
+        return "done"
+
+    assert db.run_in_transaction(commits) == "done"
+    with db.transaction("read") as tx:
+        assert tx.store("s")["k"] == "v"
