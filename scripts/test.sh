@@ -73,6 +73,7 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings || 
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc -p sop --no-deps --locked || true
 step "clippy (sop's API, without test-hooks)" cargo clippy -p sop --lib --locked -- -D warnings || true
 step "tests" run_tests cargo test --workspace --locked --no-fail-fast -- --test-threads 2 || true
+step "node binding (bindings/node)" bash scripts/node-test.sh || true
 step "sop without default features (no Redis code)" \
   run_tests cargo test -p sop --no-default-features --locked --test features || true
 
