@@ -6,6 +6,10 @@
 //! values (BigInt for integers beyond 2^53, `-0` kept) and maps the errors this
 //! crate throws (`[CODE] message`) to `SopError` classes.
 
+// napi-derive registers the exported functions only outside `cfg(test)`, so
+// a test build of this crate sees them unused.
+#![cfg_attr(test, allow(dead_code))]
+
 mod cursor;
 mod db;
 mod error;
