@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // Types of the `sop-db` package (SOP for Node.js).
 
 /** A JSON value as SOP stores it: integers beyond ±(2^53-1) are BigInt. */
