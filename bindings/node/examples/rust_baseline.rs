@@ -31,7 +31,10 @@ fn main() -> sop::Result<()> {
         let tx = db.begin(TxMode::ForWriting)?;
         let s = tx.create_json_store("j", unique.clone(), None)?;
         for i in 0..n {
-            s.upsert(&json!(key(i)), &json!({"i": i, "name": format!("item {i}")}))?;
+            s.upsert(
+                &json!(key(i)),
+                &json!({"i": i, "name": format!("item {i}")}),
+            )?;
         }
         drop(s);
         tx.commit()

@@ -51,6 +51,14 @@ pub(crate) struct TxState {
 // transaction never outlives it.
 unsafe impl Send for TxState {}
 
+/// Fields drop in declaration order, which would free the transaction before
+/// what borrows it: end the state first.
+impl Drop for TxState {
+    fn drop(&mut self) {
+        drop(self.end());
+    }
+}
+
 impl TxState {
     pub(crate) fn tx(&self) -> Result<&Transaction> {
         self.tx.as_deref().ok_or_else(ended)

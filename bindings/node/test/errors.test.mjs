@@ -113,3 +113,35 @@ test('an exclusive database is IN_USE for a second opener', () => {
   db.close()
   sop.open(path).close()
 })
+
+test('transactions dropped with open stores and ranges are rolled back when collected', async () => {
+  const { setFlagsFromString } = await import('node:v8')
+  const { runInNewContext } = await import('node:vm')
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc')
+  const db = sop.open(scratch())
+  db.transaction((tx) => tx.createStore('s').putMany(Array.from({ length: 100 }, (_, i) => [i, i])))
+  const collected = []
+  const registry = new FinalizationRegistry((id) => collected.push(id))
+  ;(() => {
+    for (let i = 0; i < 50; i++) {
+      const tx = db.begin()
+      const s = tx.openStore('s')
+      s.put(1000 + i, 'never committed')
+      const it = s.range()
+      it.next()
+      registry.register(tx, i)
+    }
+  })()
+  for (let i = 0; i < 10 && collected.length < 50; i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  assert.ok(collected.length > 0, 'some transactions were collected')
+  db.transaction((tx) => {
+    const s = tx.openStore('s')
+    assert.equal(s.count(), 100, 'nothing of the dropped transactions is there')
+    s.put('after', 1)
+  })
+  db.close()
+})
