@@ -77,7 +77,8 @@ class Transaction {
     try {
       return this.openStore(name)
     } catch (e) {
-      if (e.code !== 'NOT_FOUND') throw e
+      // Only a write transaction can create it.
+      if (e.code !== 'NOT_FOUND' || this.mode !== 'write') throw e
     }
     return wrapStore(call(() => this.#n.createStore(name, bytes, keySpec, engine)))
   }

@@ -150,6 +150,7 @@ test('store() opens or creates; listStores and dropStore', () => {
     assert.deepEqual(tx.listStores(), ['b'])
   })
   db.transaction('snapshot', (tx) => assert.deepEqual(tx.listStores(), ['b']))
+  db.transaction('read', (tx) => assert.throws(() => tx.store('c'), { code: 'NOT_FOUND' }))
   db.close()
 })
 
