@@ -11,12 +11,36 @@ function skipped(x) {
   return x === undefined || typeof x === 'function' || typeof x === 'symbol'
 }
 
+// Thrown by `plain` at a value JSON.stringify would get wrong.
+const BAIL = Symbol('not plain JSON')
+
+/** JSON.stringify's replacer: bail out at -0, NaN, ±Infinity and BigInt. */
+function plain(_k, v) {
+  if (typeof v === 'number') {
+    if (v === 0 ? 1 / v < 0 : !Number.isFinite(v)) throw BAIL
+  } else if (typeof v === 'bigint') throw BAIL
+  return v
+}
+
 /**
  * The JSON text of `v`, as JSON.stringify writes it, except that a BigInt is
  * written as its integer and -0 as `-0`. NaN and the infinities are refused
- * (JSON has no such numbers).
+ * (JSON has no such numbers). JSON.stringify does the work unless the value
+ * holds one of those; then `exact` does.
  */
 function encode(v) {
+  if (typeof v === 'string') return JSON.stringify(v)
+  try {
+    const t = JSON.stringify(v, plain)
+    if (t !== undefined) return t
+  } catch (e) {
+    if (e !== BAIL) throw e
+  }
+  return exact(v)
+}
+
+/** `encode`, one value at a time, in JavaScript. */
+function exact(v) {
   switch (typeof v) {
     case 'string':
       return JSON.stringify(v)
@@ -29,12 +53,12 @@ function encode(v) {
       return v ? 'true' : 'false'
     case 'object': {
       if (v === null) return 'null'
-      if (typeof v.toJSON === 'function') return encode(v.toJSON())
+      if (typeof v.toJSON === 'function') return exact(v.toJSON())
       if (Array.isArray(v)) {
         let out = '['
         for (let i = 0; i < v.length; i++) {
           if (i) out += ','
-          out += skipped(v[i]) ? 'null' : encode(v[i])
+          out += skipped(v[i]) ? 'null' : exact(v[i])
         }
         return out + ']'
       }
@@ -43,13 +67,32 @@ function encode(v) {
         const x = v[k]
         if (skipped(x)) continue
         if (out.length > 1) out += ','
-        out += JSON.stringify(k) + ':' + encode(x)
+        out += JSON.stringify(k) + ':' + exact(x)
       }
       return out + '}'
     }
     default:
       throw invalid(`${v === undefined ? 'undefined' : 'a ' + typeof v} is not a JSON value`)
   }
+}
+
+/** The JSON text of an array of [key, value] pairs (putMany). */
+function encodePairs(items) {
+  if (Array.isArray(items)) {
+    try {
+      const t = JSON.stringify(items, plain)
+      if (t !== undefined) return t
+    } catch (e) {
+      if (e !== BAIL) throw e
+    }
+  }
+  let t = '['
+  for (const pair of items) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid('putMany: an item is not a [key, value] pair')
+    if (t.length > 1) t += ','
+    t += '[' + encode(pair[0]) + ',' + encode(pair[1]) + ']'
+  }
+  return t + ']'
 }
 
 // A run of 16 or more digits that is not part of a decimal fraction or an
@@ -136,4 +179,4 @@ function parseExact(text) {
   return v
 }
 
-module.exports = { encode, decode, parseExact }
+module.exports = { encode, encodePairs, decode, parseExact }

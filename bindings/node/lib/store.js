@@ -1,7 +1,7 @@
 'use strict'
 // JsonStore and BytesStore: the items of a store, seen through a transaction.
 const { call, callAsync, sopError } = require('./errors')
-const { encode, decode } = require('./json')
+const { encode, encodePairs, decode } = require('./json')
 const { RangeIterator, AsyncRangeIterator } = require('./range')
 
 const MODES = { upsert: 0, add: 1, addIfAbsent: 2, update: 3 }
@@ -87,12 +87,7 @@ class JsonStore {
     return this.put(key, value, { mode: 'update' })
   }
   #many(items) {
-    let t = '['
-    for (const [k, v] of pairs(items)) {
-      if (t.length > 1) t += ','
-      t += '[' + encode(k) + ',' + encode(v) + ']'
-    }
-    return t + ']'
+    return encodePairs(pairs(items))
   }
   putMany(items, options) {
     const text = this.#many(items)

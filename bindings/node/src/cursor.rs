@@ -5,7 +5,8 @@ use crate::error::{closed, OrThrow, Result};
 use crate::job::{job, Bytes, Job};
 use crate::store::split_frame;
 use crate::tx::{Garbage, RangeState, TxCell};
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, BufferSlice};
+use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
 
@@ -97,12 +98,14 @@ impl NativeRange {
 
     /// The next items of a byte store's range: key, value, key, value, ...
     #[napi]
-    pub fn next_bytes(&self, n: u32) -> Result<Vec<Buffer>> {
+    pub fn next_bytes<'env>(&self, env: &'env Env, n: u32) -> Result<Vec<BufferSlice<'env>>> {
         let v = with(&self.cell, self.key, |r| {
             check_json(r, false)?;
             bytes_batch(r, n)
         })?;
-        Ok(v.into_iter().map(|b| b.0.into()).collect())
+        v.into_iter()
+            .map(|b| BufferSlice::copy_from(env, b.0))
+            .collect()
     }
     #[napi]
     pub fn next_bytes_async(&self, n: u32) -> AsyncTask<Job<Vec<Bytes>>> {

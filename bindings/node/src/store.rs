@@ -6,7 +6,8 @@ use crate::cursor::NativeRange;
 use crate::error::{closed, fail, invalid, OrThrow, Result};
 use crate::job::{job, Bytes, Job};
 use crate::tx::{Garbage, RangeState, StoreKind, TxCell};
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, BufferSlice};
+use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 use sop::{JsonStore, RawStore};
@@ -310,9 +311,13 @@ impl NativeStore {
         self.job(move |k| jdelete(k, &key))
     }
 
+    /// The value as a new Buffer (a copy: cheaper than handing the Vec over
+    /// for small values).
     #[napi]
-    pub fn bget(&self, key: &[u8]) -> Result<Option<Buffer>> {
-        Ok(self.with(|k| bget(k, key))?.map(|b| b.0.into()))
+    pub fn bget<'env>(&self, env: &'env Env, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
+        self.with(|k| bget(k, key))?
+            .map(|b| BufferSlice::copy_from(env, b.0))
+            .transpose()
     }
     #[napi]
     pub fn bget_async(&self, key: &[u8]) -> AsyncTask<Job<Option<Bytes>>> {

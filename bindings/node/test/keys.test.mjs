@@ -113,3 +113,15 @@ test('compound keys (a key spec) with BigInt and float fields', () => {
   })
   db.close()
 })
+
+test('putMany and getMany keep BigInt and -0 exact too', () => {
+  store((s) => {
+    assert.equal(s.putMany([[2n ** 60n, -0], [1, { a: 2n ** 64n }], ['plain', [1, 2]]]), 3)
+    assert.throws(() => s.putMany([['nan', NaN]]), { code: 'INVALID_INPUT' })
+    assert.throws(() => s.putMany([['no pair']]), { code: 'INVALID_INPUT' })
+    const [z, a, p] = s.getMany([2n ** 60n, 1, 'plain'])
+    assert.ok(Object.is(z, -0))
+    assert.deepEqual(a, { a: 2n ** 64n })
+    assert.deepEqual(p, [1, 2])
+  })
+})
