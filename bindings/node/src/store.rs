@@ -387,7 +387,7 @@ impl NativeStore {
     }
 
     /// Open a range over the items with keys between `lo` and `hi` (JSON text
-    /// for a JSON store, bytes given as hex-free buffers for a byte store; None
+    /// for a JSON store, the key bytes for a byte store; None
     /// is unbounded), ascending or descending.
     #[napi]
     pub fn range(
