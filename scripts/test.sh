@@ -84,6 +84,7 @@ step "tests" run_tests cargo test --workspace --locked --no-fail-fast -- --test-
 step "go binding (bindings/go: go vet, go test -race)" bash scripts/go-test.sh || true
 step "java binding (bindings/java, JUnit 5)" bash scripts/java-test.sh || true
 step "python (bindings/python: wheel, pytest, mypy)" scripts/python-test.sh || true
+step "node binding (bindings/node)" bash scripts/node-test.sh || true
 step "sop without default features (no Redis code)" \
   run_tests cargo test -p sop --no-default-features --locked --test features || true
 
