@@ -4,11 +4,12 @@
 //! several processes recovering after a killed one at the same time.
 //!
 //! These tests need the Redis that scripts/test.sh starts (SOP_TEST_REDIS_URL);
-//! they fail without it.
+//! they fail without it. The swarm and the hot counters run a second time with
+//! the registry on the test Cassandra node (SOP_TEST_CASSANDRA).
 
 mod support;
 
-use sop::{Coordination, Database, DbOptions, TxMode};
+use sop::{CassandraRegistry, Coordination, Database, DbOptions, Registry, TxMode};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,14 +26,51 @@ fn clustered(url: &str) -> DbOptions {
     }
 }
 
+/// The registry on the test Cassandra node (`SOP_TEST_CASSANDRA`, started by
+/// scripts/test.sh; a test needing it fails without it).
+fn cassandra() -> Registry {
+    let hosts = std::env::var("SOP_TEST_CASSANDRA").expect(
+        "SOP_TEST_CASSANDRA is not set: run through scripts/test.sh (it starts a Cassandra node)",
+    );
+    Registry::Cassandra(CassandraRegistry::new(
+        hosts.split(',').map(str::to_string).collect(),
+        "sop_processes",
+    ))
+}
+
+/// Make the folder's `sop.json` (Clustered through `url`) with `registry`, so
+/// the workers, which open it by path, use that registry.
+fn make_db(dir: &Path, url: &str, registry: Registry) {
+    Database::create_config_with(
+        dir,
+        Coordination::Redis {
+            url: url.to_string(),
+        },
+        registry,
+    )
+    .unwrap();
+}
+
 /// 8 processes x 300 transactions, each adding its own key to one brand-new store
 /// in a brand-new folder (every transaction opens the store or creates it).
 #[test]
 fn swarm_of_writers_on_a_brand_new_store() {
+    swarm(Registry::Folder);
+}
+
+/// The swarm with the registry and the commit point on Cassandra.
+#[test]
+fn swarm_of_writers_on_a_brand_new_store_with_the_registry_on_cassandra() {
+    swarm(cassandra());
+}
+
+fn swarm(registry: Registry) {
     let _g = support::serial();
     let url = redis_url();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
+    let registry_is_folder = registry.is_folder();
+    make_db(&dir, &url, registry);
     let t0 = Instant::now();
     let (procs, per) = (8u64, 300u64);
     let mut ws: Vec<Proc> = (0..procs)
@@ -107,7 +145,12 @@ fn swarm_of_writers_on_a_brand_new_store() {
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     eprintln!(
-        "swarm: {} commits by {procs} processes, {retries} retries, {:.1} s",
+        "swarm ({}): {} commits by {procs} processes, {retries} retries, {:.1} s",
+        if registry_is_folder {
+            "folder"
+        } else {
+            "cassandra"
+        },
         procs * per,
         t0.elapsed().as_secs_f64()
     );
@@ -120,10 +163,22 @@ fn swarm_of_writers_on_a_brand_new_store() {
 /// those values are exactly 1..=final (none lost, none twice).
 #[test]
 fn hot_counters_lose_and_double_nothing() {
+    hot_counters(Registry::Folder);
+}
+
+/// The hot counters with the registry and the commit point on Cassandra.
+#[test]
+fn hot_counters_lose_and_double_nothing_with_the_registry_on_cassandra() {
+    hot_counters(cassandra());
+}
+
+fn hot_counters(registry: Registry) {
     let _g = support::serial();
     let url = redis_url();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
+    let registry_is_folder = registry.is_folder();
+    make_db(&dir, &url, registry);
     let t0 = Instant::now();
     let (procs, incs, counters) = (8, 60u64, 10u32);
     let mut ws: Vec<Proc> = (0..procs)
@@ -198,7 +253,12 @@ fn hot_counters_lose_and_double_nothing() {
     tx.commit().unwrap();
     assert!(db.check().unwrap().is_ok());
     eprintln!(
-        "counters: {total} increments, {retries} retries, {:.1} s",
+        "counters ({}): {total} increments, {retries} retries, {:.1} s",
+        if registry_is_folder {
+            "folder"
+        } else {
+            "cassandra"
+        },
         t0.elapsed().as_secs_f64()
     );
     drop(db);

@@ -155,8 +155,10 @@ impl Database {
     /// (used after `Error::CommitOutcomeUnknown`).
     ///
     /// The answer is final: an attempt still in flight in the log (a claim a
-    /// Cassandra node accepted but did not finish) is settled first, so a
-    /// `false` cannot turn `true` later.
+    /// Cassandra node accepted but did not finish) is settled first, and where
+    /// a lost claim may still arrive later (a Cassandra registry) an empty
+    /// record takes the next sequence before a `false` is given, so a `false`
+    /// cannot turn `true` later. That needs a handle that may write.
     pub fn commit_outcome(&self, txn_id: u128, since_seq: u64) -> Result<bool> {
         let head = loop {
             let head = self.inner.catch_up()?.seq;
@@ -164,7 +166,21 @@ impl Database {
                 break head;
             }
         };
-        for seq in since_seq + 1..=head {
+        if self.committed_between(txn_id, since_seq, head)? {
+            return Ok(true);
+        }
+        if !self.inner.commits.lost_claims_linger() {
+            return Ok(false);
+        }
+        // A lost claim may still be queued in the registry: take the next
+        // sequence with an empty record, after which it can take none.
+        let fence = crate::maintenance::fencing::append_empty(&self.inner)?;
+        self.committed_between(txn_id, head, fence)
+    }
+
+    /// Whether a record in `from + 1..=to` is transaction `txn_id`'s.
+    fn committed_between(&self, txn_id: u128, from: u64, to: u64) -> Result<bool> {
+        for seq in from + 1..=to {
             if let Some(rec) = self.inner.commits.read_header(seq)? {
                 if rec.txn == txn_id {
                     return Ok(true);

@@ -108,6 +108,13 @@ pub(crate) trait CommitLog: Send + Sync {
     /// Whether record `seq` has been published (as far as this process can see).
     fn exists(&self, seq: u64) -> Result<bool>;
 
+    /// Whether an attempt to publish whose outcome was reported unknown may
+    /// still take a sequence later (a request queued in a remote registry), so
+    /// that only taking the next sequence settles it (`Database::commit_outcome`).
+    fn lost_claims_linger(&self) -> bool {
+        false
+    }
+
     /// Whether record `seq` exists, once any attempt to publish it that may
     /// still be in flight has been settled: after `Ok(false)` no attempt made
     /// so far can publish `seq`. Where publishing is one atomic step (a link),

@@ -10,9 +10,10 @@
 //! 2. `publish` (the commit point): a lightweight transaction
 //!    `INSERT ... IF NOT EXISTS` of the row `(seq) -> (file, len, checksum,
 //!    txn)` at SERIAL consistency. One claim wins per sequence. A request that
-//!    fails or times out may still have applied: a SERIAL read of the row
-//!    settles it (after that read no older attempt can take the sequence); only
-//!    if that read fails too is the outcome unknown.
+//!    fails or times out may still apply, even later (queued in the cluster):
+//!    only a row settles it, so the claimer reads at SERIAL and, while there is
+//!    no row, sends the same claim again (`settle_claim`); only if that keeps
+//!    failing is the outcome unknown.
 //! 3. `make_durable`: the row is durable once acknowledged (QUORUM commit of the
 //!    Paxos round; on one node, the commit log in `batch` mode). The file is then
 //!    renamed to its record name, `<seq>.rec`, in the same directory (atomic
@@ -181,6 +182,37 @@ impl CassandraLog {
                 format!("the registry names this file as record {seq}, but neither it nor the record's own name exists"),
             )),
         }
+    }
+
+    /// The outcome of a claim of `seq` whose reply was lost. Only a row settles
+    /// it (rows are never removed): the row names our file, or another. While
+    /// there is none, the lost request may still be queued in the cluster and
+    /// apply later (a SERIAL read settles proposals already accepted, not
+    /// requests yet to start), so the same claim is sent again: whichever copy
+    /// applies names our file, and once one has been answered a row exists.
+    fn settle_claim(&self, seq: u64, claim: &Claim) -> Result<bool> {
+        let mut last = None;
+        for attempt in 0..6u32 {
+            if attempt > 0 {
+                self.vfs
+                    .sleep(std::time::Duration::from_millis(20 << attempt));
+            }
+            match self.client.resolve(seq) {
+                Ok(Some(c)) => return Ok(c == *claim),
+                Ok(None) => {}
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            }
+            match self.client.claim(seq, claim) {
+                Ok(true) => return Ok(true),
+                // Taken meanwhile: the next round reads whose it is.
+                Ok(false) => {}
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Registry(format!("claim of {seq} not settled"))))
     }
 
     /// What is wrong with the record row `c` names for `seq`, if anything: its
@@ -360,15 +392,11 @@ impl CommitLog for CassandraLog {
         let won = match self.client.claim(seq, &claim) {
             Ok(won) => won,
             Err(e) => {
-                // The claim may have applied and its reply been lost: a serial
-                // read settles it for good. If that fails too, the outcome is
-                // unknown (the caller reports it and never retries).
-                tracing::warn!(seq, error = %e, "a claim failed; resolving it with a serial read");
-                match self.client.resolve(seq) {
-                    Ok(Some(c)) => c == claim,
-                    Ok(None) => false,
+                tracing::warn!(seq, error = %e, "a claim failed; settling it");
+                match self.settle_claim(seq, &claim) {
+                    Ok(won) => won,
                     Err(e2) => {
-                        tracing::warn!(seq, error = %e2, "the serial read failed too");
+                        tracing::warn!(seq, error = %e2, "the claim could not be settled");
                         // The row may name the file: never remove it here (not
                         // in `discard` either). Recovery renames it if a row
                         // names it, or removes it once this process is gone.
@@ -421,6 +449,10 @@ impl CommitLog for CassandraLog {
 
     fn exists(&self, seq: u64) -> Result<bool> {
         Ok(self.dir.exists(&*self.vfs, seq)? || self.client.get(seq)?.is_some())
+    }
+
+    fn lost_claims_linger(&self) -> bool {
+        true
     }
 
     fn settle(&self, seq: u64) -> Result<bool> {
