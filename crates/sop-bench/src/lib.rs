@@ -121,6 +121,11 @@ pub struct Args {
     /// loopback port for each run.
     #[arg(long)]
     pub redis: Option<String>,
+    /// The Cassandra node(s) the `sop-cassandra` engine keeps its registry on
+    /// (HOST:PORT[,HOST:PORT...]; keyspace `sop_bench`, SimpleStrategy 1 if created).
+    /// Required by that engine; the harness starts none.
+    #[arg(long, value_name = "HOST:PORT[,...]")]
+    pub cassandra: Option<String>,
     /// The program started for child processes: each engine's run (unless `--in-process`) and
     /// the swarm's writer processes (hidden subcommand `swarm-writer`); default this executable.
     /// Tests that call `run` from their own binary set it.
@@ -356,6 +361,7 @@ pub fn run(args: &Args) -> Result<Report> {
         sop_validated_reads: args.sop_read_mode == SopReadMode::ForReading,
         sop_owned_reads: args.sop_owned_reads,
         redis_url: args.redis.clone(),
+        cassandra: args.cassandra.clone(),
     };
     let swarm = args.workload == Workload::Swarm;
     if swarm {
@@ -547,6 +553,9 @@ fn run_in_child(args: &Args, engine: &str, base: &Path) -> Result<Vec<PhaseResul
     }
     if let Some(url) = &args.redis {
         cmd.args(["--redis", url]);
+    }
+    if let Some(hosts) = &args.cassandra {
+        cmd.args(["--cassandra", hosts]);
     }
     if args.sop_owned_reads {
         cmd.arg("--sop-owned-reads");

@@ -79,6 +79,8 @@ pub struct EngineConfig {
     pub sop_owned_reads: bool,
     /// `sop-redis`: this Redis instead of one started for the run.
     pub redis_url: Option<String>,
+    /// `sop-cassandra`: the Cassandra contact points of its registry.
+    pub cassandra: Option<String>,
 }
 
 /// Every engine this build knows, in the order they are run by default.
@@ -125,6 +127,18 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
                 sop::settings(cfg, false)
             ),
         ),
+        #[cfg(feature = "sop-engine")]
+        "sop-cassandra" => (
+            sop::version(),
+            format!(
+                "Standalone, the registry and the commit point on Cassandra at {} (keyspace \
+                 sop_bench; a lightweight transaction per commit); {}",
+                cfg.cassandra
+                    .as_deref()
+                    .unwrap_or("(none given: --cassandra)"),
+                sop::settings(cfg, false)
+            ),
+        ),
         other => bail!("{}", unknown_engine(other)),
     };
     Ok(EngineInfo {
@@ -150,14 +164,17 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
         "sop-shared" => Box::new(sop::SopEngine::open_shared(dir, cfg)?),
         #[cfg(feature = "sop-engine")]
         "sop-redis" => Box::new(sop::SopEngine::open_clustered(dir, cfg)?),
+        #[cfg(feature = "sop-engine")]
+        "sop-cassandra" => Box::new(sop::SopEngine::open_cassandra(dir, cfg)?),
         other => bail!("{}", unknown_engine(other)),
     })
 }
 
 fn unknown_engine(name: &str) -> String {
     let hint = match name {
-        "sop" | "sop-shared" | "sop-redis" => {
-            " (build with `--features sop-engine`; sop-redis also needs redis-server installed)"
+        "sop" | "sop-shared" | "sop-redis" | "sop-cassandra" => {
+            " (build with `--features sop-engine`; sop-redis also needs redis-server installed, \
+             sop-cassandra a node named by --cassandra)"
         }
         "rocksdb" => " (build with `--features rocksdb`)",
         _ => "",

@@ -171,11 +171,27 @@ impl SopEngine {
         Ok(e)
     }
 
+    /// `sop-cassandra`: Standalone, the registry on the Cassandra `cfg` names.
+    pub fn open_cassandra(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        let registry = cassandra_registry(cfg.cassandra.as_deref())?;
+        Self::open_with(dir, cfg, None, false, Some(registry))
+    }
+
     fn open_in(
         dir: &Path,
         cfg: &EngineConfig,
         redis_url: Option<String>,
         exclusive: bool,
+    ) -> Result<Self> {
+        Self::open_with(dir, cfg, redis_url, exclusive, None)
+    }
+
+    fn open_with(
+        dir: &Path,
+        cfg: &EngineConfig,
+        redis_url: Option<String>,
+        exclusive: bool,
+        registry: Option<sop::Registry>,
     ) -> Result<Self> {
         let coordination = redis_url.map(|url| sop::Coordination::Redis { url });
         let db = sop::Database::open(
@@ -184,6 +200,7 @@ impl SopEngine {
                 node_cache_bytes: usize::try_from(cfg.cache_bytes).unwrap_or(usize::MAX),
                 coordination,
                 exclusive,
+                registry,
                 ..Default::default()
             },
         )
@@ -297,4 +314,15 @@ impl Engine for SopEngine {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The registry of the `sop-cassandra` engine: keyspace `sop_bench` at `hosts`.
+pub fn cassandra_registry(hosts: Option<&str>) -> Result<sop::Registry> {
+    let hosts = hosts.ok_or_else(|| {
+        anyhow::anyhow!("engine sop-cassandra needs --cassandra HOST:PORT (a running node)")
+    })?;
+    Ok(sop::Registry::Cassandra(sop::CassandraRegistry::new(
+        hosts.split(',').map(str::to_string).collect(),
+        "sop_bench",
+    )))
 }

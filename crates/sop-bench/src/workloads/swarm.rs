@@ -39,7 +39,7 @@ pub const NOT_APPLICABLE: &str =
 pub const WRITER_SUBCOMMAND: &str = "swarm-writer";
 
 pub fn applies_to(engine: &str) -> bool {
-    matches!(engine, "sop" | "sop-redis")
+    matches!(engine, "sop" | "sop-redis" | "sop-cassandra")
 }
 
 /// Refuses what cannot run: no SOP in this build, or an empty shape.
@@ -75,6 +75,9 @@ mod imp {
     /// The run's shape (the database folder and Redis are filled in per engine).
     fn config(args: &Args, db: PathBuf, redis: Option<String>) -> Config {
         let mut cfg = Config::new(db, redis, args.count(), args.txns);
+        if let Some(hosts) = &args.cassandra {
+            cfg.cassandra = Some(hosts.clone());
+        }
         if let Some(s) = args.slot_length {
             cfg.slot_length = s;
         }
@@ -104,6 +107,14 @@ mod imp {
                 "Clustered: the writer processes coordinate through {redis} (node locks, shared \
                  node cache, head hints, process leases)"
             )
+        } else if engine == "sop-cassandra" {
+            format!(
+                "Standalone, the registry and the commit point on Cassandra at {} (keyspace \
+                 sop_bench): a lightweight transaction claims each commit's sequence",
+                args.cassandra
+                    .as_deref()
+                    .unwrap_or("(none given: --cassandra)")
+            )
         } else {
             "Standalone: the writer processes share one host; the exclusive link() of the log \
              serializes their commits, no lock server"
@@ -126,7 +137,7 @@ mod imp {
     pub fn run(engine: &str, dir: &Path, rec: &mut Recorder<'_>, args: &Args) -> Result<()> {
         // sop-redis: the Redis `--redis` names, or one started for this run.
         let (redis, url) = match (engine, &args.redis) {
-            ("sop", _) => (None, None),
+            ("sop", _) | ("sop-cassandra", _) => (None, None),
             ("sop-redis", Some(url)) => (None, Some(url.clone())),
             ("sop-redis", None) => {
                 let r = BenchRedis::start()?;
@@ -135,7 +146,12 @@ mod imp {
             }
             (other, _) => bail!("{other}: {NOT_APPLICABLE}"),
         };
-        let cfg = config(args, dir.join("db"), url);
+        let mut cfg = config(args, dir.join("db"), url);
+        if engine != "sop-cassandra" {
+            cfg.cassandra = None;
+        } else if cfg.cassandra.is_none() {
+            bail!("engine sop-cassandra needs --cassandra HOST:PORT (a running node)");
+        }
         rec.progress("load");
         bench::load(&cfg).with_context(|| format!("{engine}: loading {} keys", cfg.keys))?;
         let program = match &args.writer_exe {

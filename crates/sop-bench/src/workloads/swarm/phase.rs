@@ -37,6 +37,9 @@ pub struct Config {
     pub hot_keys: u64,
     /// Items per node of the benchmark store.
     pub slot_length: usize,
+    /// Cassandra contact points: the registry there (saved in the folder's
+    /// sop.json, so the writers, which open it by path, use it). `None`: the folder's.
+    pub cassandra: Option<String>,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             hot_fraction: 0.1,
             hot_keys: 100,
             slot_length: sop::DEFAULT_SLOT_LENGTH,
+            cassandra: None,
         }
     }
 }
@@ -129,6 +133,12 @@ pub fn load(cfg: &Config) -> sop::Result<()> {
             coordination: Some(match &cfg.redis {
                 Some(url) => Coordination::Redis { url: url.clone() },
                 None => Coordination::Standalone,
+            }),
+            registry: cfg.cassandra.as_ref().map(|hosts| {
+                sop::Registry::Cassandra(sop::CassandraRegistry::new(
+                    hosts.split(',').map(str::to_string).collect(),
+                    "sop_bench",
+                ))
             }),
             recovery_interval: None,
             ..Default::default()
