@@ -85,6 +85,8 @@ step "go binding (bindings/go: go vet, go test -race)" bash scripts/go-test.sh |
 step "java binding (bindings/java, JUnit 5)" bash scripts/java-test.sh || true
 step "python (bindings/python: wheel, pytest, mypy)" scripts/python-test.sh || true
 step "node binding (bindings/node)" bash scripts/node-test.sh || true
+# After the bindings' steps: reuses what they built (the venv, the Node module, the Java classes).
+step "interop (one folder, five languages: Python, Go, Java, Node, sop CLI)" bash scripts/interop-test.sh || true
 step "sop without default features (no Redis code)" \
   run_tests cargo test -p sop --no-default-features --locked --test features || true
 
