@@ -51,6 +51,49 @@ EOF
   echo "$cache/lib"
 }
 
+# Start the node of folder $1 (its conf/ written by start_test_cassandra) with
+# the jars in $2 and the java $3, in the background; its pid goes to $1/cassandra.pid.
+launch_cassandra() {
+  local dir=$1 lib=$2 java=$3
+  # Cassandra's own JVM options for JDK 17 (conf/jvm17-server.options).
+  nohup nice "$java" -Xms512m -Xmx512m -Xmn128m -Xss256k \
+    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m \
+    -XX:+ExitOnOutOfMemoryError -Djdk.attach.allowAttachSelf=true \
+    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED \
+    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED \
+    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED \
+    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED \
+    --add-exports java.sql/java.sql=ALL-UNNAMED \
+    --add-exports java.base/java.lang.ref=ALL-UNNAMED \
+    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED \
+    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED \
+    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED \
+    --add-opens java.base/java.lang.module=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.math=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.module=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED \
+    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED \
+    --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens java.base/java.io=ALL-UNNAMED \
+    --add-opens java.base/java.lang.reflect=ALL-UNNAMED \
+    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED \
+    --add-opens java.base/java.lang=ALL-UNNAMED \
+    --add-opens java.base/java.util=ALL-UNNAMED \
+    -Dio.netty.tryReflectionSetAccessible=true \
+    -Dcassandra.config="file://$dir/conf/cassandra.yaml" \
+    -Dlogback.configurationFile="$dir/conf/logback.xml" \
+    -Dcassandra.storagedir="$dir/data" \
+    -Dcassandra-foreground=yes \
+    -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+    -Dcassandra.ring_delay_ms=100 \
+    -cp "$dir/conf:$lib/*" \
+    org.apache.cassandra.service.CassandraDaemon >"$dir/stdout.log" 2>&1 &
+  echo $! >"$dir/cassandra.pid"
+}
+
 start_test_cassandra() {
   local java lib port dir
   java="$(cassandra_java)" || return 1
@@ -94,49 +137,17 @@ EOF
   <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 EOF
-  # Cassandra's own JVM options for JDK 17 (conf/jvm17-server.options).
-  nohup nice "$java" -Xms512m -Xmx512m -Xmn128m -Xss256k \
-    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m \
-    -XX:+ExitOnOutOfMemoryError -Djdk.attach.allowAttachSelf=true \
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED \
-    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED \
-    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED \
-    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED \
-    --add-exports java.sql/java.sql=ALL-UNNAMED \
-    --add-exports java.base/java.lang.ref=ALL-UNNAMED \
-    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED \
-    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED \
-    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED \
-    --add-opens java.base/java.lang.module=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.math=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.module=ALL-UNNAMED \
-    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED \
-    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED \
-    --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
-    --add-opens java.base/java.io=ALL-UNNAMED \
-    --add-opens java.base/java.lang.reflect=ALL-UNNAMED \
-    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED \
-    --add-opens java.base/java.lang=ALL-UNNAMED \
-    --add-opens java.base/java.util=ALL-UNNAMED \
-    -Dio.netty.tryReflectionSetAccessible=true \
-    -Dcassandra.config="file://$dir/conf/cassandra.yaml" \
-    -Dlogback.configurationFile="$dir/conf/logback.xml" \
-    -Dcassandra.storagedir="$dir/data" \
-    -Dcassandra-foreground=yes \
-    -Dcassandra.skip_wait_for_gossip_to_settle=0 \
-    -Dcassandra.ring_delay_ms=100 \
-    -cp "$dir/conf:$lib/*" \
-    org.apache.cassandra.service.CassandraDaemon >"$dir/stdout.log" 2>&1 &
-  SOP_TEST_CASSANDRA_PID=$!
+  printf '%s\n%s\n' "$lib" "$java" >"$dir/launch.args"
+  launch_cassandra "$dir" "$lib" "$java"
+  SOP_TEST_CASSANDRA_PID=$(cat "$dir/cassandra.pid")
   SOP_TEST_CASSANDRA_DIR=$dir
+  export SOP_TEST_CASSANDRA_DIR
   SOP_TEST_CASSANDRA_PORT=$port
   # Chain onto the caller's EXIT trap (the Redis helper sets one too).
   local prev
   prev="$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")"
-  trap "kill -9 $SOP_TEST_CASSANDRA_PID 2>/dev/null; rm -rf '$dir'; $prev" EXIT
+  # The pid file, not the pid: a test may restart the node (restart_test_cassandra).
+  trap "kill -9 \$(cat '$dir/cassandra.pid' 2>/dev/null) 2>/dev/null; rm -rf '$dir'; $prev" EXIT
   echo "== test Cassandra starting on 127.0.0.1:$port (pid $SOP_TEST_CASSANDRA_PID, data $dir)"
 }
 
@@ -154,4 +165,26 @@ wait_test_cassandra() {
   SOP_TEST_CASSANDRA="127.0.0.1:$SOP_TEST_CASSANDRA_PORT"
   export SOP_TEST_CASSANDRA
   echo "== test Cassandra at $SOP_TEST_CASSANDRA"
+}
+
+# For tests: kill the node of $SOP_TEST_CASSANDRA_DIR at once (SIGKILL, as a
+# crash or a power cut of its host would) and start it again on the same data
+# and port; returns once it takes connections again.
+restart_test_cassandra() {
+  local dir=${SOP_TEST_CASSANDRA_DIR:?SOP_TEST_CASSANDRA_DIR is not set} before i=0 lib java
+  kill -9 "$(cat "$dir/cassandra.pid")" 2>/dev/null || true
+  while kill -0 "$(cat "$dir/cassandra.pid")" 2>/dev/null; do sleep 0.1; done
+  before=$(grep -c "Startup complete" "$dir/system.log" 2>/dev/null || true)
+  { read -r lib; read -r java; } <"$dir/launch.args"
+  launch_cassandra "$dir" "$lib" "$java"
+  until [ "$(grep -c "Startup complete" "$dir/system.log" 2>/dev/null || true)" -gt "$before" ]; do
+    i=$((i + 1))
+    if ! kill -0 "$(cat "$dir/cassandra.pid")" 2>/dev/null || [ $i -gt 1200 ]; then
+      echo "the test Cassandra did not restart; the end of its log:" >&2
+      tail -40 "$dir/system.log" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "== test Cassandra restarted (pid $(cat "$dir/cassandra.pid"))"
 }

@@ -5,46 +5,12 @@
 //! is lost, and several handles committing through one node.
 
 use sop::{CassandraRegistry, Database, DbOptions, Error, Registry, StoreOptions, TxMode};
+mod support;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Counts the engine's events whose message contains a text (in the threads
-/// where it is the default subscriber).
-struct Count {
-    text: &'static str,
-    n: Arc<AtomicU64>,
-}
-
-struct Message(String);
-
-impl tracing::field::Visit for Message {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl tracing::Subscriber for Count {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, e: &tracing::Event<'_>) {
-        let mut m = Message(String::new());
-        e.record(&mut m);
-        if m.0.contains(self.text) {
-            self.n.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
+use support::Count;
 
 fn registry(timeout_ms: u64) -> Registry {
     let hosts = std::env::var("SOP_TEST_CASSANDRA").expect(

@@ -81,3 +81,41 @@ impl Drop for RoMount {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// Counts the engine's events whose message contains a text (in the threads
+/// where it is the default subscriber).
+pub struct Count {
+    pub text: &'static str,
+    pub n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl tracing::Subscriber for Count {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        let mut m = Message(String::new());
+        e.record(&mut m);
+        if m.0.contains(self.text) {
+            self.n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
