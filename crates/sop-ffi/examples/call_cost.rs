@@ -3,10 +3,12 @@
 //! commit, then N gets in a NoCheck transaction, each on a new database, done
 //! four ways: a byte store and a JSON store, each through the `sop` crate
 //! directly and through the C ABI functions (called from Rust: the cost of the
-//! ABI layer itself, without any foreign runtime). Keys `key_{i}` and values
-//! `value_{i}` for the byte store (the `sop-go` workload's shape); for the JSON
-//! store the key is the number i and the value `{"v":"value_{i}"}`.
-//! The language bindings run the same work (bindings/go/cmd/callcost).
+//! ABI layer itself, without any foreign runtime). The byte store's keys are 24
+//! bytes, `key_` and i in 20 digits, and its values 150 bytes, `value_` and i in
+//! 20 digits padded with `x`; for the JSON store the key is the number i and the
+//! value `{"v":"value_{i}"}`. The language bindings run the same work
+//! (scripts/bench-call-cost.sh runs them all and collects the `CALLCOST` lines
+//! each prints into one table).
 //!
 //! `cargo run --release -p sop-ffi --example call_cost -- [--count N] DIR`
 
@@ -43,16 +45,45 @@ impl Watch {
     }
 }
 
-/// The calling thread's time on a CPU, in ns (Linux: /proc/thread-self/schedstat).
-fn thread_cpu_ns() -> u128 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+/// `struct timespec` of 64-bit Linux.
+#[repr(C)]
+struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
 }
 
-fn report(what: &str, n: usize, t: &Times) {
+/// Linux's clock of the calling thread's CPU time.
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// The calling thread's time on a CPU, in ns (`clock_gettime`, exact to the
+/// call, where /proc/thread-self/schedstat lags by up to a scheduler tick).
+fn thread_cpu_ns() -> u128 {
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+/// The human line, then the machine-readable lines scripts/bench-call-cost.sh
+/// collects: `CALLCOST lang=L op=OP n=N ns_wall=W ns_cpu=C` (ns per call).
+fn report(what: &str, lang: &str, kind: &str, n: usize, t: &Times) {
     let per = |ns: u128| ns as f64 / n as f64;
+    for (op, wall, cpu) in [("put", t.put, t.put_cpu), ("get", t.get, t.get_cpu)] {
+        println!(
+            "CALLCOST lang={lang} op={kind}_{op} n={n} ns_wall={:.0} ns_cpu={:.0} cpu=thread",
+            per(wall),
+            per(cpu)
+        );
+    }
     println!(
         "{what:<28} put {:>6.0} ns/op (cpu {:>6.0})   commit {:>6.1} ms   get {:>6.0} ns/op (cpu {:>6.0})",
         per(t.put),
@@ -65,8 +96,10 @@ fn report(what: &str, n: usize, t: &Times) {
 
 fn keys(n: usize) -> (Vec<String>, Vec<String>) {
     (
-        (0..n).map(|i| format!("key_{i}")).collect(),
-        (0..n).map(|i| format!("value_{i}")).collect(),
+        (0..n).map(|i| format!("key_{i:020}")).collect(),
+        (0..n)
+            .map(|i| format!("value_{i:020}{:x<124}", ""))
+            .collect(),
     )
 }
 
@@ -291,19 +324,31 @@ fn main() -> Res {
     );
     report(
         "rust, sop crate, bytes",
+        "rust",
+        "bytes",
         n,
         &rust_bytes(&dir.join("rust-bytes"), n)?,
     );
     report(
         "rust, C ABI, bytes",
+        "rust-cabi",
+        "bytes",
         n,
         &abi_bytes(&dir.join("abi-bytes"), n)?,
     );
     report(
         "rust, sop crate, json",
+        "rust",
+        "json",
         n,
         &rust_json(&dir.join("rust-json"), n)?,
     );
-    report("rust, C ABI, json", n, &abi_json(&dir.join("abi-json"), n)?);
+    report(
+        "rust, C ABI, json",
+        "rust-cabi",
+        "json",
+        n,
+        &abi_json(&dir.join("abi-json"), n)?,
+    );
     Ok(())
 }

@@ -2,9 +2,12 @@
 // (docs/BENCHMARKS.md, "Cost per call over the C ABI"): N puts in one writing
 // transaction, its commit, then N gets in a NoCheck transaction, each on a new
 // database, the same work as the Rust example crates/sop-ffi/examples/call_cost.rs.
-// A byte store with keys key_{i} and values value_{i}; a JSON store with the
-// key i and the value {"v":"value_{i}"} (a struct through encoding/json); and
-// the byte store filled by one PutMany call.
+// A byte store with 24-byte keys (key_ and i in 20 digits) and 150-byte values
+// (value_ and i in 20 digits, padded with x); a JSON store with the key i and
+// the value {"v":"value_{i}"} (a struct through encoding/json); and the byte
+// store filled by one PutMany call. Besides its human lines it prints the
+// machine-readable lines scripts/bench-call-cost.sh collects:
+// CALLCOST lang=go op=OP n=N ns_wall=W ns_cpu=C (ns per call).
 //
 //	go run ./cmd/callcost [-count N] DIR
 package main
@@ -17,7 +20,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 
 	sop "github.com/sop-rs/sop/bindings/go"
 )
@@ -39,27 +44,30 @@ func (w watch) stop() (time.Duration, time.Duration) {
 	return time.Since(w.wall), threadCPU() - w.cpu
 }
 
-// threadCPU is the calling thread's time on a CPU (Linux:
-// /proc/thread-self/schedstat, in ns).
+// threadCPU is the calling thread's time on a CPU (Linux: clock_gettime of
+// CLOCK_THREAD_CPUTIME_ID, exact to the call, where /proc/thread-self/schedstat
+// lags by up to a scheduler tick).
 func threadCPU() time.Duration {
-	b, err := os.ReadFile("/proc/thread-self/schedstat")
-	if err != nil {
+	const clockThreadCPUTimeID = 3 // Linux
+	var ts syscall.Timespec
+	_, _, errno := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID,
+		uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
 		return 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	ns, _ := strconv.ParseInt(f[0], 10, 64)
-	return time.Duration(ns)
+	return time.Duration(ts.Nano())
 }
 
 type doc struct {
 	V string `json:"v"`
 }
 
-func report(what string, n int, t times) {
+func report(what, kind string, n int, t times) {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
+	if kind != "" {
+		fmt.Printf("CALLCOST lang=go op=%s_put n=%d ns_wall=%.0f ns_cpu=%.0f cpu=thread\n", kind, n, per(t.put), per(t.putCPU))
+		fmt.Printf("CALLCOST lang=go op=%s_get n=%d ns_wall=%.0f ns_cpu=%.0f cpu=thread\n", kind, n, per(t.get), per(t.getCPU))
+	}
 	fmt.Printf("%-28s put %6.0f ns/op (cpu %6.0f)   commit %6.1f ms   get %6.0f ns/op (cpu %6.0f)\n",
 		what, per(t.put), per(t.putCPU), float64(t.commit.Nanoseconds())/1e6, per(t.get), per(t.getCPU))
 }
@@ -120,8 +128,8 @@ func main() {
 	keys := make([][]byte, *n)
 	vals := make([][]byte, *n)
 	for i := range *n {
-		keys[i] = []byte("key_" + strconv.Itoa(i))
-		vals[i] = []byte("value_" + strconv.Itoa(i))
+		keys[i] = fmt.Appendf(nil, "key_%020d", i)
+		vals[i] = fmt.Appendf(nil, "value_%020d%s", i, strings.Repeat("x", 124))
 	}
 	createBytes := func(tx *sop.Tx) (any, error) { return tx.CreateByteStore("kv", sop.StoreOptions{}) }
 	openBytes := func(tx *sop.Tx) (any, error) { return tx.ByteStore("kv") }
@@ -150,7 +158,7 @@ func main() {
 		return nil
 	}, openBytes, readBytes)
 	check(err)
-	report("go, cgo, bytes", *n, t)
+	report("go, cgo, bytes", "bytes", *n, t)
 
 	t, err = run(filepath.Join(dir, "go-bytes-batch"), createBytes, func(s any) error {
 		items := make([]sop.ByteItem, len(keys))
@@ -164,7 +172,7 @@ func main() {
 		return err
 	}, openBytes, readBytes)
 	check(err)
-	report("go, cgo, bytes, PutMany", *n, t)
+	report("go, cgo, bytes, PutMany", "", *n, t)
 
 	t, err = run(filepath.Join(dir, "go-json"), func(tx *sop.Tx) (any, error) {
 		return tx.CreateJSONStore("kv", sop.StoreOptions{})
@@ -190,7 +198,7 @@ func main() {
 		return nil
 	})
 	check(err)
-	report("go, cgo, json", *n, t)
+	report("go, cgo, json", "json", *n, t)
 }
 
 func check(err error) {

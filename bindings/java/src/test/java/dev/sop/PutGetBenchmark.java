@@ -16,8 +16,11 @@ import java.util.stream.Stream;
 /**
  * Cost per call over the C ABI from Java (docs/BENCHMARKS.md): N puts in one writing
  * transaction, its commit, then N gets in a NoCheck transaction, each on a new database, on a
- * byte store (keys {@code key_i}, values {@code value_i}) and a JSON store (key the number i,
- * value {@code {"v":"value_i"}}): the work of the Rust twin crates/sop-ffi/examples/call_cost.rs.
+ * byte store (24-byte keys: {@code key_} and i in 20 digits; 150-byte values: {@code value_} and
+ * i in 20 digits, padded with {@code x}) and a JSON store (key the number i, value
+ * {@code {"v":"value_i"}}): the work of the Rust twin crates/sop-ffi/examples/call_cost.rs.
+ * Besides its human lines it prints the machine-readable lines scripts/bench-call-cost.sh
+ * collects: {@code CALLCOST lang=java op=OP n=N ns_wall=W ns_cpu=C} (ns per call).
  * Also: the same puts through one batch call ({@code putAll}), a scan, and an empty call
  * ({@code sop_abi_version}), the floor of a JNA direct-mapped call.
  *
@@ -83,8 +86,8 @@ public final class PutGetBenchmark {
     private static void bytes(Path dir, int n, boolean batch, boolean print) {
         List<Item<byte[], byte[]>> items = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            items.add(new Item<>(("key_" + i).getBytes(StandardCharsets.UTF_8),
-                    ("value_" + i).getBytes(StandardCharsets.UTF_8)));
+            items.add(new Item<>(String.format("key_%020d", i).getBytes(StandardCharsets.UTF_8),
+                    (String.format("value_%020d", i) + "x".repeat(124)).getBytes(StandardCharsets.UTF_8)));
         }
         try (Sop db = Sop.open(dir)) {
             Span put;
@@ -116,7 +119,8 @@ public final class PutGetBenchmark {
                 get = Span.since(t0);
             }
             long scan = scan(db, n, tx -> tx.openByteStore("kv"));
-            report(print, batch ? "Java, byte store, putAll" : "Java, byte store", n, put, commit, get, scan);
+            report(print, batch ? "Java, byte store, putAll" : "Java, byte store", batch ? null : "bytes", n, put,
+                    commit, get, scan);
         }
     }
 
@@ -155,7 +159,8 @@ public final class PutGetBenchmark {
                 get = Span.since(t0);
             }
             long scan = scan(db, n, tx -> tx.openJsonStore("kv"));
-            report(print, batch ? "Java, JSON store, putAll" : "Java, JSON store", n, put, commit, get, scan);
+            report(print, batch ? "Java, JSON store, putAll" : "Java, JSON store", batch ? null : "json", n, put,
+                    commit, get, scan);
         }
     }
 
@@ -181,7 +186,14 @@ public final class PutGetBenchmark {
         }
     }
 
-    private static void report(boolean print, String what, int n, Span put, long commit, Span get, long scan) {
+    private static void report(boolean print, String what, String kind, int n, Span put, long commit, Span get,
+            long scan) {
+        if (print && kind != null) {
+            System.out.printf("CALLCOST lang=java op=%s_put n=%d ns_wall=%.0f ns_cpu=%.0f cpu=thread%n", kind, n,
+                    (double) put.wall() / n, (double) put.cpu() / n);
+            System.out.printf("CALLCOST lang=java op=%s_get n=%d ns_wall=%.0f ns_cpu=%.0f cpu=thread%n", kind, n,
+                    (double) get.wall() / n, (double) get.cpu() / n);
+        }
         if (print) {
             System.out.printf("%-28s put %6.0f ns/op (cpu %6.0f)   commit %6.1f ms   get %6.0f ns/op (cpu %6.0f)"
                     + "   scan %5.0f ns/item%n", what, (double) put.wall() / n, (double) put.cpu() / n, commit / 1e6,
