@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Node.js binding's tests (bindings/node): installs the package's tools from
-# npm (npm ci), builds the native module with the napi-rs CLI, and runs
+# npm (npm ci), builds the native module with cargo (the workspace build) and runs
 # `node --test`. Needs node and npm; the interop tests need the `sop` CLI of the
 # workspace build (built here if missing), the Clustered tests SOP_TEST_REDIS_URL
 # (scripts/test.sh exports it; without it they fail).
@@ -17,5 +17,9 @@ done
 
 cd bindings/node
 npm ci --no-audit --no-fund --loglevel=error
-npm run build
+# The native module from the workspace's own build (target/debug, shared with
+# every other step) instead of `npm run build`: the napi CLI always passes
+# --target, which builds sop a second time into target/<triple>/.
+cargo build -p sop-node --locked
+cp "$CARGO_TARGET_DIR/debug/libsop_node.so" "sop.linux-$(node -p process.arch)-gnu.node"
 node --test --test-concurrency=2 test/*.test.mjs
