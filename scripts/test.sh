@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole default test suite. Installs what it needs first (Redis from Debian
 # packages, what FUSE needs for the cutfs tests, Cassandra's jars from Maven
-# Central) and starts a private Redis and a private Cassandra node on free
-# loopback ports. Run from anywhere. Every step runs even when one before it
+# Central, moto's S3 server from PyPI if it is not on PATH) and starts a private
+# Redis, a private Cassandra node and a private S3 server on free loopback
+# ports. Run from anywhere. Every step runs even when one before it
 # failed (the build aside); a summary of what ran ends the output, and the exit
 # status is 1 if anything failed.
 set -euo pipefail
@@ -24,6 +25,10 @@ ensure_fuse
 # shellcheck source=scripts/cassandra-env.sh
 . scripts/cassandra-env.sh
 start_test_cassandra
+# A private S3 server (moto's, in memory) for the object store backend's tests.
+# shellcheck source=scripts/s3-env.sh
+. scripts/s3-env.sh
+start_test_s3
 
 summary=()
 failed=0

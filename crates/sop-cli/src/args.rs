@@ -69,6 +69,19 @@ pub enum Cmd {
         /// datacenter) instead of SERIAL and QUORUM.
         #[arg(long, requires = "cassandra")]
         local_dc: bool,
+        /// Keep the whole database in an S3-compatible bucket (s3://BUCKET/PREFIX):
+        /// records, checkpoints and big values are objects there, and the folder
+        /// keeps sop.json and this host's process files. Credentials come from the
+        /// environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...), never from
+        /// sop.json.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX", conflicts_with = "cassandra")]
+        s3: Option<String>,
+        /// The S3 server, for a store other than AWS (e.g. http://127.0.0.1:9000).
+        #[arg(long, value_name = "URL", requires = "s3")]
+        endpoint: Option<String>,
+        /// The bucket's region (default: AWS_REGION, else us-east-1).
+        #[arg(long, value_name = "REGION", requires = "s3")]
+        region: Option<String>,
     },
     /// Create, list, describe and drop stores.
     Store {

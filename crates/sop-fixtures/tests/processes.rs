@@ -9,11 +9,19 @@
 
 mod support;
 
-use sop::{CassandraRegistry, Coordination, Database, DbOptions, Registry, TxMode};
+use sop::{CassandraRegistry, Coordination, Database, DbOptions, Registry, S3Bucket, TxMode};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{redis_url, worker_args, Proc};
+
+fn registry_name(r: &Registry) -> &'static str {
+    match r {
+        Registry::Folder => "folder",
+        Registry::Cassandra(_) => "cassandra",
+        Registry::S3(_) => "s3",
+    }
+}
 
 fn clustered(url: &str) -> DbOptions {
     DbOptions {
@@ -36,6 +44,24 @@ fn cassandra() -> Registry {
         hosts.split(',').map(str::to_string).collect(),
         "sop_processes",
     ))
+}
+
+/// A fresh prefix in the bucket of the test S3 server (`SOP_TEST_S3_ENDPOINT`,
+/// `SOP_TEST_S3_BUCKET`, started by scripts/test.sh; a test needing it fails
+/// without it).
+pub fn s3() -> Registry {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run through scripts/test.sh (it starts an S3 server)")
+        })
+    };
+    let mut b = S3Bucket::new(format!(
+        "s3://{}/processes/{:016x}",
+        var("SOP_TEST_S3_BUCKET"),
+        fastrand::u64(..)
+    ));
+    b.endpoint = Some(var("SOP_TEST_S3_ENDPOINT"));
+    Registry::S3(b)
 }
 
 /// Make the folder's `sop.json` (Clustered through `url`) with `registry`, so
@@ -64,12 +90,18 @@ fn swarm_of_writers_on_a_brand_new_store_with_the_registry_on_cassandra() {
     swarm(cassandra());
 }
 
+/// The swarm with the whole database in a bucket of the test S3 server.
+#[test]
+fn swarm_of_writers_on_a_brand_new_store_in_a_bucket() {
+    swarm(s3());
+}
+
 fn swarm(registry: Registry) {
     let _g = support::serial();
     let url = redis_url();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let registry_is_folder = registry.is_folder();
+    let backend = registry_name(&registry);
     make_db(&dir, &url, registry);
     let t0 = Instant::now();
     let (procs, per) = (8u64, 300u64);
@@ -146,11 +178,7 @@ fn swarm(registry: Registry) {
     assert!(report.is_ok(), "{:?}", report.problems);
     eprintln!(
         "swarm ({}): {} commits by {procs} processes, {retries} retries, {:.1} s",
-        if registry_is_folder {
-            "folder"
-        } else {
-            "cassandra"
-        },
+        backend,
         procs * per,
         t0.elapsed().as_secs_f64()
     );
@@ -172,12 +200,18 @@ fn hot_counters_lose_and_double_nothing_with_the_registry_on_cassandra() {
     hot_counters(cassandra());
 }
 
+/// The hot counters with the whole database in a bucket of the test S3 server.
+#[test]
+fn hot_counters_lose_and_double_nothing_in_a_bucket() {
+    hot_counters(s3());
+}
+
 fn hot_counters(registry: Registry) {
     let _g = support::serial();
     let url = redis_url();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let registry_is_folder = registry.is_folder();
+    let backend = registry_name(&registry);
     make_db(&dir, &url, registry);
     let t0 = Instant::now();
     let (procs, incs, counters) = (8, 60u64, 10u32);
@@ -254,11 +288,7 @@ fn hot_counters(registry: Registry) {
     assert!(db.check().unwrap().is_ok());
     eprintln!(
         "counters ({}): {total} increments, {retries} retries, {:.1} s",
-        if registry_is_folder {
-            "folder"
-        } else {
-            "cassandra"
-        },
+        backend,
         t0.elapsed().as_secs_f64()
     );
     drop(db);

@@ -50,6 +50,8 @@ mod json_text;
 mod layout;
 mod log;
 mod maintenance;
+#[cfg(feature = "s3")]
+mod objects;
 mod options;
 mod registry;
 mod store;
@@ -61,7 +63,9 @@ pub mod test_hooks;
 
 // ------------------------------------------------------------- database
 pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
-pub use options::{CassandraRegistry, Coordination, DbOptions, Registry, DEFAULT_BLOB_GRACE};
+pub use options::{
+    CassandraRegistry, Coordination, DbOptions, Registry, S3Bucket, DEFAULT_BLOB_GRACE,
+};
 
 // ---------------------------------------------------------- transactions
 pub use txn::Transaction;

@@ -113,6 +113,11 @@ pub enum Registry {
     /// On Apache Cassandra: a lightweight transaction claims each sequence
     /// number; the folder keeps only the record files (feature `cassandra`).
     Cassandra(CassandraRegistry),
+    /// In an S3-compatible object store: records, checkpoints and big values
+    /// are objects in a bucket, and a create-only PUT (`If-None-Match: *`) is
+    /// the commit point; the folder keeps only `sop.json` and what this host's
+    /// processes use (feature `s3`).
+    S3(S3Bucket),
 }
 
 impl Registry {
@@ -159,6 +164,45 @@ impl CassandraRegistry {
             replication: None,
             local_dc: false,
             timeout_ms: default_cassandra_timeout_ms(),
+        }
+    }
+}
+
+/// Where a database in an object store lives (`Registry::S3`). Credentials
+/// come from the environment as the AWS tools read them (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, web identity,
+/// instance metadata); none is ever saved in `sop.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Bucket {
+    /// `s3://BUCKET/PREFIX`: every object of the database is under `PREFIX/`.
+    pub url: String,
+    /// The server, for a store other than AWS (MinIO, R2, a test server), e.g.
+    /// `http://127.0.0.1:9000`; requests are then path-style, and plain HTTP
+    /// is allowed only when the endpoint says `http://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The region (default: `AWS_REGION`, else `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// How long one request may take, retries on throttling and server errors
+    /// included, in milliseconds, before it fails (a failed commit point is then
+    /// `Error::CommitOutcomeUnknown`).
+    #[serde(default = "default_s3_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_s3_timeout_ms() -> u64 {
+    30_000
+}
+
+impl S3Bucket {
+    /// The database at `url` (`s3://BUCKET/PREFIX`), with the default settings.
+    pub fn new(url: impl Into<String>) -> Self {
+        S3Bucket {
+            url: url.into(),
+            endpoint: None,
+            region: None,
+            timeout_ms: default_s3_timeout_ms(),
         }
     }
 }

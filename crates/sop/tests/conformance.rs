@@ -14,3 +14,7 @@ sop_testkit::conformance_suite!(
     cassandra_registry,
     sop_testkit::conformance::Cassandra::from_env()
 );
+sop_testkit::conformance_suite!(
+    object_store,
+    sop_testkit::conformance::ObjectStoreBackend::in_memory()
+);

@@ -6,8 +6,33 @@ use crate::output::{emit, failure, spec_text, usage, Exit, EXIT_FAULTS};
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 use sop::{
-    CassandraRegistry, Coordination, Database, DbOptions, Error, Registry, StoreOptions, TxMode,
+    CassandraRegistry, Coordination, Database, DbOptions, Error, Registry, S3Bucket, StoreOptions,
+    TxMode,
 };
+
+/// The registry `sop init --s3 URL [--endpoint E] [--region R]` asks for.
+pub fn bucket(url: &str, endpoint: Option<&str>, region: Option<&str>) -> Result<Registry> {
+    let ok = url
+        .strip_prefix("s3://")
+        .and_then(|r| r.split('/').next())
+        .is_some_and(|b| !b.is_empty());
+    if !ok {
+        return usage(Err(anyhow!(
+            "invalid --s3 {url:?}: expected s3://BUCKET/PREFIX"
+        )));
+    }
+    if let Some(e) = endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            return usage(Err(anyhow!(
+                "invalid --endpoint {e:?}: expected http://HOST:PORT or https://HOST[:PORT]"
+            )));
+        }
+    }
+    let mut cfg = S3Bucket::new(url);
+    cfg.endpoint = endpoint.map(str::to_string);
+    cfg.region = region.map(str::to_string);
+    Ok(Registry::S3(cfg))
+}
 
 /// The registry `sop init`'s flags ask for: the folder's own, or Cassandra's.
 pub fn registry(
@@ -121,6 +146,12 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>, registry: Registry) -> 
             c.hosts.join(","),
             c.keyspace
         ));
+    }
+    if let Registry::S3(b) = &registry {
+        mode.push_str(&format!("; in the bucket {}", b.url));
+        if let Some(e) = &b.endpoint {
+            mode.push_str(&format!(" at {e}"));
+        }
     }
     if coordination == Coordination::Standalone {
         // Lays out the folders (and, with Cassandra, makes its keyspace and table).

@@ -20,13 +20,19 @@ pub fn run(cli: &Cli) -> Result<()> {
             keyspace,
             replication,
             local_dc,
+            s3,
+            endpoint,
+            region,
         } => {
-            let registry = init::registry(
-                cassandra.as_deref(),
-                keyspace.as_deref(),
-                replication.as_deref(),
-                *local_dc,
-            )?;
+            let registry = match s3 {
+                Some(url) => init::bucket(url, endpoint.as_deref(), region.as_deref())?,
+                None => init::registry(
+                    cassandra.as_deref(),
+                    keyspace.as_deref(),
+                    replication.as_deref(),
+                    *local_dc,
+                )?,
+            };
             init::init(cli, *force, redis.as_deref(), registry)
         }
         Cmd::Store { cmd } => store::run(cli, cmd),

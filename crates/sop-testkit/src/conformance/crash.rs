@@ -145,6 +145,7 @@ fn workload(db: &Database) -> sop::Result<()> {
 
 fn expected(b: &dyn Backend) -> (State, State, u64) {
     let vfs = SimVfs::new();
+    b.fresh_database();
     setup(&vfs, b);
     let db = open(&vfs, b).unwrap();
     let before = state(&db);
@@ -184,6 +185,7 @@ pub fn power_cut_at_every_step_of_a_commit(b: &dyn Backend) {
     let mut saw_after = 0;
     for k in 0..=ops {
         let vfs = SimVfs::new();
+        b.fresh_database();
         setup(&vfs, b);
         let db = open(&vfs, b).unwrap();
         vfs.reset_op_count();
@@ -227,6 +229,7 @@ pub fn power_cut_during_recovery_is_harmless(b: &dyn Backend) {
     let (before, after, ops) = expected(b);
     for k in (0..ops).step_by(3) {
         let vfs = SimVfs::new();
+        b.fresh_database();
         setup(&vfs, b);
         let db = open(&vfs, b).unwrap();
         vfs.reset_op_count();
@@ -274,6 +277,7 @@ pub fn io_error_at_every_step_of_a_commit(b: &dyn Backend) {
     let (before, after, ops) = expected(b);
     for k in 0..ops {
         let vfs = SimVfs::new();
+        b.fresh_database();
         setup(&vfs, b);
         let db = open(&vfs, b).unwrap();
         vfs.reset_op_count();

@@ -35,7 +35,27 @@ pub trait Backend {
     fn may_poison_after_ok(&self) -> bool {
         false
     }
+
+    /// The suite is about to make a new database (a new folder or a new
+    /// simulated disk): a backend whose data lives outside the folder starts a
+    /// new place for it, so that the new database does not meet an old one's.
+    fn fresh_database(&self) {}
+
+    /// How many big-value blobs store `store` of the database at `db` has.
+    fn count_blobs(&self, db: &std::path::Path, store: u64) -> usize {
+        std::fs::read_dir(db.join("blobs").join(format!("{store:016x}"))).map_or(0, |d| d.count())
+    }
+
+    /// Whether a failure after the commit point is settled inside the commit
+    /// (an object store sends the record again, create-only, and reads back a
+    /// 412), so that it never surfaces as `CommitOutcomeUnknown`.
+    fn settles_lost_replies(&self) -> bool {
+        false
+    }
 }
+
+mod objects;
+pub use objects::ObjectStoreBackend;
 
 /// A folder any number of processes share: a record file per commit, published
 /// by an exclusive hard link, made durable by a directory sync.

@@ -87,6 +87,7 @@ fn db_opts(b: &dyn Backend) -> DbOptions {
 impl Harness {
     fn new(b: &dyn Backend, opts: StoreOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        b.fresh_database();
         let db_opts = db_opts(b);
         let db = Database::open(dir.path(), db_opts.clone()).unwrap();
         let tx = db.begin(TxMode::ForWriting).unwrap();

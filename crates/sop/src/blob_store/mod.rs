@@ -8,8 +8,12 @@
 //! published and read through the commit log (`log/`).
 
 mod folder;
+#[cfg(feature = "s3")]
+mod objects;
 
 pub(crate) use folder::FolderBlobs;
+#[cfg(feature = "s3")]
+pub(crate) use objects::ObjectBlobs;
 
 use crate::error::Result;
 use std::path::PathBuf;

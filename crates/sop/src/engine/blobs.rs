@@ -113,7 +113,7 @@ impl DbInner {
         let mut seq = snap_seq;
         loop {
             seq += 1;
-            let rec = match self.log.read_header(&*self.vfs, seq) {
+            let rec = match self.commits.read_header(seq) {
                 Ok(Some(rec)) => rec,
                 Ok(None) => return Error::corrupt(&path, MISSING_BLOB),
                 Err(e) => return e,

@@ -141,6 +141,50 @@ fn cassandra_log(
     })
 }
 
+/// The commit log and the blob store of a database in an object store. The
+/// bucket keeps the database's `sop.json` too: the first opener puts its own
+/// there, and every opener takes the database's identity from it (the folders
+/// of several hosts name one database).
+#[cfg(feature = "s3")]
+fn object_store_log(
+    cfg: &crate::options::S3Bucket,
+    config: &mut DbConfig,
+    vfs: Arc<dyn Vfs>,
+    health: Arc<Health>,
+) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+    let client = crate::objects::ObjectClient::connect(cfg)?;
+    let saved = serde_json::to_vec_pretty(&*config)
+        .map_err(|e| Error::InvalidOption(format!("sop.json: {e}")))?;
+    if !client.put_new(Layout::CONFIG_FILE, saved.into())? {
+        let theirs = client.get(Layout::CONFIG_FILE)?.unwrap_or_default();
+        let at = client.location(Layout::CONFIG_FILE);
+        let theirs: DbConfig =
+            serde_json::from_slice(&theirs).map_err(|e| Error::corrupt(&at, e.to_string()))?;
+        if theirs.version != config.version || theirs.format != config.format {
+            return Err(Error::corrupt(&at, "not a database of this format version"));
+        }
+        config.id = theirs.id;
+    }
+    let objects = Arc::new(crate::blob_store::ObjectBlobs::new(client.clone()));
+    Ok((
+        Arc::new(crate::log::ObjectLog::new(client, vfs, health)),
+        objects,
+    ))
+}
+
+#[cfg(not(feature = "s3"))]
+fn object_store_log(
+    _: &crate::options::S3Bucket,
+    _: &mut DbConfig,
+    _: Arc<dyn Vfs>,
+    _: Arc<Health>,
+) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+    Err(Error::FeatureDisabled {
+        feature: "s3",
+        needed_for: "a database in an object store",
+    })
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
@@ -203,6 +247,7 @@ impl DbInner {
             let same = match (want, &config.registry) {
                 (Registry::Folder, Registry::Folder) => true,
                 (Registry::Cassandra(a), Registry::Cassandra(b)) => a.keyspace == b.keyspace,
+                (Registry::S3(a), Registry::S3(b)) => a.url == b.url,
                 _ => false,
             };
             if same {
@@ -218,9 +263,20 @@ impl DbInner {
         }
         if opts.exclusive && !config.registry.is_folder() {
             return Err(Error::InvalidOption(
-                "exclusive needs the folder's own registry (a Cassandra registry is shared)".into(),
+                "exclusive needs the folder's own registry (one in Cassandra or a bucket is shared)".into(),
             ));
         }
+        let health = Arc::new(Health::default());
+        // Before the coordinator: a bucket's database may lend this folder its id.
+        let objects = match &config.registry {
+            Registry::S3(cfg) => Some(object_store_log(
+                &cfg.clone(),
+                &mut config,
+                vfs.clone(),
+                health.clone(),
+            )?),
+            _ => None,
+        };
         let coord: Box<dyn Coordinator> = match &config.coordination {
             // A read-only handle takes no lock and publishes nothing.
             _ if ro => Box::new(LocalCoordinator::new(vfs.clone())),
@@ -266,9 +322,16 @@ impl DbInner {
         };
         coord.lease(proc_id, opts.lease_ttl)?;
         let log = Arc::new(LogDir::new(&layout));
-        let health = Arc::new(Health::default());
         let tmp = Arc::new(TmpNames::new(&layout, proc_id));
-        let commits: Arc<dyn CommitLog> = if let Registry::Cassandra(cfg) = &config.registry {
+        let mut blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobs::new(
+            vfs.clone(),
+            layout.clone(),
+            health.clone(),
+        ));
+        let commits: Arc<dyn CommitLog> = if let Some((log, objects)) = objects {
+            blobs = objects;
+            log
+        } else if let Registry::Cassandra(cfg) = &config.registry {
             cassandra_log(
                 cfg,
                 &config.id,
@@ -297,11 +360,6 @@ impl DbInner {
                 &layout,
             ))
         };
-        let blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobs::new(
-            vfs.clone(),
-            layout.clone(),
-            health.clone(),
-        ));
         let inner = DbInner {
             log,
             blobs,
@@ -533,7 +591,7 @@ impl DbInner {
                             let ckpts = self.layout.checkpoints();
                             let present = dir.list().map_or(0, |l| l.len());
                             return Err(Error::corrupt(
-                                self.log.path(next),
+                                self.commits.location(next),
                                 format!(
                                     "record was reclaimed and no intact checkpoint covers it \
                                      ({present} checkpoint file(s) in {}, none usable: damaged, \
@@ -623,15 +681,15 @@ impl DbInner {
     /// (commits link only behind durable records, so a power cut leaves no gap).
     fn check_no_gap(&self, head: u64) -> Result<()> {
         let beyond: Vec<u64> = self
-            .log
-            .list_from(&*self.vfs, head)?
+            .commits
+            .list_from(head)?
             .into_iter()
             .filter(|s| *s > head + 1)
             .collect();
         if let Some(last) = beyond.last() {
             if !self.log_has(head + 1)? {
                 return Err(Error::corrupt(
-                    self.log.path(head + 1),
+                    self.commits.location(head + 1),
                     format!(
                         "log record {} is missing but records up to {last} exist",
                         head + 1

@@ -30,7 +30,7 @@ impl DbInner {
         let buf = self.read_node_bytes(h)?;
         let node = Node::decode(&buf, h.seq).map_err(|e| {
             Error::corrupt(
-                self.log.path(h.seq),
+                self.commits.location(h.seq),
                 format!("node at offset {}: {e}", h.off),
             )
         })?;
@@ -42,7 +42,7 @@ impl DbInner {
         let buf = self.read_node_bytes(h)?;
         let corrupt = |e: String| {
             Error::corrupt(
-                self.log.path(h.seq),
+                self.commits.location(h.seq),
                 format!("leaf delta at offset {}: {e}", h.off),
             )
         };
@@ -70,7 +70,7 @@ impl DbInner {
                 let f = self.segment(h.seq)?;
                 let mut buf = vec![0u8; h.len as usize];
                 f.read_exact_at(&mut buf, h.off)
-                    .map_err(|e| Error::io(self.log.path(h.seq), e))?;
+                    .map_err(|e| Error::io(self.commits.location(h.seq), e))?;
                 if shared && checksum(&buf) == h.checksum {
                     self.coord.cache_put(&shared_key, &buf);
                 }
@@ -79,7 +79,7 @@ impl DbInner {
         };
         if checksum(&buf) != h.checksum {
             return Err(Error::corrupt(
-                self.log.path(h.seq),
+                self.commits.location(h.seq),
                 format!(
                     "node at offset {} ({} bytes) fails its checksum",
                     h.off, h.len
@@ -105,10 +105,10 @@ impl DbInner {
                 let f = self.segment(seq)?;
                 let mut buf = vec![0u8; len as usize];
                 f.read_exact_at(&mut buf, off)
-                    .map_err(|e| Error::io(self.log.path(seq), e))?;
+                    .map_err(|e| Error::io(self.commits.location(seq), e))?;
                 if checksum(&buf) != sum {
                     return Err(Error::corrupt(
-                        self.log.path(seq),
+                        self.commits.location(seq),
                         format!("value at offset {off} fails its checksum"),
                     ));
                 }

@@ -26,6 +26,8 @@ mod dir;
 mod exclusive;
 pub mod image;
 pub mod journal;
+#[cfg(feature = "s3")]
+mod objects;
 pub mod pack;
 pub mod record;
 pub(crate) mod replay;
@@ -35,6 +37,10 @@ mod shared;
 pub(crate) use cassandra::CassandraLog;
 pub use dir::{LogDir, Packed};
 pub(crate) use exclusive::JournalLog;
+#[cfg(feature = "s3")]
+#[cfg(feature = "test-hooks")]
+pub(crate) use objects::record_key;
+pub(crate) use objects::ObjectLog;
 pub(crate) use shared::SharedLog;
 
 use crate::error::Result;
@@ -135,6 +141,21 @@ pub(crate) trait CommitLog: Send + Sync {
     /// that names its transaction and keeps its sequence taken. Durable on
     /// return. Returns how many were retired, and their bytes.
     fn retire(&self, up_to: u64, live: &std::collections::HashSet<u64>) -> Result<(usize, u64)>;
+
+    /// Sequences of the records present after `after` (all of them for 0),
+    /// ascending, as a listing shows them. For maintenance only (check,
+    /// finding a gap): what exists is decided by `exists`/`read_header`, since
+    /// some stores' listings lag behind writes.
+    fn list_from(&self, after: u64) -> Result<Vec<u64>>;
+
+    /// Whether the records are files in the folder's `log/` (compaction moves
+    /// and packs them there); false for an object store.
+    fn in_folder(&self) -> bool {
+        true
+    }
+
+    /// Where record `seq` is (for messages).
+    fn location(&self, seq: u64) -> PathBuf;
 
     /// Where checkpoints of the registry state are kept.
     fn checkpoints(&self) -> &dyn checkpoints::CheckpointStore;

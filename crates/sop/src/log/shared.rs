@@ -112,6 +112,19 @@ impl CommitLog for SharedLog {
         self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
     }
 
+    fn list_from(&self, after: u64) -> Result<Vec<u64>> {
+        Ok(self
+            .dir
+            .list_from(&*self.vfs, after)?
+            .into_iter()
+            .filter(|s| *s > after || after == 0)
+            .collect())
+    }
+
+    fn location(&self, seq: u64) -> std::path::PathBuf {
+        self.dir.path(seq)
+    }
+
     fn checkpoints(&self) -> &dyn CheckpointStore {
         &self.checkpoints
     }

@@ -68,7 +68,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     // processes still committing (a check run from a monitoring job on a live
     // database) follow it without a gap: not faults, and not checked here.
     let mut next = head.seq + 1;
-    for seq in db.log.list(&*db.vfs)? {
+    for seq in db.commits.list_from(0)? {
         if seq == next {
             next += 1;
             continue;
@@ -80,7 +80,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
             ));
             continue;
         }
-        match db.log.read_header(&*db.vfs, seq) {
+        match db.commits.read_header(seq) {
             Ok(Some(rec)) if rec.retired => {}
             Err(e) => report.problems.push(e.to_string()),
             Ok(None) => report
@@ -217,7 +217,7 @@ fn check_images(
     rec: &Record,
     problems: &mut Vec<String>,
 ) -> Result<()> {
-    let path = db.log.path(seq);
+    let path = db.commits.location(seq);
     let f = db.segment(seq)?;
     let flen = f.len().map_err(|e| Error::io(&path, e))?;
     let mut buf = Vec::new();
@@ -281,7 +281,7 @@ fn check_checkpoints(
                 continue;
             }
         };
-        match db.log.read_header(&*db.vfs, seq) {
+        match db.commits.read_header(seq) {
             Ok(None) if seq > head => problems.push(format!(
                 "checkpoint {seq} proves records up to {seq} were committed, but the log ends at {head}: records were lost"
             )),

@@ -118,4 +118,3 @@ impl tracing::Subscriber for Count {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
-

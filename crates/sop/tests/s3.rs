@@ -1,0 +1,444 @@
+//! A whole database in an S3 bucket. Most tests run against a real S3 server
+//! (`SOP_TEST_S3_ENDPOINT` and `SOP_TEST_S3_BUCKET`, started by scripts/test.sh;
+//! these tests fail without it). The fault tests put an in-memory store behind
+//! a wrapper that loses replies, fails requests and hides listings, which a
+//! real server will not do on demand. The conformance suite runs on the real
+//! server too (tests/conformance.rs).
+
+use sop::test_hooks::object_store::{self, memory::InMemory, path::Path as Key, ObjectStore};
+use sop::{Database, DbOptions, Error, Registry, S3Bucket, StoreOptions, TxMode, ValuePlacement};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A fresh prefix in the test bucket on the real server.
+fn real_bucket() -> S3Bucket {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run through scripts/test.sh (it starts an S3 server)")
+        })
+    };
+    let mut b = S3Bucket::new(format!(
+        "s3://{}/tests/{:016x}",
+        var("SOP_TEST_S3_BUCKET"),
+        fastrand::u64(..)
+    ));
+    b.endpoint = Some(var("SOP_TEST_S3_ENDPOINT"));
+    b.timeout_ms = 10_000;
+    b
+}
+
+fn opts(b: &S3Bucket) -> DbOptions {
+    DbOptions {
+        recovery_interval: None,
+        registry: Some(Registry::S3(b.clone())),
+        ..Default::default()
+    }
+}
+
+/// Reopen with what the folder saved.
+fn reopen(path: &Path) -> Database {
+    Database::open(
+        path,
+        DbOptions {
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn add_one(db: &Database) -> Result<(), Error> {
+    let tx = db.begin(TxMode::ForWriting)?;
+    let s = tx.open_or_create_store::<String, u64>("counters", StoreOptions::default())?;
+    let n = s.get(&"n".to_string())?.unwrap_or(0);
+    s.upsert(&"n".to_string(), &(n + 1))?;
+    tx.commit()
+}
+
+fn count(db: &Database) -> u64 {
+    let tx = db.begin(TxMode::ForReading).unwrap();
+    let s = tx.open_store::<String, u64>("counters").unwrap();
+    s.get(&"n".to_string()).unwrap().unwrap_or(0)
+}
+
+/// Files anywhere under `dir`.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_bucket_holds_the_database_and_a_second_folder_opens_the_same_one() {
+    let bucket = real_bucket();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let big = vec![7u8; 200_000];
+    {
+        let db = Database::open(a.path(), opts(&bucket)).unwrap();
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx
+            .create_store::<u64, String>("items", StoreOptions::default())
+            .unwrap();
+        for i in 0..300u64 {
+            s.add(&i, &format!("value {i}")).unwrap();
+        }
+        let v = tx
+            .create_store::<u64, Vec<u8>>(
+                "big",
+                StoreOptions {
+                    values: ValuePlacement::Big,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        v.add(&1, &big).unwrap();
+        drop((s, v));
+        tx.commit().unwrap();
+        db.close().unwrap();
+    }
+    // Nothing of the database is in the folder: records, checkpoints and big
+    // values are objects.
+    let local: Vec<_> = files_under(a.path())
+        .into_iter()
+        .filter(|p| {
+            let rel = p.strip_prefix(a.path()).unwrap();
+            ["log", "checkpoints", "blobs"]
+                .iter()
+                .any(|d| rel.starts_with(d))
+        })
+        .collect();
+    assert!(local.is_empty(), "files in the folder: {local:?}");
+
+    let db = reopen(a.path());
+    let other = Database::open(b.path(), opts(&bucket)).unwrap();
+    assert_eq!(db.config().id, other.config().id, "one database, one id");
+    for h in [&db, &other] {
+        let tx = h.begin(TxMode::ForReading).unwrap();
+        let s = tx.open_store::<u64, String>("items").unwrap();
+        assert_eq!(s.count().unwrap(), 300);
+        assert_eq!(s.get(&299).unwrap().as_deref(), Some("value 299"));
+        let v = tx.open_store::<u64, Vec<u8>>("big").unwrap();
+        assert_eq!(v.get(&1).unwrap().as_deref(), Some(&big[..]));
+    }
+    // A commit through the second folder is seen through the first.
+    add_one(&other).unwrap();
+    assert_eq!(count(&db), 1);
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(report.records >= 2, "check read the records: {report:?}");
+}
+
+#[test]
+fn threads_on_two_folders_commit_into_one_bucket_exactly_once_each() {
+    let bucket = real_bucket();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dbs = [
+        Arc::new(Database::open(a.path(), opts(&bucket)).unwrap()),
+        Arc::new(Database::open(b.path(), opts(&bucket)).unwrap()),
+    ];
+    add_one(&dbs[0]).unwrap();
+    let conflicts = Arc::new(AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let db = dbs[t % 2].clone();
+        let conflicts = conflicts.clone();
+        threads.push(std::thread::spawn(move || {
+            for _ in 0..15 {
+                loop {
+                    match add_one(&db) {
+                        Ok(()) => break,
+                        Err(e) if e.kind() == sop::ErrorKind::Retry => {
+                            conflicts.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("commit: {e}"),
+                    }
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    for db in &dbs {
+        assert_eq!(
+            count(db),
+            61,
+            "{} conflicts",
+            conflicts.load(Ordering::Relaxed)
+        );
+    }
+    let report = dbs[1].check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn reclaimed_records_become_tombstones_and_a_new_folder_starts_from_a_checkpoint() {
+    let bucket = real_bucket();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let db = Database::open(
+        a.path(),
+        DbOptions {
+            checkpoint_every: 5,
+            blob_grace: std::time::Duration::ZERO,
+            ..opts(&bucket)
+        },
+    )
+    .unwrap();
+    for _ in 0..30 {
+        add_one(&db).unwrap();
+    }
+    let r = db.reclaim().unwrap();
+    assert!(r.retired >= 20, "{r:?}");
+    let other = Database::open(b.path(), opts(&bucket)).unwrap();
+    assert_eq!(count(&other), 30);
+    add_one(&other).unwrap();
+    assert_eq!(count(&db), 31);
+    for h in [&db, &other] {
+        let report = h.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+}
+
+// ---- fault injection in front of an in-memory store ----
+
+/// What the wrapper does to requests.
+#[derive(Default)]
+struct Faults {
+    /// Of every this many PUTs of records, one applies and its reply is lost;
+    /// 0 for none.
+    lose_reply_every: AtomicU64,
+    /// Of every this many PUTs of records, one fails before it applies.
+    fail_every: AtomicU64,
+    /// Every listing comes back empty (a store whose listings lag).
+    empty_listings: std::sync::atomic::AtomicBool,
+    puts: AtomicU64,
+    lost: AtomicU64,
+    failed: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Faulty {
+    inner: InMemory,
+    faults: Arc<Faults>,
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Faults")
+    }
+}
+
+impl std::fmt::Display for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Faulty(InMemory)")
+    }
+}
+
+fn injected(path: &Key, what: &str) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "Faulty",
+        source: format!("{what} at {path}").into(),
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Faulty {
+    async fn put_opts(
+        &self,
+        location: &Key,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        if location.as_ref().contains("/log/") {
+            let n = self.faults.puts.fetch_add(1, Ordering::Relaxed) + 1;
+            let fail = self.faults.fail_every.load(Ordering::Relaxed);
+            if fail > 0 && n % fail == 0 {
+                self.faults.failed.fetch_add(1, Ordering::Relaxed);
+                return Err(injected(location, "503 Slow Down"));
+            }
+            let lose = self.faults.lose_reply_every.load(Ordering::Relaxed);
+            if lose > 0 && n % lose == 0 {
+                let r = self.inner.put_opts(location, payload, opts).await;
+                self.faults.lost.fetch_add(1, Ordering::Relaxed);
+                return Err(injected(
+                    location,
+                    &format!("reply lost (it was {:?})", r.is_ok()),
+                ));
+            }
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Key,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Key,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<'static, object_store::Result<Key>>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<Key>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&Key>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        if self.faults.empty_listings.load(Ordering::Relaxed) {
+            return Box::pin(futures_util::stream::empty());
+        }
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Key>,
+        offset: &Key,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        if self.faults.empty_listings.load(Ordering::Relaxed) {
+            return Box::pin(futures_util::stream::empty());
+        }
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&Key>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A bucket in this process behind the fault wrapper.
+fn faulty_bucket(name: &str) -> (S3Bucket, Arc<Faults>) {
+    let faults = Arc::new(Faults::default());
+    sop::test_hooks::register_object_store(
+        name,
+        Arc::new(Faulty {
+            inner: InMemory::new(),
+            faults: faults.clone(),
+        }),
+    );
+    let mut b = S3Bucket::new(format!("memory://{name}/db"));
+    b.timeout_ms = 5_000;
+    (b, faults)
+}
+
+/// Every PUT of a record that applies but loses its reply, or fails: a commit
+/// returns Ok, fails cleanly, or reports its outcome unknown, and
+/// `commit_outcome` settles each unknown one. The counter then equals the Ok
+/// commits plus the unknown-but-committed ones: nothing lost, nothing twice.
+#[test]
+fn lost_replies_and_failed_puts_are_settled_never_applied_twice() {
+    let (bucket, faults) = faulty_bucket("lost-replies");
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts(&bucket)).unwrap();
+    add_one(&db).unwrap();
+    drop(db);
+    let (mut ok, mut unknown_committed, mut unknown_not, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    let mut db = reopen(dir.path());
+    // Three phases: 30 commits with some replies lost and some PUTs failed (the
+    // resends settle them); 10 with every reply lost (each commit's first PUT
+    // applies, none is settled: unknown, committed); 10 with every PUT failed
+    // (unknown, not committed).
+    for i in 0..50 {
+        let (lose, fail) = [(3, 7), (3, 7), (3, 7), (1, 0), (0, 1)][i / 10];
+        faults.lose_reply_every.store(lose, Ordering::Relaxed);
+        faults.fail_every.store(fail, Ordering::Relaxed);
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let (id, snap) = (tx.id(), tx.snapshot_seq());
+        let r = (|| {
+            let s = tx.open_store::<String, u64>("counters")?;
+            let n = s.get(&"n".to_string())?.unwrap_or(0);
+            s.upsert(&"n".to_string(), &(n + 1))?;
+            tx.commit()
+        })();
+        match r {
+            Ok(()) => ok += 1,
+            Err(Error::CommitOutcomeUnknown { .. }) => {
+                drop(db);
+                // Settled while the store answers (it takes the next sequence).
+                faults.lose_reply_every.store(0, Ordering::Relaxed);
+                faults.fail_every.store(0, Ordering::Relaxed);
+                let check = reopen(dir.path());
+                if check.commit_outcome(id, snap).unwrap() {
+                    unknown_committed += 1;
+                } else {
+                    unknown_not += 1;
+                }
+                db = check;
+            }
+            Err(e) => {
+                eprintln!("commit: {e}");
+                failed += 1
+            }
+        }
+    }
+    faults.lose_reply_every.store(0, Ordering::Relaxed);
+    faults.fail_every.store(0, Ordering::Relaxed);
+    drop(db);
+    let db = reopen(dir.path());
+    let summary = format!(
+        "ok {ok}, unknown and committed {unknown_committed}, unknown and not {unknown_not}, \
+         failed {failed}; replies lost {}, PUTs failed {}",
+        faults.lost.load(Ordering::Relaxed),
+        faults.failed.load(Ordering::Relaxed)
+    );
+    assert_eq!(count(&db), 1 + ok + unknown_committed, "{summary}");
+    assert!(faults.lost.load(Ordering::Relaxed) >= 10, "{summary}");
+    assert!(ok >= 15, "resent PUTs settle most lost replies: {summary}");
+    assert!(unknown_committed >= 5 && unknown_not >= 5, "{summary}");
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    eprintln!("{summary}");
+}
+
+/// A store whose listings show nothing: catching up asks for records by name,
+/// so every commit is still seen, by this folder and by a new one.
+#[test]
+fn catching_up_does_not_depend_on_listings() {
+    let (bucket, faults) = faulty_bucket("lagging-lists");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let db = Database::open(a.path(), opts(&bucket)).unwrap();
+    faults.empty_listings.store(true, Ordering::Relaxed);
+    for _ in 0..12 {
+        add_one(&db).unwrap();
+    }
+    let other = Database::open(b.path(), opts(&bucket)).unwrap();
+    assert_eq!(count(&other), 12);
+    add_one(&other).unwrap();
+    assert_eq!(count(&db), 13);
+    drop((db, other));
+    assert_eq!(count(&reopen(a.path())), 13);
+}
