@@ -53,6 +53,7 @@ mod maintenance;
 mod options;
 mod registry;
 mod store;
+mod stream;
 mod txn;
 
 #[cfg(feature = "test-hooks")]
@@ -85,6 +86,7 @@ pub use options::{
     MIN_SLOT_LENGTH,
 };
 pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+pub use stream::{ValueReader, MAX_STREAM_CHUNK_SIZE, MIN_STREAM_CHUNK_SIZE, STREAM_CHUNK_SIZE};
 
 // ------------------------------------------------------ keys and values
 pub use codec::key::Key;
