@@ -44,10 +44,15 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
     // After an error past the commit point the record may be durable and refer
     // to this attempt's big-value files: keep them (recovery collects them if the
     // record is lost and this process dies).
-    if res.is_err() && !matches!(res, Err(Error::CommitOutcomeUnknown { .. })) {
+    let unknown = matches!(res, Err(Error::CommitOutcomeUnknown { .. }));
+    if res.is_err() && !unknown {
         for (sid, s) in &st.stores {
             blobs.extend(s.big.iter().map(|b| (*sid, *b)));
         }
+    }
+    // Streams a commit adopted were taken off the list; those left were never
+    // placed (their put failed: a commit without writes) or not committed.
+    if !unknown {
         for (sid, s) in std::mem::take(&mut st.streams) {
             blobs.extend(s.blobs().iter().map(|b| (sid, b)));
         }
