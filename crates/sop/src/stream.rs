@@ -21,7 +21,7 @@ use crate::codec::json_key::JSON_KEY_TYPE;
 use crate::error::{Error, Result};
 use crate::options::ValuePlacement;
 use crate::store::RawStore;
-use crate::txn::ops::{Op, OwnedValue, PutMode, PutStream, StreamRef};
+use crate::txn::ops::{Op, OpOut, OwnedValue, PutMode, PutStream, StreamRef};
 use crate::txn::snapshot::Fetch;
 use crate::TxMode;
 use bytes::Bytes;
@@ -39,6 +39,16 @@ pub const MIN_STREAM_CHUNK_SIZE: u32 = 4 << 10;
 /// The largest chunk size [`RawStore::put_stream_with_chunk_size`] takes.
 pub const MAX_STREAM_CHUNK_SIZE: u32 = 1 << 30;
 
+/// What [`RawStore::put_stream`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPut {
+    /// Bytes of the value (all the reader gave).
+    pub len: u64,
+    /// True if the item was inserted, false if it replaced a value (as
+    /// [`RawStore::upsert`] says).
+    pub inserted: bool,
+}
+
 /// Where put_stream's reader errors are said to come from.
 const READER: &str = "(the reader given to put_stream)";
 
@@ -46,7 +56,8 @@ impl<'t> RawStore<'t> {
     /// Write the value of `key` from `reader`, read to its end, without holding
     /// it in memory: in chunks of [`STREAM_CHUNK_SIZE`] bytes, each written as
     /// it is read. Inserts the item, or replaces the value of the (first) item
-    /// with the key, as [`RawStore::upsert`] does. Returns the value's length.
+    /// with the key, as [`RawStore::upsert`] does. Returns the value's length,
+    /// and whether the item was inserted.
     ///
     /// The store must keep its values as [`ValuePlacement::Big`]
     /// (`Error::InvalidOption` otherwise, before anything is read), and not be a
@@ -63,7 +74,7 @@ impl<'t> RawStore<'t> {
     /// let opts = StoreOptions { values: ValuePlacement::Big, ..Default::default() };
     /// let media = tx.create_raw_store("media", "raw-bytes", opts)?;
     /// let file = std::io::repeat(7).take(20 << 20); // any Read: a file, a socket, stdin
-    /// assert_eq!(media.put_stream(b"clip", file)?, 20 << 20);
+    /// assert_eq!(media.put_stream(b"clip", file)?.len, 20 << 20);
     /// tx.commit()?;
     ///
     /// let tx = db.begin(TxMode::NoCheck)?;
@@ -76,7 +87,7 @@ impl<'t> RawStore<'t> {
     /// assert_eq!(media.get_range(b"clip", 5..9)?.unwrap(), [7; 4]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn put_stream(&self, key: &[u8], reader: impl Read) -> Result<u64> {
+    pub fn put_stream(&self, key: &[u8], reader: impl Read) -> Result<StreamPut> {
         self.put_stream_with_chunk_size(key, reader, STREAM_CHUNK_SIZE)
     }
 
@@ -88,7 +99,7 @@ impl<'t> RawStore<'t> {
         key: &[u8],
         mut reader: impl Read,
         chunk_size: u32,
-    ) -> Result<u64> {
+    ) -> Result<StreamPut> {
         let tx = self.tx;
         if !(MIN_STREAM_CHUNK_SIZE..=MAX_STREAM_CHUNK_SIZE).contains(&chunk_size) {
             return Err(Error::InvalidOption(format!(
@@ -167,8 +178,11 @@ impl<'t> RawStore<'t> {
             key: Bytes::copy_from_slice(key),
             stream,
         }));
-        tx.run(op)?;
-        Ok(stream.len)
+        let inserted = matches!(tx.run(op)?, OpOut::Bool(true));
+        Ok(StreamPut {
+            len: stream.len,
+            inserted,
+        })
     }
 
     /// The value of the (first) item with `key` as a reader (`Read + Seek`);
