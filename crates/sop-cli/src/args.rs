@@ -220,7 +220,9 @@ pub struct ByteRange {
 
 /// The value of `--range`.
 fn parse_range(text: &str) -> Result<ByteRange, String> {
-    let bad = || format!("invalid range {text:?}: expected A-B (bytes A to B, both included) or A- (from A to the end)");
+    let bad = || {
+        format!("invalid range {text:?}: expected A-B (bytes A to B, both included) or A- (from A to the end)")
+    };
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
     let num = |t: &str| -> Result<u64, String> {
         if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
@@ -231,7 +233,9 @@ fn parse_range(text: &str) -> Result<ByteRange, String> {
     let first = num(a)?;
     let last = if b.is_empty() { None } else { Some(num(b)?) };
     if last.is_some_and(|l| l < first) {
-        return Err(format!("invalid range {text:?}: its end is before its start"));
+        return Err(format!(
+            "invalid range {text:?}: its end is before its start"
+        ));
     }
     Ok(ByteRange { first, last })
 }

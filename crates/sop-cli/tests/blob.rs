@@ -53,7 +53,10 @@ fn fails(db: &Path, args: &[&str], code: i32, msg: &str) -> String {
     let o = sop(db, args, None);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "sop {args:?}: {err}");
-    assert!(err.contains(msg), "sop {args:?}: expected {msg:?} in: {err}");
+    assert!(
+        err.contains(msg),
+        "sop {args:?}: expected {msg:?} in: {err}"
+    );
     assert!(o.stdout.is_empty(), "sop {args:?}: {}", text(&o.stdout));
     err
 }
@@ -134,7 +137,11 @@ fn put_and_get_through_files_pipes_and_ranges() {
         (format!("0-{}", value.len() - 1), 0, value.len()),
         (format!("{}-", value.len()), value.len(), value.len()),
     ] {
-        let got = ok(&db, &["blob", "get", "media", "clip", "--range", &arg], None);
+        let got = ok(
+            &db,
+            &["blob", "get", "media", "clip", "--range", &arg],
+            None,
+        );
         assert!(got == value[from..to], "--range {arg}");
     }
 
@@ -155,7 +162,14 @@ fn put_and_get_through_files_pipes_and_ranges() {
     assert!(ok(&db, &["blob", "get", "media", "empty"], None).is_empty());
     let out: Value = serde_json::from_slice(&ok(
         &db,
-        &["--json", "blob", "get", "media", "empty", back.to_str().unwrap()],
+        &[
+            "--json",
+            "blob",
+            "get",
+            "media",
+            "empty",
+            back.to_str().unwrap(),
+        ],
         None,
     ))
     .unwrap();
@@ -177,21 +191,36 @@ fn errors_are_clear_and_change_nothing() {
     std::fs::write(&input, b"data").unwrap();
     let f = input.to_str().unwrap();
 
-    fails(&db, &["blob", "put", "nostore", "k", f], 1, "does not exist");
+    fails(
+        &db,
+        &["blob", "put", "nostore", "k", f],
+        1,
+        "does not exist",
+    );
     fails(
         &db,
         &["blob", "put", "docs", "k", f],
         1,
         "store docs is a JSON store",
     );
-    fails(&db, &["blob", "get", "docs", "k"], 1, "sop store create NAME --bytes --values big");
+    fails(
+        &db,
+        &["blob", "get", "docs", "k"],
+        1,
+        "sop store create NAME --bytes --values big",
+    );
     fails(
         &db,
         &["blob", "put", "small", "k", f],
         1,
         "store small keeps its values auto; sop blob put needs big values",
     );
-    fails(&db, &["blob", "get", "media", "nokey"], 1, "no item with key \"nokey\"");
+    fails(
+        &db,
+        &["blob", "get", "media", "nokey"],
+        1,
+        "no item with key \"nokey\"",
+    );
     let e = fails(&db, &["--json", "blob", "get", "media", "nokey"], 1, "");
     let e: Value = serde_json::from_str(e.trim()).unwrap();
     assert_eq!(e["error"], "not_found");
@@ -349,7 +378,18 @@ fn a_two_gib_value_through_pipes_in_bounded_memory() {
         get_peak >> 10
     );
     assert_eq!(got_len, size);
-    assert_eq!(got, sent, "the value read back differs from the one written");
-    assert!(put_peak < PEAK, "sop blob put peaked at {} KiB", put_peak >> 10);
-    assert!(get_peak < PEAK, "sop blob get peaked at {} KiB", get_peak >> 10);
+    assert_eq!(
+        got, sent,
+        "the value read back differs from the one written"
+    );
+    assert!(
+        put_peak < PEAK,
+        "sop blob put peaked at {} KiB",
+        put_peak >> 10
+    );
+    assert!(
+        get_peak < PEAK,
+        "sop blob get peaked at {} KiB",
+        get_peak >> 10
+    );
 }

@@ -179,7 +179,14 @@ fn seeks_and_ranges() {
     r.read_to_end(&mut tail).unwrap();
     assert_eq!(tail, value[len - 3..]);
 
-    for (a, b) in [(0, 0), (0, len), (C - 1, C + 1), (C, 2 * C), (3 * C + 5, len), (len, len)] {
+    for (a, b) in [
+        (0, 0),
+        (0, len),
+        (C - 1, C + 1),
+        (C, 2 * C),
+        (3 * C + 5, len),
+        (len, len),
+    ] {
         let got = s.get_range(b"k", a as u64..b as u64).unwrap().unwrap();
         assert!(got == value[a..b], "range {a}..{b}");
     }
@@ -455,7 +462,10 @@ fn a_power_cut_during_put_stream_leaves_all_or_nothing() {
             }
         }
     }
-    assert!(acked > 0 && lost > 0, "{acked} images kept it, {lost} did not");
+    assert!(
+        acked > 0 && lost > 0,
+        "{acked} images kept it, {lost} did not"
+    );
 }
 
 /// An I/O error at every step of a put_stream and its commit, the process
@@ -485,7 +495,10 @@ fn an_io_error_during_put_stream_leaves_nothing() {
         vfs.set_fault(Fault::None);
         match r {
             Ok(()) => {
-                assert_eq!(read(&db, TxMode::NoCheck, b"k").unwrap(), Some(value.clone()));
+                assert_eq!(
+                    read(&db, TxMode::NoCheck, b"k").unwrap(),
+                    Some(value.clone())
+                );
                 assert_eq!(sim_blobs(&vfs).len(), 4, "op {k}");
             }
             Err(e) => {
@@ -501,7 +514,10 @@ fn an_io_error_during_put_stream_leaves_nothing() {
                 }
                 failed += 1;
                 put(&db, b"k", &value).unwrap();
-                assert_eq!(read(&db, TxMode::NoCheck, b"k").unwrap(), Some(value.clone()));
+                assert_eq!(
+                    read(&db, TxMode::NoCheck, b"k").unwrap(),
+                    Some(value.clone())
+                );
                 assert_eq!(sim_blobs(&vfs).len(), 4, "op {k}");
             }
         }
@@ -550,7 +566,10 @@ fn overwritten_and_removed_streams_free_their_chunks() {
     assert_eq!(blob_files(dir.path()).len(), 5);
     tx.commit().unwrap();
     assert_eq!(blob_files(dir.path()).len(), 2);
-    assert_eq!(read(&db, TxMode::NoCheck, b"k").unwrap(), Some(data(C + 1, 6)));
+    assert_eq!(
+        read(&db, TxMode::NoCheck, b"k").unwrap(),
+        Some(data(C + 1, 6))
+    );
     // A store dropped takes its streams along.
     let tx = db.begin(TxMode::ForWriting).unwrap();
     tx.drop_store("media").unwrap();
@@ -608,7 +627,10 @@ fn stream_puts_merge_and_conflict() {
         .unwrap();
     put(&db, b"c", &data(C, 3)).unwrap(); // same leaf, another key
     t1.commit().unwrap();
-    assert_eq!(read(&db, TxMode::NoCheck, b"b").unwrap(), Some(data(2 * C + 1, 2)));
+    assert_eq!(
+        read(&db, TxMode::NoCheck, b"b").unwrap(),
+        Some(data(2 * C + 1, 2))
+    );
     assert_eq!(blob_files(dir.path()).len(), 1 + 3 + 1);
 
     let t1 = db.begin(TxMode::ForWriting).unwrap();
@@ -664,8 +686,30 @@ fn check_finds_a_missing_or_damaged_chunk() {
     // The chunks before it still read.
     let tx = db.begin(TxMode::NoCheck).unwrap();
     let s = tx.open_raw_store("media").unwrap();
-    assert_eq!(s.get_range(b"k", 0..C as u64).unwrap().unwrap(), data(C, 1)[..C]);
+    assert_eq!(
+        s.get_range(b"k", 0..C as u64).unwrap().unwrap(),
+        data(C, 1)[..C]
+    );
     drop(tx);
+
+    // A chunk replaced by other bytes with a valid checksum of their own (as
+    // a chunk of the same length from elsewhere would be): each chunk passes,
+    // the whole value does not.
+    let id = u128::from_str_radix(chunks[1].file_name().unwrap().to_str().unwrap(), 16).unwrap();
+    let mut forged = data(C, 77);
+    let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&forged, id as u64);
+    forged.extend_from_slice(&sum.to_le_bytes());
+    std::fs::write(&chunks[1], &forged).unwrap();
+    let r = db.check().unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("its chunks pass theirs")),
+        "{:?}",
+        r.problems
+    );
+    let e = read(&db, TxMode::NoCheck, b"k").unwrap_err();
+    assert!(e.to_string().contains("its chunks pass theirs"), "{e}");
 
     // The last chunk missing.
     bytes[100] ^= 1;
@@ -675,7 +719,9 @@ fn check_finds_a_missing_or_damaged_chunk() {
     let r = db.check().unwrap();
     let name = chunks[2].file_name().unwrap().to_str().unwrap();
     assert!(
-        r.problems.iter().any(|p| p.contains(name) && p.contains("missing")),
+        r.problems
+            .iter()
+            .any(|p| p.contains(name) && p.contains("missing")),
         "{:?}",
         r.problems
     );

@@ -177,9 +177,7 @@ pub fn get(
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = r.read(&mut buf[..want]).map_err(read_error)?;
         if n == 0 {
-            return Err(anyhow!(
-                "the value of key {key:?} ended {left} bytes early"
-            ));
+            return Err(anyhow!("the value of key {key:?} ended {left} bytes early"));
         }
         out.write_all(&buf[..n])?;
         left -= n as u64;

@@ -122,7 +122,10 @@ impl StreamRef {
     /// Where chunk `i` starts in the value, and its length.
     pub fn chunk_span(&self, i: u64) -> (u64, usize) {
         let start = i * u64::from(self.chunk);
-        (start, (self.len - start).min(u64::from(self.chunk)) as usize)
+        (
+            start,
+            (self.len - start).min(u64::from(self.chunk)) as usize,
+        )
     }
 }
 

@@ -143,10 +143,9 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
                     if let ValueRef::Stream(s) = val {
                         // Chunk by chunk (a streamed value need not fit in memory).
                         if let Err(e) = check_stream(db, info.id, &s) {
-                            report.problems.push(format!(
-                                "store {:?}: node {id:#x} item {i}: {e}",
-                                info.name
-                            ));
+                            report
+                                .problems
+                                .push(format!("store {:?}: node {id:#x} item {i}: {e}", info.name));
                         }
                         continue;
                     }

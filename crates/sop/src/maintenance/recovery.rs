@@ -11,7 +11,6 @@
 //!   (released by a commit, or written by a transaction that never committed),
 //!   once `DbOptions::blob_grace` has passed (the rule: `engine/blobs.rs`).
 
-
 use crate::engine::for_each_value;
 use crate::engine::{liveness, prefix_of, unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};

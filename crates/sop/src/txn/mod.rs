@@ -7,6 +7,7 @@ pub(crate) mod ops;
 pub(crate) mod snapshot;
 pub(crate) mod view;
 
+use crate::btree::node::BigBlobs;
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
 use crate::codec::wire::checksum;
@@ -16,7 +17,6 @@ use crate::options::{StoreOptions, ValuePlacement};
 use crate::registry::{DbState, StoreInfo};
 use crate::TxMode;
 use bytes::Bytes;
-use crate::btree::node::BigBlobs;
 use ops::{error_hash, ItemOut, Move, Op, OpOut, OwnedValue, PutMode, StreamRef};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;

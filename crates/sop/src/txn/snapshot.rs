@@ -34,10 +34,11 @@ impl Fetch<'_> {
             ValueRef::Pending(_) => Err(Error::InvalidOption(
                 "a staged value was read outside its transaction".into(),
             )),
-            ValueRef::Stream(s) => Ok(Bytes::from(
-                self.db
-                    .read_stream_whole(self.sid, &s, |i| self.chunk(&s, i))?,
-            )),
+            ValueRef::Stream(s) => Ok(Bytes::from(self.db.read_stream_whole(
+                self.sid,
+                &s,
+                |i| self.chunk(&s, i),
+            )?)),
             ValueRef::File { blob, .. } => {
                 let r = self.db.read_value(self.sid, v, self.cache);
                 self.missing_as_too_old(r, blob)
