@@ -159,6 +159,12 @@ pub enum Cmd {
         /// Write to this file (default: standard output).
         file: Option<PathBuf>,
     },
+    /// Write and read big values as streams, in byte stores with big values
+    /// (`sop store create NAME --bytes --values big`).
+    Blob {
+        #[command(subcommand)]
+        cmd: BlobCmd,
+    },
     /// Stores, item counts, node counts and bytes on disk.
     Stats,
     /// Verify checksums, the registry, the B-trees and the blobs; exit 3 on any fault.
@@ -186,8 +192,70 @@ pub enum Cmd {
 }
 
 #[derive(Subcommand)]
+pub enum BlobCmd {
+    /// Write the value of KEY from FILE (- for standard input), in chunks,
+    /// without holding it in memory.
+    ///
+    /// Replaces the value of an equal key (in a store that allows duplicates,
+    /// the first one's); the value is durable when the command returns.
+    Put {
+        /// Name of the store: a byte store with big values.
+        store: String,
+        /// The key: the argument's bytes (UTF-8 text, as typed).
+        key: String,
+        /// The file to read, or - for standard input.
+        file: PathBuf,
+    },
+    /// Write the value of KEY (or a byte range of it) to FILE, or to standard
+    /// output (no FILE, or -); exit 1 if there is no item with KEY.
+    Get {
+        /// Name of the store.
+        store: String,
+        /// The key: the argument's bytes (UTF-8 text, as typed).
+        key: String,
+        /// The file to write (created or truncated), or - for standard output.
+        file: Option<PathBuf>,
+        /// Only bytes A to B, both included (as HTTP ranges count them; the
+        /// first byte is 0), or from A to the end with `A-`.
+        #[arg(long, value_name = "A-B", value_parser = parse_range)]
+        range: Option<ByteRange>,
+    },
+}
+
+/// A byte range as typed after `--range`: `A-B` (both included) or `A-`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    /// The first byte.
+    pub first: u64,
+    /// The last byte (included); `None`: to the end of the value.
+    pub last: Option<u64>,
+}
+
+/// The value of `--range`.
+fn parse_range(text: &str) -> Result<ByteRange, String> {
+    let bad = || {
+        format!("invalid range {text:?}: expected A-B (bytes A to B, both included) or A- (from A to the end)")
+    };
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let num = |t: &str| -> Result<u64, String> {
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
+    };
+    let first = num(a)?;
+    let last = if b.is_empty() { None } else { Some(num(b)?) };
+    if last.is_some_and(|l| l < first) {
+        return Err(format!(
+            "invalid range {text:?}: its end is before its start"
+        ));
+    }
+    Ok(ByteRange { first, last })
+}
+
+#[derive(Subcommand)]
 pub enum StoreCmd {
-    /// Create a JSON store.
+    /// Create a JSON store (or, with --bytes, a byte store).
     Create {
         /// Name of the new store (1 to 255 bytes).
         name: String,
@@ -207,6 +275,11 @@ pub enum StoreCmd {
         /// A free-text description saved with the store.
         #[arg(long, default_value = "")]
         description: String,
+        /// A byte store instead of a JSON store: keys and values are bytes
+        /// (key type raw-bytes, as the bindings' byte stores). With --values
+        /// big it holds values written with `sop blob put`.
+        #[arg(long, conflicts_with = "key_spec")]
+        bytes: bool,
     },
     /// List the stores.
     List,

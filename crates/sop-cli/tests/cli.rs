@@ -561,6 +561,8 @@ fn commands_need_a_database() {
         vec!["scan", "s"],
         vec!["import", "s", f],
         vec!["export", "s"],
+        vec!["blob", "put", "s", "k", f],
+        vec!["blob", "get", "s", "k"],
         vec!["stats"],
         vec!["check"],
         vec!["recover"],

@@ -3,6 +3,7 @@
 
 use crate::json::{JsonRange, JsonStore};
 use crate::store::{Cursor, Range, RawCursor, RawRange, RawStore, Store};
+use crate::stream::ValueReader;
 use crate::{Database, Transaction};
 use std::fmt;
 
@@ -47,3 +48,13 @@ opaque_debug!(
     JsonStore<'t>,
     JsonRange<'t>,
 );
+
+impl fmt::Debug for ValueReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueReader")
+            .field("len", &self.len())
+            .field("position", &self.position())
+            .field("chunk_size", &self.chunk_size())
+            .finish_non_exhaustive()
+    }
+}

@@ -55,6 +55,7 @@ mod objects;
 mod options;
 mod registry;
 mod store;
+mod stream;
 mod txn;
 
 #[cfg(feature = "test-hooks")]
@@ -89,6 +90,9 @@ pub use options::{
     MIN_SLOT_LENGTH,
 };
 pub use store::{Cursor, Range, RawCursor, RawRange, RawStore, Store, StoreStats};
+pub use stream::{
+    StreamPut, ValueReader, MAX_STREAM_CHUNK_SIZE, MIN_STREAM_CHUNK_SIZE, STREAM_CHUNK_SIZE,
+};
 
 // ------------------------------------------------------ keys and values
 pub use codec::key::Key;

@@ -154,8 +154,8 @@ impl Transaction {
 /// A store at the byte level: keys are compared as bytes.
 #[derive(Clone, Copy)]
 pub struct RawStore<'t> {
-    tx: &'t Transaction,
-    h: u32,
+    pub(crate) tx: &'t Transaction,
+    pub(crate) h: u32,
 }
 
 fn as_bool(o: OpOut) -> bool {

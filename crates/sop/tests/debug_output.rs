@@ -64,6 +64,14 @@ fn handles_show_what_identifies_them() {
         assert!(shown.contains(name), "{name} in {shown}");
     }
     assert!(!shown.contains("hidden"), "no data: {shown}");
+    let r = tx
+        .create_raw_store("bytes", "raw-bytes", StoreOptions::default())
+        .unwrap();
+    r.upsert(b"k", "hidden bytes").unwrap();
+    let shown = format!("{:?}", r.get_stream(b"k").unwrap().unwrap());
+    assert!(shown.starts_with("ValueReader"), "{shown}");
+    assert!(shown.contains("len: 12"), "the length: {shown}");
+    assert!(!shown.contains("hidden"), "no data: {shown}");
     drop((s, j));
     tx.commit().unwrap();
 }

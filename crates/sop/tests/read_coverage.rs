@@ -56,6 +56,14 @@ fn setup(db: &Database) -> Ctx {
         .create_store::<u64, u64>("z", StoreOptions::default())
         .unwrap();
     z.add(&1, &1).unwrap();
+    let o = StoreOptions {
+        values: sop::ValuePlacement::Big,
+        ..Default::default()
+    };
+    tx.create_raw_store("m", "raw-bytes", o)
+        .unwrap()
+        .upsert(b"k3", "v3")
+        .unwrap();
     tx.commit().unwrap();
     let tx = db.begin(TxMode::NoCheck).unwrap();
     let mut c = tx.open_store::<u64, u64>("a").unwrap().cursor().unwrap();
@@ -103,6 +111,9 @@ fn s(tx: &Transaction) -> sop::Store<'_, u64, u64> {
 fn raw(tx: &Transaction) -> sop::RawStore<'_> {
     tx.open_raw_store("r").unwrap()
 }
+fn big(tx: &Transaction) -> sop::RawStore<'_> {
+    tx.open_raw_store("m").unwrap()
+}
 fn js(tx: &Transaction) -> sop::JsonStore<'_> {
     tx.open_json_store("j").unwrap()
 }
@@ -136,6 +147,9 @@ fn rm(tx: &Transaction, k: u64) {
     s(tx).remove(&k).unwrap();
     raw(tx).remove(format!("k{k}").as_bytes()).unwrap();
     js(tx).remove(&json!(k)).unwrap();
+}
+fn rm_big3(tx: &Transaction) {
+    big(tx).remove(b"k3").unwrap();
 }
 fn rm1(tx: &Transaction) {
     rm(tx, 1)
@@ -467,6 +481,30 @@ const ROWS: &[Row] = &[
     wrow("RawStore::update", |t, _| d(raw(t).update(b"k3", "x")), rm3),
     wrow("RawStore::upsert", |t, _| d(raw(t).upsert(b"k3", "x")), rm3),
     wrow("RawStore::remove", |t, _| d(raw(t).remove(b"k3")), rm3),
+    row(
+        "RawStore::get_stream",
+        |t, _| {
+            let mut v = vec![];
+            let r = raw(t).get_stream(b"k3").unwrap();
+            d(r.map(|mut r| std::io::Read::read_to_end(&mut r, &mut v).map(|_| v)))
+        },
+        upd3,
+    ),
+    row(
+        "RawStore::get_range",
+        |t, _| d(raw(t).get_range(b"k3", 0..2)),
+        upd3,
+    ),
+    wrow(
+        "RawStore::put_stream",
+        |t, _| d(big(t).put_stream(b"k3", &b"x"[..])),
+        rm_big3,
+    ),
+    wrow(
+        "RawStore::put_stream_with_chunk_size",
+        |t, _| d(big(t).put_stream_with_chunk_size(b"k3", &b"x"[..], 4096)),
+        rm_big3,
+    ),
     // ---- RawCursor ----
     row(
         "RawCursor::first",

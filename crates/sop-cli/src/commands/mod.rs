@@ -1,13 +1,14 @@
 //! The commands, one file per area; `run` sends the parsed command line to its
 //! command.
 
+mod blob;
 mod import_export;
 mod init;
 pub mod items;
 mod maintenance;
 mod store;
 
-use crate::args::{Cli, Cmd};
+use crate::args::{BlobCmd, Cli, Cmd};
 use anyhow::Result;
 
 /// Run the command `cli` names.
@@ -53,6 +54,18 @@ pub fn run(cli: &Cli) -> Result<()> {
             verbose,
         } => import_export::import(cli, store, file, *batch, *verbose),
         Cmd::Export { store, file } => import_export::export(cli, store, file.as_deref()),
+        Cmd::Blob {
+            cmd: BlobCmd::Put { store, key, file },
+        } => blob::put(cli, store, key, file),
+        Cmd::Blob {
+            cmd:
+                BlobCmd::Get {
+                    store,
+                    key,
+                    file,
+                    range,
+                },
+        } => blob::get(cli, store, key, file.as_deref(), *range),
         Cmd::Stats => maintenance::stats(cli),
         Cmd::Check => maintenance::check(cli),
         Cmd::Recover => maintenance::recover(cli),

@@ -17,6 +17,7 @@ pub fn run(cli: &Cli, cmd: &StoreCmd) -> Result<()> {
             key_spec,
             values,
             description,
+            bytes,
         } => {
             let opts = StoreOptions {
                 slot_length: usize::try_from(*slot_length).unwrap_or(usize::MAX),
@@ -25,7 +26,7 @@ pub fn run(cli: &Cli, cmd: &StoreCmd) -> Result<()> {
                 description: description.clone(),
                 ..Default::default()
             };
-            store_create(cli, name, opts, key_spec.as_deref())
+            store_create(cli, name, opts, key_spec.as_deref(), *bytes)
         }
         StoreCmd::List => store_list(cli),
         StoreCmd::Info { name } => store_info(cli, name),
@@ -33,24 +34,40 @@ pub fn run(cli: &Cli, cmd: &StoreCmd) -> Result<()> {
     }
 }
 
-fn store_create(cli: &Cli, name: &str, opts: StoreOptions, spec: Option<&str>) -> Result<()> {
+fn store_create(
+    cli: &Cli,
+    name: &str,
+    opts: StoreOptions,
+    spec: Option<&str>,
+    bytes: bool,
+) -> Result<()> {
     let spec = usage(spec.map(parse_spec).transpose().context("bad --key-spec"))?;
     usage(opts.validate().context("bad --slot-length"))?;
     let db = open(cli, true)?;
     let tx = db.begin(TxMode::ForWriting)?;
-    let s = match tx.create_json_store(name, opts.clone(), spec.clone()) {
-        Ok(s) => s,
+    let created = if bytes {
+        tx.create_raw_store(name, crate::commands::blob::BYTES_KEY_TYPE, opts.clone())
+            .and_then(|s| s.info())
+    } else {
+        tx.create_json_store(name, opts.clone(), spec.clone())
+            .map(|s| s.info().clone())
+    };
+    let info = match created {
+        Ok(info) => (*info).clone(),
         // A bad name or option the user typed.
         Err(e @ Error::InvalidOption(_)) => return usage(Err(e.into())),
         Err(e) => return Err(e.into()),
     };
-    let info = (**s.info()).clone();
     tx.commit()?;
     emit(
         cli.json,
         format!(
             "created store {name} ({}; {}; values {}; {} per node)",
-            spec_text(spec.as_ref()),
+            if bytes {
+                "byte keys and values".to_string()
+            } else {
+                spec_text(spec.as_ref())
+            },
             if opts.unique {
                 "unique keys"
             } else {
@@ -86,6 +103,8 @@ fn store_list(cli: &Cli) -> Result<()> {
     for s in &stats.stores {
         let keys = if s.info.key_type == sop::JSON_KEY_TYPE {
             format!("json, {}", spec_text(s.info.key_spec.as_ref()))
+        } else if s.info.key_type == crate::commands::blob::BYTES_KEY_TYPE {
+            format!("bytes, values {}", placement(s.info.options.values))
         } else {
             format!("typed key {}", s.info.key_type)
         };

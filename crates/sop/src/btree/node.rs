@@ -37,6 +37,7 @@ const TAG_INLINE: u8 = 0;
 const TAG_SEGMENT: u8 = 1;
 const TAG_FILE: u8 = 2;
 const TAG_PENDING: u8 = 3;
+const TAG_STREAM: u8 = 4;
 
 const KIND_LEAF: u8 = 1;
 const KIND_INTERNAL: u8 = 2;
@@ -55,6 +56,8 @@ pub enum ValueRef<'a> {
     },
     /// Its own file `blob` (big values, written at the time of the add).
     File { blob: u128, len: u64, checksum: u64 },
+    /// A value written as a stream (`RawStore::put_stream`), in chunk blobs.
+    Stream(StreamRef),
     /// Staged in the writing transaction's memory (index into its pending values).
     Pending(u32),
 }
@@ -70,9 +73,93 @@ impl ValueRef<'_> {
             // By content, like inline values, so a value moved by compaction keeps its identity.
             ValueRef::Segment { checksum, .. } => checksum,
             ValueRef::File { checksum, len, .. } => checksum ^ len,
+            // By content as well: the same bytes as a stream or as one blob are
+            // the same value.
+            ValueRef::Stream(s) => s.checksum ^ s.len,
             ValueRef::Pending(i) => 0x9e37_79b9_7f4a_7c15 ^ i as u64,
         }
     }
+
+    /// The blobs a big value lives in (its file, or its stream's chunks); `None`
+    /// for a value kept in a node or a record.
+    #[inline]
+    pub fn big_blobs(&self) -> Option<BigBlobs> {
+        match *self {
+            ValueRef::File { blob, .. } => Some(BigBlobs {
+                first: blob,
+                count: 1,
+            }),
+            ValueRef::Stream(s) => Some(s.blobs()),
+            _ => None,
+        }
+    }
+}
+
+/// A value written as a stream: `len` bytes in chunks of `chunk` bytes (the
+/// last one shorter), chunk `i` in blob `chunk_blob(first, i)`; `checksum` is
+/// the XXH3-64 of the whole value. Each chunk blob holds its bytes and then
+/// their XXH3-64 seeded with the lower 64 bits of the chunk's blob id (u64 LE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRef {
+    /// Chunk 0's blob.
+    pub first: u128,
+    /// Bytes of the value.
+    pub len: u64,
+    /// Bytes per chunk (never 0).
+    pub chunk: u32,
+    /// XXH3-64 of the whole value.
+    pub checksum: u64,
+}
+
+impl StreamRef {
+    /// Its chunks' blobs.
+    pub fn blobs(&self) -> BigBlobs {
+        BigBlobs {
+            first: self.first,
+            count: chunk_count(self.len, self.chunk),
+        }
+    }
+    /// Where chunk `i` starts in the value, and its length.
+    pub fn chunk_span(&self, i: u64) -> (u64, usize) {
+        let start = i * u64::from(self.chunk);
+        (
+            start,
+            (self.len - start).min(u64::from(self.chunk)) as usize,
+        )
+    }
+}
+
+/// The blobs of one big value: `count` blobs, the i-th being
+/// `chunk_blob(first, i)` (a value in one file: that file alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BigBlobs {
+    /// The first blob (the value's file, or its stream's chunk 0).
+    pub first: u128,
+    /// How many.
+    pub count: u64,
+}
+
+impl BigBlobs {
+    /// Every blob id, in chunk order.
+    pub fn iter(self) -> impl Iterator<Item = u128> {
+        (0..self.count).map(move |i| chunk_blob(self.first, i))
+    }
+}
+
+/// The blob holding chunk `i` of a stream whose chunk 0 is blob `first`: the
+/// same upper 64 bits (the writer's process id prefix, which recovery reads
+/// from a blob's name), the lower 64 bits counted up from `first`'s (mod 2^64).
+#[inline]
+pub fn chunk_blob(first: u128, i: u64) -> u128 {
+    let hi = first >> 64 << 64;
+    hi | u128::from((first as u64).wrapping_add(i))
+}
+
+/// How many chunks of `chunk` bytes a stream of `len` bytes takes (0 for an
+/// empty one).
+#[inline]
+pub fn chunk_count(len: u64, chunk: u32) -> u64 {
+    len.div_ceil(u64::from(chunk.max(1)))
 }
 
 fn encode_value(out: &mut Vec<u8>, v: &ValueRef<'_>) {
@@ -103,6 +190,13 @@ fn encode_value(out: &mut Vec<u8>, v: &ValueRef<'_>) {
             put_u128(out, blob);
             put_u64(out, len);
             put_u64(out, checksum);
+        }
+        ValueRef::Stream(s) => {
+            out.push(TAG_STREAM);
+            put_u128(out, s.first);
+            put_u64(out, s.len);
+            put_u32(out, s.chunk);
+            put_u64(out, s.checksum);
         }
         ValueRef::Pending(i) => {
             out.push(TAG_PENDING);
@@ -147,6 +241,18 @@ fn decode_value<'a>(r: &mut Reader<'a>, allow_pending: bool) -> Result<ValueRef<
             len: r.u64()?,
             checksum: r.u64()?,
         },
+        TAG_STREAM => {
+            let (first, len, chunk, checksum) = (r.u128()?, r.u64()?, r.u32()?, r.u64()?);
+            if chunk == 0 {
+                return Err(CodecError::new("stream value with chunk size 0"));
+            }
+            ValueRef::Stream(StreamRef {
+                first,
+                len,
+                chunk,
+                checksum,
+            })
+        }
         TAG_PENDING if allow_pending => ValueRef::Pending(r.u32()?),
         t => return Err(CodecError::new(format!("unknown value tag {t}"))),
     })

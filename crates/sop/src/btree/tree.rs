@@ -588,9 +588,9 @@ pub enum FingerRemove {
     NotCovered,
     /// No item has the key.
     Absent,
-    /// The first item with the key was removed; its value's big-value blob, if
-    /// it had one.
-    Removed(Option<u128>),
+    /// The first item with the key was removed; its value's big-value blobs, if
+    /// it had any.
+    Removed(Option<crate::btree::node::BigBlobs>),
 }
 
 /// A removal of the first item with `key` through the finger alone: when the
@@ -616,7 +616,7 @@ pub fn remove_fingered<N: NodeStore + ?Sized>(
         if idx >= l.len() || !l.key_is(idx, key) {
             return Ok(FingerRemove::Absent);
         }
-        (idx, l.big_blob(idx))
+        (idx, l.big_blobs(idx))
     };
     let Node::Leaf(l) = ns.get_mut(leaf_id)? else {
         unreachable!()

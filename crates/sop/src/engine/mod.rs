@@ -17,6 +17,7 @@ mod garbage;
 mod liveness;
 mod ownership;
 mod read;
+mod stream;
 mod writer;
 
 pub(crate) use blobs::{unreferenced, Unreferenced};
@@ -25,6 +26,7 @@ pub(crate) use config::{config_temps, create_dir_durable, load_or_create_config,
 pub use config::{DbConfig, FORMAT_VERSION};
 pub(crate) use liveness::{liveness, prefix_of};
 use liveness::{spawn_heartbeat, take_process_lock};
+pub(crate) use stream::CHUNK_TRAILER;
 pub(crate) use writer::RecordWriter;
 
 use crate::blob_store::{BlobStore, FolderBlobs};

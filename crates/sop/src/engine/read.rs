@@ -137,6 +137,11 @@ impl DbInner {
                 }
                 Ok(Bytes::from(buf))
             }
+            ValueRef::Stream(s) => {
+                Ok(Bytes::from(self.read_stream_whole(store, &s, |i| {
+                    self.read_chunk(store, &s, i)
+                })?))
+            }
             ValueRef::Pending(_) => unreachable!("pending values are resolved by the transaction"),
         }
     }

@@ -8,7 +8,7 @@
 //! transaction) are not faults: recovery removes them, by the same rule
 //! (`engine/blobs.rs`). They are listed in `CheckReport::garbage`.
 
-use crate::btree::node::{Node, ValueRef};
+use crate::btree::node::{Node, StreamRef, ValueRef};
 use crate::btree::tree::{self, NodeRead, Tree};
 use crate::codec::json_key::encode_json_key;
 use crate::codec::wire::checksum;
@@ -136,9 +136,18 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
             if let Node::Leaf(l) = &**v.node(*id)? {
                 for i in 0..l.len() {
                     let val = l.item(i).value;
-                    if let ValueRef::File { blob, .. } = val {
+                    for blob in val.big_blobs().into_iter().flat_map(|b| b.iter()) {
                         referenced_blobs
                             .insert((format!("{:016x}", info.id), format!("{blob:032x}")));
+                    }
+                    if let ValueRef::Stream(s) = val {
+                        // Chunk by chunk (a streamed value need not fit in memory).
+                        if let Err(e) = check_stream(db, info.id, &s) {
+                            report
+                                .problems
+                                .push(format!("store {:?}: node {id:#x} item {i}: {e}", info.name));
+                        }
+                        continue;
                     }
                     let bytes = match val {
                         ValueRef::Inline(b) => Ok(bytes::Bytes::copy_from_slice(b)),
@@ -294,6 +303,22 @@ fn check_checkpoints(
             // The record's own fault is reported with the log.
             Err(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Every chunk of streamed value `s` of store `sid` is there and passes its
+/// checksum, and the whole passes the value's; one chunk in memory at a time.
+fn check_stream(db: &DbInner, sid: u64, s: &StreamRef) -> Result<()> {
+    let mut whole = xxhash_rust::xxh3::Xxh3::new();
+    for i in 0..s.blobs().count {
+        whole.update(&db.read_chunk(sid, s, i)?);
+    }
+    if whole.digest() != s.checksum {
+        return Err(Error::corrupt(
+            db.blobs.location(sid, s.first),
+            "streamed value fails its checksum (its chunks pass theirs)",
+        ));
     }
     Ok(())
 }

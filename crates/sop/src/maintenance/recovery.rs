@@ -11,8 +11,6 @@
 //!   (released by a commit, or written by a transaction that never committed),
 //!   once `DbOptions::blob_grace` has passed (the rule: `engine/blobs.rs`).
 
-use crate::btree::node::ValueRef;
-
 use crate::engine::for_each_value;
 use crate::engine::{liveness, prefix_of, unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};
@@ -117,7 +115,7 @@ pub(crate) fn referenced_blobs(db: &DbInner) -> Result<HashSet<(String, String)>
             continue;
         }
         for_each_value(db, st, |v| {
-            if let ValueRef::File { blob, .. } = *v {
+            for blob in v.big_blobs().into_iter().flat_map(|b| b.iter()) {
                 live.insert((format!("{:016x}", st.info.id), format!("{blob:032x}")));
             }
         })?;

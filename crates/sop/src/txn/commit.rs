@@ -44,9 +44,17 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
     // After an error past the commit point the record may be durable and refer
     // to this attempt's big-value files: keep them (recovery collects them if the
     // record is lost and this process dies).
-    if res.is_err() && !matches!(res, Err(Error::CommitOutcomeUnknown { .. })) {
+    let unknown = matches!(res, Err(Error::CommitOutcomeUnknown { .. }));
+    if res.is_err() && !unknown {
         for (sid, s) in &st.stores {
             blobs.extend(s.big.iter().map(|b| (*sid, *b)));
+        }
+    }
+    // Streams a commit adopted were taken off the list; those left were never
+    // placed (their put failed: a commit without writes) or not committed.
+    if !unknown {
+        for (sid, s) in std::mem::take(&mut st.streams) {
+            blobs.extend(s.blobs().iter().map(|b| (sid, b)));
         }
     }
     drop(st);
@@ -99,11 +107,20 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
                 cache_written_nodes(tx, db, seq, &rec);
                 let mut guard = tx.st.borrow_mut();
                 let st = &mut *guard;
+                let adopted: std::collections::HashSet<(u64, u128)> =
+                    rec.adopted_files.iter().copied().collect();
                 for (sid, s) in st.stores.iter_mut() {
                     for b in s.big.drain(..) {
-                        if !rec.adopted_files.contains(&(*sid, b)) {
+                        if !adopted.contains(&(*sid, b)) {
                             st.old_big.push((*sid, b));
                         }
+                    }
+                }
+                // Streams the final tree does not hold (overwritten or removed
+                // by the transaction itself) go now; an empty one has no chunks.
+                for (sid, s) in std::mem::take(&mut st.streams) {
+                    if !adopted.contains(&(sid, s.first)) {
+                        st.old_big.extend(s.blobs().iter().map(|b| (sid, b)));
                     }
                 }
                 drop(guard);
@@ -321,6 +338,10 @@ fn describe(op: &Op<'_>) -> String {
                 hex_key(k)
             )
         }
+        Op::PutStream(p) => format!(
+            "the item with key {} changed since this transaction read it",
+            hex_key(&p.key)
+        ),
         Op::Count { .. } => "the store's count changed since this transaction read it".into(),
         Op::OpenStore(o) => format!("store {:?} changed", o.name),
         Op::DropStore { name } => format!("store {name:?} changed"),
@@ -477,20 +498,21 @@ fn build_record(st: &mut TxState, db: &DbInner) -> Result<(Written, Record)> {
             }
             // Adopt only the blobs the final tree references; the others this
             // transaction superseded itself and are deleted after the commit.
-            if !s.big.is_empty() {
-                let mut live = std::collections::HashSet::new();
+            // A streamed value is adopted with all its chunks.
+            if !s.big.is_empty() || !s.streams.is_empty() {
+                let mut live = std::collections::HashMap::new();
                 for slot in s.nodes.values().filter(|n| n.state == SlotState::Dirty) {
                     if let Node::Leaf(l) = &*slot.node {
                         for i in 0..l.len() {
-                            if let ValueRef::File { blob, .. } = l.item(i).value {
-                                live.insert(blob);
+                            if let Some(b) = l.big_blobs(i) {
+                                live.insert(b.first, b);
                             }
                         }
                     }
                 }
-                for b in &s.big {
-                    if live.contains(b) {
-                        rec.adopted_files.push((sid, *b));
+                for b in s.big.iter().chain(&s.streams) {
+                    if let Some(blobs) = live.remove(b) {
+                        rec.adopted_files.extend(blobs.iter().map(|b| (sid, b)));
                     }
                 }
             }

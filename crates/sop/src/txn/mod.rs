@@ -7,6 +7,7 @@ pub(crate) mod ops;
 pub(crate) mod snapshot;
 pub(crate) mod view;
 
+use crate::btree::node::BigBlobs;
 use crate::btree::node::{ItemId, Node, ValueRef, MAX_KEY_LEN};
 use crate::btree::tree::{self, Pos, Target, Tree};
 use crate::codec::wire::checksum;
@@ -16,7 +17,7 @@ use crate::options::{StoreOptions, ValuePlacement};
 use crate::registry::{DbState, StoreInfo};
 use crate::TxMode;
 use bytes::Bytes;
-use ops::{error_hash, ItemOut, Move, Op, OpOut, OwnedValue, PutMode};
+use ops::{error_hash, ItemOut, Move, Op, OpOut, OwnedValue, PutMode, StreamRef};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -64,6 +65,10 @@ pub(crate) struct TxState {
     pub next_item: u128,
     /// Big-value blobs written by earlier attempts (replays): deleted unless adopted.
     pub old_big: Vec<(u64, u128)>,
+    /// Values this transaction wrote as streams (store id, stream), in every
+    /// attempt: a replay places the same chunks again. Those the commit does not
+    /// adopt are deleted when the transaction ends.
+    pub streams: Vec<(u64, StreamRef)>,
     /// The snapshot registered with the database at begin (released at the end).
     pub first_snap: u64,
 }
@@ -147,6 +152,7 @@ impl Transaction {
                 item_base,
                 next_item: item_base,
                 old_big: vec![],
+                streams: vec![],
                 first_snap: snap_seq,
             }),
         }
@@ -195,7 +201,7 @@ impl Transaction {
                 mode,
                 key,
                 value,
-            } => st.exec_put(&self.db, h, mode, key, value),
+            } => st.exec_put(&self.db, h, mode, key, PutValue::Bytes(value)),
             Op::Remove { h, key } => st.exec_remove(&self.db, h, key),
             _ => st.exec(&self.db, self.mode, &op),
         };
@@ -323,6 +329,9 @@ impl Transaction {
         for (sid, s) in &st.stores {
             blobs.extend(s.big.iter().map(|b| (*sid, *b)));
         }
+        for (sid, s) in std::mem::take(&mut st.streams) {
+            blobs.extend(s.blobs().iter().map(|b| (sid, b)));
+        }
         drop(st);
         for (sid, b) in blobs {
             let _ = self.db.blobs.remove(&self.db.blobs.location(sid, b));
@@ -443,7 +452,7 @@ impl TxState {
         h: u32,
         mode: PutMode,
         key: &[u8],
-        value: &[u8],
+        value: PutValue<'_>,
     ) -> Result<OpOut> {
         let sid = self.handle_store(h)?;
         if key.len() > MAX_KEY_LEN {
@@ -455,17 +464,19 @@ impl TxState {
         let id = self.new_item_id();
         let (mut v, t) = self.view(db, sid, true);
         let unique = v.st.info.options.unique;
-        let inline = inline_placement(&v.st.info.options, value);
+        let inline = match value {
+            PutValue::Bytes(value) => inline_placement(&v.st.info.options, value).then_some(value),
+            PutValue::Stream(_) => None,
+        };
         // One loan of the finger for the whole put.
         v.with_finger(|v, f| {
             // An upsert of a new key into the finger's leaf, the common
             // case of a load: one lookup of the leaf, nothing else.
-            if mode == PutMode::Upsert
-                && inline
-                && tree::insert_new_fingered(v, &t, key, id, &ValueRef::Inline(value), f)?
-            {
-                v.st.count_delta += 1;
-                return Ok(OpOut::Bool(true));
+            if let Some(value) = inline.filter(|_| mode == PutMode::Upsert) {
+                if tree::insert_new_fingered(v, &t, key, id, &ValueRef::Inline(value), f)? {
+                    v.st.count_delta += 1;
+                    return Ok(OpOut::Bool(true));
+                }
             }
             // Usually one descent finds both the insertion point and the first
             // item with the key; otherwise search by key, then insert by (key, id).
@@ -484,7 +495,7 @@ impl TxState {
                 PutMode::Update | PutMode::Upsert => !found && mode == PutMode::Upsert,
             };
             if insert {
-                let staged = stage_value(db, v.st, sid, value)?;
+                let staged = stage_put(db, v.st, sid, value)?;
                 if exact {
                     tree::insert_at_fingered(v, &t, &pos, key, id, &staged, Some(f))?;
                 } else {
@@ -493,7 +504,7 @@ impl TxState {
                 v.st.count_delta += 1;
                 Ok(OpOut::Bool(true))
             } else if found && matches!(mode, PutMode::Update | PutMode::Upsert) {
-                let staged = stage_value(db, v.st, sid, value)?;
+                let staged = stage_put(db, v.st, sid, value)?;
                 release_value(v, &pos)?;
                 set_value(v, &pos, &staged)?;
                 Ok(OpOut::Bool(mode == PutMode::Update))
@@ -511,9 +522,9 @@ impl TxState {
         match v.with_finger(|v, f| tree::remove_fingered(v, &t, key, f))? {
             tree::FingerRemove::NotCovered => {}
             tree::FingerRemove::Absent => return Ok(OpOut::Bool(false)),
-            tree::FingerRemove::Removed(blob) => {
-                if let Some(b) = blob {
-                    release_blob(v.st, b);
+            tree::FingerRemove::Removed(blobs) => {
+                if let Some(b) = blobs {
+                    release_blobs(v.st, b);
                 }
                 v.st.count_delta -= 1;
                 return Ok(OpOut::Bool(true));
@@ -565,7 +576,8 @@ impl TxState {
                 mode,
                 key,
                 value,
-            } => self.exec_put(db, *h, *mode, key, value),
+            } => self.exec_put(db, *h, *mode, key, PutValue::Bytes(value)),
+            Op::PutStream(p) => self.exec_put(db, p.h, p.mode, &p.key, PutValue::Stream(&p.stream)),
             Op::Remove { h, key } => self.exec_remove(db, *h, key),
             Op::Get { h, key } => {
                 use crate::btree::tree::NodeStore;
@@ -896,17 +908,42 @@ fn release_value(v: &mut View<'_>, pos: &Pos) -> Result<()> {
     let Node::Leaf(l) = &**v.node(pos.leaf)? else {
         unreachable!()
     };
-    if let Some(blob) = l.big_blob(pos.idx) {
-        release_blob(v.st, blob);
+    if let Some(blobs) = l.big_blobs(pos.idx) {
+        release_blobs(v.st, blobs);
     }
     Ok(())
 }
 
-/// Note that big-value blob `blob` lost its item: garbage once the transaction
-/// commits, unless the transaction wrote it itself (then it is simply not adopted).
-fn release_blob(st: &mut StoreTx, blob: u128) {
-    if !st.big.contains(&blob) {
-        st.released.push(blob);
+/// Note that a big value (its file, or its stream's chunks) lost its item:
+/// garbage once the transaction commits, unless the transaction wrote it itself
+/// (then it is simply not adopted).
+fn release_blobs(st: &mut StoreTx, blobs: BigBlobs) {
+    if !st.big.contains(&blobs.first) && !st.streams.contains(&blobs.first) {
+        st.released.extend(blobs.iter());
+    }
+}
+
+/// The value of a put: bytes the caller gave, or a stream written already.
+#[derive(Clone, Copy)]
+pub(crate) enum PutValue<'v> {
+    Bytes(&'v [u8]),
+    Stream(&'v StreamRef),
+}
+
+/// Place a put's value: bytes by the store's options (`stage_value`); a stream
+/// as it was written (the store's placement was checked before its chunks were).
+fn stage_put<'v>(
+    db: &DbInner,
+    st: &mut StoreTx,
+    sid: u64,
+    value: PutValue<'v>,
+) -> Result<ValueRef<'v>> {
+    match value {
+        PutValue::Bytes(b) => stage_value(db, st, sid, b),
+        PutValue::Stream(s) => {
+            st.streams.push(s.first);
+            Ok(ValueRef::Stream(*s))
+        }
     }
 }
 

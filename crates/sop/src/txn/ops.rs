@@ -4,6 +4,7 @@
 //! against the newest state (in-flight merge) and the commit fails only if some
 //! result differs: an item the transaction read or wrote changed.
 
+pub(crate) use crate::btree::node::StreamRef;
 use crate::btree::node::{ItemId, ValueRef};
 use crate::codec::json_key::IndexSpec;
 use crate::options::StoreOptions;
@@ -51,6 +52,16 @@ pub(crate) struct OpenStore {
     pub key_spec: Option<IndexSpec>,
 }
 
+/// A put of a value whose chunks were written already (`RawStore::put_stream`):
+/// a replay places the same chunks again, it never reads the stream twice.
+#[derive(Clone, Debug)]
+pub(crate) struct PutStream {
+    pub h: u32,
+    pub mode: PutMode,
+    pub key: Bytes,
+    pub stream: StreamRef,
+}
+
 /// An operation. Puts, removes and gets borrow their key and value from the caller
 /// (or, replayed, from the op log, which keeps its own copy: `OpLog`); every other
 /// op owns what it holds.
@@ -68,6 +79,8 @@ pub(crate) enum Op<'a> {
         key: &'a [u8],
         value: &'a [u8],
     },
+    /// A put of a value written as a stream (boxed: it is rare).
+    PutStream(Box<PutStream>),
     Remove {
         h: u32,
         key: &'a [u8],
@@ -125,6 +138,7 @@ impl Op<'_> {
             Op::RemoveCurrent { c } => Op::RemoveCurrent { c },
             Op::SetCurrentValue { c, value } => Op::SetCurrentValue { c, value },
             Op::Steps { c, forward, n } => Op::Steps { c, forward, n },
+            Op::PutStream(p) => Op::PutStream(p),
             Op::Put { .. } | Op::Remove { .. } | Op::Get { .. } => return None,
         })
     }
@@ -132,6 +146,7 @@ impl Op<'_> {
         matches!(
             self,
             Op::Put { .. }
+                | Op::PutStream(_)
                 | Op::Remove { .. }
                 | Op::RemoveCurrent { .. }
                 | Op::SetCurrentValue { .. }
@@ -143,6 +158,7 @@ impl Op<'_> {
         64 + match self {
             Op::Put { key, value, .. } => key.len() + value.len(),
             Op::Remove { key, .. } | Op::Get { key, .. } => key.len(),
+            Op::PutStream(p) => p.key.len(),
             Op::SetCurrentValue { value, .. } => value.len(),
             Op::Move {
                 mv: Move::SeekGe(k) | Move::SeekLe(k) | Move::Find(k),
@@ -172,6 +188,7 @@ pub(crate) enum OwnedValue {
         len: u64,
         checksum: u64,
     },
+    Stream(StreamRef),
     Pending(u32),
 }
 
@@ -199,6 +216,7 @@ impl OwnedValue {
                 len,
                 checksum,
             },
+            ValueRef::Stream(s) => OwnedValue::Stream(s),
             ValueRef::Pending(i) => OwnedValue::Pending(i),
         }
     }
@@ -225,6 +243,7 @@ impl OwnedValue {
                 len: *len,
                 checksum: *checksum,
             },
+            OwnedValue::Stream(s) => ValueRef::Stream(*s),
             OwnedValue::Pending(i) => ValueRef::Pending(*i),
         }
     }

@@ -10,7 +10,7 @@
 
 use super::view::View;
 use super::{Transaction, TxState};
-use crate::btree::node::{Leaf, Node, ValueRef};
+use crate::btree::node::{chunk_blob, Leaf, Node, StreamRef, ValueRef};
 use crate::btree::tree::{self, NodeRead, Pos, Target, Tree};
 use crate::engine::DbInner;
 use crate::error::{Error, Result};
@@ -34,18 +34,34 @@ impl Fetch<'_> {
             ValueRef::Pending(_) => Err(Error::InvalidOption(
                 "a staged value was read outside its transaction".into(),
             )),
-            _ => match self.db.read_value(self.sid, v, self.cache) {
-                // Collected after a later commit released it (another process's
-                // snapshots past the grace period): retry with a newer snapshot.
-                // The log says which (engine/blobs.rs).
-                Err(Error::Corrupt { detail, .. }) if detail == crate::engine::MISSING_BLOB => {
-                    let ValueRef::File { blob, .. } = *v else {
-                        unreachable!("only big values live in blob files")
-                    };
-                    Err(self.db.missing_blob(self.sid, blob, self.snap_seq))
-                }
-                r => r,
-            },
+            ValueRef::Stream(s) => Ok(Bytes::from(self.db.read_stream_whole(
+                self.sid,
+                &s,
+                |i| self.chunk(&s, i),
+            )?)),
+            ValueRef::File { blob, .. } => {
+                let r = self.db.read_value(self.sid, v, self.cache);
+                self.missing_as_too_old(r, blob)
+            }
+            _ => self.db.read_value(self.sid, v, self.cache),
+        }
+    }
+
+    /// Chunk `i` of streamed value `s`, verified.
+    pub fn chunk(&self, s: &StreamRef, i: u64) -> Result<Vec<u8>> {
+        let r = self.db.read_chunk(self.sid, s, i);
+        self.missing_as_too_old(r, chunk_blob(s.first, i))
+    }
+
+    /// A blob collected after a later commit released it (another process's
+    /// snapshots past the grace period): retry with a newer snapshot. The log
+    /// says which (engine/blobs.rs).
+    fn missing_as_too_old<T>(&self, r: Result<T>, blob: u128) -> Result<T> {
+        match r {
+            Err(Error::Corrupt { detail, .. }) if detail == crate::engine::MISSING_BLOB => {
+                Err(self.db.missing_blob(self.sid, blob, self.snap_seq))
+            }
+            r => r,
         }
     }
 }

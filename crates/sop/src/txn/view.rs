@@ -44,6 +44,9 @@ pub(crate) struct StoreTx {
     pub placed: Vec<crate::log::record::Placement>,
     /// Big-value blobs this transaction wrote.
     pub big: Vec<u128>,
+    /// Streamed values this transaction placed in the store (their first chunk's
+    /// blob; the chunks were written before, see `TxState::streams`).
+    pub streams: Vec<u128>,
     /// Committed big-value blobs this transaction stopped referencing.
     pub released: Vec<u128>,
     pub dirty: bool,
@@ -70,6 +73,7 @@ impl StoreTx {
             pending: Vec::new(),
             placed: Vec::new(),
             big: Vec::new(),
+            streams: Vec::new(),
             released: Vec::new(),
             dirty: false,
             modcount: 0,

@@ -86,18 +86,16 @@ impl Leaf {
             value: self.value_at(key_end + 16),
         }
     }
-    /// The blob of item `i`'s value if it is a big value in a file of its own.
+    /// The blobs of item `i`'s value if it is a big value (in a file of its own,
+    /// or a stream's chunks).
     #[inline]
-    pub fn big_blob(&self, i: usize) -> Option<u128> {
+    pub fn big_blobs(&self, i: usize) -> Option<BigBlobs> {
         let s = self.locs[i];
         let at = (s.key_off + s.key_len) as usize + 16;
-        if self.arena[at] != TAG_FILE {
+        if self.arena[at] != TAG_FILE && self.arena[at] != TAG_STREAM {
             return None;
         }
-        match self.value_at(at) {
-            ValueRef::File { blob, .. } => Some(blob),
-            _ => None,
-        }
+        self.value_at(at).big_blobs()
     }
     /// The value whose tag is at arena offset `at`.
     #[inline]
@@ -339,6 +337,7 @@ impl Leaf {
             }
             TAG_SEGMENT => at + 1 + 28,
             TAG_FILE => at + 1 + 32,
+            TAG_STREAM => at + 1 + 36,
             _ => at + 1 + 4,
         };
         (start, end)
