@@ -126,6 +126,15 @@ pub struct Args {
     /// Required by that engine; the harness starts none.
     #[arg(long, value_name = "HOST:PORT[,...]")]
     pub cassandra: Option<String>,
+    /// The S3-compatible server the `sop-s3` engine keeps its whole database on
+    /// (e.g. http://127.0.0.1:9000; credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY). Required by that engine; the harness starts none.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket of the `sop-s3` engine (it must exist); each run uses a fresh
+    /// prefix in it.
+    #[arg(long, value_name = "NAME", default_value = "sop-bench")]
+    pub s3_bucket: String,
     /// The program started for child processes: each engine's run (unless `--in-process`) and
     /// the swarm's writer processes (hidden subcommand `swarm-writer`); default this executable.
     /// Tests that call `run` from their own binary set it.
@@ -362,6 +371,10 @@ pub fn run(args: &Args) -> Result<Report> {
         sop_owned_reads: args.sop_owned_reads,
         redis_url: args.redis.clone(),
         cassandra: args.cassandra.clone(),
+        s3: args
+            .s3_endpoint
+            .clone()
+            .map(|e| (e, args.s3_bucket.clone())),
     };
     let swarm = args.workload == Workload::Swarm;
     if swarm {
@@ -556,6 +569,9 @@ fn run_in_child(args: &Args, engine: &str, base: &Path) -> Result<Vec<PhaseResul
     }
     if let Some(hosts) = &args.cassandra {
         cmd.args(["--cassandra", hosts]);
+    }
+    if let Some(e) = &args.s3_endpoint {
+        cmd.args(["--s3-endpoint", e, "--s3-bucket", &args.s3_bucket]);
     }
     if args.sop_owned_reads {
         cmd.arg("--sop-owned-reads");

@@ -314,8 +314,23 @@ fn bank(registry: Registry) {
             "the chaos ended before every stopped worker was resumed"
         );
     }
-    // The fenced worker needs a moment after it resumed to try a commit.
+    // The fenced worker needs a moment after it resumed to try a commit, and
+    // the others' recovery may publish the fence only after their next round
+    // (slower on a remote store): wait until it stops with its FENCED line, up
+    // to 10 s, before everyone is told to stop.
     std::thread::sleep(Duration::from_millis(500));
+    if let Some(i) = stops.iter().find(|s| s.lapse_lock).and_then(|s| s.slot) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until
+            && !slots[i]
+                .proc
+                .all_lines()
+                .iter()
+                .any(|l| l.starts_with("FENCED") || l.starts_with("ERROR"))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 
     // Stop everyone cleanly (stdin closed), then look at what they said.
     for s in slots.iter_mut() {

@@ -100,7 +100,7 @@ fn the_bucket_holds_the_database_and_a_second_folder_opens_the_same_one() {
             )
             .unwrap();
         v.add(&1, &big).unwrap();
-        drop((s, v));
+
         tx.commit().unwrap();
         db.close().unwrap();
     }
@@ -260,12 +260,12 @@ impl ObjectStore for Faulty {
         if location.as_ref().contains("/log/") {
             let n = self.faults.puts.fetch_add(1, Ordering::Relaxed) + 1;
             let fail = self.faults.fail_every.load(Ordering::Relaxed);
-            if fail > 0 && n % fail == 0 {
+            if fail > 0 && n.is_multiple_of(fail) {
                 self.faults.failed.fetch_add(1, Ordering::Relaxed);
                 return Err(injected(location, "503 Slow Down"));
             }
             let lose = self.faults.lose_reply_every.load(Ordering::Relaxed);
-            if lose > 0 && n % lose == 0 {
+            if lose > 0 && n.is_multiple_of(lose) {
                 let r = self.inner.put_opts(location, payload, opts).await;
                 self.faults.lost.fetch_add(1, Ordering::Relaxed);
                 return Err(injected(
@@ -441,4 +441,58 @@ fn catching_up_does_not_depend_on_listings() {
     assert_eq!(count(&db), 13);
     drop((db, other));
     assert_eq!(count(&reopen(a.path())), 13);
+}
+
+/// A big value streamed into the bucket in chunks (each chunk one object),
+/// read back whole, by ranges and by seeking, from another folder.
+#[test]
+fn big_values_stream_into_the_bucket_and_back_by_ranges() {
+    use std::io::{Read, Seek, SeekFrom};
+    let bucket = real_bucket();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut rng = fastrand::Rng::with_seed(22);
+    let value: Vec<u8> = (0..(5 << 20) + 123).map(|_| rng.u8(..)).collect();
+    let chunk = 1u32 << 20;
+    {
+        let db = Database::open(a.path(), opts(&bucket)).unwrap();
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let media = tx
+            .create_raw_store(
+                "media",
+                "raw-bytes",
+                StoreOptions {
+                    values: ValuePlacement::Big,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let put = media
+            .put_stream_with_chunk_size(b"clip", &value[..], chunk)
+            .unwrap();
+        assert_eq!(put.len, value.len() as u64);
+        tx.commit().unwrap();
+    }
+    let other = Database::open(b.path(), opts(&bucket)).unwrap();
+    let tx = other.begin(TxMode::NoCheck).unwrap();
+    let media = tx.open_raw_store("media").unwrap();
+    let mut whole = Vec::new();
+    media
+        .get_stream(b"clip")
+        .unwrap()
+        .unwrap()
+        .read_to_end(&mut whole)
+        .unwrap();
+    assert!(whole == value, "the value read back differs");
+    let (from, to) = ((3 << 20) - 10, (3 << 20) + 10);
+    let part = media.get_range(b"clip", from..to).unwrap().unwrap();
+    assert_eq!(part, value[from as usize..to as usize]);
+    let mut r = media.get_stream(b"clip").unwrap().unwrap();
+    r.seek(SeekFrom::End(-5)).unwrap();
+    let mut tail = Vec::new();
+    r.read_to_end(&mut tail).unwrap();
+    assert_eq!(tail, value[value.len() - 5..]);
+    drop((r, media));
+    tx.commit().unwrap();
+    let report = other.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
 }

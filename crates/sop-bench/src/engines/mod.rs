@@ -81,6 +81,8 @@ pub struct EngineConfig {
     pub redis_url: Option<String>,
     /// `sop-cassandra`: the Cassandra contact points of its registry.
     pub cassandra: Option<String>,
+    /// `sop-s3`: the S3 server's endpoint and the bucket.
+    pub s3: Option<(String, String)>,
 }
 
 /// Every engine this build knows, in the order they are run by default.
@@ -139,6 +141,20 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
                 sop::settings(cfg, false)
             ),
         ),
+        #[cfg(feature = "sop-engine")]
+        "sop-s3" => (
+            sop::version(),
+            format!(
+                "Standalone, the whole database in a bucket at {} (records, checkpoints and \
+                 big values are objects; a create-only PUT per commit); {}",
+                cfg.s3
+                    .as_ref()
+                    .map_or("(none given: --s3-endpoint)".to_string(), |(e, b)| format!(
+                        "{e}, bucket {b}"
+                    )),
+                sop::settings(cfg, false)
+            ),
+        ),
         other => bail!("{}", unknown_engine(other)),
     };
     Ok(EngineInfo {
@@ -166,15 +182,17 @@ pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn Engine
         "sop-redis" => Box::new(sop::SopEngine::open_clustered(dir, cfg)?),
         #[cfg(feature = "sop-engine")]
         "sop-cassandra" => Box::new(sop::SopEngine::open_cassandra(dir, cfg)?),
+        #[cfg(feature = "sop-engine")]
+        "sop-s3" => Box::new(sop::SopEngine::open_s3(dir, cfg)?),
         other => bail!("{}", unknown_engine(other)),
     })
 }
 
 fn unknown_engine(name: &str) -> String {
     let hint = match name {
-        "sop" | "sop-shared" | "sop-redis" | "sop-cassandra" => {
+        "sop" | "sop-shared" | "sop-redis" | "sop-cassandra" | "sop-s3" => {
             " (build with `--features sop-engine`; sop-redis also needs redis-server installed, \
-             sop-cassandra a node named by --cassandra)"
+             sop-cassandra a node named by --cassandra, sop-s3 a server named by --s3-endpoint)"
         }
         "rocksdb" => " (build with `--features rocksdb`)",
         _ => "",

@@ -177,6 +177,17 @@ impl SopEngine {
         Self::open_with(dir, cfg, None, false, Some(registry))
     }
 
+    /// `sop-s3`: Standalone, the whole database in the bucket `cfg` names,
+    /// under a fresh prefix.
+    pub fn open_s3(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        let (endpoint, bucket) = cfg.s3.clone().ok_or_else(|| {
+            anyhow::anyhow!("engine sop-s3 needs --s3-endpoint URL (a running S3 server)")
+        })?;
+        let mut b = sop::S3Bucket::new(format!("s3://{bucket}/bench/{:016x}", fastrand::u64(..)));
+        b.endpoint = Some(endpoint);
+        Self::open_with(dir, cfg, None, false, Some(sop::Registry::S3(b)))
+    }
+
     fn open_in(
         dir: &Path,
         cfg: &EngineConfig,

@@ -37,9 +37,9 @@ mod shared;
 pub(crate) use cassandra::CassandraLog;
 pub use dir::{LogDir, Packed};
 pub(crate) use exclusive::JournalLog;
-#[cfg(feature = "s3")]
-#[cfg(feature = "test-hooks")]
+#[cfg(all(feature = "s3", feature = "test-hooks"))]
 pub(crate) use objects::record_key;
+#[cfg(feature = "s3")]
 pub(crate) use objects::ObjectLog;
 pub(crate) use shared::SharedLog;
 
