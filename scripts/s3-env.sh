@@ -28,9 +28,13 @@ start_test_s3() {
   dir="$(mktemp -d)"
   "$SOP_MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   SOP_TEST_S3_PID=$!
-  prev="$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")"
+  # Chain onto the caller's EXIT trap (Redis's and Cassandra's): `trap -p`
+  # prints it shell-quoted, so let the shell unquote it.
+  prev=""
+  eval "set -- $(trap -p EXIT)"
+  [ $# -ge 3 ] && prev="$3"
   # shellcheck disable=SC2064
-  trap "kill $SOP_TEST_S3_PID 2>/dev/null; rm -rf '$dir'; $prev" EXIT
+  trap "kill $SOP_TEST_S3_PID 2>/dev/null; rm -rf \"$dir\"; $prev" EXIT
   export AWS_ACCESS_KEY_ID=sop-test AWS_SECRET_ACCESS_KEY=sop-test-secret AWS_REGION=us-east-1
   for _ in $(seq 1 100); do
     # moto makes a bucket on a plain PUT of its name.
