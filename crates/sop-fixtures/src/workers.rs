@@ -27,6 +27,10 @@ pub enum Worker {
     Hold(HoldArgs),
     /// Open (recovery runs once), print READY, wait for `go`, run recovery, print the report.
     Recover(RecoverArgs),
+    /// NoCheck reads of a store of u64 -> u64 whose values are 3 x key: random
+    /// gets and range scans, every value verified; prints `READ <gets> <scanned>
+    /// <ms>`.
+    Read(ReadArgs),
     /// Drive a RedisCoordinator from stdin: `lock OWNER TTL_MS A B`, `unlock OWNER A B`, `holder A B`.
     Lock(LockArgs),
 }
@@ -42,6 +46,7 @@ pub fn run(w: Worker) -> i32 {
         Worker::Hold(a) => hold(a),
         Worker::Recover(a) => recover(a),
         Worker::Lock(a) => lock(a),
+        Worker::Read(a) => read(a),
     }
 }
 
@@ -540,4 +545,68 @@ fn lock(a: LockArgs) -> i32 {
         }
     }
     0
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[arg(long)]
+    store: String,
+    /// Keys are 0..items.
+    #[arg(long)]
+    items: u64,
+    #[arg(long, default_value_t = 1000)]
+    gets: u64,
+    /// Range scans of `scan_len` items each.
+    #[arg(long, default_value_t = 10)]
+    scans: u64,
+    #[arg(long, default_value_t = 100)]
+    scan_len: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn read(a: ReadArgs) -> i32 {
+    let db = a.db.open_and_start();
+    let t0 = std::time::Instant::now();
+    let mut rng = fastrand::Rng::with_seed(a.seed);
+    let res = (|| -> sop::Result<(u64, u64)> {
+        let tx = db.begin(TxMode::NoCheck)?;
+        let s = tx.open_store::<u64, u64>(&a.store)?;
+        for _ in 0..a.gets {
+            let k = rng.u64(0..a.items);
+            match s.get(&k)? {
+                Some(v) if v == k * 3 => {}
+                other => panic!("key {k}: read {other:?}, expected {}", k * 3),
+            }
+        }
+        let mut scanned = 0;
+        for _ in 0..a.scans {
+            let from = rng.u64(0..a.items.saturating_sub(a.scan_len).max(1));
+            let mut want = from;
+            for item in s.range(from..)?.take(a.scan_len as usize) {
+                let (k, v) = item?;
+                assert_eq!((k, v), (want, want * 3), "scan from {from}");
+                want += 1;
+                scanned += 1;
+            }
+        }
+        drop(s);
+        tx.commit()?;
+        Ok((a.gets, scanned))
+    })();
+    match res {
+        Ok((gets, scanned)) => {
+            say(&format!(
+                "READ {gets} {scanned} {}",
+                t0.elapsed().as_millis()
+            ));
+            0
+        }
+        Err(e) => {
+            say(&format!("ERROR read: {e}"));
+            2
+        }
+    }
 }

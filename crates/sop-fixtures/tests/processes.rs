@@ -649,3 +649,96 @@ fn worker_value(k: u64, len: usize) -> Vec<u8> {
     v.truncate(len);
     v
 }
+
+/// Build once, read many, from a bucket: one process loads a store into a
+/// bucket of the test S3 server (`SOP_READ_MANY_ITEMS` items, 200,000 by
+/// default), then four reader processes, each on a folder of its own (cold: no
+/// record, no cache), serve NoCheck gets and scans straight from the bucket,
+/// every value verified.
+#[test]
+fn build_once_read_many_from_a_bucket() {
+    let _g = support::serial();
+    let registry = s3();
+    let items: u64 = std::env::var("SOP_READ_MANY_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    {
+        let db = Database::open(
+            tmp.path().join("builder"),
+            DbOptions {
+                registry: Some(registry.clone()),
+                recovery_interval: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let batch = 50_000;
+        for start in (0..items).step_by(batch as usize) {
+            let tx = db.begin(TxMode::ForWriting).unwrap();
+            let s = tx
+                .open_or_create_store::<u64, u64>("catalog", sop::StoreOptions::default())
+                .unwrap();
+            for k in start..(start + batch).min(items) {
+                s.add(&k, &(k * 3)).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        db.close().unwrap();
+    }
+    let built = t0.elapsed();
+    let t1 = Instant::now();
+    let mut readers: Vec<Proc> = (0..4)
+        .map(|i| {
+            let dir = tmp.path().join(format!("reader{i}"));
+            Database::create_config_with(&dir, Coordination::Standalone, registry.clone()).unwrap();
+            let args: Vec<String> = [
+                "read",
+                "--db",
+                dir.to_str().unwrap(),
+                "--store",
+                "catalog",
+                "--items",
+                &items.to_string(),
+                "--gets",
+                "2000",
+                "--scans",
+                "20",
+                "--scan-len",
+                "100",
+                "--seed",
+                &i.to_string(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            Proc::spawn(format!("reader {i}"), &args)
+        })
+        .collect();
+    let mut times = Vec::new();
+    for r in readers.iter_mut() {
+        let st = r.wait(Duration::from_secs(300));
+        let lines = r.all_lines();
+        assert!(st.success(), "{} exited with {st}: {lines:?}", r.name);
+        let read = lines
+            .iter()
+            .find(|l| l.starts_with("READ "))
+            .unwrap_or_else(|| panic!("{}: {lines:?}", r.name));
+        let f: Vec<&str> = read.split(' ').collect();
+        assert_eq!((f[1], f[2]), ("2000", "2000"), "{read}");
+        times.push(f[3].to_string());
+    }
+    for i in 0..4 {
+        let log = tmp.path().join(format!("reader{i}")).join("log");
+        let n = std::fs::read_dir(&log).map_or(0, |d| d.count());
+        assert_eq!(n, 0, "reader {i} keeps no record in its folder");
+    }
+    eprintln!(
+        "read many: {items} items built in {:.1} s; 4 cold readers of 2,000 gets and 20 scans of 100 each took {:.1} s in all (ms each: {})",
+        built.as_secs_f64(),
+        t1.elapsed().as_secs_f64(),
+        times.join(", ")
+    );
+}

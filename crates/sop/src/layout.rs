@@ -126,6 +126,17 @@ impl Layout {
         parse_hex_name(name, "", ".lock", Some(32))
     }
 
+    /// In a database in a bucket, the marker `procs/<id %032x>.dead` that
+    /// replaces a dead process's lock file while its big values remain.
+    pub fn proc_dead_marker(&self, id: u128) -> PathBuf {
+        self.procs().join(format!("{id:032x}.dead"))
+    }
+
+    /// The process a dead marker's name stands for.
+    pub fn parse_proc_dead_marker(name: &str) -> Option<u128> {
+        parse_hex_name(name, "", ".dead", Some(32))
+    }
+
     /// `tmp/`: temporary files, named after the process that made them.
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")

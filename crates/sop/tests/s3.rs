@@ -496,3 +496,119 @@ fn big_values_stream_into_the_bucket_and_back_by_ranges() {
     let report = other.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
 }
+
+/// Folders on two hosts name one bucket: each sees only its own host's
+/// processes. A big value written by a transaction of one, not yet committed,
+/// must survive the other's recovery (its writer is not dead, only unseen),
+/// however short the grace period; then it commits and reads back everywhere.
+#[test]
+fn recovery_on_another_host_never_takes_an_in_flight_big_value() {
+    let bucket = real_bucket();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let quick = |path: &Path| {
+        Database::open(
+            path,
+            DbOptions {
+                blob_grace: std::time::Duration::ZERO,
+                ..opts(&bucket)
+            },
+        )
+        .unwrap()
+    };
+    let writer = quick(a.path());
+    {
+        let tx = writer.begin(TxMode::ForWriting).unwrap();
+        tx.create_store::<u64, Vec<u8>>(
+            "big",
+            StoreOptions {
+                values: ValuePlacement::Big,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let value = vec![5u8; 100_000];
+    let tx = writer.begin(TxMode::ForWriting).unwrap();
+    tx.open_store::<u64, Vec<u8>>("big")
+        .unwrap()
+        .add(&1, &value)
+        .unwrap();
+    // The other host recovers twice (the grace rule needs a second look) and
+    // checks, while the blob waits for its commit.
+    let other = quick(b.path());
+    for _ in 0..2 {
+        let r = other.recover().unwrap();
+        assert_eq!(r.removed_blobs, 0, "{r:?}");
+    }
+    let report = other.check().unwrap();
+    assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");
+    tx.commit().unwrap();
+    for h in [&writer, &other] {
+        let tx = h.begin(TxMode::ForReading).unwrap();
+        let got = tx
+            .open_store::<u64, Vec<u8>>("big")
+            .unwrap()
+            .get(&1)
+            .unwrap();
+        assert_eq!(got.as_deref(), Some(&value[..]));
+    }
+    let report = other.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+/// A reader on one folder holds an old snapshot while another folder rewrites
+/// everything and reclaims: the records the old snapshot reads are replaced by
+/// tombstones under it. Its next read is `SnapshotTooOld` (retry), never a
+/// checksum fault or an I/O error.
+#[test]
+fn an_old_snapshot_reading_a_reclaimed_record_is_told_to_retry() {
+    let bucket = real_bucket();
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let writer = Database::open(a.path(), opts(&bucket)).unwrap();
+    {
+        let tx = writer.begin(TxMode::ForWriting).unwrap();
+        let s = tx
+            .create_store::<u64, u64>(
+                "s",
+                StoreOptions {
+                    slot_length: 16,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for k in 0..1000u64 {
+            s.add(&k, &k).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let reader = Database::open(c.path(), opts(&bucket)).unwrap();
+    let old = reader.begin(TxMode::NoCheck).unwrap();
+    let rewriter = Database::open(b.path(), opts(&bucket)).unwrap();
+    for round in 1..=2u64 {
+        let tx = rewriter.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_store::<u64, u64>("s").unwrap();
+        for k in 0..1000u64 {
+            s.update(&k, &(k + round * 10_000)).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let r = rewriter.reclaim().unwrap();
+    assert!(r.retired >= 1, "{r:?}");
+    let err = old
+        .open_store::<u64, u64>("s")
+        .and_then(|s| (0..1000u64).try_for_each(|k| s.get(&k).map(|_| ())))
+        .expect_err("the old snapshot's records are gone");
+    assert!(
+        matches!(err, Error::SnapshotTooOld(_)),
+        "expected SnapshotTooOld, got {err:?}"
+    );
+    drop(old);
+    let tx = reader.begin(TxMode::NoCheck).unwrap();
+    let s = tx.open_store::<u64, u64>("s").unwrap();
+    assert_eq!(s.get(&7).unwrap(), Some(20_007));
+}

@@ -14,6 +14,11 @@
 //!   it; `check` lists it as garbage, never as a fault. (After a power cut a
 //!   released blob whose unlink was not yet durable comes back: garbage too.)
 //!
+//! In a database whose writers may run on hosts this one cannot see (a bucket:
+//! each host has its own folder and `procs/`), "not alive" cannot be known of
+//! a process this host never saw: there a blob is garbage only if its writer
+//! was found dead here, and released blobs always wait for the grace period.
+//!
 //! Deleting garbage waits for `DbOptions::blob_grace`, counted from a moment after
 //! the commit that released it was linked, on the deleter's monotonic clock, while
 //! any other process has the folder open (it may read a snapshot from before that
@@ -38,12 +43,16 @@ pub(crate) enum Unreferenced {
     Stranger,
 }
 
-/// The rule, given the id prefixes of the processes alive (`Liveness::live`).
-pub(crate) fn unreferenced(name: &str, live: &HashSet<String>) -> Unreferenced {
+/// The rule, given who is alive. Where other hosts' processes are unseen (a
+/// database in a bucket), a writer this host does not know is presumed alive:
+/// only the blobs of processes found dead here are garbage (a crashed process
+/// of another host leaves its blobs to that host's recovery).
+pub(crate) fn unreferenced(name: &str, life: &Liveness) -> Unreferenced {
     let blob_name = name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit());
     match blob_name.then(|| &name[..16]) {
         None => Unreferenced::Stranger,
-        Some(p) if live.contains(p) => Unreferenced::InFlight,
+        Some(p) if life.live.contains(p) => Unreferenced::InFlight,
+        Some(p) if life.hosts_unseen && !life.dead_prefixes.contains(p) => Unreferenced::InFlight,
         Some(_) => Unreferenced::Garbage,
     }
 }
@@ -66,6 +75,10 @@ impl DbInner {
     pub(crate) fn others_alive(&self) -> bool {
         if self.opts.exclusive {
             return false;
+        }
+        if self.hosts_unseen() {
+            // Another host's process may read an old snapshot: always wait.
+            return true;
         }
         let mut last = self.blob_gc.others_seen.lock();
         if last.is_some_and(|t| self.vfs.now().saturating_sub(t) < Duration::from_secs(1)) {

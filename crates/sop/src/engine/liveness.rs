@@ -60,6 +60,14 @@ pub(super) fn take_process_lock(vfs: &dyn Vfs, layout: &Layout) -> Result<(u128,
 }
 
 impl DbInner {
+    /// Whether processes of other hosts may write to this database unseen by
+    /// this host's `procs/` (a database in a bucket: every host has its own
+    /// folder). Then nothing is presumed of a process this host does not know.
+    pub fn hosts_unseen(&self) -> bool {
+        !self.config.registry.is_folder()
+            && !matches!(self.config.registry, crate::options::Registry::Cassandra(_))
+    }
+
     /// Clustered mode: a process is presumed dead once its lease has been missing
     /// for longer than the lease TTL, as seen by this process.
     pub fn presumed_dead(&self, proc_id: u128) -> Result<bool> {
@@ -78,6 +86,13 @@ impl DbInner {
 pub(crate) struct Liveness {
     pub live: HashSet<String>,
     pub dead: Vec<(std::path::PathBuf, Box<dyn crate::io::VLock>)>,
+    /// The id prefixes of the processes in `dead`.
+    pub dead_prefixes: HashSet<String>,
+    /// Writers may run on hosts whose processes this one cannot see (a
+    /// database in a bucket: each host has a folder of its own): a process
+    /// not found alive may be alive elsewhere, and only those found dead here
+    /// are dead.
+    pub hosts_unseen: bool,
 }
 
 /// The first 16 hex digits of a process id: temporary files and big-value blobs
@@ -96,10 +111,17 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
     let mut out = Liveness {
         live: HashSet::new(),
         dead: vec![],
+        dead_prefixes: HashSet::new(),
+        hosts_unseen: db.hosts_unseen(),
     };
     let me = Layout::proc_lock_name(db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
+        if let Some(id) = Layout::parse_proc_dead_marker(&name) {
+            // A process found dead earlier whose blobs may remain (a bucket).
+            out.dead_prefixes.insert(prefix_of(id));
+            continue;
+        }
         if name == me || name.len() < 16 || !name.ends_with(".lock") {
             continue;
         }
@@ -129,6 +151,7 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
                         continue;
                     }
                 }
+                out.dead_prefixes.insert(name[..16].to_string());
                 out.dead.push((path, guard));
             }
         }

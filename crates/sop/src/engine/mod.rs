@@ -24,7 +24,7 @@ pub(crate) use blobs::{unreferenced, Unreferenced};
 pub(crate) use committed::{for_each_value, CommittedTree};
 pub(crate) use config::{config_temps, create_dir_durable, load_or_create_config, write_config};
 pub use config::{DbConfig, FORMAT_VERSION};
-pub(crate) use liveness::{liveness, prefix_of};
+pub(crate) use liveness::{liveness, prefix_of, Liveness};
 use liveness::{spawn_heartbeat, take_process_lock};
 pub(crate) use stream::CHUNK_TRAILER;
 pub(crate) use writer::RecordWriter;

@@ -69,8 +69,9 @@ impl DbInner {
             None => {
                 let f = self.segment(h.seq)?;
                 let mut buf = vec![0u8; h.len as usize];
-                f.read_exact_at(&mut buf, h.off)
-                    .map_err(|e| Error::io(self.commits.location(h.seq), e))?;
+                f.read_exact_at(&mut buf, h.off).map_err(|e| {
+                    self.reclaimed_or(h.seq, Error::io(self.commits.location(h.seq), e))
+                })?;
                 if shared && checksum(&buf) == h.checksum {
                     self.coord.cache_put(&shared_key, &buf);
                 }
@@ -78,15 +79,32 @@ impl DbInner {
             }
         };
         if checksum(&buf) != h.checksum {
-            return Err(Error::corrupt(
-                self.commits.location(h.seq),
-                format!(
-                    "node at offset {} ({} bytes) fails its checksum",
-                    h.off, h.len
+            return Err(self.reclaimed_or(
+                h.seq,
+                Error::corrupt(
+                    self.commits.location(h.seq),
+                    format!(
+                        "node at offset {} ({} bytes) fails its checksum",
+                        h.off, h.len
+                    ),
                 ),
             ));
         }
         Ok(buf)
+    }
+
+    /// `err`, a failed read of record `seq`, unless the record was retired
+    /// meanwhile: then the reader's snapshot is older than what reclaim kept
+    /// (`SnapshotTooOld`, retryable), not damage. An object store replaces a
+    /// retired record while another process may be reading it; a folder's
+    /// reader keeps the file it opened, and finds the tombstone when opening.
+    fn reclaimed_or(&self, seq: u64, err: Error) -> Error {
+        match self.commits.read_header(seq) {
+            Ok(Some(rec)) if rec.retired => Error::SnapshotTooOld(format!(
+                "commit record {seq} was reclaimed after this snapshot was taken"
+            )),
+            _ => err,
+        }
     }
 
     /// Read a separate value.
@@ -104,12 +122,16 @@ impl DbInner {
                 }
                 let f = self.segment(seq)?;
                 let mut buf = vec![0u8; len as usize];
-                f.read_exact_at(&mut buf, off)
-                    .map_err(|e| Error::io(self.commits.location(seq), e))?;
+                f.read_exact_at(&mut buf, off).map_err(|e| {
+                    self.reclaimed_or(seq, Error::io(self.commits.location(seq), e))
+                })?;
                 if checksum(&buf) != sum {
-                    return Err(Error::corrupt(
-                        self.commits.location(seq),
-                        format!("value at offset {off} fails its checksum"),
+                    return Err(self.reclaimed_or(
+                        seq,
+                        Error::corrupt(
+                            self.commits.location(seq),
+                            format!("value at offset {off} fails its checksum"),
+                        ),
                     ));
                 }
                 let b = Bytes::from(buf);

@@ -178,7 +178,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     // Blob files nobody references: in flight while their writer lives,
     // garbage that recovery removes once it does not (the one rule, shared
     // with recovery: engine/blobs.rs). Never a fault: nothing refers to them.
-    let live = crate::engine::liveness(db)?.live;
+    let life = crate::engine::liveness(db)?;
     let trash: HashSet<_> = db.trash_paths().into_iter().collect();
     for b in db.blobs.list()? {
         if trash.contains(&b.location)
@@ -187,7 +187,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
         {
             continue;
         }
-        match unreferenced(&b.name, &live) {
+        match unreferenced(&b.name, &life) {
             Unreferenced::InFlight => {}
             Unreferenced::Garbage => report.garbage.push(format!(
                 "blob no item refers to (released, or of an uncommitted transaction), of a process no longer running {}",

@@ -14,6 +14,7 @@
 use crate::engine::for_each_value;
 use crate::engine::{liveness, prefix_of, unreferenced, DbInner, Unreferenced};
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::options::ValuePlacement;
 use std::collections::HashSet;
 use std::io;
@@ -40,6 +41,11 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     let tmp = db.layout.tmp();
     let tmp_names = vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let blob_names = db.blobs.list()?;
+    let blob_prefixes: HashSet<String> = blob_names
+        .iter()
+        .filter(|b| b.name.len() >= 16)
+        .map(|b| b.name[..16].to_string())
+        .collect();
     // The log's leftovers (claim files) are judged up to a head read before the
     // liveness check: a process that starts later claims only beyond it.
     let log_head = db.catch_up()?.seq;
@@ -74,12 +80,26 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         .tidy(log_head, &|p| !life.live.contains(&prefix_of(p)))?;
     let candidates: Vec<_> = blob_names
         .into_iter()
-        .filter(|b| unreferenced(&b.name, &life.live) == Unreferenced::Garbage)
+        .filter(|b| unreferenced(&b.name, &life) == Unreferenced::Garbage)
         .collect();
     // The dead processes' lock files go now: holding their locks would make
     // them look alive to the grace rule's fresh look below. Their blobs stay
     // garbage without them (one rule: engine/blobs.rs).
     for (path, guard) in life.dead {
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(Layout::parse_proc_lock_name);
+        if let (true, Some(id)) = (life.hosts_unseen, id) {
+            // Keep it known dead while its blobs remain: without the marker
+            // its blobs would look like those of another host's process.
+            let marker = db.layout.proc_dead_marker(id);
+            if let Err(e) = vfs.create_new(&marker) {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(Error::io(&marker, e));
+                }
+            }
+        }
         remove_if_present(vfs, &path)?;
         drop(guard);
     }
@@ -101,6 +121,20 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         for path in db.past_grace(garbage) {
             db.blobs.remove(&path)?;
             report.removed_blobs += 1;
+        }
+    }
+    // Markers of dead processes none of whose blobs was listed at the start
+    // (nothing of theirs can appear later) are done with.
+    if life.hosts_unseen && !busy {
+        let procs = db.layout.procs();
+        let left: HashSet<&str> = blob_prefixes.iter().map(String::as_str).collect();
+        for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
+            let Some(id) = Layout::parse_proc_dead_marker(&name) else {
+                continue;
+            };
+            if !left.contains(prefix_of(id).as_str()) {
+                remove_if_present(vfs, &procs.join(&name))?;
+            }
         }
     }
     Ok(report)
