@@ -584,15 +584,12 @@ fn read(a: ReadArgs) -> i32 {
         let mut scanned = 0;
         for _ in 0..a.scans {
             let from = rng.u64(0..a.items.saturating_sub(a.scan_len).max(1));
-            let mut want = from;
-            for item in s.range(from..)?.take(a.scan_len as usize) {
+            for (want, item) in (from..).zip(s.range(from..)?.take(a.scan_len as usize)) {
                 let (k, v) = item?;
                 assert_eq!((k, v), (want, want * 3), "scan from {from}");
-                want += 1;
                 scanned += 1;
             }
         }
-        drop(s);
         tx.commit()?;
         Ok((a.gets, scanned))
     })();

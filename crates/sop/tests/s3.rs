@@ -588,12 +588,23 @@ fn an_old_snapshot_reading_a_reclaimed_record_is_told_to_retry() {
     }
     let reader = Database::open(c.path(), opts(&bucket)).unwrap();
     let old = reader.begin(TxMode::NoCheck).unwrap();
+    // The first read pins the snapshot (and caches the path to key 0 only).
+    assert_eq!(
+        old.open_store::<u64, u64>("s").unwrap().get(&0).unwrap(),
+        Some(0)
+    );
     let rewriter = Database::open(b.path(), opts(&bucket)).unwrap();
+    // Every item removed, then added again: nothing of the first record is
+    // live any more (an update could keep it as a leaf delta's base).
     for round in 1..=2u64 {
         let tx = rewriter.begin(TxMode::ForWriting).unwrap();
         let s = tx.open_store::<u64, u64>("s").unwrap();
         for k in 0..1000u64 {
-            s.update(&k, &(k + round * 10_000)).unwrap();
+            if round == 1 {
+                s.remove(&k).unwrap();
+            } else {
+                s.add(&k, &(k + 20_000)).unwrap();
+            }
         }
         tx.commit().unwrap();
     }
