@@ -95,10 +95,15 @@ launch_cassandra() {
 }
 
 start_test_cassandra() {
-  local java lib port dir
+  local java lib port storage dir
   java="$(cassandra_java)" || return 1
   lib="$(cassandra_jars)" || return 1
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+  # Two free ports, each chosen by the kernel (the CQL port, and the storage
+  # port, which must be free too: port + 1 was once taken by another process).
+  read -r port storage < <(python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
   dir="$(mktemp -d)"
   mkdir -p "$dir/conf" "$dir/data"
   cat >"$dir/conf/cassandra.yaml" <<EOF
@@ -110,10 +115,10 @@ endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:$((port + 1))"
+      - seeds: "127.0.0.1:$storage"
 listen_address: 127.0.0.1
 rpc_address: 127.0.0.1
-storage_port: $((port + 1))
+storage_port: $storage
 native_transport_port: $port
 start_native_transport: true
 commitlog_sync: batch
@@ -157,7 +162,7 @@ wait_test_cassandra() {
     i=$((i + 1))
     if ! kill -0 "$SOP_TEST_CASSANDRA_PID" 2>/dev/null || [ $i -gt 1200 ]; then
       echo "the test Cassandra did not start; the end of its log:" >&2
-      tail -40 "$SOP_TEST_CASSANDRA_DIR/system.log" "$SOP_TEST_CASSANDRA_DIR/stdout.log" >&2 || true
+      tail -n 40 "$SOP_TEST_CASSANDRA_DIR/system.log" "$SOP_TEST_CASSANDRA_DIR/stdout.log" >&2 || true
       return 1
     fi
     sleep 0.5
@@ -181,7 +186,7 @@ restart_test_cassandra() {
     i=$((i + 1))
     if ! kill -0 "$(cat "$dir/cassandra.pid")" 2>/dev/null || [ $i -gt 1200 ]; then
       echo "the test Cassandra did not restart; the end of its log:" >&2
-      tail -40 "$dir/system.log" >&2 || true
+      tail -n 40 "$dir/system.log" >&2 || true
       return 1
     fi
     sleep 0.5
