@@ -152,7 +152,11 @@ pub fn info(name: &str, cfg: &EngineConfig) -> Result<EngineInfo> {
                     .map_or("(none given: --s3-endpoint)".to_string(), |(e, b)| format!(
                         "{e}, bucket {b}"
                     )),
-                sop::settings(cfg, false)
+                sop::settings(cfg, false).replace(
+                    "folder shared with other processes, commit() durable on return (record \
+                     fdatasynced, log directory fsynced)",
+                    "commit() durable on return (the record's create-only PUT acknowledged)"
+                )
             ),
         ),
         other => bail!("{}", unknown_engine(other)),

@@ -1,8 +1,7 @@
 //! The commit log: what orders commits, and where their records live.
 //!
 //! [`CommitLog`] is the interface a backend provides; the commit protocol
-//! (`txn/commit.rs`) and catching up (`db/`) call only it. Two implementations
-//! exist, both over a folder:
+//! (`txn/commit.rs`) and catching up (`db/`) call only it. Its implementations:
 //!
 //! - [`SharedLog`] (`shared.rs`): any number of processes share the folder. The
 //!   commit point is the exclusive hard link of a fully written, fsynced record
@@ -11,9 +10,13 @@
 //!   (`DbOptions::exclusive`). Small records go into an append-only journal made
 //!   durable by one `fdatasync` per commit, and are written out as record files
 //!   in the background.
+//! - `CassandraLog` (`cassandra/`, feature `cassandra`): the record files stay
+//!   in the folder; a lightweight transaction claims each sequence.
+//! - `ObjectLog` (`objects.rs`, feature `s3`): records are objects in a bucket;
+//!   a create-only PUT publishes each.
 //!
-//! docs/ARCHITECTURE.md §4.3 states the guarantees every implementation gives
-//! and how the coming backends (Cassandra, an object store) will give them.
+//! docs/ARCHITECTURE.md §4.5 states the guarantees every implementation gives;
+//! §4.6 and §4.7 how Cassandra and an object store give them.
 //!
 //! The rest of this folder is the folder's format: record files and their
 //! naming (`dir.rs`, `record.rs`), record packs (`pack.rs`), journal frames
