@@ -4,13 +4,12 @@
 //! row a claim writes, `check` comparing rows with files, claims whose reply
 //! is lost, and several handles committing through one node.
 
-use sop::{CassandraRegistry, Database, DbOptions, Error, Registry, StoreOptions, TxMode};
+use sop::{CassandraRegistry, Database, DbOptions, Error, Registry, TxMode};
 mod support;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::Count;
+use support::{add_one, count, reopen, Count};
 
 fn registry(timeout_ms: u64) -> Registry {
     let hosts = std::env::var("SOP_TEST_CASSANDRA").expect(
@@ -27,32 +26,6 @@ fn opts(timeout_ms: u64) -> DbOptions {
         registry: Some(registry(timeout_ms)),
         ..Default::default()
     }
-}
-
-/// Reopen with the registry the folder saved.
-fn reopen(path: &Path) -> Database {
-    Database::open(
-        path,
-        DbOptions {
-            recovery_interval: None,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
-fn add_one(db: &Database) -> Result<(), Error> {
-    let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.open_or_create_store::<String, u64>("counters", StoreOptions::default())?;
-    let n = s.get(&"n".to_string())?.unwrap_or(0);
-    s.upsert(&"n".to_string(), &(n + 1))?;
-    tx.commit()
-}
-
-fn count(db: &Database) -> u64 {
-    let tx = db.begin(TxMode::ForReading).unwrap();
-    let s = tx.open_store::<String, u64>("counters").unwrap();
-    s.get(&"n".to_string()).unwrap().unwrap_or(0)
 }
 
 #[test]

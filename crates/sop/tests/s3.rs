@@ -10,6 +10,9 @@ use sop::{Database, DbOptions, Error, Registry, S3Bucket, StoreOptions, TxMode, 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use support::{add_one, count, reopen};
+
+mod support;
 
 /// A fresh prefix in the test bucket on the real server.
 fn real_bucket() -> S3Bucket {
@@ -34,32 +37,6 @@ fn opts(b: &S3Bucket) -> DbOptions {
         registry: Some(Registry::S3(b.clone())),
         ..Default::default()
     }
-}
-
-/// Reopen with what the folder saved.
-fn reopen(path: &Path) -> Database {
-    Database::open(
-        path,
-        DbOptions {
-            recovery_interval: None,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
-fn add_one(db: &Database) -> Result<(), Error> {
-    let tx = db.begin(TxMode::ForWriting)?;
-    let s = tx.open_or_create_store::<String, u64>("counters", StoreOptions::default())?;
-    let n = s.get(&"n".to_string())?.unwrap_or(0);
-    s.upsert(&"n".to_string(), &(n + 1))?;
-    tx.commit()
-}
-
-fn count(db: &Database) -> u64 {
-    let tx = db.begin(TxMode::ForReading).unwrap();
-    let s = tx.open_store::<String, u64>("counters").unwrap();
-    s.get(&"n".to_string()).unwrap().unwrap_or(0)
 }
 
 /// Files anywhere under `dir`.

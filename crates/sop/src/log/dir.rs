@@ -617,6 +617,14 @@ impl LogDir {
         self.list_from(vfs, 0)
     }
 
+    /// Record sequence numbers present after `after` (every one for 0), sorted
+    /// (`CommitLog::list_from` of the folder logs).
+    pub fn list_after(&self, vfs: &dyn Vfs, after: u64) -> Result<Vec<u64>> {
+        let mut all = self.list_from(vfs, after)?;
+        all.retain(|s| *s > after);
+        Ok(all)
+    }
+
     /// Record sequence numbers present in the subdirectories holding `from` and later.
     pub fn list_from(&self, vfs: &dyn Vfs, from: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();

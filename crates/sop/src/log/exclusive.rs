@@ -485,12 +485,7 @@ impl CommitLog for JournalLog {
     }
 
     fn list_from(&self, after: u64) -> Result<Vec<u64>> {
-        Ok(self
-            .dir
-            .list_from(&*self.vfs, after)?
-            .into_iter()
-            .filter(|s| *s > after || after == 0)
-            .collect())
+        self.dir.list_after(&*self.vfs, after)
     }
 
     fn location(&self, seq: u64) -> std::path::PathBuf {

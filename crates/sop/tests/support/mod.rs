@@ -34,6 +34,28 @@ pub fn folder_bytes(p: &Path) -> u64 {
     walk(p, &mut Default::default())
 }
 
+/// Reopen the folder with the options it saved (no background recovery).
+pub fn reopen(path: &Path) -> Database {
+    Database::open(path, opts()).unwrap()
+}
+
+/// Read-modify-write increment of counter `n` in store `counters` (created if
+/// missing), in one transaction.
+pub fn add_one(db: &Database) -> sop::Result<()> {
+    let tx = db.begin(TxMode::ForWriting)?;
+    let s = tx.open_or_create_store::<String, u64>("counters", sop::StoreOptions::default())?;
+    let n = s.get(&"n".to_string())?.unwrap_or(0);
+    s.upsert(&"n".to_string(), &(n + 1))?;
+    tx.commit()
+}
+
+/// Counter `n` of store `counters`, read validated.
+pub fn count(db: &Database) -> u64 {
+    let tx = db.begin(TxMode::ForReading).unwrap();
+    let s = tx.open_store::<String, u64>("counters").unwrap();
+    s.get(&"n".to_string()).unwrap().unwrap_or(0)
+}
+
 /// Every item of every store: (store, key, value).
 pub type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;
 
