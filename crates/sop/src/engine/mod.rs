@@ -155,10 +155,17 @@ fn object_store_log(
     health: Arc<Health>,
 ) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
     let client = crate::objects::ObjectClient::connect(cfg)?;
-    let saved = serde_json::to_vec_pretty(&*config)
-        .map_err(|e| Error::InvalidOption(format!("sop.json: {e}")))?;
-    if !client.put_new(Layout::CONFIG_FILE, saved.into())? {
-        let theirs = client.get(Layout::CONFIG_FILE)?.unwrap_or_default();
+    // Read first: an opener with read-only credentials (a reader serving a
+    // database built elsewhere) writes nothing when the bucket has it.
+    let mut theirs = client.get(Layout::CONFIG_FILE)?;
+    if theirs.is_none() {
+        let saved = serde_json::to_vec_pretty(&*config)
+            .map_err(|e| Error::InvalidOption(format!("sop.json: {e}")))?;
+        if !client.put_new(Layout::CONFIG_FILE, saved.into())? {
+            theirs = client.get(Layout::CONFIG_FILE)?;
+        }
+    }
+    if let Some(theirs) = theirs {
         let at = client.location(Layout::CONFIG_FILE);
         let theirs: DbConfig =
             serde_json::from_slice(&theirs).map_err(|e| Error::corrupt(&at, e.to_string()))?;
