@@ -57,6 +57,9 @@ print_summary() {
   echo
   echo "== summary"
   printf '%s\n' "${summary[@]}"
+  # Disk: a clean run once filled CI's disk, so every run says what it took.
+  local target_dir="${CARGO_TARGET_DIR:-target}"
+  echo "disk: target $(du -sh "$target_dir" 2>/dev/null | cut -f1), free $(df -h --output=avail "$target_dir" 2>/dev/null | tail -1 | tr -d ' ')"
   if [ -s "$test_log" ]; then
     awk '
       /^test result:/ {
