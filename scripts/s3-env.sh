@@ -1,24 +1,25 @@
 # Sourced by scripts: start a private S3-compatible server on a free loopback
 # port, for the object store backend's tests. The server is moto's (PyPI
-# `moto[server]`: in memory, enforces create-only conditional writes with 412);
-# it is installed into a cached virtual environment (~/.cache/sop-test/moto)
-# when no `moto_server` is on PATH. Exports SOP_TEST_S3_ENDPOINT (http://...),
+# `moto[server]`: in memory, enforces create-only conditional writes with 412),
+# run through scripts/moto-server.py, which makes those writes atomic under
+# concurrency as real S3 does; moto is installed into a cached virtual
+# environment (~/.cache/sop-test/moto) when no Python here can import it. Exports SOP_TEST_S3_ENDPOINT (http://...),
 # SOP_TEST_S3_BUCKET (created empty) and the AWS_* variables the client reads;
 # the server stops when the calling shell exits.
 ensure_moto_server() {
-  if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
-    SOP_MOTO_SERVER="$(command -v moto_server)"
+  if python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
+    SOP_MOTO_PYTHON="$(command -v python3)"
   else
     local venv="${SOP_TEST_CACHE:-$HOME/.cache/sop-test}/moto"
-    if [ ! -x "$venv/bin/moto_server" ]; then
+    if ! "$venv/bin/python" -c 'import moto.server, flask' >/dev/null 2>&1; then
       python3 -m venv "$venv" && "$venv/bin/pip" install --quiet 'moto[server]==5.*' || {
         echo "moto's S3 server could not be installed" >&2
         return 1
       }
     fi
-    SOP_MOTO_SERVER="$venv/bin/moto_server"
+    SOP_MOTO_PYTHON="$venv/bin/python"
   fi
-  export SOP_MOTO_SERVER
+  export SOP_MOTO_PYTHON
 }
 
 start_test_s3() {
@@ -26,7 +27,7 @@ start_test_s3() {
   local port dir prev
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
   dir="$(mktemp -d)"
-  "$SOP_MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  "$SOP_MOTO_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/moto-server.py" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   SOP_TEST_S3_PID=$!
   # Chain onto the caller's EXIT trap (Redis's and Cassandra's): `trap -p`
   # prints it shell-quoted, so let the shell unquote it.

@@ -8,58 +8,10 @@
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const SOP: &str = env!("CARGO_BIN_EXE_sop");
-
-fn sop(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(SOP)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sop");
-    if let Some(input) = stdin {
-        c.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    c.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Run, expect success, return stdout.
-fn ok(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let o = sop(db, args, stdin);
-    assert!(
-        o.status.success(),
-        "sop {args:?} failed ({:?}): {}",
-        o.status,
-        text(&o.stderr)
-    );
-    o.stdout
-}
-
-/// Run, expect exit `code` and `msg` in stderr, nothing on stdout.
-fn fails(db: &Path, args: &[&str], code: i32, msg: &str) -> String {
-    let o = sop(db, args, None);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "sop {args:?}: {err}");
-    assert!(
-        err.contains(msg),
-        "sop {args:?}: expected {msg:?} in: {err}"
-    );
-    assert!(o.stdout.is_empty(), "sop {args:?}: {}", text(&o.stdout));
-    err
-}
+mod support;
+use support::{exits, ok_bytes, text, SOP};
 
 /// `len` bytes from a xorshift generator seeded with `seed`: no two chunks alike.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -94,8 +46,8 @@ fn blob_files(db: &Path) -> usize {
 fn fixture() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    ok(&db, &["init"], None);
-    ok(
+    ok_bytes(&db, &["init"], None);
+    ok_bytes(
         &db,
         &["store", "create", "media", "--bytes", "--values", "big"],
         None,
@@ -109,7 +61,7 @@ fn put_and_get_through_files_pipes_and_ranges() {
     let value = bytes(20_000_003, 1); // two 8 MiB chunks and a short one
     let input = dir.path().join("in.bin");
     std::fs::write(&input, &value).unwrap();
-    let out = text(&ok(
+    let out = text(&ok_bytes(
         &db,
         &["blob", "put", "media", "clip", input.to_str().unwrap()],
         None,
@@ -118,14 +70,14 @@ fn put_and_get_through_files_pipes_and_ranges() {
     assert_eq!(blob_files(&db), 3);
 
     let back = dir.path().join("out.bin");
-    ok(
+    ok_bytes(
         &db,
         &["blob", "get", "media", "clip", back.to_str().unwrap()],
         None,
     );
     assert!(std::fs::read(&back).unwrap() == value, "file round trip");
-    assert!(ok(&db, &["blob", "get", "media", "clip"], None) == value);
-    assert!(ok(&db, &["blob", "get", "media", "clip", "-"], None) == value);
+    assert!(ok_bytes(&db, &["blob", "get", "media", "clip"], None) == value);
+    assert!(ok_bytes(&db, &["blob", "get", "media", "clip", "-"], None) == value);
 
     // Ranges: both ends included; A- to the end; across chunk boundaries.
     let c = 8 << 20;
@@ -137,7 +89,7 @@ fn put_and_get_through_files_pipes_and_ranges() {
         (format!("0-{}", value.len() - 1), 0, value.len()),
         (format!("{}-", value.len()), value.len(), value.len()),
     ] {
-        let got = ok(
+        let got = ok_bytes(
             &db,
             &["blob", "get", "media", "clip", "--range", &arg],
             None,
@@ -147,7 +99,7 @@ fn put_and_get_through_files_pipes_and_ranges() {
 
     // Replaced from a pipe: the old chunks go, the new value reads back.
     let other = bytes(9 << 20, 2);
-    let out: Value = serde_json::from_slice(&ok(
+    let out: Value = serde_json::from_slice(&ok_bytes(
         &db,
         &["--json", "blob", "put", "media", "clip", "-"],
         Some(&other),
@@ -156,11 +108,11 @@ fn put_and_get_through_files_pipes_and_ranges() {
     assert_eq!(out["bytes"], 9 << 20);
     assert_eq!(out["inserted"], false);
     assert_eq!(blob_files(&db), 2);
-    assert!(ok(&db, &["blob", "get", "media", "clip"], None) == other);
+    assert!(ok_bytes(&db, &["blob", "get", "media", "clip"], None) == other);
     // An empty value.
-    ok(&db, &["blob", "put", "media", "empty", "-"], Some(b""));
-    assert!(ok(&db, &["blob", "get", "media", "empty"], None).is_empty());
-    let out: Value = serde_json::from_slice(&ok(
+    ok_bytes(&db, &["blob", "put", "media", "empty", "-"], Some(b""));
+    assert!(ok_bytes(&db, &["blob", "get", "media", "empty"], None).is_empty());
+    let out: Value = serde_json::from_slice(&ok_bytes(
         &db,
         &[
             "--json",
@@ -175,56 +127,56 @@ fn put_and_get_through_files_pipes_and_ranges() {
     .unwrap();
     assert_eq!(out["bytes"], 0);
     assert_eq!(std::fs::metadata(&back).unwrap().len(), 0);
-    let check = text(&ok(&db, &["check"], None));
+    let check = text(&ok_bytes(&db, &["check"], None));
     assert!(check.contains("ok: no faults"), "{check}");
-    let list = text(&ok(&db, &["store", "list"], None));
+    let list = text(&ok_bytes(&db, &["store", "list"], None));
     assert!(list.contains("media\t2 items\tbytes, values big"), "{list}");
 }
 
 #[test]
 fn errors_are_clear_and_change_nothing() {
     let (dir, db) = fixture();
-    ok(&db, &["store", "create", "docs"], None);
-    ok(&db, &["store", "create", "small", "--bytes"], None);
-    ok(&db, &["blob", "put", "media", "k", "-"], Some(b"hello"));
+    ok_bytes(&db, &["store", "create", "docs"], None);
+    ok_bytes(&db, &["store", "create", "small", "--bytes"], None);
+    ok_bytes(&db, &["blob", "put", "media", "k", "-"], Some(b"hello"));
     let input = dir.path().join("in.bin");
     std::fs::write(&input, b"data").unwrap();
     let f = input.to_str().unwrap();
 
-    fails(
+    exits(
         &db,
         &["blob", "put", "nostore", "k", f],
         1,
         "does not exist",
     );
-    fails(
+    exits(
         &db,
         &["blob", "put", "docs", "k", f],
         1,
         "store docs is a JSON store",
     );
-    fails(
+    exits(
         &db,
         &["blob", "get", "docs", "k"],
         1,
         "sop store create NAME --bytes --values big",
     );
-    fails(
+    exits(
         &db,
         &["blob", "put", "small", "k", f],
         1,
         "store small keeps its values auto; sop blob put needs big values",
     );
-    fails(
+    exits(
         &db,
         &["blob", "get", "media", "nokey"],
         1,
         "no item with key \"nokey\"",
     );
-    let e = fails(&db, &["--json", "blob", "get", "media", "nokey"], 1, "");
+    let e = exits(&db, &["--json", "blob", "get", "media", "nokey"], 1, "");
     let e: Value = serde_json::from_str(e.trim()).unwrap();
     assert_eq!(e["error"], "not_found");
-    fails(
+    exits(
         &db,
         &["blob", "put", "media", "k", "/no/such/file"],
         1,
@@ -232,10 +184,10 @@ fn errors_are_clear_and_change_nothing() {
     );
     for bad in ["5-3", "a-b", "5", "-5", "1-2-3", ""] {
         let arg = format!("--range={bad}");
-        fails(&db, &["blob", "get", "media", "k", &arg], 2, "invalid");
+        exits(&db, &["blob", "get", "media", "k", &arg], 2, "invalid");
     }
     for outside in ["0-5", "6-", "5-5"] {
-        fails(
+        exits(
             &db,
             &["blob", "get", "media", "k", "--range", outside],
             2,
@@ -244,14 +196,14 @@ fn errors_are_clear_and_change_nothing() {
     }
     // A missing key or a bad range does not create the output file.
     let out = dir.path().join("out.bin");
-    fails(
+    exits(
         &db,
         &["blob", "get", "media", "nokey", out.to_str().unwrap()],
         1,
         "no item",
     );
     assert!(!out.exists());
-    assert_eq!(ok(&db, &["blob", "get", "media", "k"], None), b"hello");
+    assert_eq!(ok_bytes(&db, &["blob", "get", "media", "k"], None), b"hello");
     assert_eq!(blob_files(&db), 1);
 }
 

@@ -8,60 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SOP: &str = env!("CARGO_BIN_EXE_sop");
-
-fn sop(db: &Path, args: &[&str]) -> Output {
-    Command::new(SOP)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run sop")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Run, expect success, return stdout.
-fn ok(db: &Path, args: &[&str]) -> String {
-    let o = sop(db, args);
-    assert!(
-        o.status.success(),
-        "sop {args:?} failed ({:?}): {}{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-/// Run, expect failure with a message on stderr containing `msg`; return stderr.
-fn fails(db: &Path, args: &[&str], msg: &str) -> String {
-    let o = sop(db, args);
-    let err = text(&o.stderr);
-    assert!(
-        !o.status.success(),
-        "sop {args:?} should fail; stdout: {}",
-        text(&o.stdout)
-    );
-    assert!(
-        err.contains(msg),
-        "sop {args:?}: expected {msg:?} in stderr: {err}"
-    );
-    assert!(
-        o.stdout.is_empty(),
-        "sop {args:?}: nothing on stdout on failure: {}",
-        text(&o.stdout)
-    );
-    err
-}
-
-fn ok_json(db: &Path, args: &[&str]) -> Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(&ok(db, &a)).unwrap()
-}
+mod support;
+use support::{fails, ok, ok_json, sop, text, SOP};
 
 /// JSON lines `{"key":i,"value":{"n":i,"s":"item i"}}` for i in 0..n.
 fn lines(n: usize) -> String {

@@ -6,41 +6,10 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const SOP: &str = env!("CARGO_BIN_EXE_sop");
-
-fn sop(db: &Path, args: &[&str]) -> Output {
-    Command::new(SOP)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run sop")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let o = sop(db, args);
-    assert!(o.status.success(), "sop {args:?}: {}", text(&o.stderr));
-    text(&o.stdout)
-}
-
-/// Run, expect exit `code` and `msg` in stderr; return stderr.
-fn exits(db: &Path, args: &[&str], code: i32, msg: &str) -> String {
-    let o = sop(db, args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "sop {args:?}: {err}");
-    assert!(
-        err.contains(msg),
-        "sop {args:?}: expected {msg:?} in: {err}"
-    );
-    assert!(o.stdout.is_empty(), "sop {args:?}: {}", text(&o.stdout));
-    err
-}
+mod support;
+use support::{exits, ok, sop, text, SOP};
 
 /// A database with a store `s` of primitive keys holding key 1, and a store
 /// `obj` with object keys ordered by `k`.

@@ -4,30 +4,8 @@
 //! opens the same database, JSON items and a streamed big value go through the
 //! bucket, and a bad URL is refused before anything is made.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-const SOP: &str = env!("CARGO_BIN_EXE_sop");
-
-fn sop(db: &Path, args: &[&str]) -> Output {
-    Command::new(SOP)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run sop")
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let out = sop(db, args);
-    assert!(
-        out.status.success(),
-        "sop {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod support;
+use support::{ok, sop};
 
 fn var(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| {

@@ -19,7 +19,12 @@ use support::{redis_url, worker_args, Proc};
 /// request at a time per connection) is several times slower than a folder,
 /// and slower still while other test binaries run beside it.
 fn patience(backend: &str) -> Duration {
-    Duration::from_secs(if backend == "s3" { 400 } else { 90 })
+    // A bound on a hang, not a speed target: the swarm took 73 s alone on the
+    // test S3 server and over 90 s on Cassandra in a run beside two builds.
+    Duration::from_secs(match backend {
+        "folder" => 120,
+        _ => 400,
+    })
 }
 
 fn registry_name(r: &Registry) -> &'static str {
@@ -169,17 +174,20 @@ fn swarm(registry: Registry) {
     let db = Database::open(&dir, clustered(&url)).unwrap();
     let tx = db.begin(TxMode::ForReading).unwrap();
     let s = tx.open_store::<u64, u64>("swarm").unwrap();
-    assert_eq!(s.count().unwrap(), procs * per, "count");
     let mut found = BTreeSet::new();
     for item in s.iter().unwrap() {
         let (k, v) = item.unwrap();
         assert_eq!(v, k * 3, "value of {k}");
         assert!(found.insert(k));
     }
-    assert_eq!(
-        found, reported,
-        "the keys in the store are exactly the keys reported"
+    // Which keys, before how many: a lost commit names itself.
+    let lost: Vec<_> = reported.difference(&found).collect();
+    let extra: Vec<_> = found.difference(&reported).collect();
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "the keys in the store are exactly the keys reported: lost {lost:?}, never reported {extra:?}"
     );
+    assert_eq!(s.count().unwrap(), procs * per, "count");
     tx.commit().unwrap();
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);

@@ -5,8 +5,14 @@
 //!   an operation ([`HookOp`]) to force an interleaving of threads;
 //! - [`redis_url`]: the Redis that `scripts/test.sh` starts for the whole run
 //!   (tests that need it fail, never skip, without it);
-//! - [`OwnRedis`]: a Redis server owned by one test, which it can stop and start.
+//! - [`OwnRedis`]: a Redis server owned by one test, which it can stop and start;
+//! - [`faulty_bucket`]: an in-memory bucket that fails requests, loses replies
+//!   and hides listings on demand;
+//! - [`s3_proxy`]: the same faults (and 503s, and requests held past the
+//!   client's timeout) in front of a real S3 server, as an HTTP proxy.
 
+pub mod faulty_bucket;
+pub mod s3_proxy;
 pub mod sim;
 
 pub use sim::{Fault, Hook, HookOp, SimVfs};

@@ -4,12 +4,12 @@
 //! row a claim writes, `check` comparing rows with files, claims whose reply
 //! is lost, and several handles committing through one node.
 
-use sop::{CassandraRegistry, Database, DbOptions, Error, Registry, TxMode};
+use sop::{CassandraRegistry, Database, DbOptions, Error, Registry};
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{add_one, count, reopen, Count};
+use support::{add_one, count, reopen, Count, Outcomes};
 
 fn registry(timeout_ms: u64) -> Registry {
     let hosts = std::env::var("SOP_TEST_CASSANDRA").expect(
@@ -194,89 +194,41 @@ fn lost_replies(settled: &AtomicU64) {
         let db = Database::open(dir.path(), opts(10_000)).unwrap();
         add_one(&db).unwrap();
     }
-    let (mut ok, mut unknown_committed, mut unknown_not, mut failed) = (0u64, 0u64, 0u64, 0u64);
-    let mut db = Database::open(
-        dir.path(),
-        DbOptions {
-            recovery_interval: None,
-            registry: Some(registry(2)),
-            ..Default::default()
-        },
-    );
+    let impatient = || {
+        Database::open(
+            dir.path(),
+            DbOptions {
+                recovery_interval: None,
+                registry: Some(registry(2)),
+                ..Default::default()
+            },
+        )
+    };
+    let mut out = Outcomes::default();
+    let mut db = impatient();
     for _ in 0..60 {
         let h = match &db {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("open: {e}");
-                failed += 1;
-                db = Database::open(
-                    dir.path(),
-                    DbOptions {
-                        recovery_interval: None,
-                        registry: Some(registry(2)),
-                        ..Default::default()
-                    },
-                );
+                out.failed += 1;
+                db = impatient();
                 continue;
             }
         };
-        let tx = match h.begin(TxMode::ForWriting) {
-            Ok(tx) => tx,
-            Err(e) => {
-                eprintln!("begin: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        let (id, snap) = (tx.id(), tx.snapshot_seq());
-        let r = (|| {
-            let s = tx.open_store::<String, u64>("counters")?;
-            let n = s.get(&"n".to_string())?.unwrap_or(0);
-            s.upsert(&"n".to_string(), &(n + 1))?;
-            tx.commit()
-        })();
-        match r {
-            Ok(()) => ok += 1,
-            Err(Error::CommitOutcomeUnknown { .. }) => {
-                // The handle is poisoned: ask a fresh one, with a patient client.
-                let check = reopen(dir.path());
-                if check.commit_outcome(id, snap).unwrap() {
-                    unknown_committed += 1;
-                } else {
-                    unknown_not += 1;
-                }
-                drop(check);
-                db = Database::open(
-                    dir.path(),
-                    DbOptions {
-                        recovery_interval: None,
-                        registry: Some(registry(2)),
-                        ..Default::default()
-                    },
-                );
-            }
-            Err(e) => {
-                eprintln!("commit: {e}");
-                failed += 1
-            }
+        if let Some(unknown) = out.increment(h) {
+            // The handle is poisoned: ask a fresh one, with a patient client.
+            out.settle(&reopen(dir.path()), unknown);
+            db = impatient();
         }
     }
     drop(db);
-    let db = reopen(dir.path());
-    assert_eq!(
-        count(&db),
-        1 + ok + unknown_committed,
-        "ok {ok}, unknown and committed {unknown_committed}, unknown and not {unknown_not}, failed {failed}"
-    );
-    let report = db.check().unwrap();
-    assert!(report.is_ok(), "{:?}", report.problems);
     let settled = settled.load(Ordering::Relaxed);
-    eprintln!(
-        "ok {ok}, unknown and committed {unknown_committed}, unknown and not {unknown_not}, \
-         failed {failed}; claims that timed out and were settled: {settled}"
-    );
+    let seen = format!("claims that timed out and were settled: {settled}");
+    out.assert_counted(&reopen(dir.path()), 1, &seen);
+    eprintln!("{out}; {seen}");
     assert!(
-        settled + unknown_committed + unknown_not > 0,
+        settled + out.unknown_committed + out.unknown_not > 0,
         "no claim timed out: the test did not test what it is for"
     );
 }

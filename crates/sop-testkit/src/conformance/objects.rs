@@ -14,13 +14,9 @@
 //! The real server runs under crates/sop/tests/s3.rs.
 
 use super::Backend;
-use async_trait::async_trait;
-use futures_util::stream::BoxStream;
+use crate::faulty_bucket::{BucketFaults, Change, FaultyBucket, Verdict};
 use parking_lot::Mutex;
-use sop::test_hooks::object_store::{
-    self, memory::InMemory, path::Path as Key, GetOptions, GetResult, ListResult, MultipartUpload,
-    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use sop::test_hooks::object_store::{memory::InMemory, path::Path as Key, ObjectStore};
 use sop::{DbOptions, Vfs};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,115 +29,27 @@ struct Gate {
 }
 
 impl Gate {
-    fn pass(&self, at: &Key, when: &str) -> object_store::Result<()> {
+    fn pass(&self, at: &Key, when: &str) -> Result<(), String> {
         let vfs = self.vfs.lock().clone();
         match vfs {
             Some(v) => v
                 .sync_dir(Path::new("/"))
-                .map_err(|e| object_store::Error::Generic {
-                    store: "gated",
-                    source: format!("{when} {at}: {e}").into(),
-                }),
+                .map_err(|e| format!("{when} {at}: {e}")),
             None => Ok(()),
         }
     }
 }
 
-struct Gated {
-    inner: Arc<InMemory>,
-    gate: Arc<Gate>,
-}
-
-impl std::fmt::Debug for Gated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gated(InMemory)")
-    }
-}
-
-impl std::fmt::Display for Gated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gated(InMemory)")
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Gated {
-    async fn put_opts(
-        &self,
-        location: &Key,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.gate.pass(location, "sending")?;
-        let r = self.inner.put_opts(location, payload, opts).await;
-        self.gate.pass(location, "reply to")?;
-        r
+impl BucketFaults for Gate {
+    fn sending(&self, change: Change, at: &Key) -> Verdict {
+        match self.pass(at, &format!("sending {change:?} of")) {
+            Ok(()) => Verdict::Pass,
+            Err(e) => Verdict::Fail(e),
+        }
     }
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Key,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.gate.pass(location, "starting an upload of")?;
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Key,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Key>>,
-    ) -> BoxStream<'static, object_store::Result<Key>> {
-        use futures_util::StreamExt;
-        let (inner, gate) = (self.inner.clone(), self.gate.clone());
-        Box::pin(locations.then(move |l| {
-            let (inner, gate) = (inner.clone(), gate.clone());
-            async move {
-                let l = l?;
-                gate.pass(&l, "sending delete of")?;
-                let first = l.clone();
-                let one = futures_util::stream::once(async move { Ok(first) }).boxed();
-                let mut out = inner.delete_stream(one);
-                let r = out.next().await.unwrap_or(Ok(l.clone()));
-                gate.pass(&l, "reply to delete of")?;
-                r
-            }
-        }))
-    }
-
-    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Key>,
-        offset: &Key,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Key,
-        to: &Key,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.gate.pass(to, "sending copy to")?;
-        let r = self.inner.copy_opts(from, to, options).await;
-        self.gate.pass(to, "reply to copy to")?;
-        r
+    fn replied(&self, change: Change, at: &Key) -> Result<(), String> {
+        self.pass(at, &format!("reply to {change:?} of"))
     }
 }
 
@@ -163,10 +71,7 @@ impl ObjectStoreBackend {
         let gate = Arc::new(Gate::default());
         sop::test_hooks::register_object_store(
             &name,
-            Arc::new(Gated {
-                inner: store.clone(),
-                gate: gate.clone(),
-            }),
+            Arc::new(FaultyBucket::new(store.clone(), gate.clone())),
         );
         ObjectStoreBackend {
             name,

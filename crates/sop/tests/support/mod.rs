@@ -56,6 +56,87 @@ pub fn count(db: &Database) -> u64 {
     s.get(&"n".to_string()).unwrap().unwrap_or(0)
 }
 
+/// How increments of counter `n` ended when replies of the commit point may
+/// be lost (the Cassandra and S3 fault tests).
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    pub ok: u64,
+    /// Outcome unknown; `commit_outcome` found it committed.
+    pub unknown_committed: u64,
+    /// Outcome unknown; `commit_outcome` found it not committed.
+    pub unknown_not: u64,
+    /// Failed with another error: not committed.
+    pub failed: u64,
+}
+
+/// A transaction whose outcome is unknown: its id and snapshot.
+pub type Unknown = (u128, u64);
+
+impl Outcomes {
+    /// One read-modify-write increment of counter `n` (store `counters`, which
+    /// must exist) on `db`, tallied. Returns the transaction when its outcome
+    /// is unknown: the caller settles it with [`Outcomes::settle`] on a fresh
+    /// handle (this one is poisoned).
+    pub fn increment(&mut self, db: &Database) -> Option<Unknown> {
+        let tx = match db.begin(TxMode::ForWriting) {
+            Ok(tx) => tx,
+            Err(e) => {
+                eprintln!("begin: {e}");
+                self.failed += 1;
+                return None;
+            }
+        };
+        let (id, snap) = (tx.id(), tx.snapshot_seq());
+        let r = (|| {
+            let s = tx.open_store::<String, u64>("counters")?;
+            let n = s.get(&"n".to_string())?.unwrap_or(0);
+            s.upsert(&"n".to_string(), &(n + 1))?;
+            tx.commit()
+        })();
+        match r {
+            Ok(()) => self.ok += 1,
+            Err(sop::Error::CommitOutcomeUnknown { .. }) => return Some((id, snap)),
+            Err(e) => {
+                eprintln!("commit: {e}");
+                self.failed += 1
+            }
+        }
+        None
+    }
+
+    /// Ask `check` whether `unknown` committed, and tally the answer.
+    pub fn settle(&mut self, check: &Database, unknown: Unknown) {
+        if check.commit_outcome(unknown.0, unknown.1).unwrap() {
+            self.unknown_committed += 1;
+        } else {
+            self.unknown_not += 1;
+        }
+    }
+
+    /// The counter on `db` is `base` plus the increments that committed: none
+    /// lost, none applied twice, none said not committed that did; and the
+    /// database checks clean.
+    pub fn assert_counted(&self, db: &Database, base: u64, more: &str) {
+        assert_eq!(
+            count(db),
+            base + self.ok + self.unknown_committed,
+            "{self}; {more}"
+        );
+        let report = db.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+}
+
+impl std::fmt::Display for Outcomes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ok {}, unknown and committed {}, unknown and not {}, failed {}",
+            self.ok, self.unknown_committed, self.unknown_not, self.failed
+        )
+    }
+}
+
 /// Every item of every store: (store, key, value).
 pub type Dump = Vec<(String, Vec<u8>, Vec<u8>)>;
 
