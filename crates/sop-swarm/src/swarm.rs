@@ -9,6 +9,8 @@ use crate::sandbox::Limits;
 use crate::scripts::{self, ScriptSummary, ScriptVersion};
 use serde_json::Value;
 use sop::{Database, ErrorKind, StoreOptions, Transaction, TxMode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the swarm runs scripts.
@@ -50,6 +52,8 @@ pub enum Execution {
 pub struct Swarm {
     db: Database,
     opts: SwarmOptions,
+    /// Conflicts met so far (transactions run again), by this handle and its clones.
+    conflicts: Arc<AtomicU64>,
 }
 
 fn specs() -> [(&'static str, Option<&'static str>); 4] {
@@ -67,7 +71,11 @@ fn specs() -> [(&'static str, Option<&'static str>); 4] {
 impl Swarm {
     /// The swarm on `db`; makes its system stores if they are missing.
     pub fn open(db: Database, opts: SwarmOptions) -> Result<Swarm> {
-        let s = Swarm { db, opts };
+        let s = Swarm {
+            db,
+            opts,
+            conflicts: Arc::new(AtomicU64::new(0)),
+        };
         s.ensure_stores()?;
         Ok(s)
     }
@@ -75,6 +83,12 @@ impl Swarm {
     /// The database.
     pub fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// How many transactions this handle (and its clones) ran again after a
+    /// conflict: claims, job runs, submits, ...
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     /// The options.
@@ -123,6 +137,7 @@ impl Swarm {
             match r {
                 Err(e) if e.is_retry() && n < self.opts.max_conflicts => {
                     n += 1;
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
                     pause(n);
                 }
                 Err(e) if e.is_retry() => return Err(SwarmError::TooManyConflicts(n)),
@@ -232,6 +247,7 @@ impl Swarm {
                 Err(SwarmError::LeaseLost { why, .. }) => return Ok(Execution::Lost(why)),
                 Err(e) if e.is_retry() => {
                     conflicts += 1;
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
                     if conflicts > self.opts.max_conflicts {
                         break format!("gave up after {conflicts} conflicts in a row");
                     }

@@ -101,15 +101,13 @@ impl WorkerReport {
 
 /// The `q` quantile (0..=1) of `v`.
 pub fn quantile(v: &[u64], q: f64) -> Option<u64> {
-    {
-        let mut v = v.to_vec();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        let i = ((v.len() - 1) as f64 * q).round() as usize;
-        Some(v[i])
+    let mut v = v.to_vec();
+    if v.is_empty() {
+        return None;
     }
+    v.sort_unstable();
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    Some(v[i])
 }
 
 /// A worker on a swarm.

@@ -86,7 +86,7 @@ fn open(db: &Path) -> Swarm {
 fn worker_main(db: &Path) {
     let s = open(db);
     let w = Worker::new(
-        s,
+        s.clone(),
         WorkerOptions {
             concurrency: 1,
             exit_when_empty: true,
@@ -97,7 +97,8 @@ fn worker_main(db: &Path) {
     let r = w.run(Arc::new(AtomicBool::new(false))).expect("the worker");
     println!(
         "{}",
-        json!({"done": r.done, "claim_us": r.claim_us, "run_us": r.run_us, "idle_us": r.idle_us})
+        json!({"done": r.done, "claim_us": r.claim_us, "run_us": r.run_us, "idle_us": r.idle_us,
+               "conflicts": s.conflicts()})
     );
 }
 
@@ -151,8 +152,8 @@ fn ms(us: u64) -> f64 {
 }
 
 fn empty(o: &Opts, base: &Path) {
-    println!("| workers | jobs | seconds | jobs/s | claim p50 ms | claim p99 ms | run+commit p50 ms | claiming | running | idle |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| workers | jobs | seconds | jobs/s | claim p50 ms | claim p99 ms | run+commit p50 ms | conflicts per job | claiming | running | idle |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &w in &o.workers {
         let db = fresh_db(base, &format!("empty-{w}"), &o.redis);
         let s = open(&db);
@@ -176,16 +177,21 @@ fn empty(o: &Opts, base: &Path) {
         let claim = all(&reports, "claim_us");
         let run = all(&reports, "run_us");
         let idle: u64 = reports.iter().map(|r| r["idle_us"].as_u64().unwrap()).sum();
+        let conflicts: u64 = reports
+            .iter()
+            .map(|r| r["conflicts"].as_u64().unwrap())
+            .sum();
         let (c, r) = (claim.iter().sum::<u64>(), run.iter().sum::<u64>());
         let total = (c + r + idle).max(1) as f64;
         println!(
-            "| {w} | {} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0}% | {:.0}% | {:.0}% |",
+            "| {w} | {} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.3} | {:.0}% | {:.0}% | {:.0}% |",
             o.jobs,
             took.as_secs_f64(),
             o.jobs as f64 / took.as_secs_f64(),
             ms(quantile(&claim, 0.5).unwrap_or(0)),
             ms(quantile(&claim, 0.99).unwrap_or(0)),
             ms(quantile(&run, 0.5).unwrap_or(0)),
+            conflicts as f64 / o.jobs as f64,
             100.0 * c as f64 / total,
             100.0 * r as f64 / total,
             100.0 * idle as f64 / total,
