@@ -9,7 +9,7 @@ use sop::{Database, DbOptions, StoreOptions, TxMode};
 use sop_swarm::{jobs, JobFilter, JobState, SubmitOptions, Swarm, SwarmOptions};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 const SOP: &str = env!("CARGO_BIN_EXE_sop");
@@ -76,12 +76,14 @@ struct WorkerProc {
 impl WorkerProc {
     fn spawn(db: &Path, log: PathBuf, args: &[&str]) -> WorkerProc {
         let err = File::create(&log).unwrap();
+        let out = File::create(log.with_extension("out")).unwrap();
         let child = Command::new(SOP)
             .arg("--db")
             .arg(db)
+            .arg("--json")
             .arg("worker")
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(err)
             .spawn()
             .expect("spawn sop worker");
@@ -95,12 +97,23 @@ impl WorkerProc {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+    /// Its report on stdout, once it has exited (`--json`).
+    fn report(&self) -> Value {
+        let out = std::fs::read_to_string(self.log.with_extension("out")).unwrap();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    }
     /// Wait for it to exit; it must exit 0.
     fn wait_ok(mut self) -> String {
         let st = self.child.wait().unwrap();
         let log = self.log();
         assert!(st.success(), "worker exited with {st:?}: {log}");
         log
+    }
+    /// Wait for it to exit 0; its report.
+    fn wait_report(mut self) -> Value {
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "worker exited with {st:?}: {}", self.log());
+        self.report()
     }
     /// Has it exited with a failure? (It may exit 0 once the queue is empty.)
     fn check_alive_or_ok(&mut self) {
@@ -540,4 +553,57 @@ fn script_and_job_commands() {
     fails(&db, &["script", "show", "counter"], "no script named");
     // The swarm's stores are the database's: `sop check` passes.
     ok(&db, &["check"]);
+}
+
+/// The test Redis (`SOP_TEST_REDIS_URL`, started by scripts/test.sh); the test
+/// needing it fails without it.
+fn redis_url() -> String {
+    std::env::var("SOP_TEST_REDIS_URL")
+        .expect("SOP_TEST_REDIS_URL is not set: run through scripts/test.sh (it starts a Redis)")
+}
+
+#[test]
+fn clustered_workers_share_one_queue() {
+    const JOBS: u64 = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    Database::create_config(&db, sop::Coordination::Redis { url: redis_url() }).unwrap();
+    let s = open(&db);
+    make_stores(&s);
+    s.put_script("bump", BUMP).unwrap();
+    s.write(|tx| {
+        for i in 0..JOBS {
+            jobs::submit::submit(tx, "bump", json!({"i": i}), &SubmitOptions::default())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    // Three workers, as on three hosts: each opens the folder, which says Clustered.
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            WorkerProc::spawn(
+                &db,
+                dir.path().join(format!("c{i}.log")),
+                &["--exit-when-empty"],
+            )
+        })
+        .collect();
+    let done: u64 = workers
+        .into_iter()
+        .map(|w| w.wait_report()["done"].as_u64().unwrap())
+        .sum();
+    check_exactly_once(&s, JOBS);
+    assert_eq!(
+        done, JOBS,
+        "the three workers ran every job once between them"
+    );
+    let tx = s.db().begin(TxMode::NoCheck).unwrap();
+    let owners: std::collections::BTreeSet<String> = tx
+        .open_json_store("log")
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|i| i.unwrap().1["job"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(owners.len() as u64, JOBS, "each log item names its own job");
 }
