@@ -373,9 +373,8 @@ fn etl_source(s: &Swarm, n: u64) -> (u64, u64, u64) {
 
 #[test]
 fn the_etl_fan_out_with_1_2_and_4_workers() {
-    // The 200,000 items scaled down to 20,000 to keep a debug build's
-    // test run short; `sop-bench`'s `swarm-jobs` runs the full size.
-    const ITEMS: u64 = 20_000;
+    // The size: 200,000 items, in 16 chunk jobs.
+    const ITEMS: u64 = 200_000;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let s = open(&db);
