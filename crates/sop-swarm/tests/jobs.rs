@@ -462,3 +462,38 @@ fn limits_apply_to_jobs_and_a_stopped_run_is_a_failed_attempt() {
     );
     assert_eq!(counter(&s, "t", json!(1)), Some(json!("no store")));
 }
+
+#[test]
+fn many_later_jobs_of_a_higher_priority_do_not_hide_a_due_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(&dir);
+    s.put_script("counter", COUNTER).unwrap();
+    let q = ["default".to_string()];
+    // About 60 entries ahead of it in every partition, none due.
+    let later = SubmitOptions {
+        priority: 10,
+        not_before_ms: Some(sop_swarm::time::now_ms() + 3_600_000),
+        ..SubmitOptions::default()
+    };
+    s.write(|tx| {
+        for _ in 0..1000 {
+            sop_swarm::jobs::submit::submit(
+                tx,
+                "counter",
+                json!({"store": "c", "key": "l"}),
+                &later,
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let (due, _) = s
+        .submit(
+            "counter",
+            json!({"store": "c", "key": "d"}),
+            &SubmitOptions::default(),
+        )
+        .unwrap();
+    let got = s.claim("w", &q, Duration::from_secs(30)).unwrap();
+    assert_eq!(got.map(|j| j.id), Some(due));
+}

@@ -37,17 +37,7 @@ pub fn claim_in(
     for qname in queues {
         for i in 0..PARTITIONS {
             let p = (start + i) % PARTITIONS;
-            let (from, to) = queue::partition_bounds(qname, p);
-            let mut due = Vec::new();
-            for item in q.range(Some(&from), Some(&to), false)?.take(SCAN) {
-                let (key, _) = item?;
-                if let Some((at, id)) = queue::parse_entry(&key) {
-                    if at <= now {
-                        due.push(id);
-                    }
-                }
-            }
-            for id in due {
+            for id in due_entries(&q, qname, p, now)? {
                 if let Some(job) = consider(&q, &jobs, &id, owner, lease_ms, now)? {
                     return Ok(Some(job));
                 }
@@ -55,6 +45,47 @@ pub fn claim_in(
         }
     }
     Ok(None)
+}
+
+/// How many priority levels one claim looks at in a partition.
+pub const LEVELS: usize = 8;
+
+/// The due entries (job ids) among the first of partition `p` of queue
+/// `qname`: at most [`SCAN`] entries in all. Within one priority the entries
+/// are in due order, so the first entry not yet due ends that priority: the
+/// scan jumps to the next one (at most [`LEVELS`] of them), and jobs of a
+/// lower priority are not hidden behind many of a higher one due later.
+fn due_entries(q: &JsonStore<'_>, qname: &str, p: u32, now: u64) -> Result<Vec<String>> {
+    let (mut from, to) = queue::partition_bounds(qname, p);
+    let mut due = Vec::new();
+    let mut read = 0;
+    for _ in 0..LEVELS {
+        let mut next = None;
+        for item in q.range(Some(&from), Some(&to), false)? {
+            let (key, _) = item?;
+            read += 1;
+            if let Some((at, id)) = queue::parse_entry(&key) {
+                if at <= now {
+                    due.push(id);
+                } else {
+                    next = key.get("npri").and_then(|n| n.as_i64());
+                    break;
+                }
+            }
+            if read >= SCAN {
+                return Ok(due);
+            }
+        }
+        match next {
+            // The next priority level: a key with only q, p and npri sorts
+            // before every entry of that level.
+            Some(npri) if due.is_empty() && npri < i64::MAX => {
+                from = serde_json::json!({"q": qname, "p": p, "npri": npri + 1});
+            }
+            _ => break,
+        }
+    }
+    Ok(due)
 }
 
 fn save(jobs: &JsonStore<'_>, job: &Job) -> Result<()> {
