@@ -189,6 +189,243 @@ pub enum Cmd {
     },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
+    /// Lua scripts stored in the database (versioned), and running one here.
+    Script {
+        #[command(subcommand)]
+        cmd: ScriptCmd,
+    },
+    /// Jobs: release a task into the swarm, follow it, cancel it.
+    Job {
+        #[command(subcommand)]
+        cmd: JobCmd,
+    },
+    /// Run jobs until stopped: SIGTERM (or Ctrl-C) lets running jobs finish
+    /// (up to --grace) and exits; each job is logged on stderr with its duration.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        concurrency: u64,
+        /// Take jobs from these queues (comma separated).
+        #[arg(
+            long,
+            value_name = "Q,...",
+            value_delimiter = ',',
+            default_value = "default"
+        )]
+        queues: Vec<String>,
+        /// The lease of a claimed job, in seconds: another worker may take the
+        /// job over when it passes (keep it above --max-seconds).
+        #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = positive_secs)]
+        lease: f64,
+        /// After SIGTERM, how long running jobs may take to finish, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+        grace: f64,
+        /// The first retry of a failed job waits this long (seconds); each
+        /// further retry twice as long, up to 300 s.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = positive_secs)]
+        backoff: f64,
+        /// Exit once no job can still run (the queue is empty).
+        #[arg(long)]
+        exit_when_empty: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+/// The limits of a script run.
+#[derive(clap::Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Stop a run after this many Lua instructions.
+    #[arg(long, value_name = "N", default_value_t = sop_swarm::Limits::default().instructions)]
+    pub max_instructions: u64,
+    /// Stop a run that allocates more than this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = (sop_swarm::Limits::default().memory >> 20) as u64)]
+    pub max_memory_mib: u64,
+    /// Stop a run after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = sop_swarm::Limits::default().time.as_secs_f64(), value_parser = positive_secs)]
+    pub max_seconds: f64,
+}
+
+impl LimitArgs {
+    /// As the swarm's limits.
+    pub fn limits(&self) -> sop_swarm::Limits {
+        sop_swarm::Limits {
+            instructions: self.max_instructions,
+            memory: (self.max_memory_mib as usize) << 20,
+            time: std::time::Duration::from_secs_f64(self.max_seconds),
+        }
+    }
+}
+
+/// A number of seconds above 0.
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f > 0.0 && f.is_finite() => Ok(f),
+        _ => Err(format!("{text:?} is not a number of seconds above 0")),
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ScriptCmd {
+    /// Save FILE as the next version of script NAME (older versions are kept).
+    Put {
+        /// The script's name.
+        name: String,
+        /// The Lua source file, or - for standard input.
+        file: PathBuf,
+    },
+    /// List the scripts: name, newest version, versions kept.
+    List,
+    /// Print a script's source (its newest version, or --version N).
+    Show {
+        /// The script's name.
+        name: String,
+        /// This version.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+    },
+    /// Run a script here, in one transaction, and print its result (JSON).
+    Run {
+        /// The script's name.
+        name: String,
+        /// Its argument, JSON.
+        #[arg(
+            long,
+            value_name = "JSON",
+            default_value = "null",
+            allow_negative_numbers = true
+        )]
+        args: String,
+        /// This version (default: the newest).
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Delete a script (every version, or --version N).
+    Delete {
+        /// The script's name.
+        name: String,
+        /// Only this version.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobCmd {
+    /// Submit a job that runs SCRIPT with --args; prints its id.
+    Submit {
+        /// The script the job runs.
+        script: String,
+        /// Its argument, JSON.
+        #[arg(
+            long,
+            value_name = "JSON",
+            default_value = "null",
+            allow_negative_numbers = true
+        )]
+        args: String,
+        /// Idempotency key: submitting again with the same key gives the same job.
+        #[arg(long, value_name = "K")]
+        key: Option<String>,
+        /// Higher runs first.
+        #[arg(
+            long,
+            value_name = "P",
+            default_value_t = 0,
+            allow_negative_numbers = true
+        )]
+        priority: i64,
+        /// Not before T: Unix seconds, or from now: +30s, +5m, +2h, +500ms.
+        #[arg(long, value_name = "T", value_parser = not_before)]
+        not_before: Option<u64>,
+        /// Attempts before the job is dead-lettered.
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        max_attempts: u32,
+        /// The queue.
+        #[arg(long, value_name = "Q", default_value = "default")]
+        queue: String,
+        /// Run only after these jobs are done (ids, comma separated).
+        #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+        after: Vec<String>,
+    },
+    /// A job's state, attempts and errors.
+    Status {
+        /// The job id.
+        id: String,
+    },
+    /// List jobs, oldest first.
+    List {
+        /// Only jobs in this state.
+        #[arg(long, value_enum)]
+        state: Option<JobStateArg>,
+        /// Only jobs of this queue.
+        #[arg(long, value_name = "Q")]
+        queue: Option<String>,
+        /// At most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Print a done job's result (JSON); exit 1 if it is not done.
+    Result {
+        /// The job id.
+        id: String,
+    },
+    /// Cancel a job that has not finished.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+}
+
+/// A job state, as `--state` spells it.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum JobStateArg {
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Dead,
+    Cancelled,
+}
+
+impl From<JobStateArg> for sop_swarm::JobState {
+    fn from(s: JobStateArg) -> Self {
+        use sop_swarm::JobState as S;
+        match s {
+            JobStateArg::Queued => S::Queued,
+            JobStateArg::Running => S::Running,
+            JobStateArg::Done => S::Done,
+            JobStateArg::Failed => S::Failed,
+            JobStateArg::Dead => S::Dead,
+            JobStateArg::Cancelled => S::Cancelled,
+        }
+    }
+}
+
+/// `--not-before`: Unix seconds, or +N{ms,s,m,h} from now; as Unix ms.
+fn not_before(text: &str) -> Result<u64, String> {
+    let bad = || format!("invalid time {text:?}: Unix seconds, or +30s, +5m, +2h, +500ms");
+    let now = sop_swarm::time::now_ms();
+    if let Some(rel) = text.strip_prefix('+') {
+        let split = rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len());
+        let (n, unit) = rel.split_at(split);
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let ms = match unit {
+            "ms" => n,
+            "" | "s" => n * 1000,
+            "m" => n * 60_000,
+            "h" => n * 3_600_000,
+            _ => return Err(bad()),
+        };
+        return Ok(now + ms);
+    }
+    let secs: f64 = text.parse().map_err(|_| bad())?;
+    if !(secs >= 0.0 && secs.is_finite()) {
+        return Err(bad());
+    }
+    Ok((secs * 1000.0) as u64)
 }
 
 #[derive(Subcommand)]

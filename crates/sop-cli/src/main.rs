@@ -11,6 +11,7 @@ mod commands;
 mod db;
 mod output;
 mod sigint;
+mod sigterm;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -5,8 +5,12 @@ mod blob;
 mod import_export;
 mod init;
 pub mod items;
+mod job;
 mod maintenance;
+mod script;
 mod store;
+mod swarm_common;
+mod worker;
 
 use crate::args::{BlobCmd, Cli, Cmd};
 use anyhow::Result;
@@ -73,5 +77,27 @@ pub fn run(cli: &Cli) -> Result<()> {
         Cmd::Pack { dest } => maintenance::pack(cli, dest),
         Cmd::Compact { min_dead } => maintenance::compact(cli, *min_dead),
         Cmd::Quickstart => init::quickstart(cli),
+        Cmd::Script { cmd } => script::run(cli, cmd),
+        Cmd::Job { cmd } => job::run(cli, cmd),
+        Cmd::Worker {
+            concurrency,
+            queues,
+            lease,
+            grace,
+            backoff,
+            exit_when_empty,
+            limits,
+        } => worker::run(
+            cli,
+            worker::Args {
+                concurrency: *concurrency,
+                queues,
+                lease: *lease,
+                grace: *grace,
+                backoff: *backoff,
+                exit_when_empty: *exit_when_empty,
+                limits: *limits,
+            },
+        ),
     }
 }

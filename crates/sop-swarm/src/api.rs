@@ -1,0 +1,343 @@
+//! The transaction API a script sees: the global table `sop`.
+//!
+//! ```lua
+//! sop.ensure_store(name [, {unique = true, key_spec = "last,age:desc"}]) -- true if it made it
+//! sop.create_store(name [, opts])      sop.store_exists(name)
+//! sop.get(store, key)          --> the value, or nil
+//! sop.put(store, key, value)   --> true if added, false if it replaced (unique stores replace)
+//! sop.remove(store, key)       --> true if an item went
+//! sop.count(store)             --> items
+//! sop.range(store [, {from = k, to = k, desc = false, limit = n}])  --> { {key = k, value = v}, ... }
+//! sop.submit(script, args [, {key =, priority =, not_before_ms =, max_attempts =, queue =, after = {ids}}])  --> job id
+//! sop.job_id                   --> the job this run belongs to, or nil
+//! sop.now_ms()  sop.log(...)  sop.null
+//! ```
+//!
+//! Everything runs in the run's one `ForWriting` transaction. Keys and values
+//! are JSON documents (see [`crate::json`]). The swarm's own stores
+//! (`_swarm.*`) are closed to scripts. An error a script may handle (a store
+//! that is missing, a key that does not fit) is a Lua error it can catch with
+//! `pcall`; a failure of the database itself also ends the run, whatever the
+//! script does, so that it is retried or reported as what it is.
+
+use crate::error::{Result, SwarmError};
+use crate::jobs::{self, SubmitOptions};
+use crate::json::{from_lua, to_lua};
+use crate::names;
+use crate::sandbox::{self, Limits};
+use crate::scripts::ScriptVersion;
+use mlua::{Table, Value as LuaValue};
+use serde_json::Value;
+use sop::{IndexField, IndexSpec, JsonStore, SortOrder, StoreOptions, Transaction};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// What the callbacks of one run share.
+struct Ctx<'t> {
+    tx: &'t Transaction,
+    stores: RefCell<HashMap<String, JsonStore<'t>>>,
+    /// The first failure of the database (not the script's fault): it ends the run.
+    fatal: RefCell<Option<sop::Error>>,
+    job: Option<&'t str>,
+}
+
+fn lua_err(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::RuntimeError(msg.into())
+}
+
+impl<'t> Ctx<'t> {
+    /// An engine result for a script: the script's fault is a Lua error it may
+    /// catch; any other failure is also kept, to end the run.
+    fn eng<T>(&self, r: sop::Result<T>) -> mlua::Result<T> {
+        r.map_err(|e| {
+            use sop::ErrorKind as K;
+            let msg = e.to_string();
+            if matches!(e.kind(), K::InvalidInput | K::NotFound | K::AlreadyExists) {
+                lua_err(msg)
+            } else {
+                let mut f = self.fatal.borrow_mut();
+                if f.is_none() {
+                    *f = Some(e);
+                }
+                lua_err(format!("database error: {msg}"))
+            }
+        })
+    }
+
+    fn swarm<T>(&self, r: Result<T>) -> mlua::Result<T> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(SwarmError::Db(e)) => self.eng(Err(e)),
+            Err(e) => Err(lua_err(e.to_string())),
+        }
+    }
+
+    fn check_name(name: &str) -> mlua::Result<()> {
+        if names::is_system(name) {
+            return Err(lua_err(format!(
+                "store {name:?} is one of the swarm's own stores: scripts cannot use it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Run `f` on the JSON store `name`, opened once per run.
+    fn with<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&JsonStore<'t>) -> sop::Result<R>,
+    ) -> mlua::Result<R> {
+        Self::check_name(name)?;
+        if !self.stores.borrow().contains_key(name) {
+            let s = self.eng(self.tx.open_json_store(name))?;
+            self.stores.borrow_mut().insert(name.to_string(), s);
+        }
+        let stores = self.stores.borrow();
+        self.eng(f(&stores[name]))
+    }
+
+    fn create(&self, name: &str, opts: &Option<Table>) -> mlua::Result<()> {
+        Self::check_name(name)?;
+        let mut so = StoreOptions {
+            unique: true,
+            ..StoreOptions::default()
+        };
+        let mut spec = None;
+        if let Some(t) = opts {
+            if let Some(u) = t.get::<Option<bool>>("unique")? {
+                so.unique = u;
+            }
+            if let Some(s) = t.get::<Option<String>>("key_spec")? {
+                spec = Some(parse_spec(&s).map_err(lua_err)?);
+            }
+        }
+        let s = self.eng(self.tx.create_json_store(name, so, spec))?;
+        self.stores.borrow_mut().insert(name.to_string(), s);
+        Ok(())
+    }
+
+    fn exists(&self, name: &str) -> mlua::Result<bool> {
+        Self::check_name(name)?;
+        if self.stores.borrow().contains_key(name) {
+            return Ok(true);
+        }
+        match self.tx.open_json_store(name) {
+            Ok(s) => {
+                self.stores.borrow_mut().insert(name.to_string(), s);
+                Ok(true)
+            }
+            Err(sop::Error::StoreNotFound(_)) => Ok(false),
+            Err(e) => self.eng(Err(e)),
+        }
+    }
+}
+
+/// A key spec: JSON (`[{"field":…,"order":…}]`) or the short form `a,b:desc`.
+pub fn parse_spec(text: &str) -> std::result::Result<IndexSpec, String> {
+    let t = text.trim();
+    if t.starts_with(['[', '{', '"']) {
+        return IndexSpec::parse(t).map_err(|e| e.to_string());
+    }
+    let mut fields = Vec::new();
+    for part in t.split(',') {
+        let (field, order) = match part.rsplit_once(':') {
+            Some((f, "asc")) => (f, SortOrder::Asc),
+            Some((f, "desc")) => (f, SortOrder::Desc),
+            Some((_, o)) => {
+                return Err(format!(
+                    "key spec {text:?}: order {o:?} is neither asc nor desc"
+                ))
+            }
+            None => (part, SortOrder::Asc),
+        };
+        fields.push(IndexField {
+            field: field.trim().to_string(),
+            order,
+        });
+    }
+    let spec = IndexSpec { fields };
+    spec.validate().map_err(|e| format!("{e} (in {text:?})"))?;
+    Ok(spec)
+}
+
+fn submit_options(t: Option<Table>, parent: Option<&str>) -> mlua::Result<SubmitOptions> {
+    let mut o = SubmitOptions {
+        parent: parent.map(str::to_string),
+        ..SubmitOptions::default()
+    };
+    if let Some(t) = t {
+        o.key = t.get("key")?;
+        if let Some(p) = t.get::<Option<i64>>("priority")? {
+            o.priority = p;
+        }
+        o.not_before_ms = t.get("not_before_ms")?;
+        if let Some(m) = t.get::<Option<u32>>("max_attempts")? {
+            o.max_attempts = m;
+        }
+        if let Some(q) = t.get::<Option<String>>("queue")? {
+            o.queue = q;
+        }
+        o.version = t.get("version")?;
+        if let Some(after) = t.get::<Option<Vec<String>>>("after")? {
+            o.after = after;
+        }
+    }
+    Ok(o)
+}
+
+/// Run `script` with `args` in `tx` under `limits`, as part of job `job` if
+/// any. Returns what the script returned, as JSON. Nothing is committed here:
+/// the caller commits `tx` (and on an error, drops it).
+pub fn run(
+    tx: &Transaction,
+    script: &ScriptVersion,
+    args: &Value,
+    limits: &Limits,
+    job: Option<&str>,
+) -> Result<Value> {
+    let (lua, trip) = sandbox::new_state(limits)?;
+    let ctx = Ctx {
+        tx,
+        stores: RefCell::new(HashMap::new()),
+        fatal: RefCell::new(None),
+        job,
+    };
+    let out = lua.scope(|scope| {
+        let api = lua.create_table()?;
+        api.raw_set("null", LuaValue::NULL)?;
+        if let Some(id) = ctx.job {
+            api.raw_set("job_id", id)?;
+        }
+        let c = &ctx;
+        api.raw_set(
+            "get",
+            scope.create_function(move |lua, (store, key): (String, LuaValue)| {
+                let key = from_lua(&key)?;
+                match c.with(&store, |s| s.get(&key))? {
+                    Some(v) => to_lua(lua, &v),
+                    None => Ok(LuaValue::Nil),
+                }
+            })?,
+        )?;
+        api.raw_set(
+            "put",
+            scope.create_function(
+                move |_, (store, key, value): (String, LuaValue, LuaValue)| {
+                    let (key, value) = (from_lua(&key)?, from_lua(&value)?);
+                    c.with(&store, |s| {
+                        if s.info().options.unique {
+                            s.upsert(&key, &value)
+                        } else {
+                            s.add(&key, &value)
+                        }
+                    })
+                },
+            )?,
+        )?;
+        api.raw_set(
+            "remove",
+            scope.create_function(move |_, (store, key): (String, LuaValue)| {
+                let key = from_lua(&key)?;
+                c.with(&store, |s| s.remove(&key))
+            })?,
+        )?;
+        api.raw_set(
+            "count",
+            scope.create_function(move |_, store: String| c.with(&store, |s| s.count()))?,
+        )?;
+        api.raw_set(
+            "range",
+            scope.create_function(move |lua, (store, opts): (String, Option<Table>)| {
+                let (mut from, mut to, mut desc, mut limit) = (None, None, false, usize::MAX);
+                if let Some(o) = &opts {
+                    let f: LuaValue = o.get("from")?;
+                    if !f.is_nil() {
+                        from = Some(from_lua(&f)?);
+                    }
+                    let t: LuaValue = o.get("to")?;
+                    if !t.is_nil() {
+                        to = Some(from_lua(&t)?);
+                    }
+                    desc = o.get::<Option<bool>>("desc")?.unwrap_or(false);
+                    if let Some(l) = o.get::<Option<usize>>("limit")? {
+                        limit = l;
+                    }
+                }
+                let items = c.with(&store, |s| {
+                    s.range(from.as_ref(), to.as_ref(), desc)?
+                        .take(limit)
+                        .collect::<sop::Result<Vec<_>>>()
+                })?;
+                let out = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, (k, v)) in items.iter().enumerate() {
+                    let item = lua.create_table_with_capacity(0, 2)?;
+                    item.raw_set("key", to_lua(lua, k)?)?;
+                    item.raw_set("value", to_lua(lua, v)?)?;
+                    out.raw_set(i + 1, item)?;
+                }
+                Ok(out)
+            })?,
+        )?;
+        api.raw_set(
+            "create_store",
+            scope.create_function(move |_, (name, opts): (String, Option<Table>)| {
+                c.create(&name, &opts)
+            })?,
+        )?;
+        api.raw_set(
+            "ensure_store",
+            scope.create_function(move |_, (name, opts): (String, Option<Table>)| {
+                if c.exists(&name)? {
+                    return Ok(false);
+                }
+                c.create(&name, &opts)?;
+                Ok(true)
+            })?,
+        )?;
+        api.raw_set(
+            "store_exists",
+            scope.create_function(move |_, name: String| c.exists(&name))?,
+        )?;
+        api.raw_set(
+            "submit",
+            scope.create_function(
+                move |_, (script, args, opts): (String, LuaValue, Option<Table>)| {
+                    let args = from_lua(&args)?;
+                    let o = submit_options(opts, c.job)?;
+                    let (id, _) = c.swarm(jobs::submit::submit(c.tx, &script, args, &o))?;
+                    Ok(id)
+                },
+            )?,
+        )?;
+        api.raw_set(
+            "now_ms",
+            lua.create_function(|_, ()| Ok(crate::time::now_ms() as i64))?,
+        )?;
+        api.raw_set(
+            "log",
+            lua.create_function(|_, args: mlua::Variadic<LuaValue>| {
+                let parts: Vec<String> = args
+                    .iter()
+                    .map(|v| v.to_string().unwrap_or_else(|_| "?".into()))
+                    .collect();
+                tracing::info!(target: "sop_swarm::script", "{}", parts.join("\t"));
+                Ok(())
+            })?,
+        )?;
+        lua.globals().raw_set("sop", api)?;
+        let f = lua
+            .load(&script.source)
+            .set_name(format!("={}", script.name))
+            .set_mode(mlua::ChunkMode::Text)
+            .into_function()?;
+        let r: LuaValue = f.call(to_lua(&lua, args)?)?;
+        from_lua(&r)
+    });
+    if let Some(e) = ctx.fatal.into_inner() {
+        return Err(SwarmError::Db(e));
+    }
+    if let Some(what) = trip.hit() {
+        return Err(sandbox::limit_error(what, limits));
+    }
+    out.map_err(|e| sandbox::run_error(&e, &trip, limits))
+}
