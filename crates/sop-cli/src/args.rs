@@ -18,13 +18,15 @@ use std::path::PathBuf;
     about = "SOP: an embedded ACID ordered key-value engine — command-line tool"
 )]
 pub struct Cli {
-    /// Database folder.
+    /// Database folder, or a database in a bucket by its URL, s3://BUCKET/PREFIX
+    /// (endpoint from AWS_ENDPOINT_URL, credentials from AWS_* variables; this
+    /// host's state of it under SOP_STATE_DIR, else ~/.local/state/sop).
     #[arg(
         long,
         global = true,
         help_heading = "Global options",
         default_value = "./sop-data",
-        value_name = "PATH"
+        value_name = "PATH|URL"
     )]
     pub db: PathBuf,
     /// Print JSON instead of human-readable text (errors too, on stderr:

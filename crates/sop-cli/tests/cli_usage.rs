@@ -267,7 +267,7 @@ fn help_describes_every_argument_and_sets_global_options_apart() {
             let g = h
                 .find("Global options:")
                 .unwrap_or_else(|| panic!("sop {cmd} --help:\n{h}"));
-            let db = h.find("--db <PATH>").unwrap();
+            let db = h.find("--db <PATH|URL>").unwrap();
             assert!(
                 db > g,
                 "sop {cmd} --help: --db among the command's options:\n{h}"

@@ -100,3 +100,76 @@ fn init_s3_puts_the_database_in_the_bucket_for_every_folder_naming_it() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected s3://BUCKET/PREFIX"));
     assert!(!tmp.path().join("c").exists(), "nothing made for a bad URL");
 }
+
+/// `sop --db s3://BUCKET/PREFIX ...` with no folder at all: the endpoint from
+/// `AWS_ENDPOINT_URL`, this host's state under `SOP_STATE_DIR`; a second state
+/// folder (another host) reads what the first wrote; init twice is refused;
+/// nothing is made in the working folder.
+#[test]
+fn a_bucket_opens_by_its_url_with_no_folder() {
+    let url = format!(
+        "s3://{}/cli-url/{:016x}",
+        var("SOP_TEST_S3_BUCKET"),
+        fastrand::u64(..)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (host1, host2, cwd) = (
+        tmp.path().join("host1"),
+        tmp.path().join("host2"),
+        tmp.path().join("cwd"),
+    );
+    std::fs::create_dir(&cwd).unwrap();
+    let run = |state: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(support::SOP)
+            .current_dir(&cwd)
+            .env("SOP_STATE_DIR", state)
+            .env("AWS_ENDPOINT_URL", var("SOP_TEST_S3_ENDPOINT"))
+            .arg("--db")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok_on = |state: &std::path::Path, args: &[&str]| {
+        let o = run(state, args);
+        assert!(
+            o.status.success(),
+            "sop {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let missing = run(&host1, &["store", "list"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains(&format!("no database at {url}")),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let said = ok_on(&host1, &["init"]);
+    assert!(said.contains(&url), "{said}");
+    let again = run(&host1, &["init"]);
+    assert!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    ok_on(&host1, &["store", "create", "s", "--unique"]);
+    ok_on(&host1, &["put", "s", "1", r#""one""#]);
+    assert_eq!(ok_on(&host2, &["get", "s", "1"]).trim(), r#""one""#);
+    ok_on(&host2, &["put", "s", "2", r#""two""#]);
+    assert_eq!(ok_on(&host1, &["get", "s", "2"]).trim(), r#""two""#);
+    assert!(
+        std::fs::read_dir(&cwd).unwrap().next().is_none(),
+        "nothing is made in the working folder"
+    );
+    for h in [&host1, &host2] {
+        let server = var("SOP_TEST_S3_ENDPOINT")
+            .trim_start_matches("http://")
+            .replace(':', "_");
+        let prefix = url.trim_start_matches("s3://");
+        let saved = h.join("s3").join(server).join(prefix).join("sop.json");
+        assert!(saved.exists(), "{} is missing", saved.display());
+    }
+}

@@ -295,6 +295,10 @@ pub struct DbOptions {
     /// place, never replayed. Other processes do not see this one (its snapshots
     /// do not hold back their garbage: a long read may get `SnapshotTooOld`).
     pub read_only: bool,
+    /// For a database opened by its URL (`Database::open("s3://BUCKET/PREFIX",
+    /// ..)`): the folder under which this host keeps its state of it. None:
+    /// `$SOP_STATE_DIR`, else `$XDG_STATE_HOME/sop`, else `~/.local/state/sop`.
+    pub state_dir: Option<std::path::PathBuf>,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -318,6 +322,7 @@ impl Default for DbOptions {
             journal_bytes: 64 << 20,
             blob_grace: DEFAULT_BLOB_GRACE,
             read_only: false,
+            state_dir: None,
             vfs: None,
         }
     }

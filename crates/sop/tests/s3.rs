@@ -174,6 +174,56 @@ fn the_bucket_holds_the_database_and_a_second_folder_opens_the_same_one() {
     assert!(report.records >= 2, "check read the records: {report:?}");
 }
 
+/// `Database::open("s3://BUCKET/PREFIX", ..)`: no database there is NotFound
+/// without `create`; with it, this host's state goes under `state_dir`; a
+/// second state folder (another host) opens the same database; options naming
+/// another registry are refused; the state folder's names cannot leave it.
+#[test]
+fn a_database_opens_by_its_url_on_any_host() {
+    let bucket = real_bucket();
+    let url = bucket.url.clone();
+    let (h1, h2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let on = |state: &Path, create: bool| DbOptions {
+        create,
+        state_dir: Some(state.to_path_buf()),
+        ..opts(&bucket)
+    };
+    let err = Database::open(&url, on(h1.path(), false)).err().unwrap();
+    assert!(matches!(&err, Error::NotFound(p) if p == Path::new(&url)), "{err}");
+    assert!(files_under(h1.path()).is_empty(), "NotFound made nothing");
+    let db = Database::open(&url, on(h1.path(), true)).unwrap();
+    add_one(&db).unwrap();
+    add_one(&db).unwrap();
+    drop(db);
+    let db2 = Database::open(&url, on(h2.path(), false)).unwrap();
+    assert_eq!(count(&db2), 2);
+    add_one(&db2).unwrap();
+    drop(db2);
+    let db1 = Database::open(&url, on(h1.path(), false)).unwrap();
+    assert_eq!(count(&db1), 3);
+    drop(db1);
+    for h in [&h1, &h2] {
+        let saved = files_under(h.path());
+        assert!(
+            saved.iter().any(|f| f.ends_with("sop.json")),
+            "{saved:?}"
+        );
+    }
+    let other = DbOptions {
+        registry: Some(Registry::Folder),
+        state_dir: Some(h1.path().to_path_buf()),
+        ..DbOptions::default()
+    };
+    let err = Database::open(&url, other).err().unwrap();
+    assert!(matches!(err, Error::InvalidOption(_)), "{err}");
+    let escape = DbOptions {
+        state_dir: Some(h1.path().to_path_buf()),
+        ..DbOptions::default()
+    };
+    let err = Database::open(format!("{url}/../../escape"), escape).err().unwrap();
+    assert!(matches!(err, Error::InvalidOption(_)), "{err}");
+}
+
 #[test]
 fn threads_on_two_folders_commit_into_one_bucket_exactly_once_each() {
     let bucket = real_bucket();

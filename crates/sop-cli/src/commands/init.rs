@@ -110,6 +110,9 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>, registry: Registry) -> 
         }
         None => Coordination::Standalone,
     };
+    if let Some(url) = cli.db.to_str().filter(|d| d.starts_with("s3://")) {
+        return init_by_url(cli, url, coordination, registry);
+    }
     if !force && !sop::Database::exists(&cli.db).unwrap_or(false) {
         if let Ok(mut entries) = std::fs::read_dir(&cli.db) {
             if entries.next().is_some() {
@@ -161,6 +164,55 @@ pub fn init(cli: &Cli, force: bool, redis: Option<&str>, registry: Registry) -> 
         cli.json,
         format!("created database at {} ({mode})", cli.db.display()),
         json!({"path": cli.db, "coordination": coordination, "registry": registry}),
+    );
+    Ok(())
+}
+
+/// `sop --db s3://BUCKET/PREFIX init`: the database in the bucket, with no
+/// folder named (this host's state goes under the state folder: see
+/// `DbOptions::state_dir`).
+fn init_by_url(cli: &Cli, url: &str, coordination: Coordination, registry: Registry) -> Result<()> {
+    let registry = match registry {
+        Registry::Folder => None,
+        Registry::S3(b) if b.url.trim_end_matches('/') == url.trim_end_matches('/') => {
+            Some(Registry::S3(b))
+        }
+        _ => {
+            return usage(Err(anyhow!(
+                "--db {url} names a bucket: give no other registry (--s3 only with the same URL)"
+            )))
+        }
+    };
+    let opts = |create: bool| DbOptions {
+        create,
+        coordination: Some(coordination.clone()),
+        registry: registry.clone(),
+        recovery_interval: None,
+        ..Default::default()
+    };
+    match Database::open(url, opts(false)) {
+        Ok(_) => {
+            return Err(failure(
+                "already_exists",
+                format!("a database already exists at {url}"),
+            ))
+        }
+        Err(Error::NotFound(_)) => {}
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot create a database at {url}")))
+        }
+    }
+    let db = Database::open(url, opts(true))
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot create a database at {url}")))?;
+    drop(db);
+    let mode = match &coordination {
+        Coordination::Standalone => "standalone".to_string(),
+        Coordination::Redis { url } => format!("clustered, coordinated through Redis at {url}"),
+    };
+    emit(
+        cli.json,
+        format!("created database at {url} ({mode})"),
+        json!({"path": url, "coordination": coordination, "registry": {"kind": "s3", "url": url}}),
     );
     Ok(())
 }

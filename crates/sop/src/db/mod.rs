@@ -5,6 +5,7 @@
 //! the background thread (`background.rs`) beside it.
 
 mod background;
+mod by_url;
 mod maintenance;
 mod packed_copy;
 
@@ -73,8 +74,13 @@ impl Drop for Database {
 }
 
 impl Database {
-    /// Create or open the database in folder `path`.
+    /// Create or open the database in folder `path`; or, with the `s3` feature,
+    /// the database in a bucket by its URL, `s3://BUCKET/PREFIX` (this host's
+    /// state of it then goes under `DbOptions::state_dir`; the endpoint comes
+    /// from the options' `Registry::S3` for that URL, else from
+    /// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`).
     pub fn open(path: impl AsRef<Path>, opts: DbOptions) -> Result<Database> {
+        let (path, opts) = by_url::resolve(path.as_ref(), opts)?;
         let (inner, open_lock) = DbInner::create(path, opts)?;
         let db = Database::from_inner(Arc::new(inner));
         let writable = db
