@@ -203,7 +203,10 @@ fn errors_are_clear_and_change_nothing() {
         "no item",
     );
     assert!(!out.exists());
-    assert_eq!(ok_bytes(&db, &["blob", "get", "media", "k"], None), b"hello");
+    assert_eq!(
+        ok_bytes(&db, &["blob", "get", "media", "k"], None),
+        b"hello"
+    );
     assert_eq!(blob_files(&db), 1);
 }
 

@@ -94,7 +94,10 @@ async fn judged<F: BucketFaults, T>(
         Verdict::Fail(m) => Err(injected(m)),
         Verdict::LoseReply(m) => {
             let r = apply.await;
-            Err(injected(format!("{m} (it was {})", if r.is_ok() { "applied" } else { "refused" })))
+            Err(injected(format!(
+                "{m} (it was {})",
+                if r.is_ok() { "applied" } else { "refused" }
+            )))
         }
         Verdict::Pass => {
             let r = apply.await;
@@ -133,7 +136,8 @@ impl<F: BucketFaults> ObjectStore for FaultyBucket<F> {
         location: &Key,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        if let Verdict::Fail(m) | Verdict::LoseReply(m) = self.faults.sending(Change::Upload, location)
+        if let Verdict::Fail(m) | Verdict::LoseReply(m) =
+            self.faults.sending(Change::Upload, location)
         {
             return Err(injected(m));
         }

@@ -6,9 +6,9 @@
 //! server too (tests/conformance.rs).
 
 use sop::test_hooks::object_store::{self, memory::InMemory, path::Path as Key, ObjectStore};
+use sop::{Database, DbOptions, Error, Registry, S3Bucket, StoreOptions, TxMode, ValuePlacement};
 use sop_testkit::faulty_bucket::{BucketFaults, Change, FaultyBucket, Verdict};
 use sop_testkit::s3_proxy::S3Proxy;
-use sop::{Database, DbOptions, Error, Registry, S3Bucket, StoreOptions, TxMode, ValuePlacement};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -65,7 +65,9 @@ fn the_test_server_lets_exactly_one_of_racing_creates_win() {
     use object_store::{aws::AmazonS3Builder, PutMode, PutOptions};
     let b = real_bucket();
     let bucket = b.url.trim_start_matches("s3://").split('/').next().unwrap();
-    let prefix = b.url.trim_start_matches("s3://")[bucket.len()..].trim_matches('/').to_string();
+    let prefix = b.url.trim_start_matches("s3://")[bucket.len()..]
+        .trim_matches('/')
+        .to_string();
     let store = Arc::new(
         AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
@@ -189,7 +191,10 @@ fn a_database_opens_by_its_url_on_any_host() {
         ..opts(&bucket)
     };
     let err = Database::open(&url, on(h1.path(), false)).err().unwrap();
-    assert!(matches!(&err, Error::NotFound(p) if p == Path::new(&url)), "{err}");
+    assert!(
+        matches!(&err, Error::NotFound(p) if p == Path::new(&url)),
+        "{err}"
+    );
     assert!(files_under(h1.path()).is_empty(), "NotFound made nothing");
     let db = Database::open(&url, on(h1.path(), true)).unwrap();
     add_one(&db).unwrap();
@@ -204,10 +209,7 @@ fn a_database_opens_by_its_url_on_any_host() {
     drop(db1);
     for h in [&h1, &h2] {
         let saved = files_under(h.path());
-        assert!(
-            saved.iter().any(|f| f.ends_with("sop.json")),
-            "{saved:?}"
-        );
+        assert!(saved.iter().any(|f| f.ends_with("sop.json")), "{saved:?}");
     }
     let other = DbOptions {
         registry: Some(Registry::Folder),
@@ -220,7 +222,9 @@ fn a_database_opens_by_its_url_on_any_host() {
         state_dir: Some(h1.path().to_path_buf()),
         ..DbOptions::default()
     };
-    let err = Database::open(format!("{url}/../../escape"), escape).err().unwrap();
+    let err = Database::open(format!("{url}/../../escape"), escape)
+        .err()
+        .unwrap();
     assert!(matches!(err, Error::InvalidOption(_)), "{err}");
 }
 
@@ -405,7 +409,11 @@ fn through_a_faulty_proxy_no_acknowledged_commit_is_lost_or_applied_twice() {
     // Listings still hidden: a folder that never saw the bucket catches up by probing.
     let second = open(other.path()).unwrap();
     let seen = faults.summary();
-    assert_eq!(count(&second), 1 + out.ok + out.unknown_committed, "{out}; {seen}");
+    assert_eq!(
+        count(&second),
+        1 + out.ok + out.unknown_committed,
+        "{out}; {seen}"
+    );
     faults.calm();
     drop((db, second));
     out.assert_counted(&open(dir.path()).unwrap(), 1, &seen);
@@ -415,9 +423,15 @@ fn through_a_faulty_proxy_no_acknowledged_commit_is_lost_or_applied_twice() {
         (&faults.held, "held requests"),
         (&faults.hidden, "hidden listings"),
     ] {
-        assert!(n.load(Ordering::SeqCst) > 0, "no {what}: the test did not test what it is for; {seen}");
+        assert!(
+            n.load(Ordering::SeqCst) > 0,
+            "no {what}: the test did not test what it is for; {seen}"
+        );
     }
-    assert!(out.ok >= 30, "most commits go through the faults: {out}; {seen}");
+    assert!(
+        out.ok >= 30,
+        "most commits go through the faults: {out}; {seen}"
+    );
     eprintln!("{out}; {seen}");
 }
 
@@ -462,8 +476,14 @@ fn lost_replies_and_failed_puts_are_settled_never_applied_twice() {
         faults.failed.load(Ordering::Relaxed)
     );
     out.assert_counted(&db, 1, &faults_seen);
-    assert!(faults.lost.load(Ordering::Relaxed) >= 10, "{out}; {faults_seen}");
-    assert!(out.ok >= 15, "resent PUTs settle most lost replies: {out}; {faults_seen}");
+    assert!(
+        faults.lost.load(Ordering::Relaxed) >= 10,
+        "{out}; {faults_seen}"
+    );
+    assert!(
+        out.ok >= 15,
+        "resent PUTs settle most lost replies: {out}; {faults_seen}"
+    );
     assert!(
         out.unknown_committed >= 5 && out.unknown_not >= 5,
         "{out}; {faults_seen}"

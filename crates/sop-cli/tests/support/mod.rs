@@ -81,7 +81,12 @@ pub fn fails(db: &Path, args: &[&str], msg: &str) -> String {
 /// stderr.
 pub fn exits(db: &Path, args: &[&str], code: i32, msg: &str) -> String {
     let o = sop(db, args);
-    assert_eq!(o.status.code(), Some(code), "sop {args:?}: {}", text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "sop {args:?}: {}",
+        text(&o.stderr)
+    );
     failed_cleanly(args, &o, msg)
 }
 

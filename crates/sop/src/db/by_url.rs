@@ -70,7 +70,11 @@ fn state_dir(opts: &DbOptions) -> Result<PathBuf> {
     if let Some(d) = &opts.state_dir {
         return Ok(d.clone());
     }
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = var("SOP_STATE_DIR") {
         return Ok(d);
     }
@@ -95,12 +99,7 @@ fn folder_of(bucket: &S3Bucket) -> Result<PathBuf> {
             bucket.url
         ))
     };
-    let part_ok = |p: &str| {
-        !p.is_empty()
-            && p != "."
-            && p != ".."
-            && !p.contains(['\\', '\0'])
-    };
+    let part_ok = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.contains(['\\', '\0']);
     if !part_ok(name) || prefix.split('/').any(|p| !p.is_empty() && !part_ok(p)) {
         return Err(bad("a bucket and prefix parts must be names"));
     }
@@ -170,7 +169,13 @@ mod tests {
 
     #[test]
     fn names_that_would_leave_the_state_folder_are_refused() {
-        for url in ["s3://../x", "s3://b/../../etc", "s3://b/./p", "s3:///p", "s3://b/p//q"] {
+        for url in [
+            "s3://../x",
+            "s3://b/../../etc",
+            "s3://b/./p",
+            "s3:///p",
+            "s3://b/p//q",
+        ] {
             assert!(
                 matches!(folder(url, None), Err(Error::InvalidOption(_))),
                 "{url}"
