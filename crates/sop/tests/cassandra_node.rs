@@ -6,8 +6,9 @@
 //! is down, and the two tests take turns.
 
 mod support;
+use support::{Outcomes, Step, Unknown};
 
-use sop::{CassandraRegistry, Database, DbOptions, Error, Registry, StoreOptions, TxMode};
+use sop::{CassandraRegistry, Database, DbOptions, Registry, StoreOptions, TxMode};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,32 +53,31 @@ fn opts(timeout_ms: u64) -> DbOptions {
     }
 }
 
-/// What the writer saw.
-#[derive(Default, Debug)]
-struct Outcomes {
-    ok: u64,
+/// What the writer saw while the node misbehaved.
+#[derive(Debug, Default)]
+struct Run {
+    out: Outcomes,
     /// Claims that failed (timed out) and were settled by the claimer.
     settled: u64,
-    /// (transaction id, snapshot) of commits whose outcome was unknown.
-    unknown: Vec<(u128, u64)>,
-    failed: u64,
+    /// Commits whose outcome was unknown, settled once the node is back.
+    unknown: Vec<Unknown>,
 }
 
 /// Increment a counter until `stop`, reopening after an unknown outcome (the
 /// handle is poisoned) or a failed open.
-fn writer(path: &Path, stop: &AtomicBool) -> Outcomes {
+fn writer(path: &Path, stop: &AtomicBool) -> Run {
     let settled = Arc::new(AtomicU64::new(0));
     let count = support::Count {
         text: "a claim failed; settling it",
         n: settled.clone(),
     };
-    let mut out = tracing::subscriber::with_default(count, || write_until(path, stop));
-    out.settled = settled.load(Ordering::Relaxed);
-    out
+    let mut run = tracing::subscriber::with_default(count, || write_until(path, stop));
+    run.settled = settled.load(Ordering::Relaxed);
+    run
 }
 
-fn write_until(path: &Path, stop: &AtomicBool) -> Outcomes {
-    let mut out = Outcomes::default();
+fn write_until(path: &Path, stop: &AtomicBool) -> Run {
+    let mut run = Run::default();
     let mut db: Option<Database> = None;
     while !stop.load(Ordering::Acquire) {
         let h = match &db {
@@ -86,44 +86,33 @@ fn write_until(path: &Path, stop: &AtomicBool) -> Outcomes {
                 match Database::open(path, opts(1_000)) {
                     Ok(h) => db = Some(h),
                     Err(_) => {
-                        out.failed += 1;
+                        run.out.failed += 1;
                         std::thread::sleep(Duration::from_millis(50));
                     }
                 }
                 continue;
             }
         };
-        let tx = match h.begin(TxMode::ForWriting) {
-            Ok(tx) => tx,
-            Err(_) => {
-                out.failed += 1;
+        match run.out.try_increment(h) {
+            Step::Committed => {}
+            Step::BeginFailed(_) => {
+                run.out.failed += 1;
                 std::thread::sleep(Duration::from_millis(50));
-                continue;
             }
-        };
-        let (id, snap) = (tx.id(), tx.snapshot_seq());
-        let r = (|| {
-            let s = tx.open_store::<String, u64>("counters")?;
-            let n = s.get(&"n".to_string())?.unwrap_or(0);
-            s.upsert(&"n".to_string(), &(n + 1))?;
-            tx.commit()
-        })();
-        match r {
-            Ok(()) => out.ok += 1,
-            Err(Error::CommitOutcomeUnknown { .. }) => {
-                out.unknown.push((id, snap));
+            Step::Unknown(u) => {
+                run.unknown.push(u);
                 db = None;
             }
-            Err(e) if e.kind() == sop::ErrorKind::Poisoned => db = None,
-            Err(_) => out.failed += 1,
+            Step::Failed(e) if e.kind() == sop::ErrorKind::Poisoned => db = None,
+            Step::Failed(_) => run.out.failed += 1,
         }
     }
-    out
+    run
 }
 
 /// After the node is back: every Ok commit is there once, and so is every
 /// unknown one `commit_outcome` (which settles for good) calls committed.
-fn verify(path: &Path, out: &Outcomes) {
+fn verify(path: &Path, mut run: Run) {
     let t = Instant::now();
     let db = loop {
         match Database::open(path, opts(10_000)) {
@@ -135,27 +124,11 @@ fn verify(path: &Path, out: &Outcomes) {
             Err(e) => panic!("the database does not open after the node came back: {e}"),
         }
     };
-    let mut unknown_committed = 0;
-    for (id, snap) in &out.unknown {
-        if db.commit_outcome(*id, *snap).unwrap() {
-            unknown_committed += 1;
-        }
+    for u in std::mem::take(&mut run.unknown) {
+        run.out.settle(&db, u);
     }
-    let tx = db.begin(TxMode::ForReading).unwrap();
-    let n = tx
-        .open_store::<String, u64>("counters")
-        .unwrap()
-        .get(&"n".to_string())
-        .unwrap()
-        .unwrap_or(0);
-    eprintln!("{out:?}; unknown and committed: {unknown_committed}; the counter: {n}");
-    assert_eq!(
-        n,
-        1 + out.ok + unknown_committed,
-        "every Ok commit once, and the unknown ones that committed"
-    );
-    let report = db.check().unwrap();
-    assert!(report.is_ok(), "{:?}", report.problems);
+    eprintln!("{run:?}");
+    run.out.assert_counted(&db, 1, &format!("{run:?}"));
 }
 
 fn seeded() -> tempfile::TempDir {
@@ -175,7 +148,7 @@ fn a_node_paused_past_the_client_timeout_leaves_every_commit_settled() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = seeded();
     let stop = AtomicBool::new(false);
-    let out = std::thread::scope(|s| {
+    let run = std::thread::scope(|s| {
         let w = s.spawn(|| writer(dir.path(), &stop));
         std::thread::sleep(Duration::from_millis(800));
         signal(SIGSTOP);
@@ -186,11 +159,11 @@ fn a_node_paused_past_the_client_timeout_leaves_every_commit_settled() {
         w.join().unwrap()
     });
     assert!(
-        out.failed + out.settled + out.unknown.len() as u64 > 0,
-        "nothing failed or timed out while the node was paused: the test did not test what it is for ({out:?})"
+        run.out.failed + run.settled + run.unknown.len() as u64 > 0,
+        "nothing failed or timed out while the node was paused: the test did not test what it is for ({run:?})"
     );
-    assert!(out.ok > 0, "nothing committed: {out:?}");
-    verify(dir.path(), &out);
+    assert!(run.out.ok > 0, "nothing committed: {run:?}");
+    verify(dir.path(), run);
 }
 
 #[test]
@@ -198,7 +171,7 @@ fn a_node_killed_and_started_again_loses_no_acknowledged_commit() {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = seeded();
     let stop = AtomicBool::new(false);
-    let out = std::thread::scope(|s| {
+    let run = std::thread::scope(|s| {
         let w = s.spawn(|| writer(dir.path(), &stop));
         std::thread::sleep(Duration::from_millis(800));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cassandra-env.sh");
@@ -215,6 +188,6 @@ fn a_node_killed_and_started_again_loses_no_acknowledged_commit() {
         stop.store(true, Ordering::Release);
         w.join().unwrap()
     });
-    assert!(out.failed + out.unknown.len() as u64 > 0, "{out:?}");
-    verify(dir.path(), &out);
+    assert!(run.out.failed + run.unknown.len() as u64 > 0, "{run:?}");
+    verify(dir.path(), run);
 }

@@ -57,7 +57,7 @@ pub fn count(db: &Database) -> u64 {
 }
 
 /// How increments of counter `n` ended when replies of the commit point may
-/// be lost (the Cassandra and S3 fault tests).
+/// be lost (the Cassandra, Cassandra node and S3 fault tests).
 #[derive(Debug, Default)]
 pub struct Outcomes {
     pub ok: u64,
@@ -72,19 +72,26 @@ pub struct Outcomes {
 /// A transaction whose outcome is unknown: its id and snapshot.
 pub type Unknown = (u128, u64);
 
+/// How one increment ended (see [`Outcomes::try_increment`]).
+#[derive(Debug)]
+pub enum Step {
+    Committed,
+    /// `begin` failed: nothing was tried.
+    BeginFailed(sop::Error),
+    /// The commit failed before its commit point: not committed.
+    Failed(sop::Error),
+    /// The commit's outcome is unknown; the handle is poisoned.
+    Unknown(Unknown),
+}
+
 impl Outcomes {
     /// One read-modify-write increment of counter `n` (store `counters`, which
-    /// must exist) on `db`, tallied. Returns the transaction when its outcome
-    /// is unknown: the caller settles it with [`Outcomes::settle`] on a fresh
-    /// handle (this one is poisoned).
-    pub fn increment(&mut self, db: &Database) -> Option<Unknown> {
+    /// must exist) on `db`. Tallies only `ok`: what a failure counts as is the
+    /// caller's to say.
+    pub fn try_increment(&mut self, db: &Database) -> Step {
         let tx = match db.begin(TxMode::ForWriting) {
             Ok(tx) => tx,
-            Err(e) => {
-                eprintln!("begin: {e}");
-                self.failed += 1;
-                return None;
-            }
+            Err(e) => return Step::BeginFailed(e),
         };
         let (id, snap) = (tx.id(), tx.snapshot_seq());
         let r = (|| {
@@ -94,14 +101,28 @@ impl Outcomes {
             tx.commit()
         })();
         match r {
-            Ok(()) => self.ok += 1,
-            Err(sop::Error::CommitOutcomeUnknown { .. }) => return Some((id, snap)),
-            Err(e) => {
-                eprintln!("commit: {e}");
-                self.failed += 1
+            Ok(()) => {
+                self.ok += 1;
+                Step::Committed
             }
+            Err(sop::Error::CommitOutcomeUnknown { .. }) => Step::Unknown((id, snap)),
+            Err(e) => Step::Failed(e),
         }
-        None
+    }
+
+    /// [`Outcomes::try_increment`], every failure tallied as failed. Returns
+    /// the transaction when its outcome is unknown: the caller settles it with
+    /// [`Outcomes::settle`] on a fresh handle (this one is poisoned).
+    pub fn increment(&mut self, db: &Database) -> Option<Unknown> {
+        match self.try_increment(db) {
+            Step::Committed => None,
+            Step::BeginFailed(e) | Step::Failed(e) => {
+                eprintln!("increment: {e}");
+                self.failed += 1;
+                None
+            }
+            Step::Unknown(u) => Some(u),
+        }
     }
 
     /// Ask `check` whether `unknown` committed, and tally the answer.
