@@ -8,9 +8,7 @@ use crate::store::{PyStore, StoreMeta};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
-use sop::{
-    IndexField, IndexSpec, JsonStore, RawRange, RawStore, SortOrder, StoreOptions, Transaction,
-};
+use sop::{IndexSpec, JsonStore, RawRange, RawStore, SortOrder, StoreOptions, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -173,28 +171,7 @@ fn parse_spec(spec: &Bound<'_, PyAny>) -> PyResult<IndexSpec> {
     if t.starts_with(['[', '{', '"']) {
         return Ok(IndexSpec::parse(t).map_err(|e| SopErr::Engine(e.into()))?);
     }
-    let mut fields = Vec::new();
-    for part in t.split(',') {
-        let (field, order) = match part.rsplit_once(':') {
-            Some((f, "asc")) => (f, SortOrder::Asc),
-            Some((f, "desc")) => (f, SortOrder::Desc),
-            Some((_, o)) => {
-                return Err(SopErr::Invalid(format!(
-                    "invalid key spec {text:?}: order {o:?} is neither asc nor desc"
-                ))
-                .into())
-            }
-            None => (part, SortOrder::Asc),
-        };
-        fields.push(IndexField {
-            field: field.trim().to_string(),
-            order,
-        });
-    }
-    let spec = IndexSpec { fields };
-    spec.validate()
-        .map_err(|e| SopErr::Invalid(format!("{e} (in {text:?})")))?;
-    Ok(spec)
+    IndexSpec::parse_short(&text).map_err(|e| SopErr::Invalid(e.0).into())
 }
 
 /// A transaction shared by its Python object, its stores and its ranges.

@@ -6,7 +6,7 @@ use crate::error::{call, FfiError, FfiResult};
 use crate::handles::{
     add_store, extend_json, extend_raw, get_store, get_tx, take_store, SopStore, SopTx, StoreKind,
 };
-use sop::{IndexField, IndexSpec, JsonStore, RawStore, SortOrder, StoreOptions};
+use sop::{IndexSpec, JsonStore, RawStore, StoreOptions};
 use std::ffi::c_char;
 
 /// Put mode: insert; in a unique store an existing key is not replaced (`*out_done` 0).
@@ -24,27 +24,7 @@ fn parse_spec(text: &str) -> FfiResult<IndexSpec> {
     if t.starts_with(['[', '{', '"']) {
         return IndexSpec::parse(t).map_err(|e| sop::Error::Codec(e).into());
     }
-    let mut fields = Vec::new();
-    for part in t.split(',') {
-        let (field, order) = match part.rsplit_once(':') {
-            Some((f, "asc")) => (f, SortOrder::Asc),
-            Some((f, "desc")) => (f, SortOrder::Desc),
-            Some((_, o)) => {
-                return Err(FfiError::arg(format!(
-                    "invalid key spec {text:?}: order {o:?} is neither asc nor desc"
-                )))
-            }
-            None => (part, SortOrder::Asc),
-        };
-        fields.push(IndexField {
-            field: field.trim().to_string(),
-            order,
-        });
-    }
-    let spec = IndexSpec { fields };
-    spec.validate()
-        .map_err(|e| FfiError::arg(format!("{e} (in {text:?})")))?;
-    Ok(spec)
+    IndexSpec::parse_short(text).map_err(|e| FfiError::arg(e.0))
 }
 
 fn store_options(json: Option<&str>) -> FfiResult<StoreOptions> {

@@ -28,7 +28,7 @@ use crate::sandbox::{self, Limits};
 use crate::scripts::ScriptVersion;
 use mlua::{Table, Value as LuaValue};
 use serde_json::Value;
-use sop::{IndexField, IndexSpec, JsonStore, SortOrder, StoreOptions, Transaction};
+use sop::{IndexSpec, JsonStore, StoreOptions, Transaction};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -138,26 +138,7 @@ pub fn parse_spec(text: &str) -> std::result::Result<IndexSpec, String> {
     if t.starts_with(['[', '{', '"']) {
         return IndexSpec::parse(t).map_err(|e| e.to_string());
     }
-    let mut fields = Vec::new();
-    for part in t.split(',') {
-        let (field, order) = match part.rsplit_once(':') {
-            Some((f, "asc")) => (f, SortOrder::Asc),
-            Some((f, "desc")) => (f, SortOrder::Desc),
-            Some((_, o)) => {
-                return Err(format!(
-                    "key spec {text:?}: order {o:?} is neither asc nor desc"
-                ))
-            }
-            None => (part, SortOrder::Asc),
-        };
-        fields.push(IndexField {
-            field: field.trim().to_string(),
-            order,
-        });
-    }
-    let spec = IndexSpec { fields };
-    spec.validate().map_err(|e| format!("{e} (in {text:?})"))?;
-    Ok(spec)
+    IndexSpec::parse_short(text).map_err(|e| e.0)
 }
 
 fn submit_options(t: Option<Table>, parent: Option<&str>) -> mlua::Result<SubmitOptions> {

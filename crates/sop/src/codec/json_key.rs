@@ -60,6 +60,32 @@ impl IndexSpec {
         Ok(spec)
     }
 
+    /// Parse the short form of a spec, `field[:asc|:desc],...` (e.g.
+    /// `last,first:desc`), and validate it. Errors name `text` as given.
+    pub fn parse_short(text: &str) -> Result<Self, CodecError> {
+        let mut fields = Vec::new();
+        for part in text.trim().split(',') {
+            let (field, order) = match part.rsplit_once(':') {
+                Some((f, "asc")) => (f, SortOrder::Asc),
+                Some((f, "desc")) => (f, SortOrder::Desc),
+                Some((_, o)) => {
+                    return Err(CodecError::new(format!(
+                        "invalid key spec {text:?}: order {o:?} is neither asc nor desc"
+                    )))
+                }
+                None => (part, SortOrder::Asc),
+            };
+            fields.push(IndexField {
+                field: field.trim().to_string(),
+                order,
+            });
+        }
+        let spec = IndexSpec { fields };
+        spec.validate()
+            .map_err(|e| CodecError::new(format!("{e} (in {text:?})")))?;
+        Ok(spec)
+    }
+
     /// At least one field, every field name non-empty, no name listed twice.
     pub fn validate(&self) -> Result<(), CodecError> {
         if self.fields.is_empty() {
