@@ -7,7 +7,7 @@
 //! `debug`, no other `os` function: a script cannot reach files, the network or
 //! processes. Chunks load as text only (never precompiled bytecode).
 //!
-//! Limits per run ([`Limits`]): instructions, counted by a hook every
+//! Limits per run, or per step of a run that commits in steps ([`Limits`]): instructions, counted by a hook every
 //! [`HOOK_EVERY`] instructions (coroutines inherit it); wall-clock time, checked
 //! by the same hook; and memory, through the state's allocator. Once a limit is
 //! hit every later hook call fails again, so a script that catches the error
@@ -45,13 +45,21 @@ impl Default for Limits {
     }
 }
 
-/// Which limit stopped a run, if any.
-#[derive(Debug, Clone, Default)]
+/// Which limit stopped a run, if any; and the step's instruction count and
+/// deadline, which start again at every step of a run that commits in steps.
+#[derive(Debug, Clone)]
 pub struct Tripwire {
     hit: Rc<Cell<Option<&'static str>>>,
+    steps: Rc<Cell<u64>>,
+    deadline: Rc<Cell<Instant>>,
 }
 
 impl Tripwire {
+    /// Start a new step: its instructions and time count from zero.
+    pub fn restart(&self, limits: &Limits) {
+        self.steps.set(0);
+        self.deadline.set(Instant::now() + limits.time);
+    }
     /// The limit that was hit ("instruction", "time", "memory").
     pub fn hit(&self) -> Option<&'static str> {
         self.hit.get()
@@ -112,11 +120,14 @@ pub fn new_state(limits: &Limits) -> Result<(Lua, Tripwire)> {
     .map_err(lua_setup)?;
     g.raw_set("os", os).map_err(lua_setup)?;
 
-    let trip = Tripwire::default();
+    let trip = Tripwire {
+        hit: Rc::default(),
+        steps: Rc::default(),
+        deadline: Rc::new(Cell::new(start + limits.time)),
+    };
     let t = trip.clone();
     let max_steps = limits.instructions / HOOK_EVERY as u64;
-    let steps = Cell::new(0u64);
-    let deadline = start + limits.time;
+    let (steps, deadline) = (trip.steps.clone(), trip.deadline.clone());
     let (max_i, max_t) = (limits.instructions, limits.time);
     // A global hook: Lua's coroutines inherit it (a thread hook of mlua's is
     // looked up per thread, and a coroutine would run unhooked).
@@ -126,7 +137,7 @@ pub fn new_state(limits: &Limits) -> Result<(Lua, Tripwire)> {
             steps.set(steps.get() + 1);
             if steps.get() > max_steps {
                 t.set("instruction");
-            } else if Instant::now() > deadline {
+            } else if Instant::now() > deadline.get() {
                 t.set("time");
             }
             match t.hit() {

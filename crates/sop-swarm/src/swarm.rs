@@ -1,7 +1,7 @@
 //! [`Swarm`]: the swarm's API on an open database, for the CLI, workers and
 //! programs (`sop_swarm::Swarm`): scripts, running a script here, jobs.
 
-use crate::api;
+use crate::api::{self, Step};
 use crate::error::{Result, SwarmError};
 use crate::jobs::{self, finish, Job, JobFilter, JobState, SubmitOptions};
 use crate::names;
@@ -172,13 +172,44 @@ impl Swarm {
         self.write(|tx| scripts::delete(tx, name, version))
     }
 
-    /// Run script `name` here, now, with `args`, in one transaction (run again
-    /// from the start on a conflict), and return its result.
+    /// Run script `name` here, now, with `args`, and return its result. The
+    /// run is one transaction, run again from the start on a conflict; a
+    /// script that calls `sop.checkpoint(state)` commits there, and a conflict
+    /// after that runs it again from the start with `sop.resumed = state`.
+    /// (That state lives in this call only: a job keeps it in the database.)
     pub fn run_script(&self, name: &str, version: Option<u64>, args: &Value) -> Result<Value> {
-        self.write(|tx| {
-            let script = scripts::get(tx, name, version)?;
-            api::run(tx, &script, args, &self.opts.limits, None)
-        })
+        let mut resumed: Option<Value> = None;
+        let mut conflicts = 0;
+        loop {
+            let r = (|| -> Result<Value> {
+                let mut tx = self.db.begin(TxMode::ForWriting)?;
+                let script = scripts::get(&tx, name, version)?;
+                let mut run = api::Run::start(&script, &self.opts.limits, None, resumed.as_ref())?;
+                let mut input = Some(args);
+                loop {
+                    match run.step(&tx, input.take())? {
+                        Step::Done(v) => {
+                            tx.commit()?;
+                            return Ok(v);
+                        }
+                        Step::Checkpoint(state) => {
+                            tx.commit()?;
+                            resumed = Some(state);
+                            tx = self.db.begin(TxMode::ForWriting)?;
+                        }
+                    }
+                }
+            })();
+            match r {
+                Err(e) if e.is_retry() && conflicts < self.opts.max_conflicts => {
+                    conflicts += 1;
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    pause(conflicts);
+                }
+                Err(e) if e.is_retry() => return Err(SwarmError::TooManyConflicts(conflicts)),
+                r => return r,
+            }
+        }
     }
 
     /// Submit a job; returns its id and whether it is new (false: its
@@ -222,27 +253,14 @@ impl Swarm {
     /// Run one attempt of `job` (as claimed: its lease set) and commit its
     /// effects with its result, or record its failure.
     pub fn execute(&self, job: &Job, backoff: impl Fn(u32) -> Duration) -> Result<Execution> {
-        let lease = job.lease.clone().ok_or_else(|| SwarmError::BadState {
+        let mut lease = job.lease.clone().ok_or_else(|| SwarmError::BadState {
             id: job.id.clone(),
             state: job.state.to_string(),
             what: "only a claimed job can be executed".into(),
         })?;
         let mut conflicts = 0;
         let error = loop {
-            let tx = self.db.begin(TxMode::ForWriting)?;
-            let run = (|| {
-                let cur = finish::read(&tx.open_json_store(names::JOBS)?, &job.id)?;
-                finish::fence(&cur, &lease, crate::time::now_ms())?;
-                let script = scripts::get(&tx, &cur.script, cur.version)?;
-                let v = api::run(&tx, &script, &cur.args, &self.opts.limits, Some(&job.id))?;
-                finish::complete_in(&tx, &job.id, &lease, v.clone())?;
-                Ok(v)
-            })();
-            let r = run.and_then(|v| {
-                tx.commit()?;
-                Ok(v)
-            });
-            match r {
+            match self.attempt(job, &mut lease) {
                 Ok(v) => return Ok(Execution::Done(v)),
                 Err(SwarmError::LeaseLost { why, .. }) => return Ok(Execution::Lost(why)),
                 Err(e) if e.is_retry() => {
@@ -264,6 +282,45 @@ impl Swarm {
             }),
             Err(SwarmError::LeaseLost { why, .. }) => Ok(Execution::Lost(why)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// One run of `job`'s script from its last checkpoint, step by step: each
+    /// step's transaction re-reads the job and checks `lease` (fencing); a
+    /// checkpoint commits the step with its state and renews `lease`; the last
+    /// step commits the effects with the result and the state `done`.
+    fn attempt(&self, job: &Job, lease: &mut jobs::Lease) -> Result<Value> {
+        let begin = || -> Result<(Transaction, Job)> {
+            let tx = self.db.begin(TxMode::ForWriting)?;
+            let cur = finish::read(&tx.open_json_store(names::JOBS)?, &job.id)?;
+            Ok((tx, cur))
+        };
+        let (mut tx, cur) = begin()?;
+        finish::fence(&cur, lease, crate::time::now_ms())?;
+        let script = scripts::get(&tx, &cur.script, cur.version)?;
+        let mut run = api::Run::start(
+            &script,
+            &self.opts.limits,
+            Some(&job.id),
+            cur.checkpoint.as_ref(),
+        )?;
+        let mut input = Some(&cur.args);
+        loop {
+            match run.step(&tx, input.take())? {
+                Step::Done(v) => {
+                    finish::complete_in(&tx, &job.id, lease, v.clone())?;
+                    tx.commit()?;
+                    return Ok(v);
+                }
+                Step::Checkpoint(state) => {
+                    let renewed = finish::checkpoint_in(&tx, &job.id, lease, state)?;
+                    tx.commit()?;
+                    *lease = renewed;
+                    let (next, cur) = begin()?;
+                    finish::fence(&cur, lease, crate::time::now_ms())?;
+                    tx = next;
+                }
+            }
         }
     }
 }

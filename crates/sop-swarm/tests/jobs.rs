@@ -497,3 +497,111 @@ fn many_later_jobs_of_a_higher_priority_do_not_hide_a_due_one() {
     let got = s.claim("w", &q, Duration::from_secs(30)).unwrap();
     assert_eq!(got.map(|j| j.id), Some(due));
 }
+
+/// Ten steps, each adding item `i` and one to a counter, then a checkpoint
+/// with `i`. The first attempt (nothing to resume) fails in step 5.
+const STEPS: &str = r#"
+local i = sop.resumed or 0
+sop.ensure_store("out")
+while i < 10 do
+  i = i + 1
+  sop.put("out", i, i)
+  sop.put("out", "count", (sop.get("out", "count") or 0) + 1)
+  if i == 5 and sop.resumed == nil then error("step 5 fails on the first attempt") end
+  sop.checkpoint(i)
+end
+return sop.get("out", "count")
+"#;
+
+#[test]
+fn a_job_in_steps_resumes_from_its_last_checkpoint_and_applies_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(&dir);
+    s.put_script("steps", STEPS).unwrap();
+    let (id, _) = s
+        .submit("steps", json!(null), &SubmitOptions::default())
+        .unwrap();
+    let lease = Duration::from_secs(30);
+    let job = s.claim("w1", &["default".into()], lease).unwrap().unwrap();
+    match s.execute(&job, no_backoff).unwrap() {
+        Execution::Failed { error, dead } => {
+            assert!(!dead);
+            assert!(error.contains("step 5 fails"), "{error}");
+        }
+        other => panic!("the first attempt should fail, got {other:?}"),
+    }
+    // Steps 1 to 4 are committed with their checkpoint; step 5's writes are not.
+    let failed = s.job(&id).unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(
+        (failed.checkpoint.clone(), failed.steps),
+        (Some(json!(4)), 4)
+    );
+    assert_eq!(counter(&s, "out", json!("count")), Some(json!(4)));
+    assert_eq!(counter(&s, "out", json!(5)), None);
+
+    std::thread::sleep(Duration::from_millis(5));
+    let again = s.claim("w2", &["default".into()], lease).unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    assert_eq!(
+        s.execute(&again, no_backoff).unwrap(),
+        Execution::Done(json!(10)),
+        "the second attempt starts at step 5 and every step counts once"
+    );
+    let done = s.job(&id).unwrap();
+    assert_eq!((done.state, done.steps), (JobState::Done, 10));
+    for i in 1..=10 {
+        assert_eq!(counter(&s, "out", json!(i)), Some(json!(i)));
+    }
+}
+
+/// Five steps of about `ms` milliseconds each (busy, in the script).
+fn slow_steps(checkpoint: bool) -> String {
+    format!(
+        r#"
+local args = ...
+for i = 1, 5 do
+  local t = os.clock()
+  while os.clock() - t < args.ms / 1000 do end
+  sop.ensure_store("slow")
+  sop.put("slow", i, true)
+  {}
+end
+return "finished"
+"#,
+        if checkpoint { "sop.checkpoint(i)" } else { "" }
+    )
+}
+
+#[test]
+fn each_checkpoint_renews_the_lease_so_a_long_job_outlives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(&dir);
+    s.put_script("stepped", &slow_steps(true)).unwrap();
+    s.put_script("unstepped", &slow_steps(false)).unwrap();
+    let lease = Duration::from_millis(600);
+    let args = json!({"ms": 250});
+
+    // 5 x 250 ms against a 600 ms lease: renewed at each checkpoint.
+    let (id, _) = s
+        .submit("stepped", args.clone(), &SubmitOptions::default())
+        .unwrap();
+    let job = s.claim("w1", &["default".into()], lease).unwrap().unwrap();
+    assert_eq!(
+        s.execute(&job, no_backoff).unwrap(),
+        Execution::Done(json!("finished"))
+    );
+    let done = s.job(&id).unwrap();
+    assert_eq!((done.attempts, done.steps), (1, 5));
+
+    // The same work in one step outlives the lease and keeps nothing.
+    let (id, _) = s
+        .submit("unstepped", args, &SubmitOptions::default())
+        .unwrap();
+    let job = s.claim("w1", &["default".into()], lease).unwrap().unwrap();
+    match s.execute(&job, no_backoff).unwrap() {
+        Execution::Lost(why) => assert!(why.contains("lease ended"), "{why}"),
+        other => panic!("expected the lease to be lost, got {other:?}"),
+    }
+    assert_eq!(s.job(&id).unwrap().steps, 0);
+}

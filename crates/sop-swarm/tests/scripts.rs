@@ -374,3 +374,71 @@ fn script_versions_are_kept_until_deleted() {
         Err(SwarmError::ScriptNotFound(_))
     ));
 }
+
+#[test]
+fn a_script_commits_in_steps_and_each_step_has_its_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 steps of about 60 ms against a time limit of 300 ms per step.
+    let s = swarm_with(
+        &dir,
+        Limits {
+            time: Duration::from_millis(300),
+            ..Limits::default()
+        },
+    );
+    let src = r#"
+local i = sop.resumed or 0
+sop.ensure_store("st")
+while i < 10 do
+  i = i + 1
+  local t = os.clock()
+  while os.clock() - t < 0.06 do end
+  sop.put("st", i, i * i)
+  sop.checkpoint(i)
+end
+return i
+"#;
+    assert_eq!(run(&s, "steps", src, json!(null)).unwrap(), json!(10));
+    let got = items(&s, "st").unwrap();
+    assert_eq!(got.len(), 10);
+    assert!(got
+        .iter()
+        .all(|(k, v)| v.as_i64() == k.as_i64().map(|k| k * k)));
+
+    // A step over its own limit still stops the run; the steps before it stay.
+    let src = r#"
+sop.ensure_store("st2")
+sop.put("st2", 1, true)
+sop.checkpoint(1)
+while true do end
+"#;
+    let e = run(&s, "endless-step", src, json!(null)).unwrap_err();
+    assert!(matches!(e, SwarmError::Limit(_)), "{e}");
+    assert_eq!(items(&s, "st2").unwrap().len(), 1);
+}
+
+#[test]
+fn checkpoint_is_refused_where_it_cannot_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(&dir);
+    // From a coroutine the script started: refused, the run fails, nothing kept.
+    let src = r#"
+sop.ensure_store("co")
+sop.put("co", 1, true)
+local co = coroutine.create(function() sop.checkpoint(1) end)
+local ok, err = coroutine.resume(co)
+error(err)
+"#;
+    let e = run(&s, "co", src, json!(null)).unwrap_err();
+    assert!(e.to_string().contains("not from a coroutine"), "{e}");
+    assert_eq!(items(&s, "co"), None);
+    // A bare yield in the body is an error too (not a checkpoint).
+    let e = run(&s, "y", "coroutine.yield(1)", json!(null)).unwrap_err();
+    assert!(e.to_string().contains("cannot yield"), "{e}");
+    // The one-transaction runner refuses checkpoints.
+    s.put_script("cp", "sop.checkpoint(1) return 1").unwrap();
+    let script = s.script("cp", None).unwrap();
+    let tx = s.db().begin(sop::TxMode::ForWriting).unwrap();
+    let e = api::run(&tx, &script, &json!(null), &Limits::default(), None).unwrap_err();
+    assert!(e.to_string().contains("one transaction"), "{e}");
+}

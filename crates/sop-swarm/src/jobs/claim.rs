@@ -161,6 +161,7 @@ fn consider(
         owner: owner.to_string(),
         attempt: job.attempts,
         deadline_ms: now + lease_ms,
+        ms: lease_ms,
     };
     queue::reschedule(q, &mut job, lease.deadline_ms)?;
     job.lease = Some(lease);

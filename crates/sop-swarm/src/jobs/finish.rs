@@ -67,6 +67,33 @@ pub fn complete_in(tx: &Transaction, id: &str, lease: &Lease, result: Value) -> 
     Ok(job)
 }
 
+/// Commit point of one step of job `id` in `tx` (which holds the step's
+/// effects), if `lease` still holds: keep `state` as the job's checkpoint and
+/// renew the lease for its length from now (the job's queue entry moves with
+/// it). Returns the renewed lease, which the rest of the run holds.
+pub fn checkpoint_in(tx: &Transaction, id: &str, lease: &Lease, state: Value) -> Result<Lease> {
+    let jobs = tx.open_json_store(names::JOBS)?;
+    let mut job = read(&jobs, id)?;
+    let now = time::now_ms();
+    fence(&job, lease, now)?;
+    let length = if lease.ms > 0 {
+        lease.ms
+    } else {
+        lease.deadline_ms.saturating_sub(job.updated_ms)
+    };
+    let renewed = Lease {
+        deadline_ms: (now + length).max(lease.deadline_ms),
+        ..lease.clone()
+    };
+    queue::reschedule(&queue::open(tx)?, &mut job, renewed.deadline_ms)?;
+    job.lease = Some(renewed.clone());
+    job.checkpoint = Some(state);
+    job.steps += 1;
+    job.updated_ms = now;
+    jobs.upsert(&Value::String(job.id.clone()), &job.to_json())?;
+    Ok(renewed)
+}
+
 /// The wait before attempt `attempts + 1`: `base` doubled for each failed
 /// attempt after the first, at most `max`.
 pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {

@@ -93,6 +93,9 @@ pub struct Lease {
     pub attempt: u32,
     /// When the lease ends (ms since the Unix epoch).
     pub deadline_ms: u64,
+    /// The lease's length (ms): each checkpoint of the run renews it for as long.
+    #[serde(default)]
+    pub ms: u64,
 }
 
 /// Why one attempt failed.
@@ -151,6 +154,13 @@ pub struct Job {
     pub updated_ms: u64,
     /// When its queue entry is due (ms): the key of the entry, while it has one.
     pub due_ms: u64,
+    /// The state of the last checkpoint its script committed (`sop.checkpoint`):
+    /// a later attempt starts with it as `sop.resumed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Value>,
+    /// Checkpoints committed so far, over every attempt.
+    #[serde(default)]
+    pub steps: u64,
 }
 
 impl Job {

@@ -106,6 +106,8 @@ pub fn submit(
         created_ms: now,
         updated_ms: now,
         due_ms: not_before,
+        checkpoint: None,
+        steps: 0,
     };
     queue::insert(&queue::open(tx)?, &mut job, not_before)?;
     jobs.upsert(&Value::String(id.clone()), &job.to_json())?;
