@@ -234,8 +234,8 @@ pub enum Cmd {
     },
 }
 
-/// The limits of a script run.
-#[derive(clap::Args, Clone, Copy)]
+/// The limits of a script run, and the folders scripts may reach.
+#[derive(clap::Args, Clone)]
 pub struct LimitArgs {
     /// Stop a run after this many Lua instructions.
     #[arg(long, value_name = "N", default_value_t = sop_swarm::Limits::default().instructions)]
@@ -246,9 +246,28 @@ pub struct LimitArgs {
     /// Stop a run after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = sop_swarm::Limits::default().time.as_secs_f64(), value_parser = positive_secs)]
     pub max_seconds: f64,
+    /// Let scripts whose manifest asks for it read (read=DIR) or also write
+    /// (write=DIR) files under DIR; repeat for more folders. Without it no
+    /// script reaches any file.
+    #[arg(long = "allow", value_name = "read=DIR|write=DIR")]
+    pub allow: Vec<String>,
 }
 
 impl LimitArgs {
+    /// The swarm's options: these limits and grants.
+    pub fn options(&self) -> Result<sop_swarm::SwarmOptions, sop_swarm::SwarmError> {
+        let allow = self
+            .allow
+            .iter()
+            .map(|a| sop_swarm::Grant::parse(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sop_swarm::SwarmOptions {
+            limits: self.limits(),
+            allow: sop_swarm::Grants(allow),
+            ..sop_swarm::SwarmOptions::default()
+        })
+    }
+
     /// As the swarm's limits.
     pub fn limits(&self) -> sop_swarm::Limits {
         sop_swarm::Limits {
@@ -286,7 +305,8 @@ pub enum ScriptCmd {
         #[arg(long, value_name = "N")]
         version: Option<u64>,
     },
-    /// Run a script here, in one transaction, and print its result (JSON).
+    /// Run a script here and print its result (JSON): one transaction, or one
+    /// per step if it calls sop.checkpoint.
     Run {
         /// The script's name.
         name: String,

@@ -606,3 +606,101 @@ fn clustered_workers_share_one_queue() {
         .collect();
     assert_eq!(owners.len() as u64, JOBS, "each log item names its own job");
 }
+
+/// Twenty steps of about 50 ms: each appends its number to "log" (duplicates
+/// allowed, so a step applied twice would show) and checkpoints it.
+const STEPPED: &str = r#"
+local i = sop.resumed or 0
+while i < 20 do
+  i = i + 1
+  local t = os.clock()
+  while os.clock() - t < 0.05 do end
+  sop.put("log", i, {step = i})
+  sop.checkpoint(i)
+end
+return i
+"#;
+
+#[test]
+fn a_job_in_steps_survives_its_worker_killed_between_and_within_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let s = open(&db);
+    make_stores(&s);
+    s.put_script("stepped", STEPPED).unwrap();
+    let opts = SubmitOptions {
+        max_attempts: 20,
+        ..SubmitOptions::default()
+    };
+    let (id, _) = s.submit("stepped", json!(null), &opts).unwrap();
+    // Kill a worker after each few steps; the next one resumes the job once its
+    // lease (1 s) runs out.
+    let mut kills = 0;
+    for round in 0..20 {
+        let w = WorkerProc::spawn(
+            &db,
+            dir.path().join(format!("w{round}.log")),
+            &["--lease", "1", "--exit-when-empty"],
+        );
+        let before = s.job(&id).unwrap().steps;
+        wait_until("a step or the end", || {
+            let j = s.job(&id).unwrap();
+            j.state == JobState::Done || j.steps >= before + 3
+        });
+        if s.job(&id).unwrap().state == JobState::Done {
+            w.wait_ok();
+            break;
+        }
+        // Somewhere inside the next step (or right at a checkpoint).
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..60)));
+        w.signal(libc::SIGKILL);
+        let mut w = w;
+        let _ = w.child.wait();
+        kills += 1;
+    }
+    let j = s.job(&id).unwrap();
+    assert_eq!(j.state, JobState::Done, "{:?}", j.errors);
+    assert_eq!(j.result, Some(json!(20)));
+    eprintln!("{kills} kills, {} attempts, {} steps", j.attempts, j.steps);
+    assert!(kills >= 2, "the job outlived {kills} kills only");
+    assert!(j.attempts as u64 > kills / 2, "attempts {}", j.attempts);
+    let tx = s.db().begin(TxMode::NoCheck).unwrap();
+    let keys: Vec<u64> = tx
+        .open_json_store("log")
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|i| i.unwrap().0.as_u64().unwrap())
+        .collect();
+    assert_eq!(keys, (1..=20).collect::<Vec<_>>(), "each step exactly once");
+}
+
+#[test]
+fn script_run_reaches_files_only_with_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(&db, &["init"]);
+    let inp = dir.path().join("in");
+    std::fs::create_dir(&inp).unwrap();
+    std::fs::write(inp.join("n.txt"), "41").unwrap();
+    let src = dir.path().join("inc.lua");
+    std::fs::write(
+        &src,
+        format!(
+            "--! read {}\nreturn tonumber(sop.read_file('{}/n.txt')) + 1\n",
+            inp.display(),
+            inp.display()
+        ),
+    )
+    .unwrap();
+    ok(&db, &["script", "put", "inc", src.to_str().unwrap()]);
+    fails(&db, &["script", "run", "inc"], "--allow read=");
+    let allow = format!("read={}", inp.display());
+    let got = ok_json(&db, &["script", "run", "inc", "--allow", &allow]);
+    assert_eq!(got["result"], json!(42));
+    fails(
+        &db,
+        &["script", "run", "inc", "--allow", "net=/x"],
+        "no grant",
+    );
+}

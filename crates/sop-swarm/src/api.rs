@@ -11,6 +11,9 @@
 //! sop.submit(script, args [, {key =, priority =, not_before_ms =, max_attempts =, queue =, after = {ids}}])  --> job id
 //! sop.job_id                   --> the job this run belongs to, or nil
 //! sop.now_ms()  sop.log(...)  sop.null
+//! sop.checkpoint(state)        -- commit here, with state (see Run); sop.resumed: the last one
+//! -- only with a manifest the runner admits (crate::grants):
+//! sop.read_file(path)  sop.list_dir(path)  sop.write_file(path, data)
 //! ```
 //!
 //! Everything runs in the run's one `ForWriting` transaction. Keys and values
@@ -21,6 +24,7 @@
 //! script does, so that it is retried or reported as what it is.
 
 use crate::error::{Result, SwarmError};
+use crate::grants::{self, Grants, Reach};
 use crate::jobs::{self, SubmitOptions};
 use crate::json::{from_lua, to_lua};
 use crate::names;
@@ -222,15 +226,20 @@ pub struct Run {
 }
 
 impl Run {
-    /// A run of `script` under `limits` (per step), as part of job `job` if
-    /// any; `resumed` is the state of the last checkpoint committed by an
+    /// A run of `script` under `limits` (per step), with the files of its
+    /// manifest that `allow` admits, as part of job `job` if any; `resumed` is the state of the last checkpoint committed by an
     /// earlier run of the same job (`sop.resumed` in the script).
     pub fn start(
         script: &ScriptVersion,
         limits: &Limits,
+        allow: &Grants,
         job: Option<&str>,
         resumed: Option<&Value>,
     ) -> Result<Run> {
+        let reach = Reach(allow.admit(
+            &script.name,
+            &grants::manifest(&script.name, &script.source)?,
+        )?);
         let (lua, trip) = sandbox::new_state(limits)?;
         let setup = |e: mlua::Error| SwarmError::Script(format!("cannot set up the run: {e}"));
         let api = lua.create_table().map_err(setup)?;
@@ -258,6 +267,9 @@ impl Run {
                     Ok(())
                 })?,
             )?;
+            if !reach.0.is_empty() {
+                file_functions(&lua, &api, reach)?;
+            }
             lua.load(PRELUDE)
                 .set_name("=sop")
                 .into_function()?
@@ -330,6 +342,32 @@ impl Run {
         }
         out.map_err(|e| sandbox::run_error(&e, &self.trip, &self.limits))
     }
+}
+
+/// `sop.read_file(path)`, `sop.list_dir(path)` and `sop.write_file(path,
+/// data)`, for a run whose manifest was admitted (`reach`).
+fn file_functions(lua: &mlua::Lua, api: &Table, reach: Reach) -> mlua::Result<()> {
+    let reach = std::rc::Rc::new(reach);
+    let err = |e: SwarmError| lua_err(e.to_string());
+    let r = reach.clone();
+    api.raw_set(
+        "read_file",
+        lua.create_function(move |lua, path: String| {
+            lua.create_string(r.read_file(&path).map_err(err)?)
+        })?,
+    )?;
+    let r = reach.clone();
+    api.raw_set(
+        "list_dir",
+        lua.create_function(move |_, path: String| r.list_dir(&path).map_err(err))?,
+    )?;
+    api.raw_set(
+        "write_file",
+        lua.create_function(move |_, (path, data): (String, mlua::String)| {
+            reach.write_file(&path, &data.as_bytes()).map_err(err)
+        })?,
+    )?;
+    Ok(())
 }
 
 /// The functions of `sop` that act on `c`'s transaction, into `t`.
@@ -453,7 +491,7 @@ pub fn run(
     limits: &Limits,
     job: Option<&str>,
 ) -> Result<Value> {
-    match Run::start(script, limits, job, None)?.step(tx, Some(args))? {
+    match Run::start(script, limits, &Grants::default(), job, None)?.step(tx, Some(args))? {
         Step::Done(v) => Ok(v),
         Step::Checkpoint(_) => Err(SwarmError::Invalid(
             "sop.checkpoint: this run is one transaction and cannot commit in steps".into(),

@@ -53,6 +53,10 @@ pub enum SwarmError {
         /// Why.
         why: String,
     },
+    /// The script asked for files its runner does not allow, or reached
+    /// outside the folders it was granted.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     /// A transaction kept conflicting with other writers.
     #[error("gave up after {0} conflicts in a row")]
     TooManyConflicts(u32),
@@ -77,6 +81,7 @@ impl SwarmError {
             SwarmError::BadState { .. } => "bad_state",
             SwarmError::LeaseLost { .. } => "lease_lost",
             SwarmError::TooManyConflicts(_) => "retry",
+            SwarmError::NotAllowed(_) => "not_allowed",
         }
     }
 }

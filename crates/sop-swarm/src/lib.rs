@@ -28,7 +28,10 @@
 //!   the jobs it submits), then writes the job's result and its state `done` and
 //!   removes its queue entry, and commits. Either all of that is in the database
 //!   or none of it is. A conflict runs the script again from the start with the
-//!   same input (a fresh transaction).
+//!   same input (a fresh transaction). A script may commit in steps
+//!   (`sop.checkpoint(state)`): each step is such a transaction, committing its
+//!   effects with `state` in the job record, and a later attempt resumes from
+//!   the last state committed, so each step's effects are there once.
 //! - **Fencing.** A claim gives a lease: owner, attempt number, deadline. The
 //!   completing transaction reads the job record and refuses to go on unless
 //!   it is still `running` with the same owner and attempt and the deadline has
@@ -48,7 +51,9 @@
 //! - **Bounded runs.** Every run has an instruction limit, a memory limit and a
 //!   time limit ([`Limits`]); hitting one fails the run with a clear error and its
 //!   transaction rolls back. The sandbox has no file, network, process or
-//!   debug access ([`sandbox`]).
+//!   debug access ([`sandbox`]); a script's manifest may ask for reading or
+//!   writing files under named folders, which it gets only where its runner
+//!   allows it ([`grants`]).
 //! - **Failures.** An error in a script fails the attempt with its message and
 //!   stack; the job is retried with exponential backoff until `max_attempts`,
 //!   then dead-lettered (state `dead`) with every attempt's error.
@@ -58,6 +63,7 @@
 
 pub mod api;
 pub mod error;
+pub mod grants;
 pub mod jobs;
 pub mod json;
 pub mod names;
@@ -68,6 +74,7 @@ pub mod time;
 pub mod worker;
 
 pub use error::{Result, SwarmError};
+pub use grants::{Access, Grant, Grants};
 pub use jobs::{AttemptError, Job, JobFilter, JobState, Lease, SubmitOptions, PARTITIONS};
 pub use sandbox::Limits;
 pub use scripts::ScriptVersion;

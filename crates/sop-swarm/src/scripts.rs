@@ -86,6 +86,7 @@ fn decode(v: Value) -> Result<ScriptVersion> {
 pub fn put(tx: &Transaction, name: &str, source: &str) -> Result<u64> {
     check_name(name)?;
     check_source(name, source)?;
+    crate::grants::manifest(name, source)?;
     let s = tx.open_json_store(names::SCRIPTS)?;
     let version = versions(&s, name, true)?
         .first()

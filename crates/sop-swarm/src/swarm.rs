@@ -3,6 +3,7 @@
 
 use crate::api::{self, Step};
 use crate::error::{Result, SwarmError};
+use crate::grants::Grants;
 use crate::jobs::{self, finish, Job, JobFilter, JobState, SubmitOptions};
 use crate::names;
 use crate::sandbox::Limits;
@@ -20,6 +21,9 @@ pub struct SwarmOptions {
     pub limits: Limits,
     /// Conflicts in a row before a transaction (and a script run) gives up.
     pub max_conflicts: u32,
+    /// The folders scripts may read or write, if their manifest asks
+    /// ([`crate::grants`]); none by default.
+    pub allow: Grants,
 }
 
 impl Default for SwarmOptions {
@@ -27,6 +31,7 @@ impl Default for SwarmOptions {
         SwarmOptions {
             limits: Limits::default(),
             max_conflicts: 50,
+            allow: Grants::default(),
         }
     }
 }
@@ -184,7 +189,13 @@ impl Swarm {
             let r = (|| -> Result<Value> {
                 let mut tx = self.db.begin(TxMode::ForWriting)?;
                 let script = scripts::get(&tx, name, version)?;
-                let mut run = api::Run::start(&script, &self.opts.limits, None, resumed.as_ref())?;
+                let mut run = api::Run::start(
+                    &script,
+                    &self.opts.limits,
+                    &self.opts.allow,
+                    None,
+                    resumed.as_ref(),
+                )?;
                 let mut input = Some(args);
                 loop {
                     match run.step(&tx, input.take())? {
@@ -301,6 +312,7 @@ impl Swarm {
         let mut run = api::Run::start(
             &script,
             &self.opts.limits,
+            &self.opts.allow,
             Some(&job.id),
             cur.checkpoint.as_ref(),
         )?;

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use sop::{Database, DbOptions, TxMode};
-use sop_swarm::{api, scripts, Limits, Swarm, SwarmError, SwarmOptions};
+use sop_swarm::{api, scripts, Grant, Grants, Limits, Swarm, SwarmError, SwarmOptions};
 use std::time::Duration;
 
 fn swarm_with(dir: &tempfile::TempDir, limits: Limits) -> Swarm {
@@ -441,4 +441,114 @@ error(err)
     let tx = s.db().begin(sop::TxMode::ForWriting).unwrap();
     let e = api::run(&tx, &script, &json!(null), &Limits::default(), None).unwrap_err();
     assert!(e.to_string().contains("one transaction"), "{e}");
+}
+
+/// A swarm on the database in `dir` whose runner allows `allow`.
+fn swarm_allowing(dir: &tempfile::TempDir, allow: &[&str]) -> Swarm {
+    let db = Database::open(dir.path().join("db"), DbOptions::default()).unwrap();
+    let allow = allow.iter().map(|a| Grant::parse(a).unwrap()).collect();
+    Swarm::open(
+        db,
+        SwarmOptions {
+            allow: Grants(allow),
+            ..SwarmOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn files_are_reached_only_through_a_manifest_the_runner_admits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inp, out, secret) = (
+        dir.path().join("in"),
+        dir.path().join("out"),
+        dir.path().join("secret"),
+    );
+    for d in [&inp, &out, &secret] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(inp.join("a.txt"), "alpha").unwrap();
+    std::fs::write(secret.join("key"), "do not read").unwrap();
+    std::os::unix::fs::symlink(secret.join("key"), inp.join("link")).unwrap();
+    std::os::unix::fs::symlink(secret.join("key"), out.join("trap")).unwrap();
+    let (i, o, s_) = (inp.display(), out.display(), secret.display());
+    let copy = format!(
+        "--! read {i}\n--! write {o}\nlocal a = ...\n\
+         local text = sop.read_file('{i}/a.txt')\n\
+         sop.write_file('{o}/copy.txt', text .. '!')\n\
+         return {{ text = text, names = sop.list_dir('{i}') }}\n"
+    );
+
+    // No allowance: the run fails before it starts, and says what to give.
+    let s = swarm_allowing(&dir, &[]);
+    s.put_script("copy", &copy).unwrap();
+    let e = s.run_script("copy", None, &json!(null)).unwrap_err();
+    assert!(matches!(e, SwarmError::NotAllowed(_)), "{e}");
+    assert!(e.to_string().contains(&format!("--allow read={i}")), "{e}");
+    // Read allowed where write is asked: still refused.
+    let s = swarm_allowing(&dir, &[&format!("read={i}"), &format!("read={o}")]);
+    let e = s.run_script("copy", None, &json!(null)).unwrap_err();
+    assert!(e.to_string().contains("write access"), "{e}");
+    drop(s);
+
+    // Allowed (a parent folder covers a folder under it).
+    let parent = dir.path().display().to_string();
+    let s = swarm_allowing(&dir, &[&format!("read={parent}"), &format!("write={o}")]);
+    let got = s.run_script("copy", None, &json!(null)).unwrap();
+    assert_eq!(got["text"], json!("alpha"));
+    assert_eq!(got["names"], json!(["a.txt", "link"]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy.txt")).unwrap(),
+        "alpha!"
+    );
+
+    // Every way out of the granted folders is refused.
+    let head = format!("--! read {i}\n--! write {o}\n");
+    for (what, body) in [
+        ("outside", format!("return sop.read_file('{s_}/key')")),
+        (
+            "dot-dot",
+            format!("return sop.read_file('{i}/../secret/key')"),
+        ),
+        ("a link out", format!("return sop.read_file('{i}/link')")),
+        ("list outside", format!("return sop.list_dir('{s_}')")),
+        ("write outside", format!("sop.write_file('{s_}/x', 'x')")),
+        (
+            "write where only read",
+            format!("sop.write_file('{i}/x', 'x')"),
+        ),
+        (
+            "write through a link",
+            format!("sop.write_file('{o}/trap', 'x')"),
+        ),
+        ("relative", "return sop.read_file('a.txt')".to_string()),
+    ] {
+        s.put_script("escape", &format!("{head}{body}")).unwrap();
+        let e = s.run_script("escape", None, &json!(null)).unwrap_err();
+        assert!(matches!(e, SwarmError::Script(_)), "{what}: {e}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(secret.join("key")).unwrap(),
+        "do not read"
+    );
+    assert!(!secret.join("x").exists() && !inp.join("x").exists());
+
+    // Without a manifest there are no file functions at all.
+    let e = run(
+        &s,
+        "plain",
+        &format!("return sop.read_file('{i}/a.txt')"),
+        json!(null),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("read_file"), "{e}");
+    // A manifest that asks for anything but folders is refused when saved.
+    for bad in [
+        "--! net example.com:80\nreturn 1",
+        "--! exec /bin/sh\nreturn 1",
+    ] {
+        let e = s.put_script("bad", bad).unwrap_err();
+        assert!(e.to_string().contains("no grant"), "{e}");
+    }
 }

@@ -96,7 +96,7 @@ pub fn run(cli: &Cli) -> Result<()> {
                 grace: *grace,
                 backoff: *backoff,
                 exit_when_empty: *exit_when_empty,
-                limits: *limits,
+                limits: limits.clone(),
             },
         ),
     }

@@ -1,6 +1,6 @@
 //! `sop script put|list|show|run|delete`: scripts stored in the database.
 
-use super::swarm_common::{lift, open};
+use super::swarm_common::{lift, open, open_with};
 use crate::args::{json_arg, Cli, ScriptCmd};
 use crate::output::emit;
 use anyhow::{Context, Result};
@@ -61,7 +61,7 @@ pub fn run(cli: &Cli, cmd: &ScriptCmd) -> Result<()> {
             limits,
         } => {
             let args = json_arg("--args", args)?;
-            let swarm = open(cli, limits.limits())?;
+            let swarm = open_with(cli, lift(limits.options())?)?;
             let result = lift(swarm.run_script(name, *version, &args))?;
             emit(cli.json, &result, json!({"result": result}));
         }

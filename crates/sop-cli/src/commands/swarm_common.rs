@@ -23,12 +23,17 @@ pub fn lift<T>(r: sop_swarm::Result<T>) -> Result<T> {
 /// The swarm on the database at --db (recovered first), running scripts
 /// under `limits`.
 pub fn open(cli: &Cli, limits: Limits) -> Result<Swarm> {
-    let db = crate::db::open(cli, true)?;
-    lift(Swarm::open(
-        db,
+    open_with(
+        cli,
         SwarmOptions {
             limits,
             ..SwarmOptions::default()
         },
-    ))
+    )
+}
+
+/// The swarm on the database at --db (recovered first), with `opts`.
+pub fn open_with(cli: &Cli, opts: SwarmOptions) -> Result<Swarm> {
+    let db = crate::db::open(cli, true)?;
+    lift(Swarm::open(db, opts))
 }

@@ -6,7 +6,7 @@ use crate::output::emit;
 use anyhow::Result;
 use serde_json::json;
 use sop::{Database, DbOptions};
-use sop_swarm::{Swarm, SwarmOptions, Worker, WorkerOptions};
+use sop_swarm::{Swarm, Worker, WorkerOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,13 +40,7 @@ pub fn run(cli: &Cli, a: Args<'_>) -> Result<()> {
     let db = Database::open(&cli.db, opts).map_err(|e| {
         anyhow::Error::new(e).context(format!("cannot open the database at {}", cli.db.display()))
     })?;
-    let swarm = lift(Swarm::open(
-        db,
-        SwarmOptions {
-            limits: a.limits.limits(),
-            ..SwarmOptions::default()
-        },
-    ))?;
+    let swarm = lift(a.limits.options().and_then(|o| Swarm::open(db, o)))?;
     let wopts = WorkerOptions {
         concurrency: a.concurrency as usize,
         queues: a.queues.to_vec(),
