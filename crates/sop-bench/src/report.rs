@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One phase measured on one engine. A timed phase has `ms` and `ops_per_sec`; a size phase
 /// has `bytes` (and `ms` when producing it took work, as compaction does). A swarm phase also
 /// has `p50_ms`, `p99_ms`, `retry_rate`, `procs`, `txns` and the diagnostics `exec_ms_mean`,
-/// `commit_ms_mean`, `foreign_records_per_txn` and `cpu_ms_per_txn`. Fields a phase lacks are left out
+/// `commit_ms_mean`, `foreign_records_per_txn`, `cpu_ms_per_txn`, `data_syncs_per_txn` and `dir_syncs_per_txn`. Fields a phase lacks are left out
 /// of the JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PhaseResult {
@@ -47,6 +47,12 @@ pub struct PhaseResult {
     /// folder included (swarm).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_ms_per_txn: Option<f64>,
+    /// File `fdatasync`s of the writer processes per committed transaction (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_syncs_per_txn: Option<f64>,
+    /// Directory `fsync`s of the writer processes per committed transaction (swarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir_syncs_per_txn: Option<f64>,
     /// Minor page faults during the phase (`--breakdown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<u64>,
@@ -333,8 +339,12 @@ impl Report {
 
 fn cell(r: &PhaseResult) -> String {
     if let (Some(ops), Some(p50), Some(p99)) = (r.ops_per_sec, r.p50_ms, r.p99_ms) {
+        let syncs = match (r.data_syncs_per_txn, r.dir_syncs_per_txn) {
+            (Some(d), Some(s)) => format!(", syncs/txn {d:.2} + {s:.2} dir"),
+            _ => String::new(),
+        };
         return format!(
-            "{} txn/s, p50 {}, p99 {}, retry rate {:.3}",
+            "{} txn/s, p50 {}, p99 {}, retry rate {:.3}{syncs}",
             human_count(ops),
             human_ms(p50),
             human_ms(p99),

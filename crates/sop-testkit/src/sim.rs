@@ -85,6 +85,7 @@ pub enum HookOp<'a> {
     TryLock(&'a Path),
     ListDir(&'a Path),
     Rename { from: &'a Path, to: &'a Path },
+    SyncDir(&'a Path),
 }
 
 /// The root directory's id.
@@ -871,6 +872,21 @@ impl Vfs for SimVfs {
         Ok(self.handle(ino, false))
     }
 
+    fn open_shared(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
+        let mut st = self.state.lock();
+        st.begin_op()?;
+        if let Ok(ino) = self.file_inode(&st, path) {
+            st.inode_mut(ino).handles += 1;
+            drop(st);
+            return Ok(self.handle(ino, true));
+        }
+        let comps = norm(path);
+        let (dir, name) = st.parent_of(&comps, path)?;
+        let ino = st.new_file(dir, name, 1);
+        drop(st);
+        Ok(self.handle(ino, true))
+    }
+
     fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.state.lock();
         st.begin_op()?;
@@ -1024,6 +1040,7 @@ impl Vfs for SimVfs {
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.run_hook(HookOp::SyncDir(path));
         let mut st = self.state.lock();
         st.begin_op()?;
         let d = st.lookup_dir(&norm(path), path)?;

@@ -188,6 +188,12 @@ impl Layout {
         self.root.join("open.lock")
     }
 
+    /// `synced.seq`: how far some process saw the log durable, a hint that lets
+    /// processes share directory syncs (`log/sync_mark.rs`).
+    pub fn sync_mark(&self) -> PathBuf {
+        self.root.join("synced.seq")
+    }
+
     /// `open.owner`: names the exclusive owner holding `open.lock`.
     pub fn open_owner(&self) -> PathBuf {
         self.root.join("open.owner")

@@ -184,6 +184,8 @@ mod imp {
                     commit_ms_mean: Some(ph.commit_ms),
                     foreign_records_per_txn: Some(ph.foreign),
                     cpu_ms_per_txn: Some(ph.cpu_ms),
+                    data_syncs_per_txn: Some(ph.data_syncs),
+                    dir_syncs_per_txn: Some(ph.dir_syncs),
                     ..Default::default()
                 });
             }

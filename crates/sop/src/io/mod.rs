@@ -5,7 +5,7 @@
 
 mod os;
 
-pub use os::OsVfs;
+pub use os::{OsVfs, SyncCounts};
 
 use std::io;
 use std::path::Path;
@@ -82,6 +82,15 @@ pub trait Vfs: Send + Sync + 'static {
 
     /// The identity of the file named `path` (see [`VFile::id`]).
     fn file_id(&self, path: &Path) -> io::Result<FileId>;
+
+    /// Open the file at `path` for reading and writing, making it (empty, its
+    /// name not synced) if missing; never truncates. Only hints that several
+    /// processes share use it (the folder's sync mark, `log/sync_mark.rs`),
+    /// and the engine does without them where it fails: the default says
+    /// `Unsupported`.
+    fn open_shared(&self, _path: &Path) -> io::Result<Arc<dyn VFile>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 
     // There is deliberately no whole-file-system sync (`syncfs`, `sync`): on FUSE
     // file systems (s3fs, gcsfuse, sshfs, rclone, passthrough FUSE) and on several

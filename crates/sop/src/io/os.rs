@@ -11,6 +11,33 @@ use std::sync::Arc;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsVfs;
 
+/// `fdatasync` and directory `fsync` calls of every [`OsVfs`] in this process.
+static SYNCS: [std::sync::atomic::AtomicU64; 2] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
+/// How many syncs the engine asked of the operating system in this process.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// `fdatasync` of files (records, journals, packs, checkpoints, values).
+    pub data: u64,
+    /// `fsync` of directories.
+    pub dirs: u64,
+}
+
+impl OsVfs {
+    /// The syncs every `OsVfs` of this process made so far (for benchmarks:
+    /// syncs per commit).
+    pub fn sync_counts() -> SyncCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        SyncCounts {
+            data: SYNCS[0].load(Relaxed),
+            dirs: SYNCS[1].load(Relaxed),
+        }
+    }
+}
+
 struct OsFile {
     file: File,
     len: parking_lot::Mutex<u64>,
@@ -39,6 +66,7 @@ impl VFile for OsFile {
         Ok(())
     }
     fn sync_data(&self) -> io::Result<()> {
+        SYNCS[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.file.sync_data()
     }
     #[cfg(target_os = "linux")]
@@ -103,6 +131,19 @@ impl Vfs for OsVfs {
             len: parking_lot::Mutex::new(len),
         }))
     }
+    fn open_shared(&self, path: &Path) -> io::Result<Arc<dyn VFile>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Arc::new(OsFile {
+            file,
+            len: parking_lot::Mutex::new(len),
+        }))
+    }
     fn link_exclusive(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::hard_link(from, to)
     }
@@ -126,6 +167,7 @@ impl Vfs for OsVfs {
         Ok(out)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        SYNCS[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         File::open(path)?.sync_all()
     }
     fn exists(&self, path: &Path) -> io::Result<bool> {

@@ -35,6 +35,7 @@ pub mod pack;
 pub mod record;
 pub(crate) mod replay;
 mod shared;
+pub(crate) mod sync_mark;
 
 #[cfg(feature = "cassandra")]
 pub(crate) use cassandra::CassandraLog;

@@ -1,5 +1,6 @@
 //! The commit log of a folder many processes share: one record file per commit,
-//! published by an exclusive hard link, made durable by a directory sync.
+//! published by an exclusive hard link, made durable by a directory sync that
+//! the processes share through the folder's sync mark (`sync_mark.rs`).
 
 use super::{CommitLog, LogDir, Written};
 use crate::error::{Error, Result};
@@ -8,9 +9,11 @@ use crate::io::{VFile, Vfs};
 use crate::layout::{Layout, TmpNames};
 use crate::log::checkpoints::{CheckpointStore, FolderCheckpoints};
 use crate::log::record::Record;
+use crate::log::sync_mark::SyncMark;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The shared folder's log (see the module docs).
 pub(crate) struct SharedLog {
@@ -21,6 +24,11 @@ pub(crate) struct SharedLog {
     health: Arc<Health>,
     /// Highest sequence known durable (its directory synced).
     durable: Mutex<u64>,
+    /// How far any process saw the log durable (shared syncs).
+    mark: SyncMark,
+    /// How long this process's directory syncs take (nanoseconds, a moving
+    /// average): how long to wait for another process's.
+    sync_ns: AtomicU64,
     given_up: AtomicBool,
 }
 
@@ -34,6 +42,8 @@ impl SharedLog {
     ) -> SharedLog {
         SharedLog {
             checkpoints: FolderCheckpoints::new(vfs.clone(), layout.clone(), tmp.clone()),
+            mark: SyncMark::new(vfs.clone(), layout.clone()),
+            sync_ns: AtomicU64::new(1_000_000),
             vfs,
             dir,
             tmp,
@@ -43,6 +53,33 @@ impl SharedLog {
         }
     }
 }
+
+impl SharedLog {
+    /// Record `seq`, behind the one about to be linked, is usually another
+    /// process's, linked a moment ago and being synced by it now: wait a little
+    /// (about two of our own syncs) for that sync to show in the mark, or for a
+    /// later record to be linked, rather than sync the folder again at once.
+    /// Only a hint: `make_durable` follows and syncs if it must.
+    fn await_durable(&self, seq: u64) {
+        if seq == 0 || *self.durable.lock() >= seq {
+            return;
+        }
+        let ns = self.sync_ns.load(Ordering::Relaxed).saturating_mul(2);
+        let limit = Duration::from_nanos(ns).clamp(WAIT_MIN, WAIT_MAX);
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.mark.read() >= seq || self.dir.exists(&*self.vfs, seq + 1).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+/// Bounds of [`SharedLog::await_durable`]'s wait (real time: the simulator's
+/// clock may be paused, and this wait is for a real sync in another process).
+const WAIT_MIN: Duration = Duration::from_micros(200);
+const WAIT_MAX: Duration = Duration::from_millis(10);
 
 impl CommitLog for SharedLog {
     fn copy_max(&self) -> usize {
@@ -56,6 +93,7 @@ impl CommitLog for SharedLog {
     fn prepare(&self, seq: u64, _: &Written) -> Result<()> {
         // Never link a record behind one that may not be durable: then the durable
         // records are always a prefix of the log, and a gap can only mean damage.
+        self.await_durable(seq - 1);
         self.make_durable(seq - 1)?;
         // A failed directory sync on the way poisons like any failed sync.
         self.dir
@@ -78,12 +116,30 @@ impl CommitLog for SharedLog {
         if *d >= seq || seq == 0 {
             return Ok(());
         }
+        // Another process may have synced past it already.
+        let marked = self.mark.read();
+        if marked >= seq {
+            *d = marked;
+            return Ok(());
+        }
+        // A record is linked only once the one before it is durable (`prepare`):
+        // if `seq + 1` has a name, `seq` is durable already.
+        if self.dir.exists(&*self.vfs, seq + 1).unwrap_or(false) {
+            *d = seq;
+            return Ok(());
+        }
         // Syncing seq's folder makes every record linked before it durable (earlier
         // folders were synced before the first link into a later one).
+        let t = Instant::now();
         self.dir
             .sync(&*self.vfs, seq)
             .inspect_err(|e| self.health.poison_with(e))?;
+        let ns = t.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        let avg = self.sync_ns.load(Ordering::Relaxed);
+        self.sync_ns
+            .store(avg - avg / 8 + ns / 8, Ordering::Relaxed);
         *d = seq;
+        self.mark.raise(seq);
         Ok(())
     }
 

@@ -97,6 +97,9 @@ pub struct Phase {
     pub foreign: f64,
     /// User + system CPU of the writer processes per committed transaction.
     pub cpu_ms: f64,
+    /// File `fdatasync`s and directory `fsync`s of the writers per committed transaction.
+    pub data_syncs: f64,
+    pub dir_syncs: f64,
 }
 
 impl Phase {
@@ -278,6 +281,7 @@ pub fn run_phase(
     let mut reported = vec![false; procs];
     let (mut committed, mut retries, mut lat) = (0u64, 0u64, Vec::new());
     let (mut exec_us, mut commit_us, mut foreign) = (0u64, 0u64, 0u64);
+    let (mut data_syncs, mut dir_syncs) = (0u64, 0u64);
     while results < procs {
         match next()? {
             Event::Line(_, l) if l == "C" => {
@@ -295,6 +299,8 @@ pub fn run_phase(
                 exec_us += num()?;
                 commit_us += num()?;
                 foreign += num()?;
+                data_syncs += num()?;
+                dir_syncs += num()?;
                 if let Some(list) = w.next() {
                     for s in list.split(',').filter(|s| !s.is_empty()) {
                         lat.push(s.parse::<u64>().map_err(|_| bad())?);
@@ -337,5 +343,7 @@ pub fn run_phase(
         commit_ms: commit_us as f64 / attempts / 1000.0,
         foreign: foreign as f64 / committed.max(1) as f64,
         cpu_ms: cpu_ms / committed.max(1) as f64,
+        data_syncs: data_syncs as f64 / committed.max(1) as f64,
+        dir_syncs: dir_syncs as f64 / committed.max(1) as f64,
     })
 }

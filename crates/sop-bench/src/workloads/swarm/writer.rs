@@ -102,6 +102,7 @@ fn writer(a: &WriterArgs) -> Result<(), (i32, String)> {
     }
     let mut lat = Vec::with_capacity(a.txns as usize);
     let mut retries = 0u64;
+    let syncs0 = sop::OsVfs::sync_counts();
     // Where the time goes: begin + the writes (catch-up, reading nodes) vs commit;
     // and how many records of other processes each begin had to read.
     let (mut exec_us, mut commit_us, mut foreign) = (0u64, 0u64, 0u64);
@@ -153,9 +154,12 @@ fn writer(a: &WriterArgs) -> Result<(), (i32, String)> {
         say("C");
     }
     let list: Vec<String> = lat.iter().map(|l| l.to_string()).collect();
+    let syncs = sop::OsVfs::sync_counts();
     say(&format!(
-        "RESULT {} {retries} {exec_us} {commit_us} {foreign} {}",
+        "RESULT {} {retries} {exec_us} {commit_us} {foreign} {} {} {}",
         lat.len(),
+        syncs.data - syncs0.data,
+        syncs.dirs - syncs0.dirs,
         list.join(",")
     ));
     Ok(())
