@@ -112,5 +112,5 @@ pub use db::{
 pub use error::{CodecError, Error, ErrorKind, Result};
 
 // ------------------------------------------------- storage (the I/O seam)
-pub use io::{FileId, OsVfs, SyncCounts, VFile, VLock, Vfs};
+pub use io::{is_local_fs, FileId, OsVfs, SyncCounts, VFile, VLock, Vfs};
 pub use layout::Layout;

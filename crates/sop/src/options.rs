@@ -258,9 +258,11 @@ pub struct DbOptions {
     pub auto_reclaim: bool,
     /// Clustered mode: share node images through Redis (a node missing from this
     /// process's cache is looked up there first, and put there after a read from
-    /// disk). On by default: it saves reads on a network volume; on a local disk
-    /// the two round trips cost more than the read, so turn it off there.
-    pub shared_node_cache: bool,
+    /// disk). It saves reads on a network volume; on a local disk the round
+    /// trips cost more than the read. `None` (the default) decides by the
+    /// folder's file system: off on a local one (ext4, XFS, Btrfs, ZFS, F2FS,
+    /// tmpfs, overlayfs), on for any other (NFS, SMB, FUSE mounts, ...).
+    pub shared_node_cache: Option<bool>,
     /// Clustered mode: how long a process's lease lives without renewal. A process
     /// silent for longer is presumed dead; its commits are fenced off before
     /// recovery removes what it left.
@@ -314,7 +316,7 @@ impl Default for DbOptions {
             max_commit_time: Duration::from_secs(60),
             recovery_interval: Some(Duration::from_secs(30)),
             auto_reclaim: false,
-            shared_node_cache: true,
+            shared_node_cache: None,
             checkpoint_every: 1000,
             lease_ttl: Duration::from_secs(10),
             recover_on_open: true,

@@ -38,6 +38,15 @@ pub trait Coordinator: Send + Sync {
 
     /// Tell other processes the log reached `seq` (a hint; best effort).
     fn publish_head(&self, _seq: u64) {}
+    /// `unlock`, then `publish_head(seq)` if a commit published `seq` (one
+    /// round trip where the coordinator is remote).
+    fn unlock_and_publish(&self, owner: Owner, keys: &[LockKey], seq: Option<u64>) -> Result<()> {
+        let r = self.unlock(owner, keys);
+        if let Some(seq) = seq {
+            self.publish_head(seq);
+        }
+        r
+    }
     /// The newest sequence some process announced, if known.
     fn head_hint(&self) -> Option<u64> {
         None

@@ -37,6 +37,19 @@ end
 return n
 "#;
 
+/// UNLOCK_ALL over KEYS[2..], and MAX_SET of KEYS[1] to ARGV[2] unless it is "".
+const UNLOCK_PUBLISH: &str = r#"
+local n = 0
+for i, k in ipairs(KEYS) do
+  if i > 1 and redis.call('GET', k) == ARGV[1] then redis.call('DEL', k); n = n + 1 end
+end
+if ARGV[2] ~= '' then
+  local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tonumber(ARGV[2]) > v then redis.call('SET', KEYS[1], ARGV[2]) end
+end
+return n
+"#;
+
 const MAX_SET: &str = r#"
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -50,6 +63,7 @@ pub struct RedisCoordinator {
     prefix: String,
     lock_all: Script,
     unlock_all: Script,
+    unlock_publish: Script,
     max_set: Script,
     /// How long cached immutable entries live in Redis.
     cache_ttl: Duration,
@@ -76,6 +90,7 @@ impl RedisCoordinator {
             prefix: format!("sop:{db_id}:"),
             lock_all: Script::new(LOCK_ALL),
             unlock_all: Script::new(UNLOCK_ALL),
+            unlock_publish: Script::new(UNLOCK_PUBLISH),
             max_set: Script::new(MAX_SET),
             cache_ttl: Duration::from_secs(3600),
         })
@@ -173,6 +188,28 @@ impl Coordinator for RedisCoordinator {
                 inv.key(k);
             }
             inv.arg(format!("{owner:032x}")).invoke(c)
+        })?;
+        Ok(())
+    }
+
+    fn unlock_and_publish(&self, owner: Owner, keys: &[LockKey], seq: Option<u64>) -> Result<()> {
+        if keys.is_empty() {
+            if let Some(seq) = seq {
+                self.publish_head(seq);
+            }
+            return Ok(());
+        }
+        let head = self.ckey("head");
+        let ks = self.keys(keys);
+        let _: i64 = self.with(|c| {
+            let mut inv = self.unlock_publish.prepare_invoke();
+            inv.key(&head);
+            for k in &ks {
+                inv.key(k);
+            }
+            inv.arg(format!("{owner:032x}"))
+                .arg(seq.map(|s| s.to_string()).unwrap_or_default())
+                .invoke(c)
         })?;
         Ok(())
     }

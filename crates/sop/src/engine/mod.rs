@@ -222,6 +222,9 @@ impl DbInner {
             opts.recovery_interval = None;
         }
         let vfs: Arc<dyn Vfs> = opts.vfs.clone().unwrap_or_else(|| Arc::new(OsVfs));
+        if opts.shared_node_cache.is_none() {
+            opts.shared_node_cache = Some(!crate::io::is_local_fs(&path));
+        }
         if opts.exclusive && opts.journal_bytes == 0 {
             return Err(Error::InvalidOption(
                 "journal_bytes must be positive".into(),

@@ -55,7 +55,7 @@ impl DbInner {
 
     /// The verified bytes of the node image at `h` (the shared cache, else the record).
     pub fn read_node_bytes(&self, h: &Handle) -> Result<Vec<u8>> {
-        let shared = self.coord.clustered() && self.opts.shared_node_cache;
+        let shared = self.coord.clustered() && self.opts.shared_node_cache == Some(true);
         let shared_key = format!("node:{:x}:{:x}", h.seq, h.off);
         let from_shared = if shared {
             self.coord

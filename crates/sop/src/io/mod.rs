@@ -5,7 +5,7 @@
 
 mod os;
 
-pub use os::{OsVfs, SyncCounts};
+pub use os::{is_local_fs, OsVfs, SyncCounts};
 
 use std::io;
 use std::path::Path;
