@@ -36,7 +36,8 @@ async function api(method, path, body, headers) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = { message: text }; }
   if (!r.ok) {
-    if (r.status === 401 && meta("sop-auth") === "1") { location.reload(); }
+    // A session that ended (expired, logged out elsewhere): back to the login form.
+    if (r.status === 401 && ROLE && meta("sop-auth") === "1") { location.reload(); }
     const e = new Error((data && data.message) || r.statusText);
     e.status = r.status; e.kind = data && data.error;
     throw e;
@@ -217,8 +218,12 @@ async function storeView(main, db, store) {
     for (const f of filter.value.split(";").map((s) => s.trim()).filter(Boolean)) q.append("filter", f);
     return q;
   };
+  const summary = el("p", { class: "muted", id: "store-summary" });
   const load = async () => {
     showError(err, null);
+    api("GET", storeUrl(db, store)).then(({ data }) => {
+      summary.textContent = `${data.items} items · ${data.unique ? "unique keys" : "duplicate keys allowed"} · key ${fields ? fields.join(", ") : "primitive"}`;
+    }).catch(() => {});
     for (const [name, node] of [["from", from], ["to", to], ["seek", seek]]) {
       if (node.value.trim()) { try { JSON.parse(node.value); } catch (e) { showError(err, new Error(`${name}: not JSON (a string needs quotes)`)); node.focus(); return; } }
     }
@@ -280,7 +285,8 @@ async function storeView(main, db, store) {
               const cur = (await api("GET", `${storeUrl(db, store)}/items?key=${enc(JSON.stringify(it.key))}`)).data;
               openEditor(cur);
             } }));
-        } else showError(msg, e);
+          msg.scrollIntoView({ block: "center" });
+        } else { showError(msg, e); msg.scrollIntoView({ block: "center" }); }
       }
     });
     editor.replaceChildren(form);
@@ -298,7 +304,7 @@ async function storeView(main, db, store) {
   if (can("writer")) tools.append(el("button", { type: "button", id: "add-item", text: "Add item", onclick: () => openEditor(null) }));
   tools.append(el("a", { class: "button", id: "export", href: `${storeUrl(db, store)}/export`, download: `${store}.jsonl`, text: "Export JSON lines" }));
   const sections = [el("h1", { text: `Store ${store}` }),
-    el("p", { class: "muted", text: `${info.items} items · ${info.unique ? "unique keys" : "duplicate keys allowed"} · key ${fields ? fields.join(", ") : "primitive"}` }),
+    summary,
     toolbar, tools, err, editor,
     el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), tbody)),
     el("div", { class: "pager" }, prev, next, pageInfo)];
