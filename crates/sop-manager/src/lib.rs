@@ -192,12 +192,16 @@ impl Manager {
                 ..Default::default()
             };
             let db = Database::open(&spec.path, opts).map_err(|e| {
+                let hint = if matches!(e, sop::Error::NotFound(_)) {
+                    format!(" (create one with `sop init --db {}`)", spec.path.display())
+                } else {
+                    String::new()
+                };
                 let mut err = ApiError::from(e);
                 err.message = format!(
-                    "cannot open the database at {}: {} (create one with `sop init --db {}`)",
+                    "cannot open the database at {}: {}{hint}",
                     spec.path.display(),
-                    err.message,
-                    spec.path.display()
+                    err.message
                 );
                 err
             })?;
