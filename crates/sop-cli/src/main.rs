@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         );
         return args::parse_failed(e);
     }
-    cli.db = cli.dbs.last().cloned().unwrap_or_else(|| "./sop-data".into());
+    cli.db = cli
+        .dbs
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "./sop-data".into());
     output::exit_code(cli.json, commands::run(&cli))
 }

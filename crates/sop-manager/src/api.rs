@@ -25,10 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Manager>> {
         .route("/api/auth/me", get(me))
         .route("/api/metrics", get(crate::metrics::json_metrics))
         .route("/api/databases", get(databases))
-        .route(
-            "/api/databases/{db}/stores",
-            get(stores).post(create_store),
-        )
+        .route("/api/databases/{db}/stores", get(stores).post(create_store))
         .route(store, get(store_info).delete(drop_store))
         .route(
             &format!("{store}/items"),
@@ -50,7 +47,8 @@ pub(crate) fn routes() -> Router<Arc<Manager>> {
 
 /// Parse a JSON body (exact numbers, no duplicate members).
 fn body_json(body: &Bytes) -> ApiResult<Value> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_json("the body is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_json("the body is not UTF-8"))?;
     parse_json("body", text)
 }
 
@@ -70,7 +68,11 @@ pub(crate) async fn health(State(m): M) -> Json<Value> {
 }
 
 fn cookie_header(m: &Manager, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if m.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if m.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
@@ -115,8 +117,10 @@ async fn logout(State(m): M, Extension(who): Extension<Caller>) -> Response {
 }
 
 async fn me(State(m): M, Extension(who): Extension<Caller>) -> Json<Value> {
-    Json(json!({"username": who.name, "role": who.role, "anonymous": who.via == Via::Anonymous,
-                "auth": m.auth.has_users()}))
+    Json(
+        json!({"username": who.name, "role": who.role, "anonymous": who.via == Via::Anonymous,
+                "auth": m.auth.has_users()}),
+    )
 }
 
 async fn databases(State(m): M, Extension(who): Extension<Caller>) -> ApiResult<Json<Value>> {
@@ -195,9 +199,8 @@ async fn create_store(
             .ok_or_else(|| ApiError::bad_request("unique is true or false"))?;
     }
     if let Some(p) = v.get("values") {
-        opts.values = serde_json::from_value::<ValuePlacement>(p.clone()).map_err(|_| {
-            ApiError::bad_request("values is one of auto, inline, separate, big")
-        })?;
+        opts.values = serde_json::from_value::<ValuePlacement>(p.clone())
+            .map_err(|_| ApiError::bad_request("values is one of auto, inline, separate, big"))?;
     }
     if let Some(n) = v.get("slot_length") {
         opts.slot_length = n
@@ -228,7 +231,11 @@ async fn create_store(
         &name,
         json!({"key_spec": spec, "options": opts}),
     );
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(&*info).unwrap_or_default())).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&*info).unwrap_or_default()),
+    )
+        .into_response())
 }
 
 async fn drop_store(
@@ -410,8 +417,7 @@ async fn add_item(
         Ok(())
     })
     .await?;
-    m.audit
-        .write(&who, "add", &db, &store, json!({"key": key}));
+    m.audit.write(&who, "add", &db, &store, json!({"key": key}));
     Ok(with_etag(StatusCode::CREATED, Item::new(key, value)))
 }
 
@@ -783,10 +789,8 @@ async fn export(
                     .map_err(|e| ApiError::internal(e.to_string()))?;
                 out.push(b'\n');
                 if out.len() >= 64 << 10 {
-                    let chunk = Bytes::from(std::mem::replace(
-                        &mut out,
-                        Vec::with_capacity(80 << 10),
-                    ));
+                    let chunk =
+                        Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(80 << 10)));
                     if tx_chan.blocking_send(Ok(chunk)).is_err() {
                         return Ok(()); // the client went away
                     }
@@ -807,7 +811,10 @@ async fn export(
     });
     let disposition = format!(
         "attachment; filename=\"{}.jsonl\"",
-        store.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "_")
+        store.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+            "_"
+        )
     );
     Ok((
         [

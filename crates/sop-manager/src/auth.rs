@@ -119,8 +119,8 @@ impl Users {
             role,
             hash,
         });
-        let text = serde_json::to_string_pretty(&users)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&users).map_err(|e| ApiError::internal(e.to_string()))?;
         let tmp = path.with_extension("tmp");
         let io = |e: std::io::Error| ApiError::internal(format!("{}: {e}", path.display()));
         {
@@ -316,10 +316,9 @@ impl Auth {
     /// Check a password (slow: call it off the async threads). `cookie`: also
     /// make a cookie session for the page.
     pub fn login(&self, user: &str, password: &str, ip: IpAddr, cookie: bool) -> ApiResult<Tokens> {
-        let users = self
-            .users
-            .as_ref()
-            .ok_or_else(|| ApiError::bad_request("this server has no users file: no login needed"))?;
+        let users = self.users.as_ref().ok_or_else(|| {
+            ApiError::bad_request("this server has no users file: no login needed")
+        })?;
         let (ukey, ikey) = (format!("u:{user}"), format!("ip:{ip}"));
         if let Some(wait) = self.blocked(&ukey).or_else(|| self.blocked(&ikey)) {
             return Err(ApiError::new(
@@ -334,7 +333,11 @@ impl Auth {
         let found = users.find(user);
         let hash = found.map_or(self.dummy_hash.as_str(), |u| u.hash.as_str());
         let ok = PasswordHash::new(hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         let Some(u) = found.filter(|_| ok) else {
             self.fail(ukey);
@@ -478,7 +481,9 @@ impl Auth {
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked refresh token"))?;
         let now = Instant::now();
         if s.refresh_expires <= now {
-            return Err(ApiError::unauthorized("the refresh token expired: log in again"));
+            return Err(ApiError::unauthorized(
+                "the refresh token expired: log in again",
+            ));
         }
         let mut t = self.by_token.lock();
         t.remove(&s.access);

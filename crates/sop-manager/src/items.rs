@@ -199,7 +199,9 @@ impl Filter {
         }
         match self.op {
             Op::Exists => true,
-            Op::Prefix => matches!((v, &self.lit), (Value::String(s), Value::String(p)) if s.starts_with(p.as_str())),
+            Op::Prefix => {
+                matches!((v, &self.lit), (Value::String(s), Value::String(p)) if s.starts_with(p.as_str()))
+            }
             Op::Eq => match (v.as_f64(), self.lit.as_f64()) {
                 (Some(a), Some(b)) => a == b,
                 _ => *v == self.lit,

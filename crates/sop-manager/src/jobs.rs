@@ -94,7 +94,9 @@ impl Jobs {
             .get(&id)
             .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
         let secs = j.finished.unwrap_or_else(Instant::now) - j.started;
-        Ok(json!({"id": id, "kind": j.kind, "db": j.db, "state": j.state,
-                  "seconds": secs.as_secs_f64(), "result": j.result}))
+        Ok(
+            json!({"id": id, "kind": j.kind, "db": j.db, "state": j.state,
+                  "seconds": secs.as_secs_f64(), "result": j.result}),
+        )
     }
 }

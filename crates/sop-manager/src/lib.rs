@@ -167,7 +167,10 @@ pub struct Manager {
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Manager")
-            .field("databases", &self.dbs.iter().map(|d| &d.name).collect::<Vec<_>>())
+            .field(
+                "databases",
+                &self.dbs.iter().map(|d| &d.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -326,11 +329,9 @@ pub fn router(m: Arc<Manager>) -> Router {
         .route("/", get(ui::index))
         .route("/assets/app.js", get(ui::script))
         .route("/assets/app.css", get(ui::style));
-    let import_limit = m.config.import_limit;
     let protected = api::routes()
         .route("/metrics", get(metrics::prometheus))
         .route_layer(middleware::from_fn_with_state(m.clone(), authenticate));
-    let _ = import_limit;
     Router::new()
         .merge(public)
         .merge(protected)
@@ -379,7 +380,10 @@ async fn outer(State(m): State<Arc<Manager>>, req: Request, next: Next) -> Respo
         res = ApiError::new(status, kind, msg).into_response();
     }
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     res
@@ -458,7 +462,9 @@ fn identify(m: &Manager, req: &Request<Body>) -> ApiResult<Caller> {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer TOKEN`"))?;
         if !m.auth.has_users() {
-            return Err(ApiError::unauthorized("this server has no users: no tokens"));
+            return Err(ApiError::unauthorized(
+                "this server has no users: no tokens",
+            ));
         }
         return m.auth.check_bearer(token.trim());
     }

@@ -37,7 +37,10 @@ impl Metrics {
         self.latency_sum_us
             .fetch_add(took.as_micros() as u64, Relaxed);
         let s = took.as_secs_f64();
-        let i = BUCKETS.iter().position(|b| s <= *b).unwrap_or(BUCKETS.len());
+        let i = BUCKETS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(BUCKETS.len());
         self.latency[i].fetch_add(1, Relaxed);
     }
     pub(crate) fn conflict(&self) {
@@ -54,14 +57,21 @@ pub(crate) async fn db_figures(m: &Arc<Manager>) -> Vec<Value> {
         let figures = crate::blocking(move || {
             let st = db.stats()?;
             let items: u64 = st.stores.iter().map(|s| s.items).sum();
-            Ok((st.head, st.stores.len(), items, dir_bytes(&path), db.cache_bytes()))
+            Ok((
+                st.head,
+                st.stores.len(),
+                items,
+                dir_bytes(&path),
+                db.cache_bytes(),
+            ))
         })
         .await;
         let redis_up = match &d.redis {
             Some(url) => Some(redis_ping(url).await),
             None => None,
         };
-        let mut v = json!({"name": d.name, "mode": if d.redis.is_some() {"clustered"} else {"standalone"}});
+        let mut v =
+            json!({"name": d.name, "mode": if d.redis.is_some() {"clustered"} else {"standalone"}});
         match figures {
             Ok((head, stores, items, bytes, cache)) => {
                 v["head"] = json!(head);
@@ -154,7 +164,11 @@ pub(crate) async fn prometheus(
     let mut o = String::new();
     let _ = writeln!(o, "# HELP sop_manager_requests_total HTTP requests answered, by status class.\n# TYPE sop_manager_requests_total counter");
     for (i, c) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
-        let _ = writeln!(o, "sop_manager_requests_total{{class=\"{c}\"}} {}", x.requests[i].load(Relaxed));
+        let _ = writeln!(
+            o,
+            "sop_manager_requests_total{{class=\"{c}\"}} {}",
+            x.requests[i].load(Relaxed)
+        );
     }
     let _ = writeln!(o, "# HELP sop_manager_commits_total Transactions this server committed.\n# TYPE sop_manager_commits_total counter\nsop_manager_commits_total {}", x.commits.load(Relaxed));
     let _ = writeln!(o, "# HELP sop_manager_conflicts_total Engine conflicts met by this server's writes (each retried up to 5 times).\n# TYPE sop_manager_conflicts_total counter\nsop_manager_conflicts_total {}", x.conflicts.load(Relaxed));
@@ -166,26 +180,60 @@ pub(crate) async fn prometheus(
     }
     cum += x.latency[BUCKETS.len()].load(Relaxed);
     let _ = writeln!(o, "sop_manager_commit_seconds_bucket{{le=\"+Inf\"}} {cum}");
-    let _ = writeln!(o, "sop_manager_commit_seconds_sum {}", x.latency_sum_us.load(Relaxed) as f64 / 1e6);
+    let _ = writeln!(
+        o,
+        "sop_manager_commit_seconds_sum {}",
+        x.latency_sum_us.load(Relaxed) as f64 / 1e6
+    );
     let _ = writeln!(o, "sop_manager_commit_seconds_count {cum}");
     let _ = writeln!(o, "# HELP sop_manager_sessions Live login sessions.\n# TYPE sop_manager_sessions gauge\nsop_manager_sessions {}", m.auth.session_count());
     let dbs = db_figures(&m).await;
     let gauge = |o: &mut String, name: &str, help: &str, field: &str| {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
         for d in &dbs {
-            if let Some(v) = d.get(field).and_then(|v| v.as_u64().or(v.as_bool().map(u64::from))) {
-                let _ = writeln!(o, "{name}{{db=\"{}\"}} {v}", d["name"].as_str().unwrap_or(""));
+            if let Some(v) = d
+                .get(field)
+                .and_then(|v| v.as_u64().or(v.as_bool().map(u64::from)))
+            {
+                let _ = writeln!(
+                    o,
+                    "{name}{{db=\"{}\"}} {v}",
+                    d["name"].as_str().unwrap_or("")
+                );
             }
         }
     };
-    gauge(&mut o, "sop_db_head", "Sequence of the newest commit (all processes): its rate is commits per second.", "head");
+    gauge(
+        &mut o,
+        "sop_db_head",
+        "Sequence of the newest commit (all processes): its rate is commits per second.",
+        "head",
+    );
     gauge(&mut o, "sop_db_items", "Items in all stores.", "items");
     gauge(&mut o, "sop_db_stores", "Stores.", "stores");
-    gauge(&mut o, "sop_db_bytes", "Bytes on disk of the database folder.", "bytes");
-    gauge(&mut o, "sop_db_cache_bytes", "Bytes in this process's node and value cache.", "cache_bytes");
-    gauge(&mut o, "sop_db_redis_up", "Whether the Redis of a Clustered database answers (1) or not (0).", "redis_up");
+    gauge(
+        &mut o,
+        "sop_db_bytes",
+        "Bytes on disk of the database folder.",
+        "bytes",
+    );
+    gauge(
+        &mut o,
+        "sop_db_cache_bytes",
+        "Bytes in this process's node and value cache.",
+        "cache_bytes",
+    );
+    gauge(
+        &mut o,
+        "sop_db_redis_up",
+        "Whether the Redis of a Clustered database answers (1) or not (0).",
+        "redis_up",
+    );
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         o,
     ))
 }

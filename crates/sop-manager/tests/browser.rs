@@ -29,7 +29,11 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_driver() -> (Driver, u16) {
@@ -47,14 +51,20 @@ fn start_driver() -> (Driver, u16) {
     let d = Driver(child);
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(20), "chromedriver did not listen on {port}");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (d, port)
 }
 
 fn shots_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("sop-manager-screenshots");
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("sop-manager-screenshots");
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -86,7 +96,12 @@ async fn wait_text(b: &Browser, css: &str, ok: impl Fn(&str) -> bool) -> String 
 }
 
 async fn fill(b: &Browser, css: &str, text: &str) {
-    let e = b.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await.unwrap();
+    let e = b
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap();
     e.clear().await.unwrap();
     e.send_keys(text).await.unwrap();
 }
@@ -103,14 +118,18 @@ async fn click(b: &Browser, css: &str) {
 }
 
 async fn rows(b: &Browser) -> usize {
-    b.find_all(Locator::Css("#items tr[data-version]")).await.unwrap().len()
+    b.find_all(Locator::Css("#items tr[data-version]"))
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_in_a_real_browser() {
     let (dir, s) = standard().await;
     let (_driver, port) = start_driver();
-    let chromium = std::env::var("SOP_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium =
+        std::env::var("SOP_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(std::path::Path::new(&chromium).exists(), "no browser at {chromium}: install chromium (scripts/test.sh does) or set SOP_TEST_CHROMIUM");
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
@@ -163,9 +182,17 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
         wait_text(b, "#edit-error", |t| t.contains("not valid JSON")).await;
         fill(b, "#edit-value", &format!("{{\"name\":\"{name}\"}}")).await;
         click(b, "#edit-save").await;
-        wait_text(b, "#page-info", |t| t.contains(&format!("{} items", if id == "a0001" { 1 } else { 2 }))).await;
+        wait_text(b, "#page-info", |t| {
+            t.contains(&format!("{} items", if id == "a0001" { 1 } else { 2 }))
+        })
+        .await;
     }
-    assert_eq!(api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0002"})))).await.body["value"], json!({"name": "Grace"}));
+    assert_eq!(
+        api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0002"}))))
+            .await
+            .body["value"],
+        json!({"name": "Grace"})
+    );
     shot(b, "03-store-two-items").await;
 
     // Edit one.
@@ -173,38 +200,78 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
     fill(b, "#edit-value", "{\"name\":\"Ada Lovelace\"}").await;
     click(b, "#edit-save").await;
     wait_text(b, "#items", |t| t.contains("Ada Lovelace")).await;
-    assert_eq!(api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0001"})))).await.body["value"], json!({"name": "Ada Lovelace"}));
+    assert_eq!(
+        api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0001"}))))
+            .await
+            .body["value"],
+        json!({"name": "Ada Lovelace"})
+    );
 
     // Someone else saves while the editor is open: the page shows the conflict.
     click(b, "#items tr:first-child button.edit").await;
-    let a = api.put(ITEMS, json!({"key": {"id": "a0001"}, "value": {"name": "changed elsewhere"}})).await;
+    let a = api
+        .put(
+            ITEMS,
+            json!({"key": {"id": "a0001"}, "value": {"name": "changed elsewhere"}}),
+        )
+        .await;
     assert_eq!(a.status, 200);
     fill(b, "#edit-value", "{\"name\":\"mine\"}").await;
     click(b, "#edit-save").await;
-    wait_text(b, "#conflict", |t| t.contains("Someone else changed this item")).await;
+    wait_text(b, "#conflict", |t| {
+        t.contains("Someone else changed this item")
+    })
+    .await;
     shot(b, "04-edit-conflict").await;
-    assert_eq!(api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0001"})))).await.body["value"], json!({"name": "changed elsewhere"}));
+    assert_eq!(
+        api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0001"}))))
+            .await
+            .body["value"],
+        json!({"name": "changed elsewhere"})
+    );
     click(b, "#edit-close").await;
 
     // Import a file of 1,000 items.
     let file = dir.join("people.jsonl");
     let mut f = std::fs::File::create(&file).unwrap();
     for i in 0..1000 {
-        writeln!(f, "{}", json!({"key": {"id": format!("b{i:04}")}, "value": {"n": i}})).unwrap();
+        writeln!(
+            f,
+            "{}",
+            json!({"key": {"id": format!("b{i:04}")}, "value": {"n": i}})
+        )
+        .unwrap();
     }
     drop(f);
-    b.find(Locator::Css("#import-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    b.find(Locator::Css("#import-file"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
     click(b, "#import-go").await;
     wait_text(b, "#import-result", |t| t == "Imported 1000 items.").await;
     shot(b, "05-imported").await;
 
     // Page through all 1,002 items, 100 at a time, then back one page.
-    b.find(Locator::Css("#f-limit")).await.unwrap().select_by_value("100").await.unwrap();
+    b.find(Locator::Css("#f-limit"))
+        .await
+        .unwrap()
+        .select_by_value("100")
+        .await
+        .unwrap();
     click(b, "#apply").await;
     wait_text(b, "#page-info", |t| t.starts_with("page 1 · 100 items")).await;
     let mut seen = rows(b).await;
     let mut page = 1;
-    while b.find(Locator::Css("#next")).await.unwrap().is_enabled().await.unwrap() {
+    while b
+        .find(Locator::Css("#next"))
+        .await
+        .unwrap()
+        .is_enabled()
+        .await
+        .unwrap()
+    {
         click(b, "#next").await;
         page += 1;
         let info = wait_text(b, "#page-info", |t| t.starts_with(&format!("page {page} "))).await;
@@ -219,7 +286,10 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
     // Filter, then seek in descending order.
     fill(b, "#f-filter", "value.n>995").await;
     click(b, "#apply").await;
-    wait_text(b, "#page-info", |t| t.starts_with("page 1 · 4 items · 1002 examined")).await;
+    wait_text(b, "#page-info", |t| {
+        t.starts_with("page 1 · 4 items · 1002 examined")
+    })
+    .await;
     shot(b, "07-filter").await;
     fill(b, "#f-filter", "").await;
     fill(b, "#f-seek", "{\"id\":\"b0500\"}").await;
@@ -238,10 +308,22 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
     click(b, "#items tr:first-child button.delete").await;
     click(b, "#items tr:first-child button.confirm-delete").await;
     wait_text(b, "#items", |t| t.contains("No items here.")).await;
-    assert_eq!(api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0002"})))).await.status, 404);
+    assert_eq!(
+        api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "a0002"}))))
+            .await
+            .status,
+        404
+    );
 
     // The export link, and the dashboard after all this.
-    let href = b.find(Locator::Css("#export")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let href = b
+        .find(Locator::Css("#export"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(href, "/api/databases/main/stores/people/export");
     click(b, "#nav-dashboard").await;
     wait_text(b, "#dash-dbs", |t| t.contains("1001")).await;
@@ -250,15 +332,27 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
 
     // Phone width: the page still works, the sidebar folds away.
     b.set_window_size(390, 844).await.unwrap();
-    b.goto(&format!("{url}/#/db/main/store/people")).await.unwrap();
+    b.goto(&format!("{url}/#/db/main/store/people"))
+        .await
+        .unwrap();
     wait_text(b, "#page-info", |t| t.starts_with("page 1")).await;
     shot(b, "10-phone-store").await;
     click(b, "#menu").await;
-    assert!(!b.find(Locator::Css("#sidebar")).await.unwrap().is_displayed().await.unwrap());
+    assert!(!b
+        .find(Locator::Css("#sidebar"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
 
     // Log out: the page is the login form again, and the session is gone.
     b.set_window_size(1280, 900).await.unwrap();
     click(b, "#logout").await;
-    b.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#login-form")).await.unwrap();
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#login-form"))
+        .await
+        .unwrap();
     wait_text(b, "#login", |t| t.contains("Log in")).await;
 }

@@ -7,7 +7,9 @@ use sop_manager::items::{parse_line, parse_query, Cursor, Filter, PageRequest};
 use support::*;
 
 fn junk(rng: &mut fastrand::Rng, max: usize) -> Vec<u8> {
-    const PIECES: [&str; 16] = ["{", "}", "[", "]", "\"", ":", ",", "key", "value", "=", "<", ">", "^=", "?", "%", "."];
+    const PIECES: [&str; 16] = [
+        "{", "}", "[", "]", "\"", ":", ",", "key", "value", "=", "<", ">", "^=", "?", "%", ".",
+    ];
     let n = rng.usize(0..max);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
@@ -34,7 +36,10 @@ fn parsers_take_any_bytes() {
         }
     }
     // A cursor survives its round trip; a tampered one is refused or decodes to something else, no panic.
-    let c = Cursor { key: serde_json::json!({"id": "a"}), dups: 3 };
+    let c = Cursor {
+        key: serde_json::json!({"id": "a"}),
+        dups: 3,
+    };
     assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
     for i in 0..c.encode().len() {
         let mut t = c.encode().into_bytes();
@@ -67,7 +72,13 @@ async fn random_requests_get_json_errors_not_500s() {
         if rng.bool() {
             let q: String = junk(&mut rng, 40)
                 .iter()
-                .map(|b| if b.is_ascii_alphanumeric() || b"=&%.-".contains(b) { *b as char } else { '_' })
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"=&%.-".contains(b) {
+                        *b as char
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             path = format!("{path}?{q}");
         }
@@ -75,7 +86,10 @@ async fn random_requests_get_json_errors_not_500s() {
         let a = admin.send(method, &path, Some(body), &[]).await;
         assert!(a.status < 500, "request {i}: {method} {path}: {a:?}");
         if a.status >= 400 {
-            assert!(a.body["error"].is_string() && a.body["message"].is_string(), "request {i}: {a:?}");
+            assert!(
+                a.body["error"].is_string() && a.body["message"].is_string(),
+                "request {i}: {a:?}"
+            );
         }
     }
     assert_eq!(admin.get("/api/health").await.status, 200);

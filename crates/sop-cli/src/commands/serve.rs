@@ -158,7 +158,11 @@ pub fn user_add(cli: &Cli, name: &str, role: &str, users: &PathBuf) -> Result<()
     })?;
     emit(
         cli.json,
-        format!("user {name} ({}) saved in {}", role.as_str(), users.display()),
+        format!(
+            "user {name} ({}) saved in {}",
+            role.as_str(),
+            users.display()
+        ),
         json!({"user": name, "role": role.as_str(), "users": users}),
     );
     Ok(())

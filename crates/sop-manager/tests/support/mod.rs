@@ -11,7 +11,11 @@ pub const PASSWORD: &str = "correct horse battery";
 /// A users file with `admin`, `writer` and `reader` (password PASSWORD).
 pub fn users_file(dir: &Path) -> PathBuf {
     let p = dir.join("users.json");
-    for (n, r) in [("admin", Role::Admin), ("writer", Role::Writer), ("reader", Role::Reader)] {
+    for (n, r) in [
+        ("admin", Role::Admin),
+        ("writer", Role::Writer),
+        ("reader", Role::Reader),
+    ] {
         Users::add_user(&p, n, r, PASSWORD).unwrap();
     }
     p
@@ -106,13 +110,24 @@ impl Client {
     pub async fn login(base: &str, user: &str) -> Client {
         let mut c = Client::new(base);
         let a = c
-            .send("POST", "/api/auth/login", Some(json!({"username": user, "password": PASSWORD}).to_string()), &[])
+            .send(
+                "POST",
+                "/api/auth/login",
+                Some(json!({"username": user, "password": PASSWORD}).to_string()),
+                &[],
+            )
             .await;
         assert_eq!(a.status, 200, "{a:?}");
         c.token = Some(a.body["access_token"].as_str().unwrap().to_string());
         c
     }
-    pub async fn send(&self, method: &str, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> Answer {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut r = self
             .http
             .request(method.parse().unwrap(), format!("{}{}", self.base, path));
@@ -130,7 +145,12 @@ impl Client {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, body, text, headers }
+        Answer {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
     pub async fn get(&self, path: &str) -> Answer {
         self.send("GET", path, None, &[]).await
@@ -165,7 +185,10 @@ pub const ITEMS: &str = "/api/databases/main/stores/people/items";
 /// Create store `people` (key spec `id`) through the API, as `admin`.
 pub async fn people(admin: &Client) {
     let a = admin
-        .post("/api/databases/main/stores", json!({"name": "people", "key_spec": "id"}))
+        .post(
+            "/api/databases/main/stores",
+            json!({"name": "people", "key_spec": "id"}),
+        )
         .await;
     assert_eq!(a.status, 201, "{a:?}");
 }
