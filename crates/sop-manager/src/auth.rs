@@ -308,6 +308,14 @@ impl Auth {
 
     fn fail(&self, key: String) {
         let mut f = self.failures.lock();
+        // Random user names must not grow the table without end: forget
+        // counters idle for longer than the longest wait.
+        if f.len() > 100_000 {
+            f.retain(|_, v| {
+                v.last
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1100))
+            });
+        }
         let e = f.entry(key).or_default();
         e.count += 1;
         e.last = Some(Instant::now());
