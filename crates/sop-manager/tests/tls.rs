@@ -128,7 +128,7 @@ async fn serves_https_with_secure_cookies() {
     let health = https(
         addr,
         &der,
-        format!("GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+        "GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
     )
     .await;
     assert!(
