@@ -145,9 +145,36 @@ async fn the_page_in_a_real_browser() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a browser session through chromedriver");
-    let result = run(&b, &s.url, dir.path()).await;
+    run(&b, &s.url, dir.path()).await;
+    no_auth_loopback(&b).await;
     let _ = b.close().await;
-    result
+}
+
+/// A server without users (`--no-auth-loopback`): the page opens as the
+/// anonymous admin, and its writes (real browser headers: Origin, Sec-Fetch-Site)
+/// go through.
+async fn no_auth_loopback(b: &Browser) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("local");
+    make_db(&db);
+    let s = serve(sop_manager::Config::new(
+        vec![sop_manager::DbSpec::parse(db.to_str().unwrap()).unwrap()],
+        None,
+    ))
+    .await;
+    b.goto(&format!("{}/#/db/local", s.url)).await.unwrap();
+    wait_text(b, "#who", |t| t == "anonymous (admin)").await;
+    assert!(!b
+        .find(Locator::Css("#logout"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    fill(b, "#new-store-name", "notes").await;
+    click(b, "#create-store-submit").await;
+    wait_text(b, "#main h1", |t| t == "Store notes").await;
+    shot(b, "11-no-auth-loopback").await;
 }
 
 async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
