@@ -29,6 +29,15 @@ start_test_cassandra
 # shellcheck source=scripts/s3-env.sh
 . scripts/s3-env.sh
 start_test_s3
+# Headless Chromium and its WebDriver, from Debian packages, for the Data
+# Manager's browser test (crates/sop-manager/tests/browser.rs starts
+# chromedriver itself; without them it fails, it never skips).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  bash scripts/apt-install.sh chromium chromium-driver || true
+fi
+SOP_TEST_CHROMIUM="${SOP_TEST_CHROMIUM:-$(command -v chromium || echo chromium-not-installed)}"
+SOP_TEST_CHROMEDRIVER="${SOP_TEST_CHROMEDRIVER:-$(command -v chromedriver || echo chromedriver-not-installed)}"
+export SOP_TEST_CHROMIUM SOP_TEST_CHROMEDRIVER
 
 summary=()
 failed=0

@@ -21,13 +21,19 @@ pub struct Cli {
     /// Database folder, or a database in a bucket by its URL, s3://BUCKET/PREFIX
     /// (endpoint from AWS_ENDPOINT_URL, credentials from AWS_* variables; this
     /// host's state of it under SOP_STATE_DIR, else ~/.local/state/sop).
+    /// (`sop serve` takes it several times, each `PATH` or `NAME=PATH`.)
     #[arg(
-        long,
+        id = "db",
+        long = "db",
         global = true,
         help_heading = "Global options",
         default_value = "./sop-data",
-        value_name = "PATH|URL"
+        value_name = "PATH|URL",
+        action = clap::ArgAction::Append
     )]
+    pub dbs: Vec<PathBuf>,
+    /// The database of every command but `serve`: the one `--db`.
+    #[arg(skip)]
     pub db: PathBuf,
     /// Print JSON instead of human-readable text (errors too, on stderr:
     /// {"error": kind, "message": …}).
@@ -191,6 +197,41 @@ pub enum Cmd {
     },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
+    /// Serve the Data Manager: a web page and a REST API over the --db databases
+    /// (several --db, each PATH or NAME=PATH). Prints the URL to open.
+    ///
+    /// Needs --users FILE (make it with `sop serve user add`), or
+    /// --no-auth-loopback to let everyone on this machine in as admin. A
+    /// non-loopback --listen needs users, and TLS unless --insecure.
+    #[command(args_conflicts_with_subcommands = true)]
+    Serve {
+        #[command(subcommand)]
+        cmd: Option<ServeCmd>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// The users file (argon2id hashes), from `sop serve user add`.
+        #[arg(long, value_name = "FILE")]
+        users: Option<PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Allow plain HTTP on a non-loopback address (behind a TLS proxy). Never
+        /// allows serving without users.
+        #[arg(long)]
+        insecure: bool,
+        /// Serve without users on a loopback address: every program and person on
+        /// this machine gets the admin role.
+        #[arg(long, conflicts_with = "users")]
+        no_auth_loopback: bool,
+        /// Append the audit log (a JSON line per write: who, when, what) to FILE
+        /// (default: sop-audit.jsonl beside the users file; without users, the log only).
+        #[arg(long, value_name = "FILE")]
+        audit_log: Option<PathBuf>,
+    },
     /// Lua scripts stored in the database (versioned), and running one here.
     Script {
         #[command(subcommand)]
@@ -510,6 +551,32 @@ fn parse_range(text: &str) -> Result<ByteRange, String> {
         ));
     }
     Ok(ByteRange { first, last })
+}
+
+#[derive(Subcommand)]
+pub enum ServeCmd {
+    /// Users of the Data Manager.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add a user (or replace its password and role); the password is read from
+    /// standard input (a prompt without echo on a terminal), never from the
+    /// command line.
+    Add {
+        /// The user name.
+        name: String,
+        /// admin (everything), writer (items) or reader (read only).
+        #[arg(long, value_parser = ["admin", "writer", "reader"])]
+        role: String,
+        /// The users file (created if missing, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -17,9 +17,22 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let mut cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return args::parse_failed(e),
     };
+    // Every command but `serve` works on one database.
+    if cli.dbs.len() > 1 && !matches!(cli.cmd, args::Cmd::Serve { .. }) {
+        let e = <args::Cli as clap::CommandFactory>::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--db is given more than once (only `sop serve` serves several databases)",
+        );
+        return args::parse_failed(e);
+    }
+    cli.db = cli
+        .dbs
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "./sop-data".into());
     output::exit_code(cli.json, commands::run(&cli))
 }

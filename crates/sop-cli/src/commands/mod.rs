@@ -8,6 +8,7 @@ pub mod items;
 mod job;
 mod maintenance;
 mod script;
+mod serve;
 mod store;
 mod swarm_common;
 mod worker;
@@ -77,6 +78,31 @@ pub fn run(cli: &Cli) -> Result<()> {
         Cmd::Pack { dest } => maintenance::pack(cli, dest),
         Cmd::Compact { min_dead } => maintenance::compact(cli, *min_dead),
         Cmd::Quickstart => init::quickstart(cli),
+        Cmd::Serve {
+            cmd,
+            listen,
+            users,
+            tls_cert,
+            tls_key,
+            insecure,
+            no_auth_loopback,
+            audit_log,
+        } => match cmd {
+            Some(crate::args::ServeCmd::User {
+                cmd: crate::args::UserCmd::Add { name, role, users },
+            }) => serve::user_add(cli, name, role, users),
+            None => serve::serve(
+                cli,
+                serve::Args {
+                    listen: *listen,
+                    users: users.clone(),
+                    tls: tls_cert.clone().zip(tls_key.clone()),
+                    insecure: *insecure,
+                    no_auth_loopback: *no_auth_loopback,
+                    audit_log: audit_log.clone(),
+                },
+            ),
+        },
         Cmd::Script { cmd } => script::run(cli, cmd),
         Cmd::Job { cmd } => job::run(cli, cmd),
         Cmd::Worker {
