@@ -265,9 +265,17 @@ fn redis_lost_mid_transaction_costs_only_speed_or_fails_cleanly() {
         .unwrap();
     tx.commit().unwrap();
     let first = db.begin(TxMode::ForWriting).unwrap();
-    first.open_store::<u64, u64>("s").unwrap().add(&2, &2).unwrap();
+    first
+        .open_store::<u64, u64>("s")
+        .unwrap()
+        .add(&2, &2)
+        .unwrap();
     let second = db.begin(TxMode::ForWriting).unwrap();
-    second.open_store::<u64, u64>("s").unwrap().add(&3, &3).unwrap();
+    second
+        .open_store::<u64, u64>("s")
+        .unwrap()
+        .add(&3, &3)
+        .unwrap();
     redis.down();
     first.commit().unwrap();
     let head = db.head().unwrap();
