@@ -588,7 +588,8 @@ fn concurrent_recovery_after_a_killed_process() {
         let id = u128::from_str_radix(n.trim_end_matches(".lock"), 16).unwrap();
         assert!(
             !dead_ids.contains(&id),
-            "lock file {n} of a dead process is still there"
+            "lock file {n} of a dead process is still there (recoverers: {reports:?}; procs/ now: {:?})",
+            names(&dir.join("procs"))
         );
     }
     // Each dead process was fenced (an abort record names it) before its files went.
