@@ -25,7 +25,9 @@ fi
 
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
-cargo build -p sop-ffi -p sop-cli --locked
+# The same build as scripts/test.sh's (a no-op after it): building only
+# sop-ffi and sop-cli would unify other features and compile sop once more.
+cargo build --workspace --all-targets --locked
 
 # The library this run built, searched before the package's default paths.
 export CGO_LDFLAGS="-L$target/debug ${CGO_LDFLAGS:-}"

@@ -29,7 +29,8 @@ work="$target/interop"
 mkdir -p "$work"
 
 # The C ABI (Go links the static library, Java loads the shared one) and the CLI.
-cargo build -p sop-ffi -p sop-cli --locked --quiet
+# The same build as scripts/test.sh's (a no-op after it; see go-test.sh).
+cargo build --workspace --all-targets --locked --quiet
 
 # Python: the venv of scripts/python-test.sh, with the wheel of this tree.
 venv="$target/python-venv"

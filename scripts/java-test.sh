@@ -12,7 +12,8 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   bash scripts/apt-install.sh openjdk-17-jdk-headless maven
 fi
 
-cargo build -p sop-ffi -p sop-cli --locked
+# The same build as scripts/test.sh's (a no-op after it; see go-test.sh).
+cargo build --workspace --all-targets --locked
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 

@@ -13,13 +13,13 @@ case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$root/$CARGO_TARGET_DIR"
 for tool in node npm cargo; do
   command -v "$tool" >/dev/null 2>&1 || { echo "node-test: $tool is required" >&2; exit 1; }
 done
-[ -x "$CARGO_TARGET_DIR/debug/sop" ] || cargo build -p sop-cli --locked
 
 cd bindings/node
 npm ci --no-audit --no-fund --loglevel=error
 # The native module from the workspace's own build (target/debug, shared with
 # every other step) instead of `npm run build`: the napi CLI always passes
 # --target, which builds sop a second time into target/<triple>/.
-cargo build -p sop-node --locked
+# The same build as scripts/test.sh's (a no-op after it; see go-test.sh).
+cargo build --workspace --all-targets --locked
 cp "$CARGO_TARGET_DIR/debug/libsop_node.so" "sop.linux-$(node -p process.arch)-gnu.node"
 node --test --test-concurrency=2 test/*.test.mjs

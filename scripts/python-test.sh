@@ -25,7 +25,8 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.9.4,<2" pytest mypy
 
-cargo build -p sop-cli --locked --quiet
+# The same build as scripts/test.sh's (a no-op after it; see go-test.sh).
+cargo build --workspace --all-targets --locked --quiet
 wheels="$target/python-wheels"
 rm -rf "$wheels"
 (cd bindings/python && "$venv/bin/maturin" build --locked --quiet --out "$wheels" \
