@@ -100,6 +100,31 @@ fn check(db: &Database, m: &Model, rng: &mut fastrand::Rng) {
             }
         }
     }
+    // Boolean: "+a -b" matches the documents with a and without b, scored by a.
+    let (a, b) = (WORDS[rng.usize(0..WORDS.len())], WORDS[rng.usize(0..WORDS.len())]);
+    let with_b = model_scores(m, &[b]);
+    let mut want: Vec<(u64, f64)> = model_scores(m, &[a])
+        .into_iter()
+        .filter(|(id, _)| a == b || !with_b.contains_key(id))
+        .filter(|_| a != b)
+        .collect();
+    want.sort_by_key(|x| x.0);
+    let q = format!("+{a} -{b}");
+    let mut got: Vec<(u64, f64)> = index
+        .search(&tx, &q, &SearchOptions { k: 100_000, default_and: false })
+        .unwrap()
+        .into_iter()
+        .map(|h| match h.id {
+            sop_search::DocId::U64(v) => (v, h.score),
+            _ => panic!("string id"),
+        })
+        .collect();
+    got.sort_by_key(|x| x.0);
+    assert_eq!(got.len(), want.len(), "{q}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.0, w.0, "{q}");
+        assert!((g.1 - w.1).abs() < 1e-9, "{q}");
+    }
     let rep = index.verify(&tx).unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.docs, m.len() as u64);
@@ -120,13 +145,13 @@ fn model_random_add_update_remove_commit_rollback_reopen() {
     }
     let mut model = Model::new();
     let mut stats_entries_seen = 0;
-    for round in 0..60 {
+    for round in 0..200 {
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let index = TextIndex::open(&tx, "ix").unwrap();
         let mut next = model.clone();
         let mut batch = index.batch(&tx).unwrap();
         for _ in 0..rng.usize(1..12) {
-            let id = rng.u64(0..40);
+            let id = rng.u64(0..60);
             let doc = [text(&mut rng, 6), text(&mut rng, 30)];
             let fields = [("title", doc[0].as_str()), ("body", doc[1].as_str())];
             match rng.u8(0..4) {
