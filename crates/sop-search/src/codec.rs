@@ -69,8 +69,12 @@ impl DocId {
 
     pub fn decode(b: &[u8]) -> Option<DocId> {
         match b.split_first()? {
-            (1, rest) if rest.len() == 8 => Some(DocId::U64(u64::from_be_bytes(rest.try_into().ok()?))),
-            (2, rest) => std::str::from_utf8(rest).ok().map(|s| DocId::Str(s.to_string())),
+            (1, rest) if rest.len() == 8 => {
+                Some(DocId::U64(u64::from_be_bytes(rest.try_into().ok()?)))
+            }
+            (2, rest) => std::str::from_utf8(rest)
+                .ok()
+                .map(|s| DocId::Str(s.to_string())),
             _ => None,
         }
     }
@@ -236,9 +240,7 @@ impl DocEntry {
             for _ in 0..nt {
                 let l = r.varint()? as usize;
                 let t = r.bytes(l)?;
-                terms.push(
-                    String::from_utf8(t.to_vec()).map_err(|_| r.bad("term is not UTF-8"))?,
-                );
+                terms.push(String::from_utf8(t.to_vec()).map_err(|_| r.bad("term is not UTF-8"))?);
             }
             fields.push((len, terms));
         }

@@ -200,8 +200,8 @@ impl TextIndex {
         for part in ["postings", "docs", "stats"] {
             tx.create_raw_store(&store_name(name, part), KEY_TYPE, opts.clone())?;
         }
-        let json = serde_json::to_vec(&config)
-            .map_err(|e| SearchError::InvalidConfig(e.to_string()))?;
+        let json =
+            serde_json::to_vec(&config).map_err(|e| SearchError::InvalidConfig(e.to_string()))?;
         meta.add(CONFIG_KEY, json)?;
         Ok(TextIndex::with(name, config))
     }
@@ -268,16 +268,26 @@ impl TextIndex {
     }
 
     /// Index a new document; false (and nothing changes) if `id` is indexed already.
-    pub fn add(&self, tx: &Transaction, id: impl Into<DocId>, fields: &[(&str, &str)]) -> Result<bool> {
+    pub fn add(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+        fields: &[(&str, &str)],
+    ) -> Result<bool> {
         Ok(!self.batch(tx)?.put(&id.into(), fields, false)?)
     }
     /// Index a document, replacing what was indexed under `id`; true if there was.
-    pub fn update(&self, tx: &Transaction, id: impl Into<DocId>, fields: &[(&str, &str)]) -> Result<bool> {
+    pub fn update(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+        fields: &[(&str, &str)],
+    ) -> Result<bool> {
         self.batch(tx)?.put(&id.into(), fields, true)
     }
     /// Remove a document from the index; false if it was not indexed.
     pub fn remove(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<bool> {
-        self.batch(tx)?.remove(&id.into())
+        self.batch(tx)?.remove(id.into())
     }
     /// Whether `id` is indexed (reads its entry: a conflict if another transaction changes it).
     pub fn contains(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<bool> {
@@ -299,8 +309,11 @@ impl TextIndex {
         let mut lens = vec![0i64; nf];
         let mut entries = 0;
         let mut err = None;
-        st.scan(Bound::Unbounded, Bound::Unbounded, false, |_, v| {
-            match codec::decode_stats(v, nf) {
+        st.scan(
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            |_, v| match codec::decode_stats(v, nf) {
                 Ok((d, l)) => {
                     docs += d;
                     for (a, b) in lens.iter_mut().zip(l) {
@@ -313,8 +326,8 @@ impl TextIndex {
                     err = Some(e);
                     false
                 }
-            }
-        })?;
+            },
+        )?;
         if let Some(e) = err {
             return Err(e);
         }
@@ -392,7 +405,8 @@ impl TextIndex {
                         let p = self.term_postings(&s.postings, &f.name, t)?;
                         let idf = bm.idf(p.len() as f64);
                         for (doc, len, tf) in p {
-                            *clause.entry(doc).or_default() += w * idf * bm.tfn(tf as f64, len as f64);
+                            *clause.entry(doc).or_default() +=
+                                w * idf * bm.tfn(tf as f64, len as f64);
                         }
                     }
                     Atom::Prefix(pre) => {
@@ -407,7 +421,8 @@ impl TextIndex {
                     Atom::Phrase(terms) => {
                         let (idf, m) = self.phrase_matches(&s.postings, &f.name, terms, &bm)?;
                         for (doc, len, tf) in m {
-                            *clause.entry(doc).or_default() += w * idf * bm.tfn(tf as f64, len as f64);
+                            *clause.entry(doc).or_default() +=
+                                w * idf * bm.tfn(tf as f64, len as f64);
                         }
                     }
                 }
@@ -446,7 +461,12 @@ impl TextIndex {
     }
 
     /// (doc key, field length, tf) of every posting of (field, term).
-    fn term_postings(&self, p: &RawStore<'_>, field: &str, term: &str) -> Result<Vec<(Vec<u8>, u64, u32)>> {
+    fn term_postings(
+        &self,
+        p: &RawStore<'_>,
+        field: &str,
+        term: &str,
+    ) -> Result<Vec<(Vec<u8>, u64, u32)>> {
         let pre = codec::term_prefix(field, term);
         let end = codec::prefix_end(&pre);
         let mut out = Vec::new();
@@ -500,15 +520,19 @@ impl TextIndex {
                 if !out.contains_key(term.as_ref()) && out.len() == MAX_PREFIX_TERMS {
                     err = Some(SearchError::BadQuery {
                         pos: 0,
-                        msg: format!("prefix {prefix:?} matches more than {MAX_PREFIX_TERMS} terms"),
+                        msg: format!(
+                            "prefix {prefix:?} matches more than {MAX_PREFIX_TERMS} terms"
+                        ),
                     });
                     return false;
                 }
                 match codec::decode_len_tf(v) {
                     Ok((len, tf)) => {
-                        out.entry(term.into_owned())
-                            .or_default()
-                            .push((rest[z + 1..].to_vec(), len, tf));
+                        out.entry(term.into_owned()).or_default().push((
+                            rest[z + 1..].to_vec(),
+                            len,
+                            tf,
+                        ));
                         true
                     }
                     Err(e) => {
@@ -601,19 +625,30 @@ impl TextIndex {
             }
         }
         let toks = self.tok.tokens(text);
-        let lower = |s: &str| if self.tok.config().lowercase { s.to_lowercase() } else { s.to_string() };
+        let lower = |s: &str| {
+            if self.tok.config().lowercase {
+                s.to_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
         let hits: Vec<(usize, usize)> = toks
             .iter()
             .filter(|t| {
                 terms.contains(t.term.as_str())
-                    || prefixes.iter().any(|p| lower(&text[t.start..t.end]).starts_with(p))
+                    || prefixes
+                        .iter()
+                        .any(|p| lower(&text[t.start..t.end]).starts_with(p))
             })
             .map(|t| (t.start, t.end))
             .collect();
         // The window starting at a match that holds the most matches.
         let mut best = (0usize, 0usize);
         for (i, &(s, _)) in hits.iter().enumerate() {
-            let n = hits[i..].iter().take_while(|h| h.1 <= s + max_bytes).count();
+            let n = hits[i..]
+                .iter()
+                .take_while(|h| h.1 <= s + max_bytes)
+                .count();
             if n > best.1 {
                 best = (i, n);
             }
@@ -653,34 +688,43 @@ impl TextIndex {
         let nf = self.config.fields.len();
         let mut lens = vec![0u64; nf];
         let mut err = None;
-        s.docs.scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
-            match DocEntry::decode(v) {
-                Ok(e) if e.fields.len() == nf => {
-                    rep.docs += 1;
-                    for (fi, (len, terms)) in e.fields.iter().enumerate() {
-                        lens[fi] += len;
-                        for t in terms {
-                            expect.insert(codec::posting_key(&self.config.fields[fi].name, t, k), *len);
+        s.docs
+            .scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
+                match DocEntry::decode(v) {
+                    Ok(e) if e.fields.len() == nf => {
+                        rep.docs += 1;
+                        for (fi, (len, terms)) in e.fields.iter().enumerate() {
+                            lens[fi] += len;
+                            for t in terms {
+                                expect.insert(
+                                    codec::posting_key(&self.config.fields[fi].name, t, k),
+                                    *len,
+                                );
+                            }
                         }
                     }
+                    Ok(_) => rep
+                        .problems
+                        .push(format!("doc {k:?}: wrong number of fields")),
+                    Err(e) => err = Some(e),
                 }
-                Ok(_) => rep.problems.push(format!("doc {k:?}: wrong number of fields")),
-                Err(e) => err = Some(e),
-            }
-            err.is_none()
-        })?;
+                err.is_none()
+            })?;
         if let Some(e) = err {
             return Err(e);
         }
-        s.postings.scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
-            rep.postings += 1;
-            match (expect.remove(k), codec::decode_len_tf(v)) {
-                (Some(len), Ok((l, tf))) if len == l && tf > 0 => {}
-                (Some(_), _) => rep.problems.push(format!("posting {k:?}: bad value")),
-                (None, _) => rep.problems.push(format!("posting {k:?}: no document lists it")),
-            }
-            true
-        })?;
+        s.postings
+            .scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
+                rep.postings += 1;
+                match (expect.remove(k), codec::decode_len_tf(v)) {
+                    (Some(len), Ok((l, tf))) if len == l && tf > 0 => {}
+                    (Some(_), _) => rep.problems.push(format!("posting {k:?}: bad value")),
+                    (None, _) => rep
+                        .problems
+                        .push(format!("posting {k:?}: no document lists it")),
+                }
+                true
+            })?;
         for k in expect.keys() {
             rep.problems.push(format!("posting {k:?} missing"));
         }
@@ -780,7 +824,9 @@ impl Batch<'_, '_> {
                 .position(|f| f.name == *name)
                 .ok_or_else(|| SearchError::UnknownField(name.to_string()))?;
             if texts[fi].replace(text).is_some() {
-                return Err(SearchError::InvalidConfig(format!("field {name:?} given twice")));
+                return Err(SearchError::InvalidConfig(format!(
+                    "field {name:?} given twice"
+                )));
             }
         }
         let key = id.encode()?;
@@ -801,9 +847,10 @@ impl Batch<'_, '_> {
             }
             let fname = &cfg.fields[fi].name;
             for (t, pos) in &terms {
-                self.s
-                    .postings
-                    .upsert(&codec::posting_key(fname, t, &key), codec::encode_posting(len, pos))?;
+                self.s.postings.upsert(
+                    &codec::posting_key(fname, t, &key),
+                    codec::encode_posting(len, pos),
+                )?;
             }
             self.lens_delta[fi] += len as i64;
             entry.fields.push((len, terms.into_keys().collect()));
@@ -831,9 +878,10 @@ impl Batch<'_, '_> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.s
-            .stats
-            .upsert(&self.key, codec::encode_stats(self.docs_delta, &self.lens_delta))?;
+        self.s.stats.upsert(
+            &self.key,
+            codec::encode_stats(self.docs_delta, &self.lens_delta),
+        )?;
         Ok(())
     }
 }

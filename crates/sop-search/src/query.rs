@@ -135,7 +135,10 @@ pub fn parse(text: &str, fields: &[&str], tok: &Tokenizer, default_and: bool) ->
             }
             if let Some(p) = word.strip_suffix('*') {
                 if p.is_empty() || p.contains('*') {
-                    return Err(bad(atom_start, "a prefix needs at least one character before '*'"));
+                    return Err(bad(
+                        atom_start,
+                        "a prefix needs at least one character before '*'",
+                    ));
                 }
                 let words: Vec<&str> =
                     unicode_segmentation::UnicodeSegmentation::unicode_words(p).collect();
@@ -195,7 +198,9 @@ fn phrase_atom(toks: Vec<crate::tokenizer::Token>) -> Option<Atom> {
         _ => {
             let p0 = toks[0].position;
             Some(Atom::Phrase(
-                toks.into_iter().map(|t| (t.position - p0, t.term)).collect(),
+                toks.into_iter()
+                    .map(|t| (t.position - p0, t.term))
+                    .collect(),
             ))
         }
     }

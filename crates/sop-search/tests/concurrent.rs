@@ -27,7 +27,8 @@ fn open(dir: &Path) -> Database {
 fn create(db: &Database) {
     let tx = db.begin(TxMode::ForWriting).unwrap();
     TextIndex::create(&tx, "ix", IndexConfig::new(&["body"])).unwrap();
-    tx.create_store::<u64, String>("docs", Default::default()).unwrap();
+    tx.create_store::<u64, String>("docs", Default::default())
+        .unwrap();
     tx.commit().unwrap();
 }
 
@@ -72,9 +73,15 @@ fn check(db: &Database, writers: u64) {
     let index = TextIndex::open(&tx, "ix").unwrap();
     assert_eq!(index.stats(&tx).unwrap().docs, n);
     assert_eq!(index.stats(&tx).unwrap().total_len, vec![8 * n]);
-    let all = SearchOptions { k: 1_000_000, default_and: false };
+    let all = SearchOptions {
+        k: 1_000_000,
+        default_and: false,
+    };
     assert_eq!(index.search(&tx, "common", &all).unwrap().len() as u64, n);
-    assert_eq!(index.search(&tx, "+shared +words", &all).unwrap().len() as u64, n);
+    assert_eq!(
+        index.search(&tx, "+shared +words", &all).unwrap().len() as u64,
+        n
+    );
     for id in 0..n {
         let hits = index.search(&tx, &format!("w{id}"), &all).unwrap();
         assert_eq!(hits.len(), 1, "w{id}");
@@ -83,7 +90,13 @@ fn check(db: &Database, writers: u64) {
     let rep = index.verify(&tx).unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.postings, n * 7);
-    assert_eq!(tx.open_store::<u64, String>("docs").unwrap().count().unwrap(), n);
+    assert_eq!(
+        tx.open_store::<u64, String>("docs")
+            .unwrap()
+            .count()
+            .unwrap(),
+        n
+    );
 }
 
 #[test]
@@ -94,10 +107,12 @@ fn two_threads_index_different_documents() {
     let barrier = Barrier::new(2);
     let retries: Vec<u64> = std::thread::scope(|s| {
         let h: Vec<_> = (0..2)
-            .map(|w| s.spawn({
-                let (db, b) = (&db, &barrier);
-                move || writer(db, w, Some(b))
-            }))
+            .map(|w| {
+                s.spawn({
+                    let (db, b) = (&db, &barrier);
+                    move || writer(db, w, Some(b))
+                })
+            })
             .collect();
         h.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -165,7 +180,9 @@ fn probe_then_write(db: &Database, w: u64, b: &Barrier) -> u64 {
 /// The child's body: index one writer's share and exit (only when run by the parent).
 #[test]
 fn child_writer() {
-    let Ok(arg) = std::env::var("SOP_SEARCH_CHILD") else { return };
+    let Ok(arg) = std::env::var("SOP_SEARCH_CHILD") else {
+        return;
+    };
     let (dir, w) = arg.split_once('|').unwrap();
     let db = open(Path::new(dir));
     let retries = writer(&db, w.parse().unwrap(), None);

@@ -23,7 +23,8 @@ fn setup(dir: &Path) {
     let db = open(dir);
     let tx = db.begin(TxMode::ForWriting).unwrap();
     TextIndex::create(&tx, "ix", IndexConfig::new(&["body"])).unwrap();
-    tx.create_store::<u64, String>("docs", Default::default()).unwrap();
+    tx.create_store::<u64, String>("docs", Default::default())
+        .unwrap();
     tx.commit().unwrap();
 }
 
@@ -56,15 +57,31 @@ fn consistent(db: &Database, want_docs: u64) {
     assert_eq!(rep.docs, want_docs);
     assert_eq!(data.count().unwrap(), want_docs);
     assert_eq!(index.stats(&tx).unwrap().docs, want_docs);
-    let all = SearchOptions { k: 100_000, default_and: false };
+    let all = SearchOptions {
+        k: 100_000,
+        default_and: false,
+    };
     for item in data.iter().unwrap() {
         let (id, text) = item.unwrap();
         assert!(index.contains(&tx, id).unwrap());
         // The document's rarest word finds it.
-        let w = text.split(' ').find(|w| w.starts_with('n') && w.len() > 1).unwrap_or("rewritten");
-        assert!(index.search(&tx, w, &all).unwrap().iter().any(|h| h.id == id.into()), "{w}");
+        let w = text
+            .split(' ')
+            .find(|w| w.starts_with('n') && w.len() > 1)
+            .unwrap_or("rewritten");
+        assert!(
+            index
+                .search(&tx, w, &all)
+                .unwrap()
+                .iter()
+                .any(|h| h.id == id.into()),
+            "{w}"
+        );
     }
-    assert_eq!(index.search(&tx, "about", &all).unwrap().len() as u64 + 1, want_docs);
+    assert_eq!(
+        index.search(&tx, "about", &all).unwrap().len() as u64 + 1,
+        want_docs
+    );
 }
 
 #[test]
@@ -86,7 +103,9 @@ fn dropped_transaction_leaves_data_and_index_consistent() {
 
 #[test]
 fn child_aborts_mid_transaction() {
-    let Ok(dir) = std::env::var("SOP_SEARCH_CRASH_CHILD") else { return };
+    let Ok(dir) = std::env::var("SOP_SEARCH_CRASH_CHILD") else {
+        return;
+    };
     let db = open(Path::new(&dir));
     write(&db, 0..30, true);
     let tx = db.begin(TxMode::ForWriting).unwrap();
@@ -106,7 +125,12 @@ fn killed_process_leaves_data_and_index_consistent() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let st = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_aborts_mid_transaction", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_aborts_mid_transaction",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("SOP_SEARCH_CRASH_CHILD", dir.path())
         .stderr(std::process::Stdio::null())
         .status()

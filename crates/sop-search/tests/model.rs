@@ -32,7 +32,11 @@ fn text(rng: &mut fastrand::Rng, max: usize) -> String {
     let mut ws = Vec::with_capacity(n);
     for _ in 0..n {
         let w = WORDS[rng.usize(0..WORDS.len()).min(rng.usize(0..WORDS.len()))];
-        ws.push(if rng.u8(0..10) == 0 { w.to_uppercase() } else { w.to_string() });
+        ws.push(if rng.u8(0..10) == 0 {
+            w.to_uppercase()
+        } else {
+            w.to_string()
+        });
     }
     ws.join(if rng.bool() { " " } else { ", " })
 }
@@ -80,13 +84,28 @@ fn check(db: &Database, m: &Model, rng: &mut fastrand::Rng) {
         let want = model_scores(m, &terms);
         let q = terms.join(" ");
         let all = index
-            .search(&tx, &q, &SearchOptions { k: 100_000, default_and: false })
+            .search(
+                &tx,
+                &q,
+                &SearchOptions {
+                    k: 100_000,
+                    default_and: false,
+                },
+            )
             .unwrap();
         assert_eq!(all.len(), want.len(), "query {q:?}: hit count");
         for h in &all {
-            let sop_search::DocId::U64(id) = h.id else { panic!("string id") };
-            let w = want.get(&id).unwrap_or_else(|| panic!("query {q:?}: {id} not in model"));
-            assert!((h.score - w).abs() < 1e-9, "query {q:?} doc {id}: {} vs {w}", h.score);
+            let sop_search::DocId::U64(id) = h.id else {
+                panic!("string id")
+            };
+            let w = want
+                .get(&id)
+                .unwrap_or_else(|| panic!("query {q:?}: {id} not in model"));
+            assert!(
+                (h.score - w).abs() < 1e-9,
+                "query {q:?} doc {id}: {} vs {w}",
+                h.score
+            );
         }
         // Top-10: the same scores in the same order (ids may differ only on ties).
         let mut ws: Vec<(u64, f64)> = want.into_iter().collect();
@@ -95,13 +114,18 @@ fn check(db: &Database, m: &Model, rng: &mut fastrand::Rng) {
         assert_eq!(top.len(), ws.len().min(10));
         for (h, (id, w)) in top.iter().zip(&ws) {
             assert!((h.score - w).abs() < 1e-9);
-            if (h.score - w).abs() < 1e-12 && ws.iter().filter(|x| (x.1 - w).abs() < 1e-9).count() == 1 {
+            if (h.score - w).abs() < 1e-12
+                && ws.iter().filter(|x| (x.1 - w).abs() < 1e-9).count() == 1
+            {
                 assert_eq!(h.id, sop_search::DocId::U64(*id));
             }
         }
     }
     // Boolean: "+a -b" matches the documents with a and without b, scored by a.
-    let (a, b) = (WORDS[rng.usize(0..WORDS.len())], WORDS[rng.usize(0..WORDS.len())]);
+    let (a, b) = (
+        WORDS[rng.usize(0..WORDS.len())],
+        WORDS[rng.usize(0..WORDS.len())],
+    );
     let with_b = model_scores(m, &[b]);
     let mut want: Vec<(u64, f64)> = model_scores(m, &[a])
         .into_iter()
@@ -111,7 +135,14 @@ fn check(db: &Database, m: &Model, rng: &mut fastrand::Rng) {
     want.sort_by_key(|x| x.0);
     let q = format!("+{a} -{b}");
     let mut got: Vec<(u64, f64)> = index
-        .search(&tx, &q, &SearchOptions { k: 100_000, default_and: false })
+        .search(
+            &tx,
+            &q,
+            &SearchOptions {
+                k: 100_000,
+                default_and: false,
+            },
+        )
         .unwrap()
         .into_iter()
         .map(|h| match h.id {
@@ -132,7 +163,10 @@ fn check(db: &Database, m: &Model, rng: &mut fastrand::Rng) {
 
 #[test]
 fn model_random_add_update_remove_commit_rollback_reopen() {
-    let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(26);
+    let seed = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(26);
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut db = open(dir.path());

@@ -12,18 +12,49 @@ fn ids(h: &[sop_search::Hit]) -> Vec<String> {
 
 fn setup() -> (tempfile::TempDir, Database, TextIndex) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), DbOptions { recovery_interval: None, ..Default::default() }).unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
     let mut cfg = IndexConfig::new(&["title", "body"]);
     cfg.tokenizer = TokenizerConfig::english();
     let index = TextIndex::create(&tx, "ix", cfg).unwrap();
     let docs = [
-        ("vim", "Vim editor", "Vi IMproved, a highly configurable text editor for programmers"),
-        ("emacs", "GNU Emacs", "The extensible, customizable text editor and more"),
-        ("nano", "nano", "Small and friendly text editor inspired by Pico"),
-        ("gcc", "GNU C compiler", "The GNU compiler collection for C and C++ programs"),
-        ("rustc", "Rust compiler", "Compiler for the Rust programming language"),
-        ("ed", "ed", "The classic UNIX line editor; end of line handling"),
+        (
+            "vim",
+            "Vim editor",
+            "Vi IMproved, a highly configurable text editor for programmers",
+        ),
+        (
+            "emacs",
+            "GNU Emacs",
+            "The extensible, customizable text editor and more",
+        ),
+        (
+            "nano",
+            "nano",
+            "Small and friendly text editor inspired by Pico",
+        ),
+        (
+            "gcc",
+            "GNU C compiler",
+            "The GNU compiler collection for C and C++ programs",
+        ),
+        (
+            "rustc",
+            "Rust compiler",
+            "Compiler for the Rust programming language",
+        ),
+        (
+            "ed",
+            "ed",
+            "The classic UNIX line editor; end of line handling",
+        ),
     ];
     for (id, t, b) in docs {
         index.add(&tx, id, &[("title", t), ("body", b)]).unwrap();
@@ -36,10 +67,35 @@ fn setup() -> (tempfile::TempDir, Database, TextIndex) {
 fn boolean_phrase_prefix_field_boost() {
     let (_d, db, index) = setup();
     let tx = db.begin(TxMode::NoCheck).unwrap();
-    let s = |q: &str| index.search(&tx, q, &SearchOptions { k: 100, default_and: false }).unwrap();
-    let and = |q: &str| index.search(&tx, q, &SearchOptions { k: 100, default_and: true }).unwrap();
+    let s = |q: &str| {
+        index
+            .search(
+                &tx,
+                q,
+                &SearchOptions {
+                    k: 100,
+                    default_and: false,
+                },
+            )
+            .unwrap()
+    };
+    let and = |q: &str| {
+        index
+            .search(
+                &tx,
+                q,
+                &SearchOptions {
+                    k: 100,
+                    default_and: true,
+                },
+            )
+            .unwrap()
+    };
     // OR by default; stemming: "editors" finds "editor".
-    assert_eq!(ids(&s("editors compiler")), ["ed", "emacs", "gcc", "nano", "rustc", "vim"]);
+    assert_eq!(
+        ids(&s("editors compiler")),
+        ["ed", "emacs", "gcc", "nano", "rustc", "vim"]
+    );
     assert_eq!(ids(&and("text editor")), ["emacs", "nano", "vim"]);
     assert_eq!(ids(&s("+text +editor -gnu")), ["nano", "vim"]);
     assert_eq!(ids(&s("+compiler rust")), ["gcc", "rustc"]);
@@ -57,12 +113,22 @@ fn boolean_phrase_prefix_field_boost() {
     let plain = s("gnu");
     let boosted = s("title:gnu^3 body:gnu");
     assert_eq!(ids(&plain), ids(&boosted));
-    let score = |h: &[sop_search::Hit], id: &str| h.iter().find(|x| x.id == id.into()).unwrap().score;
+    let score =
+        |h: &[sop_search::Hit], id: &str| h.iter().find(|x| x.id == id.into()).unwrap().score;
     assert!(score(&boosted, "emacs") > score(&plain, "emacs"));
     // Only stop words: no clause left, no hits.
     assert!(s("the and").is_empty());
     // Top-k is ordered by score.
-    let top = index.search(&tx, "editor", &SearchOptions { k: 2, default_and: false }).unwrap();
+    let top = index
+        .search(
+            &tx,
+            "editor",
+            &SearchOptions {
+                k: 2,
+                default_and: false,
+            },
+        )
+        .unwrap();
     assert_eq!(top.len(), 2);
     assert!(top[0].score >= top[1].score);
 }
@@ -73,11 +139,22 @@ fn snippets_mark_the_matches() {
     let q = index.parse("editor progr*", false).unwrap();
     let text = "Vi IMproved, a highly configurable text editor for programmers";
     let sn = index.snippet(&q, text, 200);
-    assert_eq!(sn.marked("[", "]"), "Vi IMproved, a highly configurable text [editor] for [programmers]");
-    let long = format!("{} the editor is here {}", "filler ".repeat(50), "tail ".repeat(50));
+    assert_eq!(
+        sn.marked("[", "]"),
+        "Vi IMproved, a highly configurable text [editor] for [programmers]"
+    );
+    let long = format!(
+        "{} the editor is here {}",
+        "filler ".repeat(50),
+        "tail ".repeat(50)
+    );
     let sn = index.snippet(&q, &long, 40);
     assert!(sn.fragment.len() <= 40, "{:?}", sn.fragment);
-    assert!(sn.marked("<b>", "</b>").contains("<b>editor</b>"), "{:?}", sn);
+    assert!(
+        sn.marked("<b>", "</b>").contains("<b>editor</b>"),
+        "{:?}",
+        sn
+    );
 }
 
 #[test]
@@ -85,8 +162,22 @@ fn bad_queries_are_errors() {
     let (_d, db, index) = setup();
     let tx = db.begin(TxMode::NoCheck).unwrap();
     for q in [
-        "", "   ", "\"unterminated", "nosuch:word", ":word", "title:", "+", "- x", "word^",
-        "word^-1", "word^abc", "*", "a*b", "x**", "title:\"a\"b", "foo^2bar",
+        "",
+        "   ",
+        "\"unterminated",
+        "nosuch:word",
+        ":word",
+        "title:",
+        "+",
+        "- x",
+        "word^",
+        "word^-1",
+        "word^abc",
+        "*",
+        "a*b",
+        "x**",
+        "title:\"a\"b",
+        "foo^2bar",
     ] {
         match index.search(&tx, q, &SearchOptions::default()) {
             Err(SearchError::BadQuery { .. }) => {}
@@ -95,8 +186,14 @@ fn bad_queries_are_errors() {
     }
     // Bad writes are errors too, and change nothing.
     let tx = db.begin(TxMode::ForWriting).unwrap();
-    assert!(matches!(index.add(&tx, "x", &[("nosuch", "a")]), Err(SearchError::UnknownField(_))));
-    assert!(matches!(index.add(&tx, "", &[("body", "a")]), Err(SearchError::InvalidDocId(_))));
+    assert!(matches!(
+        index.add(&tx, "x", &[("nosuch", "a")]),
+        Err(SearchError::UnknownField(_))
+    ));
+    assert!(matches!(
+        index.add(&tx, "", &[("body", "a")]),
+        Err(SearchError::InvalidDocId(_))
+    ));
     assert!(matches!(
         index.add(&tx, "x", &[("body", "a"), ("body", "b")]),
         Err(SearchError::InvalidConfig(_))
@@ -116,6 +213,8 @@ fn the_configuration_is_stored_with_the_index() {
     let again = TextIndex::open(&tx, "ix").unwrap();
     assert!(again.config().tokenizer.stem_english);
     // Stemmed by the stored configuration: "programming" finds "programs".
-    let h = again.search(&tx, "programming", &SearchOptions::default()).unwrap();
+    let h = again
+        .search(&tx, "programming", &SearchOptions::default())
+        .unwrap();
     assert_eq!(ids(&h), ["gcc", "rustc"]);
 }

@@ -13,7 +13,9 @@ use sop::{Database, DbOptions, TxMode};
 use sop_search::{DocId, IndexConfig, SearchOptions, TextIndex, Tokenizer, TokenizerConfig};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING};
+use tantivy::schema::{
+    IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
 use tantivy::{doc, Index, TantivyDocument, Term};
 
 struct Doc {
@@ -66,7 +68,11 @@ fn dir_bytes(p: &Path) -> u64 {
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
             let m = e.metadata().unwrap();
-            n += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+            n += if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            };
         }
     }
     n
@@ -152,7 +158,14 @@ fn main() {
 
     // ---------------------------------------------------------------- SOP
     let sop_dir = tmp.path().join("sop");
-    let db = Database::open(&sop_dir, DbOptions { recovery_interval: None, ..Default::default() }).unwrap();
+    let db = Database::open(
+        &sop_dir,
+        DbOptions {
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut cfg = IndexConfig::new(&["name", "desc"]);
     cfg.tokenizer = tcfg.clone();
     {
@@ -176,7 +189,11 @@ fn main() {
                     let mut b = index.batch(&tx).unwrap();
                     let end = (at + batch).min(mine.len());
                     for (i, d) in mine[at..end].iter().enumerate() {
-                        b.add((base + at + i) as u64, &[("name", &d.name), ("desc", &d.desc)]).unwrap();
+                        b.add(
+                            (base + at + i) as u64,
+                            &[("name", &d.name), ("desc", &d.desc)],
+                        )
+                        .unwrap();
                     }
                     match tx.commit() {
                         Ok(()) => at = end,
@@ -238,15 +255,24 @@ fn main() {
         .set_tokenizer("sop")
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
     let id_f = sb.add_text_field("id", STRING | STORED);
-    let name_f = sb.add_text_field("name", TextOptions::default().set_indexing_options(ix.clone()));
+    let name_f = sb.add_text_field(
+        "name",
+        TextOptions::default().set_indexing_options(ix.clone()),
+    );
     let desc_f = sb.add_text_field("desc", TextOptions::default().set_indexing_options(ix));
     let tindex = Index::create_in_dir(&tan_dir, sb.build()).unwrap();
-    tindex.tokenizers().register("sop", SopTok(Arc::new(tok.clone())));
+    tindex
+        .tokenizers()
+        .register("sop", SopTok(Arc::new(tok.clone())));
     let t0 = Instant::now();
-    let mut w: tantivy::IndexWriter = tindex.writer_with_num_threads(writers, 100_000_000 * writers).unwrap();
+    let mut w: tantivy::IndexWriter = tindex
+        .writer_with_num_threads(writers, 100_000_000 * writers)
+        .unwrap();
     for (i, d) in docs.iter().enumerate() {
-        w.add_document(doc!(id_f => i.to_string(), name_f => d.name.as_str(), desc_f => d.desc.as_str()))
-            .unwrap();
+        w.add_document(
+            doc!(id_f => i.to_string(), name_f => d.name.as_str(), desc_f => d.desc.as_str()),
+        )
+        .unwrap();
     }
     w.commit().unwrap();
     w.wait_merging_threads().unwrap();
@@ -294,13 +320,19 @@ fn main() {
             for f in [name_f, desc_f] {
                 cl.push((
                     Occur::Should,
-                    Box::new(TermQuery::new(Term::from_field_text(f, t), IndexRecordOption::WithFreqs)),
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f, t),
+                        IndexRecordOption::WithFreqs,
+                    )),
                 ));
             }
         }
         Box::new(BooleanQuery::new(cl))
     };
-    let top10 = SearchOptions { k: 10, default_and: false };
+    let top10 = SearchOptions {
+        k: 10,
+        default_and: false,
+    };
     let run_sop = |q: &[String]| -> Vec<(DocId, f64)> {
         let tx = db.begin(TxMode::NoCheck).unwrap();
         let index = TextIndex::open(&tx, "debian").unwrap();
@@ -318,7 +350,14 @@ fn main() {
             .into_iter()
             .map(|(s, a)| {
                 let d: TantivyDocument = searcher.doc(a).unwrap();
-                (d.get_first(id_f).and_then(|v| v.as_str()).unwrap().parse().unwrap(), s)
+                (
+                    d.get_first(id_f)
+                        .and_then(|v| v.as_str())
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                    s,
+                )
             })
             .collect()
     };
@@ -339,13 +378,23 @@ fn main() {
         let t = Instant::now();
         let b = run_tan(q);
         tt.push(t.elapsed());
-        let sa: HashSet<u64> = a.iter().map(|(d, _)| match d { DocId::U64(v) => *v, _ => u64::MAX }).collect();
+        let sa: HashSet<u64> = a
+            .iter()
+            .map(|(d, _)| match d {
+                DocId::U64(v) => *v,
+                _ => u64::MAX,
+            })
+            .collect();
         hits += b.len();
         for ((_, x), (_, y)) in a.iter().zip(&b) {
             max_rel = max_rel.max((x - *y as f64).abs() / (*y as f64).max(1e-9));
         }
         let hit = b.iter().filter(|(d, _)| sa.contains(d)).count();
-        let o = if b.is_empty() && a.is_empty() { 1.0 } else { hit as f64 / b.len().max(a.len()) as f64 };
+        let o = if b.is_empty() && a.is_empty() {
+            1.0
+        } else {
+            hit as f64 / b.len().max(a.len()) as f64
+        };
         overlap += o;
         worst.push((o, q.join(" ")));
     }
@@ -355,12 +404,25 @@ fn main() {
         *m.entry(q.len()).or_default() += 1;
         m
     });
-    println!("queries: {} ({} one-term, {} two-term, OR over name and desc, seed {seed})", queries.len(), by.get(&1).unwrap_or(&0), by.get(&2).unwrap_or(&0));
+    println!(
+        "queries: {} ({} one-term, {} two-term, OR over name and desc, seed {seed})",
+        queries.len(),
+        by.get(&1).unwrap_or(&0),
+        by.get(&2).unwrap_or(&0)
+    );
     println!(
         "top-10 overlap with tantivy: {overlap:.4} ({:.1} tantivy hits per query; largest relative score difference at equal rank {max_rel:.2e})",
         hits as f64 / queries.len() as f64
     );
     println!("lowest overlaps: {:?}", &worst[..5.min(worst.len())]);
-    println!("sop query ms: p50 {:.3} p99 {:.3}", pct(&mut ts, 0.5), pct(&mut ts, 0.99));
-    println!("tantivy query ms: p50 {:.3} p99 {:.3}", pct(&mut tt, 0.5), pct(&mut tt, 0.99));
+    println!(
+        "sop query ms: p50 {:.3} p99 {:.3}",
+        pct(&mut ts, 0.5),
+        pct(&mut ts, 0.99)
+    );
+    println!(
+        "tantivy query ms: p50 {:.3} p99 {:.3}",
+        pct(&mut tt, 0.5),
+        pct(&mut tt, 0.99)
+    );
 }
