@@ -2,7 +2,7 @@
 //! descriptions (`apt-cache dumpavail`): indexing documents/s, query p50/p99,
 //! index bytes, and the top-10 overlap with Tantivy's BM25 over the same tokens.
 //!
-//! cargo run --release -p sop-search --features bench --bin sop-search-bench -- [--queries 200] [--seed 26] [--batch 1000] [--writers 1] [--dir DIR]
+//! cargo run --release -p sop-search --features bench --bin sop-search-bench -- [--queries 200] [--seed 26] [--batch 1000] [--writers 1 | --processes N] [--dir DIR]
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -127,12 +127,44 @@ impl tantivy::tokenizer::TokenStream for SopStream {
     }
 }
 
+/// Index writer `w` of `n`'s slice of the corpus (ids: the position in the
+/// corpus) in transactions of `batch` documents; returns the conflicts retried.
+fn ingest(db: &Database, docs: &[Doc], w: usize, n: usize, batch: usize) -> u64 {
+    let per = docs.len().div_ceil(n);
+    let base = (w * per).min(docs.len());
+    let mine = &docs[base..((w + 1) * per).min(docs.len())];
+    let mut conflicts = 0;
+    let mut at = 0;
+    while at < mine.len() {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let index = TextIndex::open(&tx, "debian").unwrap();
+        let mut b = index.batch(&tx).unwrap();
+        let end = (at + batch).min(mine.len());
+        for (i, d) in mine[at..end].iter().enumerate() {
+            b.add(
+                (base + at + i) as u64,
+                &[("name", &d.name), ("desc", &d.desc)],
+            )
+            .unwrap();
+        }
+        match tx.commit() {
+            Ok(()) => at = end,
+            Err(e) if e.is_conflict() => conflicts += 1,
+            Err(e) => panic!("commit: {e}"),
+        }
+    }
+    conflicts
+}
+
 fn main() {
     let mut queries_n = 200usize;
     let mut seed = 26u64;
     let mut batch = 1000usize;
     let mut writers = 1usize;
     let mut dir: Option<PathBuf> = None;
+    let mut processes = 0usize;
+    let mut child: Option<String> = None;
+    let mut db_path: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut v = || args.next().expect("a value");
@@ -142,8 +174,34 @@ fn main() {
             "--batch" => batch = v().parse().unwrap(),
             "--writers" => writers = v().parse().unwrap(),
             "--dir" => dir = Some(PathBuf::from(v())),
+            "--processes" => processes = v().parse().unwrap(),
+            "--child" => child = Some(v()),
+            "--db" => db_path = Some(PathBuf::from(v())),
             _ => panic!("unknown argument {a}"),
         }
+    }
+    if let Some(c) = child {
+        let (w, n) = c.split_once('/').unwrap();
+        let (w, n): (usize, usize) = (w.parse().unwrap(), n.parse().unwrap());
+        let docs = corpus();
+        let db = Database::open(
+            db_path.expect("--db"),
+            DbOptions {
+                recovery_interval: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        };
+        let start = now();
+        let c = ingest(&db, &docs, w, n, batch);
+        println!("{start} {} {c}", now());
+        return;
     }
     let tmp = tempfile::tempdir_in(dir.clone().unwrap_or_else(std::env::temp_dir)).unwrap();
     let docs = corpus();
@@ -174,39 +232,62 @@ fn main() {
         tx.commit().unwrap();
     }
     let t0 = Instant::now();
-    let conflicts = std::sync::atomic::AtomicU64::new(0);
-    std::thread::scope(|s| {
-        let per = docs.len().div_ceil(writers);
-        for w in 0..writers {
-            let (db, docs, conflicts) = (&db, &docs, &conflicts);
-            s.spawn(move || {
-                let mine = &docs[(w * per).min(docs.len())..((w + 1) * per).min(docs.len())];
-                let base = w * per;
-                let mut at = 0;
-                while at < mine.len() {
-                    let tx = db.begin(TxMode::ForWriting).unwrap();
-                    let index = TextIndex::open(&tx, "debian").unwrap();
-                    let mut b = index.batch(&tx).unwrap();
-                    let end = (at + batch).min(mine.len());
-                    for (i, d) in mine[at..end].iter().enumerate() {
-                        b.add(
-                            (base + at + i) as u64,
-                            &[("name", &d.name), ("desc", &d.desc)],
-                        )
-                        .unwrap();
-                    }
-                    match tx.commit() {
-                        Ok(()) => at = end,
-                        Err(e) if e.is_conflict() => {
-                            conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        Err(e) => panic!("commit: {e}"),
-                    }
-                }
-            });
+    let mut conflicts = 0u64;
+    let mut sop_index_s = 0.0;
+    if processes > 0 {
+        // Writer processes: this binary again, each indexing its slice; the time is
+        // from the first child's first transaction to the last child's last commit.
+        let exe = std::env::current_exe().unwrap();
+        let kids: Vec<_> = (0..processes)
+            .map(|w| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--child",
+                        &format!("{w}/{processes}"),
+                        "--batch",
+                        &batch.to_string(),
+                    ])
+                    .arg("--db")
+                    .arg(&sop_dir)
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut first, mut last) = (u128::MAX, 0u128);
+        for k in kids {
+            let out = k.wait_with_output().unwrap();
+            assert!(out.status.success(), "a writer process failed");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let f: Vec<u128> = text.trim().split(' ').map(|x| x.parse().unwrap()).collect();
+            first = first.min(f[0]);
+            last = last.max(f[1]);
+            conflicts += f[2] as u64;
         }
-    });
-    let sop_index_s = t0.elapsed().as_secs_f64();
+        sop_index_s = (last - first) as f64 / 1e9;
+    } else {
+        let c = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for w in 0..writers {
+                let (db, docs, c) = (&db, &docs, &c);
+                s.spawn(move || {
+                    c.fetch_add(
+                        ingest(db, docs, w, writers, batch),
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                });
+            }
+        });
+        conflicts = c.into_inner();
+    }
+    if processes == 0 {
+        sop_index_s = t0.elapsed().as_secs_f64();
+    }
+    let writers_desc = if processes > 0 {
+        format!("{processes} writer process(es)")
+    } else {
+        format!("{writers} writer thread(s)")
+    };
     {
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let index = TextIndex::open(&tx, "debian").unwrap();
@@ -234,12 +315,12 @@ fn main() {
     let compact_s = t.elapsed().as_secs_f64();
     let sop_compacted = dir_bytes(&sop_dir);
     println!(
-        "sop: indexed in {:.2} s ({:.0} docs/s, {} writer thread(s), batches of {batch}, {} conflicts); \
+        "sop: indexed in {:.2} s ({:.0} docs/s, {}, batches of {batch}, {} conflicts); \
          folder {} bytes after ingest, {} after Database::compact ({:.1} s); live index node bytes {}; items {:?}",
         sop_index_s,
         docs.len() as f64 / sop_index_s,
-        writers,
-        conflicts.into_inner(),
+        writers_desc,
+        conflicts,
         sop_bytes,
         sop_compacted,
         compact_s,
@@ -248,6 +329,7 @@ fn main() {
     );
 
     // ------------------------------------------------------------ Tantivy
+    let tan_threads = if processes > 0 { processes } else { writers };
     let tan_dir = tmp.path().join("tantivy");
     std::fs::create_dir_all(&tan_dir).unwrap();
     let mut sb = Schema::builder();
@@ -266,7 +348,7 @@ fn main() {
         .register("sop", SopTok(Arc::new(tok.clone())));
     let t0 = Instant::now();
     let mut w: tantivy::IndexWriter = tindex
-        .writer_with_num_threads(writers, 100_000_000 * writers)
+        .writer_with_num_threads(tan_threads, 100_000_000 * tan_threads)
         .unwrap();
     for (i, d) in docs.iter().enumerate() {
         w.add_document(
@@ -282,7 +364,7 @@ fn main() {
         "tantivy: indexed in {:.2} s ({:.0} docs/s, {} indexing thread(s)); {} bytes",
         tan_index_s,
         docs.len() as f64 / tan_index_s,
-        writers,
+        tan_threads,
         tan_bytes
     );
     let reader = tindex.reader().unwrap();
@@ -368,6 +450,8 @@ fn main() {
     }
     let (mut ts, mut tt) = (Vec::new(), Vec::new());
     let mut overlap = 0.0;
+    let mut tie_overlap = 0.0;
+    let mut slow: Vec<(Duration, String)> = Vec::new();
     let mut hits = 0usize;
     let mut max_rel = 0f64;
     let mut worst: Vec<(f64, String)> = Vec::new();
@@ -375,6 +459,7 @@ fn main() {
         let t = Instant::now();
         let a = run_sop(q);
         ts.push(t.elapsed());
+        slow.push((t.elapsed(), q.join(" ")));
         let t = Instant::now();
         let b = run_tan(q);
         tt.push(t.elapsed());
@@ -395,10 +480,30 @@ fn main() {
         } else {
             hit as f64 / b.len().max(a.len()) as f64
         };
+        // Tie-aware: a SOP hit missing from Tantivy's list whose score equals
+        // Tantivy's last score (within f32 precision) is a tie cut differently.
+        let sb: HashSet<u64> = b.iter().map(|(d, _)| *d).collect();
+        let cut = b.last().map_or(f64::NAN, |x| x.1 as f64);
+        let tied = a
+            .iter()
+            .filter(|(d, sc)| {
+                let d = match d {
+                    DocId::U64(v) => *v,
+                    _ => u64::MAX,
+                };
+                !sb.contains(&d) && ((sc - cut).abs() / cut.abs().max(1e-9)) < 1e-5
+            })
+            .count();
+        tie_overlap += if b.is_empty() && a.is_empty() {
+            1.0
+        } else {
+            (hit + tied) as f64 / b.len().max(a.len()) as f64
+        };
         overlap += o;
         worst.push((o, q.join(" ")));
     }
     overlap /= queries.len() as f64;
+    tie_overlap /= queries.len() as f64;
     worst.sort_by(|a, b| a.0.total_cmp(&b.0));
     let by: HashMap<usize, usize> = queries.iter().fold(HashMap::new(), |mut m, q| {
         *m.entry(q.len()).or_default() += 1;
@@ -411,10 +516,12 @@ fn main() {
         by.get(&2).unwrap_or(&0)
     );
     println!(
-        "top-10 overlap with tantivy: {overlap:.4} ({:.1} tantivy hits per query; largest relative score difference at equal rank {max_rel:.2e})",
+        "top-10 overlap with tantivy: {overlap:.4}; counting ties at the 10th score as equal: {tie_overlap:.4} ({:.1} tantivy hits per query; largest relative score difference at equal rank {max_rel:.2e})",
         hits as f64 / queries.len() as f64
     );
     println!("lowest overlaps: {:?}", &worst[..5.min(worst.len())]);
+    slow.sort_by(|a, b| b.0.cmp(&a.0));
+    println!("slowest sop queries: {:?}", &slow[..5.min(slow.len())]);
     println!(
         "sop query ms: p50 {:.3} p99 {:.3}",
         pct(&mut ts, 0.5),
