@@ -520,7 +520,7 @@ fn main() {
         hits as f64 / queries.len() as f64
     );
     println!("lowest overlaps: {:?}", &worst[..5.min(worst.len())]);
-    slow.sort_by(|a, b| b.0.cmp(&a.0));
+    slow.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!("slowest sop queries: {:?}", &slow[..5.min(slow.len())]);
     println!(
         "sop query ms: p50 {:.3} p99 {:.3}",
