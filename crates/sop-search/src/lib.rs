@@ -24,6 +24,7 @@ mod error;
 mod index;
 pub mod query;
 pub mod tokenizer;
+mod vector;
 
 pub use codec::{DocId, MAX_DOC_ID_BYTES};
 pub use error::{Result, SearchError};
@@ -33,3 +34,4 @@ pub use index::{
 };
 pub use query::{Atom, Clause, Occur, Query};
 pub use tokenizer::{Token, Tokenizer, TokenizerConfig, ENGLISH_STOP_WORDS};
+pub use vector::{Metric, VectorConfig, VectorHit, VectorStore};
