@@ -10,6 +10,7 @@
 //! `rebuild` conflicts with the writers that overlap it (and they retry).
 
 use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sop::{RawStore, StoreOptions, Transaction};
@@ -52,9 +53,20 @@ type Entry = (u32, Vec<u8>, Vec<f32>, Vec<u8>);
 pub struct VectorStore {
     name: String,
     config: VectorConfig,
+    /// The centroids decoded, with the version they belong to.
+    cache: Arc<Mutex<Option<(Vec<u8>, Centroids)>>>,
 }
 
+type Centroids = Arc<Vec<(u32, Vec<f32>)>>;
+
+/// The key in `.meta` of the centroids' version: random bytes `rebuild` writes
+/// with the centroids, so a handle may reuse centroids it decoded while the
+/// version it reads is the same (reading it is what makes a writer conflict
+/// with a concurrent rebuild).
+pub const CENTROIDS_VERSION_KEY: &[u8] = b"centroids";
+
 struct VStores<'t> {
+    meta: RawStore<'t>,
     centroids: RawStore<'t>,
     lists: RawStore<'t>,
     items: RawStore<'t>,
@@ -110,6 +122,7 @@ impl VectorStore {
         Ok(VectorStore {
             name: name.into(),
             config,
+            cache: Default::default(),
         })
     }
 
@@ -123,6 +136,7 @@ impl VectorStore {
         Ok(VectorStore {
             name: name.into(),
             config,
+            cache: Default::default(),
         })
     }
 
@@ -132,6 +146,7 @@ impl VectorStore {
 
     fn stores<'t>(&self, tx: &'t Transaction) -> Result<VStores<'t>> {
         Ok(VStores {
+            meta: tx.open_raw_store(&sname(&self.name, "meta"))?,
             centroids: tx.open_raw_store(&sname(&self.name, "centroids"))?,
             lists: tx.open_raw_store(&sname(&self.name, "lists"))?,
             items: tx.open_raw_store(&sname(&self.name, "items"))?,
@@ -181,7 +196,24 @@ impl VectorStore {
         }
     }
 
-    fn centroids(&self, s: &VStores<'_>) -> Result<Vec<(u32, Vec<f32>)>> {
+    /// The centroids: decoded again only when their version changed.
+    fn centroids(&self, s: &VStores<'_>) -> Result<Centroids> {
+        let version = s
+            .meta
+            .get(CENTROIDS_VERSION_KEY)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        if let Some((v, c)) = &*self.cache.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *v == version {
+                return Ok(c.clone());
+            }
+        }
+        let c = Arc::new(self.read_centroids(s)?);
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, c.clone()));
+        Ok(c)
+    }
+
+    fn read_centroids(&self, s: &VStores<'_>) -> Result<Vec<(u32, Vec<f32>)>> {
         let mut out = Vec::new();
         let mut err = None;
         s.centroids
@@ -396,6 +428,10 @@ impl VectorStore {
         for k in old {
             s.centroids.remove(&k)?;
         }
+        let mut version = [0u8; 16];
+        version[..8].copy_from_slice(&fastrand::u64(..).to_be_bytes());
+        version[8..].copy_from_slice(&fastrand::u64(..).to_be_bytes());
+        s.meta.upsert(CENTROIDS_VERSION_KEY, version)?;
         let cs: Vec<(u32, Vec<f32>)> = cents
             .into_iter()
             .enumerate()

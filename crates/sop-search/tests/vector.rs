@@ -217,3 +217,44 @@ fn upsert_delete_rollback_concurrent_and_bad_input() {
     )
     .is_err());
 }
+
+/// A handle's decoded centroids must not outlive a rebuild by another handle (or
+/// process): upserts after it are assigned to the new cells.
+#[test]
+fn a_rebuild_elsewhere_invalidates_cached_centroids() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let vs = data(500, 5);
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let h1 = VectorStore::create(
+        &tx,
+        "v",
+        VectorConfig {
+            dim: DIM,
+            metric: Metric::L2,
+        },
+    )
+    .unwrap();
+    for (i, v) in vs[..400].iter().enumerate() {
+        h1.upsert(&tx, i as u64, v, &serde_json::json!(i)).unwrap();
+    }
+    h1.rebuild(&tx, 8, 5, 1).unwrap();
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    h1.upsert(&tx, 400u64, &vs[400], &serde_json::json!(400))
+        .unwrap(); // caches 8 centroids
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let h2 = VectorStore::open(&tx, "v").unwrap();
+    h2.rebuild(&tx, 2, 5, 2).unwrap();
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    for (i, v) in vs.iter().enumerate().skip(401) {
+        h1.upsert(&tx, i as u64, v, &serde_json::json!(i)).unwrap();
+    }
+    tx.commit().unwrap();
+    // Probing every list (2) finds every vector: none was put in a list of the old 8.
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    assert_eq!(h1.search(&tx, &vs[0], 1000, 2, None).unwrap().len(), 500);
+    assert_eq!(h2.search(&tx, &vs[0], 1000, 2, None).unwrap().len(), 500);
+}
