@@ -54,10 +54,12 @@ pub struct VectorStore {
     name: String,
     config: VectorConfig,
     /// The centroids decoded, with the version they belong to.
-    cache: Arc<Mutex<Option<(Vec<u8>, Centroids)>>>,
+    cache: Arc<Mutex<Option<CachedCentroids>>>,
 }
 
 type Centroids = Arc<Vec<(u32, Vec<f32>)>>;
+/// (version, centroids).
+type CachedCentroids = (Vec<u8>, Centroids);
 
 /// The key in `.meta` of the centroids' version: random bytes `rebuild` writes
 /// with the centroids, so a handle may reuse centroids it decoded while the
