@@ -21,6 +21,7 @@
 
 mod codec;
 mod error;
+mod fusion;
 mod index;
 pub mod query;
 pub mod tokenizer;
@@ -28,6 +29,7 @@ mod vector;
 
 pub use codec::{DocId, MAX_DOC_ID_BYTES};
 pub use error::{Result, SearchError};
+pub use fusion::reciprocal_rank_fusion;
 pub use index::{
     Batch, FieldConfig, Hit, IndexConfig, IndexStats, SearchOptions, Snippet, TextIndex,
     VerifyReport, CONFIG_KEY, KEY_TYPE, MAX_PREFIX_TERMS,
