@@ -273,7 +273,8 @@ impl VectorStore {
         Ok(existed)
     }
 
-    /// How many vectors the store holds.
+    /// How many vectors the store holds. In a `ForWriting` transaction this reads
+    /// the count, so it conflicts with any concurrent upsert or delete.
     pub fn len(&self, tx: &Transaction) -> Result<u64> {
         Ok(self.stores(tx)?.items.count()?)
     }
