@@ -117,6 +117,7 @@ fn child_aborts_mid_transaction() {
         index.update(&tx, id, &[("body", &text)]).unwrap();
     }
     index.remove(&tx, 5u64).unwrap();
+    println!("ABORTING");
     std::process::abort();
 }
 
