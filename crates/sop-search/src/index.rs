@@ -289,6 +289,57 @@ impl TextIndex {
     pub fn remove(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<bool> {
         self.batch(tx)?.remove(id.into())
     }
+    /// The texts of a JSON document for this index's fields: for each field, the
+    /// member of that name (or, for a name starting with `/`, the JSON pointer),
+    /// if it is a string or an array of strings (joined with newlines); other
+    /// values are skipped. What [`TextIndex::add_json`] indexes.
+    pub fn json_fields(&self, doc: &serde_json::Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for f in &self.config.fields {
+            let v = if f.name.starts_with('/') {
+                doc.pointer(&f.name)
+            } else {
+                doc.get(&f.name)
+            };
+            match v {
+                Some(serde_json::Value::String(s)) => out.push((f.name.clone(), s.clone())),
+                Some(serde_json::Value::Array(a)) => {
+                    let parts: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
+                    if !parts.is_empty() {
+                        out.push((f.name.clone(), parts.join("\n")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Index a JSON document (e.g. the value written to a JSON store in the same
+    /// transaction) by its fields (see [`TextIndex::json_fields`]); as `add`.
+    pub fn add_json(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+        doc: &serde_json::Value,
+    ) -> Result<bool> {
+        let f = self.json_fields(doc);
+        let fields: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        self.add(tx, id, &fields)
+    }
+
+    /// As [`TextIndex::update`], from a JSON document.
+    pub fn update_json(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+        doc: &serde_json::Value,
+    ) -> Result<bool> {
+        let f = self.json_fields(doc);
+        let fields: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        self.update(tx, id, &fields)
+    }
+
     /// Whether `id` is indexed (reads its entry: a conflict if another transaction changes it).
     pub fn contains(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<bool> {
         let key = id.into().encode()?;

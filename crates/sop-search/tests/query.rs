@@ -218,3 +218,41 @@ fn the_configuration_is_stored_with_the_index() {
         .unwrap();
     assert_eq!(ids(&h), ["gcc", "rustc"]);
 }
+
+/// A JSON store and its index written in one transaction: the index reads the
+/// documents' fields (a member and a JSON pointer).
+#[test]
+fn json_store_documents_indexed_in_the_same_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let store = tx
+        .create_json_store("pkgs", Default::default(), None)
+        .unwrap();
+    let index = TextIndex::create(&tx, "pkgs", IndexConfig::new(&["name", "/meta/tags"])).unwrap();
+    let docs = [
+        serde_json::json!({"name": "vim editor", "meta": {"tags": ["editor", "console"]}}),
+        serde_json::json!({"name": "gimp", "meta": {"tags": ["graphics"]}, "size": 3}),
+        serde_json::json!({"name": 42}),
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        let key = serde_json::json!(i);
+        store.add(&key, d).unwrap();
+        index.add_json(&tx, i as u64, d).unwrap();
+    }
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let s = |q: &str| ids(&index.search(&tx, q, &SearchOptions::default()).unwrap());
+    assert_eq!(s("editor"), ["0"]);
+    assert_eq!(s("/meta/tags:graphics"), ["1"]);
+    assert_eq!(s("name:console"), Vec::<String>::new());
+    assert_eq!(index.stats(&tx).unwrap().docs, 3);
+    assert_eq!(index.json_fields(&docs[2]), vec![]);
+}
