@@ -13,6 +13,11 @@ use crate::error::{Result, SearchError};
 use crate::query::{self, Atom, Occur, Query};
 use crate::tokenizer::{Tokenizer, TokenizerConfig};
 
+/// Hash maps keyed by document keys in the query path: rustc's Fx hash (the
+/// keys are our own encodings, short and chosen by the indexer; a
+/// crafted flood of colliding ids would slow only queries).
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 /// The key type the index's raw stores are created with (keys compare as bytes).
 pub const KEY_TYPE: &str = "bytes";
 /// The key of the configuration in the `.meta` store.
@@ -431,10 +436,10 @@ impl TextIndex {
         let s = self.stores(tx)?;
         let stats = self.stats_of(&s.stats)?;
         let n = stats.docs as f64;
-        let mut acc: HashMap<Vec<u8>, (f64, u32, bool, bool)> = HashMap::new();
+        let mut acc: FxMap<Vec<u8>, (f64, u32, bool, bool)> = FxMap::default();
         let n_must = q.clauses.iter().filter(|c| c.occur == Occur::Must).count() as u32;
         for c in &q.clauses {
-            let mut clause: HashMap<Vec<u8>, f64> = HashMap::new();
+            let mut clause: FxMap<Vec<u8>, f64> = FxMap::default();
             for (fi, f) in self.config.fields.iter().enumerate() {
                 if c.field.as_deref().is_some_and(|x| x != f.name) {
                     continue;
