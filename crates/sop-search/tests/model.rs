@@ -179,7 +179,7 @@ fn model_random_add_update_remove_commit_rollback_reopen() {
     }
     let mut model = Model::new();
     let mut stats_entries_seen = 0;
-    for round in 0..200 {
+    for round in 0..600 {
         let tx = db.begin(TxMode::ForWriting).unwrap();
         let index = TextIndex::open(&tx, "ix").unwrap();
         let mut next = model.clone();
