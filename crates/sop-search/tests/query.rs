@@ -256,3 +256,32 @@ fn json_store_documents_indexed_in_the_same_transaction() {
     assert_eq!(index.stats(&tx).unwrap().docs, 3);
     assert_eq!(index.json_fields(&docs[2]), vec![]);
 }
+
+/// Random queries and snippet sizes (ASCII operators, multi-byte letters, spaces):
+/// a result or an error, never a panic.
+#[test]
+fn random_input_never_panics() {
+    let (_d, db, index) = setup();
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let alphabet: Vec<char> = "ab +-\"*^:.,'é漢🙂\t0title body^2".chars().collect();
+    let mut rng = fastrand::Rng::with_seed(26);
+    let (mut ok, mut err) = (0, 0);
+    for _ in 0..3000 {
+        let n = rng.usize(0..14);
+        let q: String = (0..n)
+            .map(|_| alphabet[rng.usize(0..alphabet.len())])
+            .collect();
+        match index.search(&tx, &q, &SearchOptions::default()) {
+            Ok(_) => ok += 1,
+            Err(SearchError::BadQuery { .. }) => err += 1,
+            Err(e) => panic!("{q:?}: {e}"),
+        }
+        if let Ok(parsed) = index.parse(&q, false) {
+            let sn = index.snippet(&parsed, &q, rng.usize(0..20));
+            for (s, e) in &sn.highlights {
+                assert!(s < e && *e <= sn.fragment.len());
+            }
+        }
+    }
+    assert!(ok > 100 && err > 100, "{ok} {err}");
+}
