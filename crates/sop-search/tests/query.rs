@@ -285,3 +285,61 @@ fn random_input_never_panics() {
     }
     assert!(ok > 100 && err > 100, "{ok} {err}");
 }
+
+/// The bytes of docs/FORMAT.md's "Text index" example, read through raw stores
+/// as another language would.
+#[test]
+fn format_example_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        dir.path(),
+        DbOptions {
+            recovery_interval: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tx = db.begin(TxMode::ForWriting).unwrap();
+    let index = TextIndex::create(&tx, "ix", IndexConfig::new(&["body"])).unwrap();
+    index
+        .add(&tx, 7u64, &[("body", "x editor y z editor")])
+        .unwrap();
+    tx.commit().unwrap();
+    let tx = db.begin(TxMode::NoCheck).unwrap();
+    let postings = tx.open_raw_store("ix.text.postings").unwrap();
+    let key = [
+        0x62, 0x6F, 0x64, 0x79, 0x00, 0x65, 0x64, 0x69, 0x74, 0x6F, 0x72, 0x00, 0x01, 0, 0, 0, 0,
+        0, 0, 0, 0x07,
+    ];
+    assert_eq!(
+        postings.get(&key).unwrap().unwrap().as_ref(),
+        [0x05, 0x02, 0x01, 0x03]
+    );
+    let docs = tx.open_raw_store("ix.text.docs").unwrap();
+    let d = docs.get(&key[12..]).unwrap().unwrap();
+    // 01 | 1 field | len 5 | 4 terms | "editor" "x" "y" "z"
+    assert_eq!(d.as_ref(), b"\x01\x01\x05\x04\x06editor\x01x\x01y\x01z");
+    let stats = tx.open_raw_store("ix.text.stats").unwrap();
+    let mut vals = vec![];
+    stats
+        .scan(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+            |k, v| {
+                assert_eq!(k.len(), 16);
+                vals.push(v.to_vec());
+                true
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        vals,
+        vec![[1i64.to_be_bytes(), 5i64.to_be_bytes()].concat()]
+    );
+    let meta = tx.open_raw_store("ix.text.meta").unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&meta.get(b"config").unwrap().unwrap()).unwrap();
+    assert_eq!(cfg["fields"][0]["name"], "body");
+    assert_eq!(cfg["k1"], 1.2);
+}
