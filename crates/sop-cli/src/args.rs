@@ -197,6 +197,28 @@ pub enum Cmd {
     },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
+    /// BM25 text indexes over JSON stores: create, build from a store, stats, drop.
+    Index {
+        #[command(subcommand)]
+        cmd: IndexCmd,
+    },
+    /// Search a text index: the best hits (score and key), with the items if --store.
+    Search {
+        /// The index.
+        index: String,
+        /// The query: words (any of them), +must, -not, "a phrase", prefix*,
+        /// field:word, word^2 (boost).
+        query: String,
+        /// How many hits.
+        #[arg(long, short = 'k', default_value_t = 10)]
+        k: usize,
+        /// Every plain word must match (AND) instead of any (OR).
+        #[arg(long)]
+        all: bool,
+        /// Print each hit's item from this JSON store (the store the index was built from).
+        #[arg(long, value_name = "STORE")]
+        store: Option<String>,
+    },
     /// Serve the Data Manager: a web page and a REST API over the --db databases
     /// (several --db, each PATH or NAME=PATH). Prints the URL to open.
     ///
@@ -325,6 +347,49 @@ fn positive_secs(text: &str) -> Result<f64, String> {
         Ok(f) if f > 0.0 && f.is_finite() => Ok(f),
         _ => Err(format!("{text:?} is not a number of seconds above 0")),
     }
+}
+
+#[derive(Subcommand)]
+pub enum IndexCmd {
+    /// Create text index NAME over the JSON fields given (members, or JSON
+    /// pointers such as /meta/title); with --store, index that store now.
+    Create {
+        /// The index's name.
+        name: String,
+        /// The fields to index, comma separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        fields: Vec<String>,
+        /// Stem English words (so "indexes" finds "index").
+        #[arg(long)]
+        stem: bool,
+        /// Drop common English words (the, of, and, ...).
+        #[arg(long)]
+        stop_words: bool,
+        /// Index every item of this JSON store right away.
+        #[arg(long, value_name = "STORE")]
+        store: Option<String>,
+    },
+    /// Index (again) every item of a JSON store with unique keys, each under its key.
+    Build {
+        /// The index.
+        name: String,
+        /// The JSON store.
+        #[arg(long, value_name = "STORE")]
+        store: String,
+        /// Items per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Documents and fields of an index.
+    Stats {
+        /// The index.
+        name: String,
+    },
+    /// Drop an index (its stores; the data it indexed stays).
+    Drop {
+        /// The index.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]

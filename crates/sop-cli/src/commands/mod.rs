@@ -8,6 +8,7 @@ pub mod items;
 mod job;
 mod maintenance;
 mod script;
+mod search;
 mod serve;
 mod store;
 mod swarm_common;
@@ -103,6 +104,14 @@ pub fn run(cli: &Cli) -> Result<()> {
                 },
             ),
         },
+        Cmd::Index { cmd } => search::run(cli, cmd),
+        Cmd::Search {
+            index,
+            query,
+            k,
+            all,
+            store,
+        } => search::search(cli, index, query, *k, *all, store.as_deref()),
         Cmd::Script { cmd } => script::run(cli, cmd),
         Cmd::Job { cmd } => job::run(cli, cmd),
         Cmd::Worker {
