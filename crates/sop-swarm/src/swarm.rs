@@ -132,14 +132,20 @@ impl Swarm {
     /// Run `f` in a `ForWriting` transaction and commit; on a conflict, run it
     /// again (up to `max_conflicts` times).
     pub fn write<T>(&self, f: impl Fn(&Transaction) -> Result<T>) -> Result<T> {
+        self.retrying(|| {
+            let tx = self.db.begin(TxMode::ForWriting)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+
+    /// Run `attempt` again after a conflict (up to `max_conflicts` times, with
+    /// a short random pause), counting each in `conflicts`.
+    fn retrying<T>(&self, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
         let mut n = 0;
         loop {
-            let tx = self.db.begin(TxMode::ForWriting)?;
-            let r = f(&tx).and_then(|v| {
-                tx.commit()?;
-                Ok(v)
-            });
-            match r {
+            match attempt() {
                 Err(e) if e.is_retry() && n < self.opts.max_conflicts => {
                     n += 1;
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -184,43 +190,31 @@ impl Swarm {
     /// (That state lives in this call only: a job keeps it in the database.)
     pub fn run_script(&self, name: &str, version: Option<u64>, args: &Value) -> Result<Value> {
         let mut resumed: Option<Value> = None;
-        let mut conflicts = 0;
-        loop {
-            let r = (|| -> Result<Value> {
-                let mut tx = self.db.begin(TxMode::ForWriting)?;
-                let script = scripts::get(&tx, name, version)?;
-                let mut run = api::Run::start(
-                    &script,
-                    &self.opts.limits,
-                    &self.opts.allow,
-                    None,
-                    resumed.as_ref(),
-                )?;
-                let mut input = Some(args);
-                loop {
-                    match run.step(&tx, input.take())? {
-                        Step::Done(v) => {
-                            tx.commit()?;
-                            return Ok(v);
-                        }
-                        Step::Checkpoint(state) => {
-                            tx.commit()?;
-                            resumed = Some(state);
-                            tx = self.db.begin(TxMode::ForWriting)?;
-                        }
+        self.retrying(|| {
+            let mut tx = self.db.begin(TxMode::ForWriting)?;
+            let script = scripts::get(&tx, name, version)?;
+            let mut run = api::Run::start(
+                &script,
+                &self.opts.limits,
+                &self.opts.allow,
+                None,
+                resumed.as_ref(),
+            )?;
+            let mut input = Some(args);
+            loop {
+                match run.step(&tx, input.take())? {
+                    Step::Done(v) => {
+                        tx.commit()?;
+                        return Ok(v);
+                    }
+                    Step::Checkpoint(state) => {
+                        tx.commit()?;
+                        resumed = Some(state);
+                        tx = self.db.begin(TxMode::ForWriting)?;
                     }
                 }
-            })();
-            match r {
-                Err(e) if e.is_retry() && conflicts < self.opts.max_conflicts => {
-                    conflicts += 1;
-                    self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    pause(conflicts);
-                }
-                Err(e) if e.is_retry() => return Err(SwarmError::TooManyConflicts(conflicts)),
-                r => return r,
             }
-        }
+        })
     }
 
     /// Submit a job; returns its id and whether it is new (false: its

@@ -52,9 +52,22 @@ impl SharedLog {
             given_up: AtomicBool::new(false),
         }
     }
-}
 
-impl SharedLog {
+    /// Evidence from other processes that record `seq` is durable: the sync
+    /// mark (some process synced past it), or a record linked after it (a
+    /// record is linked only once the one before it is durable, `prepare`).
+    /// The highest sequence so shown durable, if any.
+    fn shown_durable(&self, seq: u64) -> Option<u64> {
+        let marked = self.mark.read();
+        if marked >= seq {
+            return Some(marked);
+        }
+        self.dir
+            .exists(&*self.vfs, seq + 1)
+            .unwrap_or(false)
+            .then_some(seq)
+    }
+
     /// Record `seq`, behind the one about to be linked, is usually another
     /// process's, linked a moment ago and being synced by it now: wait a little
     /// (about two of our own syncs) for that sync to show in the mark, or for a
@@ -68,7 +81,7 @@ impl SharedLog {
         let limit = Duration::from_nanos(ns).clamp(WAIT_MIN, WAIT_MAX);
         let start = Instant::now();
         while start.elapsed() < limit {
-            if self.mark.read() >= seq || self.dir.exists(&*self.vfs, seq + 1).unwrap_or(false) {
+            if self.shown_durable(seq).is_some() {
                 return;
             }
             std::thread::sleep(Duration::from_micros(50));
@@ -117,15 +130,8 @@ impl CommitLog for SharedLog {
             return Ok(());
         }
         // Another process may have synced past it already.
-        let marked = self.mark.read();
-        if marked >= seq {
-            *d = marked;
-            return Ok(());
-        }
-        // A record is linked only once the one before it is durable (`prepare`):
-        // if `seq + 1` has a name, `seq` is durable already.
-        if self.dir.exists(&*self.vfs, seq + 1).unwrap_or(false) {
-            *d = seq;
+        if let Some(shown) = self.shown_durable(seq) {
+            *d = shown;
             return Ok(());
         }
         // Syncing seq's folder makes every record linked before it durable (earlier
