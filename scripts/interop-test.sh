@@ -6,8 +6,9 @@
 # (scripts/test.sh exports it; without it this fails). Builds what it needs in
 # ${CARGO_TARGET_DIR:-target} (debug), reusing what the bindings' own scripts
 # built there: sop-ffi and the CLI, the Python venv (python-venv), the Node
-# module (bindings/node), the Java classes (bindings/java/target). Every
-# toolchain must be present: a missing one is an error, never a skip.
+# module (the workspace build's, copied into bindings/node), the Java classes
+# (bindings/java/target). Every toolchain must be present: a missing one is an
+# error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -40,8 +41,9 @@ rm -rf "$work/wheel"
 (cd bindings/python && "$venv/bin/maturin" build --locked --quiet --out "$work/wheel" --interpreter "$venv/bin/python")
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$work"/wheel/sop-*.whl
 
-# Node: the module scripts/node-test.sh builds into bindings/node.
-(cd bindings/node && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >/dev/null)
+# Node: the native module from the workspace's own build, as scripts/node-test.sh
+# does (`npm run build` would build sop a second time, into target/<triple>/).
+cp "$target/debug/libsop_node.so" "bindings/node/sop.linux-$(node -p process.arch)-gnu.node"
 
 # Java: the binding's classes (with libsop_ffi.so packed in), its class path, then the program.
 (cd bindings/java && mvn -B -q -Dstyle.color=never compile -Dsop.native.dir="$target/debug" \
