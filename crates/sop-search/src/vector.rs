@@ -146,6 +146,43 @@ impl VectorStore {
         &self.config
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Drop a vector store's stores (in `tx`).
+    pub fn drop_store(tx: &Transaction, name: &str) -> Result<()> {
+        for p in ["meta", "centroids", "lists", "items"] {
+            tx.drop_store(&sname(name, p))?;
+        }
+        Ok(())
+    }
+
+    /// How many lists (centroids) the last `rebuild` made; 0 before the first.
+    pub fn lists(&self, tx: &Transaction) -> Result<u64> {
+        Ok(self.stores(tx)?.centroids.count()?)
+    }
+
+    /// The payload stored with `id`, if it has a vector.
+    pub fn payload(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<Option<serde_json::Value>> {
+        let key = id.into().encode()?;
+        let s = self.stores(tx)?;
+        let Some(l) = s.items.get(&key)? else {
+            return Ok(None);
+        };
+        let l = u32::from_be_bytes(l.as_ref().try_into().map_err(|_| corrupt("bad item"))?);
+        let dim = self.config.dim;
+        let got = s.lists.get_with(&list_key(l, &key), |v| {
+            v.get(dim * 4..)
+                .ok_or_else(|| corrupt("vector too short"))
+                .and_then(|p| serde_json::from_slice(p).map_err(|e| corrupt(&e.to_string())))
+        })?;
+        match got {
+            Some(p) => Ok(Some(p?)),
+            None => Err(corrupt("an item names a list entry that is missing")),
+        }
+    }
+
     fn stores<'t>(&self, tx: &'t Transaction) -> Result<VStores<'t>> {
         Ok(VStores {
             meta: tx.open_raw_store(&sname(&self.name, "meta"))?,
