@@ -452,7 +452,12 @@ pub enum VectorIndexCmd {
     /// a line), upserting each under its id; then cluster (see `build`).
     Load {
         store: String,
-        #[arg(long, value_name = "FIELD", conflicts_with = "file", required_unless_present = "file")]
+        #[arg(
+            long,
+            value_name = "FIELD",
+            conflicts_with = "file",
+            required_unless_present = "file"
+        )]
         field: Option<String>,
         #[arg(long, value_name = "PATH")]
         file: Option<std::path::PathBuf>,

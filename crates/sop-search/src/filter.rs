@@ -98,9 +98,9 @@ impl PayloadFilter {
                 Cond::Ne(x) => v != Some(x),
                 Cond::In(xs) => v.is_some_and(|v| xs.contains(v)),
                 Cond::Exists(e) => v.is_some() == *e,
-                Cond::Cmp(ord, or_eq, x) => v.and_then(|v| compare(v, x)).is_some_and(|o| {
-                    o == *ord || (*or_eq && o == std::cmp::Ordering::Equal)
-                }),
+                Cond::Cmp(ord, or_eq, x) => v
+                    .and_then(|v| compare(v, x))
+                    .is_some_and(|o| o == *ord || (*or_eq && o == std::cmp::Ordering::Equal)),
             }
         })
     }

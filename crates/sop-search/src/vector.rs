@@ -164,7 +164,11 @@ impl VectorStore {
     }
 
     /// The payload stored with `id`, if it has a vector.
-    pub fn payload(&self, tx: &Transaction, id: impl Into<DocId>) -> Result<Option<serde_json::Value>> {
+    pub fn payload(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+    ) -> Result<Option<serde_json::Value>> {
         let key = id.into().encode()?;
         let s = self.stores(tx)?;
         let Some(l) = s.items.get(&key)? else {

@@ -497,7 +497,10 @@ fn split_item(v: &Value, field: &str) -> Option<(Value, Value)> {
             None => (String::new(), ptr),
         };
         let last = last.replace("~1", "/").replace("~0", "~");
-        payload.pointer_mut(&parent)?.as_object_mut()?.remove(&last)?
+        payload
+            .pointer_mut(&parent)?
+            .as_object_mut()?
+            .remove(&last)?
     } else {
         payload.as_object_mut()?.remove(field)?
     };
@@ -555,7 +558,11 @@ fn parse_line(line: &str, at: usize, dim: usize) -> Result<(DocId, Vec<f32>, Val
         .get("vector")
         .and_then(vector_of)
         .filter(|x| x.len() == dim)
-        .ok_or_else(|| usage(format!("line {at}: \"vector\" is not an array of {dim} numbers")))?;
+        .ok_or_else(|| {
+            usage(format!(
+                "line {at}: \"vector\" is not an array of {dim} numbers"
+            ))
+        })?;
     let payload = v.get("payload").cloned().unwrap_or(json!({}));
     Ok((DocId::Str(id.to_string()), vec, payload))
 }
@@ -577,8 +584,7 @@ fn load_lines(
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
         s
     } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("{}: {e}", path.display())))?
+        std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?
     };
     let mut items = Vec::new();
     for (i, line) in text.as_bytes().lines().enumerate() {
