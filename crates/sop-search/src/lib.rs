@@ -25,6 +25,7 @@ mod filter;
 mod fusion;
 mod hybrid;
 mod index;
+mod maxscore;
 pub mod query;
 pub mod tokenizer;
 mod vector;
