@@ -175,8 +175,8 @@ impl Snippet {
     }
 }
 
-/// A BM25 text index kept in four raw stores of the database: `NAME.text.meta`,
-/// `NAME.text.postings`, `NAME.text.docs`, `NAME.text.stats`. The handle holds
+/// A BM25 text index kept in five raw stores of the database: `NAME.text.meta`,
+/// `NAME.text.postings`, `NAME.text.docs`, `NAME.text.stats`, `NAME.text.terms`. The handle holds
 /// no transaction: pass the caller's to each call, so a document's data and its
 /// index entries commit together or not at all.
 #[derive(Clone, Debug)]
