@@ -446,6 +446,10 @@ pub enum VectorIndexCmd {
         /// The member (or /JSON/pointer) of each item holding its vector.
         #[arg(long, value_name = "FIELD")]
         field: Option<String>,
+        /// Also keep 8-bit codes of the vectors (trained when clustering) and
+        /// search those, re-ranking the best by the exact vectors.
+        #[arg(long)]
+        quantize: bool,
     },
     /// Load vectors from STORE's items again (`--field`) or from JSON lines
     /// (`--file F`, `-` for standard input: one `{"id":..,"vector":[..],"payload":{..}}`

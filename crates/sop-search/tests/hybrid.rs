@@ -16,15 +16,7 @@ fn fuses_text_and_vector_hits_with_a_filter() {
     let db = Database::open(dir.path(), DbOptions::default()).unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
     let index = TextIndex::create(&tx, "d", IndexConfig::new(&["body"])).unwrap();
-    let vs = VectorStore::create(
-        &tx,
-        "d",
-        VectorConfig {
-            dim: 3,
-            metric: Metric::L2,
-        },
-    )
-    .unwrap();
+    let vs = VectorStore::create(&tx, "d", VectorConfig::new(3, Metric::L2)).unwrap();
     let mut rng = fastrand::Rng::with_seed(5);
     let words = ["apple", "pear", "plum", "fig"];
     for id in 0..200u64 {

@@ -369,12 +369,11 @@ fn vector_index(cli: &Cli, cmd: &VectorIndexCmd) -> Result<()> {
             dim,
             metric,
             field,
+            quantize,
         } => {
             let db = crate::db::open(cli, true)?;
-            let config = VectorConfig {
-                dim: *dim,
-                metric: *metric,
-            };
+            let mut config = VectorConfig::new(*dim, *metric);
+            config.quantize = *quantize;
             if field.is_some() {
                 let tx = db.begin(TxMode::NoCheck)?;
                 unique_store(&tx, store)?;

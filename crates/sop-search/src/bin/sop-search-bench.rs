@@ -567,15 +567,7 @@ fn vector_bench(dir: &Path, n: usize, seed: u64) {
     )
     .unwrap();
     let tx = db.begin(TxMode::ForWriting).unwrap();
-    let vs = VectorStore::create(
-        &tx,
-        "v",
-        VectorConfig {
-            dim: DIM,
-            metric: Metric::L2,
-        },
-    )
-    .unwrap();
+    let vs = VectorStore::create(&tx, "v", VectorConfig::new(DIM, Metric::L2)).unwrap();
     tx.commit().unwrap();
     let put = |range: std::ops::Range<usize>| {
         for chunk in range.collect::<Vec<_>>().chunks(2000) {
