@@ -479,41 +479,82 @@ impl VectorStore {
         if let (Some(codes), Some(sq8), None) = (&s.codes, &sq8, filter) {
             return self.search_codes(&s, codes, sq8, &q, k, &lists);
         }
-        let mut best: Vec<(f64, Vec<u8>, serde_json::Value)> = Vec::new();
+        // (score, doc key, payload bytes): ordered by score, then doc key.
+        let mut best: Vec<(f64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(k + 1);
+        let before = |sc: f64, doc: &[u8], b: &(f64, Vec<u8>, Vec<u8>)| {
+            sc > b.0 || (sc == b.0 && doc < &b.1[..])
+        };
+        let dim = self.config.dim;
         let mut err = None;
         for l in lists {
-            self.scan_list(&s, l, |doc, v, payload| {
-                let sc = self.score(&v, &q);
-                if best.len() == k && best.last().is_some_and(|b| b.0 >= sc) {
-                    return;
-                }
-                let p: serde_json::Value = match serde_json::from_slice(payload) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        err = Some(corrupt(&e.to_string()));
-                        return;
+            let lo = l.to_be_bytes();
+            let hi = (l as u64 + 1).to_be_bytes();
+            let hi_b = if l == UNASSIGNED {
+                Bound::Unbounded
+            } else {
+                Bound::Excluded(&hi[4..])
+            };
+            s.lists
+                .scan(Bound::Included(&lo[..]), hi_b, false, |key, v| {
+                    if v.len() < dim * 4 || key.len() < 4 {
+                        err = Some(corrupt("vector too short"));
+                        return false;
                     }
-                };
-                if filter.is_some_and(|f| !f(&p)) {
-                    return;
-                }
-                let at = best.partition_point(|b| b.0 >= sc);
-                best.insert(at, (sc, doc.to_vec(), p));
-                best.truncate(k);
-            })?;
-        }
-        if let Some(e) = err {
-            return Err(e);
+                    let doc = &key[4..];
+                    let sc = self.score_bytes(&v[..dim * 4], &q);
+                    if k == 0
+                        || (best.len() == k && !best.last().is_some_and(|b| before(sc, doc, b)))
+                    {
+                        return true;
+                    }
+                    let payload = &v[dim * 4..];
+                    if let Some(f) = filter {
+                        match serde_json::from_slice(payload) {
+                            Ok(p) => {
+                                if !f(&p) {
+                                    return true;
+                                }
+                            }
+                            Err(e) => {
+                                err = Some(corrupt(&e.to_string()));
+                                return false;
+                            }
+                        }
+                    }
+                    let at = best.partition_point(|b| !before(sc, doc, b));
+                    best.insert(at, (sc, doc.to_vec(), payload.to_vec()));
+                    best.truncate(k);
+                    true
+                })?;
+            if let Some(e) = err.take() {
+                return Err(e);
+            }
         }
         best.into_iter()
             .map(|(score, d, payload)| {
                 Ok(VectorHit {
                     id: DocId::decode(&d).ok_or_else(|| corrupt("bad id"))?,
                     score,
-                    payload,
+                    payload: serde_json::from_slice(&payload)
+                        .map_err(|e| corrupt(&e.to_string()))?,
                 })
             })
             .collect()
+    }
+
+    /// `score` of a vector still in its stored bytes (f32 LE).
+    fn score_bytes(&self, b: &[u8], q: &[f32]) -> f64 {
+        let xs = b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        match self.config.metric {
+            Metric::Cosine | Metric::Dot => xs.zip(q).map(|(x, y)| (x as f64) * (*y as f64)).sum(),
+            Metric::L2 => -xs
+                .zip(q)
+                .map(|(x, y)| ((x - *y) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+        }
     }
 
     /// The search over 8-bit codes: the best `rerank` × k by approximate score

@@ -4,6 +4,8 @@
 //!
 //! cargo run --release -p sop-search --features bench --bin sop-search-bench -- [--queries 200] [--seed 26] [--batch 1000] [--writers 1 | --processes N] [--dir DIR]
 //!
+//! `--exhaustive` times `search_exhaustive` (every posting scored) instead of the pruned search.
+//!
 //! Vectors (`vectors.rs`): `-- --vectors N | --debian-vectors [--quantize] [--faiss PYTHON]`.
 
 use std::collections::{HashMap, HashSet};
@@ -170,6 +172,7 @@ fn main() {
     let mut vectors = 0usize;
     let mut debian_vectors = false;
     let mut quantize = false;
+    let mut exhaustive = false;
     let mut faiss: Option<String> = None;
     let mut child: Option<String> = None;
     let mut db_path: Option<PathBuf> = None;
@@ -186,6 +189,7 @@ fn main() {
             "--vectors" => vectors = v().parse().unwrap(),
             "--debian-vectors" => debian_vectors = true,
             "--quantize" => quantize = true,
+            "--exhaustive" => exhaustive = true,
             "--faiss" => faiss = Some(v()),
             "--child" => child = Some(v()),
             "--db" => db_path = Some(PathBuf::from(v())),
@@ -439,12 +443,13 @@ fn main() {
     let run_sop = |q: &[String]| -> Vec<(DocId, f64)> {
         let tx = db.begin(TxMode::NoCheck).unwrap();
         let index = TextIndex::open(&tx, "debian").unwrap();
-        index
-            .search(&tx, &q.join(" "), &top10)
-            .unwrap()
-            .into_iter()
-            .map(|h| (h.id, h.score))
-            .collect()
+        let hits = if exhaustive {
+            let parsed = index.parse(&q.join(" "), false).unwrap();
+            index.search_exhaustive(&tx, &parsed, top10.k)
+        } else {
+            index.search(&tx, &q.join(" "), &top10)
+        };
+        hits.unwrap().into_iter().map(|h| (h.id, h.score)).collect()
     };
     let run_tan = |q: &[String]| -> Vec<(u64, f32)> {
         searcher
