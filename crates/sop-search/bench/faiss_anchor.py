@@ -57,9 +57,9 @@ for name, make in [
     index = make(quant)
     index.train(data[: max(n // 10, nlist)])
     index.add(data)
-    report(name, index, time.perf_counter() - t, "nprobe", [1, 2, 4, 8, 16, 32, 64])
+    report(name, index, time.perf_counter() - t, "nprobe", [1, 2, 4, 8, 16, 32, 64, 128, 256])
 
 t = time.perf_counter()
 index = faiss.IndexHNSWFlat(dim, 32, mt)
 index.add(data)
-report("HNSW-Flat M32", index, time.perf_counter() - t, "efSearch", [16, 32, 64, 128, 256])
+report("HNSW-Flat M32", index, time.perf_counter() - t, "efSearch", [16, 32, 64, 128, 256, 512])

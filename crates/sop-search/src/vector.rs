@@ -198,9 +198,16 @@ impl VectorStore {
         }
         let o = StoreOptions::default();
         let meta = tx.create_raw_store(&sname(name, "meta"), crate::KEY_TYPE, o.clone())?;
-        for p in ["centroids", "lists", "items"] {
+        for p in ["centroids", "items"] {
             tx.create_raw_store(&sname(name, p), crate::KEY_TYPE, o.clone())?;
         }
+        // Vectors (4 bytes a dimension) are over the 256 bytes `Auto` keeps in
+        // the leaf: kept inline, a list's scan reads its leaves and nothing else.
+        let inline = StoreOptions {
+            values: sop::ValuePlacement::Inline,
+            ..o.clone()
+        };
+        tx.create_raw_store(&sname(name, "lists"), crate::KEY_TYPE, inline)?;
         if config.quantize {
             tx.create_raw_store(&sname(name, "codes"), crate::KEY_TYPE, o.clone())?;
         }

@@ -209,7 +209,7 @@ pub fn run(dir: &Path, set: &DataSet, seed: u64, quantize: bool, faiss: Option<&
         (n - n / 10) as f64 / t2,
         dir_bytes(&db_dir) as f64 / 1e6
     );
-    for nprobe in [1, 2, 4, 8, 16, 32, 64] {
+    for nprobe in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
         let tx = db.begin(TxMode::NoCheck).unwrap();
         let t = Instant::now();
         let mut found = 0;
