@@ -255,7 +255,15 @@ fn vector_index_from_a_store_and_json_lines_with_filters_and_hybrid_search() {
     // JSON lines into an index of its own; a bad line changes nothing.
     ok(
         &db,
-        &["index", "vector", "create", "lines", "--dim", "4", "--quantize"],
+        &[
+            "index",
+            "vector",
+            "create",
+            "lines",
+            "--dim",
+            "4",
+            "--quantize",
+        ],
     );
     let good = dir.path().join("good.jsonl");
     std::fs::write(&good, &lines).unwrap();

@@ -266,12 +266,14 @@ pub struct SearchArgs<'a> {
     pub nprobe: usize,
 }
 
+/// A hit: id, score, payload, text rank, vector rank.
+type Found = (DocId, f64, Option<Value>, Option<usize>, Option<usize>);
+
 pub fn search(cli: &Cli, a: SearchArgs<'_>) -> Result<()> {
     let db = crate::db::open(cli, false)?;
     let tx = db.begin(TxMode::NoCheck)?;
     let index = open_index(&tx, a.index.unwrap_or(a.store))?;
-    // (id, score, payload, text rank, vector rank)
-    let hits: Vec<(DocId, f64, Option<Value>, Option<usize>, Option<usize>)> = match a.vector {
+    let hits: Vec<Found> = match a.vector {
         None => {
             let opts = SearchOptions {
                 k: a.k,
