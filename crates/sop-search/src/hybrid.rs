@@ -93,10 +93,11 @@ pub fn hybrid_search(
                             }
                         }
                     }
-                    if text_ids.len() == want || hits.len() < ask || ask >= want * 64 {
+                    if text_ids.len() == want || hits.len() < ask || ask >= want.saturating_mul(64)
+                    {
                         break;
                     }
-                    ask *= 4;
+                    ask = ask.saturating_mul(4);
                 }
             }
             _ => {

@@ -196,6 +196,9 @@ impl VectorStore {
         if config.dim == 0 || config.dim > 65536 {
             return Err(SearchError::InvalidConfig("dim must be 1..=65536".into()));
         }
+        if config.rerank > 1024 {
+            return Err(SearchError::InvalidConfig("rerank must be 0..=1024".into()));
+        }
         let o = StoreOptions::default();
         let meta = tx.create_raw_store(&sname(name, "meta"), crate::KEY_TYPE, o.clone())?;
         for p in ["centroids", "items"] {
@@ -487,7 +490,7 @@ impl VectorStore {
             return self.search_codes(&s, codes, sq8, &q, k, &lists);
         }
         // (score, doc key, payload bytes): ordered by score, then doc key.
-        let mut best: Vec<(f64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(k + 1);
+        let mut best: Vec<(f64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(k.min(1024) + 1);
         let before = |sc: f64, doc: &[u8], b: &(f64, Vec<u8>, Vec<u8>)| {
             sc > b.0 || (sc == b.0 && doc < &b.1[..])
         };
@@ -576,12 +579,16 @@ impl VectorStore {
         lists: &[u32],
     ) -> Result<Vec<VectorHit>> {
         let dim = self.config.dim;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
         let r = k
             .saturating_mul(match self.config.rerank {
                 0 => 4,
                 n => n,
             })
             .max(k);
+        let r2 = r.saturating_mul(2);
         let l2 = self.config.metric == Metric::L2;
         // L2: q - min, compared with code * step; dot: q * step, plus q . min.
         let qa: Vec<f32> = if l2 {
@@ -607,7 +614,7 @@ impl VectorStore {
                 base + c.iter().zip(&qa).map(|(c, a)| *c as f32 * a).sum::<f32>()
             }
         };
-        let mut cand: Vec<(f32, Vec<u8>)> = Vec::with_capacity(2 * r + 1);
+        let mut cand: Vec<(f32, Vec<u8>)> = Vec::with_capacity(r2.min(1 << 16) + 1);
         let mut floor = f32::NEG_INFINITY;
         let mut err = None;
         let mut exact: Vec<(f64, Vec<u8>, serde_json::Value)> = Vec::new();
@@ -636,7 +643,7 @@ impl VectorStore {
                         return true;
                     }
                     cand.push((a, key.to_vec()));
-                    if cand.len() >= 2 * r {
+                    if cand.len() >= r2 {
                         cand.select_nth_unstable_by(r - 1, |x, y| y.0.total_cmp(&x.0));
                         cand.truncate(r);
                         floor = cand.iter().map(|c| c.0).fold(f32::INFINITY, f32::min);

@@ -249,6 +249,12 @@ fn quantized_recall_and_updates() {
             .map(|(i, v)| (i as u64, v))
             .collect();
         let tx = db.begin(TxMode::ForWriting).unwrap();
+        let mut bad = VectorConfig::new(DIM, metric).quantized();
+        bad.rerank = 5000;
+        assert!(matches!(
+            VectorStore::create(&tx, "bad", bad),
+            Err(SearchError::InvalidConfig(_))
+        ));
         let store =
             VectorStore::create(&tx, "q", VectorConfig::new(DIM, metric).quantized()).unwrap();
         for (id, v) in &vs[..3000] {
@@ -283,6 +289,10 @@ fn quantized_recall_and_updates() {
                 }
             }
         }
+        assert!(store
+            .search(&tx, &queries[0], 0, 64, None)
+            .unwrap()
+            .is_empty());
         let recall = found as f64 / (10 * queries.len()) as f64;
         eprintln!("{metric:?} quantized: recall@10 with every list probed: {recall:.3}");
         assert!(recall >= 0.95, "{metric:?}: {recall}");
