@@ -197,15 +197,17 @@ pub enum Cmd {
     },
     /// Create a small demo database in the --db folder, write, read and scan it.
     Quickstart,
-    /// BM25 text indexes over JSON stores: create, build from a store, stats, drop.
+    /// Search indexes over JSON stores: `index text ...` (BM25) and `index vector ...`.
     Index {
         #[command(subcommand)]
         cmd: IndexCmd,
     },
-    /// Search a text index: the best hits (score and key), with the items if --store.
+    /// Search STORE's text index (made by `sop index text create STORE`): the best
+    /// hits with score, key and item. With --vector, a hybrid search: the text
+    /// hits and STORE's vector index hits fused by reciprocal rank.
     Search {
-        /// The index.
-        index: String,
+        /// The JSON store (its index is named after it unless --index).
+        store: String,
         /// The query: words (any of them), +must, -not, "a phrase", prefix*,
         /// field:word, word^2 (boost).
         query: String,
@@ -215,9 +217,24 @@ pub enum Cmd {
         /// Every plain word must match (AND) instead of any (OR).
         #[arg(long)]
         all: bool,
-        /// Print each hit's item from this JSON store (the store the index was built from).
-        #[arg(long, value_name = "STORE")]
-        store: Option<String>,
+        /// The text index's name, if not the store's.
+        #[arg(long, value_name = "NAME")]
+        index: Option<String>,
+        /// Hybrid: also the nearest vectors to this one (a JSON array of numbers)
+        /// in STORE's vector index.
+        #[arg(long, value_name = "JSON")]
+        vector: Option<String>,
+        /// Hybrid: keep hits whose payload passes, e.g. '{"lang":"en"}' (see `sop vector search`).
+        #[arg(long, value_name = "JSON", requires = "vector")]
+        filter: Option<String>,
+        /// Hybrid: lists of the vector index probed.
+        #[arg(long, default_value_t = 8, requires = "vector")]
+        nprobe: usize,
+    },
+    /// Vector search: `sop vector search STORE --vector JSON`.
+    Vector {
+        #[command(subcommand)]
+        cmd: VectorCmd,
     },
     /// Serve the Data Manager: a web page and a REST API over the --db databases
     /// (several --db, each PATH or NAME=PATH). Prints the URL to open.
@@ -351,13 +368,27 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 
 #[derive(Subcommand)]
 pub enum IndexCmd {
-    /// Create text index NAME over the JSON fields given (members, or JSON
-    /// pointers such as /meta/title); with --store, index that store now.
+    /// BM25 text indexes over a JSON store: create, build, stats, drop.
+    Text {
+        #[command(subcommand)]
+        cmd: TextIndexCmd,
+    },
+    /// Vector indexes (IVF) over a JSON store or JSON lines: create, load, build, stats, drop.
+    Vector {
+        #[command(subcommand)]
+        cmd: VectorIndexCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TextIndexCmd {
+    /// Create the text index of JSON store STORE (unique keys) over the fields
+    /// given (members, or JSON pointers such as /meta/title), and index every item.
     Create {
-        /// The index's name.
-        name: String,
-        /// The fields to index, comma separated.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// The JSON store.
+        store: String,
+        /// A field to index (repeat it, or separate fields with commas).
+        #[arg(long = "field", value_delimiter = ',', required = true)]
         fields: Vec<String>,
         /// Stem English words (so "indexes" finds "index").
         #[arg(long)]
@@ -365,31 +396,127 @@ pub enum IndexCmd {
         /// Drop common English words (the, of, and, ...).
         #[arg(long)]
         stop_words: bool,
-        /// Index every item of this JSON store right away.
-        #[arg(long, value_name = "STORE")]
-        store: Option<String>,
+        /// The index's name (default: the store's).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Only create it: index nothing yet (`sop index text build` later).
+        #[arg(long)]
+        empty: bool,
     },
-    /// Index (again) every item of a JSON store with unique keys, each under its key.
+    /// Index (again) every item of STORE, each under its key (after the store
+    /// changed through other tools: what each key had indexed is replaced).
     Build {
-        /// The index.
-        name: String,
         /// The JSON store.
-        #[arg(long, value_name = "STORE")]
         store: String,
+        /// The index's name (default: the store's).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         /// Items per transaction.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
-    /// Documents and fields of an index.
+    /// Documents and fields of STORE's text index.
     Stats {
-        /// The index.
-        name: String,
+        store: String,
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
-    /// Drop an index (its stores; the data it indexed stays).
+    /// Drop STORE's text index (its stores; the data stays).
     Drop {
-        /// The index.
-        name: String,
+        store: String,
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum VectorIndexCmd {
+    /// Create the vector index of STORE; with --field, load each item's vector
+    /// from that field of JSON store STORE (the rest of the item is its payload)
+    /// and cluster them.
+    Create {
+        /// The JSON store (or, without --field, just the index's name).
+        store: String,
+        /// Dimensions.
+        #[arg(long)]
+        dim: usize,
+        /// cosine, dot or l2.
+        #[arg(long, default_value = "cosine", value_parser = parse_metric)]
+        metric: sop_search::Metric,
+        /// The member (or /JSON/pointer) of each item holding its vector.
+        #[arg(long, value_name = "FIELD")]
+        field: Option<String>,
+        /// Also keep 8-bit codes of the vectors (trained when clustering) and
+        /// search those, re-ranking the best by the exact vectors.
+        #[arg(long)]
+        quantize: bool,
+    },
+    /// Load vectors from STORE's items again (`--field`) or from JSON lines
+    /// (`--file F`, `-` for standard input: one `{"id":..,"vector":[..],"payload":{..}}`
+    /// a line), upserting each under its id; then cluster (see `build`).
+    Load {
+        store: String,
+        #[arg(
+            long,
+            value_name = "FIELD",
+            conflicts_with = "file",
+            required_unless_present = "file"
+        )]
+        field: Option<String>,
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
+        /// Items per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Do not cluster afterwards.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Cluster the vectors again (k-means): after many upserts have drifted.
+    Build {
+        store: String,
+        /// Lists (default: the square root of the number of vectors).
+        #[arg(long)]
+        nlist: Option<usize>,
+        /// k-means rounds.
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+    },
+    /// Vectors, lists and settings of STORE's vector index.
+    Stats { store: String },
+    /// Drop STORE's vector index (its stores; the data stays).
+    Drop { store: String },
+}
+
+#[derive(Subcommand)]
+pub enum VectorCmd {
+    /// The nearest vectors to --vector in STORE's vector index, with payloads.
+    Search {
+        store: String,
+        /// The query vector: a JSON array of numbers.
+        #[arg(long, value_name = "JSON")]
+        vector: String,
+        /// How many hits.
+        #[arg(long, short = 'k', default_value_t = 10)]
+        k: usize,
+        /// Keep payloads that pass: a JSON object of field: value (equal) or
+        /// field: {"$in":[..]} / {"$ne":v} / {"$gt"|"$gte"|"$lt"|"$lte": v} /
+        /// {"$exists": bool}; a field starting with / is a JSON pointer.
+        #[arg(long, value_name = "JSON")]
+        filter: Option<String>,
+        /// Lists probed (more: better recall, slower).
+        #[arg(long, default_value_t = 8)]
+        nprobe: usize,
+    },
+}
+
+fn parse_metric(text: &str) -> Result<sop_search::Metric, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "cosine" => Ok(sop_search::Metric::Cosine),
+        "dot" => Ok(sop_search::Metric::Dot),
+        "l2" => Ok(sop_search::Metric::L2),
+        _ => Err(format!("{text:?}: cosine, dot or l2")),
+    }
 }
 
 #[derive(Subcommand)]

@@ -16,7 +16,7 @@ use crate::tokenizer::{Tokenizer, TokenizerConfig};
 /// Hash maps keyed by document keys in the query path: rustc's Fx hash (the
 /// keys are our own encodings, short and chosen by the indexer; a
 /// crafted flood of colliding ids would slow only queries).
-type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// The key type the index's raw stores are created with (keys compare as bytes).
 pub const KEY_TYPE: &str = "bytes";
@@ -175,8 +175,8 @@ impl Snippet {
     }
 }
 
-/// A BM25 text index kept in four raw stores of the database: `NAME.text.meta`,
-/// `NAME.text.postings`, `NAME.text.docs`, `NAME.text.stats`. The handle holds
+/// A BM25 text index kept in five raw stores of the database: `NAME.text.meta`,
+/// `NAME.text.postings`, `NAME.text.docs`, `NAME.text.stats`, `NAME.text.terms`. The handle holds
 /// no transaction: pass the caller's to each call, so a document's data and its
 /// index entries commit together or not at all.
 #[derive(Clone, Debug)]
@@ -186,10 +186,13 @@ pub struct TextIndex {
     tok: Tokenizer,
 }
 
-struct Stores<'t> {
-    postings: RawStore<'t>,
+pub(crate) struct Stores<'t> {
+    pub(crate) postings: RawStore<'t>,
     docs: RawStore<'t>,
-    stats: RawStore<'t>,
+    pub(crate) stats: RawStore<'t>,
+    /// Document frequencies as deltas (None: an index made before this store
+    /// existed, searched exhaustively).
+    pub(crate) terms: Option<RawStore<'t>>,
 }
 
 fn store_name(index: &str, part: &str) -> String {
@@ -202,7 +205,7 @@ impl TextIndex {
         config.validate()?;
         let opts = StoreOptions::default();
         let meta = tx.create_raw_store(&store_name(name, "meta"), KEY_TYPE, opts.clone())?;
-        for part in ["postings", "docs", "stats"] {
+        for part in ["postings", "docs", "stats", "terms"] {
             tx.create_raw_store(&store_name(name, part), KEY_TYPE, opts.clone())?;
         }
         let json =
@@ -232,6 +235,10 @@ impl TextIndex {
         for part in ["meta", "postings", "docs", "stats"] {
             tx.drop_store(&store_name(name, part))?;
         }
+        match tx.drop_store(&store_name(name, "terms")) {
+            Err(sop::Error::StoreNotFound(_)) => {}
+            r => r?,
+        }
         Ok(())
     }
 
@@ -253,11 +260,17 @@ impl TextIndex {
         &self.tok
     }
 
-    fn stores<'t>(&self, tx: &'t Transaction) -> Result<Stores<'t>> {
+    pub(crate) fn stores<'t>(&self, tx: &'t Transaction) -> Result<Stores<'t>> {
+        let terms = match tx.open_raw_store(&store_name(&self.name, "terms")) {
+            Ok(t) => Some(t),
+            Err(sop::Error::StoreNotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
         Ok(Stores {
             postings: tx.open_raw_store(&store_name(&self.name, "postings"))?,
             docs: tx.open_raw_store(&store_name(&self.name, "docs"))?,
             stats: tx.open_raw_store(&store_name(&self.name, "stats"))?,
+            terms,
         })
     }
 
@@ -269,6 +282,8 @@ impl TextIndex {
             key: fresh_key(),
             docs_delta: 0,
             lens_delta: vec![0; self.config.fields.len()],
+            df_delta: HashMap::new(),
+            touched: Vec::new(),
         })
     }
 
@@ -404,7 +419,26 @@ impl TextIndex {
     /// them all: run it in its own `ForWriting` transaction, retried on conflict.
     /// Returns how many entries were folded.
     pub fn compact_stats(&self, tx: &Transaction) -> Result<u64> {
-        let st = self.stores(tx)?.stats;
+        let stores = self.stores(tx)?;
+        if let Some(t) = &stores.terms {
+            let sums = df_sums(t)?;
+            let mut keys = Vec::new();
+            t.scan(Bound::Unbounded, Bound::Unbounded, false, |k, _| {
+                keys.push(k.to_vec());
+                true
+            })?;
+            for k in &keys {
+                t.remove(k)?;
+            }
+            let fresh = fresh_key();
+            for (mut k, df) in sums {
+                if df != 0 {
+                    k.extend_from_slice(&fresh);
+                    t.add(&k, df.to_be_bytes())?;
+                }
+            }
+        }
+        let st = stores.stats;
         let s = self.stats_of(&st)?;
         let mut keys = Vec::new();
         st.scan(Bound::Unbounded, Bound::Unbounded, false, |k, _| {
@@ -431,58 +465,114 @@ impl TextIndex {
         self.search_query(tx, &q, opts.k)
     }
 
-    /// Run a parsed query: the top `k` by score (ties by document id).
+    /// Run a parsed query: the top `k` by score (ties by document id). Pruned
+    /// (MaxScore, `maxscore.rs`): the same hits and scores as
+    /// [`TextIndex::search_exhaustive`], without scoring every posting.
     pub fn search_query(&self, tx: &Transaction, q: &Query, k: usize) -> Result<Vec<Hit>> {
         let s = self.stores(tx)?;
-        let stats = self.stats_of(&s.stats)?;
+        match &s.terms {
+            Some(t) => crate::maxscore::search(self, &s, t, q, k),
+            None => self.exhaustive(&s, q, k),
+        }
+    }
+
+    /// Run a parsed query by scoring every posting of every clause: the
+    /// reference the pruned [`TextIndex::search_query`] is tested against.
+    pub fn search_exhaustive(&self, tx: &Transaction, q: &Query, k: usize) -> Result<Vec<Hit>> {
+        let s = self.stores(tx)?;
+        self.exhaustive(&s, q, k)
+    }
+
+    /// BM25 of field `fi` under these statistics.
+    pub(crate) fn bm25(&self, stats: &IndexStats, fi: usize) -> Bm25 {
         let n = stats.docs as f64;
-        let mut acc: FxMap<Vec<u8>, (f64, u32, bool, bool)> = FxMap::default();
-        let n_must = q.clauses.iter().filter(|c| c.occur == Occur::Must).count() as u32;
-        for c in &q.clauses {
-            let mut clause: FxMap<Vec<u8>, f64> = FxMap::default();
-            for (fi, f) in self.config.fields.iter().enumerate() {
-                if c.field.as_deref().is_some_and(|x| x != f.name) {
-                    continue;
+        let avg = if stats.docs == 0 {
+            1.0
+        } else {
+            (stats.total_len[fi] as f64 / n).max(f64::MIN_POSITIVE)
+        };
+        Bm25 {
+            k1: self.config.k1,
+            b: self.config.b,
+            n,
+            avg,
+        }
+    }
+
+    pub(crate) fn stats_in(&self, s: &Stores<'_>) -> Result<IndexStats> {
+        self.stats_of(&s.stats)
+    }
+
+    /// The top `k` of (doc key, score), as hits.
+    pub(crate) fn top(&self, mut hits: Vec<(Vec<u8>, f64)>, k: usize) -> Result<Vec<Hit>> {
+        let cmp = |a: &(Vec<u8>, f64), b: &(Vec<u8>, f64)| {
+            b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+        };
+        if hits.len() > k && k > 0 {
+            hits.select_nth_unstable_by(k - 1, cmp);
+        }
+        hits.truncate(k);
+        hits.sort_by(cmp);
+        hits.into_iter()
+            .map(|(d, score)| {
+                let id = DocId::decode(&d).ok_or_else(|| SearchError::Corrupt {
+                    store: store_name(&self.name, "postings"),
+                    detail: "bad document id in a posting key".into(),
+                })?;
+                Ok(Hit { id, score })
+            })
+            .collect()
+    }
+
+    /// Score of clause `c` (every field it names) for each document it matches,
+    /// summed in field order (the order the pruned search sums in too).
+    pub(crate) fn clause_scores(
+        &self,
+        s: &Stores<'_>,
+        stats: &IndexStats,
+        c: &crate::query::Clause,
+    ) -> Result<FxMap<Vec<u8>, f64>> {
+        let mut clause: FxMap<Vec<u8>, f64> = FxMap::default();
+        for (fi, f) in self.config.fields.iter().enumerate() {
+            if c.field.as_deref().is_some_and(|x| x != f.name) {
+                continue;
+            }
+            let w = c.boost * f.boost;
+            let bm = self.bm25(stats, fi);
+            match &c.atom {
+                Atom::Term(t) => {
+                    let p = self.term_postings(&s.postings, &f.name, t)?;
+                    let idf = bm.idf(p.len() as f64);
+                    for (doc, len, tf) in p {
+                        *clause.entry(doc).or_default() += w * idf * bm.tfn(tf as f64, len as f64);
+                    }
                 }
-                let avg = if stats.docs == 0 {
-                    1.0
-                } else {
-                    (stats.total_len[fi] as f64 / n).max(f64::MIN_POSITIVE)
-                };
-                let w = c.boost * f.boost;
-                let bm = Bm25 {
-                    k1: self.config.k1,
-                    b: self.config.b,
-                    n,
-                    avg,
-                };
-                match &c.atom {
-                    Atom::Term(t) => {
-                        let p = self.term_postings(&s.postings, &f.name, t)?;
+                Atom::Prefix(pre) => {
+                    for (_, p) in self.prefix_postings(&s.postings, &f.name, pre)? {
                         let idf = bm.idf(p.len() as f64);
                         for (doc, len, tf) in p {
                             *clause.entry(doc).or_default() +=
                                 w * idf * bm.tfn(tf as f64, len as f64);
                         }
                     }
-                    Atom::Prefix(pre) => {
-                        for (_, p) in self.prefix_postings(&s.postings, &f.name, pre)? {
-                            let idf = bm.idf(p.len() as f64);
-                            for (doc, len, tf) in p {
-                                *clause.entry(doc).or_default() +=
-                                    w * idf * bm.tfn(tf as f64, len as f64);
-                            }
-                        }
-                    }
-                    Atom::Phrase(terms) => {
-                        let (idf, m) = self.phrase_matches(&s.postings, &f.name, terms, &bm)?;
-                        for (doc, len, tf) in m {
-                            *clause.entry(doc).or_default() +=
-                                w * idf * bm.tfn(tf as f64, len as f64);
-                        }
+                }
+                Atom::Phrase(terms) => {
+                    let (idf, m) = self.phrase_matches(&s.postings, &f.name, terms, &bm)?;
+                    for (doc, len, tf) in m {
+                        *clause.entry(doc).or_default() += w * idf * bm.tfn(tf as f64, len as f64);
                     }
                 }
             }
+        }
+        Ok(clause)
+    }
+
+    fn exhaustive(&self, s: &Stores<'_>, q: &Query, k: usize) -> Result<Vec<Hit>> {
+        let stats = self.stats_of(&s.stats)?;
+        let mut acc: FxMap<Vec<u8>, (f64, u32, bool, bool)> = FxMap::default();
+        let n_must = q.clauses.iter().filter(|c| c.occur == Occur::Must).count() as u32;
+        for c in &q.clauses {
+            let clause = self.clause_scores(s, &stats, c)?;
             for (doc, sc) in clause {
                 let a = acc.entry(doc).or_default();
                 match c.occur {
@@ -498,58 +588,33 @@ impl TextIndex {
                 }
             }
         }
-        let mut hits: Vec<(Vec<u8>, f64)> = acc
+        let hits: Vec<(Vec<u8>, f64)> = acc
             .into_iter()
             .filter(|(_, (_, m, sh, not))| !*not && *m == n_must && (n_must > 0 || *sh))
             .map(|(d, (sc, ..))| (d, sc))
             .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        hits.truncate(k);
-        hits.into_iter()
-            .map(|(d, score)| {
-                let id = DocId::decode(&d).ok_or_else(|| SearchError::Corrupt {
-                    store: store_name(&self.name, "postings"),
-                    detail: "bad document id in a posting key".into(),
-                })?;
-                Ok(Hit { id, score })
-            })
-            .collect()
+        self.top(hits, k)
     }
 
     /// (doc key, field length, tf) of every posting of (field, term).
-    fn term_postings(
+    pub(crate) fn term_postings(
         &self,
         p: &RawStore<'_>,
         field: &str,
         term: &str,
     ) -> Result<Vec<(Vec<u8>, u64, u32)>> {
-        let pre = codec::term_prefix(field, term);
-        let end = codec::prefix_end(&pre);
         let mut out = Vec::new();
-        let mut err = None;
-        p.scan(
-            Bound::Included(&pre),
-            end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            false,
-            |k, v| match codec::decode_len_tf(v) {
-                Ok((len, tf)) => {
-                    out.push((k[pre.len()..].to_vec(), len, tf));
-                    true
-                }
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            },
-        )?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+        scan_prefix(p, &codec::term_prefix(field, term), |doc, v| {
+            let (len, tf) = codec::decode_len_tf(v)?;
+            out.push((doc.to_vec(), len, tf));
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
+    /// Per term starting with `prefix` (at most `MAX_PREFIX_TERMS`): its postings.
     #[allow(clippy::type_complexity)]
-    fn prefix_postings(
+    pub(crate) fn prefix_postings(
         &self,
         p: &RawStore<'_>,
         field: &str,
@@ -557,51 +622,34 @@ impl TextIndex {
     ) -> Result<BTreeMap<String, Vec<(Vec<u8>, u64, u32)>>> {
         let mut pre = field.as_bytes().to_vec();
         pre.push(0);
-        let flen = pre.len();
         pre.extend_from_slice(prefix.as_bytes());
-        let end = codec::prefix_end(&pre);
         let mut out: BTreeMap<String, Vec<(Vec<u8>, u64, u32)>> = BTreeMap::new();
-        let mut err = None;
-        p.scan(
-            Bound::Included(&pre),
-            end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            false,
-            |k, v| {
-                let rest = &k[flen..];
-                let Some(z) = rest.iter().position(|b| *b == 0) else {
-                    err = Some(corrupt("postings", "a key without a term end"));
-                    return false;
-                };
-                let term = String::from_utf8_lossy(&rest[..z]);
-                if !out.contains_key(term.as_ref()) && out.len() == MAX_PREFIX_TERMS {
-                    err = Some(SearchError::BadQuery {
+        let mut last: Option<Vec<u8>> = None;
+        scan_prefix(p, &pre, |rest, v| {
+            let z = rest
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| corrupt("postings", "a key without a term end"))?;
+            if last.as_deref() != Some(&rest[..z]) {
+                if out.len() == MAX_PREFIX_TERMS {
+                    return Err(SearchError::BadQuery {
                         pos: 0,
                         msg: format!(
                             "prefix {prefix:?} matches more than {MAX_PREFIX_TERMS} terms"
                         ),
                     });
-                    return false;
                 }
-                match codec::decode_len_tf(v) {
-                    Ok((len, tf)) => {
-                        out.entry(term.into_owned()).or_default().push((
-                            rest[z + 1..].to_vec(),
-                            len,
-                            tf,
-                        ));
-                        true
-                    }
-                    Err(e) => {
-                        err = Some(e);
-                        false
-                    }
-                }
-            },
-        )?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+                let term = format!("{prefix}{}", String::from_utf8_lossy(&rest[..z]));
+                last = Some(rest[..z].to_vec());
+                out.insert(term, Vec::new());
+            }
+            let (len, tf) = codec::decode_len_tf(v)?;
+            if let Some((_, list)) = out.iter_mut().next_back() {
+                list.push((rest[z + 1..].to_vec(), len, tf));
+            }
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Documents where the phrase occurs: (idf sum, [(doc, field length, phrase frequency)]).
@@ -617,28 +665,12 @@ impl TextIndex {
         // Per term: doc -> (len, positions).
         let mut maps: Vec<HashMap<Vec<u8>, (u64, Vec<u32>)>> = Vec::new();
         for (_, t) in terms {
-            let pre = codec::term_prefix(field, t);
-            let end = codec::prefix_end(&pre);
             let mut m = HashMap::new();
-            let mut err = None;
-            p.scan(
-                Bound::Included(&pre),
-                end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-                false,
-                |k, v| match (codec::decode_len_tf(v), codec::decode_positions(v)) {
-                    (Ok((len, _)), Ok(pos)) => {
-                        m.insert(k[pre.len()..].to_vec(), (len, pos));
-                        true
-                    }
-                    (Err(e), _) | (_, Err(e)) => {
-                        err = Some(e);
-                        false
-                    }
-                },
-            )?;
-            if let Some(e) = err {
-                return Err(e);
-            }
+            scan_prefix(p, &codec::term_prefix(field, t), |doc, v| {
+                let (len, _) = codec::decode_len_tf(v)?;
+                m.insert(doc.to_vec(), (len, codec::decode_positions(v)?));
+                Ok(true)
+            })?;
             idf += bm.idf(m.len() as f64);
             maps.push(m);
         }
@@ -769,9 +801,14 @@ impl TextIndex {
         if let Some(e) = err {
             return Err(e);
         }
+        let mut dfs: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
         s.postings
             .scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
                 rep.postings += 1;
+                let mut zeros = k.iter().enumerate().filter(|(_, b)| **b == 0).map(|x| x.0);
+                if let (Some(_), Some(z)) = (zeros.next(), zeros.next()) {
+                    *dfs.entry(k[..=z].to_vec()).or_default() += 1;
+                }
                 match (expect.remove(k), codec::decode_len_tf(v)) {
                     (Some(len), Ok((l, tf))) if len == l && tf > 0 => {}
                     (Some(_), _) => rep.problems.push(format!("posting {k:?}: bad value")),
@@ -784,6 +821,25 @@ impl TextIndex {
         for k in expect.keys() {
             rep.problems.push(format!("posting {k:?} missing"));
         }
+        if let Some(t) = &s.terms {
+            let mut got = df_sums(t)?;
+            got.retain(|_, df| *df != 0);
+            if got != dfs {
+                let diff = dfs
+                    .iter()
+                    .find(|(k, v)| got.get(*k) != Some(v))
+                    .map(|(k, v)| (k.clone(), *v, got.get(k).copied()))
+                    .or_else(|| {
+                        got.iter()
+                            .find(|(k, _)| !dfs.contains_key(*k))
+                            .map(|(k, v)| (k.clone(), 0, Some(*v)))
+                    });
+                rep.problems.push(format!(
+                    "document frequencies disagree with the postings, e.g. (term key, postings, \
+                     frequency): {diff:?}"
+                ));
+            }
+        }
         let st = self.stats_of(&s.stats)?;
         if st.docs != rep.docs || st.total_len != lens {
             rep.problems.push(format!(
@@ -795,6 +851,70 @@ impl TextIndex {
     }
 }
 
+/// Call `f` with the rest of the key (after `prefix`) and the value of each
+/// item of `st` whose key starts with `prefix`, in key order, until it returns
+/// `Ok(false)` or an error (returned). The one posting scan of the crate.
+pub(crate) fn scan_prefix(
+    st: &RawStore<'_>,
+    prefix: &[u8],
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<()> {
+    let end = codec::prefix_end(prefix);
+    let mut err = None;
+    st.scan(
+        Bound::Included(prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        false,
+        |k, v| match f(&k[prefix.len()..], v) {
+            Ok(go) => go,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        },
+    )?;
+    err.map_or(Ok(()), Err)
+}
+
+/// The document frequency of (field, term): the sum of its deltas in `.terms`.
+pub(crate) fn doc_freq(terms: &RawStore<'_>, field: &str, term: &str) -> Result<i64> {
+    let mut df = 0i64;
+    scan_prefix(terms, &codec::term_prefix(field, term), |rest, v| {
+        df += decode_df(rest, v)?;
+        Ok(true)
+    })?;
+    Ok(df)
+}
+
+/// Per `field 0 term 0` prefix: the sum of its `.terms` deltas (reads them all).
+fn df_sums(t: &RawStore<'_>) -> Result<BTreeMap<Vec<u8>, i64>> {
+    let mut sums: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut err = None;
+    t.scan(Bound::Unbounded, Bound::Unbounded, false, |k, v| {
+        let Some(cut) = k.len().checked_sub(16) else {
+            err = Some(corrupt("terms", "a key shorter than its batch key"));
+            return false;
+        };
+        match decode_df(&k[cut..], v) {
+            Ok(d) => *sums.entry(k[..cut].to_vec()).or_default() += d,
+            Err(e) => err = Some(e),
+        }
+        err.is_none()
+    })?;
+    err.map_or(Ok(sums), Err)
+}
+
+/// A `.terms` entry's delta (its key's rest is the 16-byte batch key).
+fn decode_df(rest: &[u8], v: &[u8]) -> Result<i64> {
+    match (rest.len(), <[u8; 8]>::try_from(v)) {
+        (16, Ok(b)) => Ok(i64::from_be_bytes(b)),
+        _ => Err(corrupt(
+            "terms",
+            "a document frequency entry of the wrong size",
+        )),
+    }
+}
+
 fn corrupt(store: &str, detail: &str) -> SearchError {
     SearchError::Corrupt {
         store: store.into(),
@@ -802,7 +922,7 @@ fn corrupt(store: &str, detail: &str) -> SearchError {
     }
 }
 
-struct Bm25 {
+pub(crate) struct Bm25 {
     k1: f64,
     b: f64,
     n: f64,
@@ -811,11 +931,17 @@ struct Bm25 {
 
 impl Bm25 {
     /// ln(1 + (N - df + 0.5) / (df + 0.5)), as Lucene and Tantivy.
-    fn idf(&self, df: f64) -> f64 {
+    pub(crate) fn idf(&self, df: f64) -> f64 {
         (1.0 + (self.n - df + 0.5) / (df + 0.5)).ln()
     }
-    fn tfn(&self, tf: f64, len: f64) -> f64 {
+    pub(crate) fn tfn(&self, tf: f64, len: f64) -> f64 {
         tf * (self.k1 + 1.0) / (tf + self.k1 * (1.0 - self.b + self.b * len / self.avg))
+    }
+    /// The least upper bound of `tfn` over tf >= 1 and len >= tf (a field has at
+    /// least as many tokens as any term's occurrences): `tfn(tf, tf)` grows with tf
+    /// towards `(k1 + 1) / (1 + k1 * b / avg)`, and `tfn` falls as len grows.
+    pub(crate) fn max_tfn(&self) -> f64 {
+        (self.k1 + 1.0) / (1.0 + self.k1 * self.b / self.avg)
     }
 }
 
@@ -844,6 +970,10 @@ pub struct Batch<'i, 't> {
     key: [u8; 16],
     docs_delta: i64,
     lens_delta: Vec<i64>,
+    /// Per (field, term): the change of its document frequency in this batch.
+    df_delta: HashMap<(usize, String), i64>,
+    /// The (field, term)s changed since the last flush.
+    touched: Vec<(usize, String)>,
 }
 
 impl Batch<'_, '_> {
@@ -907,6 +1037,7 @@ impl Batch<'_, '_> {
                     &codec::posting_key(fname, t, &key),
                     codec::encode_posting(len, pos),
                 )?;
+                self.df(fi, t, 1);
             }
             self.lens_delta[fi] += len as i64;
             entry.fields.push((len, terms.into_keys().collect()));
@@ -926,6 +1057,7 @@ impl Batch<'_, '_> {
             let fname = &self.index.config.fields[fi].name;
             for t in terms {
                 self.s.postings.remove(&codec::posting_key(fname, t, key))?;
+                self.df(fi, t, -1);
             }
             self.lens_delta[fi] -= *len as i64;
         }
@@ -933,11 +1065,30 @@ impl Batch<'_, '_> {
         Ok(())
     }
 
+    fn df(&mut self, fi: usize, term: &str, d: i64) {
+        if self.s.terms.is_none() {
+            return;
+        }
+        let k = (fi, term.to_string());
+        *self.df_delta.entry(k.clone()).or_default() += d;
+        self.touched.push(k);
+    }
+
     fn flush(&mut self) -> Result<()> {
         self.s.stats.upsert(
             &self.key,
             codec::encode_stats(self.docs_delta, &self.lens_delta),
         )?;
+        if let Some(t) = &self.s.terms {
+            self.touched.sort_unstable();
+            self.touched.dedup();
+            for (fi, term) in self.touched.drain(..) {
+                let d = self.df_delta.get(&(fi, term.clone())).copied().unwrap_or(0);
+                let mut key = codec::term_prefix(&self.index.config.fields[fi].name, &term);
+                key.extend_from_slice(&self.key);
+                t.upsert(&key, d.to_be_bytes())?;
+            }
+        }
         Ok(())
     }
 }

@@ -21,15 +21,20 @@
 
 mod codec;
 mod error;
+mod filter;
 mod fusion;
+mod hybrid;
 mod index;
+mod maxscore;
 pub mod query;
 pub mod tokenizer;
 mod vector;
 
 pub use codec::{DocId, MAX_DOC_ID_BYTES};
 pub use error::{Result, SearchError};
+pub use filter::PayloadFilter;
 pub use fusion::reciprocal_rank_fusion;
+pub use hybrid::{hybrid_search, HybridHit, HybridOptions};
 pub use index::{
     Batch, FieldConfig, Hit, IndexConfig, IndexStats, SearchOptions, Snippet, TextIndex,
     VerifyReport, CONFIG_KEY, KEY_TYPE, MAX_PREFIX_TERMS,

@@ -34,6 +34,31 @@ pub enum Metric {
 pub struct VectorConfig {
     pub dim: usize,
     pub metric: Metric,
+    /// Keep an 8-bit code per dimension of each vector (scalar quantization,
+    /// trained by `rebuild`) and search the codes, re-ranking the best
+    /// `rerank` × k candidates by their exact vectors (unfiltered searches).
+    #[serde(default)]
+    pub quantize: bool,
+    /// Candidates re-ranked per hit wanted when quantized (0: 4).
+    #[serde(default)]
+    pub rerank: usize,
+}
+
+impl VectorConfig {
+    /// `dim` dimensions compared by `metric`, not quantized.
+    pub fn new(dim: usize, metric: Metric) -> Self {
+        VectorConfig {
+            dim,
+            metric,
+            quantize: false,
+            rerank: 0,
+        }
+    }
+    /// The same, quantized to 8 bits per dimension.
+    pub fn quantized(mut self) -> Self {
+        self.quantize = true;
+        self
+    }
 }
 
 /// A hit: the id, its score (higher is closer; for L2, minus the distance) and payload.
@@ -58,8 +83,64 @@ pub struct VectorStore {
 }
 
 type Centroids = Arc<Vec<(u32, Vec<f32>)>>;
-/// (version, centroids).
-type CachedCentroids = (Vec<u8>, Centroids);
+/// (version, centroids, quantizer).
+type CachedCentroids = (Vec<u8>, Centroids, Option<Arc<Sq8>>);
+
+/// The key in `.meta` of the scalar quantizer (per dimension: min, step; f32 LE).
+pub const SQ8_KEY: &[u8] = b"sq8";
+
+/// Per dimension: code c stands for `min + c * step`.
+#[derive(Debug)]
+struct Sq8 {
+    min: Vec<f32>,
+    step: Vec<f32>,
+}
+
+impl Sq8 {
+    fn train<'a>(dim: usize, vs: impl Iterator<Item = &'a [f32]>) -> Option<Sq8> {
+        let mut lo = vec![f32::INFINITY; dim];
+        let mut hi = vec![f32::NEG_INFINITY; dim];
+        let mut any = false;
+        for v in vs {
+            any = true;
+            for d in 0..dim {
+                lo[d] = lo[d].min(v[d]);
+                hi[d] = hi[d].max(v[d]);
+            }
+        }
+        any.then(|| Sq8 {
+            step: lo.iter().zip(&hi).map(|(l, h)| (h - l) / 255.0).collect(),
+            min: lo,
+        })
+    }
+    fn encode(&self, v: &[f32]) -> Vec<u8> {
+        v.iter()
+            .zip(self.min.iter().zip(&self.step))
+            .map(|(x, (m, s))| {
+                if *s > 0.0 {
+                    ((x - m) / s).round().clamp(0.0, 255.0) as u8
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.min.len() * 8);
+        enc_vec(&self.min, &mut out);
+        enc_vec(&self.step, &mut out);
+        out
+    }
+    fn from_bytes(b: &[u8], dim: usize) -> Result<Sq8> {
+        if b.len() != dim * 8 {
+            return Err(corrupt("quantizer of the wrong size"));
+        }
+        Ok(Sq8 {
+            min: dec_vec(&b[..dim * 4], dim)?,
+            step: dec_vec(&b[dim * 4..], dim)?,
+        })
+    }
+}
 
 /// The key in `.meta` of the centroids' version: random bytes `rebuild` writes
 /// with the centroids, so a handle may reuse centroids it decoded while the
@@ -72,6 +153,8 @@ struct VStores<'t> {
     centroids: RawStore<'t>,
     lists: RawStore<'t>,
     items: RawStore<'t>,
+    /// `L | doc` → the vector's codes (quantized stores only).
+    codes: Option<RawStore<'t>>,
 }
 
 fn sname(n: &str, part: &str) -> String {
@@ -113,10 +196,23 @@ impl VectorStore {
         if config.dim == 0 || config.dim > 65536 {
             return Err(SearchError::InvalidConfig("dim must be 1..=65536".into()));
         }
+        if config.rerank > 1024 {
+            return Err(SearchError::InvalidConfig("rerank must be 0..=1024".into()));
+        }
         let o = StoreOptions::default();
         let meta = tx.create_raw_store(&sname(name, "meta"), crate::KEY_TYPE, o.clone())?;
-        for p in ["centroids", "lists", "items"] {
+        for p in ["centroids", "items"] {
             tx.create_raw_store(&sname(name, p), crate::KEY_TYPE, o.clone())?;
+        }
+        // Vectors (4 bytes a dimension) are over the 256 bytes `Auto` keeps in
+        // the leaf: kept inline, a list's scan reads its leaves and nothing else.
+        let inline = StoreOptions {
+            values: sop::ValuePlacement::Inline,
+            ..o.clone()
+        };
+        tx.create_raw_store(&sname(name, "lists"), crate::KEY_TYPE, inline)?;
+        if config.quantize {
+            tx.create_raw_store(&sname(name, "codes"), crate::KEY_TYPE, o.clone())?;
         }
         let json =
             serde_json::to_vec(&config).map_err(|e| SearchError::InvalidConfig(e.to_string()))?;
@@ -146,12 +242,62 @@ impl VectorStore {
         &self.config
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Drop a vector store's stores (in `tx`).
+    pub fn drop_store(tx: &Transaction, name: &str) -> Result<()> {
+        for p in ["meta", "centroids", "lists", "items"] {
+            tx.drop_store(&sname(name, p))?;
+        }
+        match tx.drop_store(&sname(name, "codes")) {
+            Err(sop::Error::StoreNotFound(_)) => {}
+            r => r?,
+        }
+        Ok(())
+    }
+
+    /// How many lists (centroids) the last `rebuild` made; 0 before the first.
+    pub fn lists(&self, tx: &Transaction) -> Result<u64> {
+        Ok(self.stores(tx)?.centroids.count()?)
+    }
+
+    /// The payload stored with `id`, if it has a vector.
+    pub fn payload(
+        &self,
+        tx: &Transaction,
+        id: impl Into<DocId>,
+    ) -> Result<Option<serde_json::Value>> {
+        let key = id.into().encode()?;
+        let s = self.stores(tx)?;
+        let Some(l) = s.items.get(&key)? else {
+            return Ok(None);
+        };
+        let l = u32::from_be_bytes(l.as_ref().try_into().map_err(|_| corrupt("bad item"))?);
+        let dim = self.config.dim;
+        let got = s.lists.get_with(&list_key(l, &key), |v| {
+            v.get(dim * 4..)
+                .ok_or_else(|| corrupt("vector too short"))
+                .and_then(|p| serde_json::from_slice(p).map_err(|e| corrupt(&e.to_string())))
+        })?;
+        match got {
+            Some(p) => Ok(Some(p?)),
+            None => Err(corrupt("an item names a list entry that is missing")),
+        }
+    }
+
     fn stores<'t>(&self, tx: &'t Transaction) -> Result<VStores<'t>> {
         Ok(VStores {
             meta: tx.open_raw_store(&sname(&self.name, "meta"))?,
             centroids: tx.open_raw_store(&sname(&self.name, "centroids"))?,
             lists: tx.open_raw_store(&sname(&self.name, "lists"))?,
             items: tx.open_raw_store(&sname(&self.name, "items"))?,
+            codes: if self.config.quantize {
+                Some(tx.open_raw_store(&sname(&self.name, "codes"))?)
+            } else {
+                None
+            },
         })
     }
 
@@ -198,21 +344,26 @@ impl VectorStore {
         }
     }
 
-    /// The centroids: decoded again only when their version changed.
-    fn centroids(&self, s: &VStores<'_>) -> Result<Centroids> {
+    /// The centroids and the quantizer: decoded again only when their version changed.
+    fn centroids(&self, s: &VStores<'_>) -> Result<(Centroids, Option<Arc<Sq8>>)> {
         let version = s
             .meta
             .get(CENTROIDS_VERSION_KEY)?
             .map(|v| v.to_vec())
             .unwrap_or_default();
-        if let Some((v, c)) = &*self.cache.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some((v, c, q)) = &*self.cache.lock().unwrap_or_else(|e| e.into_inner()) {
             if *v == version {
-                return Ok(c.clone());
+                return Ok((c.clone(), q.clone()));
             }
         }
         let c = Arc::new(self.read_centroids(s)?);
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, c.clone()));
-        Ok(c)
+        let q = match (&s.codes, s.meta.get(SQ8_KEY)?) {
+            (Some(_), Some(b)) => Some(Arc::new(Sq8::from_bytes(&b, self.config.dim)?)),
+            _ => None,
+        };
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((version, c.clone(), q.clone()));
+        Ok((c, q))
     }
 
     fn read_centroids(&self, s: &VStores<'_>) -> Result<Vec<(u32, Vec<f32>)>> {
@@ -244,7 +395,11 @@ impl VectorStore {
         let key = id.into().encode()?;
         let s = self.stores(tx)?;
         let existed = self.unlink(&s, &key)?;
-        let list = nearest_l2(&self.centroids(&s)?, &v);
+        let (cents, sq8) = self.centroids(&s)?;
+        let list = nearest_l2(&cents, &v);
+        if let (Some(c), Some(q)) = (&s.codes, &sq8) {
+            c.upsert(&list_key(list, &key), q.encode(&v))?;
+        }
         let mut val = Vec::with_capacity(v.len() * 4 + 16);
         enc_vec(&v, &mut val);
         val.extend_from_slice(payload.to_string().as_bytes());
@@ -259,6 +414,9 @@ impl VectorStore {
         };
         let l = u32::from_be_bytes(old.as_ref().try_into().map_err(|_| corrupt("bad item"))?);
         s.lists.remove(&list_key(l, key))?;
+        if let Some(c) = &s.codes {
+            c.remove(&list_key(l, key))?;
+        }
         Ok(true)
     }
 
@@ -323,41 +481,201 @@ impl VectorStore {
         let q = self.prepare(query)?;
         let s = self.stores(tx)?;
         // Probe the cells nearest the query (by Euclidean distance, as assigned).
-        let mut cs: Vec<(u32, f32)> = self
-            .centroids(&s)?
-            .iter()
-            .map(|(c, v)| (*c, l2sq(v, &q)))
-            .collect();
+        let (cents, sq8) = self.centroids(&s)?;
+        let mut cs: Vec<(u32, f32)> = cents.iter().map(|(c, v)| (*c, l2sq(v, &q))).collect();
         cs.sort_by(|a, b| a.1.total_cmp(&b.1));
         let mut lists: Vec<u32> = cs.iter().take(nprobe.max(1)).map(|c| c.0).collect();
         lists.push(UNASSIGNED);
-        let mut best: Vec<(f64, Vec<u8>, serde_json::Value)> = Vec::new();
+        if let (Some(codes), Some(sq8), None) = (&s.codes, &sq8, filter) {
+            return self.search_codes(&s, codes, sq8, &q, k, &lists);
+        }
+        // (score, doc key, payload bytes): ordered by score, then doc key.
+        let mut best: Vec<(f64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(k.min(1024) + 1);
+        let before = |sc: f64, doc: &[u8], b: &(f64, Vec<u8>, Vec<u8>)| {
+            sc > b.0 || (sc == b.0 && doc < &b.1[..])
+        };
+        let dim = self.config.dim;
         let mut err = None;
         for l in lists {
-            self.scan_list(&s, l, |doc, v, payload| {
-                let sc = self.score(&v, &q);
-                if best.len() == k && best.last().is_some_and(|b| b.0 >= sc) {
-                    return;
-                }
-                let p: serde_json::Value = match serde_json::from_slice(payload) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        err = Some(corrupt(&e.to_string()));
-                        return;
+            let lo = l.to_be_bytes();
+            let hi = (l as u64 + 1).to_be_bytes();
+            let hi_b = if l == UNASSIGNED {
+                Bound::Unbounded
+            } else {
+                Bound::Excluded(&hi[4..])
+            };
+            s.lists
+                .scan(Bound::Included(&lo[..]), hi_b, false, |key, v| {
+                    if v.len() < dim * 4 || key.len() < 4 {
+                        err = Some(corrupt("vector too short"));
+                        return false;
                     }
-                };
-                if filter.is_some_and(|f| !f(&p)) {
-                    return;
-                }
-                let at = best.partition_point(|b| b.0 >= sc);
-                best.insert(at, (sc, doc.to_vec(), p));
-                best.truncate(k);
-            })?;
+                    let doc = &key[4..];
+                    let sc = self.score_bytes(&v[..dim * 4], &q);
+                    if k == 0
+                        || (best.len() == k && !best.last().is_some_and(|b| before(sc, doc, b)))
+                    {
+                        return true;
+                    }
+                    let payload = &v[dim * 4..];
+                    if let Some(f) = filter {
+                        match serde_json::from_slice(payload) {
+                            Ok(p) => {
+                                if !f(&p) {
+                                    return true;
+                                }
+                            }
+                            Err(e) => {
+                                err = Some(corrupt(&e.to_string()));
+                                return false;
+                            }
+                        }
+                    }
+                    let at = best.partition_point(|b| !before(sc, doc, b));
+                    best.insert(at, (sc, doc.to_vec(), payload.to_vec()));
+                    best.truncate(k);
+                    true
+                })?;
+            if let Some(e) = err.take() {
+                return Err(e);
+            }
+        }
+        best.into_iter()
+            .map(|(score, d, payload)| {
+                Ok(VectorHit {
+                    id: DocId::decode(&d).ok_or_else(|| corrupt("bad id"))?,
+                    score,
+                    payload: serde_json::from_slice(&payload)
+                        .map_err(|e| corrupt(&e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// `score` of a vector still in its stored bytes (f32 LE).
+    fn score_bytes(&self, b: &[u8], q: &[f32]) -> f64 {
+        let xs = b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        match self.config.metric {
+            Metric::Cosine | Metric::Dot => xs.zip(q).map(|(x, y)| (x as f64) * (*y as f64)).sum(),
+            Metric::L2 => -xs
+                .zip(q)
+                .map(|(x, y)| ((x - *y) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt(),
+        }
+    }
+
+    /// The search over 8-bit codes: the best `rerank` × k by approximate score
+    /// among `lists`, then re-ranked by their exact vectors (point reads).
+    fn search_codes(
+        &self,
+        s: &VStores<'_>,
+        codes: &RawStore<'_>,
+        sq8: &Sq8,
+        q: &[f32],
+        k: usize,
+        lists: &[u32],
+    ) -> Result<Vec<VectorHit>> {
+        let dim = self.config.dim;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let r = k
+            .saturating_mul(match self.config.rerank {
+                0 => 4,
+                n => n,
+            })
+            .max(k);
+        let r2 = r.saturating_mul(2);
+        let l2 = self.config.metric == Metric::L2;
+        // L2: q - min, compared with code * step; dot: q * step, plus q . min.
+        let qa: Vec<f32> = if l2 {
+            q.iter().zip(&sq8.min).map(|(x, m)| x - m).collect()
+        } else {
+            q.iter().zip(&sq8.step).map(|(x, s)| x * s).collect()
+        };
+        let base: f32 = if l2 {
+            0.0
+        } else {
+            q.iter().zip(&sq8.min).map(|(x, m)| x * m).sum()
+        };
+        let approx = |c: &[u8]| -> f32 {
+            if l2 {
+                -c.iter()
+                    .zip(qa.iter().zip(&sq8.step))
+                    .map(|(c, (a, s))| {
+                        let d = a - *c as f32 * s;
+                        d * d
+                    })
+                    .sum::<f32>()
+            } else {
+                base + c.iter().zip(&qa).map(|(c, a)| *c as f32 * a).sum::<f32>()
+            }
+        };
+        let mut cand: Vec<(f32, Vec<u8>)> = Vec::with_capacity(r2.min(1 << 16) + 1);
+        let mut floor = f32::NEG_INFINITY;
+        let mut err = None;
+        let mut exact: Vec<(f64, Vec<u8>, serde_json::Value)> = Vec::new();
+        for &l in lists {
+            if l == UNASSIGNED {
+                // Vectors with no codes (added while there were no centroids).
+                self.scan_list(s, l, |doc, v, p| match serde_json::from_slice(p) {
+                    Ok(p) => exact.push((self.score(&v, q), doc.to_vec(), p)),
+                    Err(e) => err = Some(corrupt(&e.to_string())),
+                })?;
+                continue;
+            }
+            let lo = l.to_be_bytes();
+            let hi = (l as u64 + 1).to_be_bytes();
+            codes.scan(
+                Bound::Included(&lo[..]),
+                Bound::Excluded(&hi[4..]),
+                false,
+                |key, c| {
+                    if c.len() != dim {
+                        err = Some(corrupt("codes of the wrong size"));
+                        return false;
+                    }
+                    let a = approx(c);
+                    if a < floor {
+                        return true;
+                    }
+                    cand.push((a, key.to_vec()));
+                    if cand.len() >= r2 {
+                        cand.select_nth_unstable_by(r - 1, |x, y| y.0.total_cmp(&x.0));
+                        cand.truncate(r);
+                        floor = cand.iter().map(|c| c.0).fold(f32::INFINITY, f32::min);
+                    }
+                    true
+                },
+            )?;
+            if let Some(e) = err.take() {
+                return Err(e);
+            }
         }
         if let Some(e) = err {
             return Err(e);
         }
-        best.into_iter()
+        cand.sort_by(|x, y| y.0.total_cmp(&x.0));
+        cand.truncate(r);
+        for (_, key) in cand {
+            let got = s
+                .lists
+                .get_with(&key, |v| -> Result<(f64, serde_json::Value)> {
+                    let vec = dec_vec(v, dim)?;
+                    let p = serde_json::from_slice(&v[dim * 4..])
+                        .map_err(|e| corrupt(&e.to_string()))?;
+                    Ok((self.score(&vec, q), p))
+                })?;
+            let (sc, p) = got.ok_or_else(|| corrupt("codes without a vector"))??;
+            exact.push((sc, key[4..].to_vec(), p));
+        }
+        exact.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        exact.truncate(k);
+        exact
+            .into_iter()
             .map(|(score, d, payload)| {
                 Ok(VectorHit {
                     id: DocId::decode(&d).ok_or_else(|| corrupt("bad id"))?,
@@ -444,6 +762,28 @@ impl VectorStore {
             let mut v = Vec::new();
             enc_vec(c, &mut v);
             s.centroids.add(&i.to_be_bytes(), v)?;
+        }
+        if let Some(codes) = &s.codes {
+            // Train the quantizer on every vector; every vector's codes change.
+            let mut old = Vec::new();
+            codes.scan(Bound::Unbounded, Bound::Unbounded, false, |k, _| {
+                old.push(k.to_vec());
+                true
+            })?;
+            for k in old {
+                codes.remove(&k)?;
+            }
+            match Sq8::train(self.config.dim, all.iter().map(|a| &a.2[..])) {
+                Some(q) => {
+                    s.meta.upsert(SQ8_KEY, q.to_bytes())?;
+                    for (_, doc, vec, _) in &all {
+                        codes.add(&list_key(nearest_l2(&cs, vec), doc), q.encode(vec))?;
+                    }
+                }
+                None => {
+                    s.meta.remove(SQ8_KEY)?;
+                }
+            }
         }
         for (l, doc, vec, payload) in all {
             let nl = nearest_l2(&cs, &vec);

@@ -41,14 +41,7 @@ fn vector_example(db: &Database) -> R<Vec<sop_search::VectorHit>> {
     use sop_search::{Metric, VectorConfig, VectorStore};
 
     let tx = db.begin(TxMode::ForWriting)?;
-    let vs = VectorStore::create(
-        &tx,
-        "emb",
-        VectorConfig {
-            dim: 3,
-            metric: Metric::Cosine,
-        },
-    )?;
+    let vs = VectorStore::create(&tx, "emb", VectorConfig::new(3, Metric::Cosine))?;
     vs.upsert(
         &tx,
         1u64,

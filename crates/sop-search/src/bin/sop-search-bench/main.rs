@@ -3,6 +3,10 @@
 //! index bytes, and the top-10 overlap with Tantivy's BM25 over the same tokens.
 //!
 //! cargo run --release -p sop-search --features bench --bin sop-search-bench -- [--queries 200] [--seed 26] [--batch 1000] [--writers 1 | --processes N] [--dir DIR]
+//!
+//! `--exhaustive` times `search_exhaustive` (every posting scored) instead of the pruned search.
+//!
+//! Vectors (`vectors.rs`): `-- --vectors N | --debian-vectors [--quantize] [--faiss PYTHON]`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,6 +21,8 @@ use tantivy::schema::{
     IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
 };
 use tantivy::{doc, Index, TantivyDocument, Term};
+
+mod vectors;
 
 struct Doc {
     name: String,
@@ -164,6 +170,10 @@ fn main() {
     let mut dir: Option<PathBuf> = None;
     let mut processes = 0usize;
     let mut vectors = 0usize;
+    let mut debian_vectors = false;
+    let mut quantize = false;
+    let mut exhaustive = false;
+    let mut faiss: Option<String> = None;
     let mut child: Option<String> = None;
     let mut db_path: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
@@ -177,6 +187,10 @@ fn main() {
             "--dir" => dir = Some(PathBuf::from(v())),
             "--processes" => processes = v().parse().unwrap(),
             "--vectors" => vectors = v().parse().unwrap(),
+            "--debian-vectors" => debian_vectors = true,
+            "--quantize" => quantize = true,
+            "--exhaustive" => exhaustive = true,
+            "--faiss" => faiss = Some(v()),
             "--child" => child = Some(v()),
             "--db" => db_path = Some(PathBuf::from(v())),
             _ => panic!("unknown argument {a}"),
@@ -206,8 +220,13 @@ fn main() {
         return;
     }
     let tmp = tempfile::tempdir_in(dir.clone().unwrap_or_else(std::env::temp_dir)).unwrap();
-    if vectors > 0 {
-        vector_bench(tmp.path(), vectors, seed);
+    if vectors > 0 || debian_vectors {
+        let set = if debian_vectors {
+            vectors::debian(&corpus(), seed)
+        } else {
+            vectors::synthetic(vectors, seed)
+        };
+        vectors::run(tmp.path(), &set, seed, quantize, faiss.as_deref());
         return;
     }
     let docs = corpus();
@@ -424,12 +443,13 @@ fn main() {
     let run_sop = |q: &[String]| -> Vec<(DocId, f64)> {
         let tx = db.begin(TxMode::NoCheck).unwrap();
         let index = TextIndex::open(&tx, "debian").unwrap();
-        index
-            .search(&tx, &q.join(" "), &top10)
-            .unwrap()
-            .into_iter()
-            .map(|h| (h.id, h.score))
-            .collect()
+        let hits = if exhaustive {
+            let parsed = index.parse(&q.join(" "), false).unwrap();
+            index.search_exhaustive(&tx, &parsed, top10.k)
+        } else {
+            index.search(&tx, &q.join(" "), &top10)
+        };
+        hits.unwrap().into_iter().map(|h| (h.id, h.score)).collect()
     };
     let run_tan = |q: &[String]| -> Vec<(u64, f32)> {
         searcher
@@ -538,107 +558,4 @@ fn main() {
         pct(&mut tt, 0.5),
         pct(&mut tt, 0.99)
     );
-}
-
-/// `--vectors N`: N synthetic 128-dimension vectors around 1,000 centers (seeded);
-/// the first tenth upserted, then `rebuild` (k-means, sqrt(N) lists), then the
-/// rest upserted (assigned as they come); 200 queries: recall@10 against brute
-/// force and queries/s for several `nprobe`.
-fn vector_bench(dir: &Path, n: usize, seed: u64) {
-    use sop_search::{Metric, VectorConfig, VectorStore};
-    const DIM: usize = 128;
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let centers: Vec<Vec<f32>> = (0..1000)
-        .map(|_| (0..DIM).map(|_| rng.f32() * 2.0 - 1.0).collect())
-        .collect();
-    let gen = |rng: &mut fastrand::Rng| -> Vec<f32> {
-        let c = &centers[rng.usize(0..centers.len())];
-        c.iter().map(|x| x + (rng.f32() - 0.5) * 0.5).collect()
-    };
-    let data: Vec<Vec<f32>> = (0..n).map(|_| gen(&mut rng)).collect();
-    let queries: Vec<Vec<f32>> = (0..200).map(|_| gen(&mut rng)).collect();
-    let db_dir = dir.join("vec");
-    let db = Database::open(
-        &db_dir,
-        DbOptions {
-            recovery_interval: None,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let tx = db.begin(TxMode::ForWriting).unwrap();
-    let vs = VectorStore::create(
-        &tx,
-        "v",
-        VectorConfig {
-            dim: DIM,
-            metric: Metric::L2,
-        },
-    )
-    .unwrap();
-    tx.commit().unwrap();
-    let put = |range: std::ops::Range<usize>| {
-        for chunk in range.collect::<Vec<_>>().chunks(2000) {
-            let tx = db.begin(TxMode::ForWriting).unwrap();
-            for &i in chunk {
-                vs.upsert(&tx, i as u64, &data[i], &serde_json::Value::Null)
-                    .unwrap();
-            }
-            tx.commit().unwrap();
-        }
-    };
-    let nlist = (n as f64).sqrt() as usize;
-    let t = Instant::now();
-    put(0..n / 10);
-    let t1 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let tx = db.begin(TxMode::ForWriting).unwrap();
-    vs.rebuild(&tx, nlist, 6, seed).unwrap();
-    tx.commit().unwrap();
-    let tr = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    put(n / 10..n);
-    let t2 = t.elapsed().as_secs_f64();
-    db.compact().unwrap();
-    println!(
-        "vectors: {n} x {DIM} (L2), {nlist} lists; first tenth upserted in {t1:.2} s, rebuild (k-means, 6 rounds) {tr:.2} s, \
-         the rest upserted in {t2:.2} s ({:.0} vectors/s); folder {} bytes after compact",
-        (n - n / 10) as f64 / t2,
-        dir_bytes(&db_dir)
-    );
-    let truth: Vec<Vec<u64>> = queries
-        .iter()
-        .map(|q| {
-            let mut d: Vec<(f32, u64)> = data
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    (
-                        v.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum(),
-                        i as u64,
-                    )
-                })
-                .collect();
-            d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            d.into_iter().take(10).map(|x| x.1).collect()
-        })
-        .collect();
-    for nprobe in [1, 2, 4, 8, 16] {
-        let tx = db.begin(TxMode::NoCheck).unwrap();
-        let t = Instant::now();
-        let mut found = 0;
-        for (q, want) in queries.iter().zip(&truth) {
-            for h in vs.search(&tx, q, 10, nprobe, None).unwrap() {
-                if let DocId::U64(id) = h.id {
-                    found += want.contains(&id) as usize;
-                }
-            }
-        }
-        let el = t.elapsed().as_secs_f64();
-        println!(
-            "nprobe {nprobe}: recall@10 {:.3}, {:.0} queries/s (one thread)",
-            found as f64 / (10 * queries.len()) as f64,
-            queries.len() as f64 / el
-        );
-    }
 }
