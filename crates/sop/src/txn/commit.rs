@@ -225,6 +225,16 @@ pub(crate) fn publish(
         if !valid(&head) {
             return Ok(Published::Stale(head));
         }
+        if let Some(l) = &db.leases {
+            // A lease older than its renewal period (a process that was
+            // stopped) is renewed first: one marked dead is fenced here.
+            if let Err(e) = l.ensure_fresh(db.proc_id, db.vfs.now()) {
+                if matches!(e, Error::Fenced) {
+                    db.poison_with(&Error::Fenced);
+                }
+                return Err(e);
+            }
+        }
         let seq = head.seq + 1;
         // An error before the commit point leaves no trace of this commit.
         db.commits.prepare(seq, w)?;

@@ -27,6 +27,9 @@
 //! garbage once its process is dead: recovery removes it (`tidy_claims`).
 
 mod client;
+mod leases;
+
+pub(crate) use leases::RowLeases;
 
 use super::checkpoints::{CheckpointStore, FolderCheckpoints};
 use super::dir::header_of;
