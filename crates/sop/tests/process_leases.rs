@@ -139,8 +139,9 @@ impl Kid {
                 .lines
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| panic!("the child never said {what}"));
-            if l.starts_with(what) {
-                return l;
+            // libtest may print "test child_entry ... " before it.
+            if let Some(at) = l.find(what) {
+                return l[at..].to_string();
             }
         }
     }

@@ -173,3 +173,20 @@ impl Leases {
 }
 
 use std::collections::HashSet;
+
+impl DbInner {
+    /// Before a commit (and again at its commit point): a lease older than
+    /// half its time (a process that was stopped, or whose heartbeat stalls)
+    /// is renewed first. If it was marked dead meanwhile, the handle is
+    /// poisoned and the commit fails with `Fenced`.
+    pub(crate) fn check_lease(&self) -> Result<()> {
+        let Some(l) = &self.leases else {
+            return Ok(());
+        };
+        l.ensure_fresh(self.proc_id, self.vfs.now()).inspect_err(|e| {
+            if matches!(e, Error::Fenced) {
+                self.poison_with(&Error::Fenced);
+            }
+        })
+    }
+}

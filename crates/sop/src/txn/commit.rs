@@ -69,6 +69,9 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         return Ok(());
     }
     db.check_poisoned()?;
+    // A process that slept past its lease learns it was fenced before it
+    // touches what recovery may have collected meanwhile.
+    db.check_lease()?;
     let deadline = db.vfs.now() + tx.max_commit_time;
     let mut contended = false;
     loop {
@@ -225,16 +228,7 @@ pub(crate) fn publish(
         if !valid(&head) {
             return Ok(Published::Stale(head));
         }
-        if let Some(l) = &db.leases {
-            // A lease older than its renewal period (a process that was
-            // stopped) is renewed first: one marked dead is fenced here.
-            if let Err(e) = l.ensure_fresh(db.proc_id, db.vfs.now()) {
-                if matches!(e, Error::Fenced) {
-                    db.poison_with(&Error::Fenced);
-                }
-                return Err(e);
-            }
-        }
+        db.check_lease()?;
         let seq = head.seq + 1;
         // An error before the commit point leaves no trace of this commit.
         db.commits.prepare(seq, w)?;
