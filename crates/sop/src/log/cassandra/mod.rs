@@ -512,10 +512,15 @@ impl CommitLog for CassandraLog {
         if self.dir.exists(&*self.vfs, seq)? {
             return self.dir.segment(&*self.vfs, seq);
         }
-        // A retired record has no file: opening it fails, and the reader is
-        // told its snapshot is too old (`DbInner::reclaimed_or`).
         match self.claimed_or_retired(seq)? {
             Some(Some((f, _))) => Ok(f),
+            // Retired, its file removed: only a snapshot older than what
+            // reclaim kept reads it (as a tombstone tells a folder's reader).
+            Some(None) if self.retired_header(seq)?.is_some() && !self.dir.exists(&*self.vfs, seq)? => {
+                Err(Error::SnapshotTooOld(format!(
+                    "commit record {seq} was reclaimed after this snapshot was taken"
+                )))
+            }
             _ => self.dir.segment(&*self.vfs, seq),
         }
     }
