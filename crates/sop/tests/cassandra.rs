@@ -276,7 +276,12 @@ fn reclaim_removes_dead_record_files_without_hard_links() {
         let mut out = Vec::new();
         for sub in std::fs::read_dir(d.join("log")).unwrap().flatten() {
             if sub.path().is_dir() {
-                out.extend(std::fs::read_dir(sub.path()).unwrap().flatten().map(|e| e.path()));
+                out.extend(
+                    std::fs::read_dir(sub.path())
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.path()),
+                );
             }
         }
         out
@@ -288,7 +293,12 @@ fn reclaim_removes_dead_record_files_without_hard_links() {
     assert_eq!(after.len(), before - r.retired, "retired files are removed");
     for p in &after {
         use std::os::unix::fs::MetadataExt;
-        assert_eq!(std::fs::metadata(p).unwrap().nlink(), 1, "a hard link: {}", p.display());
+        assert_eq!(
+            std::fs::metadata(p).unwrap().nlink(),
+            1,
+            "a hard link: {}",
+            p.display()
+        );
     }
     assert_eq!(a.reclaim().unwrap().retired, 0, "idempotent");
     let s = reader.open_store::<u64, Vec<u8>>("kv").unwrap();

@@ -222,7 +222,13 @@ fn killed_mid_transaction_is_recovered_from_another_host(desc: &str) {
     let r = db.recover().unwrap();
     assert_eq!(r, sop::RecoveryReport::default());
     let tx = db.begin(TxMode::ForReading).unwrap();
-    assert_eq!(tx.open_store::<u64, Vec<u8>>("big").unwrap().count().unwrap(), 0);
+    assert_eq!(
+        tx.open_store::<u64, Vec<u8>>("big")
+            .unwrap()
+            .count()
+            .unwrap(),
+        0
+    );
 }
 
 fn stopped_past_its_lease_is_fenced(desc: &str) {
@@ -245,7 +251,13 @@ fn stopped_past_its_lease_is_fenced(desc: &str) {
         "{said}"
     );
     let tx = db.begin(TxMode::ForReading).unwrap();
-    assert_eq!(tx.open_store::<u64, Vec<u8>>("big").unwrap().count().unwrap(), 0);
+    assert_eq!(
+        tx.open_store::<u64, Vec<u8>>("big")
+            .unwrap()
+            .count()
+            .unwrap(),
+        0
+    );
     drop(tx);
     let report = db.check().unwrap();
     assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");

@@ -183,10 +183,11 @@ impl DbInner {
         let Some(l) = &self.leases else {
             return Ok(());
         };
-        l.ensure_fresh(self.proc_id, self.vfs.now()).inspect_err(|e| {
-            if matches!(e, Error::Fenced) {
-                self.poison_with(&Error::Fenced);
-            }
-        })
+        l.ensure_fresh(self.proc_id, self.vfs.now())
+            .inspect_err(|e| {
+                if matches!(e, Error::Fenced) {
+                    self.poison_with(&Error::Fenced);
+                }
+            })
     }
 }

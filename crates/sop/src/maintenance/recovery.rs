@@ -54,7 +54,11 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     let lock_dead: Vec<u128> = life
         .dead
         .iter()
-        .filter_map(|(p, _)| p.file_name()?.to_str().and_then(Layout::parse_proc_lock_name))
+        .filter_map(|(p, _)| {
+            p.file_name()?
+                .to_str()
+                .and_then(Layout::parse_proc_lock_name)
+        })
         .collect();
     let mut fence = Vec::new();
     if db.coord.clustered() {
@@ -96,9 +100,7 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         remove_if_present(vfs, &tmp.join(name))?;
         report.removed_temp_files += 1;
     }
-    report.removed_temp_files += db
-        .commits
-        .tidy(log_head, &|p| life.gone(&prefix_of(p)))?;
+    report.removed_temp_files += db.commits.tidy(log_head, &|p| life.gone(&prefix_of(p)))?;
     let candidates: Vec<_> = blob_names
         .into_iter()
         .filter(|b| unreferenced(&b.name, &life) == Unreferenced::Garbage)

@@ -46,7 +46,13 @@ enum Put {
 impl ObjectClient {
     /// Write `rel` if its ETag is `etag` (`None`: create only; no condition
     /// at all with `any`).
-    fn put_conditional(&self, rel: &str, bytes: Bytes, etag: Option<&str>, any: bool) -> Result<Put> {
+    fn put_conditional(
+        &self,
+        rel: &str,
+        bytes: Bytes,
+        etag: Option<&str>,
+        any: bool,
+    ) -> Result<Put> {
         let (store, key) = (self.store.clone(), self.key(rel));
         let mode = match (any, etag) {
             (true, _) => PutMode::Overwrite,
@@ -107,7 +113,10 @@ impl ObjectLeases {
 impl ProcessLeases for ObjectLeases {
     fn register(&self, me: u128) -> Result<()> {
         let bytes = alive(0, fastrand::u128(..));
-        match self.client.put_conditional(&name(me), bytes.clone(), None, false)? {
+        match self
+            .client
+            .put_conditional(&name(me), bytes.clone(), None, false)?
+        {
             Put::Done(etag) => {
                 *self.mine.lock() = Some(Mine {
                     etag,

@@ -136,7 +136,12 @@ impl RowLeases {
     }
 
     /// Run a lightweight transaction: whether it applied.
-    fn lwt<V>(&self, what: &'static str, pick: fn(&Statements) -> &PreparedStatement, values: V) -> Result<bool>
+    fn lwt<V>(
+        &self,
+        what: &'static str,
+        pick: fn(&Statements) -> &PreparedStatement,
+        values: V,
+    ) -> Result<bool>
     where
         V: scylla::serialize::row::SerializeRow + Send + Sync + 'static,
     {
@@ -150,7 +155,10 @@ impl RowLeases {
             let row: Row = rows.first_row().map_err(|e| registry_err(what, e))?;
             match row.columns.first() {
                 Some(Some(CqlValue::Boolean(applied))) => Ok(*applied),
-                other => Err(registry_err(what, format!("no [applied] column (got {other:?})"))),
+                other => Err(registry_err(
+                    what,
+                    format!("no [applied] column (got {other:?})"),
+                )),
             }
         })?
     }
@@ -175,7 +183,11 @@ impl RowLeases {
 impl ProcessLeases for RowLeases {
     fn register(&self, me: u128) -> Result<()> {
         let db = self.client.db().to_string();
-        let applied = match self.lwt("registering a process lease", |s| &s.register, (db, proc_key(me))) {
+        let applied = match self.lwt(
+            "registering a process lease",
+            |s| &s.register,
+            (db, proc_key(me)),
+        ) {
             Ok(a) => a,
             // A random id: a row there can only be this very insert's.
             Err(_) => self.settle(me)? == Some((0, "alive".into())),
@@ -213,7 +225,9 @@ impl ProcessLeases for RowLeases {
             }
             Ok(Some((n, st))) if n == g && st == "alive" => Err(RenewError::Other(match sent {
                 Err(e) => e,
-                Ok(_) => Error::Registry("a lease renewal was refused, yet the row is unchanged".into()),
+                Ok(_) => {
+                    Error::Registry("a lease renewal was refused, yet the row is unchanged".into())
+                }
             })),
             Ok(_) => {
                 *mine = None;
@@ -257,10 +271,14 @@ impl ProcessLeases for RowLeases {
         let db = self.client.db().to_string();
         let sent = match token {
             Some(t) => {
-                let g: i64 = t
-                    .parse()
-                    .map_err(|_| Error::Registry(format!("a lease token {t:?} is not a generation")))?;
-                self.lwt("marking a lease dead", |s| &s.mark, (g + 1, db, proc_key(id), g))
+                let g: i64 = t.parse().map_err(|_| {
+                    Error::Registry(format!("a lease token {t:?} is not a generation"))
+                })?;
+                self.lwt(
+                    "marking a lease dead",
+                    |s| &s.mark,
+                    (g + 1, db, proc_key(id), g),
+                )
             }
             None => self.lwt("marking a lease dead", |s| &s.mark_any, (db, proc_key(id))),
         };
@@ -273,8 +291,12 @@ impl ProcessLeases for RowLeases {
 
     fn forget(&self, id: u128) -> Result<()> {
         let db = self.client.db().to_string();
-        self.lwt("forgetting a dead process's lease", |s| &s.forget, (db, proc_key(id)))
-            .map(|_| ())
+        self.lwt(
+            "forgetting a dead process's lease",
+            |s| &s.forget,
+            (db, proc_key(id)),
+        )
+        .map(|_| ())
     }
 
     fn release(&self, me: u128) {

@@ -260,7 +260,7 @@ impl CassandraLog {
                         return Ok(Some(format!(
                             "record {seq}: the Cassandra registry names {} ({} bytes), which is missing",
                             c.file, c.len
-                        )))
+                        )));
                     }
                     Err(e) => return Err(Error::io(&path, e)),
                 }
@@ -516,7 +516,9 @@ impl CommitLog for CassandraLog {
             Some(Some((f, _))) => Ok(f),
             // Retired, its file removed: only a snapshot older than what
             // reclaim kept reads it (as a tombstone tells a folder's reader).
-            Some(None) if self.retired_header(seq)?.is_some() && !self.dir.exists(&*self.vfs, seq)? => {
+            Some(None)
+                if self.retired_header(seq)?.is_some() && !self.dir.exists(&*self.vfs, seq)? =>
+            {
                 Err(Error::SnapshotTooOld(format!(
                     "commit record {seq} was reclaimed after this snapshot was taken"
                 )))

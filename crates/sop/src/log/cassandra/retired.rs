@@ -126,9 +126,8 @@ impl Retired {
                 .await
                 .map_err(|e| registry_err(&what, e))?;
             let rows = r.into_rows_result().map_err(|e| registry_err(&what, e))?;
-            let row: Option<(Vec<u8>,)> = rows
-                .maybe_first_row()
-                .map_err(|e| registry_err(&what, e))?;
+            let row: Option<(Vec<u8>,)> =
+                rows.maybe_first_row().map_err(|e| registry_err(&what, e))?;
             row.map(|(txn,)| {
                 <[u8; 16]>::try_from(txn)
                     .map(u128::from_be_bytes)
