@@ -65,6 +65,11 @@ impl DbArgs {
         }
     }
 
+    /// One try at opening (a caller riding out an outage tries again).
+    pub fn try_open(&self) -> sop::Result<Database> {
+        Database::open(&self.db, self.options())
+    }
+
     /// Open, and with `--wait-go` announce READY and wait for `go`.
     pub fn open_and_start(&self) -> Database {
         let db = self.open();
