@@ -192,6 +192,9 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
     }
     let me = Layout::proc_lock_name(db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
+    // Processes whose OS lock is held here: alive on this host, whatever
+    // their lease looks like from here (a stalled heartbeat).
+    let mut held = HashSet::new();
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
         if let Some(id) = Layout::parse_proc_dead_marker(&name) {
             // A process found dead earlier whose blobs may remain (a bucket).
@@ -216,6 +219,7 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
                     }
                 }
                 out.live.insert(name[..16].to_string());
+                held.insert(name[..16].to_string());
             }
             Some(guard) => {
                 if db.coord.clustered() {
@@ -235,5 +239,6 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
             }
         }
     }
+    out.stale.retain(|(id, _)| !held.contains(&prefix_of(*id)));
     Ok(out)
 }

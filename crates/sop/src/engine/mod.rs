@@ -485,6 +485,11 @@ impl DbInner {
             }
         };
         let full = self.full.lock().is_some();
+        if self.leases.is_some() {
+            // Renewed from now on: recovery on open and catching up may take
+            // longer than a lease, and others judge this lease meanwhile.
+            spawn_heartbeat(Arc::downgrade(self), self.opts.lease_ttl);
+        }
         if self.opts.exclusive {
             *self._open_lock.lock() = open_lock;
         } else {
@@ -513,7 +518,7 @@ impl DbInner {
         if self.commits.alone() {
             self.alone.store(true, Ordering::Release);
         }
-        if self.coord.clustered() || self.leases.is_some() {
+        if self.coord.clustered() && self.leases.is_none() {
             spawn_heartbeat(Arc::downgrade(self), self.opts.lease_ttl);
         }
         if self.coord.clustered() {
