@@ -295,3 +295,42 @@ fn on_cassandra_a_killed_process_of_another_host_is_recovered() {
 fn on_cassandra_a_stopped_process_past_its_lease_is_fenced() {
     stopped_past_its_lease_is_fenced(&keyspace());
 }
+
+/// The case the lease alone cannot catch: a process that believes its lease is
+/// fresh (its clock, the I/O seam's, held still here: as if it was paused
+/// right after its last lease check) reaches its commit point after another
+/// host marked its lease dead and collected its blob. The abort record that
+/// recovery publishes before collecting refuses that commit (`Fenced`), so no
+/// commit points at the collected blob. Fails if recovery skips the abort
+/// record.
+#[test]
+fn in_a_bucket_a_commit_past_a_lost_lease_is_refused_by_the_abort_record() {
+    let desc = bucket();
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = create(&tmp.path().join("host-b"), &desc);
+    let sim = sop_testkit::SimVfs::new();
+    sim.pause_clock();
+    let theirs = Database::open(
+        "/host-a",
+        DbOptions {
+            vfs: Some(std::sync::Arc::new(sim.clone())),
+            ..opts(&desc)
+        },
+    )
+    .unwrap();
+    let tx = theirs.begin(TxMode::ForWriting).unwrap();
+    tx.open_store::<u64, Vec<u8>>("big")
+        .unwrap()
+        .add(&3, &vec![3u8; 100_000])
+        .unwrap();
+    // Its heartbeat is due by its own (still) clock: it never renews.
+    let r = recover_until_dead(&ours);
+    assert_eq!(r.removed_blobs, 1, "{r:?}");
+    let err = tx.commit().unwrap_err();
+    assert_eq!(err.kind(), sop::ErrorKind::Fenced, "{err}");
+    let tx = ours.begin(TxMode::ForReading).unwrap();
+    assert_eq!(tx.open_store::<u64, Vec<u8>>("big").unwrap().count().unwrap(), 0);
+    drop(tx);
+    let report = ours.check().unwrap();
+    assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");
+}
