@@ -77,6 +77,11 @@ pub enum Cmd {
         /// datacenter) instead of SERIAL and QUORUM.
         #[arg(long, requires = "cassandra")]
         local_dc: bool,
+        /// Judge processes by lease rows in the keyspace instead of the folder's
+        /// OS locks: for a folder on a network volume whose locks other hosts
+        /// cannot see (NFS without working locks, a shared mount).
+        #[arg(long, requires = "cassandra")]
+        leases: bool,
         /// Keep the whole database in an S3-compatible bucket (s3://BUCKET/PREFIX):
         /// records, checkpoints and big values are objects there, and the folder
         /// keeps sop.json and this host's process files. Credentials come from the

@@ -53,7 +53,10 @@ impl DbArgs {
         loop {
             match Database::open(&self.db, self.options()) {
                 Ok(db) => return db,
-                Err(Error::Coordinator(e)) if t.elapsed() < Duration::from_secs(60) => {
+                // Redis or the registry away for a moment (restarting).
+                Err(Error::Coordinator(e) | Error::Registry(e))
+                    if t.elapsed() < Duration::from_secs(60) =>
+                {
                     let _ = e;
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -63,6 +66,11 @@ impl DbArgs {
                 }
             }
         }
+    }
+
+    /// One try at opening (a caller riding out an outage tries again).
+    pub fn try_open(&self) -> sop::Result<Database> {
+        Database::open(&self.db, self.options())
     }
 
     /// Open, and with `--wait-go` announce READY and wait for `go`.

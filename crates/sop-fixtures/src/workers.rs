@@ -5,7 +5,7 @@ use crate::common::{
 };
 use clap::{Args, Subcommand};
 use sop::test_hooks::{Coordinator, RedisCoordinator};
-use sop::{Database, StoreOptions, TxMode, ValuePlacement};
+use sop::{Database, ErrorKind, StoreOptions, TxMode, ValuePlacement};
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -180,11 +180,22 @@ pub struct BankArgs {
     /// Pause between transfers, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pause_ms: u64,
+    /// Ride out an outage of the registry (a Cassandra node killed and
+    /// started again): retry what failed before the commit point, settle an
+    /// unknown outcome with `commit_outcome` once the registry is back, and
+    /// reopen a poisoned handle.
+    #[arg(long)]
+    ride_out: bool,
+}
+
+/// The registry is away: wait a little before trying again.
+fn outage_pause() {
+    std::thread::sleep(Duration::from_millis(250));
 }
 
 fn bank(a: BankArgs) -> i32 {
     stop_on_stdin_eof();
-    let db = a.db.open_and_start();
+    let mut db = a.db.open_and_start();
     say(&format!("STARTED {}", a.incarnation));
     let mut n = 0u64;
     let mut retries = 0u64;
@@ -194,8 +205,10 @@ fn bank(a: BankArgs) -> i32 {
         let amount = fastrand::i64(1..=20);
         let mut attempt = 0;
         loop {
-            let res = (|| {
+            let attempt_of = std::cell::Cell::new((0u128, 0u64));
+            let res: sop::Result<bool> = (|| {
                 let tx = db.begin(TxMode::ForWriting)?;
+                attempt_of.set((tx.id(), tx.snapshot_seq()));
                 let acc = tx.open_store::<u32, i64>(ACCOUNTS)?;
                 let bf = acc.get(&from)?.expect("account exists");
                 if bf < amount {
@@ -219,6 +232,44 @@ fn bank(a: BankArgs) -> i32 {
                     break;
                 }
                 Ok(false) => break,
+                Err(e) if a.ride_out && e.kind() == ErrorKind::OutcomeUnknown => {
+                    // Settled once the registry answers: committed (report
+                    // it), or not (the same transfer again, its key unused).
+                    let (id, snap) = attempt_of.get();
+                    let committed = loop {
+                        match db.commit_outcome(id, snap) {
+                            Ok(c) => break c,
+                            Err(e) if e.kind() == ErrorKind::Unavailable => outage_pause(),
+                            Err(e) => {
+                                say(&format!("ERROR bank: settling {id:032x}: {e}"));
+                                return 2;
+                            }
+                        }
+                    };
+                    say(&format!("SETTLED {id:032x} committed={committed}"));
+                    if committed {
+                        say(&format!("T {} {n} {from} {to} {amount}", a.incarnation));
+                        n += 1;
+                        break;
+                    }
+                }
+                Err(e) if a.ride_out && e.kind() == ErrorKind::Unavailable => {
+                    // Nothing was published: the same transfer again.
+                    retries += 1;
+                    if stopping() {
+                        break;
+                    }
+                    outage_pause();
+                }
+                Err(e) if a.ride_out && e.kind() == ErrorKind::Poisoned => {
+                    say(&format!("REOPEN after {e}"));
+                    db = loop {
+                        match a.db.try_open() {
+                            Ok(d) => break d,
+                            Err(_) => outage_pause(),
+                        }
+                    };
+                }
                 Err(e) => match on_error("bank", &e) {
                     Next::Retry => {
                         retries += 1;
@@ -252,11 +303,14 @@ pub struct AuditArgs {
     /// Longest random pause between audits, in milliseconds.
     #[arg(long, default_value_t = 200)]
     pause_ms: u64,
+    /// Ride out an outage of the registry (as `bank --ride-out`).
+    #[arg(long)]
+    ride_out: bool,
 }
 
 fn audit(a: AuditArgs) -> i32 {
     stop_on_stdin_eof();
-    let db = a.db.open_and_start();
+    let mut db = a.db.open_and_start();
     say("STARTED audit");
     let (mut ok, mut retries) = (0u64, 0u64);
     while !stopping() {
@@ -267,7 +321,7 @@ fn audit(a: AuditArgs) -> i32 {
         } else {
             TxMode::ForReading
         };
-        let res = (|| {
+        let res: sop::Result<(i64, u32, u64)> = (|| {
             let tx = db.begin(mode)?;
             let seq = tx.snapshot_seq();
             let acc = tx.open_store::<u32, i64>(ACCOUNTS)?;
@@ -291,6 +345,19 @@ fn audit(a: AuditArgs) -> i32 {
                     ok += 1;
                     say(&format!("AUDIT OK {mode:?} seq={seq}"));
                 }
+            }
+            Err(e) if a.ride_out && e.kind() == ErrorKind::Unavailable => {
+                retries += 1;
+                outage_pause();
+            }
+            Err(e) if a.ride_out && e.kind() == ErrorKind::Poisoned => {
+                say(&format!("REOPEN after {e}"));
+                db = loop {
+                    match a.db.try_open() {
+                        Ok(d) => break d,
+                        Err(_) => outage_pause(),
+                    }
+                };
             }
             Err(e) => match on_error("audit", &e) {
                 Next::Retry => retries += 1,

@@ -149,6 +149,12 @@ pub struct CassandraRegistry {
     /// resolved by a serial read (`Error::CommitOutcomeUnknown` if that fails).
     #[serde(default = "default_cassandra_timeout_ms")]
     pub timeout_ms: u64,
+    /// Judge processes by lease rows in the keyspace (`sop_leases`, renewed
+    /// with lightweight transactions) instead of the OS locks of the folder's
+    /// `procs/`: for a folder on a network volume whose locks other hosts
+    /// cannot see. Saved at creation; every opener then judges alike.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leases: bool,
 }
 
 fn default_cassandra_timeout_ms() -> u64 {
@@ -164,6 +170,7 @@ impl CassandraRegistry {
             replication: None,
             local_dc: false,
             timeout_ms: default_cassandra_timeout_ms(),
+            leases: false,
         }
     }
 }

@@ -232,3 +232,99 @@ fn lost_replies(settled: &AtomicU64) {
         "no claim timed out: the test did not test what it is for"
     );
 }
+
+/// Reclaim on a Cassandra registry removes dead record files outright (no
+/// tombstone hard links: the shared volume needs none) and marks them in
+/// `sop_retired`; their `sop_commits` rows stay. A handle that lags behind
+/// catches up through them from a checkpoint, its stale writer never lands on
+/// a reclaimed sequence, an old snapshot gets `SnapshotTooOld`, and `check`
+/// accepts the missing files of retired records (and only those).
+#[test]
+fn reclaim_removes_dead_record_files_without_hard_links() {
+    use sop::{StoreOptions, TxMode, ValuePlacement};
+    let dir = tempfile::tempdir().unwrap();
+    let a = Database::open(dir.path(), opts(10_000)).unwrap();
+    let put = |db: &Database, i: u64| {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx
+            .open_or_create_store::<u64, Vec<u8>>(
+                "kv",
+                StoreOptions {
+                    values: ValuePlacement::Separate,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        s.upsert(&(i % 10), &vec![i as u8; 100]).unwrap();
+        tx.commit().unwrap();
+    };
+    for i in 0..10 {
+        put(&a, i);
+    }
+    let b = Database::open(dir.path(), opts(10_000)).unwrap();
+    let stale = b.begin(TxMode::ForWriting).unwrap();
+    stale
+        .open_store::<u64, Vec<u8>>("kv")
+        .unwrap()
+        .add(&10_000, &vec![9; 10])
+        .unwrap();
+    let reader = b.begin(TxMode::NoCheck).unwrap();
+    for i in 10..120 {
+        put(&a, i);
+    }
+    let records = |d: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for sub in std::fs::read_dir(d.join("log")).unwrap().flatten() {
+            if sub.path().is_dir() {
+                out.extend(
+                    std::fs::read_dir(sub.path())
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        out
+    };
+    let before = records(dir.path()).len();
+    let r = a.reclaim().unwrap();
+    assert!(r.retired > 50, "{r:?}");
+    let after = records(dir.path());
+    assert_eq!(after.len(), before - r.retired, "retired files are removed");
+    for p in &after {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(p).unwrap().nlink(),
+            1,
+            "a hard link: {}",
+            p.display()
+        );
+    }
+    assert_eq!(a.reclaim().unwrap().retired, 0, "idempotent");
+    let s = reader.open_store::<u64, Vec<u8>>("kv").unwrap();
+    for i in 0..10u64 {
+        match s.get(&i) {
+            Ok(_) | Err(Error::SnapshotTooOld(_)) => {}
+            Err(e) => panic!("old snapshot read: {e}"),
+        }
+    }
+    drop(reader);
+    match stale.commit() {
+        Ok(()) => {}
+        Err(e) => assert!(e.is_conflict(), "{e}"),
+    }
+    let c = Database::open(dir.path(), opts(10_000)).unwrap();
+    for h in [&a, &b, &c] {
+        let report = h.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(support::dump(h), support::dump(&a));
+    }
+    // A missing file of a record that was not retired is still damage.
+    let victim = records(dir.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "rec"))
+        .unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    let report = c.check().unwrap();
+    assert!(!report.is_ok(), "a lost record file passed the check");
+}

@@ -40,6 +40,7 @@ pub fn registry(
     keyspace: Option<&str>,
     replication: Option<&str>,
     local_dc: bool,
+    leases: bool,
 ) -> Result<Registry> {
     let (Some(hosts), Some(keyspace)) = (hosts, keyspace) else {
         return Ok(Registry::Folder);
@@ -59,6 +60,7 @@ pub fn registry(
         cfg.replication = Some(replication_cql(r)?);
     }
     cfg.local_dc = local_dc;
+    cfg.leases = leases;
     Ok(Registry::Cassandra(cfg))
 }
 

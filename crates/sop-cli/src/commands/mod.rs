@@ -27,6 +27,7 @@ pub fn run(cli: &Cli) -> Result<()> {
             keyspace,
             replication,
             local_dc,
+            leases,
             s3,
             endpoint,
             region,
@@ -38,6 +39,7 @@ pub fn run(cli: &Cli) -> Result<()> {
                     keyspace.as_deref(),
                     replication.as_deref(),
                     *local_dc,
+                    *leases,
                 )?,
             };
             init::init(cli, *force, redis.as_deref(), registry)

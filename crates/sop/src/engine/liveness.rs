@@ -26,8 +26,23 @@ pub(crate) fn spawn_heartbeat(weak: std::sync::Weak<DbInner>, ttl: Duration) {
                     continue;
                 }
                 last = Some(now);
-                if let Err(e) = inner.coord.lease(inner.proc_id, ttl) {
-                    tracing::warn!(error = %e, "could not renew the process lease");
+                if inner.coord.clustered() {
+                    if let Err(e) = inner.coord.lease(inner.proc_id, ttl) {
+                        tracing::warn!(error = %e, "could not renew the process lease");
+                    }
+                }
+                if let Some(l) = &inner.leases {
+                    match l.renew(inner.proc_id, now) {
+                        Ok(()) => {}
+                        Err(Error::Fenced) => {
+                            // Another process judged us dead: nothing of ours
+                            // may commit any more.
+                            tracing::error!(leases = %l.seam.place(), "this process's lease was taken: fenced");
+                            inner.poison_with(&Error::Fenced);
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "could not renew the process lease"),
+                    }
                 }
             }
         });
@@ -64,8 +79,18 @@ impl DbInner {
     /// this host's `procs/` (a database in a bucket: every host has its own
     /// folder). Then nothing is presumed of a process this host does not know.
     pub fn hosts_unseen(&self) -> bool {
-        !self.config.registry.is_folder()
-            && !matches!(self.config.registry, crate::options::Registry::Cassandra(_))
+        match &self.config.registry {
+            crate::options::Registry::Folder => false,
+            crate::options::Registry::Cassandra(c) => c.leases,
+            crate::options::Registry::S3(_) => true,
+        }
+    }
+
+    /// Whether the OS locks on `procs/` tell who is alive: not on a Cassandra
+    /// registry with leases (the folder is a network volume whose locks are
+    /// not trusted; the lease rows judge every process).
+    pub fn locks_trusted(&self) -> bool {
+        !matches!(&self.config.registry, crate::options::Registry::Cassandra(c) if c.leases)
     }
 
     /// Clustered mode: a process is presumed dead once its lease has been missing
@@ -93,6 +118,34 @@ pub(crate) struct Liveness {
     /// not found alive may be alive elsewhere, and only those found dead here
     /// are dead.
     pub hosts_unseen: bool,
+    /// The OS locks of `procs/` judged this folder's processes (and their
+    /// `tmp/` files and claim files); otherwise only leases found dead do.
+    pub locks_trusted: bool,
+    /// Leases not renewed for longer than the lease time on this process's
+    /// clock, with the token seen: recovery may mark them dead. Counted alive
+    /// until it does.
+    pub stale: Vec<(u128, String)>,
+    /// Processes whose leases were marked dead: fenced off by an abort
+    /// record before anything they left is deleted.
+    pub lease_dead: Vec<u128>,
+    /// Processes whose leases say they closed cleanly.
+    pub lease_closed: Vec<u128>,
+}
+
+impl Liveness {
+    /// Whether the writer of a file whose name starts with `prefix` (a
+    /// `tmp/` file, a claim file) is gone, so the file is garbage.
+    pub fn gone(&self, prefix: &str) -> bool {
+        !self.live.contains(prefix) && (self.locks_trusted || self.dead_prefixes.contains(prefix))
+    }
+
+    /// A process recovery has just marked dead.
+    pub fn mark_dead(&mut self, id: u128) {
+        let p = prefix_of(id);
+        self.live.remove(&p);
+        self.dead_prefixes.insert(p);
+        self.lease_dead.push(id);
+    }
 }
 
 /// The first 16 hex digits of a process id: temporary files and big-value blobs
@@ -113,9 +166,35 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
         dead: vec![],
         dead_prefixes: HashSet::new(),
         hosts_unseen: db.hosts_unseen(),
+        locks_trusted: db.locks_trusted(),
+        stale: vec![],
+        lease_dead: vec![],
+        lease_closed: vec![],
     };
+    if let Some(leases) = &db.leases {
+        let view = leases.view(db.proc_id, vfs.now())?;
+        for id in view.live {
+            out.live.insert(prefix_of(id));
+        }
+        for (id, token) in view.stale {
+            out.live.insert(prefix_of(id));
+            out.stale.push((id, token));
+        }
+        for id in view.dead.iter().chain(&view.closed) {
+            out.dead_prefixes.insert(prefix_of(*id));
+        }
+        out.lease_dead = view.dead;
+        out.lease_closed = view.closed;
+    }
+    if !out.locks_trusted {
+        out.live.insert(prefix_of(db.proc_id));
+        return Ok(out);
+    }
     let me = Layout::proc_lock_name(db.proc_id);
     out.live.insert(prefix_of(db.proc_id));
+    // Processes whose OS lock is held here: alive on this host, whatever
+    // their lease looks like from here (a stalled heartbeat).
+    let mut held = HashSet::new();
     for name in vfs.list_dir(&procs).map_err(|e| Error::io(&procs, e))? {
         if let Some(id) = Layout::parse_proc_dead_marker(&name) {
             // A process found dead earlier whose blobs may remain (a bucket).
@@ -140,6 +219,7 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
                     }
                 }
                 out.live.insert(name[..16].to_string());
+                held.insert(name[..16].to_string());
             }
             Some(guard) => {
                 if db.coord.clustered() {
@@ -151,10 +231,14 @@ pub(crate) fn liveness(db: &DbInner) -> Result<Liveness> {
                         continue;
                     }
                 }
+                // Found dead here, whatever its lease (if any) says yet:
+                // recovery marks that lease dead for the other hosts.
+                out.live.remove(&name[..16]);
                 out.dead_prefixes.insert(name[..16].to_string());
                 out.dead.push((path, guard));
             }
         }
     }
+    out.stale.retain(|(id, _)| !held.contains(&prefix_of(*id)));
     Ok(out)
 }

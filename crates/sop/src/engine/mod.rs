@@ -14,6 +14,7 @@ mod blobs;
 mod committed;
 mod config;
 mod garbage;
+pub(crate) mod leases;
 mod liveness;
 mod ownership;
 mod read;
@@ -75,6 +76,9 @@ pub(crate) struct DbInner {
     pub commit_lock: Mutex<()>,
     pub cache: NodeCache,
     pub coord: Box<dyn Coordinator>,
+    /// Process leases where OS locks cannot tell who is alive (a bucket; a
+    /// Cassandra registry with `leases`): `leases.rs`.
+    pub leases: Option<leases::Leases>,
     pub proc_id: u128,
     /// This process's lock on `procs/<id>.lock` (liveness); given up when the
     /// last user goes (`give_up_folder`).
@@ -143,6 +147,33 @@ fn cassandra_log(
     })
 }
 
+/// A database in an object store: its commit log, blob store and leases.
+type ObjectParts = (
+    Arc<dyn CommitLog>,
+    Arc<dyn BlobStore>,
+    Box<dyn leases::ProcessLeases>,
+);
+
+/// The lease rows of a database whose registry is on Cassandra.
+#[cfg(feature = "cassandra")]
+fn cassandra_leases(
+    cfg: &crate::options::CassandraRegistry,
+    id: &str,
+) -> Result<Box<dyn leases::ProcessLeases>> {
+    Ok(Box::new(crate::log::RowLeases::open(cfg, id)?))
+}
+
+#[cfg(not(feature = "cassandra"))]
+fn cassandra_leases(
+    _: &crate::options::CassandraRegistry,
+    _: &str,
+) -> Result<Box<dyn leases::ProcessLeases>> {
+    Err(Error::FeatureDisabled {
+        feature: "cassandra",
+        needed_for: "a database whose registry is on Cassandra",
+    })
+}
+
 /// The commit log and the blob store of a database in an object store. The
 /// bucket keeps the database's `sop.json` too: the first opener puts its own
 /// there, and every opener takes the database's identity from it (the folders
@@ -153,7 +184,7 @@ fn object_store_log(
     config: &mut DbConfig,
     vfs: Arc<dyn Vfs>,
     health: Arc<Health>,
-) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+) -> Result<ObjectParts> {
     let client = crate::objects::ObjectClient::connect(cfg)?;
     // Read first: an opener with read-only credentials (a reader serving a
     // database built elsewhere) writes nothing when the bucket has it.
@@ -175,9 +206,11 @@ fn object_store_log(
         config.id = theirs.id;
     }
     let objects = Arc::new(crate::blob_store::ObjectBlobs::new(client.clone()));
+    let leases = Box::new(crate::objects::ObjectLeases::new(client.clone()));
     Ok((
         Arc::new(crate::log::ObjectLog::new(client, vfs, health)),
         objects,
+        leases,
     ))
 }
 
@@ -187,7 +220,7 @@ fn object_store_log(
     _: &mut DbConfig,
     _: Arc<dyn Vfs>,
     _: Arc<Health>,
-) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+) -> Result<ObjectParts> {
     Err(Error::FeatureDisabled {
         feature: "s3",
         needed_for: "a database in an object store",
@@ -263,7 +296,15 @@ impl DbInner {
                 _ => false,
             };
             if same {
-                config.registry = want.clone();
+                let mut want = want.clone();
+                // Whether processes are judged by leases is the database's
+                // choice (saved at creation): every opener must judge alike.
+                if let (Registry::Cassandra(w), Registry::Cassandra(saved)) =
+                    (&mut want, &config.registry)
+                {
+                    w.leases = saved.leases;
+                }
+                config.registry = want;
             } else {
                 return Err(Error::InvalidOption(format!(
                     "the database at {} keeps its registry in {:?}, not {:?}",
@@ -340,8 +381,10 @@ impl DbInner {
             layout.clone(),
             health.clone(),
         ));
-        let commits: Arc<dyn CommitLog> = if let Some((log, objects)) = objects {
+        let mut leases = None;
+        let commits: Arc<dyn CommitLog> = if let Some((log, objects, l)) = objects {
             blobs = objects;
+            leases = Some(l);
             log
         } else if let Registry::Cassandra(cfg) = &config.registry {
             cassandra_log(
@@ -372,7 +415,18 @@ impl DbInner {
                 &layout,
             ))
         };
+        let leases = match &config.registry {
+            _ if ro => None,
+            Registry::Cassandra(cfg) if cfg.leases => Some(cassandra_leases(cfg, &config.id)?),
+            _ => leases,
+        }
+        .map(|seam| leases::Leases::new(seam, opts.lease_ttl));
+        if let Some(l) = &leases {
+            // Before this process writes anything another process may judge.
+            l.register(proc_id, vfs.now())?;
+        }
         let inner = DbInner {
+            leases,
             log,
             blobs,
             commits,
@@ -431,6 +485,11 @@ impl DbInner {
             }
         };
         let full = self.full.lock().is_some();
+        if self.leases.is_some() {
+            // Renewed from now on: recovery on open and catching up may take
+            // longer than a lease, and others judge this lease meanwhile.
+            spawn_heartbeat(Arc::downgrade(self), self.opts.lease_ttl);
+        }
         if self.opts.exclusive {
             *self._open_lock.lock() = open_lock;
         } else {
@@ -459,8 +518,10 @@ impl DbInner {
         if self.commits.alone() {
             self.alone.store(true, Ordering::Release);
         }
-        if self.coord.clustered() {
+        if self.coord.clustered() && self.leases.is_none() {
             spawn_heartbeat(Arc::downgrade(self), self.opts.lease_ttl);
+        }
+        if self.coord.clustered() {
             self.coord.publish_head(head);
         }
         Ok(true)
@@ -532,6 +593,9 @@ impl DbInner {
         }
         *self._open_lock.lock() = None;
         self.coord.release_lease(self.proc_id);
+        if let Some(l) = &self.leases {
+            l.seam.release(self.proc_id);
+        }
         if let Some(lock) = self.proc_lock.lock().take() {
             let file = self.layout.proc_lock(self.proc_id);
             // Removed while still locked, so no recovery takes it for a dead one's.

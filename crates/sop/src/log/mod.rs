@@ -38,7 +38,7 @@ mod shared;
 pub(crate) mod sync_mark;
 
 #[cfg(feature = "cassandra")]
-pub(crate) use cassandra::CassandraLog;
+pub(crate) use cassandra::{CassandraLog, RowLeases};
 pub use dir::{LogDir, Packed};
 pub(crate) use exclusive::JournalLog;
 #[cfg(all(feature = "s3", feature = "test-hooks"))]

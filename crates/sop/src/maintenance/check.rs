@@ -207,7 +207,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
     }
     let tmp = db.layout.tmp();
     for name in db.vfs.list_dir(&tmp).map_err(|e| Error::io(&tmp, e))? {
-        if !(name.len() >= 16 && life.live.contains(&name[..16])) {
+        if name.len() < 16 || life.gone(&name[..16]) {
             // Never linked into the log, so never part of the database.
             report.garbage.push(format!(
                 "temporary file of a crashed process {}",

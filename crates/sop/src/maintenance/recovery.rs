@@ -49,35 +49,58 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
     // The log's leftovers (claim files) are judged up to a head read before the
     // liveness check: a process that starts later claims only beyond it.
     let log_head = db.catch_up()?.seq;
-    let life = liveness(db)?;
+    let mut life = liveness(db)?;
     report.dead_processes = life.dead.len();
-    if db.coord.clustered() && !life.dead.is_empty() {
+    let lock_dead: Vec<u128> = life
+        .dead
+        .iter()
+        .filter_map(|(p, _)| {
+            p.file_name()?
+                .to_str()
+                .and_then(Layout::parse_proc_lock_name)
+        })
+        .collect();
+    let mut fence = Vec::new();
+    if db.coord.clustered() {
+        fence.extend(&lock_dead);
+    }
+    if let Some(leases) = &db.leases {
+        // A lease this host saw unchanged for the lease time is marked dead,
+        // conditionally on what was seen (a renewal racing this wins or
+        // loses as a whole); one whose OS lock is free here is dead for sure.
+        for (id, token) in std::mem::take(&mut life.stale) {
+            if leases.seam.mark_dead(id, Some(&token))? {
+                tracing::info!(process = %format!("{id:032x}"), leases = %leases.seam.place(), "lease not renewed in time: marked dead");
+                report.dead_processes += 1;
+                life.mark_dead(id);
+            }
+        }
+        for id in &lock_dead {
+            leases.seam.mark_dead(*id, None)?;
+        }
+        // Every process whose lease is dead is fenced off (once): a recoverer
+        // that marked it and then crashed left that to the next one.
+        fence.extend(&life.lease_dead);
+    }
+    if !fence.is_empty() {
+        let aborted = &db.catch_up()?.aborted;
+        fence.retain(|id| !aborted.contains(id));
+        fence.sort_unstable();
+        fence.dedup();
+    }
+    if !fence.is_empty() {
         // Fence the dead off first: after this record, nothing of theirs can
         // commit, so what they left can be deleted safely.
-        let ids: Vec<u128> = life
-            .dead
-            .iter()
-            .filter_map(|(p, _)| {
-                p.file_name()?
-                    .to_str()?
-                    .trim_end_matches(".lock")
-                    .parse::<String>()
-                    .ok()
-            })
-            .filter_map(|h| u128::from_str_radix(&h, 16).ok())
-            .collect();
-        super::fencing::append_aborts(db, &ids)?;
+        super::fencing::append_aborts(db, &fence)?;
     }
     // `sop.json` temps a crash left (their writers hold open.lock).
     report.removed_temp_files += db.remove_abandoned_config_temps()?;
-    let dead = |name: &str| name.len() >= 16 && !life.live.contains(&name[..16]);
+    let dead = |name: &str| name.len() >= 16 && life.gone(&name[..16]);
     for name in tmp_names.iter().filter(|n| dead(n)) {
         remove_if_present(vfs, &tmp.join(name))?;
         report.removed_temp_files += 1;
     }
-    report.removed_temp_files += db
-        .commits
-        .tidy(log_head, &|p| !life.live.contains(&prefix_of(p)))?;
+    report.removed_temp_files += db.commits.tidy(log_head, &|p| life.gone(&prefix_of(p)))?;
     let candidates: Vec<_> = blob_names
         .into_iter()
         .filter(|b| unreferenced(&b.name, &life) == Unreferenced::Garbage)
@@ -121,6 +144,22 @@ pub(crate) fn recover(db: &DbInner) -> Result<RecoveryReport> {
         for path in db.past_grace(garbage) {
             db.blobs.remove(&path)?;
             report.removed_blobs += 1;
+        }
+    }
+    // Leases of dead processes none of whose blobs was listed at the start
+    // (nothing of theirs can appear later) are done with; so is the lock file
+    // a process judged by its lease left in `procs/`.
+    if let (Some(leases), false) = (&db.leases, busy) {
+        for id in life.lease_dead.iter().chain(&life.lease_closed) {
+            if !blob_prefixes.contains(&prefix_of(*id)) {
+                leases.seam.forget(*id)?;
+            }
+            if !life.locks_trusted {
+                let lock = db.layout.proc_lock(*id);
+                if let Ok(Some(_g)) = vfs.try_lock(&lock) {
+                    remove_if_present(vfs, &lock)?;
+                }
+            }
         }
     }
     // Markers of dead processes none of whose blobs was listed at the start

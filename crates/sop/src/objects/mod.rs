@@ -15,6 +15,10 @@
 //! connections by the client, within a bound (`S3Bucket::timeout_ms`); what
 //! still fails comes back as `Error::Registry` (kind `Unavailable`).
 
+mod leases;
+
+pub(crate) use leases::ObjectLeases;
+
 use crate::error::{Error, Result};
 use crate::options::S3Bucket;
 use bytes::Bytes;

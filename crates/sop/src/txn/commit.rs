@@ -69,6 +69,9 @@ fn commit_inner(tx: &Transaction, db: &DbInner) -> Result<()> {
         return Ok(());
     }
     db.check_poisoned()?;
+    // A process that slept past its lease learns it was fenced before it
+    // touches what recovery may have collected meanwhile.
+    db.check_lease()?;
     let deadline = db.vfs.now() + tx.max_commit_time;
     let mut contended = false;
     loop {
@@ -225,6 +228,7 @@ pub(crate) fn publish(
         if !valid(&head) {
             return Ok(Published::Stale(head));
         }
+        db.check_lease()?;
         let seq = head.seq + 1;
         // An error before the commit point leaves no trace of this commit.
         db.commits.prepare(seq, w)?;

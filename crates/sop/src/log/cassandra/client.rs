@@ -49,6 +49,7 @@ struct Shared {
     get_serial: PreparedStatement,
     range: PreparedStatement,
     timeout: Duration,
+    local_dc: bool,
 }
 
 /// Sessions alive in this process, by their settings.
@@ -60,7 +61,7 @@ pub(crate) struct Client {
     db: String,
 }
 
-fn registry_err(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn registry_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Registry(format!("{what}: {e}"))
 }
 
@@ -197,7 +198,31 @@ impl Shared {
             get_serial,
             range,
             timeout,
+            local_dc: cfg.local_dc,
         })
+    }
+}
+
+/// What the lease table (`leases.rs`) shares of a client.
+impl Client {
+    /// The session, the request timeout, and whether claims are LOCAL_SERIAL.
+    pub(super) fn session(&self) -> (Arc<Session>, Duration, bool) {
+        let sh = &*self.shared;
+        (sh.session.clone(), sh.timeout, sh.local_dc)
+    }
+
+    /// The database's id (the tables' `db` column).
+    pub(super) fn db(&self) -> &str {
+        &self.db
+    }
+
+    /// Run `f` on the client's runtime, waiting at most `limit`.
+    pub(super) fn run_on<T: Send + 'static>(
+        &self,
+        limit: Duration,
+        f: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        run(&self.shared.rt, limit, f)
     }
 }
 

@@ -27,6 +27,10 @@
 //! garbage once its process is dead: recovery removes it (`tidy_claims`).
 
 mod client;
+mod leases;
+mod retired;
+
+pub(crate) use leases::RowLeases;
 
 use super::checkpoints::{CheckpointStore, FolderCheckpoints};
 use super::dir::header_of;
@@ -59,10 +63,11 @@ pub(crate) struct CassandraLog {
     vfs: Arc<dyn Vfs>,
     dir: Arc<LogDir>,
     layout: Layout,
-    tmp: Arc<TmpNames>,
     checkpoints: FolderCheckpoints,
     health: Arc<Health>,
     client: Client,
+    /// Records reclaimed (`retired.rs`).
+    retired: retired::Retired,
     /// Records being claimed, by their temporary file's path.
     moving: Mutex<HashMap<PathBuf, Moving>>,
     /// This process's published records still under their claim names.
@@ -87,11 +92,11 @@ impl CassandraLog {
     ) -> Result<CassandraLog> {
         let client = Client::connect(cfg, db_id)?;
         Ok(CassandraLog {
+            retired: retired::Retired::new(&cfg.keyspace),
             checkpoints: FolderCheckpoints::new(vfs.clone(), layout.clone(), tmp.clone()),
             vfs,
             dir,
             layout: layout.clone(),
-            tmp,
             health,
             client,
             moving: Mutex::new(HashMap::new()),
@@ -184,6 +189,29 @@ impl CassandraLog {
         }
     }
 
+    /// What the registry says of `seq` when its record file is missing: as
+    /// `claimed_file`, except that a record retired without a tombstone file
+    /// (`retire`) is `Ok(Some(None))` with no file, read as retired by
+    /// `read_header` (`retired_header`).
+    fn claimed_or_retired(&self, seq: u64) -> Result<Option<Option<Opened>>> {
+        match self.claimed_file(seq) {
+            Err(e @ Error::Corrupt { .. }) => match self.retired.get(&self.client, seq)? {
+                Some(_) => Ok(Some(None)),
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// The header of a record retired without a tombstone file, if `seq` is one.
+    fn retired_header(&self, seq: u64) -> Result<Option<Record>> {
+        Ok(self.retired.get(&self.client, seq)?.map(|txn| Record {
+            txn,
+            retired: true,
+            ..Default::default()
+        }))
+    }
+
     /// The outcome of a claim of `seq` whose reply was lost. Only a row settles
     /// it (rows are never removed): the row names our file, or another. While
     /// there is none, the lost request may still be queued in the cluster and
@@ -226,10 +254,13 @@ impl CassandraLog {
                 match self.vfs.open(&path) {
                     Ok(f) => (f, path),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if self.retired.get(&self.client, seq)? == Some(c.txn) {
+                            return Ok(None); // retired: its row outlives its file
+                        }
                         return Ok(Some(format!(
                             "record {seq}: the Cassandra registry names {} ({} bytes), which is missing",
                             c.file, c.len
-                        )))
+                        )));
                     }
                     Err(e) => return Err(Error::io(&path, e)),
                 }
@@ -464,9 +495,12 @@ impl CommitLog for CassandraLog {
         if let Some(rec) = self.dir.read_header(&*self.vfs, seq)? {
             return Ok(Some(rec));
         }
-        match self.claimed_file(seq)? {
+        match self.claimed_or_retired(seq)? {
             None => Ok(None),
-            Some(None) => self.dir.read_header(&*self.vfs, seq),
+            Some(None) => match self.dir.read_header(&*self.vfs, seq)? {
+                Some(rec) => Ok(Some(rec)),
+                None => self.retired_header(seq),
+            },
             Some(Some((f, path))) => {
                 let len = f.len().map_err(Self::io(&path))?;
                 Ok(Some(header_of(&*f, len, &path)?.0))
@@ -478,14 +512,64 @@ impl CommitLog for CassandraLog {
         if self.dir.exists(&*self.vfs, seq)? {
             return self.dir.segment(&*self.vfs, seq);
         }
-        match self.claimed_file(seq)? {
+        match self.claimed_or_retired(seq)? {
             Some(Some((f, _))) => Ok(f),
+            // Retired, its file removed: only a snapshot older than what
+            // reclaim kept reads it (as a tombstone tells a folder's reader).
+            Some(None)
+                if self.retired_header(seq)?.is_some() && !self.dir.exists(&*self.vfs, seq)? =>
+            {
+                Err(Error::SnapshotTooOld(format!(
+                    "commit record {seq} was reclaimed after this snapshot was taken"
+                )))
+            }
             _ => self.dir.segment(&*self.vfs, seq),
         }
     }
 
     fn retire(&self, up_to: u64, live: &HashSet<u64>) -> Result<(usize, u64)> {
-        self.dir.retire_dead(&*self.vfs, &self.tmp, up_to, live)
+        // Dead records with their transactions (tombstones of an older
+        // reclaim, which hard-linked them, are skipped).
+        let mut dead: Vec<(u64, u128, u64)> = Vec::new();
+        for seq in self
+            .dir
+            .list(&*self.vfs)?
+            .into_iter()
+            .filter(|s| *s <= up_to && !live.contains(s) && !self.dir.is_packed(*s))
+        {
+            let Some((false, len)) = self.dir.peek(&*self.vfs, seq)? else {
+                continue;
+            };
+            let Some(rec) = self.dir.read_header(&*self.vfs, seq)? else {
+                continue;
+            };
+            dead.push((seq, rec.txn, len));
+        }
+        let (mut retired, mut bytes) = (0, 0);
+        for batch in dead.chunks(256) {
+            // Marked on a quorum before any file goes: a reader that then
+            // misses the file learns it was retired, never that it is lost.
+            let marks: Vec<(u64, u128)> = batch.iter().map(|(s, t, _)| (*s, *t)).collect();
+            self.retired.mark(&self.client, &marks)?;
+            let mut dirs = std::collections::BTreeSet::new();
+            for (seq, _, len) in batch {
+                let path = self.dir.path(*seq);
+                match self.vfs.remove_file(&path) {
+                    Ok(()) => {
+                        retired += 1;
+                        bytes += len;
+                        dirs.insert(self.dir.subdir(*seq));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&path, e)),
+                }
+            }
+            for d in dirs {
+                self.vfs.sync_dir(&d).map_err(Self::io(&d))?;
+            }
+        }
+        self.dir.forget_open_records();
+        Ok((retired, bytes))
     }
 
     fn list_from(&self, after: u64) -> Result<Vec<u64>> {
