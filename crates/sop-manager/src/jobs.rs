@@ -1,9 +1,15 @@
 //! Maintenance jobs (admin): stats, check, recover, reclaim, compact, run on a
 //! blocking thread; the page polls `GET /api/jobs/{id}` for their state.
 //!
-//! The engine reports no progress inside one maintenance call, so a job's
-//! progress is its state (`running` with the seconds so far, then `done` or
-//! `failed` with the engine's report).
+//! `check` and `compact` report progress through the engine's
+//! [`sop::Progress`] (items verified of all items; planned moves done of those
+//! planned so far); `stats`, `recover` and `reclaim` are short and report
+//! only their state. A job is `running` (with its seconds so far and its
+//! progress), then `done` or `failed` with the engine's report.
+//!
+//! Jobs live in the process that runs them: `GET /api/jobs/{id}` must reach
+//! the server that started the job (the page does: it polls the server it
+//! asked). The engine work itself is safe from any number of processes.
 
 use crate::error::{ApiError, ApiResult};
 use parking_lot::Mutex;
@@ -19,6 +25,7 @@ struct Job {
     finished: Option<Instant>,
     state: &'static str,
     result: Value,
+    progress: Arc<sop::Progress>,
 }
 
 #[derive(Default)]
@@ -39,6 +46,7 @@ impl Jobs {
                 KINDS.join(", ")
             )));
         }
+        let progress = Arc::new(sop::Progress::new());
         let id = {
             let mut n = self.next.lock();
             *n += 1;
@@ -53,6 +61,7 @@ impl Jobs {
                 finished: None,
                 state: "running",
                 result: Value::Null,
+                progress: progress.clone(),
             },
         );
         let jobs = self.jobs.clone();
@@ -62,12 +71,15 @@ impl Jobs {
                 Ok(match kind.as_str() {
                     "stats" => serde_json::to_value(db.stats()?).unwrap_or_default(),
                     "check" => {
-                        let r = db.check()?;
+                        let r = db.check_with_progress(&progress)?;
                         json!({"ok": r.is_ok(), "report": format!("{r:?}")})
                     }
                     "recover" => json!({"report": format!("{:?}", db.recover()?)}),
                     "reclaim" => json!({"report": format!("{:?}", db.reclaim()?)}),
-                    _ => json!({"report": format!("{:?}", db.compact()?)}),
+                    _ => {
+                        let o = sop::CompactOptions::default();
+                        json!({"report": format!("{:?}", db.compact_with_progress(&o, &progress)?)})
+                    }
                 })
             })();
             if let Some(j) = jobs.lock().get_mut(&id) {
@@ -94,9 +106,25 @@ impl Jobs {
             .get(&id)
             .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
         let secs = j.finished.unwrap_or_else(Instant::now) - j.started;
+        let unit = match j.kind.as_str() {
+            "check" => Some("items"),
+            "compact" => Some("moves"),
+            _ => None,
+        };
+        let progress = unit.map(|u| {
+            let (done, total) = (j.progress.done(), j.progress.total());
+            let fraction = if j.state != "running" {
+                1.0
+            } else if total > 0 {
+                (done as f64 / total as f64).min(1.0)
+            } else {
+                0.0
+            };
+            json!({"done": done, "total": total, "unit": u, "fraction": fraction})
+        });
         Ok(
             json!({"id": id, "kind": j.kind, "db": j.db, "state": j.state,
-                  "seconds": secs.as_secs_f64(), "result": j.result}),
+                  "seconds": secs.as_secs_f64(), "progress": progress, "result": j.result}),
         )
     }
 }

@@ -74,6 +74,8 @@ pub(crate) struct DbInner {
     /// Serializes this process's publish attempts (threads take turns at the log head).
     pub commit_lock: Mutex<()>,
     pub cache: NodeCache,
+    /// Commits, conflicts, merges, cache hits (`Database::counters`).
+    pub counters: crate::counters::Counters,
     pub coord: Box<dyn Coordinator>,
     pub proc_id: u128,
     /// This process's lock on `procs/<id>.lock` (liveness); given up when the
@@ -377,6 +379,7 @@ impl DbInner {
             blobs,
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
+            counters: Default::default(),
             path,
             layout,
             vfs,
