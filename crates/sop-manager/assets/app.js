@@ -490,6 +490,7 @@ async function bytesView(main, db, store, info) {
   const openEditor = async (it) => {
     const isNew = !it;
     const enc8 = el("select", { id: "edit-encoding", "aria-label": "Edit as" }, [["utf8", "UTF-8 text"], ["hex", "hex"]].map(([v, t]) => el("option", { value: v, text: t })));
+    enc8.value = mode.value;
     const keyText = el("textarea", { id: "edit-key", "aria-label": "Key", rows: 2 });
     const valueText = el("textarea", { id: "edit-value", "aria-label": "Value", rows: 8 });
     const msg = el("p", { class: "error", role: "alert", id: "edit-error" });

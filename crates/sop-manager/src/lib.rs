@@ -6,7 +6,9 @@
 //! is synchronous.
 //!
 //! Safety, in short (docs/ARCHITECTURE.md has the long form): no default
-//! secret (tokens are random and live in this process's session table), every
+//! secret (tokens are random; their hashes live in the session table: this
+//! process's memory, or a Clustered database's Redis, shared by every server
+//! on it), every
 //! endpoint checks the caller's role, the page's cookie is `HttpOnly;
 //! SameSite=Strict` and state-changing page requests carry a CSRF token, failed
 //! logins are slowed down per user and per address, every write goes to the
