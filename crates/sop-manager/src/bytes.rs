@@ -1,7 +1,7 @@
 //! Items of any store at the byte level: `/api/databases/{db}/stores/{store}/bytes`.
 //!
-//! Every store can be read here (a JSON store shows its encoded keys and
-//! value text; a typed store its encoded keys and values). Byte stores (key
+//! Every store can be read here (a JSON store shows its stored bytes; a
+//! typed store its encoded keys and values). Byte stores (key
 //! type `raw-bytes`, what `sop store create --bytes` and `kind: "bytes"`
 //! make) can also be written: keys and values travel in an explicit encoding
 //! (`encoding=base64` by default, `hex` or `utf8`). JSON stores are written

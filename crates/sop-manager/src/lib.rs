@@ -33,7 +33,6 @@ pub use error::{ApiError, ApiResult};
 pub use serve::{check_listen, serve, ListenPolicy, ServeOptions};
 
 use crate::auth::{Auth, Caller, Via};
-use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};

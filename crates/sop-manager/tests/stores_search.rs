@@ -146,12 +146,15 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
         writer.get("/api/databases/main/stores/nope/bytes").await.status,
         404
     );
-    // A JSON store reads at the byte level (its encoded keys and value text).
+    // A JSON store reads at the byte level (its encoded keys and stored values).
     admin.put(ITEMS, json!({"key": {"id": "a"}, "value": {"n": 1}})).await;
     let j = writer
         .get("/api/databases/main/stores/people/bytes?encoding=utf8")
         .await;
-    assert_eq!(j.body["items"][0]["value"], json!("{\"n\":1}"), "{j:?}");
+    assert!(
+        j.body["items"][0]["value"].as_str().unwrap().ends_with("{\"n\":1}"),
+        "{j:?}"
+    );
     assert_eq!(j.body["writable"], json!(false));
     // Delete, with and without If-Match; the audit log names each write.
     let g = writer.get(&format!("{BYTES}?key=k3&encoding=utf8")).await;
