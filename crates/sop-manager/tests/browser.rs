@@ -409,7 +409,7 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
     shot(b, "09b-byte-store").await;
     let g = api.get(&format!("{bytes}?key=new&encoding=utf8")).await;
     assert_eq!(g.body["value"], json!(null), "c0ffee is not UTF-8");
-    let g = api.get(&format!("{bytes}?key=new&encoding=hex")).await;
+    let g = api.get(&format!("{bytes}?key=6e6577&encoding=hex")).await;
     assert_eq!(g.body["value"], json!("c0ffee"));
     // A check job shows its progress, to 100%.
     b.goto(&format!("{url}/#/db/main")).await.unwrap();
