@@ -442,6 +442,8 @@ function showBytes(b, mode) {
 }
 async function bytesView(main, db, store, info) {
   const writable = info.kind === "bytes" && can("writer");
+  const kindNote = info.kind === "bytes" ? "byte store: keys in byte order" : `typed store (key type ${info.key_type}): shown as bytes, read-only here`;
+  const summaryNode = el("p", { class: "muted", id: "store-summary", text: `${info.items} items · ${kindNote}` });
   const st = { after: null, back: [], pageNo: 1 };
   const err = el("p", { class: "error", role: "alert", id: "store-error" });
   const mode = el("select", { id: "b-mode", "aria-label": "Show bytes as" }, [["utf8", "UTF-8 (hex if not text)"], ["hex", "hex"]].map(([v, t]) => el("option", { value: v, text: t })));
@@ -461,6 +463,7 @@ async function bytesView(main, db, store, info) {
     if (st.after) q.set("after", st.after);
     try {
       const p = (await api("GET", `${storeUrl(db, store)}/bytes?${q}`)).data;
+      api("GET", storeUrl(db, store)).then(({ data }) => { summaryNode.textContent = `${data.items} items · ${kindNote}`; }).catch(() => {});
       tbody.replaceChildren(...p.items.map(row));
       if (!p.items.length) tbody.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No items here." })));
       st.next = p.next; next.disabled = !p.next; prev.disabled = !st.back.length;
@@ -545,8 +548,7 @@ async function bytesView(main, db, store, info) {
   prev.addEventListener("click", () => { if (!st.back.length) return; st.after = st.back.pop(); st.pageNo--; load(); });
   const tools = el("div", { class: "toolbar" });
   if (writable) tools.append(el("button", { type: "button", id: "add-item", text: "Add item", onclick: () => openEditor(null) }));
-  const kindNote = info.kind === "bytes" ? "byte store: keys in byte order" : `typed store (key type ${info.key_type}): shown as bytes, read-only here`;
-  const sections = [el("h1", { text: `Store ${store}` }), el("p", { class: "muted", id: "store-summary", text: `${info.items} items · ${kindNote}` }),
+  const sections = [el("h1", { text: `Store ${store}` }), summaryNode,
     toolbar, tools, err, editor,
     el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["key", "value", "bytes", ""].map((t) => el("th", { text: t })))), tbody)),
     el("div", { class: "pager" }, prev, next, pageInfo)];
