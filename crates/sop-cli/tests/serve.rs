@@ -406,7 +406,15 @@ fn two_servers_share_one_clustered_database() {
     );
     assert_eq!(st, 401);
     assert_eq!(
-        http(&b.addr, "POST", "/api/auth/logout", Some(&access2), None, &[]).0,
+        http(
+            &b.addr,
+            "POST",
+            "/api/auth/logout",
+            Some(&access2),
+            None,
+            &[]
+        )
+        .0,
         204
     );
     for s in [&a, &b] {

@@ -221,7 +221,11 @@ async fn create_store(
     let bytes = match v.get("kind").map(|k| k.as_str()) {
         None | Some(Some("json")) => false,
         Some(Some("bytes")) => true,
-        _ => return Err(ApiError::bad_request("kind is \"json\" (default) or \"bytes\"")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "kind is \"json\" (default) or \"bytes\"",
+            ))
+        }
     };
     if bytes && spec.is_some() {
         return Err(ApiError::bad_request(

@@ -13,6 +13,7 @@
 //!   `MAX_FAILURES` the next attempt waits, doubling each time.
 
 use crate::error::{ApiError, ApiResult};
+use crate::sessions::{now_ms, token_hash, Kind, MemoryKv, Record, RedisKv, Sessions};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::http::StatusCode;
@@ -23,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use crate::sessions::{now_ms, token_hash, Kind, MemoryKv, Record, RedisKv, Sessions};
 use std::time::{Duration, Instant};
 
 /// What a caller may do. Ordered: each role may do what the ones below it may.
@@ -429,12 +429,9 @@ impl Auth {
 
     /// The caller of a bearer access token.
     pub fn check_bearer(&self, token: &str) -> ApiResult<Caller> {
-        let (id, rec) = self
-            .sessions
-            .find(token, Kind::Access)?
-            .ok_or_else(|| {
-                ApiError::unauthorized("unknown, expired or revoked token: refresh it or log in")
-            })?;
+        let (id, rec) = self.sessions.find(token, Kind::Access)?.ok_or_else(|| {
+            ApiError::unauthorized("unknown, expired or revoked token: refresh it or log in")
+        })?;
         Ok(Caller {
             name: rec.user.clone(),
             role: self.role_now(&rec)?,
@@ -470,12 +467,9 @@ impl Auth {
     /// Rotate a session's tokens by its refresh token: new access and refresh
     /// tokens, both with their full life from now; the old ones stop working.
     pub fn refresh(&self, refresh_token: &str) -> ApiResult<Tokens> {
-        let (id, old) = self
-            .sessions
-            .take_refresh(refresh_token)?
-            .ok_or_else(|| {
-                ApiError::unauthorized("unknown, expired or revoked refresh token: log in again")
-            })?;
+        let (id, old) = self.sessions.take_refresh(refresh_token)?.ok_or_else(|| {
+            ApiError::unauthorized("unknown, expired or revoked refresh token: log in again")
+        })?;
         let role = self.role_now(&old)?;
         let now = now_ms();
         let (access, refresh) = (random_token(), random_token());

@@ -159,7 +159,9 @@ pub(crate) async fn get_bytes(
             })
             .await?;
         let mut res = Json(&item).into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", item["version"].as_str().unwrap_or(""))) {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("\"{}\"", item["version"].as_str().unwrap_or("")))
+        {
             res.headers_mut().insert(header::ETAG, v);
         }
         return Ok(res);
@@ -175,9 +177,7 @@ pub(crate) async fn get_bytes(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=m.config.max_page).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("limit is 1 to {}", m.config.max_page))
-            })?,
+            .ok_or_else(|| ApiError::bad_request(format!("limit is 1 to {}", m.config.max_page)))?,
     };
     let preview = match param(&q, "preview") {
         None => 1024,
@@ -234,8 +234,10 @@ pub(crate) async fn get_bytes(
                 };
                 true
             })?;
-            Ok(json!({"items": items, "next": next, "encoding": enc.name(), "key_type": key_type,
-                      "writable": key_type == BYTES_KEY_TYPE}))
+            Ok(
+                json!({"items": items, "next": next, "encoding": enc.name(), "key_type": key_type,
+                      "writable": key_type == BYTES_KEY_TYPE}),
+            )
         })
         .await?;
     Ok(Json(page).into_response())
@@ -342,7 +344,9 @@ pub(crate) async fn put_bytes(
             }
             if absent {
                 if current.is_some() {
-                    return Err(ApiError::precondition("an item with this key exists already"));
+                    return Err(ApiError::precondition(
+                        "an item with this key exists already",
+                    ));
                 }
                 s.add(&k2, &v2)?;
                 return Ok(true);
@@ -371,7 +375,8 @@ pub(crate) async fn put_bytes(
         Json(json!({"key": item["key"], "version": item["version"], "created": created})),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", item["version"].as_str().unwrap_or(""))) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", item["version"].as_str().unwrap_or("")))
+    {
         res.headers_mut().insert(header::ETAG, v);
     }
     Ok(res)

@@ -16,8 +16,8 @@
 
 mod api;
 mod audit;
-mod bytes;
 pub mod auth;
+mod bytes;
 pub mod error;
 pub mod items;
 mod jobs;

@@ -48,7 +48,12 @@ fn indexes_of(tx: &sop::Transaction, stores: &[String]) -> ApiResult<Vec<Value>>
             continue;
         };
         let docs = index.stats(tx).map(|st| st.docs).unwrap_or(0);
-        let fields: Vec<&str> = index.config().fields.iter().map(|f| f.name.as_str()).collect();
+        let fields: Vec<&str> = index
+            .config()
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
         out.push(json!({"name": name, "fields": fields, "docs": docs}));
     }
     Ok(out)
@@ -94,7 +99,11 @@ pub(crate) async fn search(
         .ok_or_else(|| ApiError::bad_request("search needs ?q=QUERY"))?
         .to_string();
     let index_name = param(&q, "index")
-        .ok_or_else(|| ApiError::bad_request("search needs ?index=NAME (GET /api/databases/{db}/indexes lists them)"))?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "search needs ?index=NAME (GET /api/databases/{db}/indexes lists them)",
+            )
+        })?
         .to_string();
     check_name("index", &index_name)?;
     let k = match param(&q, "k") {

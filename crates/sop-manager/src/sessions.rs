@@ -121,12 +121,18 @@ impl RedisKv {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> ApiResult<T> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> ApiResult<T> {
         let down = |e: &dyn std::fmt::Display| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("the session store (Redis at {}) does not answer: {e}", self.url),
+                format!(
+                    "the session store (Redis at {}) does not answer: {e}",
+                    self.url
+                ),
             )
         };
         let conn = self.conns.lock().pop();
@@ -311,8 +317,12 @@ impl Sessions {
 
     fn put_token(&self, id: &str, kind: Kind, hash: &str, expires: u64) -> ApiResult<()> {
         let ttl = Duration::from_millis(expires.saturating_sub(now_ms()).max(1));
-        self.kv
-            .set(&self.tkey(hash), &format!("{id} {}", kind.tag()), ttl, false)
+        self.kv.set(
+            &self.tkey(hash),
+            &format!("{id} {}", kind.tag()),
+            ttl,
+            false,
+        )
     }
 
     /// Store a new session `id` (its token keys, then the record).
@@ -327,7 +337,8 @@ impl Sessions {
 
     fn write(&self, id: &str, rec: &Record, only_if_exists: bool) -> ApiResult<()> {
         let text = serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?;
-        self.kv.set(&self.skey(id), &text, rec.ttl(), only_if_exists)
+        self.kv
+            .set(&self.skey(id), &text, rec.ttl(), only_if_exists)
     }
 
     fn record(&self, id: &str) -> ApiResult<Option<Record>> {

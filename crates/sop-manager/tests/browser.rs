@@ -349,7 +349,9 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
         .send(
             "PUT",
             ITEMS,
-            Some(format!(r#"{{"key":{{"id":"big"}},"value":{{"name":"Big Number","n":{big}}}}}"#)),
+            Some(format!(
+                r#"{{"key":{{"id":"big"}},"value":{{"name":"Big Number","n":{big}}}}}"#
+            )),
             &[],
         )
         .await;
@@ -367,19 +369,30 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
         .unwrap()
         .unwrap();
     assert!(text.contains(big), "{text}");
-    fill(b, "#edit-value", &text.replace("Big Number", "Big Number, edited")).await;
+    fill(
+        b,
+        "#edit-value",
+        &text.replace("Big Number", "Big Number, edited"),
+    )
+    .await;
     click(b, "#edit-save").await;
     wait_text(b, "#items", |t| t.contains("edited")).await;
-    let got = api.get(&format!("{ITEMS}?key={}", q(&json!({"id": "big"})))).await;
+    let got = api
+        .get(&format!("{ITEMS}?key={}", q(&json!({"id": "big"}))))
+        .await;
     assert!(got.text.contains(&format!("\"n\":{big}")), "{}", got.text);
     // The search box, once a text index exists.
     {
         let db = &s.manager.databases()[0].db;
         let tx = db.begin(sop::TxMode::ForWriting).unwrap();
-        let index = sop_search::TextIndex::create(&tx, "people", sop_search::IndexConfig::new(&["name"])).unwrap();
+        let index =
+            sop_search::TextIndex::create(&tx, "people", sop_search::IndexConfig::new(&["name"]))
+                .unwrap();
         let store = tx.open_json_store("people").unwrap();
         let (k, v) = store.get_item(&json!({"id": "big"})).unwrap().unwrap();
-        index.update_json(&tx, sop_search::DocId::Str(k.to_string()), &v).unwrap();
+        index
+            .update_json(&tx, sop_search::DocId::Str(k.to_string()), &v)
+            .unwrap();
         tx.commit().unwrap();
     }
     b.refresh().await.unwrap();
@@ -390,16 +403,34 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
     shot(b, "09a-search").await;
     // A byte store: UTF-8 shown as text, other bytes as hex; add an item.
     let c = api
-        .post("/api/databases/main/stores", json!({"name": "blobs", "kind": "bytes"}))
+        .post(
+            "/api/databases/main/stores",
+            json!({"name": "blobs", "kind": "bytes"}),
+        )
         .await;
     assert_eq!(c.status, 201);
     let bytes = "/api/databases/main/stores/blobs/bytes";
-    api.put(bytes, json!({"key": "greeting", "value": "hello", "encoding": "utf8"})).await;
-    api.put(bytes, json!({"key": "6b6579", "value": "00ff", "encoding": "hex"})).await;
-    b.goto(&format!("{url}/#/db/main/store/blobs")).await.unwrap();
+    api.put(
+        bytes,
+        json!({"key": "greeting", "value": "hello", "encoding": "utf8"}),
+    )
+    .await;
+    api.put(
+        bytes,
+        json!({"key": "6b6579", "value": "00ff", "encoding": "hex"}),
+    )
+    .await;
+    b.goto(&format!("{url}/#/db/main/store/blobs"))
+        .await
+        .unwrap();
     let t = wait_text(b, "#items", |t| t.contains("hello")).await;
     assert!(t.contains("00ff") && t.contains("key"), "{t}");
-    b.find(Locator::Css("#b-mode")).await.unwrap().select_by_value("hex").await.unwrap();
+    b.find(Locator::Css("#b-mode"))
+        .await
+        .unwrap()
+        .select_by_value("hex")
+        .await
+        .unwrap();
     wait_text(b, "#items", |t| t.contains("68656c6c6f")).await;
     click(b, "#add-item").await;
     fill(b, "#edit-key", "6e6577").await;
@@ -415,7 +446,9 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
     b.goto(&format!("{url}/#/db/main")).await.unwrap();
     click(b, "#job-check").await;
     wait_text(b, "#job-out", |t| t.contains("done 100%")).await;
-    b.goto(&format!("{url}/#/db/main/store/people")).await.unwrap();
+    b.goto(&format!("{url}/#/db/main/store/people"))
+        .await
+        .unwrap();
     wait_text(b, "#page-info", |t| t.starts_with("page 1")).await;
 
     // The export link, and the dashboard after all this.
@@ -429,7 +462,10 @@ async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
         .unwrap();
     assert_eq!(href, "/api/databases/main/stores/people/export");
     click(b, "#nav-dashboard").await;
-    wait_text(b, "#dash-dbs", |t| t.contains("Cache hit rate") && t.contains("%")).await;
+    wait_text(b, "#dash-dbs", |t| {
+        t.contains("Cache hit rate") && t.contains("%")
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // one chart point
     shot(b, "09-dashboard-after").await;
 

@@ -54,19 +54,34 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
         .iter()
         .map(|s| (s["name"].clone(), s["kind"].clone()))
         .collect();
-    assert!(kinds.contains(&(json!("blobs"), json!("bytes"))), "{kinds:?}");
-    assert!(kinds.contains(&(json!("people"), json!("json"))), "{kinds:?}");
+    assert!(
+        kinds.contains(&(json!("blobs"), json!("bytes"))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(json!("people"), json!("json"))),
+        "{kinds:?}"
+    );
     // Put in each encoding; the same bytes come back in each.
     let a = writer
-        .put(BYTES, json!({"key": "k1", "value": "héllo", "encoding": "utf8"}))
+        .put(
+            BYTES,
+            json!({"key": "k1", "value": "héllo", "encoding": "utf8"}),
+        )
         .await;
     assert_eq!(a.status, 201, "{a:?}");
     let a = writer
-        .put(BYTES, json!({"key": "6b32", "value": "00ff10", "encoding": "hex"}))
+        .put(
+            BYTES,
+            json!({"key": "6b32", "value": "00ff10", "encoding": "hex"}),
+        )
         .await;
     assert_eq!(a.status, 201, "{a:?}");
     let a = writer
-        .put(BYTES, json!({"key": "azM=", "value": "", "encoding": "base64"}))
+        .put(
+            BYTES,
+            json!({"key": "azM=", "value": "", "encoding": "base64"}),
+        )
         .await;
     assert_eq!(a.status, 201, "{a:?}");
     let g = writer.get(&format!("{BYTES}?key=6b32&encoding=hex")).await;
@@ -76,10 +91,7 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
     let g = writer.get(&format!("{BYTES}?key={}", enc("azE="))).await;
     assert_eq!(g.body["value"], json!("aMOpbGxv"), "base64 by default");
     let v1 = g.body["version"].as_str().unwrap().to_string();
-    assert_eq!(
-        g.headers["etag"].to_str().unwrap(),
-        format!("\"{v1}\"")
-    );
+    assert_eq!(g.headers["etag"].to_str().unwrap(), format!("\"{v1}\""));
     // Pages in byte order, with a seek cursor.
     let p = writer.get(&format!("{BYTES}?encoding=utf8&limit=2")).await;
     let keys: Vec<Value> = p.body["items"]
@@ -99,16 +111,26 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
         .get(&format!("{BYTES}?encoding=utf8&desc=true&limit=1"))
         .await;
     assert_eq!(d.body["items"][0]["key"], json!("k3"));
-    let pv = writer.get(&format!("{BYTES}?encoding=utf8&preview=2&limit=1")).await;
+    let pv = writer
+        .get(&format!("{BYTES}?encoding=utf8&preview=2&limit=1"))
+        .await;
     assert_eq!(
-        (pv.body["items"][0]["value_bytes"].clone(), pv.body["items"][0]["truncated"].clone()),
+        (
+            pv.body["items"][0]["value_bytes"].clone(),
+            pv.body["items"][0]["truncated"].clone()
+        ),
         (json!(6), json!(true)),
         "{pv:?}"
     );
     // If-Match: a stale version is refused, the current one wins.
     let body = Some(json!({"key": "k1", "value": "new", "encoding": "utf8"}).to_string());
     let a = writer
-        .send("PUT", BYTES, body.clone(), &[("If-Match", "\"0000000000000000\"")])
+        .send(
+            "PUT",
+            BYTES,
+            body.clone(),
+            &[("If-Match", "\"0000000000000000\"")],
+        )
         .await;
     assert_eq!(a.status, 412, "{a:?}");
     let a = writer
@@ -126,11 +148,26 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
     assert_eq!(a.status, 412, "{a:?}");
     // Bad input: an error, nothing changed.
     for (path, body) in [
-        (BYTES.to_string(), json!({"key": "zz", "value": "00", "encoding": "hex"})),
-        (BYTES.to_string(), json!({"key": "!!", "value": "", "encoding": "base64"})),
-        (BYTES.to_string(), json!({"key": "k", "value": "", "encoding": "rot13"})),
-        (BYTES.to_string(), json!({"key": "", "value": "", "encoding": "utf8"})),
-        (BYTES.to_string(), json!({"key": "k", "value": "", "extra": 1})),
+        (
+            BYTES.to_string(),
+            json!({"key": "zz", "value": "00", "encoding": "hex"}),
+        ),
+        (
+            BYTES.to_string(),
+            json!({"key": "!!", "value": "", "encoding": "base64"}),
+        ),
+        (
+            BYTES.to_string(),
+            json!({"key": "k", "value": "", "encoding": "rot13"}),
+        ),
+        (
+            BYTES.to_string(),
+            json!({"key": "", "value": "", "encoding": "utf8"}),
+        ),
+        (
+            BYTES.to_string(),
+            json!({"key": "k", "value": "", "extra": 1}),
+        ),
         (
             "/api/databases/main/stores/people/bytes".to_string(),
             json!({"key": "k", "value": "v", "encoding": "utf8"}),
@@ -143,16 +180,24 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
     assert_eq!(writer.get(&format!("{BYTES}?after=%21")).await.status, 400);
     assert_eq!(writer.get(&format!("{BYTES}?limit=0")).await.status, 400);
     assert_eq!(
-        writer.get("/api/databases/main/stores/nope/bytes").await.status,
+        writer
+            .get("/api/databases/main/stores/nope/bytes")
+            .await
+            .status,
         404
     );
     // A JSON store reads at the byte level (its encoded keys and stored values).
-    admin.put(ITEMS, json!({"key": {"id": "a"}, "value": {"n": 1}})).await;
+    admin
+        .put(ITEMS, json!({"key": {"id": "a"}, "value": {"n": 1}}))
+        .await;
     let j = writer
         .get("/api/databases/main/stores/people/bytes?encoding=utf8")
         .await;
     assert!(
-        j.body["items"][0]["value"].as_str().unwrap().ends_with("{\"n\":1}"),
+        j.body["items"][0]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("{\"n\":1}"),
         "{j:?}"
     );
     assert_eq!(j.body["writable"], json!(false));
@@ -178,13 +223,19 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
         .await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(
-        writer.delete(&format!("{BYTES}?key=k3&encoding=utf8")).await.status,
+        writer
+            .delete(&format!("{BYTES}?key=k3&encoding=utf8"))
+            .await
+            .status,
         404
     );
     let p = writer.get(&format!("{BYTES}?encoding=utf8")).await;
     assert_eq!(p.body["items"].as_array().unwrap().len(), 2);
     let log = std::fs::read_to_string(_d.path().join("audit.jsonl")).unwrap();
-    assert!(log.contains("put_bytes") && log.contains("delete_bytes"), "{log}");
+    assert!(
+        log.contains("put_bytes") && log.contains("delete_bytes"),
+        "{log}"
+    );
     // Readers read, never write.
     let reader = Client::login(&s.url, "reader").await;
     assert_eq!(reader.get(BYTES).await.status, 200);
@@ -202,9 +253,12 @@ async fn byte_stores_are_listed_browsed_edited_and_created() {
 fn index_people(s: &Server) {
     let db = &s.manager.databases()[0].db;
     let tx = db.begin(sop::TxMode::ForWriting).unwrap();
-    let index =
-        sop_search::TextIndex::create(&tx, "people", sop_search::IndexConfig::new(&["name", "bio"]))
-            .unwrap();
+    let index = sop_search::TextIndex::create(
+        &tx,
+        "people",
+        sop_search::IndexConfig::new(&["name", "bio"]),
+    )
+    .unwrap();
     let store = tx.open_json_store("people").unwrap();
     let items: Vec<(Value, Value)> = store
         .range(None, None, false)
@@ -269,9 +323,14 @@ async fn search_lists_hits_with_scores_and_snippets() {
     assert_eq!(&text[a..b], "rust");
     // Numbers stay exact in hits.
     assert!(r.text.contains("12345678901234567890"), "{}", r.text);
-    let ghost = hits.iter().find(|h| h["key"] == json!({"id": "gone"})).unwrap();
+    let ghost = hits
+        .iter()
+        .find(|h| h["key"] == json!({"id": "gone"}))
+        .unwrap();
     assert_eq!(ghost["in_store"], json!(false));
-    let r = reader.get(&format!("{base}?index=people&q=compiler&k=1")).await;
+    let r = reader
+        .get(&format!("{base}?index=people&q=compiler&k=1"))
+        .await;
     assert_eq!(r.body["hits"][0]["key"], json!({"id": "2"}), "{r:?}");
     assert_eq!(r.body["hits"].as_array().unwrap().len(), 1);
     // Errors: no query, no index, unknown index, bad k, bad query.
@@ -288,7 +347,13 @@ async fn search_lists_hits_with_scores_and_snippets() {
         assert_eq!(a.status, st, "{q}: {a:?}");
         assert!(a.body["error"].is_string(), "{a:?}");
     }
-    assert_eq!(Client::new(&s.url).get(&format!("{base}?index=people&q=rust")).await.status, 401);
+    assert_eq!(
+        Client::new(&s.url)
+            .get(&format!("{base}?index=people&q=rust"))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,7 +362,12 @@ async fn metrics_show_engine_counters_and_jobs_show_progress() {
     let admin = Client::login(&s.url, "admin").await;
     people(&admin).await;
     let lines: String = (0..300)
-        .map(|i| format!("{}\n", json!({"key": {"id": format!("{i:04}")}, "value": i})))
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"key": {"id": format!("{i:04}")}, "value": i})
+            )
+        })
         .collect();
     let a = admin
         .send(
@@ -324,13 +394,23 @@ async fn metrics_show_engine_counters_and_jobs_show_progress() {
             .unwrap()
     };
     assert!(value("sop_engine_commits_total") >= 2.0, "{}", m.text);
-    assert!(value("sop_engine_node_cache_hits_total") > 0.0, "{}", m.text);
+    assert!(
+        value("sop_engine_node_cache_hits_total") > 0.0,
+        "{}",
+        m.text
+    );
     let ratio = value("sop_engine_node_cache_hit_ratio");
     assert!(ratio > 0.0 && ratio <= 1.0, "{ratio}");
     value("sop_engine_merges_total");
     value("sop_engine_conflicts_total");
     let j = admin.get("/api/metrics").await;
-    assert!(j.body["databases"][0]["engine"]["commits"].as_u64().unwrap() >= 2, "{j:?}");
+    assert!(
+        j.body["databases"][0]["engine"]["commits"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "{j:?}"
+    );
     // A check reports its progress in items; done at the end.
     let j = admin
         .post("/api/databases/main/jobs", json!({"kind": "check"}))
@@ -355,7 +435,10 @@ async fn metrics_show_engine_counters_and_jobs_show_progress() {
         .await;
     let id = j.body["id"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(admin.get(&format!("/api/jobs/{id}")).await.body["progress"], Value::Null);
+    assert_eq!(
+        admin.get(&format!("/api/jobs/{id}")).await.body["progress"],
+        Value::Null
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,12 +461,20 @@ async fn the_cookie_is_renewed_with_the_servers_idle_limit() {
         let a = c.send("GET", path, None, &[("cookie", &cookie)]).await;
         assert_eq!(a.status, 200);
         let again = a.headers["set-cookie"].to_str().unwrap();
-        assert!(again.starts_with(&cookie) && again.contains(&max_age), "{again}");
+        assert!(
+            again.starts_with(&cookie) && again.contains(&max_age),
+            "{again}"
+        );
         assert!(again.contains("HttpOnly") && again.contains("SameSite=Strict"));
     }
     // A bearer client gets no cookie; a logout clears it.
     let b = Client::login(&s.url, "reader").await;
-    assert!(b.get("/api/databases").await.headers.get("set-cookie").is_none());
+    assert!(b
+        .get("/api/databases")
+        .await
+        .headers
+        .get("set-cookie")
+        .is_none());
     let csrf = l.body["csrf_token"].as_str().unwrap();
     let out = c
         .send(
@@ -394,7 +485,10 @@ async fn the_cookie_is_renewed_with_the_servers_idle_limit() {
         )
         .await;
     assert_eq!(out.status, 204);
-    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(out.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     assert_eq!(
         c.send("GET", "/api/databases", None, &[("cookie", &cookie)])
             .await
