@@ -424,6 +424,33 @@ fn two_servers_share_one_clustered_database() {
             "logout on B revokes on every server"
         );
     }
+    // A maintenance job started on A is followed, with its progress, on B.
+    let (st, j) = http(
+        &a.addr,
+        "POST",
+        "/api/databases/shared/jobs",
+        Some(&ta),
+        Some(&json!({"kind": "check"})),
+        &[],
+    );
+    assert_eq!(st, 202, "{j}");
+    let id = j["id"].as_u64().unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        let (st, v) = http(&b.addr, "GET", &format!("/api/jobs/{id}"), Some(&tb), None, &[]);
+        if st == 200 && v["state"] != json!("running") {
+            seen = v;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen["state"], json!("done"), "{seen}");
+    assert_eq!(seen["result"]["ok"], json!(true), "{seen}");
+    assert_eq!(
+        (seen["progress"]["done"].clone(), seen["progress"]["total"].clone()),
+        (json!(41), json!(41)),
+        "{seen}"
+    );
     // The other sessions are untouched; Redis holds hashes, never a token.
     assert_eq!(
         http(&b.addr, "GET", "/api/databases", Some(&ta), None, &[]).0,

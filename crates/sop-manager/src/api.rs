@@ -881,7 +881,7 @@ async fn start_job(
     let v = body_json(&body)?;
     let kind = str_field(&v, "kind")?;
     let handle = m.db(&db)?.db.clone();
-    let id = m.jobs.start(kind, &db, handle)?;
+    let id = m.jobs.start(kind, &db, handle, m.auth.shared_store())?;
     m.audit
         .write(&who, "job", &db, "", json!({"kind": kind, "id": id}));
     Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
@@ -896,5 +896,8 @@ async fn job(
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("a job id is a number"))?;
-    Ok(Json(m.jobs.get(id)?))
+    let m2 = m.clone();
+    Ok(Json(
+        blocking(move || m2.jobs.get(id, m2.auth.shared_store())).await?,
+    ))
 }

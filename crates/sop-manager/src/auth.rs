@@ -275,7 +275,7 @@ impl Auth {
             users,
             token_ttl,
             refresh_ttl,
-            Sessions::new(Box::new(MemoryKv::default()), String::new()),
+            Sessions::new(std::sync::Arc::new(MemoryKv::default()), String::new()),
         )
     }
 
@@ -292,7 +292,7 @@ impl Auth {
             users,
             token_ttl,
             refresh_ttl,
-            Sessions::new(Box::new(RedisKv::new(url)?), prefix),
+            Sessions::new(std::sync::Arc::new(RedisKv::new(url)?), prefix),
         ))
     }
 
@@ -315,6 +315,12 @@ impl Auth {
     /// Whether sessions live outside this process (calls may block on the network).
     pub fn shared_sessions(&self) -> bool {
         self.sessions.shared()
+    }
+
+    /// The shared store (a Clustered database's Redis) and key prefix, if
+    /// sessions are shared.
+    pub(crate) fn shared_store(&self) -> Option<(std::sync::Arc<dyn crate::sessions::Kv>, String)> {
+        self.sessions.shared().then(|| self.sessions.store())
     }
 
     /// The idle life of a page session (the cookie's `Max-Age`).

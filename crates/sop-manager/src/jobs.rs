@@ -7,16 +7,20 @@
 //! only their state. A job is `running` (with its seconds so far and its
 //! progress), then `done` or `failed` with the engine's report.
 //!
-//! Jobs live in the process that runs them: `GET /api/jobs/{id}` must reach
-//! the server that started the job (the page does: it polls the server it
-//! asked). The engine work itself is safe from any number of processes.
+//! A job runs in the process that started it. When sessions are shared (a
+//! Clustered database's Redis), that process also publishes the job's state
+//! there (`j:{id}`, every half second while it runs, and once at the end;
+//! kept a day), so `GET /api/jobs/{id}` answers on every server. Ids are
+//! random (below 2^53, exact in JavaScript), so servers never reuse each
+//! other's. The engine work itself is safe from any number of processes.
 
 use crate::error::{ApiError, ApiResult};
+use crate::sessions::Kv;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 struct Job {
     kind: String,
@@ -30,16 +34,24 @@ struct Job {
 
 #[derive(Default)]
 pub(crate) struct Jobs {
-    next: Mutex<u64>,
     jobs: Arc<Mutex<HashMap<u64, Job>>>,
 }
+
+/// How long a finished job's state stays in the shared store.
+const KEEP: Duration = Duration::from_secs(24 * 3600);
 
 /// The kinds of maintenance job.
 pub(crate) const KINDS: [&str; 5] = ["stats", "check", "recover", "reclaim", "compact"];
 
 impl Jobs {
     /// Start a job; its id.
-    pub(crate) fn start(&self, kind: &str, db_name: &str, db: sop::Database) -> ApiResult<u64> {
+    pub(crate) fn start(
+        &self,
+        kind: &str,
+        db_name: &str,
+        db: sop::Database,
+        shared: Option<(Arc<dyn Kv>, String)>,
+    ) -> ApiResult<u64> {
         if !KINDS.contains(&kind) {
             return Err(ApiError::bad_request(format!(
                 "unknown job kind {kind:?}: one of {}",
@@ -47,10 +59,11 @@ impl Jobs {
             )));
         }
         let progress = Arc::new(sop::Progress::new());
-        let id = {
-            let mut n = self.next.lock();
-            *n += 1;
-            *n
+        let id = loop {
+            let id = rand::random::<u64>() & ((1 << 53) - 1);
+            if id != 0 && !self.jobs.lock().contains_key(&id) {
+                break id;
+            }
         };
         self.jobs.lock().insert(
             id,
@@ -96,12 +109,48 @@ impl Jobs {
                 }
             }
         });
+        if let Some((kv, prefix)) = shared {
+            let jobs = self.jobs.clone();
+            tokio::spawn(async move {
+                let key = format!("{prefix}j:{id}");
+                loop {
+                    let Ok(v) = state(&jobs.lock(), id) else {
+                        return;
+                    };
+                    let running = v["state"] == "running";
+                    let (kv, key) = (kv.clone(), key.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        kv.set(&key, &v.to_string(), KEEP, false)
+                    })
+                    .await;
+                    if !running {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+        }
         Ok(id)
     }
 
-    /// A job's state.
-    pub(crate) fn get(&self, id: u64) -> ApiResult<Value> {
-        let jobs = self.jobs.lock();
+    /// A job's state: this process's, else the shared store's.
+    pub(crate) fn get(&self, id: u64, shared: Option<(Arc<dyn Kv>, String)>) -> ApiResult<Value> {
+        if let Ok(v) = state(&self.jobs.lock(), id) {
+            return Ok(v);
+        }
+        if let Some((kv, prefix)) = shared {
+            if let Some(text) = kv.get(&format!("{prefix}j:{id}"))? {
+                return serde_json::from_str(&text)
+                    .map_err(|e| ApiError::internal(format!("job {id}: {e}")));
+            }
+        }
+        Err(ApiError::not_found(format!("no job {id}")))
+    }
+}
+
+/// The state of job `id` in `jobs`.
+fn state(jobs: &HashMap<u64, Job>, id: u64) -> ApiResult<Value> {
+    {
         let j = jobs
             .get(&id)
             .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;

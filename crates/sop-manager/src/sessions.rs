@@ -49,6 +49,7 @@ pub(crate) trait Kv: Send + Sync {
 #[derive(Default)]
 pub(crate) struct MemoryKv {
     map: Mutex<HashMap<String, (String, Instant)>>,
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl Kv for MemoryKv {
@@ -64,7 +65,11 @@ impl Kv for MemoryKv {
         if only_if_exists && !m.get(key).is_some_and(|(_, t)| *t > now) {
             return Ok(());
         }
-        if m.len() > 10_000 && m.len().is_power_of_two() {
+        // Expired keys go every 1,024 writes (nothing else reads them).
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 1024 == 1023 {
             m.retain(|_, (_, t)| *t > now);
         }
         m.insert(key.to_string(), (value.to_string(), now + ttl));
@@ -295,13 +300,18 @@ pub(crate) fn token_hash(token: &str) -> String {
 
 /// The session table over a [`Kv`].
 pub(crate) struct Sessions {
-    kv: Box<dyn Kv>,
+    kv: std::sync::Arc<dyn Kv>,
     prefix: String,
 }
 
 impl Sessions {
-    pub(crate) fn new(kv: Box<dyn Kv>, prefix: String) -> Sessions {
+    pub(crate) fn new(kv: std::sync::Arc<dyn Kv>, prefix: String) -> Sessions {
         Sessions { kv, prefix }
+    }
+
+    /// The store and key prefix, for other shared state (maintenance jobs).
+    pub(crate) fn store(&self) -> (std::sync::Arc<dyn Kv>, String) {
+        (self.kv.clone(), self.prefix.clone())
     }
 
     pub(crate) fn shared(&self) -> bool {

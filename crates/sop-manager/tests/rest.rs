@@ -891,13 +891,11 @@ async fn auth_matrix() {
             .put(ITEMS, json!({"key": {"id": format!("d_{r}")}, "value": 1}))
             .await;
     }
-    assert_eq!(
-        admin
-            .post("/api/databases/main/jobs", json!({"kind": "stats"}))
-            .await
-            .status,
-        202
-    );
+    let job = admin
+        .post("/api/databases/main/jobs", json!({"kind": "stats"}))
+        .await;
+    assert_eq!(job.status, 202);
+    let job = job.body["id"].as_u64().unwrap();
     // A byte store with an item per role to delete, and a text index.
     let bin = "/api/databases/main/stores/bin/bytes";
     assert_eq!(
@@ -1004,7 +1002,7 @@ async fn auth_matrix() {
             Some(r#"{"kind":"stats"}"#.into()),
             Some("admin"),
         ),
-        ("GET", "/api/jobs/1".into(), None, Some("admin")),
+        ("GET", format!("/api/jobs/{job}"), None, Some("admin")),
         ("GET", format!("{bin}?limit=5"), None, Some("reader")),
         (
             "GET",
