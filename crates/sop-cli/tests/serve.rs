@@ -465,6 +465,22 @@ fn two_servers_share_one_clustered_database() {
         let rec = redis_cli(&url, &["GET", k]).join("");
         assert!(!rec.contains(&ta) && !rec.contains(&tb), "{rec}");
     }
+    // Failed logins count across servers: five on A, and B makes the next wait.
+    let login_as = |addr: &str, password: &str| {
+        http(
+            addr,
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"username": "ada", "password": password})),
+            &[],
+        )
+        .0
+    };
+    for _ in 0..5 {
+        assert_eq!(login_as(&a.addr, "not the password"), 401);
+    }
+    assert_eq!(login_as(&b.addr, PASSWORD), 429);
 }
 
 /// `redis-cli -u URL ARGS...`: its output lines.

@@ -9,8 +9,9 @@
 //!   An access token lives `token_ttl`; a refresh token `refresh_ttl`;
 //!   refreshing rotates both and really extends; logout removes the whole
 //!   session (its access, refresh and cookie tokens).
-//! - Failed logins are counted per user name and per client address; after
-//!   `MAX_FAILURES` the next attempt waits, doubling each time.
+//! - Failed logins are counted per user name and per client address (in the
+//!   same store as the sessions, so shared by the servers of a Clustered
+//!   database); after `MAX_FAILURES` the next attempt waits, doubling each time.
 
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::{now_ms, token_hash, Kind, MemoryKv, Record, RedisKv, Sessions};
@@ -18,13 +19,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::http::StatusCode;
 use base64::Engine;
-use parking_lot::Mutex;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a caller may do. Ordered: each role may do what the ones below it may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
@@ -238,11 +237,6 @@ pub struct Tokens {
 /// Failed logins before attempts are slowed down.
 pub const MAX_FAILURES: u32 = 5;
 
-#[derive(Debug, Default)]
-struct Failures {
-    count: u32,
-    last: Option<Instant>,
-}
 
 /// The users, the session table and the failed-login counters.
 pub struct Auth {
@@ -250,7 +244,6 @@ pub struct Auth {
     token_ttl: Duration,
     refresh_ttl: Duration,
     sessions: Sessions,
-    failures: Mutex<HashMap<String, Failures>>,
     dummy_hash: String,
 }
 
@@ -307,7 +300,6 @@ impl Auth {
             token_ttl,
             refresh_ttl,
             sessions,
-            failures: Mutex::new(HashMap::new()),
             dummy_hash: hash_password(&random_token()).unwrap_or_default(),
         }
     }
@@ -334,30 +326,20 @@ impl Auth {
     }
 
     /// The wait before the next login attempt for this key, if any.
-    fn blocked(&self, key: &str) -> Option<Duration> {
-        let f = self.failures.lock();
-        let f = f.get(key)?;
-        if f.count < MAX_FAILURES {
-            return None;
+    fn blocked(&self, key: &str) -> ApiResult<Option<Duration>> {
+        let (count, last) = self.sessions.failures(key)?;
+        if count < u64::from(MAX_FAILURES) {
+            return Ok(None);
         }
-        let wait = Duration::from_secs(1u64 << (f.count - MAX_FAILURES).min(10));
-        let since = f.last?.elapsed();
-        (since < wait).then(|| wait - since)
+        let wait = Duration::from_secs(1u64 << (count - u64::from(MAX_FAILURES)).min(10));
+        let since = Duration::from_millis(now_ms().saturating_sub(last));
+        Ok((since < wait).then(|| wait - since))
     }
 
-    fn fail(&self, key: String) {
-        let mut f = self.failures.lock();
-        // Random user names must not grow the table without end: forget
-        // counters idle for longer than the longest wait.
-        if f.len() > 100_000 {
-            f.retain(|_, v| {
-                v.last
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1100))
-            });
-        }
-        let e = f.entry(key).or_default();
-        e.count += 1;
-        e.last = Some(Instant::now());
+    /// Count a failure; counters idle for longer than the longest wait
+    /// (1,024 s) are forgotten, so random user names cannot grow the table.
+    fn fail(&self, key: &str) -> ApiResult<()> {
+        self.sessions.fail(key, Duration::from_secs(1100))
     }
 
     /// Check a password (slow: call it off the async threads). `cookie`: also
@@ -367,7 +349,7 @@ impl Auth {
             ApiError::bad_request("this server has no users file: no login needed")
         })?;
         let (ukey, ikey) = (format!("u:{user}"), format!("ip:{ip}"));
-        if let Some(wait) = self.blocked(&ukey).or_else(|| self.blocked(&ikey)) {
+        if let Some(wait) = self.blocked(&ukey)?.or(self.blocked(&ikey)?) {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -387,12 +369,12 @@ impl Auth {
             })
             .unwrap_or(false);
         let Some(u) = found.filter(|_| ok) else {
-            self.fail(ukey);
-            self.fail(ikey);
+            self.fail(&ukey)?;
+            self.fail(&ikey)?;
             tracing::warn!(user = %user, ip = %ip, "failed login");
             return Err(ApiError::unauthorized("wrong user name or password"));
         };
-        self.failures.lock().remove(&ukey);
+        self.sessions.clear_failures(&ukey)?;
         self.open_session(&u.name, u.role, cookie)
     }
 

@@ -39,6 +39,8 @@ pub(crate) trait Kv: Send + Sync {
     fn del(&self, keys: &[String]) -> ApiResult<()>;
     /// Change a key's time to live (nothing if it is gone).
     fn expire(&self, key: &str, ttl: Duration) -> ApiResult<()>;
+    /// Add 1 to the counter at `key` (0 if missing) and give it `ttl`; the new count.
+    fn incr(&self, key: &str, ttl: Duration) -> ApiResult<u64>;
     /// Keys starting with `prefix`.
     fn count(&self, prefix: &str) -> ApiResult<usize>;
     /// Whether sessions are shared with other processes.
@@ -87,6 +89,18 @@ impl Kv for MemoryKv {
             m.remove(k);
         }
         Ok(())
+    }
+    fn incr(&self, key: &str, ttl: Duration) -> ApiResult<u64> {
+        let mut m = self.map.lock();
+        let now = Instant::now();
+        let n = m
+            .get(key)
+            .filter(|(_, t)| *t > now)
+            .and_then(|(v, _)| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        m.insert(key.to_string(), (n.to_string(), now + ttl));
+        Ok(n)
     }
     fn expire(&self, key: &str, ttl: Duration) -> ApiResult<()> {
         if let Some(e) = self.map.lock().get_mut(key) {
@@ -189,6 +203,13 @@ impl Kv for RedisKv {
             return Ok(());
         }
         self.with(|c| redis::cmd("DEL").arg(keys).query::<()>(c))
+    }
+    fn incr(&self, key: &str, ttl: Duration) -> ApiResult<u64> {
+        self.with(|c| {
+            let n: u64 = redis::cmd("INCR").arg(key).query(c)?;
+            redis::cmd("PEXPIRE").arg(key).arg(ms(ttl)).query::<()>(c)?;
+            Ok(n)
+        })
     }
     fn expire(&self, key: &str, ttl: Duration) -> ApiResult<()> {
         self.with(|c| redis::cmd("PEXPIRE").arg(key).arg(ms(ttl)).query::<()>(c))
@@ -436,6 +457,32 @@ impl Sessions {
             self.kv.del(&keys)?;
         }
         Ok(())
+    }
+
+    /// Failed logins for `who` (a user name or an address) so far, and the
+    /// instant of the last one (Unix ms); shared like the sessions.
+    pub(crate) fn failures(&self, who: &str) -> ApiResult<(u64, u64)> {
+        let k = format!("{}f:{}", self.prefix, token_hash(who));
+        let count = self.kv.get(&k)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let last = self
+            .kv
+            .get(&format!("{k}:t"))?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok((count, last))
+    }
+
+    /// Count a failed login for `who`; counters are forgotten after `keep`.
+    pub(crate) fn fail(&self, who: &str, keep: Duration) -> ApiResult<()> {
+        let k = format!("{}f:{}", self.prefix, token_hash(who));
+        self.kv.incr(&k, keep)?;
+        self.kv.set(&format!("{k}:t"), &now_ms().to_string(), keep, false)
+    }
+
+    /// Forget the failed logins of `who`.
+    pub(crate) fn clear_failures(&self, who: &str) -> ApiResult<()> {
+        let k = format!("{}f:{}", self.prefix, token_hash(who));
+        self.kv.del(&[k.clone(), format!("{k}:t")])
     }
 
     /// Live sessions.
