@@ -437,7 +437,14 @@ fn two_servers_share_one_clustered_database() {
     let id = j["id"].as_u64().unwrap();
     let mut seen = Value::Null;
     for _ in 0..200 {
-        let (st, v) = http(&b.addr, "GET", &format!("/api/jobs/{id}"), Some(&tb), None, &[]);
+        let (st, v) = http(
+            &b.addr,
+            "GET",
+            &format!("/api/jobs/{id}"),
+            Some(&tb),
+            None,
+            &[],
+        );
         if st == 200 && v["state"] != json!("running") {
             seen = v;
             break;
@@ -447,7 +454,10 @@ fn two_servers_share_one_clustered_database() {
     assert_eq!(seen["state"], json!("done"), "{seen}");
     assert_eq!(seen["result"]["ok"], json!(true), "{seen}");
     assert_eq!(
-        (seen["progress"]["done"].clone(), seen["progress"]["total"].clone()),
+        (
+            seen["progress"]["done"].clone(),
+            seen["progress"]["total"].clone()
+        ),
         (json!(41), json!(41)),
         "{seen}"
     );

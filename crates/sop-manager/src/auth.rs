@@ -237,7 +237,6 @@ pub struct Tokens {
 /// Failed logins before attempts are slowed down.
 pub const MAX_FAILURES: u32 = 5;
 
-
 /// The users, the session table and the failed-login counters.
 pub struct Auth {
     users: Option<Users>,

@@ -86,7 +86,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(t: &str) -> Option<Vec<u8>> {
-    if t.len() % 2 != 0 || !t.is_ascii() {
+    if !t.len().is_multiple_of(2) || !t.is_ascii() {
         return None;
     }
     (0..t.len())

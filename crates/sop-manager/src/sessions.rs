@@ -64,7 +64,7 @@ impl Kv for MemoryKv {
     fn set(&self, key: &str, value: &str, ttl: Duration, only_if_exists: bool) -> ApiResult<()> {
         let mut m = self.map.lock();
         let now = Instant::now();
-        if only_if_exists && !m.get(key).is_some_and(|(_, t)| *t > now) {
+        if only_if_exists && m.get(key).is_none_or(|(_, t)| *t <= now) {
             return Ok(());
         }
         // Expired keys go every 1,024 writes (nothing else reads them).
@@ -476,7 +476,8 @@ impl Sessions {
     pub(crate) fn fail(&self, who: &str, keep: Duration) -> ApiResult<()> {
         let k = format!("{}f:{}", self.prefix, token_hash(who));
         self.kv.incr(&k, keep)?;
-        self.kv.set(&format!("{k}:t"), &now_ms().to_string(), keep, false)
+        self.kv
+            .set(&format!("{k}:t"), &now_ms().to_string(), keep, false)
     }
 
     /// Forget the failed logins of `who`.

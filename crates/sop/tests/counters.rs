@@ -29,7 +29,10 @@ fn counters_count_commits_merges_conflicts_and_cache_reads() {
     assert_eq!(db.counters().commits, 1);
     // A read-only transaction is not a commit.
     let tx = db.begin(TxMode::ForReading).unwrap();
-    assert_eq!(tx.open_store::<u64, u64>("n").unwrap().get(&5).unwrap(), Some(5));
+    assert_eq!(
+        tx.open_store::<u64, u64>("n").unwrap().get(&5).unwrap(),
+        Some(5)
+    );
     tx.commit().unwrap();
     let c = db.counters();
     assert_eq!(c.commits, 1);
@@ -39,12 +42,22 @@ fn counters_count_commits_merges_conflicts_and_cache_reads() {
         db.begin(TxMode::ForWriting).unwrap(),
         db.begin(TxMode::ForWriting).unwrap(),
     );
-    t1.open_store::<u64, u64>("n").unwrap().upsert(&1, &10).unwrap();
-    t2.open_store::<u64, u64>("n").unwrap().upsert(&2, &20).unwrap();
+    t1.open_store::<u64, u64>("n")
+        .unwrap()
+        .upsert(&1, &10)
+        .unwrap();
+    t2.open_store::<u64, u64>("n")
+        .unwrap()
+        .upsert(&2, &20)
+        .unwrap();
     t1.commit().unwrap();
     t2.commit().unwrap();
     let c = db.counters();
-    assert_eq!((c.commits, c.merges, c.merged, c.conflicts), (3, 1, 1, 0), "{c:?}");
+    assert_eq!(
+        (c.commits, c.merges, c.merged, c.conflicts),
+        (3, 1, 1, 0),
+        "{c:?}"
+    );
     // Two writers that read the same key and write it: the second conflicts.
     let (t1, t2) = (
         db.begin(TxMode::ForWriting).unwrap(),
@@ -58,7 +71,11 @@ fn counters_count_commits_merges_conflicts_and_cache_reads() {
     t1.commit().unwrap();
     assert!(matches!(t2.commit(), Err(Error::Conflict(_))));
     let c = db.counters();
-    assert_eq!((c.commits, c.merges, c.merged, c.conflicts), (4, 2, 1, 1), "{c:?}");
+    assert_eq!(
+        (c.commits, c.merges, c.merged, c.conflicts),
+        (4, 2, 1, 1),
+        "{c:?}"
+    );
     // A second handle of the folder counts its own reads from storage.
     drop(db);
     let db = Database::open(dir.path(), opts()).unwrap();
