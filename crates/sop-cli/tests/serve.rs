@@ -354,9 +354,156 @@ fn two_servers_share_one_clustered_database() {
         &[],
     );
     assert_eq!(page["items"].as_array().unwrap().len(), 41);
-    // Sessions are per process: A's token means nothing to B.
+    // Sessions live in the database's Redis: log in on A, use, refresh and
+    // log out on B; each step holds on both servers.
+    let (st, l) = http(
+        &a.addr,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(&json!({"username": "ada", "password": PASSWORD})),
+        &[],
+    );
+    assert_eq!(st, 200, "{l}");
+    let (access, refresh) = (
+        l["access_token"].as_str().unwrap().to_string(),
+        l["refresh_token"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        http(&b.addr, "GET", "/api/databases", Some(&access), None, &[]).0,
+        200,
+        "a token from A works on B"
+    );
+    let (st, r) = http(
+        &b.addr,
+        "POST",
+        "/api/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": refresh})),
+        &[],
+    );
+    assert_eq!(st, 200, "refresh on B: {r}");
+    let access2 = r["access_token"].as_str().unwrap().to_string();
+    for s in [&a, &b] {
+        assert_eq!(
+            http(&s.addr, "GET", "/api/databases", Some(&access), None, &[]).0,
+            401,
+            "the rotated-out token is refused everywhere"
+        );
+        assert_eq!(
+            http(&s.addr, "GET", "/api/databases", Some(&access2), None, &[]).0,
+            200
+        );
+    }
+    // The old refresh token was consumed (on B): A refuses it too.
+    let (st, _) = http(
+        &a.addr,
+        "POST",
+        "/api/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": refresh})),
+        &[],
+    );
+    assert_eq!(st, 401);
+    assert_eq!(
+        http(
+            &b.addr,
+            "POST",
+            "/api/auth/logout",
+            Some(&access2),
+            None,
+            &[]
+        )
+        .0,
+        204
+    );
+    for s in [&a, &b] {
+        assert_eq!(
+            http(&s.addr, "GET", "/api/databases", Some(&access2), None, &[]).0,
+            401,
+            "logout on B revokes on every server"
+        );
+    }
+    // A maintenance job started on A is followed, with its progress, on B.
+    let (st, j) = http(
+        &a.addr,
+        "POST",
+        "/api/databases/shared/jobs",
+        Some(&ta),
+        Some(&json!({"kind": "check"})),
+        &[],
+    );
+    assert_eq!(st, 202, "{j}");
+    let id = j["id"].as_u64().unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        let (st, v) = http(
+            &b.addr,
+            "GET",
+            &format!("/api/jobs/{id}"),
+            Some(&tb),
+            None,
+            &[],
+        );
+        if st == 200 && v["state"] != json!("running") {
+            seen = v;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen["state"], json!("done"), "{seen}");
+    assert_eq!(seen["result"]["ok"], json!(true), "{seen}");
+    assert_eq!(
+        (
+            seen["progress"]["done"].clone(),
+            seen["progress"]["total"].clone()
+        ),
+        (json!(41), json!(41)),
+        "{seen}"
+    );
+    // The other sessions are untouched; Redis holds hashes, never a token.
     assert_eq!(
         http(&b.addr, "GET", "/api/databases", Some(&ta), None, &[]).0,
-        401
+        200
     );
+    let mut redis = redis_cli(&url, &["--scan", "--pattern", "sop:*:manager:*"]);
+    redis.sort();
+    assert!(!redis.is_empty(), "sessions are in Redis");
+    let all = redis.join("\n");
+    assert!(!all.contains(&ta) && !all.contains(&tb), "{all}");
+    for k in redis.iter().filter(|k| k.contains(":manager:s:")) {
+        let rec = redis_cli(&url, &["GET", k]).join("");
+        assert!(!rec.contains(&ta) && !rec.contains(&tb), "{rec}");
+    }
+    // Failed logins count across servers: five on A, and B makes the next wait.
+    let login_as = |addr: &str, password: &str| {
+        http(
+            addr,
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"username": "ada", "password": password})),
+            &[],
+        )
+        .0
+    };
+    for _ in 0..5 {
+        assert_eq!(login_as(&a.addr, "not the password"), 401);
+    }
+    assert_eq!(login_as(&b.addr, PASSWORD), 429);
+}
+
+/// `redis-cli -u URL ARGS...`: its output lines.
+fn redis_cli(url: &str, args: &[&str]) -> Vec<String> {
+    let o = Command::new("redis-cli")
+        .arg("-u")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("redis-cli runs (scripts/redis-env.sh installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

@@ -24,17 +24,82 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-async function api(method, path, body, headers) {
+// ---- exact JSON ---------------------------------------------------------
+// JavaScript numbers are doubles: JSON.parse turns 12345678901234567890 into
+// 12345678901234567000. Item keys and values go through J instead: numbers
+// stay their text (a JNum), so what the page shows and sends back is exactly
+// what the store holds.
+class JNum { constructor(raw) { this.raw = raw; } toString() { return this.raw; } }
+const J = {
+  parse(text) {
+    let i = 0;
+    const fail = (m) => { throw new SyntaxError(`${m} at position ${i}`); };
+    const ws = () => { while (i < text.length && " \t\n\r".includes(text[i])) i++; };
+    const STR = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+    const NUM = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    const str = () => { STR.lastIndex = i; const m = STR.exec(text); if (!m) fail("bad string"); i += m[0].length; return JSON.parse(m[0]); };
+    const val = () => {
+      ws();
+      const c = text[i];
+      if (c === "{") {
+        i++; const o = {}; ws();
+        if (text[i] === "}") { i++; return o; }
+        for (;;) {
+          ws(); if (text[i] !== '"') fail("expected a member name");
+          const k = str(); ws();
+          if (text[i++] !== ":") fail("expected ':'");
+          if (Object.prototype.hasOwnProperty.call(o, k)) fail(`member ${JSON.stringify(k)} twice`);
+          Object.defineProperty(o, k, { value: val(), enumerable: true, writable: true, configurable: true });
+          ws(); const d = text[i++];
+          if (d === "}") return o;
+          if (d !== ",") fail("expected ',' or '}'");
+        }
+      }
+      if (c === "[") {
+        i++; const a = []; ws();
+        if (text[i] === "]") { i++; return a; }
+        for (;;) {
+          a.push(val()); ws(); const d = text[i++];
+          if (d === "]") return a;
+          if (d !== ",") fail("expected ',' or ']'");
+        }
+      }
+      if (c === '"') return str();
+      for (const [w, v] of [["true", true], ["false", false], ["null", null]]) if (text.startsWith(w, i)) { i += w.length; return v; }
+      NUM.lastIndex = i; const m = NUM.exec(text);
+      if (!m) fail("unexpected " + (c === undefined ? "end of text" : JSON.stringify(c)));
+      i += m[0].length; return new JNum(m[0]);
+    };
+    const v = val(); ws();
+    if (i !== text.length) fail("unexpected text after the value");
+    return v;
+  },
+  stringify(v, indent) {
+    const nl = indent ? "\n" : "";
+    const go = (v, pre) => {
+      if (v instanceof JNum) return v.raw;
+      if (v === null || typeof v !== "object") return JSON.stringify(v);
+      const inner = pre + (indent ? "  " : "");
+      if (Array.isArray(v)) return v.length ? "[" + nl + v.map((x) => inner + go(x, inner)).join("," + nl) + nl + pre + "]" : "[]";
+      const ks = Object.keys(v);
+      return ks.length ? "{" + nl + ks.map((k) => inner + JSON.stringify(k) + (indent ? ": " : ":") + go(v[k], inner)).join("," + nl) + nl + pre + "}" : "{}";
+    };
+    return go(v, "");
+  },
+};
+
+async function api(method, path, body, headers, exact) {
   const h = Object.assign({ "X-CSRF-Token": CSRF }, headers || {});
   let payload;
   if (body !== undefined) {
-    if (typeof body === "string" || body instanceof Blob) payload = body;
+    if (body instanceof Blob) payload = body;
+    else if (typeof body === "string") { payload = body; h["Content-Type"] = "application/json"; }
     else { payload = JSON.stringify(body); h["Content-Type"] = "application/json"; }
   }
   const r = await fetch(path, { method, headers: h, body: payload, credentials: "same-origin" });
   const text = await r.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch (_) { data = { message: text }; }
+  try { data = text ? (exact && r.ok ? J.parse(text) : JSON.parse(text)) : null; } catch (_) { data = { message: text }; }
   if (!r.ok) {
     // A session that ended (expired, logged out elsewhere): back to the login form.
     if (r.status === 401 && ROLE && meta("sop-auth") === "1") { location.reload(); }
@@ -121,9 +186,10 @@ async function dashboard(main) {
       stat("Requests 5xx", m.requests["5xx"]), stat("Commits (this server)", m.commits), stat("Conflicts", m.conflicts),
       stat("Avg commit ms", m.commits ? (1000 * m.commit_seconds_sum / m.commits).toFixed(2) : "–"), stat("Sessions", m.sessions));
     dbs.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Database", "Mode", "Stores", "Items", "On disk", "Cache", "Head", "Redis"].map((t) => el("th", { text: t })))),
-      el("tbody", {}, m.databases.map((d) => el("tr", {}, [d.name, d.mode, d.stores, d.items, fmtBytes(d.bytes || 0), fmtBytes(d.cache_bytes || 0), d.head,
-        d.redis_up === undefined ? "–" : d.redis_up ? "up" : "DOWN"].map((t) => el("td", { text: String(t ?? "") }))))))));
+      el("thead", {}, el("tr", {}, ["Database", "Mode", "Stores", "Items", "On disk", "Cache", "Cache hit rate", "Commits", "Merges", "Conflicts", "Head", "Redis"].map((t) => el("th", { text: t })))),
+      el("tbody", {}, m.databases.map((d) => { const e = d.engine || {}; return el("tr", {}, [d.name, d.mode, d.stores, d.items, fmtBytes(d.bytes || 0), fmtBytes(d.cache_bytes || 0),
+        d.node_cache_hit_rate == null ? "–" : (100 * d.node_cache_hit_rate).toFixed(1) + "%", e.commits, `${e.merged ?? 0} of ${e.merges ?? 0}`, e.conflicts, d.head,
+        d.redis_up === undefined ? "–" : d.redis_up ? "up" : "DOWN"].map((t) => el("td", { text: String(t ?? "") }))); })))));
     drawChart(canvas, points);
   };
   await tick();
@@ -154,13 +220,15 @@ async function dbView(main, db) {
     const name = el("input", { id: "new-store-name", required: true, "aria-label": "Store name" });
     const spec = el("input", { id: "new-store-spec", placeholder: "e.g. last,first:desc (empty: primitive keys)", "aria-label": "Key spec" });
     const unique = el("input", { id: "new-store-unique", type: "checkbox", checked: true });
+    const kind = el("select", { id: "new-store-kind", "aria-label": "Kind of store" }, [["json", "JSON documents"], ["bytes", "bytes"]].map(([v, t]) => el("option", { value: v, text: t })));
+    kind.addEventListener("change", () => { spec.disabled = kind.value === "bytes"; });
     const form = el("form", { class: "card", id: "create-store" }, el("h2", { text: "Create a store" }),
-      el("label", {}, "Name ", name), el("label", {}, "Key spec ", spec), el("label", {}, unique, " unique keys"),
+      el("label", {}, "Name ", name), el("label", {}, "Kind ", kind), el("label", {}, "Key spec ", spec), el("label", {}, unique, " unique keys"),
       el("button", { type: "submit", class: "primary", id: "create-store-submit", text: "Create store" }), err);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault(); showError(err, null);
       try {
-        await api("POST", `/api/databases/${enc(db)}/stores`, { name: name.value, key_spec: spec.value || null, unique: unique.checked });
+        await api("POST", `/api/databases/${enc(db)}/stores`, { name: name.value, kind: kind.value, key_spec: kind.value === "bytes" ? null : spec.value || null, unique: unique.checked });
         await loadSidebar();
         location.hash = `#/db/${enc(db)}/store/${enc(name.value)}`;
       } catch (e) { showError(err, e); name.focus(); }
@@ -179,7 +247,10 @@ async function runJob(db, kind, out, bar) {
     const { id } = (await api("POST", `/api/databases/${enc(db)}/jobs`, { kind })).data;
     for (;;) {
       const j = (await api("GET", `/api/jobs/${id}`)).data;
-      out.textContent = `${kind}: ${j.state} (${j.seconds.toFixed(1)} s)\n` + (j.state === "running" ? "" : JSON.stringify(j.result, null, 2));
+      const p = j.progress;
+      if (p && p.total) { bar.max = 1; bar.value = p.fraction; } else if (j.state === "running") bar.removeAttribute("value");
+      const pct = p && p.total ? ` ${Math.round(100 * p.fraction)}% (${p.done} of ${p.total} ${p.unit})` : "";
+      out.textContent = `${kind}: ${j.state}${pct} (${j.seconds.toFixed(1)} s)\n` + (j.state === "running" ? "" : JSON.stringify(j.result, null, 2));
       if (j.state !== "running") break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -190,6 +261,7 @@ async function runJob(db, kind, out, bar) {
 // ---- store view -------------------------------------------------------
 async function storeView(main, db, store) {
   const info = (await api("GET", storeUrl(db, store))).data;
+  if (info.kind && info.kind !== "json") return bytesView(main, db, store, info);
   const fields = info.key_spec ? info.key_spec.map((f) => f.field) : null;
   const st = { after: null, back: [], pageNo: 1 };
   const err = el("p", { class: "error", role: "alert", id: "store-error" });
@@ -225,10 +297,10 @@ async function storeView(main, db, store) {
       summary.textContent = `${data.items} items · ${data.unique ? "unique keys" : "duplicate keys allowed"} · key ${fields ? fields.join(", ") : "primitive"}`;
     }).catch(() => {});
     for (const [name, node] of [["from", from], ["to", to], ["seek", seek]]) {
-      if (node.value.trim()) { try { JSON.parse(node.value); } catch (e) { showError(err, new Error(`${name}: not JSON (a string needs quotes)`)); node.focus(); return; } }
+      if (node.value.trim()) { try { J.parse(node.value); } catch (e) { showError(err, new Error(`${name}: not JSON (a string needs quotes)`)); node.focus(); return; } }
     }
     try {
-      const p = (await api("GET", `${storeUrl(db, store)}/items?${query()}`)).data;
+      const p = (await api("GET", `${storeUrl(db, store)}/items?${query()}`, undefined, undefined, true)).data;
       tbody.replaceChildren(...p.items.map((it) => row(it)));
       if (!p.items.length) tbody.append(el("tr", {}, el("td", { colspan: 9, class: "muted", text: "No items here." })));
       st.next = p.next;
@@ -237,9 +309,9 @@ async function storeView(main, db, store) {
     } catch (e) { showError(err, e); }
   };
   const row = (it) => {
-    const keyCells = fields ? fields.map((f) => el("td", { text: JSON.stringify(it.key[f]) ?? "" })) : [el("td", { text: JSON.stringify(it.key) })];
+    const keyCells = fields ? fields.map((f) => el("td", { text: it.key[f] === undefined ? "" : J.stringify(it.key[f]) })) : [el("td", { text: J.stringify(it.key) })];
     const actions = el("td", { class: "actions" });
-    const tr = el("tr", { "data-version": it.version }, keyCells, el("td", { class: "preview", title: JSON.stringify(it.value), text: JSON.stringify(it.value) }), actions);
+    const tr = el("tr", { "data-version": it.version }, keyCells, el("td", { class: "preview", title: J.stringify(it.value), text: J.stringify(it.value) }), actions);
     actions.append(el("button", { type: "button", class: "edit", text: can("writer") ? "Edit" : "View", onclick: () => openEditor(it) }));
     if (can("writer")) {
       actions.append(el("button", { type: "button", class: "danger delete", text: "Delete", onclick: () => {
@@ -250,7 +322,7 @@ async function storeView(main, db, store) {
         yes.focus();
         no.addEventListener("click", () => load());
         yes.addEventListener("click", async () => {
-          try { await api("DELETE", `${storeUrl(db, store)}/items?key=${enc(JSON.stringify(it.key))}`, undefined, { "If-Match": `"${it.version}"` }); await load(); loadSidebar(); }
+          try { await api("DELETE", `${storeUrl(db, store)}/items?key=${enc(J.stringify(it.key))}`, undefined, { "If-Match": `"${it.version}"` }); await load(); loadSidebar(); }
           catch (e) { showError(msg, e); }
         });
       } }));
@@ -261,8 +333,8 @@ async function storeView(main, db, store) {
     const isNew = !it;
     const keyText = el("textarea", { id: "edit-key", "aria-label": "Key, JSON", rows: 3 });
     const valueText = el("textarea", { id: "edit-value", "aria-label": "Value, JSON", rows: 10 });
-    keyText.value = isNew ? (fields ? JSON.stringify(Object.fromEntries(fields.map((f) => [f, ""]))) : '""') : JSON.stringify(it.key, null, 2);
-    valueText.value = isNew ? "{}" : JSON.stringify(it.value, null, 2);
+    keyText.value = isNew ? (fields ? JSON.stringify(Object.fromEntries(fields.map((f) => [f, ""]))) : '""') : J.stringify(it.key, true);
+    valueText.value = isNew ? "{}" : J.stringify(it.value, true);
     if (!isNew) keyText.readOnly = true;
     const msg = el("p", { class: "error", role: "alert", id: "edit-error" });
     const save = el("button", { type: "submit", class: "primary", id: "edit-save", text: isNew ? "Add item" : "Save", disabled: !can("writer") });
@@ -272,17 +344,19 @@ async function storeView(main, db, store) {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault(); showError(msg, null);
       let key, value;
-      try { key = JSON.parse(keyText.value); } catch (e) { showError(msg, new Error("the key is not valid JSON: " + e.message)); keyText.focus(); return; }
-      try { value = JSON.parse(valueText.value); } catch (e) { showError(msg, new Error("the value is not valid JSON: " + e.message)); valueText.focus(); return; }
+      // Checked here, sent as text: the server parses the numbers, exactly.
+      try { key = J.parse(keyText.value); } catch (e) { showError(msg, new Error("the key is not valid JSON: " + e.message)); keyText.focus(); return; }
+      try { value = J.parse(valueText.value); } catch (e) { showError(msg, new Error("the value is not valid JSON: " + e.message)); valueText.focus(); return; }
+      const body = `{"key":${J.stringify(key)},"value":${J.stringify(value)}}`;
       try {
-        if (isNew) await api("POST", `${storeUrl(db, store)}/items`, { key, value });
-        else await api("PUT", `${storeUrl(db, store)}/items`, { key, value }, { "If-Match": `"${it.version}"` });
+        if (isNew) await api("POST", `${storeUrl(db, store)}/items`, body);
+        else await api("PUT", `${storeUrl(db, store)}/items`, body, { "If-Match": `"${it.version}"` });
         editor.replaceChildren(); await load(); loadSidebar();
       } catch (e) {
         if (e.status === 412) {
           msg.replaceChildren(el("span", { id: "conflict", text: "Someone else changed this item since you opened it: " + e.message + " " }),
             el("button", { type: "button", text: "Load their version", onclick: async () => {
-              const cur = (await api("GET", `${storeUrl(db, store)}/items?key=${enc(JSON.stringify(it.key))}`)).data;
+              const cur = (await api("GET", `${storeUrl(db, store)}/items?key=${enc(J.stringify(it.key))}`, undefined, undefined, true)).data;
               openEditor(cur);
             } }));
           msg.scrollIntoView({ block: "center" });
@@ -308,7 +382,176 @@ async function storeView(main, db, store) {
     toolbar, tools, err, editor,
     el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), tbody)),
     el("div", { class: "pager" }, prev, next, pageInfo)];
+  const indexes = (await api("GET", `/api/databases/${enc(db)}/indexes`)).data;
+  if (indexes.length) sections.splice(2, 0, searchCard(db, store, indexes, openEditor));
   if (can("writer")) sections.push(importCard(db, store, load));
+  if (can("admin")) sections.push(dropCard(db, store));
+  main.replaceChildren(...sections);
+  await load();
+}
+
+// ---- text search (a sop-search index over this store) --------------------
+function searchCard(db, store, indexes, openEditor) {
+  // The index named like the store first: an index does not record its store.
+  indexes.sort((a, b) => (b.name === store) - (a.name === store));
+  const which = el("select", { id: "search-index", "aria-label": "Text index" }, indexes.map((x) => el("option", { value: x.name, text: `${x.name} (${x.fields.join(", ")}; ${x.docs} docs)` })));
+  const q = el("input", { id: "search-q", type: "search", placeholder: "words, \"a phrase\", +must -not, field:word", "aria-label": "Search text" });
+  const out = el("ol", { id: "search-hits", class: "hits" });
+  const err = el("p", { class: "error", role: "alert", id: "search-error" });
+  const form = el("form", { class: "card toolbar", id: "search" }, el("label", {}, "Search ", q), which,
+    el("button", { type: "submit", class: "primary", id: "search-go", text: "Search" }), err, out);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault(); showError(err, null);
+    if (!q.value.trim()) { showError(err, new Error("type what to look for")); q.focus(); return; }
+    try {
+      const r = (await api("GET", `${storeUrl(db, store)}/search?index=${enc(which.value)}&q=${enc(q.value)}`, undefined, undefined, true)).data;
+      if (!r.hits.length) { out.replaceChildren(el("li", { class: "muted", text: "No hits." })); return; }
+      out.replaceChildren(...r.hits.map((h) => {
+        const snip = el("span", { class: "snippet" });
+        if (h.snippet) {
+          // Highlights are byte ranges of the UTF-8 fragment.
+          const bytes = new TextEncoder().encode(h.snippet.text), dec = new TextDecoder();
+          let at = 0;
+          for (const [a, b] of h.snippet.highlights.map((p) => p.map(Number))) {
+            snip.append(dec.decode(bytes.slice(at, a)), el("mark", { text: dec.decode(bytes.slice(a, b)) }));
+            at = b;
+          }
+          snip.append(dec.decode(bytes.slice(at)));
+        }
+        return el("li", {}, el("span", { class: "score", text: Number(h.score).toFixed(3) }), " ",
+          el("code", { text: J.stringify(h.key) }), " ",
+          h.in_store ? el("button", { type: "button", class: "open-hit", text: can("writer") ? "Edit" : "View", onclick: () => openEditor({ key: h.key, value: h.value, version: h.version }) })
+            : el("span", { class: "muted", text: "(not in this store)" }),
+          h.snippet ? el("div", { class: "muted" }, `${h.snippet.field}: `, snip) : null);
+      }));
+    } catch (e) { showError(err, e); q.focus(); }
+  });
+  return form;
+}
+
+// ---- byte stores (and typed stores, read-only) ----------------------------
+const b64ToBytes = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
+const bytesToB64 = (b) => { let s = ""; for (const x of b) s += String.fromCharCode(x); return btoa(s); };
+const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const fromHex = (t) => { const c = t.replace(/\s+/g, ""); if (c.length % 2 || /[^0-9a-fA-F]/.test(c)) throw new Error("not hex: an even number of 0-9a-f digits"); return Uint8Array.from(c.match(/../g) || [], (h) => parseInt(h, 16)); };
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+// Bytes as the toggle asks: UTF-8 text when they are valid UTF-8, else hex.
+function showBytes(b, mode) {
+  if (mode === "utf8") { try { return { text: utf8.decode(b), hex: false }; } catch (_) {} }
+  return { text: toHex(b), hex: true };
+}
+async function bytesView(main, db, store, info) {
+  const writable = info.kind === "bytes" && can("writer");
+  const kindNote = info.kind === "bytes" ? "byte store: keys in byte order" : `typed store (key type ${info.key_type}): shown as bytes, read-only here`;
+  const summaryNode = el("p", { class: "muted", id: "store-summary", text: `${info.items} items · ${kindNote}` });
+  const st = { after: null, back: [], pageNo: 1 };
+  const err = el("p", { class: "error", role: "alert", id: "store-error" });
+  const mode = el("select", { id: "b-mode", "aria-label": "Show bytes as" }, [["utf8", "UTF-8 (hex if not text)"], ["hex", "hex"]].map(([v, t]) => el("option", { value: v, text: t })));
+  const from = el("input", { id: "b-from", placeholder: "from key (as shown)", "aria-label": "From key" });
+  const desc = el("input", { id: "b-desc", type: "checkbox" });
+  const tbody = el("tbody", { id: "items" });
+  const pageInfo = el("span", { id: "page-info", class: "muted" });
+  const prev = el("button", { type: "button", id: "prev", text: "← Previous" });
+  const next = el("button", { type: "button", id: "next", text: "Next →" });
+  const editor = el("div", { id: "editor-slot" });
+  const fromText = (t) => mode.value === "hex" ? fromHex(t) : new TextEncoder().encode(t);
+  const load = async () => {
+    showError(err, null);
+    const q = new URLSearchParams({ encoding: "base64", limit: "50", preview: "256" });
+    try { if (from.value && !st.after) q.set(desc.checked ? "to" : "from", bytesToB64(fromText(from.value))); } catch (e) { showError(err, e); from.focus(); return; }
+    if (desc.checked) q.set("desc", "true");
+    if (st.after) q.set("after", st.after);
+    try {
+      const p = (await api("GET", `${storeUrl(db, store)}/bytes?${q}`)).data;
+      api("GET", storeUrl(db, store)).then(({ data }) => { summaryNode.textContent = `${data.items} items · ${kindNote}`; }).catch(() => {});
+      tbody.replaceChildren(...p.items.map(row));
+      if (!p.items.length) tbody.append(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No items here." })));
+      st.next = p.next; next.disabled = !p.next; prev.disabled = !st.back.length;
+      pageInfo.textContent = `page ${st.pageNo} · ${p.items.length} items`;
+    } catch (e) { showError(err, e); }
+  };
+  const row = (it) => {
+    const k = showBytes(b64ToBytes(it.key), mode.value), v = showBytes(b64ToBytes(it.value), mode.value);
+    const actions = el("td", { class: "actions" });
+    if (writable) {
+      actions.append(el("button", { type: "button", class: "edit", text: "Edit", onclick: () => openEditor(it) }),
+        el("button", { type: "button", class: "danger delete", text: "Delete", onclick: () => {
+          const yes = el("button", { type: "button", class: "danger confirm-delete", text: "Yes, delete" });
+          const no = el("button", { type: "button", text: "Keep", onclick: () => load() });
+          const msg = el("span", { class: "error" });
+          actions.replaceChildren(el("span", { text: "Delete this item? " }), yes, no, msg); yes.focus();
+          yes.addEventListener("click", async () => {
+            try { await api("DELETE", `${storeUrl(db, store)}/bytes?key=${enc(it.key)}`, undefined, { "If-Match": `"${it.version}"` }); await load(); loadSidebar(); }
+            catch (e) { showError(msg, e); }
+          });
+        } }));
+    }
+    return el("tr", { "data-version": it.version }, el("td", { class: k.hex ? "hex" : "", text: k.text }),
+      el("td", { class: "preview " + (v.hex ? "hex" : ""), text: v.text + (it.truncated ? ` … (${it.value_bytes} bytes)` : "") }),
+      el("td", { text: String(it.value_bytes) }), actions);
+  };
+  const openEditor = async (it) => {
+    const isNew = !it;
+    const enc8 = el("select", { id: "edit-encoding", "aria-label": "Edit as" }, [["utf8", "UTF-8 text"], ["hex", "hex"]].map(([v, t]) => el("option", { value: v, text: t })));
+    enc8.value = mode.value;
+    const keyText = el("textarea", { id: "edit-key", "aria-label": "Key", rows: 2 });
+    const valueText = el("textarea", { id: "edit-value", "aria-label": "Value", rows: 8 });
+    const msg = el("p", { class: "error", role: "alert", id: "edit-error" });
+    let key = null, value = new Uint8Array();
+    if (!isNew) {
+      try {
+        const full = (await api("GET", `${storeUrl(db, store)}/bytes?key=${enc(it.key)}`)).data;
+        key = b64ToBytes(full.key); value = b64ToBytes(full.value); it = full;
+      } catch (e) { showError(err, e); return; }
+      keyText.readOnly = true;
+    }
+    const fill = () => {
+      const asHex = enc8.value === "hex";
+      const show = (b) => asHex ? toHex(b) : utf8.decode(b);
+      try { if (key) keyText.value = show(key); valueText.value = show(value); }
+      catch (_) { enc8.value = "hex"; fill(); }
+    };
+    enc8.addEventListener("change", () => {
+      // Keep what was typed: read it in the old encoding, show it in the new.
+      try { const old = enc8.value === "hex" ? "utf8" : "hex"; const rd = (t) => old === "hex" ? fromHex(t) : new TextEncoder().encode(t);
+        if (!isNew || keyText.value) key = rd(keyText.value); value = rd(valueText.value); fill(); }
+      catch (e) { showError(msg, e); enc8.value = enc8.value === "hex" ? "utf8" : "hex"; }
+    });
+    fill();
+    const save = el("button", { type: "submit", class: "primary", id: "edit-save", text: isNew ? "Add item" : "Save" });
+    const close = el("button", { type: "button", id: "edit-close", text: "Close", onclick: () => editor.replaceChildren() });
+    const form = el("form", { class: "card", id: "editor" }, el("h2", { text: isNew ? "New item" : "Edit item" }), el("label", {}, "Edit as ", enc8),
+      el("label", {}, "Key", keyText), el("label", {}, "Value", valueText), save, " ", close, msg);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault(); showError(msg, null);
+      const rd = (t) => enc8.value === "hex" ? fromHex(t) : new TextEncoder().encode(t);
+      let k, v;
+      try { k = rd(keyText.value); v = rd(valueText.value); } catch (e) { showError(msg, e); return; }
+      if (!k.length) { showError(msg, new Error("the key is empty")); keyText.focus(); return; }
+      try {
+        await api("PUT", `${storeUrl(db, store)}/bytes`, { key: bytesToB64(k), value: bytesToB64(v), encoding: "base64" },
+          isNew ? { "If-None-Match": "*" } : { "If-Match": `"${it.version}"` });
+        editor.replaceChildren(); await load(); loadSidebar();
+      } catch (e) {
+        if (e.status === 412) msg.replaceChildren(el("span", { id: "conflict", text: "This item changed (or exists) since you opened it: " + e.message }));
+        else showError(msg, e);
+      }
+    });
+    editor.replaceChildren(form);
+    (isNew ? keyText : valueText).focus();
+  };
+  const toolbar = el("form", { class: "toolbar card", id: "filters" }, el("label", {}, "Show as ", mode), el("label", {}, "Seek ", from),
+    el("label", {}, desc, " descending"), el("button", { type: "submit", class: "primary", id: "apply", text: "Apply" }));
+  toolbar.addEventListener("submit", (ev) => { ev.preventDefault(); st.after = null; st.back = []; st.pageNo = 1; load(); });
+  mode.addEventListener("change", () => load());
+  next.addEventListener("click", () => { if (!st.next) return; st.back.push(st.after); st.after = st.next; st.pageNo++; load(); });
+  prev.addEventListener("click", () => { if (!st.back.length) return; st.after = st.back.pop(); st.pageNo--; load(); });
+  const tools = el("div", { class: "toolbar" });
+  if (writable) tools.append(el("button", { type: "button", id: "add-item", text: "Add item", onclick: () => openEditor(null) }));
+  const sections = [el("h1", { text: `Store ${store}` }), summaryNode,
+    toolbar, tools, err, editor,
+    el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["key", "value", "bytes", ""].map((t) => el("th", { text: t })))), tbody)),
+    el("div", { class: "pager" }, prev, next, pageInfo)];
   if (can("admin")) sections.push(dropCard(db, store));
   main.replaceChildren(...sections);
   await load();

@@ -34,6 +34,14 @@ pub(crate) fn routes() -> Router<Arc<Manager>> {
                 .post(add_item)
                 .delete(delete_item),
         )
+        .route(
+            &format!("{store}/bytes"),
+            get(crate::bytes::get_bytes)
+                .put(crate::bytes::put_bytes)
+                .delete(crate::bytes::delete_bytes),
+        )
+        .route(&format!("{store}/search"), get(crate::search::search))
+        .route("/api/databases/{db}/indexes", get(crate::search::indexes))
         .route(&format!("{store}/batch"), post(batch))
         .route(&format!("{store}/delete-range"), post(delete_range))
         .route(
@@ -67,7 +75,7 @@ pub(crate) async fn health(State(m): M) -> Json<Value> {
     Json(json!({"status": "ok", "databases": m.databases().len(), "auth": m.auth.has_users()}))
 }
 
-fn cookie_header(m: &Manager, value: &str, max_age: u64) -> HeaderValue {
+pub(crate) fn cookie_header(m: &Manager, value: &str, max_age: u64) -> HeaderValue {
     let secure = if m.config.secure_cookies {
         "; Secure"
     } else {
@@ -102,13 +110,18 @@ pub(crate) async fn login(State(m): M, req: Request) -> ApiResult<Response> {
 
 pub(crate) async fn refresh(State(m): M, body: Bytes) -> ApiResult<Json<Value>> {
     let v = body_json(&body)?;
-    let t = m.auth.refresh(str_field(&v, "refresh_token")?)?;
+    let token = str_field(&v, "refresh_token")?.to_string();
+    let m2 = m.clone();
+    let t = blocking(move || m2.auth.refresh(&token)).await?;
     Ok(Json(serde_json::to_value(&t).unwrap_or_default()))
 }
 
 async fn logout(State(m): M, Extension(who): Extension<Caller>) -> Response {
     if let Some(s) = who.session {
-        m.auth.logout(s);
+        let m2 = m.clone();
+        if let Err(e) = blocking(move || m2.auth.logout(&s)).await {
+            return e.into_response();
+        }
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
@@ -134,7 +147,20 @@ fn summary(s: &sop::StoreSummary) -> Value {
            "values": s.info.options.values, "slot_length": s.info.options.slot_length,
            "description": s.info.options.description, "nodes": s.nodes,
            "node_bytes": s.node_bytes, "created_seq": s.created_seq,
-           "json": s.info.key_type == sop::JSON_KEY_TYPE})
+           "json": s.info.key_type == sop::JSON_KEY_TYPE,
+           "kind": kind_of(&s.info.key_type)})
+}
+
+/// What the page makes of a store: `json`, `bytes` (writable at the byte
+/// level) or `typed` (a program's typed store: browsable as bytes only).
+fn kind_of(key_type: &str) -> &'static str {
+    if key_type == sop::JSON_KEY_TYPE {
+        "json"
+    } else if key_type == crate::bytes::BYTES_KEY_TYPE {
+        "bytes"
+    } else {
+        "typed"
+    }
 }
 
 async fn stores(
@@ -192,6 +218,20 @@ async fn create_store(
     let name = str_field(&v, "name")?.to_string();
     check_name("store", &name)?;
     let spec = spec_of(v.get("key_spec"))?;
+    let bytes = match v.get("kind").map(|k| k.as_str()) {
+        None | Some(Some("json")) => false,
+        Some(Some("bytes")) => true,
+        _ => {
+            return Err(ApiError::bad_request(
+                "kind is \"json\" (default) or \"bytes\"",
+            ))
+        }
+    };
+    if bytes && spec.is_some() {
+        return Err(ApiError::bad_request(
+            "a byte store has no key_spec: its keys are bytes, in byte order",
+        ));
+    }
     let mut opts = StoreOptions::default();
     if let Some(u) = v.get("unique") {
         opts.unique = u
@@ -219,7 +259,12 @@ async fn create_store(
     let (n2, o2, s2) = (name.clone(), opts.clone(), spec.clone());
     let info = blocking(move || {
         let tx = handle.begin(TxMode::ForWriting)?;
-        let info = tx.create_json_store(&n2, o2, s2)?.info().clone();
+        let info = if bytes {
+            tx.create_raw_store(&n2, crate::bytes::BYTES_KEY_TYPE, o2)?
+                .info()?
+        } else {
+            tx.create_json_store(&n2, o2, s2)?.info().clone()
+        };
         tx.commit()?;
         Ok(info)
     })
@@ -229,7 +274,7 @@ async fn create_store(
         "create_store",
         &db,
         &name,
-        json!({"key_spec": spec, "options": opts}),
+        json!({"kind": if bytes {"bytes"} else {"json"}, "key_spec": spec, "options": opts}),
     );
     Ok((
         StatusCode::CREATED,
@@ -836,7 +881,7 @@ async fn start_job(
     let v = body_json(&body)?;
     let kind = str_field(&v, "kind")?;
     let handle = m.db(&db)?.db.clone();
-    let id = m.jobs.start(kind, &db, handle)?;
+    let id = m.jobs.start(kind, &db, handle, m.auth.shared_store())?;
     m.audit
         .write(&who, "job", &db, "", json!({"kind": kind, "id": id}));
     Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
@@ -851,5 +896,8 @@ async fn job(
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("a job id is a number"))?;
-    Ok(Json(m.jobs.get(id)?))
+    let m2 = m.clone();
+    Ok(Json(
+        blocking(move || m2.jobs.get(id, m2.auth.shared_store())).await?,
+    ))
 }

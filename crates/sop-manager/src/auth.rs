@@ -2,26 +2,28 @@
 //!
 //! - Users live in a JSON file (`{"users":[{"name","role","hash"}]}`) with
 //!   argon2id hashes; `add_user` writes it (temp file + rename, mode 0600).
-//! - Sessions are a table in this process's memory: tokens are 256 random
-//!   bits, nothing is signed, so there is no secret to leak or to default.
+//! - Sessions live in a table (`sessions.rs`): this process's memory, or the
+//!   Redis of a Clustered database so that every instance shares them.
+//!   Tokens are 256 random bits and only their hashes are stored; nothing is
+//!   signed, so there is no secret to leak or to default.
 //!   An access token lives `token_ttl`; a refresh token `refresh_ttl`;
 //!   refreshing rotates both and really extends; logout removes the whole
 //!   session (its access, refresh and cookie tokens).
-//! - Failed logins are counted per user name and per client address; after
-//!   `MAX_FAILURES` the next attempt waits, doubling each time.
+//! - Failed logins are counted per user name and per client address (in the
+//!   same store as the sessions, so shared by the servers of a Clustered
+//!   database); after `MAX_FAILURES` the next attempt waits, doubling each time.
 
 use crate::error::{ApiError, ApiResult};
+use crate::sessions::{now_ms, token_hash, Kind, MemoryKv, Record, RedisKv, Sessions};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::http::StatusCode;
 use base64::Engine;
-use parking_lot::Mutex;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a caller may do. Ordered: each role may do what the ones below it may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
@@ -182,7 +184,7 @@ pub struct Caller {
     /// How they proved it.
     pub via: Via,
     /// The session (absent for anonymous callers).
-    pub session: Option<u64>,
+    pub session: Option<String>,
 }
 
 /// How a caller authenticated.
@@ -212,19 +214,6 @@ impl Caller {
     }
 }
 
-#[derive(Debug)]
-struct Session {
-    user: String,
-    role: Role,
-    access: String,
-    access_expires: Instant,
-    refresh: String,
-    refresh_expires: Instant,
-    cookie: Option<String>,
-    cookie_expires: Instant,
-    csrf: String,
-}
-
 /// What a login or a refresh hands out.
 #[derive(Debug, Serialize)]
 pub struct Tokens {
@@ -248,45 +237,86 @@ pub struct Tokens {
 /// Failed logins before attempts are slowed down.
 pub const MAX_FAILURES: u32 = 5;
 
-#[derive(Debug, Default)]
-struct Failures {
-    count: u32,
-    last: Option<Instant>,
-}
-
 /// The users, the session table and the failed-login counters.
-#[derive(Debug)]
 pub struct Auth {
     users: Option<Users>,
     token_ttl: Duration,
     refresh_ttl: Duration,
-    next_id: Mutex<u64>,
-    sessions: Mutex<HashMap<u64, Session>>,
-    by_token: Mutex<HashMap<String, (u64, Kind)>>,
-    failures: Mutex<HashMap<String, Failures>>,
+    sessions: Sessions,
     dummy_hash: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Access,
-    Refresh,
-    Cookie,
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("users", &self.users.as_ref().map(|u| u.users.len()))
+            .field("shared_sessions", &self.sessions.shared())
+            .finish()
+    }
 }
 
+/// A cookie's expiry is rewritten at most this often (each rewrite is a
+/// write to the session store; the idle limit is exact to within this).
+const SLIDE_STEP: Duration = Duration::from_secs(30);
+
 impl Auth {
-    /// Sessions over `users` (None: no users file, anonymous callers).
+    /// Sessions over `users` (None: no users file, anonymous callers), kept
+    /// in this process's memory.
     pub fn new(users: Option<Users>, token_ttl: Duration, refresh_ttl: Duration) -> Auth {
+        Auth::with_store(
+            users,
+            token_ttl,
+            refresh_ttl,
+            Sessions::new(std::sync::Arc::new(MemoryKv::default()), String::new()),
+        )
+    }
+
+    /// Sessions kept in the Redis at `url` under keys starting with `prefix`,
+    /// shared by every server using the same Redis and prefix.
+    pub(crate) fn shared(
+        users: Option<Users>,
+        token_ttl: Duration,
+        refresh_ttl: Duration,
+        url: &str,
+        prefix: String,
+    ) -> ApiResult<Auth> {
+        Ok(Auth::with_store(
+            users,
+            token_ttl,
+            refresh_ttl,
+            Sessions::new(std::sync::Arc::new(RedisKv::new(url)?), prefix),
+        ))
+    }
+
+    fn with_store(
+        users: Option<Users>,
+        token_ttl: Duration,
+        refresh_ttl: Duration,
+        sessions: Sessions,
+    ) -> Auth {
         Auth {
             users,
             token_ttl,
             refresh_ttl,
-            next_id: Mutex::new(1),
-            sessions: Mutex::new(HashMap::new()),
-            by_token: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            sessions,
             dummy_hash: hash_password(&random_token()).unwrap_or_default(),
         }
+    }
+
+    /// Whether sessions live outside this process (calls may block on the network).
+    pub fn shared_sessions(&self) -> bool {
+        self.sessions.shared()
+    }
+
+    /// The shared store (a Clustered database's Redis) and key prefix, if
+    /// sessions are shared.
+    pub(crate) fn shared_store(&self) -> Option<(std::sync::Arc<dyn crate::sessions::Kv>, String)> {
+        self.sessions.shared().then(|| self.sessions.store())
+    }
+
+    /// The idle life of a page session (the cookie's `Max-Age`).
+    pub fn cookie_ttl(&self) -> Duration {
+        self.refresh_ttl
     }
 
     /// Whether a users file is loaded.
@@ -295,30 +325,20 @@ impl Auth {
     }
 
     /// The wait before the next login attempt for this key, if any.
-    fn blocked(&self, key: &str) -> Option<Duration> {
-        let f = self.failures.lock();
-        let f = f.get(key)?;
-        if f.count < MAX_FAILURES {
-            return None;
+    fn blocked(&self, key: &str) -> ApiResult<Option<Duration>> {
+        let (count, last) = self.sessions.failures(key)?;
+        if count < u64::from(MAX_FAILURES) {
+            return Ok(None);
         }
-        let wait = Duration::from_secs(1u64 << (f.count - MAX_FAILURES).min(10));
-        let since = f.last?.elapsed();
-        (since < wait).then(|| wait - since)
+        let wait = Duration::from_secs(1u64 << (count - u64::from(MAX_FAILURES)).min(10));
+        let since = Duration::from_millis(now_ms().saturating_sub(last));
+        Ok((since < wait).then(|| wait - since))
     }
 
-    fn fail(&self, key: String) {
-        let mut f = self.failures.lock();
-        // Random user names must not grow the table without end: forget
-        // counters idle for longer than the longest wait.
-        if f.len() > 100_000 {
-            f.retain(|_, v| {
-                v.last
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1100))
-            });
-        }
-        let e = f.entry(key).or_default();
-        e.count += 1;
-        e.last = Some(Instant::now());
+    /// Count a failure; counters idle for longer than the longest wait
+    /// (1,024 s) are forgotten, so random user names cannot grow the table.
+    fn fail(&self, key: &str) -> ApiResult<()> {
+        self.sessions.fail(key, Duration::from_secs(1100))
     }
 
     /// Check a password (slow: call it off the async threads). `cookie`: also
@@ -328,7 +348,7 @@ impl Auth {
             ApiError::bad_request("this server has no users file: no login needed")
         })?;
         let (ukey, ikey) = (format!("u:{user}"), format!("ip:{ip}"));
-        if let Some(wait) = self.blocked(&ukey).or_else(|| self.blocked(&ikey)) {
+        if let Some(wait) = self.blocked(&ukey)?.or(self.blocked(&ikey)?) {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -348,179 +368,125 @@ impl Auth {
             })
             .unwrap_or(false);
         let Some(u) = found.filter(|_| ok) else {
-            self.fail(ukey);
-            self.fail(ikey);
+            self.fail(&ukey)?;
+            self.fail(&ikey)?;
             tracing::warn!(user = %user, ip = %ip, "failed login");
             return Err(ApiError::unauthorized("wrong user name or password"));
         };
-        self.failures.lock().remove(&ukey);
-        Ok(self.open_session(&u.name, u.role, cookie))
+        self.sessions.clear_failures(&ukey)?;
+        self.open_session(&u.name, u.role, cookie)
     }
 
-    fn open_session(&self, user: &str, role: Role, cookie: bool) -> Tokens {
-        let id = {
-            let mut n = self.next_id.lock();
-            *n += 1;
-            *n
-        };
-        let now = Instant::now();
-        let s = Session {
+    fn open_session(&self, user: &str, role: Role, cookie: bool) -> ApiResult<Tokens> {
+        let now = now_ms();
+        let (access, refresh, csrf) = (random_token(), random_token(), random_token());
+        let cookie = cookie.then(random_token);
+        let rec = Record {
             user: user.to_string(),
             role,
-            access: random_token(),
-            access_expires: now + self.token_ttl,
-            refresh: random_token(),
-            refresh_expires: now + self.refresh_ttl,
-            cookie: cookie.then(random_token),
-            cookie_expires: now + self.refresh_ttl,
-            csrf: random_token(),
+            access: token_hash(&access),
+            refresh: token_hash(&refresh),
+            cookie: cookie.as_deref().map(token_hash),
+            access_expires: now + self.token_ttl.as_millis() as u64,
+            refresh_expires: now + self.refresh_ttl.as_millis() as u64,
+            cookie_expires: now + self.refresh_ttl.as_millis() as u64,
+            csrf: csrf.clone(),
         };
-        let tokens = self.tokens_of(&s);
-        {
-            let mut t = self.by_token.lock();
-            t.insert(s.access.clone(), (id, Kind::Access));
-            t.insert(s.refresh.clone(), (id, Kind::Refresh));
-            if let Some(c) = &s.cookie {
-                t.insert(c.clone(), (id, Kind::Cookie));
-            }
-        }
-        self.sessions.lock().insert(id, s);
-        self.sweep();
-        tokens
-    }
-
-    fn tokens_of(&self, s: &Session) -> Tokens {
-        Tokens {
-            access_token: s.access.clone(),
-            refresh_token: s.refresh.clone(),
+        self.sessions.create(&random_token(), &rec)?;
+        Ok(Tokens {
+            access_token: access,
+            refresh_token: refresh,
             expires_in: self.token_ttl.as_secs(),
-            role: s.role,
-            username: s.user.clone(),
-            csrf_token: s.csrf.clone(),
-            cookie: s.cookie.clone(),
-        }
+            role,
+            username: user.to_string(),
+            csrf_token: csrf,
+            cookie,
+        })
     }
 
-    /// Drop expired sessions.
-    fn sweep(&self) {
-        let now = Instant::now();
-        let mut sessions = self.sessions.lock();
-        let dead: Vec<u64> = sessions
-            .iter()
-            .filter(|(_, s)| s.refresh_expires <= now && s.cookie_expires <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        let mut t = self.by_token.lock();
-        for id in dead {
-            if let Some(s) = sessions.remove(&id) {
-                t.remove(&s.access);
-                t.remove(&s.refresh);
-                if let Some(c) = &s.cookie {
-                    t.remove(c);
-                }
-            }
-        }
-    }
-
-    fn lookup(&self, token: &str, kind: Kind) -> Option<u64> {
-        match self.by_token.lock().get(token) {
-            Some((id, k)) if *k == kind => Some(*id),
-            _ => None,
-        }
+    /// The user's role now (the users file decides: a user removed from it
+    /// or given another role is so on every request, on every instance).
+    fn role_now(&self, rec: &Record) -> ApiResult<Role> {
+        self.users
+            .as_ref()
+            .and_then(|u| u.find(&rec.user))
+            .map(|u| u.role)
+            .ok_or_else(|| ApiError::unauthorized("this user no longer exists"))
     }
 
     /// The caller of a bearer access token.
     pub fn check_bearer(&self, token: &str) -> ApiResult<Caller> {
-        let id = self
-            .lookup(token, Kind::Access)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
-        let sessions = self.sessions.lock();
-        let s = sessions
-            .get(&id)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
-        if s.access_expires <= Instant::now() {
-            return Err(ApiError::unauthorized(
-                "the access token expired: refresh it",
-            ));
-        }
+        let (id, rec) = self.sessions.find(token, Kind::Access)?.ok_or_else(|| {
+            ApiError::unauthorized("unknown, expired or revoked token: refresh it or log in")
+        })?;
         Ok(Caller {
-            name: s.user.clone(),
-            role: s.role,
+            name: rec.user.clone(),
+            role: self.role_now(&rec)?,
             via: Via::Bearer,
             session: Some(id),
         })
     }
 
     /// The caller of a session cookie, and the session's CSRF token. The
-    /// cookie's life slides: each use extends it to `refresh_ttl`.
+    /// cookie's life slides: each use extends it to `refresh_ttl` from now
+    /// (written at most every `SLIDE_STEP`).
     pub fn check_cookie(&self, token: &str) -> ApiResult<(Caller, String)> {
-        let id = self
-            .lookup(token, Kind::Cookie)
-            .ok_or_else(|| ApiError::unauthorized("not logged in"))?;
-        let mut sessions = self.sessions.lock();
-        let s = sessions
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::unauthorized("not logged in"))?;
-        let now = Instant::now();
-        if s.cookie_expires <= now {
-            return Err(ApiError::unauthorized("the session expired: log in again"));
+        let (id, mut rec) = self
+            .sessions
+            .find(token, Kind::Cookie)?
+            .ok_or_else(|| ApiError::unauthorized("not logged in, or the session expired"))?;
+        let role = self.role_now(&rec)?;
+        let until = now_ms() + self.refresh_ttl.as_millis() as u64;
+        if until.saturating_sub(rec.cookie_expires) >= SLIDE_STEP.as_millis() as u64 {
+            self.sessions.slide_cookie(&id, &mut rec, until)?;
         }
-        s.cookie_expires = now + self.refresh_ttl;
         Ok((
             Caller {
-                name: s.user.clone(),
-                role: s.role,
+                name: rec.user.clone(),
+                role,
                 via: Via::Cookie,
                 session: Some(id),
             },
-            s.csrf.clone(),
+            rec.csrf,
         ))
     }
 
     /// Rotate a session's tokens by its refresh token: new access and refresh
     /// tokens, both with their full life from now; the old ones stop working.
     pub fn refresh(&self, refresh_token: &str) -> ApiResult<Tokens> {
-        let id = self
-            .lookup(refresh_token, Kind::Refresh)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked refresh token"))?;
-        let mut sessions = self.sessions.lock();
-        let s = sessions
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked refresh token"))?;
-        let now = Instant::now();
-        if s.refresh_expires <= now {
-            return Err(ApiError::unauthorized(
-                "the refresh token expired: log in again",
-            ));
+        let (id, old) = self.sessions.take_refresh(refresh_token)?.ok_or_else(|| {
+            ApiError::unauthorized("unknown, expired or revoked refresh token: log in again")
+        })?;
+        let role = self.role_now(&old)?;
+        let now = now_ms();
+        let (access, refresh) = (random_token(), random_token());
+        let mut rec = old.clone();
+        rec.role = role;
+        rec.access = token_hash(&access);
+        rec.refresh = token_hash(&refresh);
+        rec.access_expires = now + self.token_ttl.as_millis() as u64;
+        rec.refresh_expires = now + self.refresh_ttl.as_millis() as u64;
+        if !self.sessions.rotate(&id, &old, &rec)? {
+            return Err(ApiError::unauthorized("the session ended: log in again"));
         }
-        let mut t = self.by_token.lock();
-        t.remove(&s.access);
-        t.remove(&s.refresh);
-        s.access = random_token();
-        s.refresh = random_token();
-        s.access_expires = now + self.token_ttl;
-        s.refresh_expires = now + self.refresh_ttl;
-        t.insert(s.access.clone(), (id, Kind::Access));
-        t.insert(s.refresh.clone(), (id, Kind::Refresh));
-        let mut tokens = self.tokens_of(s);
-        tokens.cookie = None;
-        Ok(tokens)
+        Ok(Tokens {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: self.token_ttl.as_secs(),
+            role,
+            username: rec.user,
+            csrf_token: rec.csrf,
+            cookie: None,
+        })
     }
 
-    /// End a session: every token of it stops working.
-    pub fn logout(&self, session: u64) {
-        if let Some(s) = self.sessions.lock().remove(&session) {
-            let mut t = self.by_token.lock();
-            t.remove(&s.access);
-            t.remove(&s.refresh);
-            if let Some(c) = &s.cookie {
-                t.remove(c);
-            }
-        }
+    /// End a session: every token of it stops working, on every instance.
+    pub fn logout(&self, session: &str) -> ApiResult<()> {
+        self.sessions.delete(session)
     }
 
     /// Number of live sessions (for /metrics).
     pub fn session_count(&self) -> usize {
-        self.sessions.lock().len()
+        self.sessions.count()
     }
 }

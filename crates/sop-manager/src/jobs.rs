@@ -1,16 +1,26 @@
 //! Maintenance jobs (admin): stats, check, recover, reclaim, compact, run on a
 //! blocking thread; the page polls `GET /api/jobs/{id}` for their state.
 //!
-//! The engine reports no progress inside one maintenance call, so a job's
-//! progress is its state (`running` with the seconds so far, then `done` or
-//! `failed` with the engine's report).
+//! `check` and `compact` report progress through the engine's
+//! [`sop::Progress`] (items verified of all items; planned moves done of those
+//! planned so far); `stats`, `recover` and `reclaim` are short and report
+//! only their state. A job is `running` (with its seconds so far and its
+//! progress), then `done` or `failed` with the engine's report.
+//!
+//! A job runs in the process that started it. When sessions are shared (a
+//! Clustered database's Redis), that process also publishes the job's state
+//! there (`j:{id}`, every half second while it runs, and once at the end;
+//! kept a day), so `GET /api/jobs/{id}` answers on every server. Ids are
+//! random (below 2^53, exact in JavaScript), so servers never reuse each
+//! other's. The engine work itself is safe from any number of processes.
 
 use crate::error::{ApiError, ApiResult};
+use crate::sessions::Kv;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 struct Job {
     kind: String,
@@ -19,30 +29,41 @@ struct Job {
     finished: Option<Instant>,
     state: &'static str,
     result: Value,
+    progress: Arc<sop::Progress>,
 }
 
 #[derive(Default)]
 pub(crate) struct Jobs {
-    next: Mutex<u64>,
     jobs: Arc<Mutex<HashMap<u64, Job>>>,
 }
+
+/// How long a finished job's state stays in the shared store.
+const KEEP: Duration = Duration::from_secs(24 * 3600);
 
 /// The kinds of maintenance job.
 pub(crate) const KINDS: [&str; 5] = ["stats", "check", "recover", "reclaim", "compact"];
 
 impl Jobs {
     /// Start a job; its id.
-    pub(crate) fn start(&self, kind: &str, db_name: &str, db: sop::Database) -> ApiResult<u64> {
+    pub(crate) fn start(
+        &self,
+        kind: &str,
+        db_name: &str,
+        db: sop::Database,
+        shared: Option<(Arc<dyn Kv>, String)>,
+    ) -> ApiResult<u64> {
         if !KINDS.contains(&kind) {
             return Err(ApiError::bad_request(format!(
                 "unknown job kind {kind:?}: one of {}",
                 KINDS.join(", ")
             )));
         }
-        let id = {
-            let mut n = self.next.lock();
-            *n += 1;
-            *n
+        let progress = Arc::new(sop::Progress::new());
+        let id = loop {
+            let id = rand::random::<u64>() & ((1 << 53) - 1);
+            if id != 0 && !self.jobs.lock().contains_key(&id) {
+                break id;
+            }
         };
         self.jobs.lock().insert(
             id,
@@ -53,6 +74,7 @@ impl Jobs {
                 finished: None,
                 state: "running",
                 result: Value::Null,
+                progress: progress.clone(),
             },
         );
         let jobs = self.jobs.clone();
@@ -62,12 +84,15 @@ impl Jobs {
                 Ok(match kind.as_str() {
                     "stats" => serde_json::to_value(db.stats()?).unwrap_or_default(),
                     "check" => {
-                        let r = db.check()?;
+                        let r = db.check_with_progress(&progress)?;
                         json!({"ok": r.is_ok(), "report": format!("{r:?}")})
                     }
                     "recover" => json!({"report": format!("{:?}", db.recover()?)}),
                     "reclaim" => json!({"report": format!("{:?}", db.reclaim()?)}),
-                    _ => json!({"report": format!("{:?}", db.compact()?)}),
+                    _ => {
+                        let o = sop::CompactOptions::default();
+                        json!({"report": format!("{:?}", db.compact_with_progress(&o, &progress)?)})
+                    }
                 })
             })();
             if let Some(j) = jobs.lock().get_mut(&id) {
@@ -84,19 +109,71 @@ impl Jobs {
                 }
             }
         });
+        if let Some((kv, prefix)) = shared {
+            let jobs = self.jobs.clone();
+            tokio::spawn(async move {
+                let key = format!("{prefix}j:{id}");
+                loop {
+                    let Ok(v) = state(&jobs.lock(), id) else {
+                        return;
+                    };
+                    let running = v["state"] == "running";
+                    let (kv, key) = (kv.clone(), key.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        kv.set(&key, &v.to_string(), KEEP, false)
+                    })
+                    .await;
+                    if !running {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+        }
         Ok(id)
     }
 
-    /// A job's state.
-    pub(crate) fn get(&self, id: u64) -> ApiResult<Value> {
-        let jobs = self.jobs.lock();
+    /// A job's state: this process's, else the shared store's.
+    pub(crate) fn get(&self, id: u64, shared: Option<(Arc<dyn Kv>, String)>) -> ApiResult<Value> {
+        if let Ok(v) = state(&self.jobs.lock(), id) {
+            return Ok(v);
+        }
+        if let Some((kv, prefix)) = shared {
+            if let Some(text) = kv.get(&format!("{prefix}j:{id}"))? {
+                return serde_json::from_str(&text)
+                    .map_err(|e| ApiError::internal(format!("job {id}: {e}")));
+            }
+        }
+        Err(ApiError::not_found(format!("no job {id}")))
+    }
+}
+
+/// The state of job `id` in `jobs`.
+fn state(jobs: &HashMap<u64, Job>, id: u64) -> ApiResult<Value> {
+    {
         let j = jobs
             .get(&id)
             .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
         let secs = j.finished.unwrap_or_else(Instant::now) - j.started;
+        let unit = match j.kind.as_str() {
+            "check" => Some("items"),
+            "compact" => Some("moves"),
+            _ => None,
+        };
+        let progress = unit.map(|u| {
+            let (done, total) = (j.progress.done(), j.progress.total());
+            let fraction = if j.state != "running" {
+                1.0
+            } else if total > 0 {
+                (done as f64 / total as f64).min(1.0)
+            } else {
+                0.0
+            };
+            json!({"done": done, "total": total, "unit": u, "fraction": fraction})
+        });
         Ok(
             json!({"id": id, "kind": j.kind, "db": j.db, "state": j.state,
-                  "seconds": secs.as_secs_f64(), "result": j.result}),
+                  "seconds": secs.as_secs_f64(), "progress": progress, "result": j.result}),
         )
     }
 }

@@ -6,7 +6,9 @@
 //! is synchronous.
 //!
 //! Safety, in short (docs/ARCHITECTURE.md has the long form): no default
-//! secret (tokens are random and live in this process's session table), every
+//! secret (tokens are random; their hashes live in the session table: this
+//! process's memory, or a Clustered database's Redis, shared by every server
+//! on it), every
 //! endpoint checks the caller's role, the page's cookie is `HttpOnly;
 //! SameSite=Strict` and state-changing page requests carry a CSRF token, failed
 //! logins are slowed down per user and per address, every write goes to the
@@ -15,12 +17,15 @@
 mod api;
 mod audit;
 pub mod auth;
+mod bytes;
 pub mod error;
 pub mod items;
 mod jobs;
 mod metrics;
 mod openapi;
+mod search;
 mod serve;
+mod sessions;
 mod ui;
 
 pub use auth::{Role, Users};
@@ -28,7 +33,6 @@ pub use error::{ApiError, ApiResult};
 pub use serve::{check_listen, serve, ListenPolicy, ServeOptions};
 
 use crate::auth::{Auth, Caller, Via};
-use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -220,8 +224,20 @@ impl Manager {
             });
         }
         let audit = audit::Audit::open(config.audit_log.as_deref())?;
+        // Serving a Clustered database: the sessions go to its Redis, so that
+        // every server on that database knows them (ARCHITECTURE.md §11).
+        let auth = match dbs.iter().find(|d| d.redis.is_some()) {
+            Some(d) if config.users.is_some() => Auth::shared(
+                config.users.clone(),
+                config.token_ttl,
+                config.refresh_ttl,
+                d.redis.as_deref().unwrap_or_default(),
+                format!("sop:{}:manager:", d.db.config().id),
+            )?,
+            _ => Auth::new(config.users.clone(), config.token_ttl, config.refresh_ttl),
+        };
         Ok(Arc::new(Manager {
-            auth: Auth::new(config.users.clone(), config.token_ttl, config.refresh_ttl),
+            auth,
             dbs,
             audit,
             metrics: metrics::Metrics::default(),
@@ -254,20 +270,28 @@ impl Manager {
         f: impl FnOnce(&JsonStore<'_>) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<T> {
         check_name("store", store)?;
-        let handle = self.db(db)?.db.clone();
         let store = store.to_string();
+        self.read_tx(db, move |tx| f(&tx.open_json_store(&store)?))
+            .await
+    }
+
+    /// Run `f` in a read transaction (a snapshot: `NoCheck`) of database
+    /// `db`, on a blocking thread.
+    pub(crate) async fn read_tx<T: Send + 'static>(
+        self: &Arc<Self>,
+        db: &str,
+        f: impl FnOnce(&sop::Transaction) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let handle = self.db(db)?.db.clone();
         blocking(move || {
             let tx = handle.begin(TxMode::NoCheck)?;
-            let s = tx.open_json_store(&store)?;
-            f(&s)
+            f(&tx)
         })
         .await
     }
 
     /// Run `f` on store `store` of database `db` in a write transaction and
-    /// commit, on a blocking thread. An engine conflict runs it again (up to
-    /// 5 times; `f` sees the newer data, so an `If-Match` then fails with 412);
-    /// after that the answer is 409.
+    /// commit, on a blocking thread (see [`Manager::write_tx`]).
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         db: &str,
@@ -275,18 +299,28 @@ impl Manager {
         f: impl Fn(&JsonStore<'_>) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<T> {
         check_name("store", store)?;
-        let handle = self.db(db)?.db.clone();
         let store = store.to_string();
+        self.write_tx(db, move |tx| f(&tx.open_json_store(&store)?))
+            .await
+    }
+
+    /// Run `f` in a write transaction of database `db` and commit, on a
+    /// blocking thread. An engine conflict runs it again (up to 5 times; `f`
+    /// sees the newer data, so an `If-Match` then fails with 412); after that
+    /// the answer is 409.
+    pub(crate) async fn write_tx<T: Send + 'static>(
+        self: &Arc<Self>,
+        db: &str,
+        f: impl Fn(&sop::Transaction) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let handle = self.db(db)?.db.clone();
         let m = self.clone();
         blocking(move || {
             let mut tries = 0;
             loop {
                 let r = (|| {
                     let tx = handle.begin(TxMode::ForWriting)?;
-                    let out = {
-                        let s = tx.open_json_store(&store)?;
-                        f(&s)?
-                    };
+                    let out = f(&tx)?;
                     let t = Instant::now();
                     tx.commit()?;
                     m.metrics.commit(t.elapsed());
@@ -443,18 +477,37 @@ fn loopback_host(headers: &HeaderMap) -> bool {
 /// token for a state-changing method), else anonymous if the server has no
 /// users file. Puts the [`Caller`] in the request's extensions.
 async fn authenticate(State(m): State<Arc<Manager>>, mut req: Request, next: Next) -> Response {
-    match identify(&m, &req) {
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Shared sessions are in Redis: ask it off the async threads.
+    let who = if m.auth.shared_sessions() {
+        let (m2, h) = (m.clone(), req.headers().clone());
+        blocking(move || identify(&m2, &h, changes)).await
+    } else {
+        identify(&m, req.headers(), changes)
+    };
+    match who {
         Ok(caller) => {
+            let renew = (caller.via == Via::Cookie)
+                .then(|| cookie(req.headers(), COOKIE).map(str::to_string))
+                .flatten();
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            let mut res = next.run(req).await;
+            // The cookie's life slides with the server's idle limit: each
+            // answer to the page renews it (unless the answer sets it itself:
+            // a logout clears it).
+            if let Some(c) = renew {
+                if !res.headers().contains_key(header::SET_COOKIE) {
+                    let v = api::cookie_header(&m, &c, m.auth.cookie_ttl().as_secs());
+                    res.headers_mut().insert(header::SET_COOKIE, v);
+                }
+            }
+            res
         }
         Err(e) => e.into_response(),
     }
 }
 
-fn identify(m: &Manager, req: &Request<Body>) -> ApiResult<Caller> {
-    let h = req.headers();
-    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+fn identify(m: &Manager, h: &HeaderMap, changes: bool) -> ApiResult<Caller> {
     if let Some(auth) = h.get(header::AUTHORIZATION) {
         let token = auth
             .to_str()

@@ -63,6 +63,7 @@ pub(crate) async fn db_figures(m: &Arc<Manager>) -> Vec<Value> {
                 items,
                 dir_bytes(&path),
                 db.cache_bytes(),
+                db.counters(),
             ))
         })
         .await;
@@ -73,7 +74,9 @@ pub(crate) async fn db_figures(m: &Arc<Manager>) -> Vec<Value> {
         let mut v =
             json!({"name": d.name, "mode": if d.redis.is_some() {"clustered"} else {"standalone"}});
         match figures {
-            Ok((head, stores, items, bytes, cache)) => {
+            Ok((head, stores, items, bytes, cache, c)) => {
+                v["engine"] = serde_json::to_value(c).unwrap_or_default();
+                v["node_cache_hit_rate"] = json!(c.node_cache_hit_rate());
                 v["head"] = json!(head);
                 v["stores"] = json!(stores);
                 v["items"] = json!(items);
@@ -229,6 +232,73 @@ pub(crate) async fn prometheus(
         "Whether the Redis of a Clustered database answers (1) or not (0).",
         "redis_up",
     );
+    // The engine's own counters (this process's transactions and reads).
+    let engine = |o: &mut String, name: &str, kind: &str, help: &str, field: &str| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for d in &dbs {
+            if let Some(v) = d["engine"].get(field).and_then(|v| v.as_u64()) {
+                let _ = writeln!(
+                    o,
+                    "{name}{{db=\"{}\"}} {v}",
+                    d["name"].as_str().unwrap_or("")
+                );
+            }
+        }
+    };
+    for (name, help, field) in [
+        (
+            "sop_engine_commits_total",
+            "Write transactions this process committed (any client of the handle).",
+            "commits",
+        ),
+        (
+            "sop_engine_conflicts_total",
+            "Commits that failed with a conflict.",
+            "conflicts",
+        ),
+        (
+            "sop_engine_merges_total",
+            "In-flight merges: commits that replayed their operations on a newer state.",
+            "merges",
+        ),
+        (
+            "sop_engine_merged_total",
+            "Merges whose replay succeeded.",
+            "merged",
+        ),
+        (
+            "sop_engine_node_cache_hits_total",
+            "Node reads served by the in-process cache.",
+            "node_cache_hits",
+        ),
+        (
+            "sop_engine_node_cache_misses_total",
+            "Node reads that went to storage.",
+            "node_cache_misses",
+        ),
+        (
+            "sop_engine_value_cache_hits_total",
+            "Separate-value reads served by the cache.",
+            "value_cache_hits",
+        ),
+        (
+            "sop_engine_value_cache_misses_total",
+            "Separate-value reads that went to storage.",
+            "value_cache_misses",
+        ),
+    ] {
+        engine(&mut o, name, "counter", help, field);
+    }
+    let _ = writeln!(o, "# HELP sop_engine_node_cache_hit_ratio Node cache hits over node reads since the server started.\n# TYPE sop_engine_node_cache_hit_ratio gauge");
+    for d in &dbs {
+        if let Some(r) = d["node_cache_hit_rate"].as_f64() {
+            let _ = writeln!(
+                o,
+                "sop_engine_node_cache_hit_ratio{{db=\"{}\"}} {r}",
+                d["name"].as_str().unwrap_or("")
+            );
+        }
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -23,12 +23,22 @@ fn escape(s: &str) -> String {
 /// `/`: the app for a logged-in session (or an anonymous server), else the
 /// login form.
 pub(crate) async fn index(State(m): State<Arc<Manager>>, headers: HeaderMap) -> impl IntoResponse {
+    let mut renew = None;
     let (user, role, csrf) = if !m.auth.has_users() {
         ("anonymous".to_string(), "admin", m.anon_csrf.clone())
     } else {
-        match cookie(&headers, COOKIE).map(|c| m.auth.check_cookie(c)) {
-            Some(Ok((who, csrf))) => (who.name, who.role.as_str(), csrf),
-            _ => (String::new(), "", String::new()),
+        let c = cookie(&headers, COOKIE).map(str::to_string);
+        let m2 = m.clone();
+        let who = match c.clone() {
+            Some(c) => crate::blocking(move || m2.auth.check_cookie(&c)).await.ok(),
+            None => None,
+        };
+        match who {
+            Some((who, csrf)) => {
+                renew = c;
+                (who.name, who.role.as_str(), csrf)
+            }
+            None => (String::new(), "", String::new()),
         }
     };
     let page = SHELL
@@ -36,7 +46,13 @@ pub(crate) async fn index(State(m): State<Arc<Manager>>, headers: HeaderMap) -> 
         .replace("{{role}}", role)
         .replace("{{csrf}}", &escape(&csrf))
         .replace("{{auth}}", if m.auth.has_users() { "1" } else { "0" });
+    // A page load renews the session cookie, as every API answer does.
+    let set_cookie = renew
+        .map(|c| crate::api::cookie_header(&m, &c, m.auth.cookie_ttl().as_secs()))
+        .into_iter()
+        .map(|v| (header::SET_COOKIE, v));
     (
+        axum::response::AppendHeaders(set_cookie.collect::<Vec<_>>()),
         [
             (header::CACHE_CONTROL, "no-store"),
             (

@@ -145,7 +145,7 @@ async fn the_page_in_a_real_browser() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a browser session through chromedriver");
-    run(&b, &s.url, dir.path()).await;
+    run(&b, &s, dir.path()).await;
     no_auth_loopback(&b).await;
     let _ = b.close().await;
 }
@@ -177,7 +177,8 @@ async fn no_auth_loopback(b: &Browser) {
     shot(b, "11-no-auth-loopback").await;
 }
 
-async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
+async fn run(b: &Browser, s: &Server, dir: &std::path::Path) {
+    let url = s.url.as_str();
     let api = Client::login(url, "admin").await;
     // Log in: a wrong password first, shown beside the form.
     b.goto(&format!("{url}/")).await.unwrap();
@@ -342,6 +343,114 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
         404
     );
 
+    // An integer beyond 2^53 survives an edit in the browser, digit for digit.
+    let big = "12345678901234567890123";
+    let a = api
+        .send(
+            "PUT",
+            ITEMS,
+            Some(format!(
+                r#"{{"key":{{"id":"big"}},"value":{{"name":"Big Number","n":{big}}}}}"#
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    fill(b, "#f-filter", "key.id=big").await;
+    click(b, "#apply").await;
+    wait_text(b, "#items", |t| t.contains(big)).await;
+    click(b, "#items tr:first-child button.edit").await;
+    let text = b
+        .find(Locator::Css("#edit-value"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(text.contains(big), "{text}");
+    fill(
+        b,
+        "#edit-value",
+        &text.replace("Big Number", "Big Number, edited"),
+    )
+    .await;
+    click(b, "#edit-save").await;
+    wait_text(b, "#items", |t| t.contains("edited")).await;
+    let got = api
+        .get(&format!("{ITEMS}?key={}", q(&json!({"id": "big"}))))
+        .await;
+    assert!(got.text.contains(&format!("\"n\":{big}")), "{}", got.text);
+    // The search box, once a text index exists.
+    {
+        let db = &s.manager.databases()[0].db;
+        let tx = db.begin(sop::TxMode::ForWriting).unwrap();
+        let index =
+            sop_search::TextIndex::create(&tx, "people", sop_search::IndexConfig::new(&["name"]))
+                .unwrap();
+        let store = tx.open_json_store("people").unwrap();
+        let (k, v) = store.get_item(&json!({"id": "big"})).unwrap().unwrap();
+        index
+            .update_json(&tx, sop_search::DocId::Str(k.to_string()), &v)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    b.refresh().await.unwrap();
+    fill(b, "#search-q", "number").await;
+    click(b, "#search-go").await;
+    let hits = wait_text(b, "#search-hits", |t| t.contains("big")).await;
+    assert!(hits.contains("Number"), "{hits}");
+    shot(b, "09a-search").await;
+    // A byte store: UTF-8 shown as text, other bytes as hex; add an item.
+    let c = api
+        .post(
+            "/api/databases/main/stores",
+            json!({"name": "blobs", "kind": "bytes"}),
+        )
+        .await;
+    assert_eq!(c.status, 201);
+    let bytes = "/api/databases/main/stores/blobs/bytes";
+    api.put(
+        bytes,
+        json!({"key": "greeting", "value": "hello", "encoding": "utf8"}),
+    )
+    .await;
+    api.put(
+        bytes,
+        json!({"key": "6b6579", "value": "00ff", "encoding": "hex"}),
+    )
+    .await;
+    b.goto(&format!("{url}/#/db/main/store/blobs"))
+        .await
+        .unwrap();
+    let t = wait_text(b, "#items", |t| t.contains("hello")).await;
+    assert!(t.contains("00ff") && t.contains("key"), "{t}");
+    b.find(Locator::Css("#b-mode"))
+        .await
+        .unwrap()
+        .select_by_value("hex")
+        .await
+        .unwrap();
+    wait_text(b, "#items", |t| t.contains("68656c6c6f")).await;
+    click(b, "#add-item").await;
+    fill(b, "#edit-key", "6e6577").await;
+    fill(b, "#edit-value", "c0ffee").await;
+    click(b, "#edit-save").await;
+    wait_text(b, "#page-info", |t| t.contains("3 items")).await;
+    shot(b, "09b-byte-store").await;
+    let g = api.get(&format!("{bytes}?key=new&encoding=utf8")).await;
+    assert_eq!(g.body["value"], json!(null), "c0ffee is not UTF-8");
+    let g = api.get(&format!("{bytes}?key=6e6577&encoding=hex")).await;
+    assert_eq!(g.body["value"], json!("c0ffee"));
+    // A check job shows its progress, to 100%.
+    b.goto(&format!("{url}/#/db/main")).await.unwrap();
+    click(b, "#job-check").await;
+    wait_text(b, "#job-out", |t| t.contains("done 100%")).await;
+    b.goto(&format!("{url}/#/db/main/store/people"))
+        .await
+        .unwrap();
+    wait_text(b, "#page-info", |t| t.starts_with("page 1")).await;
+
     // The export link, and the dashboard after all this.
     let href = b
         .find(Locator::Css("#export"))
@@ -353,7 +462,10 @@ async fn run(b: &Browser, url: &str, dir: &std::path::Path) {
         .unwrap();
     assert_eq!(href, "/api/databases/main/stores/people/export");
     click(b, "#nav-dashboard").await;
-    wait_text(b, "#dash-dbs", |t| t.contains("1001")).await;
+    wait_text(b, "#dash-dbs", |t| {
+        t.contains("Cache hit rate") && t.contains("%")
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // one chart point
     shot(b, "09-dashboard-after").await;
 

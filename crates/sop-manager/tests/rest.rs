@@ -891,13 +891,39 @@ async fn auth_matrix() {
             .put(ITEMS, json!({"key": {"id": format!("d_{r}")}, "value": 1}))
             .await;
     }
+    let job = admin
+        .post("/api/databases/main/jobs", json!({"kind": "stats"}))
+        .await;
+    assert_eq!(job.status, 202);
+    let job = job.body["id"].as_u64().unwrap();
+    // A byte store with an item per role to delete, and a text index.
+    let bin = "/api/databases/main/stores/bin/bytes";
     assert_eq!(
         admin
-            .post("/api/databases/main/jobs", json!({"kind": "stats"}))
+            .post(
+                "/api/databases/main/stores",
+                json!({"name": "bin", "kind": "bytes"})
+            )
             .await
             .status,
-        202
+        201
     );
+    for r in ["reader", "writer", "admin"] {
+        let a = admin
+            .put(
+                bin,
+                json!({"key": format!("d_{r}"), "value": "", "encoding": "utf8"}),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{a:?}");
+    }
+    {
+        let db = &s.manager.databases()[0].db;
+        let tx = db.begin(sop::TxMode::ForWriting).unwrap();
+        sop_search::TextIndex::create(&tx, "people", sop_search::IndexConfig::new(&["name"]))
+            .unwrap();
+        tx.commit().unwrap();
+    }
     let st = "/api/databases/main/stores/people";
     // (method, path, body, least role: None = public)
     let table: Vec<(&str, String, Option<String>, Option<&str>)> = vec![
@@ -976,7 +1002,39 @@ async fn auth_matrix() {
             Some(r#"{"kind":"stats"}"#.into()),
             Some("admin"),
         ),
-        ("GET", "/api/jobs/1".into(), None, Some("admin")),
+        ("GET", format!("/api/jobs/{job}"), None, Some("admin")),
+        ("GET", format!("{bin}?limit=5"), None, Some("reader")),
+        (
+            "GET",
+            format!("{bin}?key=d_reader&encoding=utf8"),
+            None,
+            Some("reader"),
+        ),
+        (
+            "PUT",
+            bin.into(),
+            Some(r#"{"key":"w_{role}","value":"","encoding":"utf8"}"#.into()),
+            Some("writer"),
+        ),
+        (
+            "DELETE",
+            format!("{bin}?key=d_{{role}}&encoding=utf8"),
+            None,
+            Some("writer"),
+        ),
+        ("GET", format!("{st}/bytes?limit=5"), None, Some("reader")),
+        (
+            "GET",
+            "/api/databases/main/indexes".into(),
+            None,
+            Some("reader"),
+        ),
+        (
+            "GET",
+            format!("{st}/search?index=people&q=ada"),
+            None,
+            Some("reader"),
+        ),
         ("POST", "/api/auth/logout".into(), None, Some("reader")),
     ];
     let rank = |r: &str| {

@@ -39,6 +39,7 @@ mod cache;
 mod catalog;
 mod codec;
 mod coord;
+mod counters;
 mod db;
 mod debug_impls;
 mod engine;
@@ -63,6 +64,7 @@ mod txn;
 pub mod test_hooks;
 
 // ------------------------------------------------------------- database
+pub use counters::EngineCounters;
 pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
 pub use options::{
     CassandraRegistry, Coordination, DbOptions, Registry, S3Bucket, DEFAULT_BLOB_GRACE,
@@ -104,8 +106,8 @@ pub use json::{parse_json, JsonRange, JsonStore, JSON_KEY_TYPE};
 
 // ----------------------------------------------------------- maintenance
 pub use db::{
-    CheckReport, CompactOptions, CompactReport, PackReport, ReclaimReport, RecoveryReport,
-    StoreCheck,
+    CheckReport, CompactOptions, CompactReport, PackReport, Progress, ReclaimReport,
+    RecoveryReport, StoreCheck,
 };
 
 // ---------------------------------------------------------------- errors

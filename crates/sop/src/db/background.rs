@@ -36,7 +36,7 @@ pub(super) fn spawn_recovery(weak: std::sync::Weak<DbInner>, every: Duration) {
                         write_out_journal: false,
                         ..Default::default()
                     };
-                    if let Err(e) = compact::compact_with(&inner, &o) {
+                    if let Err(e) = compact::compact_with(&inner, &o, &Default::default()) {
                         tracing::warn!(error = %e, "periodic compaction failed");
                     }
                 }

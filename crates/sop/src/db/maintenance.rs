@@ -4,8 +4,8 @@
 use super::Database;
 use crate::error::Result;
 use crate::maintenance::{
-    check, compact, reclaim, recovery, CheckReport, CompactOptions, CompactReport, ReclaimReport,
-    RecoveryReport,
+    check, compact, reclaim, recovery, CheckReport, CompactOptions, CompactReport, Progress,
+    ReclaimReport, RecoveryReport,
 };
 
 impl Database {
@@ -18,7 +18,13 @@ impl Database {
 
     /// Verify the whole database (reads everything; bypasses the cache).
     pub fn check(&self) -> Result<CheckReport> {
-        check::check(&self.inner)
+        check::check(&self.inner, &Progress::default())
+    }
+
+    /// [`check`](Self::check), advancing `progress` by the items it has
+    /// verified (its total: the items of every store) as it goes.
+    pub fn check_with_progress(&self, progress: &Progress) -> Result<CheckReport> {
+        check::check(&self.inner, progress)
     }
 
     /// Compact with the default options (see [`CompactOptions`]).
@@ -29,7 +35,17 @@ impl Database {
     /// Move live data out of mostly-dead records, then reclaim. Safe at any
     /// time, from any process, concurrently with writers.
     pub fn compact_with(&self, o: &CompactOptions) -> Result<CompactReport> {
-        compact::compact_with(&self.inner, o)
+        compact::compact_with(&self.inner, o, &Progress::default())
+    }
+
+    /// [`compact_with`](Self::compact_with), advancing `progress` by the
+    /// planned moves (of nodes and values) done; the total grows round by round.
+    pub fn compact_with_progress(
+        &self,
+        o: &CompactOptions,
+        progress: &Progress,
+    ) -> Result<CompactReport> {
+        compact::compact_with(&self.inner, o, progress)
     }
 
     /// Retire dead record files. Safe at any time, from any process; an open

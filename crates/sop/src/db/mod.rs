@@ -11,7 +11,7 @@ mod packed_copy;
 
 pub use crate::engine::{DbConfig, FORMAT_VERSION};
 pub use crate::maintenance::{
-    CheckReport, CompactOptions, CompactReport, ReclaimReport, RecoveryReport, StoreCheck,
+    CheckReport, CompactOptions, CompactReport, Progress, ReclaimReport, RecoveryReport, StoreCheck,
 };
 pub use packed_copy::PackReport;
 
@@ -225,6 +225,12 @@ impl Database {
     /// Bytes held by the node and value cache.
     pub fn cache_bytes(&self) -> u64 {
         self.inner.cache.weight()
+    }
+
+    /// What this process did on this database since it opened it: commits,
+    /// conflicts, in-flight merges, node and value cache hits and misses.
+    pub fn counters(&self) -> crate::EngineCounters {
+        self.inner.counters.snapshot()
     }
 
     /// Create the folder `path` (and its parents) and save a new database's

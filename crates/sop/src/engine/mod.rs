@@ -75,6 +75,8 @@ pub(crate) struct DbInner {
     /// Serializes this process's publish attempts (threads take turns at the log head).
     pub commit_lock: Mutex<()>,
     pub cache: NodeCache,
+    /// Commits, conflicts, merges, cache hits (`Database::counters`).
+    pub counters: crate::counters::Counters,
     pub coord: Box<dyn Coordinator>,
     /// Process leases where OS locks cannot tell who is alive (a bucket; a
     /// Cassandra registry with `leases`): `leases.rs`.
@@ -431,6 +433,7 @@ impl DbInner {
             blobs,
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
+            counters: Default::default(),
             path,
             layout,
             vfs,

@@ -11,8 +11,10 @@ impl DbInner {
     /// Read, verify and decode the node at `h` (a leaf delta applied to its base).
     pub fn read_node(&self, h: &Handle) -> Result<Arc<Node>> {
         if let Some(n) = self.cache.get((h.seq, h.off)) {
+            crate::counters::Counters::bump(&self.counters.node_hits);
             return Ok(n);
         }
+        crate::counters::Counters::bump(&self.counters.node_misses);
         let node = match h.base {
             None => self.read_node_uncached(h)?,
             // The base stays cached: the next commit of this leaf diffs against it.
@@ -118,8 +120,10 @@ impl DbInner {
                 checksum: sum,
             } => {
                 if let Some(b) = self.cache.get_value((seq, off)) {
+                    crate::counters::Counters::bump(&self.counters.value_hits);
                     return Ok(b);
                 }
+                crate::counters::Counters::bump(&self.counters.value_misses);
                 let f = self.segment(seq)?;
                 let mut buf = vec![0u8; len as usize];
                 f.read_exact_at(&mut buf, off).map_err(|e| {

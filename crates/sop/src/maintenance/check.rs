@@ -56,8 +56,9 @@ impl CheckReport {
 }
 
 /// Verify the whole database (reads everything; bypasses the cache).
-pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
+pub(crate) fn check(db: &DbInner, progress: &super::Progress) -> Result<CheckReport> {
     let head = db.catch_up()?;
+    progress.add_total(head.stores.values().map(|s| s.count).sum());
     let mut report = CheckReport {
         head: head.seq,
         ..Default::default()
@@ -134,6 +135,7 @@ pub(crate) fn check(db: &DbInner) -> Result<CheckReport> {
         }
         for id in &reach {
             if let Node::Leaf(l) = &**v.node(*id)? {
+                progress.advance(l.len() as u64);
                 for i in 0..l.len() {
                     let val = l.item(i).value;
                     for blob in val.big_blobs().into_iter().flat_map(|b| b.iter()) {

@@ -106,12 +106,16 @@ const MAX_ROUNDS: usize = 4;
 
 /// Compact with the default options (see [`CompactOptions`]).
 pub(crate) fn compact(db: &DbInner) -> Result<CompactReport> {
-    compact_with(db, &CompactOptions::default())
+    compact_with(db, &CompactOptions::default(), &super::Progress::default())
 }
 
 /// Move live data out of mostly-dead records, then reclaim. Safe at any
 /// time, from any process, concurrently with writers.
-pub(crate) fn compact_with(db: &DbInner, o: &CompactOptions) -> Result<CompactReport> {
+pub(crate) fn compact_with(
+    db: &DbInner,
+    o: &CompactOptions,
+    progress: &super::Progress,
+) -> Result<CompactReport> {
     o.validate()?;
     db.check_poisoned()?;
     db.check_writable()?;
@@ -138,18 +142,23 @@ pub(crate) fn compact_with(db: &DbInner, o: &CompactOptions) -> Result<CompactRe
         }
         report.records_emptied += victims.len();
         let moves = db.plan_moves(&head, &victims)?;
+        progress.add_total(moves.len() as u64);
         let mut chunk: Vec<Move> = Vec::new();
         let mut bytes = 0u64;
         for m in moves {
             bytes += u64::from(m.from.len);
             chunk.push(m);
             if bytes >= o.chunk_bytes {
+                let n = chunk.len() as u64;
                 db.move_chunk(std::mem::take(&mut chunk), &victims, &mut report)?;
+                progress.advance(n);
                 bytes = 0;
             }
         }
         if !chunk.is_empty() {
+            let n = chunk.len() as u64;
             db.move_chunk(chunk, &victims, &mut report)?;
+            progress.advance(n);
         }
     }
     report.reclaim = super::reclaim::reclaim(db)?;

@@ -7,10 +7,12 @@
 pub(crate) mod check;
 pub(crate) mod compact;
 pub(crate) mod fencing;
+pub(crate) mod progress;
 pub(crate) mod reclaim;
 pub(crate) mod recovery;
 
 pub use check::{CheckReport, StoreCheck};
 pub use compact::{CompactOptions, CompactReport};
+pub use progress::Progress;
 pub use reclaim::ReclaimReport;
 pub use recovery::RecoveryReport;

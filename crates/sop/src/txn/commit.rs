@@ -36,7 +36,15 @@ pub(super) fn commit(tx: &Transaction) -> Result<()> {
             return Err(Error::TxEnded);
         }
     }
+    let writes = tx.st.borrow().has_writes();
     let res = commit_inner(tx, db);
+    match &res {
+        Ok(()) if writes && tx.mode != TxMode::NoCheck => {
+            crate::counters::Counters::bump(&db.counters.commits)
+        }
+        Err(Error::Conflict(_)) => crate::counters::Counters::bump(&db.counters.conflicts),
+        _ => {}
+    }
     // Whatever happened, the transaction is over; drop unadopted big-value blobs.
     let mut st = tx.st.borrow_mut();
     st.ended = true;
@@ -272,6 +280,7 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
                 .into(),
         ));
     }
+    crate::counters::Counters::bump(&db.counters.merges);
     let ops = std::mem::take(&mut st.ops);
     st.snap = head;
     st.stores.clear();
@@ -332,6 +341,9 @@ fn replay(tx: &Transaction, db: &DbInner, head: Arc<DbState>) -> Result<()> {
     }
     st.ops = ops;
     st.recording = true;
+    if result.is_ok() {
+        crate::counters::Counters::bump(&db.counters.merged);
+    }
     result
 }
 
