@@ -55,6 +55,14 @@ use std::time::Duration;
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
 
 /// The engine of one open folder (see the module docs).
+/// An object store's request counters and the local disk cache of what its
+/// reads fetched (`read_cache.rs`); empty for a folder.
+#[derive(Default)]
+pub(crate) struct ReadCost {
+    pub transfer: Option<Arc<crate::read_cache::Transfer>>,
+    pub disk: Option<Arc<crate::read_cache::DiskCache>>,
+}
+
 pub(crate) struct DbInner {
     pub path: PathBuf,
     /// Every path in the folder.
@@ -66,6 +74,8 @@ pub(crate) struct DbInner {
     pub log: Arc<LogDir>,
     /// Big values (`blob_store/`).
     pub blobs: Arc<dyn BlobStore>,
+    /// What reads from an object store cost, and its local disk cache.
+    pub reads: ReadCost,
     /// The commit point and durability: a shared folder's, or an exclusive
     /// folder's journal (`log/`).
     pub commits: Arc<dyn CommitLog>,
@@ -153,7 +163,7 @@ fn object_store_log(
     config: &mut DbConfig,
     vfs: Arc<dyn Vfs>,
     health: Arc<Health>,
-) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+) -> Result<ObjectBackend> {
     let client = crate::objects::ObjectClient::connect(cfg)?;
     // Read first: an opener with read-only credentials (a reader serving a
     // database built elsewhere) writes nothing when the bucket has it.
@@ -175,11 +185,20 @@ fn object_store_log(
         config.id = theirs.id;
     }
     let objects = Arc::new(crate::blob_store::ObjectBlobs::new(client.clone()));
+    let transfer = client.transfer();
     Ok((
         Arc::new(crate::log::ObjectLog::new(client, vfs, health)),
         objects,
+        transfer,
     ))
 }
+
+/// An object store's commit log, blob store and request counters.
+type ObjectBackend = (
+    Arc<dyn CommitLog>,
+    Arc<dyn BlobStore>,
+    Arc<crate::read_cache::Transfer>,
+);
 
 #[cfg(not(feature = "s3"))]
 fn object_store_log(
@@ -187,7 +206,7 @@ fn object_store_log(
     _: &mut DbConfig,
     _: Arc<dyn Vfs>,
     _: Arc<Health>,
-) -> Result<(Arc<dyn CommitLog>, Arc<dyn BlobStore>)> {
+) -> Result<ObjectBackend> {
     Err(Error::FeatureDisabled {
         feature: "s3",
         needed_for: "a database in an object store",
@@ -340,8 +359,16 @@ impl DbInner {
             layout.clone(),
             health.clone(),
         ));
-        let commits: Arc<dyn CommitLog> = if let Some((log, objects)) = objects {
+        let mut reads = ReadCost::default();
+        let commits: Arc<dyn CommitLog> = if let Some((log, objects, transfer)) = objects {
             blobs = objects;
+            reads.transfer = Some(transfer);
+            if let Some(dir) = &opts.object_cache_dir {
+                let c =
+                    crate::read_cache::DiskCache::open(dir, &config.id, opts.object_cache_bytes)
+                        .map_err(|e| Error::io(dir, e))?;
+                reads.disk = Some(c);
+            }
             log
         } else if let Registry::Cassandra(cfg) = &config.registry {
             cassandra_log(
@@ -375,6 +402,7 @@ impl DbInner {
         let inner = DbInner {
             log,
             blobs,
+            reads,
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
             path,
