@@ -218,14 +218,15 @@ fn scans(db: &Database, starts: &[u64], len: u64) -> Result<()> {
     let s = tx.open_store::<u64, Vec<u8>>("items")?;
     for &from in starts {
         let mut n = 0;
-        for r in s.range(from..)?.take(len as usize) {
+        for (i, r) in s.range(from..)?.take(len as usize).enumerate() {
             let (k, v) = r?;
             anyhow::ensure!(
-                k == from + n && v == value(k),
+                k == from + i as u64 && v == value(k),
                 "scan from {from} is wrong at {k}"
             );
             n += 1;
         }
+        anyhow::ensure!(n == len, "scan from {from} found {n} items, not {len}");
     }
     Ok(())
 }
