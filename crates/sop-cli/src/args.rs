@@ -44,6 +44,25 @@ pub struct Cli {
     /// open (Standalone databases only).
     #[arg(long, global = true, help_heading = "Global options")]
     pub exclusive: bool,
+    /// For a database in a bucket: keep what reads fetch (node images, values,
+    /// chunks of streamed values) in this local folder, across runs, within
+    /// --cache-size (DbOptions::object_cache_dir).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
+    pub cache_dir: Option<PathBuf>,
+    /// The bound on --cache-dir, in MiB.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "MIB",
+        default_value_t = 1024
+    )]
+    pub cache_size: u64,
     #[command(subcommand)]
     pub cmd: Cmd,
 }

@@ -16,6 +16,8 @@ pub fn open(cli: &Cli, recover: bool) -> Result<Database> {
         recovery_interval: None,
         recover_on_open: recover,
         exclusive: cli.exclusive,
+        object_cache_dir: cli.cache_dir.clone(),
+        object_cache_bytes: cli.cache_size.saturating_mul(1 << 20),
         ..Default::default()
     };
     let res = match Database::open(&cli.db, opts.clone()) {

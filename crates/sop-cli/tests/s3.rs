@@ -13,6 +13,20 @@ fn var(k: &str) -> String {
     })
 }
 
+/// Files anywhere under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
 fn init_s3_puts_the_database_in_the_bucket_for_every_folder_naming_it() {
     let endpoint = var("SOP_TEST_S3_ENDPOINT");
@@ -85,6 +99,31 @@ fn init_s3_puts_the_database_in_the_bucket_for_every_folder_naming_it() {
     );
     assert!(part.status.success());
     assert_eq!(part.stdout, value[8_388_600..=8_388_615]);
+    // With a disk cache: the first read keeps what it fetched (the value's
+    // two chunks among it), the second reads the same bytes from it.
+    let cache = tmp.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    for _ in 0..2 {
+        let back = tmp.path().join("cached.bin");
+        ok(
+            &b,
+            &[
+                "--cache-dir",
+                cache_arg,
+                "blob",
+                "get",
+                "media",
+                "clip",
+                back.to_str().unwrap(),
+            ],
+        );
+        assert!(std::fs::read(&back).unwrap() == value);
+    }
+    let kept: u64 = walk(&cache)
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
+    assert!(kept > 9 << 20, "the cache folder holds {kept} bytes");
     let check = ok(&b, &["check"]);
     assert!(check.contains("no faults"), "{check}");
     // Nothing of the database in either folder's log/ or blobs/.

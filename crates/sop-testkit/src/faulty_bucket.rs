@@ -13,6 +13,7 @@ use sop::test_hooks::object_store::{
     MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
     PutResult,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A request that changes the bucket.
@@ -60,6 +61,12 @@ pub trait BucketFaults: Send + Sync + 'static {
     fn listings_hidden(&self) -> bool {
         false
     }
+
+    /// How long a GET of `at` waits before it is answered (a store far away).
+    fn read_delay(&self, at: &Key) -> std::time::Duration {
+        let _ = at;
+        std::time::Duration::ZERO
+    }
 }
 
 /// An [`InMemory`] object store behind a [`BucketFaults`]; register it with
@@ -67,12 +74,25 @@ pub trait BucketFaults: Send + Sync + 'static {
 pub struct FaultyBucket<F: BucketFaults> {
     inner: Arc<InMemory>,
     faults: Arc<F>,
+    reading: AtomicUsize,
+    most_reading: AtomicUsize,
 }
 
 impl<F: BucketFaults> FaultyBucket<F> {
     /// `inner` behind `faults`.
     pub fn new(inner: Arc<InMemory>, faults: Arc<F>) -> Self {
-        FaultyBucket { inner, faults }
+        FaultyBucket {
+            inner,
+            faults,
+            reading: AtomicUsize::new(0),
+            most_reading: AtomicUsize::new(0),
+        }
+    }
+
+    /// The most GETs that were in flight at once since the last call (and
+    /// start counting again).
+    pub fn most_reads_at_once(&self) -> usize {
+        self.most_reading.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -149,7 +169,15 @@ impl<F: BucketFaults> ObjectStore for FaultyBucket<F> {
         location: &Key,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
+        let now = self.reading.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_reading.fetch_max(now, Ordering::SeqCst);
+        let wait = self.faults.read_delay(location);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let r = self.inner.get_opts(location, options).await;
+        self.reading.fetch_sub(1, Ordering::SeqCst);
+        r
     }
 
     fn delete_stream(

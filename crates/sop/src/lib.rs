@@ -54,6 +54,7 @@ mod maintenance;
 #[cfg(feature = "s3")]
 mod objects;
 mod options;
+mod read_cache;
 mod registry;
 mod store;
 mod stream;
@@ -69,6 +70,7 @@ pub use db::{Database, DbConfig, DbStats, StoreSummary, FORMAT_VERSION};
 pub use options::{
     CassandraRegistry, Coordination, DbOptions, Registry, S3Bucket, DEFAULT_BLOB_GRACE,
 };
+pub use read_cache::{DiskCacheStats, ReadStats};
 
 // ---------------------------------------------------------- transactions
 pub use txn::Transaction;

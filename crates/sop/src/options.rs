@@ -308,6 +308,16 @@ pub struct DbOptions {
     /// ..)`): the folder under which this host keeps its state of it. None:
     /// `$SOP_STATE_DIR`, else `$XDG_STATE_HOME/sop`, else `~/.local/state/sop`.
     pub state_dir: Option<std::path::PathBuf>,
+    /// For a database in an object store: a local folder where what reads
+    /// fetch (node images, separate values, chunks of streamed values) is kept
+    /// on disk, bounded by `object_cache_bytes`, across restarts. Every entry
+    /// is immutable where it is named and checksummed; a damaged one is fetched
+    /// again, never served (docs/ARCHITECTURE.md §4.7, "Reading"). None: only
+    /// the in-memory node cache. Ignored for a folder's own records.
+    pub object_cache_dir: Option<std::path::PathBuf>,
+    /// The bound on `object_cache_dir`'s bytes; least recently used entries
+    /// are evicted first. Default 1 GiB.
+    pub object_cache_bytes: u64,
     /// The storage backend (tests inject faults here). None: the OS file system.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -332,6 +342,8 @@ impl Default for DbOptions {
             blob_grace: DEFAULT_BLOB_GRACE,
             read_only: false,
             state_dir: None,
+            object_cache_dir: None,
+            object_cache_bytes: 1 << 30,
             vfs: None,
         }
     }
@@ -351,6 +363,8 @@ impl std::fmt::Debug for DbOptions {
             .field("exclusive", &self.exclusive)
             .field("journal_bytes", &self.journal_bytes)
             .field("blob_grace", &self.blob_grace)
+            .field("object_cache_dir", &self.object_cache_dir)
+            .field("object_cache_bytes", &self.object_cache_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 pub trait NodeRead {
     /// The node, borrowed from wherever the reader keeps it.
     fn node(&mut self, id: NodeId) -> Result<&Arc<Node>>;
+    /// A scan is about to read `ids` (siblings, nearest first): a store whose
+    /// reads are round trips may fetch them together. Nothing by default.
+    fn prefetch(&mut self, _ids: &[NodeId]) {}
 }
 
 /// Where the tree reads and writes nodes (a transaction's view of one store).
@@ -361,6 +364,10 @@ pub fn prev_leaf<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos) -> Result<bool
     adjacent_leaf(ns, pos, false)
 }
 
+/// How many leaves a scan moving into a leaf not yet read asks to be fetched
+/// together (`NodeRead::prefetch`).
+pub const SCAN_PREFETCH: usize = 16;
+
 /// The neighbouring non-empty leaf in one direction: climb to the nearest ancestor
 /// with a sibling on that side, then descend along the near edge (leftmost going
 /// forward, rightmost going back). `pos` is unchanged when there is none.
@@ -376,6 +383,22 @@ fn adjacent_leaf<N: NodeRead + ?Sized>(ns: &mut N, pos: &mut Pos, forward: bool)
             c.checked_sub(1)
         };
         let Some(sc) = sibling else { continue };
+        if path.len() + 1 == pos.path.len() {
+            // The leaf's own parent: the next leaves of a scan are siblings.
+            let ids: Vec<NodeId> = if forward {
+                p.children[sc..(sc + SCAN_PREFETCH).min(p.children.len())].to_vec()
+            } else {
+                p.children[sc.saturating_sub(SCAN_PREFETCH - 1)..=sc]
+                    .iter()
+                    .rev()
+                    .copied()
+                    .collect()
+            };
+            ns.prefetch(&ids);
+        }
+        let Node::Internal(p) = &**ns.node(pid)? else {
+            unreachable!()
+        };
         path.push((pid, sc));
         let mut id = p.children[sc];
         loop {

@@ -266,6 +266,13 @@ impl Database {
         Ok(cfg)
     }
 
+    /// What this handle's reads and writes have cost so far: requests and
+    /// bytes to and from an object store (all zero for a folder), and the
+    /// local disk cache's hits and misses (`DbOptions::object_cache_dir`).
+    pub fn read_stats(&self) -> crate::ReadStats {
+        self.inner.read_stats()
+    }
+
     /// The registry as of the newest commit: per store its info, item count, and
     /// the number and total size of its current node images. Reads no node.
     pub fn stats(&self) -> Result<DbStats> {

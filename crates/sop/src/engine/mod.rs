@@ -56,6 +56,14 @@ use std::time::Duration;
 pub(crate) const MISSING_BLOB: &str = "value blob is missing";
 
 /// The engine of one open folder (see the module docs).
+/// An object store's request counters and the local disk cache of what its
+/// reads fetched (`read_cache.rs`); empty for a folder.
+#[derive(Default)]
+pub(crate) struct ReadCost {
+    pub transfer: Option<Arc<crate::read_cache::Transfer>>,
+    pub disk: Option<Arc<crate::read_cache::DiskCache>>,
+}
+
 pub(crate) struct DbInner {
     pub path: PathBuf,
     /// Every path in the folder.
@@ -67,6 +75,8 @@ pub(crate) struct DbInner {
     pub log: Arc<LogDir>,
     /// Big values (`blob_store/`).
     pub blobs: Arc<dyn BlobStore>,
+    /// What reads from an object store cost, and its local disk cache.
+    pub reads: ReadCost,
     /// The commit point and durability: a shared folder's, or an exclusive
     /// folder's journal (`log/`).
     pub commits: Arc<dyn CommitLog>,
@@ -149,11 +159,13 @@ fn cassandra_log(
     })
 }
 
-/// A database in an object store: its commit log, blob store and leases.
+/// A database in an object store: its commit log, blob store, leases and
+/// request counters.
 type ObjectParts = (
     Arc<dyn CommitLog>,
     Arc<dyn BlobStore>,
     Box<dyn leases::ProcessLeases>,
+    Arc<crate::read_cache::Transfer>,
 );
 
 /// The lease rows of a database whose registry is on Cassandra.
@@ -209,12 +221,15 @@ fn object_store_log(
     }
     let objects = Arc::new(crate::blob_store::ObjectBlobs::new(client.clone()));
     let leases = Box::new(crate::objects::ObjectLeases::new(client.clone()));
+    let transfer = client.transfer();
     Ok((
         Arc::new(crate::log::ObjectLog::new(client, vfs, health)),
         objects,
         leases,
+        transfer,
     ))
 }
+
 
 #[cfg(not(feature = "s3"))]
 fn object_store_log(
@@ -384,9 +399,17 @@ impl DbInner {
             health.clone(),
         ));
         let mut leases = None;
-        let commits: Arc<dyn CommitLog> = if let Some((log, objects, l)) = objects {
+        let mut reads = ReadCost::default();
+        let commits: Arc<dyn CommitLog> = if let Some((log, objects, l, transfer)) = objects {
             blobs = objects;
             leases = Some(l);
+            reads.transfer = Some(transfer);
+            if let Some(dir) = &opts.object_cache_dir {
+                let c =
+                    crate::read_cache::DiskCache::open(dir, &config.id, opts.object_cache_bytes)
+                        .map_err(|e| Error::io(dir, e))?;
+                reads.disk = Some(c);
+            }
             log
         } else if let Registry::Cassandra(cfg) = &config.registry {
             cassandra_log(
@@ -431,6 +454,7 @@ impl DbInner {
             leases,
             log,
             blobs,
+            reads,
             commits,
             cache: NodeCache::new(opts.node_cache_bytes),
             counters: Default::default(),

@@ -24,6 +24,37 @@ impl DbInner {
         Ok(node)
     }
 
+    /// Whether reading a node not cached is a round trip to a server (an
+    /// object store), so reading several at once pays.
+    pub(crate) fn fetches_are_round_trips(&self) -> bool {
+        !self.commits.in_folder()
+    }
+
+    /// Read the nodes at `handles` into the node cache concurrently, if the
+    /// first is not there yet (a scan reaching a leaf it has not read reads
+    /// the next ones with it: one round trip's wait for many leaves). Errors
+    /// are left for the reads that follow to meet.
+    pub(crate) fn prefetch_nodes(&self, handles: &[Handle]) {
+        let Some(first) = handles.first() else { return };
+        if self.cache.get((first.seq, first.off)).is_some() {
+            return;
+        }
+        let todo: Vec<&Handle> = handles
+            .iter()
+            .filter(|h| self.cache.get((h.seq, h.off)).is_none())
+            .collect();
+        if todo.len() < 2 {
+            return;
+        }
+        std::thread::scope(|s| {
+            for h in todo {
+                s.spawn(move || {
+                    let _ = self.read_node(h);
+                });
+            }
+        });
+    }
+
     /// `read_node`, from disk (or the shared cache) whatever this process caches.
     pub fn read_node_uncached(&self, h: &Handle) -> Result<Arc<Node>> {
         if let Some(b) = h.base {
@@ -69,15 +100,26 @@ impl DbInner {
         let buf = match from_shared {
             Some(b) => b,
             None => {
-                let f = self.segment(h.seq)?;
-                let mut buf = vec![0u8; h.len as usize];
-                f.read_exact_at(&mut buf, h.off).map_err(|e| {
-                    self.reclaimed_or(h.seq, Error::io(self.commits.location(h.seq), e))
-                })?;
-                if shared && checksum(&buf) == h.checksum {
-                    self.coord.cache_put(&shared_key, &buf);
+                let name = format!("n-{:016x}-{:x}", h.seq, h.off);
+                match self.disk_get(&name, |b| {
+                    b.len() == h.len as usize && checksum(b) == h.checksum
+                }) {
+                    Some(b) => b,
+                    None => {
+                        let f = self.segment(h.seq)?;
+                        let mut buf = vec![0u8; h.len as usize];
+                        f.read_exact_at(&mut buf, h.off).map_err(|e| {
+                            self.reclaimed_or(h.seq, Error::io(self.commits.location(h.seq), e))
+                        })?;
+                        if checksum(&buf) == h.checksum {
+                            if shared {
+                                self.coord.cache_put(&shared_key, &buf);
+                            }
+                            self.disk_put(&name, &buf);
+                        }
+                        buf
+                    }
                 }
-                buf
             }
         };
         if checksum(&buf) != h.checksum {
@@ -93,6 +135,33 @@ impl DbInner {
             ));
         }
         Ok(buf)
+    }
+
+    /// The bytes the disk cache keeps under `name`, if there is a cache, it has
+    /// them and they pass `ok` (the caller's own check: length and checksum).
+    pub(crate) fn disk_get(&self, name: &str, ok: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+        self.reads.disk.as_ref()?.get(name).filter(|b| ok(b))
+    }
+
+    /// Keep verified bytes in the disk cache, if there is one.
+    pub(crate) fn disk_put(&self, name: &str, bytes: &[u8]) {
+        if let Some(d) = &self.reads.disk {
+            d.put(name, bytes);
+        }
+    }
+
+    /// What this handle's reads cost (`Database::read_stats`).
+    pub(crate) fn read_stats(&self) -> crate::read_cache::ReadStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = crate::read_cache::ReadStats::default();
+        if let Some(t) = &self.reads.transfer {
+            out.object_gets = t.gets.load(Relaxed);
+            out.object_bytes_fetched = t.bytes_in.load(Relaxed);
+            out.object_puts = t.puts.load(Relaxed);
+            out.object_bytes_sent = t.bytes_out.load(Relaxed);
+        }
+        out.disk_cache = self.reads.disk.as_ref().map(|d| d.stats());
+        out
     }
 
     /// `err`, a failed read of record `seq`, unless the record was retired
@@ -124,11 +193,22 @@ impl DbInner {
                     return Ok(b);
                 }
                 crate::counters::Counters::bump(&self.counters.value_misses);
-                let f = self.segment(seq)?;
-                let mut buf = vec![0u8; len as usize];
-                f.read_exact_at(&mut buf, off).map_err(|e| {
-                    self.reclaimed_or(seq, Error::io(self.commits.location(seq), e))
-                })?;
+                let name = format!("v-{seq:016x}-{off:x}");
+                let buf =
+                    match self.disk_get(&name, |b| b.len() == len as usize && checksum(b) == sum) {
+                        Some(b) => b,
+                        None => {
+                            let f = self.segment(seq)?;
+                            let mut buf = vec![0u8; len as usize];
+                            f.read_exact_at(&mut buf, off).map_err(|e| {
+                                self.reclaimed_or(seq, Error::io(self.commits.location(seq), e))
+                            })?;
+                            if checksum(&buf) == sum {
+                                self.disk_put(&name, &buf);
+                            }
+                            buf
+                        }
+                    };
                 if checksum(&buf) != sum {
                     return Err(self.reclaimed_or(
                         seq,

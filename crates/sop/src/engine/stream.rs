@@ -39,7 +39,16 @@ impl DbInner {
     pub(crate) fn read_chunk(&self, sid: u64, s: &StreamRef, i: u64) -> Result<Vec<u8>> {
         let blob = chunk_blob(s.first, i);
         let (_, want) = s.chunk_span(i);
-        let Some(mut buf) = self.blobs.get(sid, blob)? else {
+        // Chunks of a bucket's streams are kept in the disk cache whole (data
+        // and trailer), and checked below as if fetched.
+        let name = format!("c-{sid:016x}-{blob:032x}");
+        let cached = self.disk_get(&name, |b| {
+            b.len() == want + CHUNK_TRAILER
+                && chunk_sum(&b[..want], blob).to_le_bytes() == b[want..]
+        });
+        let fetched = cached.is_none();
+        let Some(mut buf) = cached.map_or_else(|| self.blobs.get(sid, blob), |b| Ok(Some(b)))?
+        else {
             return Err(Error::corrupt(self.blobs.location(sid, blob), MISSING_BLOB));
         };
         let bad = |why: String| Error::corrupt(self.blobs.location(sid, blob), why);
@@ -51,12 +60,15 @@ impl DbInner {
             )));
         }
         let sum = u64::from_le_bytes(buf[want..].try_into().expect("8 bytes"));
-        buf.truncate(want);
-        if chunk_sum(&buf, blob) != sum {
+        if chunk_sum(&buf[..want], blob) != sum {
             return Err(bad(format!(
                 "chunk {i} of a streamed value fails its checksum"
             )));
         }
+        if fetched {
+            self.disk_put(&name, &buf);
+        }
+        buf.truncate(want);
         Ok(buf)
     }
 

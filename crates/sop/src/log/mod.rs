@@ -152,10 +152,21 @@ pub(crate) trait CommitLog: Send + Sync {
     /// some stores' listings lag behind writes.
     fn list_from(&self, after: u64) -> Result<Vec<u64>>;
 
-    /// Whether the records are files in the folder's `log/` (compaction moves
-    /// and packs them there); false for an object store.
+    /// Whether the records are files in the folder's `log/` (compaction packs
+    /// them there, and reads their sizes from the folder); false for an object
+    /// store.
     fn in_folder(&self) -> bool {
         true
+    }
+
+    /// Record `seq`'s length and its body's length (node images and values),
+    /// `None` if it is missing or retired: what compaction weighs a record by
+    /// where the records are not files in the folder (`in_folder` false).
+    fn record_sizes(&self, seq: u64) -> Result<Option<(u64, u64)>> {
+        let _ = seq;
+        Err(crate::error::Error::InvalidOption(
+            "this commit log keeps its records in the folder".into(),
+        ))
     }
 
     /// Where record `seq` is (for messages).

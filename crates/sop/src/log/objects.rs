@@ -294,6 +294,44 @@ impl ObjectLog {
     }
 }
 
+impl ObjectLog {
+    /// `CommitLog::record_sizes`: one suffix GET (the trailer), and for a
+    /// record short enough to be a tombstone its start, from the same reply
+    /// when the record is under 64 KiB.
+    fn sizes(&self, seq: u64) -> Result<Option<(u64, u64)>> {
+        let key = record_key(seq);
+        let path = self.client.location(&key);
+        let Some(f) = ObjectFile::with_tail(self.client.clone(), key)? else {
+            return Ok(None);
+        };
+        let len = f.len().map_err(|e| Error::io(&path, e))?;
+        if len < (record::PREFIX_LEN + record::TRAILER_LEN) as u64 {
+            if len >= 8 {
+                let mut magic = [0u8; 8];
+                f.read_exact_at(&mut magic, 0)
+                    .map_err(|e| Error::io(&path, e))?;
+                if record::is_tombstone(&magic) {
+                    return Ok(None);
+                }
+            }
+            return Err(Error::corrupt(&path, "commit record too short"));
+        }
+        if len <= record::TOMBSTONE2_MAX_LEN {
+            let mut magic = [0u8; 8];
+            f.read_exact_at(&mut magic, 0)
+                .map_err(|e| Error::io(&path, e))?;
+            if record::is_tombstone(&magic) {
+                return Ok(None);
+            }
+        }
+        let mut t = [0u8; record::TRAILER_LEN];
+        f.read_exact_at(&mut t, len - record::TRAILER_LEN as u64)
+            .map_err(|e| Error::io(&path, e))?;
+        let (off, _, _) = Record::parse_trailer(&t, len).map_err(|e| Error::corrupt(&path, e.0))?;
+        Ok(Some((len, off - record::PREFIX_LEN as u64)))
+    }
+}
+
 impl CommitLog for ObjectLog {
     fn copy_max(&self) -> usize {
         // A record is sent whole in one PUT: small ones need no temporary file.
@@ -415,6 +453,10 @@ impl CommitLog for ObjectLog {
 
     fn in_folder(&self) -> bool {
         false
+    }
+
+    fn record_sizes(&self, seq: u64) -> Result<Option<(u64, u64)>> {
+        self.sizes(seq)
     }
 
     fn location(&self, seq: u64) -> PathBuf {

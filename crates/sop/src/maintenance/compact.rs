@@ -127,14 +127,7 @@ pub(crate) fn compact_with(
     let mut report = CompactReport::default();
     // Moving a leaf for the sake of its values leaves dead bytes in the record
     // it came from, so a round can make new victims: go on while there are some.
-    // Records in an object store are not moved yet (nor packed): only retired
-    // once dead (docs/ARCHITECTURE.md §4.7).
-    let rounds = if db.commits.in_folder() {
-        MAX_ROUNDS
-    } else {
-        0
-    };
-    for _ in 0..rounds {
+    for _ in 0..MAX_ROUNDS {
         let head = db.catch_up()?;
         let victims = db.victims(&head, o.min_dead_fraction)?;
         if victims.is_empty() {
@@ -189,10 +182,21 @@ impl DbInner {
         let mut packs: HashMap<(u64, u64), (u64, Vec<u64>)> = HashMap::new();
         let is_victim = |dead: u64, of: u64| dead > 0 && dead as f64 >= min_dead * of as f64;
         for (seq, live) in live {
-            let Some((_, body)) = self.log.sizes(&*self.vfs, seq)? else {
+            let in_folder = self.commits.in_folder();
+            let sizes = if in_folder {
+                self.log.sizes(&*self.vfs, seq)?
+            } else {
+                self.commits.record_sizes(seq)?
+            };
+            let Some((_, body)) = sizes else {
                 continue;
             };
-            if let Some(pack) = self.log.pack_of(&*self.vfs, seq)? {
+            let pack = if in_folder {
+                self.log.pack_of(&*self.vfs, seq)?
+            } else {
+                None
+            };
+            if let Some(pack) = pack {
                 let p = packs.entry(pack).or_default();
                 p.0 += live;
                 p.1.push(seq);
@@ -323,7 +327,7 @@ impl DbInner {
                     let node = self.read_node(&m.from)?;
                     let Node::Leaf(leaf) = &*node else {
                         return Err(Error::corrupt(
-                            self.log.path(m.from.seq),
+                            self.commits.location(m.from.seq),
                             "a planned leaf is not a leaf",
                         ));
                     };

@@ -68,6 +68,8 @@ pub(crate) struct ObjectClient {
     url: String,
     /// How long one call may take, retries included.
     limit: Duration,
+    /// Requests and bytes, for `Database::read_stats`.
+    transfer: Arc<crate::read_cache::Transfer>,
 }
 
 /// The bucket and the prefix of `s3://BUCKET/PREFIX` (or `memory://NAME/PREFIX`).
@@ -116,6 +118,7 @@ impl ObjectClient {
             prefix: prefix.to_string(),
             url: cfg.url.clone(),
             limit,
+            transfer: Default::default(),
         }))
     }
 
@@ -162,6 +165,11 @@ impl ObjectClient {
             .map_err(|e| Error::InvalidOption(format!("object store {}: {e}", cfg.url)))
     }
 
+    /// What this client's requests moved.
+    pub fn transfer(&self) -> Arc<crate::read_cache::Transfer> {
+        self.transfer.clone()
+    }
+
     /// `s3://BUCKET/PREFIX`.
     pub fn url(&self) -> &str {
         &self.url
@@ -201,6 +209,7 @@ impl ObjectClient {
     pub fn put_new(&self, rel: &str, bytes: Bytes) -> Result<bool> {
         let (store, key) = (self.store.clone(), self.key(rel));
         let opts = PutOptions::from(PutMode::Create);
+        self.transfer.sent(bytes.len());
         match self.run("create", rel, async move {
             store.put_opts(&key, PutPayload::from(bytes), opts).await
         })? {
@@ -214,6 +223,7 @@ impl ObjectClient {
     /// Write `rel`, replacing what it holds.
     pub fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
         let (store, key) = (self.store.clone(), self.key(rel));
+        self.transfer.sent(bytes.len());
         self.run("write", rel, async move {
             store
                 .put_opts(&key, PutPayload::from(bytes), PutOptions::default())
@@ -230,8 +240,14 @@ impl ObjectClient {
             let size = r.meta.size;
             Ok((r.bytes().await?, size))
         })? {
-            Ok(got) => Ok(Some(got)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Ok(got) => {
+                self.transfer.got(got.0.len());
+                Ok(Some(got))
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                self.transfer.got(0);
+                Ok(None)
+            }
             Err(e) => Err(err(&self.url, "read", rel, e)),
         }
     }
@@ -277,6 +293,7 @@ impl ObjectClient {
     /// The size of `rel`; `None` if it does not exist.
     pub fn head(&self, rel: &str) -> Result<Option<u64>> {
         let (store, key) = (self.store.clone(), self.key(rel));
+        self.transfer.got(0);
         match self.run("look up", rel, async move {
             store
                 .get_opts(

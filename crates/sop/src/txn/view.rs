@@ -173,6 +173,20 @@ impl NodeRead for View<'_> {
             Ok(load(db, snap, name, uncached, id)?.0)
         })
     }
+
+    fn prefetch(&mut self, ids: &[NodeId]) {
+        let Some(snap) = self.snap else { return };
+        if self.uncached || !self.db.fetches_are_round_trips() {
+            return;
+        }
+        let st = &*self.st;
+        let handles: Vec<_> = ids
+            .iter()
+            .filter(|id| !st.nodes.contains_key(id))
+            .filter_map(|id| snap.nodes.get(id).copied())
+            .collect();
+        self.db.prefetch_nodes(&handles);
+    }
 }
 
 /// The bytes a memo may hold: it may pin nodes the cache has let go, so at most a
