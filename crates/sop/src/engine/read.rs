@@ -11,10 +11,10 @@ impl DbInner {
     /// Read, verify and decode the node at `h` (a leaf delta applied to its base).
     pub fn read_node(&self, h: &Handle) -> Result<Arc<Node>> {
         if let Some(n) = self.cache.get((h.seq, h.off)) {
-            crate::counters::Counters::bump(&self.counters.node_hits);
+            self.counters.node_hits.bump();
             return Ok(n);
         }
-        crate::counters::Counters::bump(&self.counters.node_misses);
+        self.counters.node_misses.bump();
         let node = match h.base {
             None => self.read_node_uncached(h)?,
             // The base stays cached: the next commit of this leaf diffs against it.
@@ -189,10 +189,10 @@ impl DbInner {
                 checksum: sum,
             } => {
                 if let Some(b) = self.cache.get_value((seq, off)) {
-                    crate::counters::Counters::bump(&self.counters.value_hits);
+                    self.counters.value_hits.bump();
                     return Ok(b);
                 }
-                crate::counters::Counters::bump(&self.counters.value_misses);
+                self.counters.value_misses.bump();
                 let name = format!("v-{seq:016x}-{off:x}");
                 let buf =
                     match self.disk_get(&name, |b| b.len() == len as usize && checksum(b) == sum) {
