@@ -516,6 +516,7 @@ pub enum VectorIndexCmd {
 pub enum VectorCmd {
     /// The nearest vectors to --vector in STORE's vector index, with payloads.
     Search {
+        /// The store whose vector index to search (`sop index vector create`).
         store: String,
         /// The query vector: a JSON array of numbers.
         #[arg(long, value_name = "JSON")]

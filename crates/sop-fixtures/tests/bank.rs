@@ -91,13 +91,12 @@ fn test_cassandra() -> Registry {
 /// auditors ride out the outage (`--ride-out`): what failed before the commit
 /// point is tried again, an unknown outcome is settled by `commit_outcome`
 /// once the node is back. No acknowledged transfer may be lost, the totals
-/// stay exact, and transfers go on after the restart. About 40 s, so behind
-/// `SOP_TEST_CASSANDRA_RESTART=1` (docs/TESTING.md); fails without the node.
+/// stay exact, and transfers go on after the restart. About 40 s; fails
+/// without the node. The node is shared with the other tests, but nothing else
+/// uses it meanwhile: every test here holds `support::serial()`, and cargo
+/// runs one test binary at a time.
 #[test]
 fn bank_keeps_every_transfer_when_the_cassandra_node_is_killed_and_restarted() {
-    if std::env::var_os("SOP_TEST_CASSANDRA_RESTART").is_none() {
-        return;
-    }
     bank(test_cassandra(), true);
 }
 

@@ -1,16 +1,20 @@
 //! Maintenance jobs (admin): stats, check, recover, reclaim, compact, run on a
 //! blocking thread; the page polls `GET /api/jobs/{id}` for their state.
 //!
-//! `check` and `compact` report progress through the engine's
+//! `check`, `compact` and `reclaim` report progress through the engine's
 //! [`sop::Progress`] (items verified of all items; planned moves done of those
-//! planned so far); `stats`, `recover` and `reclaim` are short and report
-//! only their state. A job is `running` (with its seconds so far and its
+//! planned so far; steps: a store's live records gathered, then the dead ones
+//! retired); `stats` and `recover` are short and report only their state. A job is `running` (with its seconds so far and its
 //! progress), then `done` or `failed` with the engine's report.
 //!
 //! A job runs in the process that started it. When sessions are shared (a
 //! Clustered database's Redis), that process also publishes the job's state
 //! there (`j:{id}`, every half second while it runs, and once at the end;
-//! kept a day), so `GET /api/jobs/{id}` answers on every server. Ids are
+//! kept a day), so `GET /api/jobs/{id}` answers on every server. Each
+//! publication carries the time it was made (`heartbeat_ms`, Unix ms): a
+//! running job not published for [`LOST_AFTER`] is answered as `lost` (the
+//! server running it died or was cut off; maintenance calls are safe to run
+//! again, so the user starts it again). Ids are
 //! random (below 2^53, exact in JavaScript), so servers never reuse each
 //! other's. The engine work itself is safe from any number of processes.
 
@@ -39,6 +43,29 @@ pub(crate) struct Jobs {
 
 /// How long a finished job's state stays in the shared store.
 const KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// A running job whose shared state is older than this is reported `lost`
+/// (it is published every half second while it runs).
+const LOST_AFTER: Duration = Duration::from_secs(5);
+
+/// Now, in milliseconds since the Unix epoch (the servers' clocks are
+/// compared only against [`LOST_AFTER`], far above their usual skew).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A job's state read from the shared store, as of `now_ms`: `lost` if it
+/// says running but its last publication is older than [`LOST_AFTER`].
+fn judged(mut v: Value, now_ms: u64) -> Value {
+    let beat = v["heartbeat_ms"].as_u64().unwrap_or(0);
+    if v["state"] == "running" && now_ms.saturating_sub(beat) > LOST_AFTER.as_millis() as u64 {
+        v["state"] = json!("lost");
+        v["result"] = json!({"error": "the server running this job stopped reporting it (it died or lost Redis); what it did is safe to keep, and the job safe to start again"});
+    }
+    v
+}
 
 /// The kinds of maintenance job.
 pub(crate) const KINDS: [&str; 5] = ["stats", "check", "recover", "reclaim", "compact"];
@@ -88,7 +115,9 @@ impl Jobs {
                         json!({"ok": r.is_ok(), "report": format!("{r:?}")})
                     }
                     "recover" => json!({"report": format!("{:?}", db.recover()?)}),
-                    "reclaim" => json!({"report": format!("{:?}", db.reclaim()?)}),
+                    "reclaim" => {
+                        json!({"report": format!("{:?}", db.reclaim_with_progress(&progress)?)})
+                    }
                     _ => {
                         let o = sop::CompactOptions::default();
                         json!({"report": format!("{:?}", db.compact_with_progress(&o, &progress)?)})
@@ -114,9 +143,10 @@ impl Jobs {
             tokio::spawn(async move {
                 let key = format!("{prefix}j:{id}");
                 loop {
-                    let Ok(v) = state(&jobs.lock(), id) else {
+                    let Ok(mut v) = state(&jobs.lock(), id) else {
                         return;
                     };
+                    v["heartbeat_ms"] = json!(unix_ms());
                     let running = v["state"] == "running";
                     let (kv, key) = (kv.clone(), key.clone());
                     let _ = tokio::task::spawn_blocking(move || {
@@ -140,8 +170,9 @@ impl Jobs {
         }
         if let Some((kv, prefix)) = shared {
             if let Some(text) = kv.get(&format!("{prefix}j:{id}"))? {
-                return serde_json::from_str(&text)
-                    .map_err(|e| ApiError::internal(format!("job {id}: {e}")));
+                let v: Value = serde_json::from_str(&text)
+                    .map_err(|e| ApiError::internal(format!("job {id}: {e}")))?;
+                return Ok(judged(v, unix_ms()));
             }
         }
         Err(ApiError::not_found(format!("no job {id}")))
@@ -158,6 +189,7 @@ fn state(jobs: &HashMap<u64, Job>, id: u64) -> ApiResult<Value> {
         let unit = match j.kind.as_str() {
             "check" => Some("items"),
             "compact" => Some("moves"),
+            "reclaim" => Some("steps"),
             _ => None,
         };
         let progress = unit.map(|u| {
@@ -175,5 +207,26 @@ fn state(jobs: &HashMap<u64, Job>, id: u64) -> ApiResult<Value> {
             json!({"id": id, "kind": j.kind, "db": j.db, "state": j.state,
                   "seconds": secs.as_secs_f64(), "progress": progress, "result": j.result}),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_job_not_published_for_a_while_is_lost() {
+        let running = |beat: u64| json!({"id": 7, "state": "running", "heartbeat_ms": beat, "result": null});
+        let now = 1_000_000;
+        assert_eq!(judged(running(now - 400), now)["state"], "running");
+        assert_eq!(judged(running(now - 4_900), now)["state"], "running");
+        let lost = judged(running(now - 5_100), now);
+        assert_eq!(lost["state"], "lost");
+        assert!(lost["result"]["error"].as_str().unwrap().contains("stopped reporting"));
+        // A finished job stays as it ended, however old.
+        let done = json!({"id": 7, "state": "done", "heartbeat_ms": 0, "result": {"ok": true}});
+        assert_eq!(judged(done.clone(), now), done);
+        // A state published before heartbeats existed (no field) and running: lost.
+        assert_eq!(judged(json!({"state": "running"}), now)["state"], "lost");
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Transfer {
     pub bytes_out: AtomicU64,
 }
 
+// Counted by the object store client only (feature `s3`).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 impl Transfer {
     pub fn got(&self, bytes: usize) {
         self.gets.fetch_add(1, Ordering::Relaxed);

@@ -1,5 +1,5 @@
 //! `Database::counters` (commits, conflicts, merges, cache hits and misses)
-//! and the progress of `check` and `compact` (`sop::Progress`).
+//! and the progress of `check`, `compact` and `reclaim` (`sop::Progress`).
 
 use sop::{CompactOptions, Database, DbOptions, Error, Progress, StoreOptions, TxMode};
 
@@ -88,7 +88,7 @@ fn counters_count_commits_merges_conflicts_and_cache_reads() {
 }
 
 #[test]
-fn check_and_compact_report_progress() {
+fn check_compact_and_reclaim_report_progress() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path(), opts()).unwrap();
     for name in ["a", "b"] {
@@ -132,4 +132,19 @@ fn check_and_compact_report_progress() {
         .unwrap();
     assert_eq!(p.done(), p.total(), "{r:?}");
     assert!(p.total() > 0, "compaction moved something: {r:?}");
+    // Reclaim: a step per store (the catalog's own counts too) and one for
+    // retiring; more rewrites leave records to retire.
+    for round in 3..5u64 {
+        let tx = db.begin(TxMode::ForWriting).unwrap();
+        let s = tx.open_store::<u64, u64>("b").unwrap();
+        for i in 0..250u64 {
+            s.upsert(&i, &(i + round)).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let p = Progress::new();
+    let r = db.reclaim_with_progress(&p).unwrap();
+    assert!(r.retired > 0, "{r:?}");
+    assert_eq!(p.done(), p.total(), "{r:?}");
+    assert!(p.total() >= 3, "two stores and the retiring step: {}", p.total());
 }

@@ -51,6 +51,12 @@ impl Database {
     /// Retire dead record files. Safe at any time, from any process; an open
     /// transaction of this process that reads an older snapshot postpones it.
     pub fn reclaim(&self) -> Result<ReclaimReport> {
-        reclaim::reclaim(&self.inner)
+        reclaim::reclaim(&self.inner, &Progress::default())
+    }
+
+    /// [`reclaim`](Self::reclaim), advancing `progress` by steps: one per
+    /// store whose live records have been gathered, one for retiring the rest.
+    pub fn reclaim_with_progress(&self, progress: &Progress) -> Result<ReclaimReport> {
+        reclaim::reclaim(&self.inner, progress)
     }
 }

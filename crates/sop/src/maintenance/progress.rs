@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Progress of one maintenance call: `done` out of `total` units (items for
-/// `check`, planned node and value moves for `compact`). `total` may grow
+/// `check`, planned node and value moves for `compact`, steps for `reclaim`). `total` may grow
 /// while the call runs (compaction plans round by round). Share it (e.g. in an
 /// `Arc`) with the thread that shows it.
 #[derive(Debug, Default)]

@@ -18,6 +18,7 @@ use crate::error::Result;
 use serde::Serialize;
 
 use crate::engine::for_each_value;
+use crate::maintenance::Progress;
 use std::collections::HashSet;
 
 /// What `Database::reclaim` did.
@@ -34,7 +35,9 @@ pub struct ReclaimReport {
 /// Retire dead record files (see the module comment). Safe at any time, from
 /// any process; an open transaction of this process that reads an older
 /// snapshot postpones it.
-pub(crate) fn reclaim(db: &DbInner) -> Result<ReclaimReport> {
+/// `progress` counts steps: one per store whose live records are gathered,
+/// and one for retiring the dead ones.
+pub(crate) fn reclaim(db: &DbInner, progress: &Progress) -> Result<ReclaimReport> {
     db.check_writable()?;
     let head = db.catch_up()?;
     if head.seq == 0 {
@@ -51,20 +54,22 @@ pub(crate) fn reclaim(db: &DbInner) -> Result<ReclaimReport> {
     // the head, and must stay dead after a power cut.
     db.write_checkpoint(&head)?;
 
+    progress.add_total(head.stores.len() as u64 + 1);
     let mut live: HashSet<u64> = HashSet::new();
     for st in head.stores.values() {
         live.extend(st.nodes.values().flat_map(|h| h.images()).map(|i| i.seq));
-        if !st.info.options.values.has_separate() {
-            continue;
+        if st.info.options.values.has_separate() {
+            for_each_value(db, st, |v| {
+                if let ValueRef::Segment { seq, .. } = *v {
+                    live.insert(seq);
+                }
+            })?;
         }
-        for_each_value(db, st, |v| {
-            if let ValueRef::Segment { seq, .. } = *v {
-                live.insert(seq);
-            }
-        })?;
+        progress.advance(1);
     }
 
     let (retired, bytes) = db.commits.retire(head.seq, &live)?;
+    progress.advance(1);
     let report = ReclaimReport {
         retired,
         bytes,
