@@ -154,7 +154,7 @@ pub(crate) fn compact_with(
             progress.advance(n);
         }
     }
-    report.reclaim = super::reclaim::reclaim(db, &Progress::default())?;
+    report.reclaim = super::reclaim::reclaim(db, &super::Progress::default())?;
     Ok(report)
 }
 
