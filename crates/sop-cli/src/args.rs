@@ -441,13 +441,17 @@ pub enum TextIndexCmd {
     },
     /// Documents and fields of STORE's text index.
     Stats {
+        /// The JSON store whose index it is.
         store: String,
+        /// The index's name (default: the store's).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
     },
     /// Drop STORE's text index (its stores; the data stays).
     Drop {
+        /// The JSON store whose index it is.
         store: String,
+        /// The index's name (default: the store's).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
     },
@@ -479,7 +483,9 @@ pub enum VectorIndexCmd {
     /// (`--file F`, `-` for standard input: one `{"id":..,"vector":[..],"payload":{..}}`
     /// a line), upserting each under its id; then cluster (see `build`).
     Load {
+        /// The store whose vector index to load.
         store: String,
+        /// The member (or /JSON/pointer) of each of STORE's items holding its vector.
         #[arg(
             long,
             value_name = "FIELD",
@@ -487,6 +493,7 @@ pub enum VectorIndexCmd {
             required_unless_present = "file"
         )]
         field: Option<String>,
+        /// JSON lines to load instead (`-`: standard input).
         #[arg(long, value_name = "PATH")]
         file: Option<std::path::PathBuf>,
         /// Items per transaction.
@@ -498,6 +505,7 @@ pub enum VectorIndexCmd {
     },
     /// Cluster the vectors again (k-means): after many upserts have drifted.
     Build {
+        /// The store whose vector index to cluster.
         store: String,
         /// Lists (default: the square root of the number of vectors).
         #[arg(long)]
@@ -507,9 +515,15 @@ pub enum VectorIndexCmd {
         iters: usize,
     },
     /// Vectors, lists and settings of STORE's vector index.
-    Stats { store: String },
+    Stats {
+        /// The store whose vector index it is.
+        store: String,
+    },
     /// Drop STORE's vector index (its stores; the data stays).
-    Drop { store: String },
+    Drop {
+        /// The store whose vector index it is.
+        store: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -671,7 +671,7 @@ fn worker_value(k: u64, len: usize) -> Vec<u8> {
 }
 
 /// Build once, read many, from a bucket: one process loads a store into a
-/// bucket of the test S3 server (`SOP_READ_MANY_ITEMS` items, 200,000 by
+/// bucket of the test S3 server (`SOP_READ_MANY_ITEMS` items, 1,000,000 by
 /// default), then four reader processes, each on a folder of its own (cold: no
 /// record, no cache), serve NoCheck gets and scans straight from the bucket,
 /// every value verified.
@@ -682,7 +682,7 @@ fn build_once_read_many_from_a_bucket() {
     let items: u64 = std::env::var("SOP_READ_MANY_ITEMS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
     {
