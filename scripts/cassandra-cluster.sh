@@ -50,44 +50,8 @@ start_test_cassandra_cluster() {
   export SOP_TEST_CASSANDRA_CLUSTER_DIR
   for n in 1 2 3; do
     dir="$root/node$n"
-    mkdir -p "$dir/conf" "$dir/data"
-    cat >"$dir/conf/cassandra.yaml" <<EOF
-cluster_name: sop-test-cluster
-num_tokens: 1
-initial_token: ${SOP_CLUSTER_TOKENS[$((n - 1))]}
-auto_bootstrap: false
-partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
-seed_provider:
-  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
-    parameters:
-      - seeds: "127.0.0.1:$storage,127.0.0.2:$storage,127.0.0.3:$storage"
-listen_address: 127.0.0.$n
-rpc_address: 127.0.0.$n
-storage_port: $storage
-native_transport_port: $port
-start_native_transport: true
-commitlog_sync: batch
-data_file_directories:
-  - $dir/data/data
-commitlog_directory: $dir/data/commitlog
-saved_caches_directory: $dir/data/saved_caches
-hints_directory: $dir/data/hints
-cdc_raw_directory: $dir/data/cdc_raw
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
-auto_snapshot: false
-concurrent_compactors: 1
-EOF
-    cat >"$dir/conf/logback.xml" <<EOF
-<configuration>
-  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
-    <file>$dir/system.log</file>
-    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
-  </appender>
-  <root level="INFO"><appender-ref ref="FILE"/></root>
-</configuration>
-EOF
+    write_cassandra_conf "$dir" sop-test-cluster "127.0.0.$n" "$port" "$storage" \
+      "127.0.0.1:$storage,127.0.0.2:$storage,127.0.0.3:$storage" "${SOP_CLUSTER_TOKENS[$((n - 1))]}"
     printf '%s\n%s\n' "$lib" "$java" >"$dir/launch.args"
   done
   prev="$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")"

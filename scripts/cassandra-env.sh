@@ -94,30 +94,26 @@ launch_cassandra() {
   echo $! >"$dir/cassandra.pid"
 }
 
-start_test_cassandra() {
-  local java lib port storage dir
-  java="$(cassandra_java)" || return 1
-  lib="$(cassandra_jars)" || return 1
-  # Two free ports, each chosen by the kernel (the CQL port, and the storage
-  # port, which must be free too: port + 1 was once taken by another process).
-  read -r port storage < <(python3 -c 'import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
-  dir="$(mktemp -d)"
+# The configuration of the node of folder $1 (conf/cassandra.yaml and
+# conf/logback.xml; its data under $1/data): cluster name $2, listening on
+# address $3, CQL port $4, storage port $5, seeds $6 (host:port,...), token $7.
+# One token per node; commit log in `batch` mode (see the top of this file).
+write_cassandra_conf() {
+  local dir=$1 cluster=$2 listen=$3 port=$4 storage=$5 seeds=$6 token=$7
   mkdir -p "$dir/conf" "$dir/data"
   cat >"$dir/conf/cassandra.yaml" <<EOF
-cluster_name: sop-test
+cluster_name: $cluster
 num_tokens: 1
-initial_token: 0
+initial_token: $token
+auto_bootstrap: false
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:$storage"
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+      - seeds: "$seeds"
+listen_address: $listen
+rpc_address: $listen
 storage_port: $storage
 native_transport_port: $port
 start_native_transport: true
@@ -142,6 +138,20 @@ EOF
   <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 EOF
+}
+
+start_test_cassandra() {
+  local java lib port storage dir
+  java="$(cassandra_java)" || return 1
+  lib="$(cassandra_jars)" || return 1
+  # Two free ports, each chosen by the kernel (the CQL port, and the storage
+  # port, which must be free too: port + 1 was once taken by another process).
+  read -r port storage < <(python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+  dir="$(mktemp -d)"
+  write_cassandra_conf "$dir" sop-test 127.0.0.1 "$port" "$storage" "127.0.0.1:$storage" 0
   printf '%s\n%s\n' "$lib" "$java" >"$dir/launch.args"
   launch_cassandra "$dir" "$lib" "$java"
   SOP_TEST_CASSANDRA_PID=$(cat "$dir/cassandra.pid")
