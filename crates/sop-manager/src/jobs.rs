@@ -216,13 +216,17 @@ mod tests {
 
     #[test]
     fn a_running_job_not_published_for_a_while_is_lost() {
-        let running = |beat: u64| json!({"id": 7, "state": "running", "heartbeat_ms": beat, "result": null});
+        let running =
+            |beat: u64| json!({"id": 7, "state": "running", "heartbeat_ms": beat, "result": null});
         let now = 1_000_000;
         assert_eq!(judged(running(now - 400), now)["state"], "running");
         assert_eq!(judged(running(now - 4_900), now)["state"], "running");
         let lost = judged(running(now - 5_100), now);
         assert_eq!(lost["state"], "lost");
-        assert!(lost["result"]["error"].as_str().unwrap().contains("stopped reporting"));
+        assert!(lost["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped reporting"));
         // A finished job stays as it ended, however old.
         let done = json!({"id": 7, "state": "done", "heartbeat_ms": 0, "result": {"ok": true}});
         assert_eq!(judged(done.clone(), now), done);

@@ -146,5 +146,9 @@ fn check_compact_and_reclaim_report_progress() {
     let r = db.reclaim_with_progress(&p).unwrap();
     assert!(r.retired > 0, "{r:?}");
     assert_eq!(p.done(), p.total(), "{r:?}");
-    assert!(p.total() >= 3, "two stores and the retiring step: {}", p.total());
+    assert!(
+        p.total() >= 3,
+        "two stores and the retiring step: {}",
+        p.total()
+    );
 }

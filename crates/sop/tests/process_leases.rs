@@ -329,7 +329,13 @@ fn in_a_bucket_a_commit_past_a_lost_lease_is_refused_by_the_abort_record() {
     let err = tx.commit().unwrap_err();
     assert_eq!(err.kind(), sop::ErrorKind::Fenced, "{err}");
     let tx = ours.begin(TxMode::ForReading).unwrap();
-    assert_eq!(tx.open_store::<u64, Vec<u8>>("big").unwrap().count().unwrap(), 0);
+    assert_eq!(
+        tx.open_store::<u64, Vec<u8>>("big")
+            .unwrap()
+            .count()
+            .unwrap(),
+        0
+    );
     drop(tx);
     let report = ours.check().unwrap();
     assert!(report.is_ok() && report.garbage.is_empty(), "{report:?}");

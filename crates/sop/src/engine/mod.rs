@@ -230,7 +230,6 @@ fn object_store_log(
     ))
 }
 
-
 #[cfg(not(feature = "s3"))]
 fn object_store_log(
     _: &crate::options::S3Bucket,
